@@ -1,0 +1,217 @@
+"""The measurement record: one row per measured workload point.
+
+This module is the single definition of the record. The harness writes it, the orchestrator
+turns it into a parquet/DuckDB schema with :func:`arrow_type_names`, external-dataset adapters map
+onto it, and dbt's staging model reads it. Nothing else defines these columns.
+
+Conventions:
+    * Units are in every metric name (``_s``, ``_gb``, ``_w``, ``_j``, ``_tok_s``, ``_rps``).
+    * A metric that was not measured is ``None`` (null) -- never 0. A missing power sensor is
+      ``power_source="none"`` with null power and energy.
+    * The grain is (``source``, ``run_id``, workload point); the workload point is identified by
+      :data:`POINT_KEY_FIELDS`.
+
+Bumping :data:`SCHEMA_VERSION`: add fields at the end with a default of ``None``; never rename
+or change the meaning of an existing field in place (add a new one and deprecate).
+
+This module must stay importable with the standard library only: it runs on benchmark machines
+that have neither dagster nor pandas.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+SCHEMA_VERSION = "1.0"
+
+#: Allowed values of the enumerated fields.
+SOURCES_LOCAL = "local"
+MODES = ("offline", "serving")
+STATUSES = ("ok", "oom", "timeout", "error")
+POWER_SOURCES = ("nvml-energy", "nvml-power", "amdsmi", "rapl", "wall", "estimate", "none")
+POWER_SCOPES = ("device", "all-devices", "cpu-package", "system")
+WEIGHT_SOURCES = ("random", "pretrained")
+
+#: Fields that identify a workload point inside one run (with ``source`` and ``run_id``).
+POINT_KEY_FIELDS = (
+    "model_key",
+    "hardware_key",
+    "engine",
+    "dtype",
+    "device_count",
+    "tensor_parallel",
+    "mode",
+    "batch_size",
+    "input_tokens",
+    "output_tokens",
+    "request_rate_rps",
+    "concurrency",
+    "prompt_type",
+)
+
+
+class RecordValidationError(ValueError):
+    """A measurement record violates the schema; the message names the field."""
+
+
+@dataclass
+class MeasurementRecord:
+    """One measured workload point (see module docstring for conventions).
+
+    Attributes are grouped as identity, provenance, workload, metrics and quality; every metric
+    name carries its unit.
+    """
+
+    # identity
+    source: str
+    run_id: str
+    sweep: str | None
+    partition_key: str | None
+    model_key: str
+    hardware_key: str
+    measured_at: str  # ISO-8601 UTC
+    # provenance
+    device_name: str | None = None
+    device_count: int = 1
+    driver_version: str | None = None
+    engine: str | None = None
+    engine_version: str | None = None
+    harness_version: str | None = None
+    weight_source: str | None = None
+    dtype: str | None = None
+    weight_dtype: str | None = None
+    tensor_parallel: int = 1
+    # workload
+    mode: str = "offline"
+    batch_size: int | None = None
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    request_rate_rps: float | None = None
+    concurrency: int | None = None
+    prompt_type: str | None = None
+    # metrics
+    e2e_latency_s: float | None = None
+    ttft_s: float | None = None
+    tpot_s: float | None = None
+    output_throughput_tok_s: float | None = None
+    total_throughput_tok_s: float | None = None
+    ttft_p50_s: float | None = None
+    ttft_p90_s: float | None = None
+    ttft_p99_s: float | None = None
+    itl_p50_s: float | None = None
+    itl_p90_s: float | None = None
+    itl_p99_s: float | None = None
+    peak_memory_gb: float | None = None
+    avg_power_w: float | None = None
+    idle_power_w: float | None = None
+    energy_j: float | None = None
+    energy_per_output_token_j: float | None = None
+    # quality
+    n_trials: int | None = None
+    latency_cv: float | None = None
+    power_source: str = "none"
+    power_scope: str | None = None
+    status: str = "ok"
+    error: str | None = None
+    schema_version: str = SCHEMA_VERSION
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    def validate(self) -> None:
+        """Checks enumerations, required identity fields and metric sanity.
+
+        Raises:
+            RecordValidationError: naming the offending field and value.
+        """
+        for name in ("source", "run_id", "model_key", "hardware_key", "measured_at"):
+            if not getattr(self, name):
+                raise RecordValidationError(f"field '{name}' is required and was empty")
+        _check_enum("mode", self.mode, MODES)
+        _check_enum("status", self.status, STATUSES)
+        _check_enum("power_source", self.power_source, POWER_SOURCES)
+        if self.power_scope is not None:
+            _check_enum("power_scope", self.power_scope, POWER_SCOPES)
+        if self.weight_source is not None:
+            _check_enum("weight_source", self.weight_source, WEIGHT_SOURCES)
+        if self.power_source == "none":
+            for name in ("avg_power_w", "energy_j", "energy_per_output_token_j"):
+                if getattr(self, name) is not None:
+                    raise RecordValidationError(
+                        f"field '{name}' is set but power_source is 'none'; name the power source"
+                    )
+        elif self.status == "ok" and self.power_scope is None:
+            raise RecordValidationError("field 'power_scope' is required when power_source is set")
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, float):
+                if math.isnan(value) or math.isinf(value):
+                    raise RecordValidationError(f"field '{f.name}' is {value}; use null for 'not measured'")
+                if value < 0:
+                    raise RecordValidationError(f"field '{f.name}' is negative ({value})")
+        for name in ("batch_size", "input_tokens", "output_tokens", "device_count", "tensor_parallel"):
+            value = getattr(self, name)
+            if value is not None and (not isinstance(value, int) or value < 1):
+                raise RecordValidationError(f"field '{name}' must be a positive integer, got {value!r}")
+        if self.status != "ok" and not self.error:
+            raise RecordValidationError(f"field 'error' is required when status is '{self.status}'")
+
+    def to_dict(self) -> dict[str, Any]:
+        """Returns the record as a plain JSON-serialisable dict in schema field order."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "MeasurementRecord":
+        """Builds and validates a record from a dict, rejecting unknown fields.
+
+        Raises:
+            RecordValidationError: for unknown or invalid fields.
+        """
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise RecordValidationError(f"unknown field(s) {unknown}")
+        try:
+            return cls(**data)
+        except TypeError as exc:  # missing required identity fields
+            raise RecordValidationError(str(exc)) from exc
+
+
+def _check_enum(name: str, value: Any, allowed: tuple[str, ...]) -> None:
+    if value not in allowed:
+        raise RecordValidationError(f"field '{name}' is {value!r}; allowed: {', '.join(allowed)}")
+
+
+def field_names() -> list[str]:
+    """Returns the record's column names in their canonical order."""
+    return [f.name for f in dataclasses.fields(MeasurementRecord)]
+
+
+_PY_TO_ARROW = {"str": "string", "int": "int64", "float": "float64"}
+
+
+def arrow_type_names() -> dict[str, str]:
+    """Maps each column to a type name (``string``, ``int64``, ``float64``) for parquet/DuckDB.
+
+    Returns:
+        Ordered dict of column name to type name, derived from the dataclass annotations.
+    """
+    out: dict[str, str] = {}
+    for f in dataclasses.fields(MeasurementRecord):
+        base = str(f.type).replace(" | None", "").strip()
+        out[f.name] = _PY_TO_ARROW[base]
+    return out
+
+
+__all__ = [
+    "MeasurementRecord",
+    "RecordValidationError",
+    "SCHEMA_VERSION",
+    "POINT_KEY_FIELDS",
+    "field_names",
+    "arrow_type_names",
+    "field",
+]

@@ -1,0 +1,418 @@
+"""The catalog: models, hardware and sweeps, read from YAML and validated.
+
+This module owns the catalog schema. The package ships ``inference_estimation/catalog/*.yaml``;
+users (and the local hardware probe) add or override entries with overlay files in
+``$INFERENCE_ESTIMATION_HOME/catalog/*.yaml`` without editing the package. An overlay entry whose
+key already exists is deep-merged over it (so a probe file can fill in only the measured facts).
+
+Every validation error names the file and the field path, e.g.
+``models.yaml: models[2] (key='gpt2-small').architecture.layers: Input should be a valid integer``.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+PACKAGE_CATALOG_DIR = Path(__file__).resolve().parents[1] / "catalog"
+KEY_PATTERN = re.compile(r"^[a-z0-9][a-z0-9.\-]*[a-z0-9]$")
+DTYPES = ("float32", "bfloat16", "float16", "fp8", "int8", "int4")
+SPEC_SOURCES = ("vendor-sheet", "public-table", "probe", "user")
+
+
+class CatalogError(ValueError):
+    """The catalog is invalid; the message names the file and the field."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _check_key(value: str) -> str:
+    if not KEY_PATTERN.match(value) or "|" in value or "," in value:
+        raise ValueError(
+            f"key {value!r} must be a lower-case slug of letters, digits, '.' and '-' (partition-safe)"
+        )
+    return value
+
+
+# --------------------------------------------------------------------------------------- models
+class Architecture(_Strict):
+    """Architecture facts, enough to build the model with random weights and compute FLOPs/bytes."""
+
+    layers: int = Field(gt=0)
+    hidden_size: int = Field(gt=0)
+    heads: int = Field(gt=0)
+    kv_heads: int = Field(gt=0)
+    intermediate_size: int = Field(gt=0)
+    vocab_size: int = Field(gt=0)
+    max_position_embeddings: int = Field(gt=0)
+    head_dim: int | None = Field(default=None, gt=0)
+    experts: int | None = Field(default=None, gt=0)
+    active_experts: int | None = Field(default=None, gt=0)
+    moe_intermediate_size: int | None = Field(default=None, gt=0)
+    shared_experts: int | None = Field(default=None, ge=0)
+    dense_layers: int | None = Field(default=None, ge=0)
+    tie_word_embeddings: bool = False
+    gated_mlp: bool = True
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "Architecture":
+        if self.heads % self.kv_heads:
+            raise ValueError(f"heads ({self.heads}) must be a multiple of kv_heads ({self.kv_heads})")
+        if (self.experts is None) != (self.active_experts is None):
+            raise ValueError("experts and active_experts must be given together")
+        if self.experts is not None and self.active_experts > self.experts:
+            raise ValueError("active_experts cannot exceed experts")
+        return self
+
+    @property
+    def resolved_head_dim(self) -> int:
+        """Head dimension (explicit, else hidden_size / heads)."""
+        return self.head_dim or self.hidden_size // self.heads
+
+
+class ModelEntry(_Strict):
+    """One model (an LLM built from its architecture, or a tabular model)."""
+
+    key: str
+    hf_id: str | None = None
+    family: str
+    kind: Literal["llm", "tabular"] = "llm"
+    params: int | None = Field(default=None, gt=0)
+    active_params: int | None = Field(default=None, gt=0)
+    default_dtype: Literal[DTYPES] = "bfloat16"  # type: ignore[valid-type]
+    architecture: Architecture | None = None
+    notes: str | None = None
+
+    _key = field_validator("key")(classmethod(lambda cls, v: _check_key(v)))
+
+    @model_validator(mode="after")
+    def _needs_architecture(self) -> "ModelEntry":
+        if self.kind == "llm" and self.architecture is None:
+            raise ValueError("an llm entry needs 'architecture'")
+        return self
+
+    def transformers_config(self) -> dict[str, Any]:
+        """Config kwargs in the family's own names, for ``AutoConfig.for_model(family, **kw)``.
+
+        Raises:
+            CatalogError: when the family has no mapping (not runnable with transformers here).
+        """
+        a = self.architecture
+        if a is None:
+            raise CatalogError(f"model {self.key!r} has no architecture")
+        if self.family == "gpt2":
+            return {
+                "n_layer": a.layers, "n_embd": a.hidden_size, "n_head": a.heads,
+                "n_inner": a.intermediate_size, "vocab_size": a.vocab_size,
+                "n_positions": a.max_position_embeddings,
+            }
+        if self.family in ("llama", "qwen2", "mistral"):
+            cfg: dict[str, Any] = {
+                "hidden_size": a.hidden_size, "intermediate_size": a.intermediate_size,
+                "num_hidden_layers": a.layers, "num_attention_heads": a.heads,
+                "num_key_value_heads": a.kv_heads, "vocab_size": a.vocab_size,
+                "max_position_embeddings": a.max_position_embeddings,
+                "tie_word_embeddings": a.tie_word_embeddings,
+            }
+            if a.head_dim:
+                cfg["head_dim"] = a.head_dim
+            return cfg
+        raise CatalogError(f"model {self.key!r}: family {self.family!r} cannot be built by the transformers backend")
+
+
+# ------------------------------------------------------------------------------------- hardware
+class HardwareSpecs(_Strict):
+    """Spec facts per ONE device (multiply by ``device_count`` for the entry). Null = unknown."""
+
+    peak_tflops_fp32: float | None = Field(default=None, gt=0)
+    peak_tflops_bf16: float | None = Field(default=None, gt=0)
+    peak_tflops_fp16: float | None = Field(default=None, gt=0)
+    peak_tflops_fp8: float | None = Field(default=None, gt=0)
+    memory_gb: float | None = Field(default=None, gt=0)
+    memory_bandwidth_gb_s: float | None = Field(default=None, gt=0)
+    tdp_w: float | None = Field(default=None, gt=0)
+    interconnect: str | None = None
+    interconnect_bandwidth_gb_s: float | None = Field(default=None, gt=0)
+    price_per_hour_usd: float | None = Field(default=None, ge=0)
+
+    def peak_tflops(self, dtype: str) -> float | None:
+        """Peak dense TFLOP/s for a dtype (fp16 falls back to bf16 and vice versa)."""
+        table = {
+            "float32": self.peak_tflops_fp32,
+            "bfloat16": self.peak_tflops_bf16 or self.peak_tflops_fp16,
+            "float16": self.peak_tflops_fp16 or self.peak_tflops_bf16,
+            "fp8": self.peak_tflops_fp8,
+        }
+        value = table.get(dtype)
+        # CPUs are probed in fp32 only; lower precisions are not faster there without AMX.
+        return value if value is not None else self.peak_tflops_fp32
+
+
+class LocalLauncher(_Strict):
+    """Run the harness as a subprocess on this machine."""
+
+    type: Literal["local"]
+    host: str = "localhost"
+    threads: int | None = Field(default=None, gt=0)
+
+
+class DstackLauncher(_Strict):
+    """Run the harness as a dstack task (implemented by the dstack issue; schema fixed here)."""
+
+    type: Literal["dstack"]
+    resources: dict[str, Any]
+    max_price_per_hour_usd: float | None = Field(default=None, gt=0)
+    backends: list[str] | None = None
+    timeout_s: int = Field(default=3600, gt=0)
+
+
+class HardwareEntry(_Strict):
+    """One hardware target: ONE device type and a count."""
+
+    key: str
+    kind: Literal["cpu", "cuda", "rocm"]
+    vendor: str
+    device_name: str | None = None
+    device_count: int = Field(default=1, gt=0)
+    aliases: list[str] = Field(default_factory=list)
+    specs: HardwareSpecs = Field(default_factory=HardwareSpecs)
+    spec_source: Literal[SPEC_SOURCES]  # type: ignore[valid-type]
+    spec_source_overrides: dict[str, Literal[SPEC_SOURCES]] = Field(default_factory=dict)  # type: ignore[valid-type]
+    spec_reference: str | None = None
+    launcher: LocalLauncher | DstackLauncher | None = Field(default=None, discriminator="type")
+
+    _key = field_validator("key")(classmethod(lambda cls, v: _check_key(v)))
+
+    @model_validator(mode="after")
+    def _overrides_name_facts(self) -> "HardwareEntry":
+        unknown = set(self.spec_source_overrides) - set(HardwareSpecs.model_fields)
+        if unknown:
+            raise ValueError(f"spec_source_overrides names unknown spec facts: {sorted(unknown)}")
+        return self
+
+    def source_of(self, fact: str) -> str:
+        """Where a spec fact came from."""
+        return self.spec_source_overrides.get(fact, self.spec_source)
+
+    @property
+    def benchmarkable(self) -> bool:
+        """Whether this entry can be launched (it names a launcher)."""
+        return self.launcher is not None
+
+    @property
+    def host(self) -> str:
+        """The run-concurrency key: runs on the same host never overlap."""
+        if isinstance(self.launcher, LocalLauncher):
+            return self.launcher.host
+        return f"dstack:{self.key}"
+
+
+# --------------------------------------------------------------------------------------- sweeps
+class SweepEntry(_Strict):
+    """A named workload grid and the partitions it covers."""
+
+    name: str
+    description: str = ""
+    models: list[str] = Field(min_length=1)
+    hardware: list[str] = Field(min_length=1)
+    backend: Literal["transformers"] = "transformers"
+    weight_source: Literal["random", "pretrained"] = "random"
+    dtypes: list[Literal[DTYPES]] = Field(default_factory=lambda: ["float32"])  # type: ignore[valid-type]
+    batch_sizes: list[int] = Field(min_length=1)
+    input_tokens: list[int] = Field(min_length=1)
+    output_tokens: list[int] = Field(min_length=1)
+    prompt_type: str = "random"
+    warmup_runs: int = Field(default=1, ge=0)
+    min_trials: int = Field(default=2, ge=1)
+    max_trials: int = Field(default=5, ge=1)
+    target_cv: float = Field(default=0.03, gt=0)
+    cooldown_s: float = Field(default=0.0, ge=0)
+    point_timeout_s: float = Field(default=600.0, gt=0)
+    cv_folds: int = Field(default=4, ge=2)
+
+    _name = field_validator("name")(classmethod(lambda cls, v: _check_key(v)))
+
+    @field_validator("batch_sizes", "input_tokens", "output_tokens")
+    @classmethod
+    def _positive(cls, values: list[int]) -> list[int]:
+        if any(v < 1 for v in values):
+            raise ValueError("every value must be a positive integer")
+        return values
+
+    @model_validator(mode="after")
+    def _trials(self) -> "SweepEntry":
+        if self.max_trials < self.min_trials:
+            raise ValueError("max_trials must be >= min_trials")
+        return self
+
+    def covers(self, model_key: str, hardware_key: str) -> bool:
+        """Whether the partition (model, hardware) is part of this sweep."""
+        return model_key in self.models and hardware_key in self.hardware
+
+
+# -------------------------------------------------------------------------------------- catalog
+class Catalog(_Strict):
+    """The validated catalog."""
+
+    models: dict[str, ModelEntry]
+    hardware: dict[str, HardwareEntry]
+    sweeps: dict[str, SweepEntry]
+    files: tuple[str, ...] = ()
+
+    def model(self, key: str) -> ModelEntry:
+        """Looks up a model by key or Hugging Face id (case-insensitive).
+
+        Raises:
+            CatalogError: listing the closest keys.
+        """
+        return _lookup("model", key, self.models, lambda m: [m.hf_id] if m.hf_id else [])
+
+    def hw(self, key: str) -> HardwareEntry:
+        """Looks up hardware by key or alias (case-insensitive).
+
+        Raises:
+            CatalogError: listing the closest keys.
+        """
+        return _lookup("hardware", key, self.hardware, lambda h: h.aliases + ([h.device_name] if h.device_name else []))
+
+    def sweep(self, name: str) -> SweepEntry:
+        """Looks up a sweep by name.
+
+        Raises:
+            CatalogError: listing the known sweeps.
+        """
+        if name not in self.sweeps:
+            raise CatalogError(f"unknown sweep {name!r}; known: {', '.join(sorted(self.sweeps))}")
+        return self.sweeps[name]
+
+    @property
+    def partition_models(self) -> list[str]:
+        """Model keys of the ``model`` partition dimension (LLMs the harness can build)."""
+        return sorted(k for k, m in self.models.items() if m.kind == "llm")
+
+    @property
+    def partition_hardware(self) -> list[str]:
+        """Hardware keys of the ``hardware`` partition dimension (entries with a launcher)."""
+        return sorted(k for k, h in self.hardware.items() if h.benchmarkable)
+
+
+def _lookup(kind: str, key: str, table: dict[str, Any], aliases_of) -> Any:
+    import difflib
+
+    if key in table:
+        return table[key]
+    wanted = key.strip().lower()
+    for entry_key, entry in table.items():
+        if wanted == entry_key.lower() or wanted in (a.lower() for a in aliases_of(entry)):
+            return entry
+    names = {k.lower(): k for k in table}
+    for entry_key, entry in table.items():
+        for alias in aliases_of(entry):
+            names.setdefault(alias.lower(), entry_key)
+    close = list(dict.fromkeys(names[n] for n in difflib.get_close_matches(wanted, list(names), n=5, cutoff=0.3)))[:3]
+    hint = f"; closest: {', '.join(close)}" if close else ""
+    raise CatalogError(f"unknown {kind} {key!r}{hint}")
+
+
+def _deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    out = copy.deepcopy(base)
+    for k, v in over.items():
+        out[k] = _deep_merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
+
+
+def _format_error(path: Path, section: str, index: int, raw: dict[str, Any], exc: ValidationError) -> str:
+    ident = raw.get("key") or raw.get("name")
+    where = f"{path.name}: {section}[{index}]" + (f" (key={ident!r})" if ident else "")
+    lines = []
+    for err in exc.errors():
+        loc = ".".join(str(p) for p in err["loc"] if not str(p).startswith("function-after"))
+        lines.append(f"{where}.{loc}: {err['msg']}" if loc else f"{where}: {err['msg']}")
+    return f"invalid catalog file {path}:\n  " + "\n  ".join(lines)
+
+
+_SECTIONS = {"models": ModelEntry, "hardware": HardwareEntry, "sweeps": SweepEntry}
+
+
+def _read_file(path: Path) -> dict[str, list[dict[str, Any]]]:
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise CatalogError(f"invalid catalog file {path}: not valid YAML: {exc}") from exc
+    if not isinstance(data, dict):
+        raise CatalogError(f"invalid catalog file {path}: top level must be a mapping with models/hardware/sweeps")
+    unknown = set(data) - set(_SECTIONS)
+    if unknown:
+        raise CatalogError(f"invalid catalog file {path}: unknown section(s) {sorted(unknown)}; "
+                           f"allowed: {', '.join(_SECTIONS)}")
+    for section, items in data.items():
+        if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
+            raise CatalogError(f"invalid catalog file {path}: section '{section}' must be a list of mappings")
+    return data
+
+
+def load_catalog(overlay_dirs: list[Path] | None = None, base_dir: Path | None = None) -> Catalog:
+    """Loads the package catalog plus overlays, validating every entry.
+
+    Args:
+        overlay_dirs: folders whose ``*.yaml`` files add or override entries (in order);
+            defaults to ``[$INFERENCE_ESTIMATION_HOME/catalog]``.
+        base_dir: the package catalog folder (tests point this elsewhere).
+
+    Returns:
+        The validated catalog.
+
+    Raises:
+        CatalogError: naming the file and field of the first invalid entry, or a sweep that
+            references an unknown model or hardware key.
+    """
+    if overlay_dirs is None:
+        from inference_estimation.lib.home import get_home
+
+        overlay_dirs = [get_home(create=False).catalog_dir]
+    files = sorted((base_dir or PACKAGE_CATALOG_DIR).glob("*.yaml"))
+    for folder in overlay_dirs:
+        if folder.exists():
+            files += sorted(folder.glob("*.yaml"))
+
+    raw: dict[str, dict[str, tuple[dict[str, Any], Path, int]]] = {s: {} for s in _SECTIONS}
+    for path in files:
+        for section, items in _read_file(path).items():
+            id_field = "name" if section == "sweeps" else "key"
+            for index, item in enumerate(items):
+                ident = item.get(id_field)
+                if not ident:
+                    raise CatalogError(f"invalid catalog file {path}: {section}[{index}].{id_field}: Field required")
+                if ident in raw[section]:
+                    base_item, _, _ = raw[section][ident]
+                    item = _deep_merge(base_item, item)
+                raw[section][ident] = (item, path, index)
+
+    parsed: dict[str, dict[str, Any]] = {s: {} for s in _SECTIONS}
+    for section, entries in raw.items():
+        for ident, (item, path, index) in entries.items():
+            try:
+                parsed[section][ident] = _SECTIONS[section].model_validate(item)
+            except ValidationError as exc:
+                raise CatalogError(_format_error(path, section, index, item, exc)) from None
+
+    for name, sweep in parsed["sweeps"].items():
+        _, path, index = raw["sweeps"][name]
+        for field, table in (("models", parsed["models"]), ("hardware", parsed["hardware"])):
+            for i, key in enumerate(getattr(sweep, field)):
+                if key not in table:
+                    raise CatalogError(f"invalid catalog file {path}: sweeps[{index}] (key={name!r}).{field}[{i}]: "
+                                       f"unknown {field} key {key!r}")
+        for i, key in enumerate(sweep.hardware):
+            if not parsed["hardware"][key].benchmarkable:
+                raise CatalogError(f"invalid catalog file {path}: sweeps[{index}] (key={name!r}).hardware[{i}]: "
+                                   f"{key!r} has no launcher, so it cannot be benchmarked")
+    return Catalog(models=parsed["models"], hardware=parsed["hardware"], sweeps=parsed["sweeps"],
+                   files=tuple(str(f) for f in files))
