@@ -1,0 +1,10 @@
+{# The workload point identity (benchmark_jobs.schema.POINT_KEY_FIELDS), hashed with the source. #}
+{% macro point_key(prefix='') -%}
+md5(concat_ws('|', {{ prefix }}source, {{ prefix }}model_key, {{ prefix }}hardware_key,
+    coalesce({{ prefix }}engine, ''), coalesce({{ prefix }}dtype, ''),
+    cast({{ prefix }}device_count as varchar), cast({{ prefix }}tensor_parallel as varchar),
+    {{ prefix }}mode, coalesce(cast({{ prefix }}batch_size as varchar), ''),
+    coalesce(cast({{ prefix }}input_tokens as varchar), ''), coalesce(cast({{ prefix }}output_tokens as varchar), ''),
+    coalesce(cast({{ prefix }}request_rate_rps as varchar), ''), coalesce(cast({{ prefix }}concurrency as varchar), ''),
+    coalesce({{ prefix }}prompt_type, '')))
+{%- endmacro %}

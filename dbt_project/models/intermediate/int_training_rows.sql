@@ -1,0 +1,17 @@
+-- One row per measured point with its model and hardware facts joined: the input of the
+-- feature builder (inference_estimation.lib.features), which also builds predict's rows.
+select
+    m.point_id, m.measurement_id, m.source, m.run_id, m.measured_at_ts, m.model_key, m.hardware_key,
+    m.engine, m.dtype, m.mode, m.batch_size, m.input_tokens, m.output_tokens, m.device_count,
+    m.tensor_parallel, m.power_source, m.power_scope,
+    m.e2e_latency_s, m.ttft_s, m.tpot_s, m.output_throughput_tok_s, m.peak_memory_gb, m.avg_power_w,
+    m.energy_per_output_token_j,
+    mo.hf_id, mo.family, mo.model_kind, mo.params, mo.active_params, mo.matmul_params, mo.active_matmul_params,
+    mo.layers, mo.hidden_size, mo.heads, mo.kv_heads, mo.head_dim, mo.intermediate_size, mo.vocab_size,
+    mo.experts, mo.active_experts, mo.gated_mlp,
+    h.hardware_kind, h.vendor, h.hw_device_count, h.peak_tflops_fp32, h.peak_tflops_bf16, h.peak_tflops_fp16,
+    h.peak_tflops_fp8, h.memory_gb, h.memory_bandwidth_gb_s, h.tdp_w, h.interconnect_bandwidth_gb_s,
+    h.price_per_hour_usd, h.spec_source
+from {{ ref('measurements') }} as m
+inner join {{ ref('stg_models') }} as mo using (model_key)
+inner join {{ ref('stg_hardware') }} as h using (hardware_key)

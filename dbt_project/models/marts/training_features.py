@@ -1,0 +1,21 @@
+"""One row per measured point: identity, targets and the feature frame.
+
+The features come from inference_estimation.lib.features -- the same function predict uses --
+so the frame a predictor is trained on and the frame it is asked about are built by one code.
+"""
+
+import pandas as pd
+
+IDENTITY_COLUMNS = ["point_id", "measurement_id", "source", "run_id", "measured_at_ts", "model_key",
+                    "hardware_key", "power_source", "power_scope"]
+TARGET_COLUMNS = ["e2e_latency_s", "ttft_s", "tpot_s", "output_throughput_tok_s", "peak_memory_gb",
+                  "avg_power_w", "energy_per_output_token_j"]
+
+
+def model(dbt, session):
+    dbt.config(materialized="table")
+    from inference_estimation.lib.features import feature_frame
+
+    rows = dbt.ref("int_training_rows").df()
+    features = feature_frame(rows)
+    return pd.concat([rows[IDENTITY_COLUMNS + TARGET_COLUMNS], features], axis=1)

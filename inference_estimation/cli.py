@@ -1,0 +1,158 @@
+"""The ``inference-estimation`` command: run sweeps through Dagster, predict, inspect the catalog.
+
+``sweep`` materializes the whole graph for one sweep in the persistent Dagster instance inside
+``$INFERENCE_ESTIMATION_HOME`` (so ``dagster dev`` afterwards shows every run, materialization
+and its lineage): catalog facts, one run per benchmark partition, ``dbt build``, then one
+training + SHAP run per target. ``predict`` loads model files and the catalog only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from typing import Any
+
+
+def _sweep(args: argparse.Namespace) -> int:
+    from inference_estimation.lib.home import activate_home
+
+    home = activate_home(args.home)
+    import dagster as dg
+
+    from inference_estimation import constants
+    from inference_estimation.defs.benchmarks.partitions import benchmark_partition_key
+    from inference_estimation.definitions import defs
+    from inference_estimation.lib.catalog import load_catalog
+
+    catalog = load_catalog()
+    sweep = catalog.sweep(args.sweep)
+    instance = dg.DagsterInstance.get()
+    log_config = {"loggers": {"console": {"config": {"log_level": args.log_level}}}}
+    started = time.perf_counter()
+
+    def step(label: str, job_name: str, **kwargs: Any) -> dg.ExecuteInProcessResult:
+        t0 = time.perf_counter()
+        print(f"[{time.perf_counter() - started:7.1f}s] {label} ...", flush=True)
+        result = defs.resolve_job_def(job_name).execute_in_process(
+            instance=instance, raise_on_error=False, **kwargs
+        )
+        status = "ok" if result.success else "FAILED"
+        print(f"[{time.perf_counter() - started:7.1f}s] {label}: {status} in {time.perf_counter() - t0:.1f}s "
+              f"(run {result.run_id[:8]})", flush=True)
+        return result
+
+    print(f"sweep {sweep.name!r}: {len(sweep.models)} model(s) x {len(sweep.hardware)} hardware; home {home.root}")
+    failures = []
+    if not step("catalog facts and hardware probe", "catalog_job", run_config=log_config).success:
+        failures.append("catalog_job")
+    for hardware_key in sweep.hardware:
+        host = catalog.hw(hardware_key).host
+        for model_key in sweep.models:
+            key = benchmark_partition_key(model_key, hardware_key)
+            run_config = {**log_config, "ops": {"benchmark_runs": {"config": {"sweep": sweep.name}}}}
+            result = step(f"benchmark {model_key} on {hardware_key}", "benchmark_job", partition_key=key,
+                          run_config=run_config, tags={constants.HOST_TAG: host, "sweep": sweep.name})
+            if not result.success:
+                failures.append(f"benchmark {key}")
+    if not step("dbt build", "transform_job", run_config=log_config).success:
+        failures.append("transform_job")
+        print("dbt failed; predictors not trained", file=sys.stderr)
+        return 1
+    training_config = {**log_config, "ops": {"predictors": {"config": {"cv_folds": sweep.cv_folds}}}}
+    for target in constants.TARGETS:
+        if not step(f"train + explain {target}", "training_job", partition_key=target,
+                    run_config=training_config).success:
+            failures.append(f"training {target}")
+    print(f"done in {time.perf_counter() - started:.1f}s; home {home.root}")
+    if failures:
+        print("failed: " + "; ".join(failures), file=sys.stderr)
+        return 1
+    for target in constants.TARGETS:
+        card_path = home.models_dir / target / "card.json"
+        if card_path.exists():
+            m = json.loads(card_path.read_text())["metrics"]
+            print(f"  {target:26s} grouped held-out MdAPE {m['holdout_mdape_pct']:6.1f}%  "
+                  f"MAPE {m['holdout_mape_pct']:6.1f}%  90% coverage {m['holdout_interval_coverage_90']:.2f}"
+                  + (f"  | roofline baseline MdAPE {m['baseline_roofline_mdape_pct']:.1f}%"
+                     if "baseline_roofline_mdape_pct" in m else ""))
+    return 0
+
+
+def _predict(args: argparse.Namespace) -> int:
+    from inference_estimation.lib.catalog import CatalogError, load_catalog
+    from inference_estimation.lib.home import activate_home
+    from inference_estimation.lib.predict import PredictorsMissingError, predict, workload
+
+    home = activate_home(args.home)
+    try:
+        work = workload(args.batch_size, args.input_tokens, args.output_tokens, engine=args.engine,
+                        dtype=args.dtype, device_count=args.device_count)
+        result = predict(load_catalog(), home.models_dir, args.model, args.hardware, work)
+    except (CatalogError, PredictorsMissingError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if args.format == "json":
+        print(json.dumps(result, indent=2))
+    else:
+        for target, p in result.items():
+            interval = (f"  [90%: {p['lower_90']:.4g} - {p['upper_90']:.4g}]" if p["lower_90"] is not None else "")
+            print(f"{target:26s} {p['value']:.4g} {p['unit']}{interval}")
+    return 0
+
+
+def _catalog(args: argparse.Namespace) -> int:
+    from inference_estimation.lib.catalog import CatalogError, load_catalog
+    from inference_estimation.lib.home import activate_home
+
+    activate_home(args.home)
+    try:
+        catalog = load_catalog()
+    except CatalogError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"models ({len(catalog.models)}): {', '.join(catalog.models)}")
+    print(f"hardware ({len(catalog.hardware)}): {', '.join(catalog.hardware)}")
+    print(f"benchmarkable hardware: {', '.join(catalog.partition_hardware)}")
+    print(f"sweeps: {', '.join(catalog.sweeps)}")
+    print(f"files: {', '.join(catalog.files)}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser (units in every flag name)."""
+    parser = argparse.ArgumentParser(prog="inference-estimation", description=__doc__.splitlines()[0])
+    parser.add_argument("--home", help="state folder (default: $INFERENCE_ESTIMATION_HOME or ~/.inference-estimation)")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("sweep", help="materialize the whole graph for a sweep (the main job)")
+    p.add_argument("--sweep", default="local-demo", help="sweep name from the catalog")
+    p.add_argument("--log-level", default="WARNING", help="Dagster console log level (INFO shows every event)")
+    p.set_defaults(func=_sweep)
+
+    p = sub.add_parser("predict", help="predict latency/throughput for a configuration")
+    p.add_argument("--model", required=True, help="model key or Hugging Face id")
+    p.add_argument("--hardware", required=True, help="hardware key or alias")
+    p.add_argument("--batch-size", type=int, required=True)
+    p.add_argument("--input-tokens", type=int, required=True)
+    p.add_argument("--output-tokens", type=int, required=True)
+    p.add_argument("--engine", default="transformers")
+    p.add_argument("--dtype", default="float32")
+    p.add_argument("--device-count", type=int, default=None)
+    p.add_argument("--format", choices=["text", "json"], default="text")
+    p.set_defaults(func=_predict)
+
+    p = sub.add_parser("catalog", help="validate and list the catalog (package + overlays)")
+    p.set_defaults(func=_catalog)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the console script."""
+    args = build_parser().parse_args(argv)
+    return int(args.func(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

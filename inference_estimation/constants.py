@@ -1,0 +1,29 @@
+"""Tunables in one place (rule 9): run-time knobs are dg.Config classes that default to these."""
+
+#: Run tag whose value names the physical host a run executes on; dagster.yaml limits it to one
+#: run per unique value, so benchmarks (and local training) on one machine never overlap.
+HOST_TAG = "inference_estimation/host"
+#: The concurrency pool shared by every DuckDB writer (limit 1 in dagster.yaml).
+DUCKDB_POOL = "duckdb"
+
+DEFAULT_SWEEP = "local-demo"
+#: Targets trained by the spine (issue 5 adds TTFT, memory, power, energy).
+TARGETS = ("e2e_latency_s", "tpot_s", "output_throughput_tok_s")
+TARGET_UNITS = {
+    "e2e_latency_s": "s", "ttft_s": "s", "tpot_s": "s", "output_throughput_tok_s": "tok/s",
+    "peak_memory_gb": "GB", "avg_power_w": "W", "energy_per_output_token_j": "J/token",
+}
+
+#: Share of a device's memory a benchmark may plan to use (weights + KV + activations).
+USABLE_MEMORY_FRACTION = 0.8
+#: Multiplier on weights + KV cache for activations, allocator slack and the runtime itself.
+MEMORY_OVERHEAD_FACTOR = 1.3
+#: Host memory the Python/torch runtime needs besides the model on a CPU target (GB).
+CPU_RUNTIME_OVERHEAD_GB = 1.5
+
+#: CatBoost settings for the spine's predictors (small data; issue 5 tunes them).
+CATBOOST_ITERATIONS = 600
+CATBOOST_DEPTH = 4
+CATBOOST_LEARNING_RATE = 0.05
+PREDICTION_INTERVAL = 0.90
+SHAP_MAX_ROWS = 500

@@ -1,0 +1,46 @@
+"""Jobs the CLI and schedules launch; each carries the host tag that dagster.yaml limits to one run."""
+
+import dagster as dg
+
+from inference_estimation import constants
+from inference_estimation.defs.benchmarks.partitions import _catalog, benchmark_partitions
+from inference_estimation.defs.training.partitions import target_partitions
+
+LOCAL_HOST_TAGS = {constants.HOST_TAG: "localhost"}
+
+
+def host_tags_for_partition(partition_key: str) -> dict[str, str]:
+    """Run tags for one benchmark partition: its hardware's host (one run per host at a time)."""
+    dims = benchmark_partitions.get_partition_key_from_str(partition_key).keys_by_dimension
+    return {constants.HOST_TAG: _catalog.hw(dims["hardware"]).host}
+
+
+catalog_job = dg.define_asset_job(
+    "catalog_job", selection=dg.AssetSelection.groups("catalog"), tags=LOCAL_HOST_TAGS,
+    description="Probe local hardware and land catalog facts (raw.hardware, raw.models).",
+)
+benchmark_job = dg.define_asset_job(
+    "benchmark_job",
+    selection=dg.AssetSelection.groups("benchmarks"),
+    partitions_def=benchmark_partitions,
+    config=dg.PartitionedConfig(
+        partitions_def=benchmark_partitions,
+        run_config_for_partition_key_fn=lambda _key: {},
+        tags_for_partition_key_fn=host_tags_for_partition,
+    ),
+    description="One benchmark partition per run, tagged with its host (launch backfills from here).",
+)
+transform_job = dg.define_asset_job(
+    "transform_job", selection=dg.AssetSelection.groups("transform_staging", "transform_intermediate", "transform_marts"),
+    tags=LOCAL_HOST_TAGS, description="dbt build: staging, intermediate and marts.",
+)
+training_job = dg.define_asset_job(
+    "training_job", selection=dg.AssetSelection.groups("training", "reports"), partitions_def=target_partitions,
+    tags=LOCAL_HOST_TAGS, description="Train one target's predictor and explain it.",
+)
+
+
+@dg.definitions
+def jobs() -> dg.Definitions:
+    """The jobs above."""
+    return dg.Definitions(jobs=[catalog_job, benchmark_job, transform_job, training_job])

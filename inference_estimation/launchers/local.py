@@ -1,0 +1,56 @@
+"""Local launcher: the harness as a subprocess on this machine, rows back through Pipes."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+
+import dagster as dg
+
+from benchmark_jobs.spec import JobSpec
+from inference_estimation.launchers.base import LaunchResult, Launcher, LauncherError, records_from_messages
+
+
+class LocalLauncher(Launcher):
+    """Runs ``python -m benchmark_jobs run --pipes`` with this interpreter.
+
+    Args:
+        threads: intra-op threads for the harness (default: all cores; on 2 cores, more threads
+            than cores was 1.6-2x slower).
+        python: interpreter to run the harness with (default: this one).
+    """
+
+    def __init__(self, threads: int | None = None, python: str | None = None) -> None:
+        self.threads = threads or os.cpu_count() or 1
+        self.python = python or sys.executable
+
+    def launch(self, context: dg.AssetExecutionContext, spec: JobSpec) -> LaunchResult:
+        """Runs the spec as a subprocess and collects its measurement messages.
+
+        Raises:
+            LauncherError: when the subprocess fails or is killed; no rows are returned then.
+        """
+        command = [self.python, "-m", "benchmark_jobs", "run", "--pipes"]
+        env = {
+            "OMP_NUM_THREADS": str(self.threads),
+            "MKL_NUM_THREADS": str(self.threads),
+            "TOKENIZERS_PARALLELISM": "false",
+            "HF_HUB_OFFLINE": os.environ.get("HF_HUB_OFFLINE", "1" if spec.weight_source == "random" else "0"),
+        }
+        payload = spec.to_dict()
+        payload["settings"]["threads"] = payload["settings"].get("threads") or self.threads
+        start = time.perf_counter()
+        try:
+            invocation = dg.PipesSubprocessClient(env=env).run(
+                context=context, command=command, extras={"spec": payload}
+            )
+        except dg.DagsterPipesExecutionError as exc:
+            raise LauncherError(f"benchmark subprocess failed; nothing landed: {exc}") from exc
+        wall_s = time.perf_counter() - start
+        records = records_from_messages(list(invocation.get_custom_messages()), spec.run_id)
+        return LaunchResult(
+            records=records,
+            metadata={"launcher": "local", "host": "localhost", "threads": self.threads,
+                      "harness_wall_s": round(wall_s, 3), "command": " ".join(command)},
+        )
