@@ -88,6 +88,10 @@ class MeasurementSettings:
             raise SpecError("settings fields 'min_trials'/'max_trials' need 1 <= min_trials <= max_trials")
         if self.target_cv <= 0:
             raise SpecError("settings field 'target_cv' must be > 0")
+        if self.point_timeout_s <= 0 or self.cooldown_s < 0:
+            raise SpecError("settings fields need point_timeout_s > 0 and cooldown_s >= 0")
+        if self.threads is not None and self.threads < 1:
+            raise SpecError("settings field 'threads' must be >= 1")
 
 
 @dataclass(frozen=True)
@@ -106,7 +110,6 @@ class JobSpec:
         model: the model to build.
         points: workload points, measured in order.
         settings: measurement settings.
-        estimated_cpu_power_w_per_core: power-model coefficient used only when no sensor exists.
     """
 
     run_id: str
@@ -123,8 +126,11 @@ class JobSpec:
     spec_version: str = SPEC_VERSION
 
     def __post_init__(self) -> None:
-        if not self.run_id:
-            raise SpecError("spec field 'run_id' is required")
+        for name in ("run_id", "source", "hardware_key", "device", "backend"):
+            if not getattr(self, name):
+                raise SpecError(f"spec field '{name}' is required")
+        if not self.model.key:
+            raise SpecError("spec field 'model.key' is required")
         if self.weight_source not in ("random", "pretrained"):
             raise SpecError(f"spec field 'weight_source' is {self.weight_source!r}; allowed: random, pretrained")
         if not self.points:

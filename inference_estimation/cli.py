@@ -120,6 +120,22 @@ def _catalog(args: argparse.Namespace) -> int:
     return 0
 
 
+def _ui(args: argparse.Namespace) -> int:
+    import os
+    from pathlib import Path
+
+    from inference_estimation.lib.home import REPO_ROOT, activate_home
+
+    home = activate_home(args.home)
+    dagster = Path(sys.executable).parent / "dagster"
+    command = [str(dagster) if dagster.exists() else "dagster", "dev", "-h", args.host, "-p", str(args.port),
+               "-w", str(REPO_ROOT / "workspace.yaml")]
+    print(f"Dagster UI on http://{args.host}:{args.port} (DAGSTER_HOME={home.dagster_home})", flush=True)
+    os.chdir(REPO_ROOT)
+    os.execvpe(command[0], command, os.environ)
+    return 0  # not reached
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (units in every flag name)."""
     parser = argparse.ArgumentParser(prog="inference-estimation", description=__doc__.splitlines()[0])
@@ -142,6 +158,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device-count", type=int, default=None)
     p.add_argument("--format", choices=["text", "json"], default="text")
     p.set_defaults(func=_predict)
+
+    p = sub.add_parser("ui", help="start the Dagster UI on this machine's loopback")
+    p.add_argument("--host", default="127.0.0.1", help="bind address (loopback unless told otherwise)")
+    p.add_argument("--port", type=int, default=3000)
+    p.set_defaults(func=_ui)
 
     p = sub.add_parser("catalog", help="validate and list the catalog (package + overlays)")
     p.set_defaults(func=_catalog)

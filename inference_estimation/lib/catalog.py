@@ -20,7 +20,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 PACKAGE_CATALOG_DIR = Path(__file__).resolve().parents[1] / "catalog"
-KEY_PATTERN = re.compile(r"^[a-z0-9][a-z0-9.\-]*[a-z0-9]$")
+KEY_PATTERN = re.compile(r"^[a-z0-9]([a-z0-9.\-]*[a-z0-9])?$")
 DTYPES = ("float32", "bfloat16", "float16", "fp8", "int8", "int4")
 SPEC_SOURCES = ("vendor-sheet", "public-table", "probe", "user")
 

@@ -1,0 +1,37 @@
+# Two commands on a fresh machine (each does its own set-up: virtualenv, install, dbt manifest):
+#   make demo   -- the main job: the whole asset graph for sweep local-demo on this machine's CPU
+#   make test   -- the test suite
+# State lives in $INFERENCE_ESTIMATION_HOME (default ~/.inference-estimation).
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+SWEEP ?= local-demo
+PYTEST_ARGS ?=
+
+.PHONY: setup demo test ui clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	# torch is pinned to the CPU build 2.13.0 by the `bench` extra (an unpinned torch pulls CUDA).
+	$(BIN)/pip install --quiet -e '.[bench,dev]'
+	touch $@
+
+dbt_project/target/manifest.json: $(VENV)/.installed $(shell find dbt_project -name '*.sql' -o -name '*.yml' -o -name '*.py' | grep -v target)
+	cd dbt_project && ../$(BIN)/dbt parse --profiles-dir . --project-dir . --quiet
+	touch $@
+
+setup: $(VENV)/.installed dbt_project/target/manifest.json
+
+demo: setup
+	$(BIN)/inference-estimation sweep --sweep $(SWEEP)
+
+test: setup
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+ui: setup
+	$(BIN)/inference-estimation ui
+
+clean:
+	rm -rf $(VENV) dbt_project/target dbt_project/logs

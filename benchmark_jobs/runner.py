@@ -1,0 +1,236 @@
+"""Runs a job spec: builds the model once per dtype and measures every workload point.
+
+Per point: untimed warm-up generations, then timed trials until the e2e latency is stable
+(sample CV <= ``target_cv``, at least ``min_trials``, at most ``max_trials``), with a cooldown
+between trials, all under ``point_timeout_s``. A point that fails becomes a row with status
+``oom``/``timeout``/``error``, null metrics and the error message, and the sweep goes on; only
+failing to build the model at all is fatal (:class:`BenchmarkSetupError`).
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable
+
+from benchmark_jobs.backends import Backend, GenerationTiming, PointTimeoutError, create_backend
+from benchmark_jobs.constants import ERROR_MESSAGE_MAX_CHARS, IDLE_POWER_WINDOW_S, RANDOM_SEED
+from benchmark_jobs.device import is_cuda
+from benchmark_jobs.records import Trials, failed_record, ok_record
+from benchmark_jobs.schema import MeasurementRecord
+from benchmark_jobs.spec import JobSpec, WorkloadPoint
+from benchmark_jobs.stats import coefficient_of_variation
+from benchmark_jobs.trackers import EnergyTracker, MemoryTracker, PowerSource, select_power_source
+from benchmark_jobs.trackers.energy import measure_idle_power_w
+
+Emit = Callable[[MeasurementRecord], None]
+Log = Callable[[str], None]
+
+
+class BenchmarkSetupError(RuntimeError):
+    """The run cannot start (e.g. the model cannot be built); nothing is measured."""
+
+
+def run_spec(
+    spec: JobSpec,
+    emit: Emit,
+    log: Log,
+    *,
+    backend_factory: Callable[[str], Backend] = create_backend,
+    power_source: PowerSource | None | str = "auto",
+) -> list[MeasurementRecord]:
+    """Measures every point of ``spec``, emitting each record as soon as it is measured.
+
+    Points are grouped by dtype (in order of first appearance, keeping their order within a
+    dtype) so the model is built once per dtype.
+
+    Args:
+        spec: the job.
+        emit: called with each finished record (e.g. sends a Pipes message, writes a line).
+        log: progress messages for a human.
+        backend_factory: creates the backend by name (a parameter so tests can inject one).
+        power_source: ``"auto"`` picks the best source for the device; tests may pass one.
+
+    Returns:
+        All records, in the order they were emitted.
+
+    Raises:
+        BenchmarkSetupError: the model could not be built (other than running out of memory).
+    """
+    source = select_power_source(spec.device) if power_source == "auto" else power_source
+    log(
+        f"run {spec.run_id}: model {spec.model.key} on {spec.hardware_key} ({spec.device}), "
+        f"{len(spec.points)} points, power source {source.name if source else 'none'}"
+    )
+    idle_power_w = measure_idle_power_w(source, IDLE_POWER_WINDOW_S, spec.device)
+    if idle_power_w is not None:
+        log(f"idle power {idle_power_w:.1f} W over {IDLE_POWER_WINDOW_S:.1f} s")
+
+    records: list[MeasurementRecord] = []
+    done = 0
+    for dtype, points in _group_by_dtype(spec.points).items():
+        backend = backend_factory(spec.backend)
+        log(f"building {spec.model.key} ({spec.weight_source} weights, {dtype}) on {spec.device}")
+        try:
+            backend.load(
+                spec.model,
+                dtype,
+                spec.device,
+                spec.weight_source,
+                threads=spec.settings.threads,
+                seed=RANDOM_SEED,
+            )
+        except Exception as exc:
+            if not _is_oom(exc):
+                raise BenchmarkSetupError(
+                    f"cannot build model {spec.model.key!r} ({dtype}): {_describe(exc)}"
+                ) from exc
+            log(f"model does not fit ({dtype}): {_describe(exc)}")
+            _release_device_memory(spec.device)
+            for point in points:
+                record = failed_record(spec, point, backend, "oom", f"loading the model: {_describe(exc)}")
+                emit(record)
+                records.append(record)
+            done += len(points)
+            continue
+        try:
+            for point in points:
+                done += 1
+                log(
+                    f"point {done}/{len(spec.points)}: batch {point.batch_size}, "
+                    f"{point.input_tokens} in, {point.output_tokens} out, {point.dtype}"
+                )
+                record = measure_point(spec, point, backend, source, idle_power_w, log)
+                emit(record)
+                records.append(record)
+        finally:
+            backend.unload()
+    return records
+
+
+def measure_point(
+    spec: JobSpec,
+    point: WorkloadPoint,
+    backend: Backend,
+    source: PowerSource | None,
+    idle_power_w: float | None,
+    log: Log,
+) -> MeasurementRecord:
+    """Warm-up, timed trials and summary of one point; failures become a status row.
+
+    Returns:
+        The record (status ``ok``, or ``oom``/``timeout``/``error`` with null metrics).
+    """
+    settings = spec.settings
+    deadline_s = time.perf_counter() + settings.point_timeout_s
+    try:
+        for _ in range(settings.warmup_runs):
+            backend.generate(point.batch_size, point.input_tokens, point.output_tokens, deadline_s=deadline_s)
+        trials = _timed_trials(spec, point, backend, source, deadline_s, log)
+    except PointTimeoutError as exc:
+        log(f"  timeout: {exc}")
+        return failed_record(
+            spec,
+            point,
+            backend,
+            "timeout",
+            f"point exceeded point_timeout_s={settings.point_timeout_s:g}: {exc}",
+        )
+    except Exception as exc:  # noqa: BLE001 - a failing point must not end the sweep
+        status = "oom" if _is_oom(exc) else "error"
+        if status == "oom":
+            _release_device_memory(spec.device)
+        log(f"  {status}: {_describe(exc)}")
+        return failed_record(spec, point, backend, status, _describe(exc))
+    record = ok_record(spec, point, backend, source, idle_power_w, trials)
+    log(
+        f"  ok: {record.n_trials} trials, cv {_fmt(record.latency_cv)}, e2e {_fmt(record.e2e_latency_s)} s, "
+        f"ttft {_fmt(record.ttft_s)} s, tpot {_fmt(record.tpot_s)} s, power {_fmt(record.avg_power_w)} W "
+        f"({record.power_source})"
+    )
+    return record
+
+
+def _timed_trials(
+    spec: JobSpec,
+    point: WorkloadPoint,
+    backend: Backend,
+    source: PowerSource | None,
+    deadline_s: float,
+    log: Log,
+) -> Trials:
+    """Runs timed trials until the CV target, the trial cap or the time budget stops them.
+
+    Once ``min_trials`` are done, running out of budget ends the point with the trials so far
+    (status ok); before that, it is a timeout (raised by the backend or here).
+    """
+    settings = spec.settings
+    timings: list[GenerationTiming] = []
+    energies_j: list[float | None] = []
+    elapsed_s: list[float] = []
+    with MemoryTracker(spec.device) as memory:
+        while True:
+            try:
+                with EnergyTracker(source, spec.device) as energy:
+                    timing = backend.generate(
+                        point.batch_size, point.input_tokens, point.output_tokens, deadline_s=deadline_s
+                    )
+            except PointTimeoutError:
+                if len(timings) < settings.min_trials:
+                    raise
+                log(f"  time budget ran out during trial {len(timings) + 1}; keeping {len(timings)} trials")
+                break
+            timings.append(timing)
+            energies_j.append(energy.energy_j)
+            elapsed_s.append(energy.elapsed_s)
+            n_trials = len(timings)
+            cv = coefficient_of_variation([t.e2e_latency_s for t in timings])
+            if n_trials >= settings.max_trials:
+                break
+            if n_trials >= settings.min_trials and cv is not None and cv <= settings.target_cv:
+                break
+            remaining_s = deadline_s - time.perf_counter()
+            if n_trials >= settings.min_trials:
+                # Stop rather than start a trial that cannot finish in the budget.
+                if remaining_s < settings.cooldown_s + max(t.e2e_latency_s for t in timings):
+                    log(
+                        f"  time budget too short for another trial; keeping {n_trials} trials (cv {_fmt(cv)})"
+                    )
+                    break
+            elif remaining_s <= 0:
+                raise PointTimeoutError(f"only {n_trials} of {settings.min_trials} trials done")
+            if settings.cooldown_s > 0:
+                time.sleep(settings.cooldown_s)
+    return Trials(timings, energies_j, elapsed_s, memory.peak_memory_gb)
+
+
+def _group_by_dtype(points: tuple[WorkloadPoint, ...]) -> dict[str, list[WorkloadPoint]]:
+    groups: dict[str, list[WorkloadPoint]] = {}
+    for point in points:
+        groups.setdefault(point.dtype, []).append(point)
+    return groups
+
+
+def _is_oom(exc: BaseException) -> bool:
+    """Whether an exception means the device or host ran out of memory.
+
+    Matches ``MemoryError``, ``torch.cuda.OutOfMemoryError`` / ``torch.OutOfMemoryError`` (by
+    name, so torch is not imported here) and RuntimeErrors whose message says out of memory
+    (CPU allocator failures and older CUDA builds).
+    """
+    if isinstance(exc, MemoryError) or type(exc).__name__ == "OutOfMemoryError":
+        return True
+    return isinstance(exc, RuntimeError) and "out of memory" in str(exc).lower()
+
+
+def _release_device_memory(device: str) -> None:
+    if is_cuda(device) and "torch" in sys.modules:
+        sys.modules["torch"].cuda.empty_cache()
+
+
+def _describe(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"[:ERROR_MESSAGE_MAX_CHARS]
+
+
+def _fmt(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.4g}"

@@ -1,0 +1,65 @@
+"""Test session set-up: one temporary INFERENCE_ESTIMATION_HOME for the whole session.
+
+It is set before any test module imports the code location, so the Dagster resources (DuckDB
+file, dbt profile) and the Dagster instance all point inside it; nothing touches the user's home.
+"""
+
+import os
+import tempfile
+from pathlib import Path
+
+_SESSION_HOME = Path(tempfile.mkdtemp(prefix="ie-test-home-"))
+os.environ["INFERENCE_ESTIMATION_HOME"] = str(_SESSION_HOME)
+os.environ["DAGSTER_HOME"] = str(_SESSION_HOME / "dagster")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+import pytest  # noqa: E402
+
+from inference_estimation.lib.home import activate_home  # noqa: E402
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+activate_home(_SESSION_HOME)
+
+
+@pytest.fixture(scope="session")
+def session_home():
+    """The session's INFERENCE_ESTIMATION_HOME (a temporary folder)."""
+    return activate_home(_SESSION_HOME)
+
+
+SWEEP = "test-tiny"
+MODELS = ("gpt2-small", "llama-small-55m")
+TARGETS = ("e2e_latency_s", "tpot_s", "output_throughput_tok_s")
+
+
+def partition(model: str, hardware: str = "local-cpu"):
+    """The benchmark partition key of a pair."""
+    import dagster as dg
+
+    return dg.MultiPartitionKey({"model": model, "hardware": hardware})
+
+
+def bench_config(sweep: str = SWEEP) -> dict:
+    """Run config selecting a sweep for benchmark_runs."""
+    return {"ops": {"benchmark_runs": {"config": {"sweep": sweep}}}}
+
+
+@pytest.fixture(scope="session")
+def pipeline(session_home):
+    """Materializes, in-process in the session home: catalog facts, the test-tiny benchmark
+    partitions, dbt, and every predictor + SHAP report. Runs once per session."""
+    import dagster as dg
+
+    from inference_estimation.definitions import defs
+
+    instance = dg.DagsterInstance.get()
+    results = {"catalog": defs.resolve_job_def("catalog_job").execute_in_process(instance=instance)}
+    for model in MODELS:
+        results[model] = defs.resolve_job_def("benchmark_job").execute_in_process(
+            instance=instance, partition_key=partition(model), run_config=bench_config())
+    results["dbt"] = defs.resolve_job_def("transform_job").execute_in_process(instance=instance)
+    for target in TARGETS:
+        results[target] = defs.resolve_job_def("training_job").execute_in_process(
+            instance=instance, partition_key=target,
+            run_config={"ops": {"predictors": {"config": {"cv_folds": 2}}}})
+    return results

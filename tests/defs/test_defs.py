@@ -1,0 +1,60 @@
+"""The code location loads with the expected assets, partitions, checks and jobs."""
+
+import dagster as dg
+
+from inference_estimation.definitions import defs
+
+
+def _keys():
+    return {spec.key.to_user_string() for spec in defs.resolve_all_asset_specs()}
+
+
+def test_code_location_has_every_stage_of_the_flow():
+    expected = {
+        "hardware_specs", "model_specs", "benchmark_runs", "external_benchmarks",
+        "staging/stg_benchmark_runs", "staging/stg_external_runs", "staging/stg_hardware", "staging/stg_models",
+        "intermediate/int_runs_unioned", "intermediate/int_training_rows",
+        "marts/measurements", "marts/training_features", "predictors", "shap_reports",
+    }
+    assert expected <= _keys()
+
+
+def test_benchmark_runs_is_partitioned_by_model_and_hardware():
+    spec = next(s for s in defs.resolve_all_asset_specs() if s.key == dg.AssetKey("benchmark_runs"))
+    partitions = spec.partitions_def
+    assert isinstance(partitions, dg.MultiPartitionsDefinition)
+    assert {d.name for d in partitions.partitions_defs} == {"model", "hardware"}
+    key = dg.MultiPartitionKey({"model": "gpt2-small", "hardware": "local-cpu"})
+    assert key in partitions.get_partition_keys()
+    assert len(partitions.get_partition_keys()) == 8  # 8 catalog LLMs x 1 benchmarkable hardware
+
+
+def test_lineage_runs_from_benchmarks_through_dbt_to_predictors_and_reports():
+    graph = defs.resolve_asset_graph()
+    parents = lambda key: {p.to_user_string() for p in graph.get(dg.AssetKey.from_user_string(key)).parent_keys}  # noqa: E731
+    assert parents("benchmark_runs") == {"hardware_specs", "model_specs"}
+    assert "benchmark_runs" in parents("staging/stg_benchmark_runs")
+    assert "external_benchmarks" in parents("staging/stg_external_runs")
+    assert parents("predictors") == {"marts/training_features"}
+    assert parents("shap_reports") == {"predictors"}
+
+
+def test_benchmark_row_check_is_blocking_and_dbt_tests_are_checks():
+    checks = {(k.asset_key.to_user_string(), k.name) for k in defs.resolve_asset_graph().asset_check_keys}
+    assert ("benchmark_runs", "benchmark_rows_consistent") in checks
+    assert ("marts/measurements", "unique_measurements_point_id") in checks
+    check_def = next(c for c in defs.resolve_asset_graph().assets_defs
+                     if any(k.name == "benchmark_rows_consistent" for k in c.check_keys))
+    assert all(spec.blocking for spec in check_def.check_specs if spec.name == "benchmark_rows_consistent")
+
+
+def test_benchmark_job_tags_each_partition_with_its_host_and_duckdb_writers_share_a_pool():
+    job = defs.resolve_job_def("benchmark_job")
+    tags = job.partitioned_config.get_tags_for_partition_key(
+        str(dg.MultiPartitionKey({"model": "gpt2-small", "hardware": "local-cpu"})))
+    assert tags["inference_estimation/host"] == "localhost"
+    graph = defs.resolve_asset_graph()
+    for key in ("benchmark_runs", "hardware_specs", "model_specs", "marts/measurements"):
+        node = graph.get(dg.AssetKey.from_user_string(key))
+        assert node.pools == {"duckdb"}, key
+    assert defs.resolve_job_def("training_job").tags["inference_estimation/host"] == "localhost"

@@ -1,0 +1,121 @@
+"""One pass through the whole graph on sweep test-tiny (the session fixture ``pipeline``).
+
+Real components throughout: the harness runs as a subprocess speaking Dagster Pipes, rows land
+in a real DuckDB file, dbt builds the real project, CatBoost trains and SHAP plots are drawn.
+"""
+
+import math
+
+import dagster as dg
+import duckdb
+import pytest
+
+from inference_estimation.definitions import defs
+from inference_estimation.lib.catalog import load_catalog
+from inference_estimation.lib.features import FEATURE_COLUMNS, feature_frame, prediction_row
+from inference_estimation.lib.home import get_home
+from inference_estimation.lib.warehouse import land_run
+
+from tests.conftest import MODELS, SWEEP, bench_config as _bench_config, partition as _partition
+
+
+def _query(sql: str):
+    con = duckdb.connect(str(get_home().warehouse_path), read_only=True)
+    try:
+        return con.execute(sql).fetchall()
+    finally:
+        con.close()
+
+
+def _metadata(result: dg.ExecuteInProcessResult, key: str) -> dict:
+    mats = result.asset_materializations_for_node(key)
+    assert mats, f"no materialization of {key}"
+    return {k: v.value for k, v in mats[-1].metadata.items()}
+
+
+def test_one_partition_materializes_and_lands_every_grid_point(pipeline, session_home):
+    sweep = load_catalog().sweep(SWEEP)
+    points = len(sweep.batch_sizes) * len(sweep.input_tokens) * len(sweep.output_tokens) * len(sweep.dtypes)
+    meta = _metadata(pipeline["gpt2-small"], "benchmark_runs")
+    assert meta["status"] == "measured" and meta["rows_landed"] == points == meta["points_ok"]
+    assert meta["power_sources"] in ("estimate", "rapl")
+    rows = _query("select count(*), count(distinct run_id) from raw.benchmark_runs where model_key = 'gpt2-small'")
+    assert rows == [(points, 1)]
+
+
+def test_landed_rows_carry_forced_lengths_timings_and_labelled_power(pipeline):
+    rows = _query("select output_tokens, e2e_latency_s, ttft_s, tpot_s, power_source, power_scope, energy_j, "
+                  "partition_key, sweep from raw.benchmark_runs")
+    for out_tokens, e2e, ttft, tpot, source, scope, energy, partition, sweep in rows:
+        assert 0 < ttft < e2e and tpot > 0
+        assert source in ("estimate", "rapl") and scope == "cpu-package" and energy > 0
+        assert sweep == SWEEP and "local-cpu" in partition
+
+
+def test_blocking_row_check_passed_for_each_partition(pipeline):
+    for model in MODELS:
+        evaluations = pipeline[model].get_asset_check_evaluations()
+        assert [e.check_name for e in evaluations] == ["benchmark_rows_consistent"]
+        assert evaluations[0].passed
+
+
+def test_landing_a_run_file_again_is_a_no_op(pipeline, session_home):
+    path = session_home.parquet_dir / "local"
+    files = sorted(path.glob("*.parquet"))
+    assert len(files) == len(MODELS)
+    before = _query("select count(*) from raw.benchmark_runs")
+    con = duckdb.connect(str(session_home.warehouse_path))
+    try:
+        assert land_run(con, files[0]) == 0
+    finally:
+        con.close()
+    assert _query("select count(*) from raw.benchmark_runs") == before
+
+
+def test_partition_outside_the_sweep_is_skipped_without_launching(pipeline, session_home):
+    before = _query("select count(*) from raw.benchmark_runs")
+    result = defs.resolve_job_def("benchmark_job").execute_in_process(
+        instance=dg.DagsterInstance.get(), partition_key=_partition("llama-3.1-405b"), run_config=_bench_config())
+    meta = _metadata(result, "benchmark_runs")
+    assert meta["status"] == "skipped" and "not in sweep" in meta["skip_reason"] and meta["rows_landed"] == 0
+    assert _query("select count(*) from raw.benchmark_runs") == before
+
+
+def test_dbt_build_passes_and_marts_hold_one_row_per_point(pipeline):
+    assert pipeline["dbt"].success
+    assert _query("select count(*) from marts.measurements") == _query(
+        "select count(distinct point_id) from staging.stg_benchmark_runs where status = 'ok'")
+    (n,) = _query("select count(*) from marts.training_features")[0]
+    assert n == 8
+
+
+def test_training_features_row_equals_the_row_predict_builds_for_the_same_config(pipeline):
+    con = duckdb.connect(str(get_home().warehouse_path), read_only=True)
+    try:
+        trained = con.execute("select * from marts.training_features where model_key = 'gpt2-small' "
+                              "and batch_size = 2 and input_tokens = 16").df()
+    finally:
+        con.close()
+    assert len(trained) == 1
+    catalog = load_catalog()
+    workload = dict(engine="transformers", dtype="float32", mode="offline", batch_size=2, input_tokens=16,
+                    output_tokens=4, device_count=1, tensor_parallel=1)
+    predicted = feature_frame([prediction_row(catalog.model("gpt2-small"), catalog.hw("local-cpu"), workload)])
+    for col in FEATURE_COLUMNS:
+        a, b = trained.loc[0, col], predicted.loc[0, col]
+        if isinstance(b, float) and math.isnan(b):
+            assert math.isnan(a), col
+        else:
+            assert a == pytest.approx(b, rel=1e-12) if isinstance(b, float) else a == b, col
+    assert predicted.loc[0, "roofline_e2e_s"] > 0  # the probe's peak and bandwidth reached both
+
+
+def test_predictors_and_shap_reports_materialize_per_target(pipeline, session_home):
+    for target in ("e2e_latency_s", "tpot_s", "output_throughput_tok_s"):
+        assert pipeline[target].success
+        meta = _metadata(pipeline[target], "predictors")
+        assert meta["rows"] == 8 and "holdout_mdape_pct" in meta
+        report = _metadata(pipeline[target], "shap_reports")
+        assert "data:image/png;base64," in report["report"]
+        assert (session_home.reports_dir / target / "beeswarm.png").stat().st_size > 5000
+        assert (session_home.models_dir / target / "model.cbm").exists()

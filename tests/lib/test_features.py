@@ -1,0 +1,59 @@
+"""Feature formulas: physically sensible numbers, and one code path for train and predict."""
+
+import math
+
+import pytest
+
+from inference_estimation.lib.catalog import load_catalog
+from inference_estimation.lib.features import FEATURE_COLUMNS, feature_frame, prediction_row
+
+
+@pytest.fixture(scope="module")
+def catalog():
+    return load_catalog(overlay_dirs=[])
+
+
+def _row(catalog, model="llama-3.1-8b", hw="nvidia-h100-sxm-80gb", **work):
+    workload = dict(engine="vllm", dtype="bfloat16", mode="offline", batch_size=1, input_tokens=512,
+                    output_tokens=128)
+    workload.update(work)
+    return feature_frame([prediction_row(catalog.model(model), catalog.hw(hw), workload)]).iloc[0]
+
+
+def test_decode_at_batch_one_is_memory_bound_with_about_one_flop_per_byte_in_bf16(catalog):
+    row = _row(catalog)
+    assert 0.8 < row["decode_arithmetic_intensity"] < 1.2
+    # 16 GB of bf16 weights over 3.35 TB/s is about 4.8 ms per decode step.
+    assert row["roofline_decode_step_s"] == pytest.approx(16.1e9 / 3350e9, rel=0.05)
+
+
+def test_prefill_is_compute_bound_and_decode_time_grows_sublinearly_with_batch(catalog):
+    b1, b64 = _row(catalog, batch_size=1), _row(catalog, batch_size=64)
+    assert b1["prefill_arithmetic_intensity"] > 100
+    assert b1["roofline_decode_step_s"] < b64["roofline_decode_step_s"] < 64 * b1["roofline_decode_step_s"]
+    assert b64["roofline_output_throughput_tok_s"] > 10 * b1["roofline_output_throughput_tok_s"]
+
+
+def test_memory_fit_ratio_says_405b_does_not_fit_one_h100_but_8b_does(catalog):
+    assert _row(catalog, model="llama-3.1-405b")["memory_fit_ratio"] > 5
+    assert _row(catalog)["memory_fit_ratio"] < 0.5
+
+
+def test_moe_uses_active_parameters_for_bytes_moved(catalog):
+    deepseek = _row(catalog, model="deepseek-v3", dtype="fp8")
+    # 37B active fp8 parameters are read per decode step, not all 671B.
+    assert 30 < deepseek["decode_gb_moved_per_step"] < 60
+
+
+def test_unknown_hardware_facts_give_null_physics_not_zero(catalog):
+    row = _row(catalog, hw="local-cpu")  # not probed in this catalog: peak and bandwidth unknown
+    assert math.isnan(row["roofline_e2e_s"]) and math.isnan(row["memory_fit_ratio"])
+    assert row["prefill_gflop"] > 0  # FLOPs do not depend on the hardware
+
+
+def test_feature_frame_has_the_declared_columns_in_order(catalog):
+    frame = feature_frame([prediction_row(catalog.model("gpt2-small"), catalog.hw("local-cpu"),
+                                          dict(engine="transformers", dtype="float32", mode="offline",
+                                               batch_size=2, input_tokens=16, output_tokens=4))])
+    assert list(frame.columns) == FEATURE_COLUMNS
+    assert frame.loc[0, "family"] == "gpt2" and frame.loc[0, "hardware_kind"] == "cpu"

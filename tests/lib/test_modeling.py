@@ -1,0 +1,88 @@
+"""Training and SHAP on a small frame built with the real feature code.
+
+The frame's targets come from a noisy power law of the physics features (a stand-in for
+measurements: this tests the mechanics -- grouped scoring, intervals, files -- not accuracy).
+"""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from inference_estimation.lib.catalog import load_catalog
+from inference_estimation.lib.explain import write_shap_report
+from inference_estimation.lib.features import FEATURE_COLUMNS, feature_frame, prediction_row
+from inference_estimation.lib.modeling import (
+    TrainingDataError, _group_folds, load_predictor, save_predictor, select_rows, train_predictor,
+)
+
+
+@pytest.fixture(scope="module")
+def frame():
+    catalog = load_catalog(overlay_dirs=[])
+    rng = np.random.default_rng(0)
+    rows = []
+    for model in ("llama-3.1-8b", "llama-3.1-70b", "gpt2-small", "qwen2-small-130m", "llama-small-55m"):
+        for hw in ("nvidia-h100-sxm-80gb", "amd-mi300x"):
+            for b in (1, 4, 16):
+                for n_in in (128, 512):
+                    rows.append(prediction_row(catalog.model(model), catalog.hw(hw), dict(
+                        engine="vllm", dtype="bfloat16", mode="offline", batch_size=b, input_tokens=n_in,
+                        output_tokens=64)))
+    feats = feature_frame(rows)
+    ids = pd.DataFrame(rows)[["model_key", "hardware_key"]]
+    e2e = feats["roofline_e2e_s"] * 2.5 * np.exp(rng.normal(0, 0.05, len(feats)))
+    out = pd.concat([ids, feats], axis=1)
+    out["source"] = "synthetic"
+    out["power_source"] = "estimate"
+    out["e2e_latency_s"] = e2e
+    out["avg_power_w"] = 300.0
+    return out
+
+
+def test_grouped_folds_never_split_a_model_across_train_and_test(frame):
+    folds = _group_folds(frame["model_key"], 3)
+    seen = [set(frame["model_key"].iloc[idx]) for idx in folds]
+    for i, a in enumerate(seen):
+        for b in seen[i + 1:]:
+            assert not a & b
+    assert sum(len(f) for f in folds) == len(frame)
+
+
+def test_predictor_scores_out_of_fold_by_model_and_saves_a_loadable_card(frame, tmp_path):
+    trained = train_predictor(frame, "e2e_latency_s", n_folds=5)
+    metrics = trained.card["metrics"]
+    assert 0 <= metrics["holdout_mdape_pct"] < 100
+    assert 0 <= metrics["holdout_interval_coverage_90"] <= 1
+    assert "baseline_roofline_mdape_pct" in metrics
+    # every out-of-fold prediction came from a model trained without that row's model
+    assert (trained.oof["fold"] >= 0).all() and len(trained.oof) == len(frame)
+    paths = save_predictor(trained, tmp_path / "e2e_latency_s")
+    model, card = load_predictor(tmp_path / "e2e_latency_s")
+    assert card["features"] == FEATURE_COLUMNS and json.loads(paths["card"].read_text())["n_rows"] == len(frame)
+    assert np.allclose(model.predict(frame[FEATURE_COLUMNS]), trained.model.predict(frame[FEATURE_COLUMNS]))
+
+
+def test_power_targets_never_train_on_estimated_power(frame):
+    assert select_rows(frame, "avg_power_w").empty
+    with pytest.raises(TrainingDataError, match="avg_power_w"):
+        train_predictor(frame, "avg_power_w")
+
+
+def test_single_model_frame_cannot_be_scored_grouped(frame):
+    with pytest.raises(TrainingDataError, match="2 models"):
+        train_predictor(frame[frame["model_key"] == "gpt2-small"], "e2e_latency_s")
+
+
+def test_shap_report_writes_beeswarm_and_bar_pngs_and_markdown(frame, tmp_path):
+    trained = train_predictor(frame, "e2e_latency_s", n_folds=3)
+    report = write_shap_report(trained.model, frame[FEATURE_COLUMNS].head(40), "e2e_latency_s", tmp_path)
+    for path in (report.beeswarm_png, report.bar_png):
+        assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and path.stat().st_size > 5000
+    assert "data:image/png;base64," in report.markdown
+    assert (tmp_path / "report.md").exists()
+    # the physics drives this target, so a roofline/FLOP feature should rank above e.g. vocab size
+    ranking = list(report.mean_abs_shap)
+    assert ranking.index("vocab_size") > min(ranking.index(c) for c in ("roofline_e2e_s", "roofline_decode_step_s",
+                                                                        "decode_gb_moved_per_step", "params"))

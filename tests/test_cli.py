@@ -1,0 +1,48 @@
+"""The console script: predict from model files and the catalog only."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+
+
+def _cli(*args, home):
+    return subprocess.run([sys.executable, "-m", "inference_estimation.cli", "--home", str(home), *args],
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_predict_json_has_value_unit_and_90_percent_bounds_per_target(pipeline, session_home):
+    out = _cli("predict", "--model", "gpt2-small", "--hardware", "local-cpu", "--batch-size", "2",
+               "--input-tokens", "16", "--output-tokens", "4", "--format", "json", home=session_home.root)
+    assert out.returncode == 0, out.stderr
+    result = json.loads(out.stdout)
+    assert set(result) == {"e2e_latency_s", "tpot_s", "output_throughput_tok_s"}
+    for target, p in result.items():
+        assert set(p) == {"value", "unit", "lower_90", "upper_90"}
+        assert 0 < p["lower_90"] < p["value"] < p["upper_90"]
+    assert result["e2e_latency_s"]["unit"] == "s" and result["output_throughput_tok_s"]["unit"] == "tok/s"
+
+
+def test_predict_for_unbenchmarked_gpu_uses_its_spec_sheet(pipeline, session_home):
+    out = _cli("predict", "--model", "meta-llama/Llama-3.1-8B-Instruct", "--hardware", "NVIDIA H100 80GB HBM3",
+               "--batch-size", "1", "--input-tokens", "128", "--output-tokens", "32", "--dtype", "bfloat16",
+               "--format", "json", home=session_home.root)
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)["e2e_latency_s"]["value"] > 0
+
+
+def test_predict_unknown_hardware_exits_2_listing_closest_keys(session_home):
+    out = _cli("predict", "--model", "gpt2-small", "--hardware", "h100-sxm-80", "--batch-size", "1",
+               "--input-tokens", "8", "--output-tokens", "4", home=session_home.root)
+    assert out.returncode == 2 and "closest" in out.stderr and "nvidia-h100-sxm-80gb" in out.stderr
+
+
+@pytest.mark.parametrize("flag", ["--batch-size", "--output-tokens"])
+def test_predict_rejects_non_positive_sizes_naming_the_field(session_home, flag):
+    args = {"--batch-size": "1", "--input-tokens": "8", "--output-tokens": "4"}
+    args[flag] = "0"
+    out = _cli("predict", "--model", "gpt2-small", "--hardware", "local-cpu",
+               *[x for kv in args.items() for x in kv], home=session_home.root)
+    assert out.returncode == 2 and flag.strip("-").replace("-", "_") in out.stderr
