@@ -76,5 +76,5 @@ def launcher_for(hardware: HardwareEntry) -> Launcher:
     if launcher is None:
         raise LauncherError(f"hardware {hardware.key!r} has no launcher: it can be predicted, not benchmarked")
     if launcher.type == "local":
-        return LocalLauncher(threads=launcher.threads)
+        return LocalLauncher(threads=launcher.threads, python=launcher.python)
     raise LauncherError(f"hardware {hardware.key!r}: launcher type {launcher.type!r} is not available yet")

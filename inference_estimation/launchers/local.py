@@ -45,7 +45,7 @@ class LocalLauncher(Launcher):
             invocation = dg.PipesSubprocessClient(env=env).run(
                 context=context, command=command, extras={"spec": payload}
             )
-        except dg.DagsterPipesExecutionError as exc:
+        except Exception as exc:  # dagster raises DagsterPipesExecutionError (not public) on exit != 0
             raise LauncherError(f"benchmark subprocess failed; nothing landed: {exc}") from exc
         wall_s = time.perf_counter() - start
         records = records_from_messages(list(invocation.get_custom_messages()), spec.run_id)

@@ -161,6 +161,9 @@ class LocalLauncher(_Strict):
     type: Literal["local"]
     host: str = "localhost"
     threads: int | None = Field(default=None, gt=0)
+    #: Interpreter of the environment that runs the harness (default: the orchestrator's own);
+    #: lets e.g. a vLLM environment with its own torch run beside the orchestrator.
+    python: str | None = None
 
 
 class DstackLauncher(_Strict):

@@ -1,0 +1,34 @@
+"""The main job's command records its runs in the persistent Dagster instance of its home."""
+
+import os
+import subprocess
+import sys
+
+import dagster as dg
+import pytest
+
+
+@pytest.mark.slow
+def test_sweep_command_materializes_the_graph_into_the_homes_dagster_instance(tmp_path):
+    home = tmp_path / "home"
+    env = {**os.environ, "INFERENCE_ESTIMATION_HOME": str(home)}
+    env.pop("DAGSTER_HOME", None)
+    out = subprocess.run([sys.executable, "-m", "inference_estimation.cli", "sweep", "--sweep", "test-tiny"],
+                         env=env, capture_output=True, text=True, timeout=900)
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    assert "benchmark gpt2-small on local-cpu: ok" in out.stdout  # progress lines while it runs
+    assert "grouped held-out MdAPE" in out.stdout
+    instance = dg.DagsterInstance.from_config(str(home / "dagster"))
+    try:
+        runs = instance.get_runs()
+        assert len(runs) == 1 + 2 + 1 + 3  # catalog, 2 partitions, dbt, 3 targets
+        assert all(r.status == dg.DagsterRunStatus.SUCCESS for r in runs)
+        assert all(r.tags.get("inference_estimation/host") == "localhost" for r in runs)
+        partitions = instance.get_materialized_partitions(dg.AssetKey("benchmark_runs"))
+        assert {"gpt2-small|local-cpu", "llama-small-55m|local-cpu"} <= {str(p) for p in partitions} | {
+            "|".join(reversed(str(p).split("|"))) for p in partitions}
+        for key in (dg.AssetKey("predictors"), dg.AssetKey("shap_reports"), dg.AssetKey(["marts", "training_features"])):
+            assert instance.get_latest_materialization_event(key) is not None, key
+    finally:
+        instance.dispose()
+    assert (home / "predictors" / "e2e_latency_s" / "model.cbm").exists()
