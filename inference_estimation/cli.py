@@ -19,8 +19,11 @@ def _sweep(args: argparse.Namespace) -> int:
     from inference_estimation.lib.home import activate_home
 
     home = activate_home(args.home)
+    import warnings
+
     import dagster as dg
 
+    warnings.filterwarnings("ignore", category=dg.PreviewWarning)
     from inference_estimation import constants
     from inference_estimation.defs.benchmarks.partitions import benchmark_partition_key
     from inference_estimation.definitions import defs
@@ -78,6 +81,48 @@ def _sweep(args: argparse.Namespace) -> int:
                   + (f"  | roofline baseline MdAPE {m['baseline_roofline_mdape_pct']:.1f}%"
                      if "baseline_roofline_mdape_pct" in m else ""))
     return 0
+
+
+def _import(args: argparse.Namespace) -> int:
+    import warnings
+
+    from inference_estimation.lib.home import activate_home
+
+    home = activate_home(args.home)
+    import dagster as dg
+
+    warnings.filterwarnings("ignore", category=dg.PreviewWarning)
+    from inference_estimation.definitions import defs
+    from inference_estimation.lib.external.importer import USER_CSV_SOURCE
+    from inference_estimation.lib.external.registry import all_adapters
+
+    known = [*all_adapters(), USER_CSV_SOURCE]
+    sources = [s for s in known if s != USER_CSV_SOURCE] if args.source == "all" else [args.source]
+    unknown = [s for s in sources if s not in known]
+    if unknown:
+        print(f"error: unknown source(s) {unknown}; known: {', '.join(known)}, all", file=sys.stderr)
+        return 2
+    instance = dg.DagsterInstance.get()
+    log_config = {"loggers": {"console": {"config": {"log_level": args.log_level}}}}
+    status = 0
+    started = time.perf_counter()
+    if not defs.resolve_job_def("catalog_job").execute_in_process(instance=instance, run_config=log_config).success:
+        return 1
+    for source in sources:
+        t0 = time.perf_counter()
+        config = {**log_config, "ops": {"external_benchmarks": {"config": {"from_path": args.from_path}}}}
+        result = defs.resolve_job_def("import_job").execute_in_process(
+            instance=instance, partition_key=source, run_config=config, raise_on_error=False)
+        if not result.success:
+            status = 1
+            print(f"{source:24s} FAILED (run {result.run_id[:8]})", flush=True)
+            continue
+        meta = {k: v.value for k, v in result.asset_materializations_for_node("external_benchmarks")[-1].metadata.items()}
+        print(f"{source:24s} read {meta['rows_read']:6d}  mapped {meta['rows_mapped']:6d}  rejected "
+              f"{meta['rows_rejected']:6d}  landed {meta['rows_landed']:6d}  in {time.perf_counter() - t0:5.1f}s",
+              flush=True)
+    print(f"imported {len(sources)} source(s) in {time.perf_counter() - started:.1f}s; home {home.root}")
+    return status
 
 
 def _predict(args: argparse.Namespace) -> int:
@@ -146,6 +191,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--sweep", default="local-demo", help="sweep name from the catalog")
     p.add_argument("--log-level", default="WARNING", help="Dagster console log level (INFO shows every event)")
     p.set_defaults(func=_sweep)
+
+    p = sub.add_parser("import", help="import a public dataset (or `all`, or `user-csv`) into the warehouse")
+    p.add_argument("source", help="source name, `all` (every public dataset) or `user-csv`")
+    p.add_argument("--from", dest="from_path", default=None,
+                   help="folder holding the dataset folders (default: $INFERENCE_ESTIMATION_EXTERNAL_DIR, "
+                        "else download the pinned public files); for user-csv, a folder of canonical CSVs")
+    p.add_argument("--log-level", default="WARNING")
+    p.set_defaults(func=_import)
 
     p = sub.add_parser("predict", help="predict latency/throughput for a configuration")
     p.add_argument("--model", required=True, help="model key or Hugging Face id")

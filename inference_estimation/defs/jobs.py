@@ -4,6 +4,7 @@ import dagster as dg
 
 from inference_estimation import constants
 from inference_estimation.defs.benchmarks.partitions import _catalog, benchmark_partitions
+from inference_estimation.defs.external.partitions import external_partitions
 from inference_estimation.defs.training.partitions import target_partitions
 
 LOCAL_HOST_TAGS = {constants.HOST_TAG: "localhost"}
@@ -30,6 +31,10 @@ benchmark_job = dg.define_asset_job(
     ),
     description="One benchmark partition per run, tagged with its host (launch backfills from here).",
 )
+import_job = dg.define_asset_job(
+    "import_job", selection=dg.AssetSelection.groups("external"), partitions_def=external_partitions,
+    description="Import one public dataset (or the users' canonical CSVs) into raw.external_runs.",
+)
 transform_job = dg.define_asset_job(
     "transform_job", selection=dg.AssetSelection.groups("transform_staging", "transform_intermediate", "transform_marts"),
     tags=LOCAL_HOST_TAGS, description="dbt build: staging, intermediate and marts.",
@@ -43,4 +48,4 @@ training_job = dg.define_asset_job(
 @dg.definitions
 def jobs() -> dg.Definitions:
     """The jobs above."""
-    return dg.Definitions(jobs=[catalog_job, benchmark_job, transform_job, training_job])
+    return dg.Definitions(jobs=[catalog_job, benchmark_job, import_job, transform_job, training_job])

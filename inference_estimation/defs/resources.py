@@ -1,21 +1,11 @@
 """Resources shared by every stage: the DuckDB warehouse and the dbt CLI."""
 
-import shutil
-import sys
-from pathlib import Path
-
 import dagster as dg
 from dagster_dbt import DbtCliResource
 from dagster_duckdb import DuckDBResource
 
-from inference_estimation.defs.transform.project import dbt_project
+from inference_estimation.defs.transform.project import dbt_executable, dbt_project
 from inference_estimation.lib.home import get_home
-
-
-def dbt_executable() -> str:
-    """The dbt installed beside this interpreter (the venv need not be on PATH), else PATH's."""
-    beside = Path(sys.executable).parent / "dbt"
-    return str(beside) if beside.exists() else (shutil.which("dbt") or "dbt")
 
 
 @dg.definitions

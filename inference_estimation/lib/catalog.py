@@ -82,6 +82,8 @@ class ModelEntry(_Strict):
 
     key: str
     hf_id: str | None = None
+    #: Other spellings datasets use (e.g. "Meta-Llama-3.1-8B-Instruct", "LLaMA 3 8B").
+    aliases: list[str] = Field(default_factory=list)
     family: str
     kind: Literal["llm", "tabular"] = "llm"
     params: int | None = Field(default=None, gt=0)
@@ -180,7 +182,9 @@ class HardwareEntry(_Strict):
     """One hardware target: ONE device type and a count."""
 
     key: str
-    kind: Literal["cpu", "cuda", "rocm"]
+    #: cpu; cuda (NVIDIA); rocm (AMD Instinct/Radeon); xpu (Intel GPUs); hpu (Intel Gaudi);
+    #: rdu (SambaNova); mps (Apple-silicon GPUs, unified memory).
+    kind: Literal["cpu", "cuda", "rocm", "xpu", "hpu", "rdu", "mps"]
     vendor: str
     device_name: str | None = None
     device_count: int = Field(default=1, gt=0)
@@ -270,12 +274,12 @@ class Catalog(_Strict):
     files: tuple[str, ...] = ()
 
     def model(self, key: str) -> ModelEntry:
-        """Looks up a model by key or Hugging Face id (case-insensitive).
+        """Looks up a model by key, Hugging Face id or alias (case-insensitive).
 
         Raises:
             CatalogError: listing the closest keys.
         """
-        return _lookup("model", key, self.models, lambda m: [m.hf_id] if m.hf_id else [])
+        return _lookup("model", key, self.models, lambda m: m.aliases + ([m.hf_id] if m.hf_id else []))
 
     def hw(self, key: str) -> HardwareEntry:
         """Looks up hardware by key or alias (case-insensitive).
@@ -297,8 +301,12 @@ class Catalog(_Strict):
 
     @property
     def partition_models(self) -> list[str]:
-        """Model keys of the ``model`` partition dimension (LLMs the harness can build)."""
-        return sorted(k for k, m in self.models.items() if m.kind == "llm")
+        """Model keys of the ``model`` partition dimension: every model some sweep benchmarks.
+
+        A sweep is what makes a model benchmarkable; the other catalog models (most of them,
+        known from public data and architecture facts) are predicted, never launched.
+        """
+        return sorted({k for sweep in self.sweeps.values() for k in sweep.models})
 
     @property
     def partition_hardware(self) -> list[str]:

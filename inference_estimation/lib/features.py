@@ -146,7 +146,7 @@ def peak_tflops_for(row: Mapping[str, Any], dtype: str) -> float | None:
         "int8": ["peak_tflops_fp8", "peak_tflops_bf16"],
         "int4": ["peak_tflops_fp8", "peak_tflops_bf16"],
     }.get(dtype, ["peak_tflops_bf16"])
-    if row.get("hardware_kind") == "cpu":
+    if row.get("hardware_kind") in ("cpu", "mps"):  # no faster low-precision matmul path to count on
         order = order + ["peak_tflops_fp32"]
     for col in order:
         value = _num(row.get(col))
@@ -251,3 +251,41 @@ def prediction_row(model: ModelEntry, hw: HardwareEntry, workload: Mapping[str, 
     row.update(workload)
     row.setdefault("device_count", hw.device_count)
     return row
+
+
+#: A measurement faster than its roofline bound by more than this share is physically impossible
+#: (the tolerance absorbs rounded spec sheets and clock boost).
+ROOFLINE_TOLERANCE = 0.05
+#: measured metric -> (roofline feature, True when the measurement must be >= the bound).
+ROOFLINE_BOUNDS = {
+    "e2e_latency_s": ("roofline_e2e_s", True),
+    "ttft_s": ("roofline_prefill_s", True),
+    "tpot_s": ("roofline_decode_step_s", True),
+    "output_throughput_tok_s": ("roofline_output_throughput_tok_s", False),
+}
+
+
+def roofline_violations(measured: pd.DataFrame, features: pd.DataFrame) -> pd.Series:
+    """Names the metrics of each row that beat their roofline bound (empty string: none).
+
+    Args:
+        measured: rows with measured metric columns (missing columns are ignored).
+        features: the feature frame of the same rows (same index).
+
+    Returns:
+        A string per row, e.g. ``"tpot_s,output_throughput_tok_s"``; such rows are kept in the
+        warehouse but never trained on.
+    """
+    flags = pd.Series([""] * len(features), index=features.index, dtype="object")
+    for metric, (bound_col, lower) in ROOFLINE_BOUNDS.items():
+        if metric not in measured.columns:
+            continue
+        value = pd.to_numeric(measured[metric], errors="coerce")
+        bound = features[bound_col]
+        if lower:
+            bad = value < bound * (1.0 - ROOFLINE_TOLERANCE)
+        else:
+            bad = value > bound * (1.0 + ROOFLINE_TOLERANCE)
+        bad = bad.fillna(False)
+        flags[bad] = flags[bad].map(lambda s, m=metric: f"{s},{m}" if s else m)
+    return flags

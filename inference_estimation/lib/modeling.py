@@ -56,8 +56,11 @@ class TrainedPredictor:
 
 
 def select_rows(frame: pd.DataFrame, target: str) -> pd.DataFrame:
-    """Rows usable for a target: positive finite target; measured power for power targets."""
+    """Rows usable for a target: positive finite target, physically possible (not faster than
+    the roofline bound), and measured power for power targets."""
     rows = frame[frame[target].notna() & (frame[target] > 0)]
+    if "roofline_violation" in rows.columns:
+        rows = rows[rows["roofline_violation"].fillna("") == ""]
     rows = rows[np.isfinite(rows[target].astype(float))]
     if target in POWER_TARGETS:
         rows = rows[rows["power_source"].isin(MEASURED_POWER_SOURCES)]

@@ -69,7 +69,10 @@ def build_job_spec(
     run_id: str, model: ModelEntry, hardware: HardwareEntry, sweep: SweepEntry, partition_key: str | None
 ) -> JobSpec:
     """The job spec for one partition of a sweep (the benchmark machine needs nothing else)."""
-    device = {"cpu": "cpu", "cuda": "cuda", "rocm": "cuda"}[hardware.kind]
+    # torch device strings; ROCm builds of torch expose AMD GPUs as "cuda".
+    device = {"cpu": "cpu", "cuda": "cuda", "rocm": "cuda", "xpu": "xpu", "hpu": "hpu", "mps": "mps"}.get(hardware.kind)
+    if device is None:
+        raise CatalogError(f"hardware {hardware.key!r} ({hardware.kind}) has no torch device for the harness")
     return JobSpec(
         run_id=run_id,
         source="local",

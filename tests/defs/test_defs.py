@@ -26,7 +26,9 @@ def test_benchmark_runs_is_partitioned_by_model_and_hardware():
     assert {d.name for d in partitions.partitions_defs} == {"model", "hardware"}
     key = dg.MultiPartitionKey({"model": "gpt2-small", "hardware": "local-cpu"})
     assert key in partitions.get_partition_keys()
-    assert len(partitions.get_partition_keys()) == 8  # 8 catalog LLMs x 1 benchmarkable hardware
+    # every model a sweep benchmarks x every hardware with a launcher; catalog-only models are not partitions
+    assert len(partitions.get_partition_keys()) == 4
+    assert dg.MultiPartitionKey({"model": "llama-3.1-405b", "hardware": "local-cpu"}) not in partitions.get_partition_keys()
 
 
 def test_lineage_runs_from_benchmarks_through_dbt_to_predictors_and_reports():

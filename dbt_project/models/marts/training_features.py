@@ -14,8 +14,12 @@ TARGET_COLUMNS = ["e2e_latency_s", "ttft_s", "tpot_s", "output_throughput_tok_s"
 
 def model(dbt, session):
     dbt.config(materialized="table")
-    from inference_estimation.lib.features import feature_frame
+    from inference_estimation.lib.features import feature_frame, roofline_violations
 
     rows = dbt.ref("int_training_rows").df()
     features = feature_frame(rows)
-    return pd.concat([rows[IDENTITY_COLUMNS + TARGET_COLUMNS], features], axis=1)
+    out = pd.concat([rows[IDENTITY_COLUMNS + TARGET_COLUMNS], features], axis=1)
+    # Physically impossible rows (faster than the hardware's roofline bound) stay visible here,
+    # flagged, and the predictors never train on them.
+    out["roofline_violation"] = roofline_violations(rows, features)
+    return out

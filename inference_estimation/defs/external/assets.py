@@ -1,15 +1,64 @@
-"""External stage: public measurement datasets in raw.external_runs.
+"""External stage: public measurement datasets and users' canonical CSVs in raw.external_runs."""
 
-The importer (public-data issue) materializes this table from each dataset's canonical CSV;
-until then it is declared here so lineage shows where imported rows enter the dbt graph.
-"""
+import time
+from pathlib import Path
 
 import dagster as dg
+from dagster_duckdb import DuckDBResource
 
-external_benchmarks = dg.AssetSpec(
-    "external_benchmarks",
+from inference_estimation import constants
+from inference_estimation.defs.benchmarks.assets import hardware_specs, model_specs
+from inference_estimation.defs.external.config import ExternalConfig
+from inference_estimation.defs.external.partitions import external_partitions
+from inference_estimation.lib.catalog import load_catalog
+from inference_estimation.lib.external.importer import USER_CSV_SOURCE, import_adapter, import_canonical_csvs
+from inference_estimation.lib.external.registry import all_adapters, dataset_folder
+from inference_estimation.lib.home import get_home
+
+
+def _table(counts: dict, key: str, value: str) -> str:
+    lines = [f"| {key} | {value} |", "|---|---|"] + [f"| {k} | {v} |" for k, v in counts.items()]
+    return "\n".join(lines)
+
+
+@dg.asset(
     group_name="external",
-    kinds={"duckdb"},
-    description="Public measurement datasets mapped onto the measurement record (raw.external_runs); "
-    "created empty by the warehouse so dbt always builds.",
+    kinds={"python", "duckdb"},
+    partitions_def=external_partitions,
+    deps=[hardware_specs, model_specs],
+    pool=constants.DUCKDB_POOL,
+    description="Public measurement datasets (one partition per source) and users' canonical CSVs, "
+    "mapped onto the measurement record and landed in raw.external_runs; unmappable rows are "
+    "counted by reason.",
 )
+def external_benchmarks(context: dg.AssetExecutionContext, config: ExternalConfig,
+                        duckdb: DuckDBResource) -> dg.MaterializeResult:
+    """Imports this partition's source (idempotent: unchanged data lands nothing new)."""
+    source = context.partition_key
+    home = get_home()
+    catalog = load_catalog()
+    start = time.perf_counter()
+    with duckdb.get_connection() as con:
+        if source == USER_CSV_SOURCE:
+            folder = Path(config.from_path) if config.from_path else home.root / "imports"
+            paths = sorted(folder.glob("*.csv")) if folder.exists() else []
+            result = import_canonical_csvs(paths, catalog, con, home.parquet_dir)
+        else:
+            adapter = all_adapters()[source]
+            folder = dataset_folder(adapter, config.from_path, home.root / "downloads")
+            result = import_adapter(adapter, folder, catalog, con, home.parquet_dir, home.root / "external")
+    summary = result.summary()
+    return dg.MaterializeResult(metadata={
+        "source": source,
+        "rows_read": result.rows_read,
+        "rows_mapped": len(result.records),
+        "rows_rejected": sum(result.rejected.values()),
+        "rows_landed": result.rows_landed,
+        "run_ids": ", ".join(result.run_ids),
+        "import_s": round(time.perf_counter() - start, 2),
+        "rejected_by_reason": dg.MetadataValue.md(_table(dict(result.rejected.most_common()), "reason", "rows")),
+        "rows_by_hardware": dg.MetadataValue.md(_table(summary["by_hardware"], "hardware", "rows")),
+        "rows_by_metric": dg.MetadataValue.md(_table(summary["by_metric"], "metric", "rows")),
+        "models": len(summary["by_model"]),
+        **({"canonical_csv": dg.MetadataValue.path(str(result.canonical_csv))} if result.canonical_csv else {}),
+    })

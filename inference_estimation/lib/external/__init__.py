@@ -1,0 +1,1 @@
+"""Public measurement datasets mapped onto the measurement record (see ``base`` and ``canonical``)."""

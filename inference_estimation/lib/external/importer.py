@@ -1,0 +1,110 @@
+"""Imports one source into the warehouse: adapter -> canonical CSV -> records -> parquet -> DuckDB.
+
+The run id of an import is a hash of its canonical rows, so importing an unchanged dataset again
+changes nothing, while a new version of a dataset lands as a new run (history is kept; marts take
+the latest run per point).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from benchmark_jobs.schema import MeasurementRecord
+from inference_estimation.lib import warehouse
+from inference_estimation.lib.catalog import Catalog
+from inference_estimation.lib.external.base import Adapter
+from inference_estimation.lib.external.canonical import (
+    content_run_id, read_canonical_csv, to_records, write_canonical_csv,
+)
+
+USER_CSV_SOURCE = "user-csv"
+
+
+@dataclass
+class ImportResult:
+    """What one import did.
+
+    Attributes:
+        source: the source imported.
+        rows_read: source rows seen (mapped + rejected by the adapter + rejected on resolution).
+        records: records built.
+        rows_landed: rows inserted into raw.external_runs (0 when this content was landed before).
+        rejected: reason -> count.
+        run_ids: run ids landed or found.
+        parquet_paths: the run files.
+        canonical_csv: the canonical CSV written for inspection (adapters only).
+    """
+
+    source: str
+    rows_read: int
+    records: list[MeasurementRecord]
+    rows_landed: int
+    rejected: Counter
+    run_ids: list[str] = field(default_factory=list)
+    parquet_paths: list[Path] = field(default_factory=list)
+    canonical_csv: Path | None = None
+
+    def summary(self) -> dict[str, Any]:
+        """Counts by hardware, model and metric for materialization metadata."""
+        by_hw: Counter = Counter(r.hardware_key for r in self.records)
+        by_model: Counter = Counter(r.model_key for r in self.records)
+        metrics = ("e2e_latency_s", "ttft_s", "tpot_s", "output_throughput_tok_s", "total_throughput_tok_s",
+                   "avg_power_w", "energy_per_output_token_j")
+        by_metric = {m: sum(getattr(r, m) is not None for r in self.records) for m in metrics}
+        return {"by_hardware": dict(by_hw.most_common()), "by_model": dict(by_model.most_common()),
+                "by_metric": by_metric}
+
+
+def _land(con: duckdb.DuckDBPyConnection, records: list[MeasurementRecord], parquet_dir: Path) -> tuple[int, list[str], list[Path]]:
+    landed, run_ids, paths = 0, [], []
+    by_run: dict[str, list[MeasurementRecord]] = {}
+    for record in records:
+        by_run.setdefault(record.run_id, []).append(record)
+    for run_id, run_records in by_run.items():
+        path = warehouse.run_parquet_path(parquet_dir, run_records[0].source, run_id)
+        if not path.exists():  # same content -> same run id -> same file: immutable, never rewritten
+            warehouse.write_run_parquet(run_records, path)
+        landed += warehouse.land_run(con, path, table="external_runs")
+        run_ids.append(run_id)
+        paths.append(path)
+    return landed, run_ids, paths
+
+
+def import_adapter(adapter: Adapter, folder: Path, catalog: Catalog, con: duckdb.DuckDBPyConnection,
+                   parquet_dir: Path, canonical_dir: Path) -> ImportResult:
+    """Maps a public dataset and lands it; unmappable rows are counted by reason."""
+    output = adapter.read(folder)
+    for row in output.rows:
+        row.setdefault("source", adapter.source)
+    run_id = content_run_id(adapter.source, output.rows)
+    canonical = write_canonical_csv(output.rows, canonical_dir / f"{adapter.source}.csv")
+    records, rejected = to_records(output.rows, catalog, origin=f"{adapter.source} ({folder})", strict=False,
+                                   run_id=run_id, measured_at=adapter.measured_at)
+    rejected.update(output.rejected)
+    landed, run_ids, paths = _land(con, records, parquet_dir) if records else (0, [], [])
+    return ImportResult(source=adapter.source, rows_read=len(output.rows) + sum(output.rejected.values()),
+                        records=records, rows_landed=landed, rejected=rejected, run_ids=run_ids,
+                        parquet_paths=paths, canonical_csv=canonical)
+
+
+def import_canonical_csvs(paths: list[Path], catalog: Catalog, con: duckdb.DuckDBPyConnection,
+                          parquet_dir: Path) -> ImportResult:
+    """Imports users' canonical CSVs strictly: the first bad row fails with file, line and column.
+
+    Every file is validated before anything lands, so a bad file loses nothing already stored.
+    """
+    records: list[MeasurementRecord] = []
+    rows_read = 0
+    for path in paths:
+        rows = read_canonical_csv(path)
+        rows_read += len(rows)
+        built, _ = to_records(rows, catalog, origin=str(path), strict=True)
+        records.extend(built)
+    landed, run_ids, parquet = _land(con, records, parquet_dir) if records else (0, [], [])
+    return ImportResult(source=USER_CSV_SOURCE, rows_read=rows_read, records=records, rows_landed=landed,
+                        rejected=Counter(), run_ids=run_ids, parquet_paths=parquet)
