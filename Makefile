@@ -7,6 +7,9 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 SWEEP ?= local-demo
+# Public datasets imported beside the sweep: a local folder of them when there is one (this
+# workplace keeps them in ../shared/data/external), else each is downloaded at a pinned commit.
+EXTERNAL_DIR ?= $(wildcard $(CURDIR)/../shared/data/external)
 PYTEST_ARGS ?=
 
 .PHONY: setup demo test ui clean
@@ -25,7 +28,7 @@ dbt_project/target/manifest.json: $(VENV)/.installed $(shell find dbt_project -n
 setup: $(VENV)/.installed dbt_project/target/manifest.json
 
 demo: setup
-	$(BIN)/inference-estimation sweep --sweep $(SWEEP)
+	$(BIN)/inference-estimation sweep --sweep $(SWEEP) $(if $(EXTERNAL_DIR),--external-from $(EXTERNAL_DIR))
 
 test: setup
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

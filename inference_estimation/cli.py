@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from typing import Any
@@ -50,6 +51,16 @@ def _sweep(args: argparse.Namespace) -> int:
     failures = []
     if not step("catalog facts and hardware probe", "catalog_job", run_config=log_config).success:
         failures.append("catalog_job")
+    warnings_out = []
+    if not args.no_external:
+        from inference_estimation.lib.external.registry import EXTERNAL_DIR_ENV, all_adapters
+
+        from_path = args.external_from or os.environ.get(EXTERNAL_DIR_ENV)
+        where = from_path or "their pinned public URLs"
+        for source in all_adapters():
+            config = {**log_config, "ops": {"external_benchmarks": {"config": {"from_path": from_path}}}}
+            if not step(f"import {source} from {where}", "import_job", partition_key=source, run_config=config).success:
+                warnings_out.append(f"import {source}")
     for hardware_key in sweep.hardware:
         host = catalog.hw(hardware_key).host
         for model_key in sweep.models:
@@ -69,6 +80,8 @@ def _sweep(args: argparse.Namespace) -> int:
                     run_config=training_config).success:
             failures.append(f"training {target}")
     print(f"done in {time.perf_counter() - started:.1f}s; home {home.root}")
+    if warnings_out:
+        print("not imported (the sweep went on without them): " + "; ".join(warnings_out), file=sys.stderr)
     if failures:
         print("failed: " + "; ".join(failures), file=sys.stderr)
         return 1
@@ -190,6 +203,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("sweep", help="materialize the whole graph for a sweep (the main job)")
     p.add_argument("--sweep", default="local-demo", help="sweep name from the catalog")
     p.add_argument("--log-level", default="WARNING", help="Dagster console log level (INFO shows every event)")
+    p.add_argument("--external-from", default=None,
+                   help="folder holding the public dataset folders to import first (default: "
+                        "$INFERENCE_ESTIMATION_EXTERNAL_DIR, else download them from their pinned public URLs)")
+    p.add_argument("--no-external", action="store_true", help="do not import public datasets")
     p.set_defaults(func=_sweep)
 
     p = sub.add_parser("import", help="import a public dataset (or `all`, or `user-csv`) into the warehouse")

@@ -13,7 +13,7 @@ def test_sweep_command_materializes_the_graph_into_the_homes_dagster_instance(tm
     home = tmp_path / "home"
     env = {**os.environ, "INFERENCE_ESTIMATION_HOME": str(home)}
     env.pop("DAGSTER_HOME", None)
-    out = subprocess.run([sys.executable, "-m", "inference_estimation.cli", "sweep", "--sweep", "test-tiny"],
+    out = subprocess.run([sys.executable, "-m", "inference_estimation.cli", "sweep", "--sweep", "test-tiny", "--no-external"],
                          env=env, capture_output=True, text=True, timeout=900)
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     assert "benchmark gpt2-small on local-cpu: ok" in out.stdout  # progress lines while it runs

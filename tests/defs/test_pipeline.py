@@ -83,9 +83,9 @@ def test_partition_outside_the_sweep_is_skipped_without_launching(pipeline, sess
 
 def test_dbt_build_passes_and_marts_hold_one_row_per_point(pipeline):
     assert pipeline["dbt"].success
-    assert _query("select count(*) from marts.measurements") == _query(
+    assert _query("select count(*) from marts.measurements where source = 'local'") == _query(
         "select count(distinct point_id) from staging.stg_benchmark_runs where status = 'ok'")
-    (n,) = _query("select count(*) from marts.training_features")[0]
+    (n,) = _query("select count(*) from marts.training_features where source = 'local'")[0]
     assert n == 8
 
 
