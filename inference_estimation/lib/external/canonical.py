@@ -25,7 +25,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable
 
-from benchmark_jobs.schema import MeasurementRecord, RecordValidationError, arrow_type_names
+from benchmark_jobs.schema import POINT_KEY_FIELDS, MeasurementRecord, RecordValidationError, arrow_type_names
 from inference_estimation.lib.catalog import Catalog, CatalogError
 
 RECORD_TYPES = arrow_type_names()
@@ -145,6 +145,7 @@ def to_records(rows: list[dict[str, Any]], catalog: Catalog, *, origin: str, str
     records: list[MeasurementRecord] = []
     now = measured_at or datetime.now(timezone.utc).isoformat(timespec="seconds")
     run_ids: dict[str, str] = {}
+    seen_points: dict[tuple, str] = {}
     for index, row in enumerate(rows):
         where = f"{origin}: line {row['_line']}" if "_line" in row else f"{origin}: row {index}"
         values = {k: v for k, v in row.items() if not k.startswith("_") and v is not None}
@@ -166,10 +167,18 @@ def to_records(rows: list[dict[str, Any]], catalog: Catalog, *, origin: str, str
             values.setdefault("partition_key", None)
             values.setdefault("status", "ok")
             try:
-                records.append(MeasurementRecord.from_dict(values))
+                record = MeasurementRecord.from_dict(values)
             except RecordValidationError as exc:
                 field = str(exc).split("'")[1] if "'" in str(exc) else "?"
                 raise _RowError(field, f"invalid {field}", str(exc)) from None
+            # Two rows of one run at one workload point (e.g. two fine-tunes that resolve to the
+            # same catalog architecture) would be indistinguishable downstream: keep the first.
+            point = (record.source, record.run_id, *(getattr(record, f) for f in POINT_KEY_FIELDS))
+            if point in seen_points:
+                raise _RowError("model_key", "duplicate workload point after name resolution",
+                                f"same workload point as {seen_points[point]}")
+            seen_points[point] = where
+            records.append(record)
         except _RowError as err:
             if strict:
                 raise CanonicalFormatError(f"{where}, column '{err.column}': {err.detail}") from None

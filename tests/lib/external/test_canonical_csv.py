@@ -84,3 +84,13 @@ def test_importing_the_same_csv_twice_lands_once_and_a_bad_file_lands_nothing(tm
     with pytest.raises(CanonicalFormatError, match="bad.csv"):
         import_canonical_csvs([good, bad], catalog, con, tmp_path / "parquet")
     assert con.execute("select count(*) from raw.external_runs").fetchone()[0] == 2
+
+
+def test_two_rows_resolving_to_the_same_point_keep_the_first_or_fail_strictly_naming_both(tmp_path, catalog):
+    path = _write(tmp_path, "source,model_key,hardware_key,batch_size,tpot_s\n"
+                            "x,meta-llama/Llama-3.1-8B-Instruct,local-cpu,1,0.1\nx,llama-3.1-8b,local-cpu,1,0.2\n")
+    records, rejected = to_records(read_canonical_csv(path), catalog, origin="x", strict=False)
+    assert [r.tpot_s for r in records] == [0.1]
+    assert rejected == {"duplicate workload point after name resolution": 1}
+    with pytest.raises(CanonicalFormatError, match=r"line 3, column 'model_key': same workload point as .*line 2"):
+        to_records(read_canonical_csv(path), catalog, origin=str(path), strict=True)

@@ -222,7 +222,10 @@ def test_rows_are_valid_records_and_unknown_names_are_only_counted(adapter, caps
     records, rejected = to_records(output.rows, load_catalog(overlay_dirs=[]), origin=adapter.source, strict=False,
                                    measured_at=adapter.measured_at)
     assert len(records) + sum(rejected.values()) == len(output.rows)
-    assert not [reason for reason in rejected if not reason.startswith("unknown ")], rejected
+    # Fine-tunes that the catalog resolves to one architecture (v1's LLaMA-7B derivatives) can meet
+    # at one workload point; the framework keeps the first. Anything else is a mapping bug.
+    assert rejected.get("duplicate workload point after name resolution", 0) <= 2, rejected
+    assert not [reason for reason in rejected if not reason.startswith(("unknown ", "duplicate workload point"))], rejected
     assert len(records) > 0 and sum(rejected.values()) < len(output.rows)
     with capsys.disabled():
         print(f"\n{adapter.source}: {len(records)}/{len(output.rows)} rows resolve against the catalog now; "
