@@ -134,9 +134,12 @@ def train_predictor(frame: pd.DataFrame, target: str, n_folds: int = 4, seed: in
         model = _fit(X.iloc[train_idx], y_log[train_idx], seed)
         oof_log[test_idx] = model.predict(X.iloc[test_idx])
         fold_id[test_idx] = k
-        if base_col is not None and rows[base_col].notna().all():
-            log_ratio = y_log[train_idx] - np.log(rows[base_col].to_numpy(dtype=float)[train_idx])
-            baseline[test_idx] = rows[base_col].to_numpy(dtype=float)[test_idx] * math.exp(float(np.median(log_ratio)))
+        if base_col is not None:
+            roof = rows[base_col].to_numpy(dtype=float)
+            fit = train_idx[~np.isnan(roof[train_idx])]
+            if len(fit):
+                log_ratio = y_log[fit] - np.log(roof[fit])
+                baseline[test_idx] = roof[test_idx] * math.exp(float(np.median(log_ratio)))
 
     residual = np.abs(y_log - oof_log)
     covered = np.zeros(len(rows), dtype=bool)
@@ -152,8 +155,14 @@ def train_predictor(frame: pd.DataFrame, target: str, n_folds: int = 4, seed: in
         **{f"holdout_{k}": v for k, v in error_metrics(y_true, np.exp(oof_log)).items()},
         "holdout_interval_coverage_90": float(np.mean(covered)),
     }
-    if not np.isnan(baseline).any():
-        metrics.update({f"baseline_roofline_{k}": v for k, v in error_metrics(y_true, baseline).items()})
+    has_base = ~np.isnan(baseline)
+    if has_base.any():
+        # Both scored on the rows the roofline can speak about (its specs and workload known).
+        metrics["baseline_rows"] = int(has_base.sum())
+        metrics.update({f"baseline_roofline_{k}": v
+                        for k, v in error_metrics(y_true[has_base], baseline[has_base]).items()})
+        metrics.update({f"holdout_on_baseline_rows_{k}": v
+                        for k, v in error_metrics(y_true[has_base], np.exp(oof_log[has_base])).items()})
 
     final = _fit(X, y_log, seed)
     importances = dict(zip(FEATURE_COLUMNS, map(float, final.get_feature_importance())))
