@@ -18,7 +18,7 @@ $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	# torch is pinned to the CPU build 2.13.0 by the `bench` extra (an unpinned torch pulls CUDA).
-	$(BIN)/pip install --quiet -e '.[bench,dev]'
+	$(BIN)/pip install --quiet -e '.[bench,dev,cloud-test]'
 	touch $@
 
 dbt_project/target/manifest.json: $(VENV)/.installed $(shell find dbt_project -name '*.sql' -o -name '*.yml' -o -name '*.py' | grep -v target)
@@ -31,6 +31,13 @@ demo: setup
 	$(BIN)/inference-estimation sweep --sweep $(SWEEP) $(if $(EXTERNAL_DIR),--external-from $(EXTERNAL_DIR))
 
 test: setup
+	@# The UI test drives Debian's headless Chromium (never a downloaded browser): install it when
+	@# running as root and it is missing; otherwise that test says why it skipped.
+	@if ! command -v chromium >/dev/null 2>&1 && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "installing chromium (apt) for the UI test"; \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
+			|| echo "chromium could not be installed; the UI test will say why it skipped"; \
+	fi
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 ui: setup

@@ -7,4 +7,4 @@ JSON lines (standalone) or as Dagster Pipes messages. It never imports ``dagster
 orchestrator nor its dependencies.
 """
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

@@ -2,7 +2,7 @@
 
     python -m benchmark_jobs run --spec spec.json [--out rows.jsonl]   # standalone
     python -m benchmark_jobs run --pipes                               # under Dagster Pipes
-    python -m benchmark_jobs probe [--seconds 3]                       # CPU roofline probe
+    python -m benchmark_jobs probe [--seconds 3]                       # CPU roofline + power probe
 
 Standalone, records go to ``--out`` (or stdout) as JSON lines and progress to stderr. Under
 Pipes, the spec comes from the ``spec`` extra and each record is sent as a custom message
@@ -51,7 +51,9 @@ def _build_parser() -> argparse.ArgumentParser:
         "--pipes", action="store_true", help="read the spec from Dagster Pipes and report through it"
     )
     run.add_argument("--out", help="JSON-lines output file (standalone; default stdout)")
-    probe = commands.add_parser("probe", help="measure peak matmul GFLOP/s and memory GB/s of this CPU")
+    probe = commands.add_parser(
+        "probe", help="measure peak matmul GFLOP/s and memory GB/s of this CPU; name the power sources"
+    )
     probe.add_argument("--seconds", type=float, default=3.0, help="time budget of the probe in seconds")
     return parser
 
@@ -116,7 +118,9 @@ def _run_pipes() -> int:
 
 
 def _probe(seconds: float) -> int:
-    from benchmark_jobs.probe import probe_cpu
+    from benchmark_jobs.probe import probe_cpu, probe_power_sources
 
-    print(json.dumps(probe_cpu(max_seconds=seconds)))
+    result: dict[str, object] = dict(probe_cpu(max_seconds=seconds))
+    result["power_sources"] = probe_power_sources()
+    print(json.dumps(result))
     return EXIT_OK

@@ -27,3 +27,13 @@ ERROR_MESSAGE_MAX_CHARS = 2000
 
 #: Bytes per GB (decimal, as vendors and bandwidth figures use it).
 BYTES_PER_GB = 1e9
+
+#: Rate at which power-only sensors (NVML power, amdsmi power) are sampled and integrated.
+#: NVML refreshes power every 20-100 ms depending on the GPU; 20 Hz catches each refresh of the
+#: slower parts and stays far from costing measurable CPU time.
+POWER_SAMPLE_HZ = 20.0
+
+#: Shortest energy window of real sensors, unless a sweep sets ``min_energy_window_s``: NVML
+#: energy counters and power readings update every 20-100 ms, so a window of a few updates
+#: would carry a quantisation error of tens of percent; over 1 s it is a few percent at most.
+MIN_SENSOR_ENERGY_WINDOW_S = 1.0

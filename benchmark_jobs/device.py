@@ -52,3 +52,17 @@ def device_name(device: str) -> str | None:
 
         return torch.cuda.get_device_name(torch.device(device))
     return cpu_model_name()
+
+
+def is_loopback_url(url: str) -> bool:
+    """Whether an http(s) URL points at this machine (localhost, 127.0.0.0/8, ::1)."""
+    import ipaddress
+    from urllib.parse import urlsplit
+
+    host = urlsplit(url).hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

@@ -99,3 +99,31 @@ def _probe_bandwidth_gb_s(budget_s: float) -> float:
             break
         best_s = min(best_s, one_copy_s())
     return 2 * src.nbytes / best_s / BYTES_PER_GB
+
+
+def probe_power_sources() -> dict[str, dict[str, str | None] | None]:
+    """Which power source a run would use on this machine's CPU and on its GPU (if any).
+
+    Imports NVML and amdsmi lazily and quietly (amdsmi prints to stdout when ROCm is absent),
+    so the probe's JSON on stdout stays valid on any machine.
+
+    Returns:
+        ``{"cpu": {...}, "gpu": {...} or None}``, each with ``power_source``, ``power_scope``,
+        ``device_name`` and ``driver_version``.
+    """
+    from benchmark_jobs.trackers import select_power_source
+
+    found: dict[str, dict[str, str | None] | None] = {}
+    for label, device in (("cpu", "cpu"), ("gpu", "cuda")):
+        source = select_power_source(device)
+        found[label] = (
+            None
+            if source is None
+            else {
+                "power_source": source.name,
+                "power_scope": source.scope,
+                "device_name": source.device_name or (cpu_model_name() if label == "cpu" else None),
+                "driver_version": source.driver_version,
+            }
+        )
+    return found

@@ -4,15 +4,31 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from benchmark_jobs import __version__
-from benchmark_jobs.backends import Backend, GenerationTiming
+from benchmark_jobs.backends import Backend
 from benchmark_jobs.constants import ERROR_MESSAGE_MAX_CHARS
 from benchmark_jobs.device import device_name
 from benchmark_jobs.schema import MeasurementRecord
 from benchmark_jobs.spec import JobSpec, WorkloadPoint
-from benchmark_jobs.stats import coefficient_of_variation, median, percentiles
+from benchmark_jobs.stats import coefficient_of_variation
 from benchmark_jobs.trackers import PowerSource
+
+
+@dataclass
+class EnergyWindow:
+    """One energy reading: a window holding one or more consecutive timed trials.
+
+    Attributes:
+        energy_j: energy of the window (None where the counter did not move or no source).
+        elapsed_s: wall seconds of the window.
+        n_trials: timed trials run inside it.
+    """
+
+    energy_j: float | None
+    elapsed_s: float
+    n_trials: int
 
 
 @dataclass
@@ -20,15 +36,14 @@ class Trials:
     """What the timed trials of one point produced.
 
     Attributes:
-        timings: clock readings of each timed trial.
-        energies_j: energy of each trial (None where the counter measured nothing).
-        elapsed_s: wall seconds of each trial, as the energy tracker saw them.
-        peak_memory_gb: peak memory over all trials (see :class:`MemoryTracker`).
+        timings: the backend's timing of each timed trial.
+        windows: the energy windows the trials ran in (each trial in exactly one).
+        peak_memory_gb: peak memory over all trials (see :class:`MemoryTracker`); None when
+            the engine does not run in this process.
     """
 
-    timings: list[GenerationTiming]
-    energies_j: list[float | None]
-    elapsed_s: list[float]
+    timings: list[Any]
+    windows: list[EnergyWindow]
     peak_memory_gb: float | None
 
 
@@ -40,49 +55,34 @@ def ok_record(
     idle_power_w: float | None,
     trials: Trials,
 ) -> MeasurementRecord:
-    """The record of a measured point: medians over trials, percentiles, energy per batch.
+    """The record of a measured point: the backend's summary of its trials, plus energy.
 
-    Energy per batch is the energy of all timed trials divided by their number; average power is
-    that energy over the trials' wall time. Without a source, or if any trial's counter did not
-    move, power fields are null with ``power_source="none"``.
+    Energy per trial (``energy_j``) is the energy of all windows divided by the trials they
+    held; average power is that energy over the windows' wall time; energy per output token
+    divides the energy per trial by the tokens one trial generated. Without a source, or if
+    any window's counter did not move, power fields are null with ``power_source="none"``.
     """
     timings = trials.timings
-    n_trials = len(timings)
-    e2e_s = median([t.e2e_latency_s for t in timings])
-    ttfts_s = [t.ttft_s for t in timings]
-    itls_s = [gap for t in timings for gap in t.itl_s]
-    ttft_p50, ttft_p90, ttft_p99 = percentiles(ttfts_s)
-    itl_p50, itl_p90, itl_p99 = percentiles(itls_s)
-    output_tokens_total = point.batch_size * point.output_tokens
-    all_tokens_total = point.batch_size * (point.input_tokens + point.output_tokens)
-
-    energy_fields: dict[str, float | str | None] = {"power_source": "none", "power_scope": None}
-    if source is not None and all(e is not None for e in trials.energies_j):
-        total_energy_j = sum(e for e in trials.energies_j if e is not None)
-        energy_j = total_energy_j / n_trials
+    summary = backend.summarize(point, timings)
+    energy_fields: dict[str, Any] = {"power_source": "none", "power_scope": None}
+    windows = trials.windows
+    if source is not None and windows and all(w.energy_j is not None for w in windows):
+        total_energy_j = sum(w.energy_j for w in windows if w.energy_j is not None)
+        energy_j = total_energy_j / sum(w.n_trials for w in windows)
+        tokens = summary.output_tokens_per_trial
         energy_fields = {
             "power_source": source.name,
             "power_scope": source.scope,
-            "avg_power_w": total_energy_j / sum(trials.elapsed_s),
+            "avg_power_w": total_energy_j / sum(w.elapsed_s for w in windows),
             "energy_j": energy_j,
-            "energy_per_output_token_j": energy_j / output_tokens_total,
+            "energy_per_output_token_j": energy_j / tokens if tokens else None,
         }
     return MeasurementRecord(
-        **_identity(spec, point, backend),
-        e2e_latency_s=e2e_s,
-        ttft_s=median(ttfts_s),
-        tpot_s=median([t.tpot_s for t in timings]),
-        output_throughput_tok_s=output_tokens_total / e2e_s if e2e_s else None,
-        total_throughput_tok_s=all_tokens_total / e2e_s if e2e_s else None,
-        ttft_p50_s=ttft_p50,
-        ttft_p90_s=ttft_p90,
-        ttft_p99_s=ttft_p99,
-        itl_p50_s=itl_p50,
-        itl_p90_s=itl_p90,
-        itl_p99_s=itl_p99,
+        **_identity(spec, point, backend, source),
+        **summary.fields,
         peak_memory_gb=trials.peak_memory_gb,
         idle_power_w=idle_power_w,
-        n_trials=n_trials,
+        n_trials=len(timings),
         latency_cv=coefficient_of_variation([t.e2e_latency_s for t in timings]),
         status="ok",
         **energy_fields,
@@ -90,19 +90,34 @@ def ok_record(
 
 
 def failed_record(
-    spec: JobSpec, point: WorkloadPoint, backend: Backend, status: str, message: str
+    spec: JobSpec,
+    point: WorkloadPoint,
+    backend: Backend,
+    status: str,
+    message: str,
+    source: PowerSource | None = None,
 ) -> MeasurementRecord:
     """A row for a point that could not be measured: null metrics, status and message."""
     return MeasurementRecord(
-        **_identity(spec, point, backend),
+        **_identity(spec, point, backend, source),
         status=status,
         error=message[:ERROR_MESSAGE_MAX_CHARS],
         power_source="none",
     )
 
 
-def _identity(spec: JobSpec, point: WorkloadPoint, backend: Backend) -> dict[str, object]:
-    """Identity, provenance and workload fields shared by ok and failed rows."""
+def _identity(
+    spec: JobSpec, point: WorkloadPoint, backend: Backend, source: PowerSource | None
+) -> dict[str, object]:
+    """Identity, provenance and workload fields shared by ok and failed rows.
+
+    The device's name comes from the backend, else (for a device on this machine) from the
+    power source (NVML and amdsmi know it without torch), else from the device itself.
+    """
+    device_count = getattr(source, "device_count", None) or 1
+    local_name = None
+    if backend.device_is_local:
+        local_name = getattr(source, "device_name", None) or _safe_device_name(spec.device)
     return {
         "source": spec.source,
         "run_id": spec.run_id,
@@ -111,20 +126,17 @@ def _identity(spec: JobSpec, point: WorkloadPoint, backend: Backend) -> dict[str
         "model_key": spec.model.key,
         "hardware_key": spec.hardware_key,
         "measured_at": datetime.now(UTC).isoformat(),
-        "device_name": backend.device_name or _safe_device_name(spec.device),
-        "device_count": 1,
+        "device_name": backend.device_name or local_name,
+        "device_count": device_count,
+        "driver_version": getattr(source, "driver_version", None),
         "engine": backend.engine_name or spec.backend,
         "engine_version": backend.engine_version,
         "harness_version": __version__,
         "weight_source": spec.weight_source,
         "dtype": point.dtype,
         "weight_dtype": point.dtype,
-        "tensor_parallel": 1,
-        "mode": "offline",
-        "batch_size": point.batch_size,
-        "input_tokens": point.input_tokens,
-        "output_tokens": point.output_tokens,
-        "prompt_type": point.prompt_type,
+        "tensor_parallel": int(spec.backend_options.get("tensor_parallel_size", 1)),
+        **backend.workload_fields(point),
     }
 
 

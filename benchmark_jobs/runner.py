@@ -1,27 +1,40 @@
 """Runs a job spec: builds the model once per dtype and measures every workload point.
 
-Per point: untimed warm-up generations, then timed trials until the e2e latency is stable
-(sample CV <= ``target_cv``, at least ``min_trials``, at most ``max_trials``), with a cooldown
-between trials, all under ``point_timeout_s``. A point that fails becomes a row with status
-``oom``/``timeout``/``error``, null metrics and the error message, and the sweep goes on; only
-failing to build the model at all is fatal (:class:`BenchmarkSetupError`).
+Per point: untimed warm-up trials, then timed trials until the e2e latency is stable (sample
+CV <= ``target_cv``, at least ``min_trials``, at most ``max_trials``), with a cooldown between
+energy windows, all under ``point_timeout_s``. Energy is read over windows of at least
+``min_energy_window_s``: a trial shorter than that is repeated back to back inside the window
+(each repetition is a timed trial too), because power counters update only every 20-100 ms.
+A point that fails becomes a row with status ``oom``/``timeout``/``error``, null metrics and the
+error message, and the sweep goes on; only failing to build the model at all (or invalid backend
+options) is fatal (:class:`BenchmarkSetupError`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import time
 from collections.abc import Callable
+from typing import Any
 
-from benchmark_jobs.backends import Backend, GenerationTiming, PointTimeoutError, create_backend
+from benchmark_jobs.backends import Backend, PointTimeoutError, create_backend
 from benchmark_jobs.constants import ERROR_MESSAGE_MAX_CHARS, IDLE_POWER_WINDOW_S, RANDOM_SEED
 from benchmark_jobs.device import is_cuda
-from benchmark_jobs.records import Trials, failed_record, ok_record
+from benchmark_jobs.records import EnergyWindow, Trials, failed_record, ok_record
 from benchmark_jobs.schema import MeasurementRecord
-from benchmark_jobs.spec import JobSpec, WorkloadPoint
+from benchmark_jobs.spec import JobSpec, MeasurementSettings, WorkloadPoint
 from benchmark_jobs.stats import coefficient_of_variation
 from benchmark_jobs.trackers import EnergyTracker, MemoryTracker, PowerSource, select_power_source
 from benchmark_jobs.trackers.energy import measure_idle_power_w
+
+#: Error messages (lower case) of engines running out of device or host memory.
+_OOM_MESSAGES = (
+    "out of memory",
+    "no available memory for the cache blocks",  # vLLM: weights leave no room for a KV cache
+    "larger than the maximum number of tokens that can be stored in kv cache",  # vLLM
+    "insufficient memory",
+)
 
 Emit = Callable[[MeasurementRecord], None]
 Log = Callable[[str], None]
@@ -55,21 +68,31 @@ def run_spec(
         All records, in the order they were emitted.
 
     Raises:
-        BenchmarkSetupError: the model could not be built (other than running out of memory).
+        BenchmarkSetupError: the model could not be built (other than running out of memory),
+            or the backend rejected its options.
     """
-    source = select_power_source(spec.device) if power_source == "auto" else power_source
+    try:
+        backend = backend_factory(spec.backend)
+        backend.configure(spec)
+    except Exception as exc:
+        raise BenchmarkSetupError(f"backend {spec.backend!r} cannot start: {_describe(exc)}") from exc
+    if power_source == "auto":
+        tensor_parallel = int(spec.backend_options.get("tensor_parallel_size", 1))
+        power_source = select_power_source(spec.device, device_count=tensor_parallel)
+    source = backend.usable_power_source(power_source)
+    window_s = energy_window_s(spec.settings, source)
     log(
         f"run {spec.run_id}: model {spec.model.key} on {spec.hardware_key} ({spec.device}), "
-        f"{len(spec.points)} points, power source {source.name if source else 'none'}"
+        f"{len(spec.points)} points, backend {spec.backend}, power source "
+        f"{f'{source.name} ({source.scope})' if source else 'none'}, energy window >= {window_s:g} s"
     )
-    idle_power_w = measure_idle_power_w(source, IDLE_POWER_WINDOW_S, spec.device)
+    idle_power_w = measure_idle_power_w(source, IDLE_POWER_WINDOW_S, _tracker_device(spec, backend))
     if idle_power_w is not None:
         log(f"idle power {idle_power_w:.1f} W over {IDLE_POWER_WINDOW_S:.1f} s")
 
     records: list[MeasurementRecord] = []
     done = 0
     for dtype, points in _group_by_dtype(spec.points).items():
-        backend = backend_factory(spec.backend)
         log(f"building {spec.model.key} ({spec.weight_source} weights, {dtype}) on {spec.device}")
         try:
             backend.load(
@@ -88,7 +111,9 @@ def run_spec(
             log(f"model does not fit ({dtype}): {_describe(exc)}")
             _release_device_memory(spec.device)
             for point in points:
-                record = failed_record(spec, point, backend, "oom", f"loading the model: {_describe(exc)}")
+                record = failed_record(
+                    spec, point, backend, "oom", f"loading the model: {_describe(exc)}", source
+                )
                 emit(record)
                 records.append(record)
             done += len(points)
@@ -96,16 +121,25 @@ def run_spec(
         try:
             for point in points:
                 done += 1
-                log(
-                    f"point {done}/{len(spec.points)}: batch {point.batch_size}, "
-                    f"{point.input_tokens} in, {point.output_tokens} out, {point.dtype}"
-                )
-                record = measure_point(spec, point, backend, source, idle_power_w, log)
+                log(f"point {done}/{len(spec.points)}: {_point_summary(point)}")
+                record = measure_point(spec, point, backend, source, idle_power_w, log, window_s=window_s)
                 emit(record)
                 records.append(record)
         finally:
             backend.unload()
     return records
+
+
+def energy_window_s(settings: MeasurementSettings, source: PowerSource | None) -> float:
+    """Shortest energy window for a run: the sweep's setting, else the source's own minimum.
+
+    Without a power source there is no energy to window: 0.
+    """
+    if source is None:
+        return 0.0
+    if settings.min_energy_window_s is not None:
+        return settings.min_energy_window_s
+    return source.min_window_s
 
 
 def measure_point(
@@ -115,6 +149,8 @@ def measure_point(
     source: PowerSource | None,
     idle_power_w: float | None,
     log: Log,
+    *,
+    window_s: float = 0.0,
 ) -> MeasurementRecord:
     """Warm-up, timed trials and summary of one point; failures become a status row.
 
@@ -125,8 +161,8 @@ def measure_point(
     deadline_s = time.perf_counter() + settings.point_timeout_s
     try:
         for _ in range(settings.warmup_runs):
-            backend.generate(point.batch_size, point.input_tokens, point.output_tokens, deadline_s=deadline_s)
-        trials = _timed_trials(spec, point, backend, source, deadline_s, log)
+            backend.run(point, deadline_s=deadline_s)
+        trials = _timed_trials(spec, point, backend, source, window_s, deadline_s, log)
     except PointTimeoutError as exc:
         log(f"  timeout: {exc}")
         return failed_record(
@@ -135,13 +171,14 @@ def measure_point(
             backend,
             "timeout",
             f"point exceeded point_timeout_s={settings.point_timeout_s:g}: {exc}",
+            source,
         )
     except Exception as exc:  # noqa: BLE001 - a failing point must not end the sweep
         status = "oom" if _is_oom(exc) else "error"
         if status == "oom":
             _release_device_memory(spec.device)
         log(f"  {status}: {_describe(exc)}")
-        return failed_record(spec, point, backend, status, _describe(exc))
+        return failed_record(spec, point, backend, status, _describe(exc), source)
     record = ok_record(spec, point, backend, source, idle_power_w, trials)
     log(
         f"  ok: {record.n_trials} trials, cv {_fmt(record.latency_cv)}, e2e {_fmt(record.e2e_latency_s)} s, "
@@ -156,33 +193,44 @@ def _timed_trials(
     point: WorkloadPoint,
     backend: Backend,
     source: PowerSource | None,
+    window_s: float,
     deadline_s: float,
     log: Log,
 ) -> Trials:
-    """Runs timed trials until the CV target, the trial cap or the time budget stops them.
+    """Runs energy windows of timed trials until the CV target, the cap or the budget stops them.
 
-    Once ``min_trials`` are done, running out of budget ends the point with the trials so far
-    (status ok); before that, it is a timeout (raised by the backend or here).
+    Each window repeats the trial back to back until it has lasted ``window_s`` (one trial
+    when trials are longer); the stopping rule is checked between windows, so with short
+    trials a point may hold more than ``max_trials`` trials. Once ``min_trials`` are done,
+    running out of budget ends the point with the trials so far (status ok) -- a window cut
+    short by the deadline keeps its trials' timings but not its energy; before that, it is a
+    timeout (raised by the backend or here).
     """
     settings = spec.settings
-    timings: list[GenerationTiming] = []
-    energies_j: list[float | None] = []
-    elapsed_s: list[float] = []
-    with MemoryTracker(spec.device) as memory:
+    device = _tracker_device(spec, backend)
+    timings: list[Any] = []
+    windows: list[EnergyWindow] = []
+    memory_tracker = MemoryTracker(spec.device) if backend.runs_in_process else contextlib.nullcontext()
+    with memory_tracker as memory:
         while True:
+            in_window = 0
             try:
-                with EnergyTracker(source, spec.device) as energy:
-                    timing = backend.generate(
-                        point.batch_size, point.input_tokens, point.output_tokens, deadline_s=deadline_s
-                    )
+                with EnergyTracker(source, device) as energy:
+                    while True:
+                        timings.append(backend.run(point, deadline_s=deadline_s))
+                        in_window += 1
+                        if energy.running_s >= window_s:
+                            break
+                        remaining_s = deadline_s - time.perf_counter()
+                        if remaining_s < _trial_s(timings[-1]):
+                            log(f"  time budget ends the energy window at {energy.running_s:.2f} s")
+                            break
             except PointTimeoutError:
                 if len(timings) < settings.min_trials:
                     raise
                 log(f"  time budget ran out during trial {len(timings) + 1}; keeping {len(timings)} trials")
                 break
-            timings.append(timing)
-            energies_j.append(energy.energy_j)
-            elapsed_s.append(energy.elapsed_s)
+            windows.append(EnergyWindow(energy.energy_j, energy.elapsed_s, in_window))
             n_trials = len(timings)
             cv = coefficient_of_variation([t.e2e_latency_s for t in timings])
             if n_trials >= settings.max_trials:
@@ -192,7 +240,7 @@ def _timed_trials(
             remaining_s = deadline_s - time.perf_counter()
             if n_trials >= settings.min_trials:
                 # Stop rather than start a trial that cannot finish in the budget.
-                if remaining_s < settings.cooldown_s + max(t.e2e_latency_s for t in timings):
+                if remaining_s < settings.cooldown_s + max(_trial_s(t) for t in timings):
                     log(
                         f"  time budget too short for another trial; keeping {n_trials} trials (cv {_fmt(cv)})"
                     )
@@ -201,7 +249,25 @@ def _timed_trials(
                 raise PointTimeoutError(f"only {n_trials} of {settings.min_trials} trials done")
             if settings.cooldown_s > 0:
                 time.sleep(settings.cooldown_s)
-    return Trials(timings, energies_j, elapsed_s, memory.peak_memory_gb)
+    peak_memory_gb = memory.peak_memory_gb if isinstance(memory, MemoryTracker) else None
+    return Trials(timings, windows, peak_memory_gb)
+
+
+def _point_summary(point: WorkloadPoint) -> str:
+    load = ""
+    if point.request_rate_rps is not None or point.concurrency is not None:
+        load = f", rate {point.request_rate_rps or 'inf'} rps, concurrency {point.concurrency or 'unbounded'}"
+    return f"batch {point.batch_size}, {point.input_tokens} in, {point.output_tokens} out, {point.dtype}{load}"
+
+
+def _trial_s(timing: Any) -> float:
+    """Wall time of one trial: a load's duration (serving), else its e2e latency."""
+    return getattr(timing, "duration_s", None) or timing.e2e_latency_s
+
+
+def _tracker_device(spec: JobSpec, backend: Backend) -> str:
+    """The device trackers synchronise: the spec's, unless the engine computes elsewhere."""
+    return spec.device if backend.runs_in_process else "cpu"
 
 
 def _group_by_dtype(points: tuple[WorkloadPoint, ...]) -> dict[str, list[WorkloadPoint]]:
@@ -215,12 +281,13 @@ def _is_oom(exc: BaseException) -> bool:
     """Whether an exception means the device or host ran out of memory.
 
     Matches ``MemoryError``, ``torch.cuda.OutOfMemoryError`` / ``torch.OutOfMemoryError`` (by
-    name, so torch is not imported here) and RuntimeErrors whose message says out of memory
-    (CPU allocator failures and older CUDA builds).
+    name, so torch is not imported here) and Runtime/ValueErrors whose message says the
+    memory ran out (CPU allocator failures, older CUDA builds, vLLM's KV-cache checks).
     """
     if isinstance(exc, MemoryError) or type(exc).__name__ == "OutOfMemoryError":
         return True
-    return isinstance(exc, RuntimeError) and "out of memory" in str(exc).lower()
+    message = str(exc).lower()
+    return isinstance(exc, RuntimeError | ValueError) and any(m in message for m in _OOM_MESSAGES)
 
 
 def _release_device_memory(device: str) -> None:

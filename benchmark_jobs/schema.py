@@ -25,7 +25,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-SCHEMA_VERSION = "1.0"
+SCHEMA_VERSION = "1.1"
 
 #: Allowed values of the enumerated fields.
 SOURCES_LOCAL = "local"
@@ -62,7 +62,15 @@ class MeasurementRecord:
     """One measured workload point (see module docstring for conventions).
 
     Attributes are grouped as identity, provenance, workload, metrics and quality; every metric
-    name carries its unit.
+    name carries its unit. Fields added after ``schema_version`` (1.1):
+
+    * ``e2e_p50_s``/``e2e_p90_s``/``e2e_p99_s``: percentiles of request latency (serving) or
+      of batch latency over trials (offline).
+    * ``request_throughput_rps``: completed requests per second (serving).
+    * ``goodput_rps``: completed requests per second that met the sweep's TTFT/TPOT/e2e limits
+      (serving; vLLM's benchmark definition). 0 is a measured value: no request met them.
+    * ``row_throughput_rows_s``: rows predicted per second (tabular models; for them
+      ``batch_size`` is rows per call and ``e2e_latency_s`` the latency of one call).
     """
 
     # identity
@@ -117,6 +125,13 @@ class MeasurementRecord:
     status: str = "ok"
     error: str | None = None
     schema_version: str = SCHEMA_VERSION
+    # added in 1.1: serving and tabular metrics
+    e2e_p50_s: float | None = None
+    e2e_p90_s: float | None = None
+    e2e_p99_s: float | None = None
+    request_throughput_rps: float | None = None
+    goodput_rps: float | None = None
+    row_throughput_rows_s: float | None = None
 
     def __post_init__(self) -> None:
         self.validate()

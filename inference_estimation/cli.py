@@ -76,23 +76,34 @@ def _sweep(args: argparse.Namespace) -> int:
         return 1
     training_config = {**log_config, "ops": {"predictors": {"config": {"cv_folds": sweep.cv_folds}}}}
     for target in constants.TARGETS:
-        if not step(f"train + explain {target}", "training_job", partition_key=target,
-                    run_config=training_config).success:
-            failures.append(f"training {target}")
+        result = step(f"train, evaluate, promote, explain {target}", "training_job", partition_key=target,
+                      run_config=training_config)
+        if not result.success:
+            gate = [e for e in result.get_asset_check_evaluations() if e.check_name == "beats_baselines"]
+            other_failures = [e for e in result.all_events if e.is_step_failure
+                              and e.event_specific_data.error.cls_name != "DagsterAssetCheckFailedError"]
+            if gate and not gate[0].passed and not other_failures:
+                warnings_out.append(f"{target} not promoted ({gate[0].metadata['reason'].value})")
+            else:
+                failures.append(f"training {target}")
     print(f"done in {time.perf_counter() - started:.1f}s; home {home.root}")
     if warnings_out:
-        print("not imported (the sweep went on without them): " + "; ".join(warnings_out), file=sys.stderr)
+        print("notes: " + "; ".join(warnings_out), file=sys.stderr)
     if failures:
         print("failed: " + "; ".join(failures), file=sys.stderr)
         return 1
     for target in constants.TARGETS:
         card_path = home.models_dir / target / "card.json"
-        if card_path.exists():
-            m = json.loads(card_path.read_text())["metrics"]
-            print(f"  {target:26s} grouped held-out MdAPE {m['holdout_mdape_pct']:6.1f}%  "
-                  f"MAPE {m['holdout_mape_pct']:6.1f}%  90% coverage {m['holdout_interval_coverage_90']:.2f}"
-                  + (f"  | roofline baseline MdAPE {m['baseline_roofline_mdape_pct']:.1f}%"
-                     if "baseline_roofline_mdape_pct" in m else ""))
+        if not card_path.exists():
+            print(f"  {target:26s} not trained (too little usable data; power needs measured power)")
+            continue
+        m = json.loads(card_path.read_text())["metrics"]
+        promoted = (home.models_dir / "promoted" / target / "card.json").exists()
+        print(f"  {target:26s} grouped-by-model held-out MdAPE {m['holdout_mdape_pct']:6.1f}%  "
+              f"90% coverage {m['holdout_interval_coverage_90']:.2f}"
+              + (f"  | physics baseline MdAPE {m['baseline_physics_mdape_pct']:.1f}%"
+                 if "baseline_physics_mdape_pct" in m else "")
+              + ("  promoted" if promoted else "  NOT promoted"))
     return 0
 
 
@@ -139,24 +150,110 @@ def _import(args: argparse.Namespace) -> int:
 
 
 def _predict(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
     from inference_estimation.lib.catalog import CatalogError, load_catalog
     from inference_estimation.lib.home import activate_home
-    from inference_estimation.lib.predict import PredictorsMissingError, predict, workload
+    from inference_estimation.lib.predict import (
+        BatchInputError, PredictorsMissingError, explain, predict, predict_batch, workload,
+    )
 
     home = activate_home(args.home)
+    if args.input:
+        if not args.output:
+            print("error: --input needs --output", file=sys.stderr)
+            return 2
+        try:
+            t0 = time.perf_counter()
+            n = predict_batch(load_catalog(), home.models_dir, Path(args.input), Path(args.output),
+                              allow_unpromoted=args.allow_unpromoted)
+        except (BatchInputError, PredictorsMissingError) as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        print(f"{n} rows predicted in {time.perf_counter() - t0:.2f}s -> {args.output}")
+        return 0
+    missing = [f"--{k.replace('_', '-')}" for k in ("model", "hardware", "batch_size", "input_tokens", "output_tokens")
+               if getattr(args, k) is None]
+    if missing:
+        print(f"error: missing {', '.join(missing)} (or use --input FILE --output FILE)", file=sys.stderr)
+        return 2
     try:
         work = workload(args.batch_size, args.input_tokens, args.output_tokens, engine=args.engine,
-                        dtype=args.dtype, device_count=args.device_count)
-        result = predict(load_catalog(), home.models_dir, args.model, args.hardware, work)
+                        dtype=args.dtype, device_count=args.device_count, mode=args.mode, source=args.source,
+                        concurrency=args.concurrency, request_rate_rps=args.request_rate)
+        result = predict(load_catalog(), home.models_dir, args.model, args.hardware, work,
+                         allow_unpromoted=args.allow_unpromoted)
     except (CatalogError, PredictorsMissingError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    explanations = {}
+    if args.explain:
+        for target in result:
+            explanations[target] = explain(load_catalog(), home.models_dir, args.model, args.hardware, work, target,
+                                           allow_unpromoted=args.allow_unpromoted)
     if args.format == "json":
+        if explanations:
+            for target, ex in explanations.items():
+                result[target]["explanation"] = {"physics_baseline": ex["physics_baseline"],
+                                                 "contributions": ex["contributions"]}
         print(json.dumps(result, indent=2))
     else:
         for target, p in result.items():
             interval = (f"  [90%: {p['lower_90']:.4g} - {p['upper_90']:.4g}]" if p["lower_90"] is not None else "")
-            print(f"{target:26s} {p['value']:.4g} {p['unit']}{interval}")
+            flag = "" if p["promoted"] else "  (not promoted: did not beat its baselines)"
+            print(f"{target:26s} {p['value']:.4g} {p['unit']}{interval}{flag}")
+            if target in explanations:
+                ex = explanations[target]
+                base = "unknown" if ex["physics_baseline"] is None else f"{ex['physics_baseline']:.4g}"
+                print(f"    physics baseline {base}; largest corrections:")
+                for c in ex["contributions"]:
+                    print(f"      x{c['factor']:.3f}  {c['feature']} = {c['value']}")
+    return 0
+
+
+def _recommend(args: argparse.Namespace) -> int:
+    from inference_estimation.lib.catalog import CatalogError, load_catalog
+    from inference_estimation.lib.home import activate_home
+    from inference_estimation.lib.predict import PredictorsMissingError, recommend
+
+    home = activate_home(args.home)
+    try:
+        table = recommend(load_catalog(), home.models_dir, args.model, args.input_tokens, args.output_tokens,
+                          max_ttft_s=args.max_ttft_ms / 1000 if args.max_ttft_ms else None,
+                          max_tpot_s=args.max_tpot_ms / 1000 if args.max_tpot_ms else None, rps=args.rps,
+                          engine=args.engine, dtype=args.dtype, allow_unpromoted=args.allow_unpromoted)
+    except (CatalogError, PredictorsMissingError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if table.empty:
+        print("no hardware fits the model and meets the limits")
+        return 1
+    table = table.head(args.top)
+    if args.format == "json":
+        print(table.to_json(orient="records", indent=2))
+    else:
+        print(table.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+    return 0
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    from inference_estimation import constants
+    from inference_estimation.lib.home import activate_home
+
+    home = activate_home(args.home)
+    found = {}
+    for target in constants.TARGETS:
+        path = home.reports_dir / target / "evaluation.json"
+        if path.exists():
+            found[target] = json.loads(path.read_text())
+    if not found:
+        print(f"error: no evaluation in {home.reports_dir}; run `inference-estimation sweep` first", file=sys.stderr)
+        return 2
+    if args.format == "json":
+        print(json.dumps(found, indent=2))
+    else:
+        for target in found:
+            print((home.reports_dir / target / "evaluation.md").read_text())
     return 0
 
 
@@ -218,16 +315,44 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_import)
 
     p = sub.add_parser("predict", help="predict latency/throughput for a configuration")
-    p.add_argument("--model", required=True, help="model key or Hugging Face id")
-    p.add_argument("--hardware", required=True, help="hardware key or alias")
-    p.add_argument("--batch-size", type=int, required=True)
-    p.add_argument("--input-tokens", type=int, required=True)
-    p.add_argument("--output-tokens", type=int, required=True)
+    p.add_argument("--model", help="model key or Hugging Face id")
+    p.add_argument("--hardware", help="hardware key or alias")
+    p.add_argument("--batch-size", type=int)
+    p.add_argument("--input-tokens", type=int)
+    p.add_argument("--output-tokens", type=int)
+    p.add_argument("--input", help="CSV of configurations to predict (see README); needs --output")
+    p.add_argument("--output", help="CSV to write predictions to")
+    p.add_argument("--explain", action="store_true", help="show the physics baseline and top SHAP corrections")
     p.add_argument("--engine", default="transformers")
     p.add_argument("--dtype", default="float32")
     p.add_argument("--device-count", type=int, default=None)
+    p.add_argument("--mode", choices=["offline", "serving"], default="offline")
+    p.add_argument("--concurrency", type=int, default=None, help="requests in flight (serving)")
+    p.add_argument("--request-rate", type=float, default=None, help="requests per second (serving)")
+    p.add_argument("--source", default="local",
+                   help="whose measurement conventions to predict (default local: this project's harness)")
+    p.add_argument("--allow-unpromoted", action="store_true",
+                   help="also use predictors that did not beat their baselines (flagged in the output)")
     p.add_argument("--format", choices=["text", "json"], default="text")
     p.set_defaults(func=_predict)
+
+    p = sub.add_parser("recommend", help="rank hardware for a model by cost per token and energy")
+    p.add_argument("--model", required=True)
+    p.add_argument("--input-tokens", type=int, required=True)
+    p.add_argument("--output-tokens", type=int, required=True)
+    p.add_argument("--max-ttft-ms", type=float, default=None)
+    p.add_argument("--max-tpot-ms", type=float, default=None)
+    p.add_argument("--rps", type=float, default=None, help="requests per second to serve (sizes the fleet)")
+    p.add_argument("--engine", default="vllm")
+    p.add_argument("--dtype", default="bfloat16")
+    p.add_argument("--top", type=int, default=10)
+    p.add_argument("--allow-unpromoted", action="store_true")
+    p.add_argument("--format", choices=["text", "json"], default="text")
+    p.set_defaults(func=_recommend)
+
+    p = sub.add_parser("evaluate", help="print the predictors' evaluation tables")
+    p.add_argument("--format", choices=["text", "json"], default="text")
+    p.set_defaults(func=_evaluate)
 
     p = sub.add_parser("ui", help="start the Dagster UI on this machine's loopback")
     p.add_argument("--host", default="127.0.0.1", help="bind address (loopback unless told otherwise)")

@@ -29,7 +29,8 @@ def session_home():
 
 SWEEP = "test-tiny"
 MODELS = ("gpt2-small", "llama-small-55m")
-TARGETS = ("e2e_latency_s", "tpot_s", "output_throughput_tok_s")
+TARGETS = ("e2e_latency_s", "ttft_s", "tpot_s", "output_throughput_tok_s", "peak_memory_gb", "avg_power_w",
+           "energy_per_output_token_j")
 
 
 def partition(model: str, hardware: str = "local-cpu"):
@@ -59,7 +60,9 @@ def pipeline(session_home):
             instance=instance, partition_key=partition(model), run_config=bench_config())
     results["dbt"] = defs.resolve_job_def("transform_job").execute_in_process(instance=instance)
     for target in TARGETS:
+        # raise_on_error=False: a predictor that does not beat its baselines fails the blocking
+        # promotion gate (the run fails by design; tests assert on what happened).
         results[target] = defs.resolve_job_def("training_job").execute_in_process(
-            instance=instance, partition_key=target,
+            instance=instance, partition_key=target, raise_on_error=False,
             run_config={"ops": {"predictors": {"config": {"cv_folds": 2}}}})
     return results

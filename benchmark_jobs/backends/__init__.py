@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import importlib
 
-from benchmark_jobs.backends.base import Backend, GenerationTiming, PointTimeoutError
+from benchmark_jobs.backends.base import Backend, GenerationTiming, PointTimeoutError, RequestTimings, TrialSummary
 
 #: Backend name (``JobSpec.backend``) -> "module:class".
 BACKENDS: dict[str, str] = {
     "transformers": "benchmark_jobs.backends.transformers_backend:TransformersBackend",
+    "vllm": "benchmark_jobs.backends.vllm_backend:VllmBackend",
+    "openai-server": "benchmark_jobs.backends.openai_server:OpenAIServerBackend",
+    "tabular": "benchmark_jobs.backends.tabular_backend:TabularBackend",
 }
 
 
@@ -30,4 +33,12 @@ def create_backend(name: str) -> Backend:
     return getattr(importlib.import_module(module_name), class_name)()
 
 
-__all__ = ["BACKENDS", "Backend", "GenerationTiming", "PointTimeoutError", "create_backend"]
+__all__ = [
+    "BACKENDS",
+    "Backend",
+    "GenerationTiming",
+    "PointTimeoutError",
+    "RequestTimings",
+    "TrialSummary",
+    "create_backend",
+]

@@ -12,20 +12,17 @@ import time
 
 import torch
 import transformers
-from transformers import AutoConfig, AutoModelForCausalLM, GenerationConfig
+from transformers import AutoModelForCausalLM, GenerationConfig
 from transformers.generation.streamers import BaseStreamer
-from transformers.models.auto.configuration_auto import CONFIG_MAPPING
 
 from benchmark_jobs.backends.base import Backend, GenerationTiming, PointTimeoutError
+from benchmark_jobs.backends.transformers_config import build_config, max_positions
 from benchmark_jobs.constants import PROMPT_TOKEN_ID_MIN
 from benchmark_jobs.device import device_name, is_cuda
-from benchmark_jobs.spec import ModelSpec
+from benchmark_jobs.spec import JobSpec, ModelSpec
 from benchmark_jobs.trackers.latency import LatencyTracker
 
 TORCH_DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
-
-#: Config attributes that bound the sequence length, by family naming.
-_MAX_POSITION_ATTRS = ("max_position_embeddings", "n_positions")
 
 
 class TimestampStreamer(BaseStreamer):
@@ -80,6 +77,10 @@ class TransformersBackend(Backend):
     def engine_version(self) -> str:
         return transformers.__version__
 
+    def configure(self, spec: JobSpec) -> None:
+        if spec.backend_options:
+            raise ValueError(f"the transformers backend takes no backend_options, got {sorted(spec.backend_options)}")
+
     @property
     def device_name(self) -> str | None:
         return self._device_name
@@ -121,7 +122,7 @@ class TransformersBackend(Backend):
         self.model = model
         self.device = device
         self.vocab_size = int(model.config.get_text_config().vocab_size)
-        self.max_positions = _max_positions(model.config)
+        self.max_positions = max_positions(model.config)
         self._generator = torch.Generator().manual_seed(seed)
         self._device_name = device_name(device)
 
@@ -185,31 +186,3 @@ class TransformersBackend(Backend):
             token_times_s=tuple(streamer.token_times_s),
             end_s=latency.end_s if latency.end_s is not None else time.perf_counter(),
         )
-
-
-def build_config(model_spec: ModelSpec) -> transformers.PreTrainedConfig:
-    """The model's config from its family and architecture (as the catalog spells them).
-
-    Special token ids default to None: a random-weight model has no tokenizer, and the families'
-    defaults (e.g. GPT-2's 50256) may lie outside a small test vocabulary. An architecture may
-    still set them.
-
-    Raises:
-        ValueError: the family is not a transformers model type.
-    """
-    if model_spec.family not in CONFIG_MAPPING:
-        raise ValueError(
-            f"model family {model_spec.family!r} is not a transformers model type "
-            f"(transformers {transformers.__version__})"
-        )
-    kwargs = {"bos_token_id": None, "eos_token_id": None, **model_spec.architecture}
-    return AutoConfig.for_model(model_spec.family, **kwargs)
-
-
-def _max_positions(config: transformers.PreTrainedConfig) -> int | None:
-    text_config = config.get_text_config()
-    for attr in _MAX_POSITION_ATTRS:
-        value = getattr(text_config, attr, None)
-        if isinstance(value, int) and value > 0:
-            return value
-    return None

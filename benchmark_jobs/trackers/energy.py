@@ -1,8 +1,11 @@
 """Energy of a block from the best power source the machine offers.
 
 Sources, best first:
-    * CUDA: NVML (``nvml-energy``/``nvml-power``) -- the hook is :func:`_nvml_source`, not
-      implemented yet, so a CUDA run reports ``power_source="none"`` with null power.
+    * NVIDIA GPU: NVML's total-energy counter (``nvml-energy``, Volta and newer), else NVML
+      power sampled at :data:`POWER_SAMPLE_HZ` and integrated (``nvml-power``); scope
+      ``device`` (``all-devices`` when summed over several), see :mod:`.nvml`.
+    * AMD GPU (torch calls ROCm devices ``cuda`` too): amdsmi's energy accumulator, else its
+      socket power sampled (``amdsmi``), see :mod:`.amd`.
     * CPU: RAPL package counters (``rapl``, scope ``cpu-package``) when
       ``/sys/class/powercap/intel-rapl:N/energy_uj`` is readable (often root-only, and absent
       in most VMs).
@@ -11,7 +14,8 @@ Sources, best first:
       such; predictors never train power targets on it.
 
 A missing sensor is never reported as 0 W: it is ``power_source="none"`` with null values.
-Every source is a monotonically increasing energy counter read at both ends of the block.
+Every source is a monotonically increasing energy counter read at both ends of the block. GPU
+libraries are imported lazily and fail soft: without them a GPU run reports ``none``.
 """
 
 from __future__ import annotations
@@ -19,7 +23,6 @@ from __future__ import annotations
 import os
 import re
 import time
-from abc import ABC, abstractmethod
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
@@ -27,32 +30,10 @@ from typing import Any, Self
 from benchmark_jobs.constants import ESTIMATED_CPU_W_PER_BUSY_CORE
 from benchmark_jobs.device import is_cuda
 from benchmark_jobs.trackers.latency import synchronize
+from benchmark_jobs.trackers.power_source import PowerSource, SampledPowerSource
 
 POWERCAP_ROOT = Path("/sys/class/powercap")
 _RAPL_PACKAGE_DIR = re.compile(r"^intel-rapl:\d+$")  # top-level zones; subzones are intel-rapl:N:M
-
-
-class PowerSource(ABC):
-    """A cumulative energy counter.
-
-    Attributes:
-        name: the ``power_source`` value of records measured with it.
-        scope: the ``power_scope`` value (what the counter covers).
-        measures_idle: whether idle power can be measured with it (a real sensor); an estimate
-            driven by this process's CPU time would only report its own idleness.
-    """
-
-    name: str = ""
-    scope: str = ""
-    measures_idle: bool = False
-
-    @abstractmethod
-    def read(self) -> Any:
-        """Reads the counter; the value is opaque, pass it to :meth:`energy_between_j`."""
-
-    @abstractmethod
-    def energy_between_j(self, start: Any, end: Any) -> float:
-        """Joules spent between two readings."""
 
 
 class RaplSource(PowerSource):
@@ -113,6 +94,7 @@ class EstimatedCpuSource(PowerSource):
     name = "estimate"
     scope = "cpu-package"
     measures_idle = False
+    min_window_s = 0.0  # CPU time has nanosecond resolution: any window is long enough
 
     def __init__(self, w_per_busy_core: float = ESTIMATED_CPU_W_PER_BUSY_CORE) -> None:
         self.w_per_busy_core = w_per_busy_core
@@ -126,25 +108,22 @@ class EstimatedCpuSource(PowerSource):
         return max(end - start, 0.0) * self.w_per_busy_core
 
 
-def _nvml_source(device: str) -> PowerSource | None:
-    """NVML energy/power counter for a CUDA device -- not implemented yet.
-
-    The later implementation reads ``nvmlDeviceGetTotalEnergyConsumption`` (``nvml-energy``,
-    Volta and newer) or integrates ``nvmlDeviceGetPowerUsage`` samples (``nvml-power``), scope
-    ``device``. Until then CUDA runs report ``power_source="none"``.
-    """
-    return None
-
-
-def select_power_source(device: str, powercap_root: Path = POWERCAP_ROOT) -> PowerSource | None:
+def select_power_source(
+    device: str, powercap_root: Path = POWERCAP_ROOT, *, device_count: int = 1
+) -> PowerSource | None:
     """Picks the best power source for ``device``; None when nothing can be measured.
 
     Args:
         device: torch device string of the run.
         powercap_root: where RAPL zones live (a parameter so tests can fake sysfs).
+        device_count: GPUs the run uses from ``device`` on (tensor parallelism); their
+            energies are summed (scope ``all-devices``).
     """
     if is_cuda(device):
-        return _nvml_source(device)
+        from benchmark_jobs.trackers.amd import amdsmi_power_source
+        from benchmark_jobs.trackers.nvml import nvml_power_source
+
+        return nvml_power_source(device, device_count) or amdsmi_power_source(device, device_count)
     return RaplSource.discover(powercap_root) or EstimatedCpuSource()
 
 
@@ -182,11 +161,24 @@ class EnergyTracker:
         return self.energy_j / self.elapsed_s
 
     def __enter__(self) -> Self:
-        synchronize(self.device)
         if self.source is not None:
-            self._start_reading = self.source.read()
-        self._start_s = time.perf_counter()
+            self.source.start()
+        synchronize(self.device)
+        before_s = time.perf_counter()
+        if self.source is not None:
+            try:
+                self._start_reading = self.source.read()
+            except BaseException:
+                self.source.stop()
+                raise
+        # The clock brackets the counter reading: its midpoint is when the reading was taken.
+        self._start_s = (before_s + time.perf_counter()) / 2
         return self
+
+    @property
+    def running_s(self) -> float:
+        """Wall seconds since the block started (inside it), without synchronising."""
+        return time.perf_counter() - self._start_s
 
     def __exit__(
         self,
@@ -194,13 +186,18 @@ class EnergyTracker:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        synchronize(self.device)
-        end_s = time.perf_counter()
-        self.elapsed_s = end_s - self._start_s
-        if self.source is not None:
-            energy_j = self.source.energy_between_j(self._start_reading, self.source.read())
-            # A counter that did not move measured nothing; 0 J would be a false reading.
-            self.energy_j = energy_j if energy_j > 0 else None
+        try:
+            synchronize(self.device)
+            before_s = time.perf_counter()
+            end_reading = self.source.read() if self.source is not None else None
+            self.elapsed_s = (before_s + time.perf_counter()) / 2 - self._start_s
+            if self.source is not None:
+                energy_j = self.source.energy_between_j(self._start_reading, end_reading)
+                # A counter that did not move measured nothing; 0 J would be a false reading.
+                self.energy_j = energy_j if energy_j > 0 else None
+        finally:
+            if self.source is not None:
+                self.source.stop()
 
 
 def measure_idle_power_w(source: PowerSource | None, window_s: float, device: str = "cpu") -> float | None:
@@ -218,3 +215,14 @@ def measure_idle_power_w(source: PowerSource | None, window_s: float, device: st
 
 def _read_int(path: Path) -> int:
     return int(path.read_text().strip())
+
+
+__all__ = [
+    "EnergyTracker",
+    "EstimatedCpuSource",
+    "PowerSource",
+    "RaplSource",
+    "SampledPowerSource",
+    "measure_idle_power_w",
+    "select_power_source",
+]

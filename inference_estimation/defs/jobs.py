@@ -36,12 +36,15 @@ import_job = dg.define_asset_job(
     description="Import one public dataset (or the users' canonical CSVs) into raw.external_runs.",
 )
 transform_job = dg.define_asset_job(
-    "transform_job", selection=dg.AssetSelection.groups("transform_staging", "transform_intermediate", "transform_marts"),
-    tags=LOCAL_HOST_TAGS, description="dbt build: staging, intermediate and marts.",
+    "transform_job",
+    selection=dg.AssetSelection.groups("transform_staging", "transform_intermediate", "transform_marts")
+    | dg.AssetSelection.assets("dataset_report"),
+    tags=LOCAL_HOST_TAGS, description="dbt build (staging, intermediate, marts) and the dataset coverage report.",
 )
 training_job = dg.define_asset_job(
-    "training_job", selection=dg.AssetSelection.groups("training", "reports"), partitions_def=target_partitions,
-    tags=LOCAL_HOST_TAGS, description="Train one target's predictor and explain it.",
+    "training_job", selection=dg.AssetSelection.groups("training") | dg.AssetSelection.assets("shap_reports"),
+    partitions_def=target_partitions,
+    tags=LOCAL_HOST_TAGS, description="Train, evaluate, promote (if it beats its baselines) and explain one target.",
 )
 
 

@@ -36,8 +36,14 @@ class Launcher(abc.ABC):
     """Runs ``benchmark_jobs`` for one spec and returns its rows from Pipes messages."""
 
     @abc.abstractmethod
-    def launch(self, context: dg.AssetExecutionContext, spec: JobSpec) -> LaunchResult:
+    def launch(self, context: dg.AssetExecutionContext, spec: JobSpec,
+               secrets: dict[str, str] | None = None) -> LaunchResult:
         """Runs the spec to completion.
+
+        Args:
+            context: the asset's context (Pipes reports into it).
+            spec: the job.
+            secrets: environment variables for the harness only (never logged or put in metadata).
 
         Raises:
             LauncherError: if the job failed or was killed (then no rows may land).
@@ -77,4 +83,9 @@ def launcher_for(hardware: HardwareEntry) -> Launcher:
         raise LauncherError(f"hardware {hardware.key!r} has no launcher: it can be predicted, not benchmarked")
     if launcher.type == "local":
         return LocalLauncher(threads=launcher.threads, python=launcher.python)
+    if launcher.type == "dstack":
+        # Imported here: dstack is an optional extra (`cloud`); only its launch needs it.
+        from inference_estimation.launchers.dstack import DstackLauncher
+
+        return DstackLauncher(hardware)
     raise LauncherError(f"hardware {hardware.key!r}: launcher type {launcher.type!r} is not available yet")

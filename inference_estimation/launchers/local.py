@@ -25,7 +25,8 @@ class LocalLauncher(Launcher):
         self.threads = threads or os.cpu_count() or 1
         self.python = python or sys.executable
 
-    def launch(self, context: dg.AssetExecutionContext, spec: JobSpec) -> LaunchResult:
+    def launch(self, context: dg.AssetExecutionContext, spec: JobSpec,
+               secrets: dict[str, str] | None = None) -> LaunchResult:
         """Runs the spec as a subprocess and collects its measurement messages.
 
         Raises:
@@ -37,6 +38,7 @@ class LocalLauncher(Launcher):
             "MKL_NUM_THREADS": str(self.threads),
             "TOKENIZERS_PARALLELISM": "false",
             "HF_HUB_OFFLINE": os.environ.get("HF_HUB_OFFLINE", "1" if spec.weight_source == "random" else "0"),
+            **(secrets or {}),
         }
         payload = spec.to_dict()
         payload["settings"]["threads"] = payload["settings"].get("threads") or self.threads

@@ -169,13 +169,33 @@ class LocalLauncher(_Strict):
 
 
 class DstackLauncher(_Strict):
-    """Run the harness as a dstack task (implemented by the dstack issue; schema fixed here)."""
+    """Run the harness as a dstack task on a cloud or on-prem machine (see ``launchers/dstack.py``).
+
+    Attributes:
+        resources: dstack's ``resources`` spec; its ``gpu`` names exactly one device type and
+            a count equal to the entry's ``device_count`` (the renderer checks this).
+        max_price_per_hour_usd: cap on the instance's hourly price (dstack's ``max_price``).
+        backends: dstack backends to consider (default: every backend of the project).
+        timeout_s: longest the job may run once started (dstack's ``max_duration``).
+        image: container image; null = dstack's default CUDA image with ``python`` (AMD needs a
+            ROCm image, and a task with an image is checked against its registry at plan time).
+        spot_policy: ``on-demand`` by default: an interrupted spot instance loses the run.
+        provisioning_timeout_s: longest wait for an instance before the launch is given up.
+        max_retries: Dagster retries of a partition after a TRANSIENT dstack failure only
+            (spot interruption, unreachable instance, provisioning error after an offer was taken).
+        retry_backoff_s: first retry delay; doubled for each further retry.
+    """
 
     type: Literal["dstack"]
     resources: dict[str, Any]
     max_price_per_hour_usd: float | None = Field(default=None, gt=0)
     backends: list[str] | None = None
     timeout_s: int = Field(default=3600, gt=0)
+    image: str | None = None
+    spot_policy: Literal["on-demand", "spot", "auto"] = "on-demand"
+    provisioning_timeout_s: int = Field(default=1800, gt=0)
+    max_retries: int = Field(default=2, ge=0)
+    retry_backoff_s: float = Field(default=60.0, ge=0)
 
 
 class HardwareEntry(_Strict):

@@ -34,12 +34,31 @@ class ShapReport:
 
 def shap_values(model: CatBoostRegressor, X: pd.DataFrame) -> shap.Explanation:
     """Exact TreeSHAP values of ``model`` on ``X`` (in the model's log-target space)."""
-    raw = model.get_feature_importance(Pool(X, cat_features=CATEGORICAL_FEATURES), type="ShapValues")
+    cats = [c for c in CATEGORICAL_FEATURES if c in X.columns]
+    raw = model.get_feature_importance(Pool(X, cat_features=cats), type="ShapValues")
     display = X.copy()
-    for col in CATEGORICAL_FEATURES:  # colour categoricals by code in the beeswarm
+    for col in cats:  # colour categoricals by code in the beeswarm
         display[col] = display[col].astype("category").cat.codes
     return shap.Explanation(values=raw[:, :-1], base_values=raw[:, -1], data=display.to_numpy(dtype=float),
                             feature_names=list(X.columns))
+
+
+def written_summary(explanation: shap.Explanation, X: pd.DataFrame, target: str, mean_abs: dict[str, float]) -> str:
+    """A few sentences on what drives the target: the top features and the direction of their effect."""
+    sentences = []
+    for name in list(mean_abs)[:3]:
+        i = list(X.columns).index(name)
+        values, data = explanation.values[:, i], explanation.data[:, i]
+        finite = np.isfinite(data)
+        direction = ""
+        if finite.sum() > 3 and np.std(data[finite]) > 0:
+            corr = float(np.corrcoef(data[finite], values[finite])[0, 1])
+            if abs(corr) > 0.3:
+                direction = " (higher values push it up)" if corr > 0 else " (higher values pull it down)"
+        spread = float(np.exp(np.percentile(values, 95) - np.percentile(values, 5)))
+        sentences.append(f"**{name}** moves the prediction by up to x{spread:.2f} between its 5th and 95th "
+                         f"percentile effect{direction}.")
+    return (f"What drives {target} beyond physics: " + " ".join(sentences)) if sentences else ""
 
 
 def _png_markdown(path: Path, title: str) -> str:
@@ -71,15 +90,31 @@ def write_shap_report(model: CatBoostRegressor, X: pd.DataFrame, target: str, fo
         plt.close("all")
     mean_abs = dict(sorted(zip(X.columns, np.abs(explanation.values).mean(axis=0).astype(float)),
                            key=lambda kv: -kv[1]))
+    top = [name for name in mean_abs if name in X.columns][:3]
+    dependence = []
+    for name in top:
+        i = list(X.columns).index(name)
+        plt.figure(figsize=(5, 3.5))
+        shap.plots.scatter(explanation[:, i], show=False)
+        plt.title(f"SHAP dependence - {name}")
+        plt.tight_layout()
+        path = folder / f"dependence_{name}.png"
+        plt.savefig(path, dpi=80)
+        plt.close("all")
+        dependence.append(path)
     table = "\n".join(f"| {name} | {value:.4f} |" for name, value in list(mean_abs.items())[:max_display])
+    summary = written_summary(explanation, X, target, mean_abs)
     markdown = (
-        f"## SHAP report: {target}\n\nRows explained: {len(X)}. Values are in log({target}) space: "
-        f"a SHAP value of 0.1 multiplies the prediction by about 1.105.\n\n"
+        f"## SHAP report: {target}\n\nRows explained: {len(X)}. Values explain the correction to the "
+        f"physics baseline in log({target}) space: a SHAP value of 0.1 multiplies the prediction by "
+        f"about 1.105.\n\n{summary}\n\n"
         f"| feature | mean abs SHAP |\n|---|---|\n{table}\n\n"
         f"### Beeswarm\n{_png_markdown(paths['beeswarm'], 'beeswarm')}\n\n"
-        f"### Mean absolute SHAP\n{_png_markdown(paths['bar'], 'bar')}\n"
+        f"### Mean absolute SHAP\n{_png_markdown(paths['bar'], 'bar')}\n\n"
+        + "".join(f"### Dependence: {p.stem[len('dependence_'):]}\n{_png_markdown(p, p.stem)}\n\n" for p in dependence)
     )
     (folder / "report.md").write_text(markdown.split("### Beeswarm")[0]
-                                      + "![beeswarm](beeswarm.png)\n\n![bar](bar.png)\n")
+                                      + "![beeswarm](beeswarm.png)\n\n![bar](bar.png)\n\n"
+                                      + "".join(f"![{p.stem}]({p.name})\n\n" for p in dependence))
     return ShapReport(beeswarm_png=paths["beeswarm"], bar_png=paths["bar"], markdown=markdown,
                       mean_abs_shap=mean_abs)

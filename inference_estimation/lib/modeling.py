@@ -1,21 +1,24 @@
-"""Training CatBoost predictors with a grouped held-out evaluation.
+"""CatBoost predictors that learn the correction to physics.
 
-One CatBoost regressor per target, trained on ``log(target)`` (targets span orders of magnitude
-and errors are relative). Honest scoring: every row is predicted by a model that never saw its
-*model* (grouped K-fold by ``model_key``, pooled out-of-fold predictions); the final model is then
-fit on all rows. The 90% interval is split-conformal in log space: its half-width is the 90th
-percentile of out-of-fold absolute log residuals, and its coverage is itself measured out of fold
-(each fold's half-width is computed from the other folds' residuals only).
+One CatBoost regressor per target, trained on ``log(target)`` with a per-row *offset*: the log
+of a physical baseline -- the roofline time or throughput for time targets, total TDP for power,
+weights + KV cache for memory (:data:`TARGET_OFFSETS`). The trees therefore learn an efficiency
+(measured / physics) as a function of engine, vendor, dtype, batch, ... which transfers to
+hardware known only from its spec sheet, instead of memorising spec columns as hardware IDs.
+Rows whose physics is unknown (a missing spec or workload fact) get a constant offset learned at
+training time and an indicator feature.
 
-A calibrated roofline baseline is scored on the same folds: roofline time x the median
-measured/roofline ratio of the training folds (throughput: the inverse).
+Scoring here is grouped by model (out of fold); ``lib.evaluation`` adds the random,
+leave-one-hardware-out and leave-one-source-out splits and the baselines. The 90% interval is
+split-conformal in log space: its half-width is the 90th percentile of grouped out-of-fold
+absolute log residuals, and its coverage is measured out of fold as well (each fold's half-width
+comes from the other folds only).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import math
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -26,19 +29,24 @@ import pandas as pd
 from catboost import CatBoostRegressor, Pool
 
 from inference_estimation import constants
-from inference_estimation.lib.features import CATEGORICAL_FEATURES, FEATURE_COLUMNS
+from inference_estimation.lib.features import CATEGORICAL_FEATURES, FEATURE_COLUMNS, MODEL_FEATURES
 
 #: Power and energy train only on measured power, never on estimates.
 POWER_TARGETS = {"avg_power_w", "energy_per_output_token_j"}
 MEASURED_POWER_SOURCES = {"nvml-energy", "nvml-power", "amdsmi", "rapl", "wall"}
-#: Roofline column and direction for the calibrated baseline of each target.
-ROOFLINE_BASELINE = {
-    "e2e_latency_s": ("roofline_e2e_s", 1),
-    "ttft_s": ("roofline_prefill_s", 1),
-    "tpot_s": ("roofline_decode_step_s", 1),
-    "output_throughput_tok_s": ("roofline_output_throughput_tok_s", 1),
+#: target -> (numerator features, denominator features): the physical baseline is
+#: prod(numerators) / prod(denominators) (sums inside a tuple entry).
+TARGET_OFFSETS: dict[str, tuple[tuple[str | tuple[str, ...], ...], tuple[str, ...]]] = {
+    "e2e_latency_s": (("roofline_e2e_s",), ()),
+    "ttft_s": (("roofline_prefill_s",), ()),
+    "tpot_s": (("roofline_decode_step_s",), ()),
+    "output_throughput_tok_s": (("roofline_output_throughput_tok_s",), ()),
+    "peak_memory_gb": ((("weights_gb", "kv_cache_gb"),), ()),
+    "avg_power_w": (("tdp_total_w",), ()),
+    "energy_per_output_token_j": (("tdp_total_w",), ("roofline_output_throughput_tok_s",)),
 }
-CARD_VERSION = "1.0"
+OFFSET_INDICATOR = "physics_known"
+CARD_VERSION = "2.0"
 
 
 class TrainingDataError(ValueError):
@@ -47,7 +55,7 @@ class TrainingDataError(ValueError):
 
 @dataclass
 class TrainedPredictor:
-    """A fitted predictor with its card (features, data version, metrics)."""
+    """A fitted predictor with its card (features, offset, data version, metrics)."""
 
     target: str
     model: CatBoostRegressor
@@ -67,23 +75,59 @@ def select_rows(frame: pd.DataFrame, target: str) -> pd.DataFrame:
     return rows.reset_index(drop=True)
 
 
+def physics_baseline(frame: pd.DataFrame, target: str) -> np.ndarray:
+    """The physical baseline of each row for ``target`` (NaN where a needed feature is unknown)."""
+    numerators, denominators = TARGET_OFFSETS[target]
+    value = np.ones(len(frame))
+    for term in numerators:
+        cols = term if isinstance(term, tuple) else (term,)
+        value = value * frame[list(cols)].astype(float).sum(axis=1, min_count=len(cols)).to_numpy()
+    for col in denominators:
+        value = value / frame[col].astype(float).to_numpy()
+    value[~(value > 0)] = np.nan
+    return value
+
+
+def log_offset(frame: pd.DataFrame, target: str, fallback_log: float) -> tuple[np.ndarray, np.ndarray]:
+    """Per-row log offset and a 0/1 'physics known' indicator (fallback where the baseline is NaN)."""
+    base = physics_baseline(frame, target)
+    known = ~np.isnan(base)
+    offset = np.where(known, np.log(np.where(known, base, 1.0)), fallback_log)
+    return offset, known.astype(float)
+
+
+def model_matrix(frame: pd.DataFrame, known: np.ndarray, features: list[str]) -> pd.DataFrame:
+    """The matrix CatBoost sees: the feature columns plus the physics indicator."""
+    X = frame[features].copy()
+    X[OFFSET_INDICATOR] = known
+    return X
+
+
 def data_version(frame: pd.DataFrame) -> str:
     """A short content hash of the training rows (so a card says which data made it)."""
     digest = hashlib.sha256(pd.util.hash_pandas_object(frame, index=False).values.tobytes()).hexdigest()
     return digest[:16]
 
 
-def _fit(X: pd.DataFrame, y: np.ndarray, seed: int) -> CatBoostRegressor:
+def fit_catboost(X: pd.DataFrame, y_log: np.ndarray, offset: np.ndarray, seed: int,
+                 iterations: int = constants.CATBOOST_ITERATIONS) -> CatBoostRegressor:
+    """Fits log(target) - offset (CatBoost's ``baseline``), categoricals native."""
+    cats = [c for c in CATEGORICAL_FEATURES if c in X.columns]
     model = CatBoostRegressor(
-        iterations=constants.CATBOOST_ITERATIONS, depth=constants.CATBOOST_DEPTH,
-        learning_rate=constants.CATBOOST_LEARNING_RATE, loss_function="RMSE", random_seed=seed,
-        verbose=False, allow_writing_files=False, thread_count=-1,
+        iterations=iterations, depth=constants.CATBOOST_DEPTH, learning_rate=constants.CATBOOST_LEARNING_RATE,
+        loss_function="RMSE", random_seed=seed, verbose=False, allow_writing_files=False, thread_count=-1,
     )
-    model.fit(Pool(X, y, cat_features=CATEGORICAL_FEATURES))
+    model.fit(Pool(X, y_log - offset, cat_features=cats))
     return model
 
 
-def _group_folds(groups: pd.Series, n_folds: int) -> list[np.ndarray]:
+def predict_log(model: CatBoostRegressor, X: pd.DataFrame, offset: np.ndarray) -> np.ndarray:
+    """log(prediction) = model output + offset."""
+    cats = [c for c in CATEGORICAL_FEATURES if c in X.columns]
+    return model.predict(Pool(X, cat_features=cats)) + offset
+
+
+def group_folds(groups: pd.Series, n_folds: int) -> list[np.ndarray]:
     """Assigns whole groups to folds (largest groups first, greedy balance); returns test indices."""
     sizes = groups.value_counts()
     n_folds = min(n_folds, len(sizes))
@@ -96,11 +140,49 @@ def _group_folds(groups: pd.Series, n_folds: int) -> list[np.ndarray]:
     return [np.flatnonzero(groups.isin(m).to_numpy()) for m in members]
 
 
+_group_folds = group_folds  # kept for callers of the spine's name
+
+
 def error_metrics(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, float]:
     """MdAPE, MAPE (percent) and the share within +-10% of the truth."""
     ape = np.abs(y_pred - y_true) / y_true * 100.0
     return {"mdape_pct": float(np.median(ape)), "mape_pct": float(np.mean(ape)),
             "within_10pct_share": float(np.mean(ape <= 10.0))}
+
+
+def cross_conformal_coverage(residual: np.ndarray, fold_id: np.ndarray, level: float) -> float:
+    """Share of rows inside an interval whose half-width came from the other folds' residuals."""
+    covered = np.zeros(len(residual), dtype=bool)
+    for k in np.unique(fold_id):
+        inside, outside = fold_id == k, fold_id != k
+        if outside.any():
+            covered[inside] = residual[inside] <= float(np.quantile(residual[outside], level))
+    return float(np.mean(covered))
+
+
+def out_of_fold(rows: pd.DataFrame, target: str, folds: list[np.ndarray], seed: int, features: list[str],
+                iterations: int, use_offset: bool = True) -> np.ndarray:
+    """Out-of-fold log predictions; each fold's offset fallback comes from its training rows."""
+    y_log = np.log(rows[target].to_numpy(dtype=float))
+    oof = np.full(len(rows), np.nan)
+    for test_idx in folds:
+        train_idx = np.setdiff1d(np.arange(len(rows)), test_idx)
+        if use_offset:
+            fallback = _fallback_log(rows.iloc[train_idx], target, y_log[train_idx])
+            offset, known = log_offset(rows, target, fallback)
+        else:
+            offset, known = np.zeros(len(rows)), np.zeros(len(rows))
+        X = model_matrix(rows, known, features)
+        model = fit_catboost(X.iloc[train_idx], y_log[train_idx], offset[train_idx], seed, iterations)
+        oof[test_idx] = predict_log(model, X.iloc[test_idx], offset[test_idx])
+    return oof
+
+
+def _fallback_log(rows: pd.DataFrame, target: str, y_log: np.ndarray) -> float:
+    """Offset for rows without physics: the median log target of such training rows (else all)."""
+    unknown = np.isnan(physics_baseline(rows, target))
+    pool = y_log[unknown] if unknown.any() else y_log
+    return float(np.median(pool))
 
 
 def train_predictor(frame: pd.DataFrame, target: str, n_folds: int = 4, seed: int = 0) -> TrainedPredictor:
@@ -122,56 +204,41 @@ def train_predictor(frame: pd.DataFrame, target: str, n_folds: int = 4, seed: in
             f"target {target!r}: {len(rows)} usable rows over {groups.nunique()} model(s); a grouped "
             "held-out evaluation needs at least 8 rows and 2 models"
         )
-    X = rows[FEATURE_COLUMNS].copy()
     y_log = np.log(rows[target].to_numpy(dtype=float))
-    folds = _group_folds(groups, n_folds)
-    oof_log = np.full(len(rows), np.nan)
-    fold_id = np.full(len(rows), -1)
-    baseline = np.full(len(rows), np.nan)
-    base_col = ROOFLINE_BASELINE.get(target, (None, 1))[0]
-    for k, test_idx in enumerate(folds):
-        train_idx = np.setdiff1d(np.arange(len(rows)), test_idx)
-        model = _fit(X.iloc[train_idx], y_log[train_idx], seed)
-        oof_log[test_idx] = model.predict(X.iloc[test_idx])
-        fold_id[test_idx] = k
-        if base_col is not None:
-            roof = rows[base_col].to_numpy(dtype=float)
-            fit = train_idx[~np.isnan(roof[train_idx])]
-            if len(fit):
-                log_ratio = y_log[fit] - np.log(roof[fit])
-                baseline[test_idx] = roof[test_idx] * math.exp(float(np.median(log_ratio)))
-
-    residual = np.abs(y_log - oof_log)
-    covered = np.zeros(len(rows), dtype=bool)
-    for k in range(len(folds)):
-        inside, outside = fold_id == k, fold_id != k
-        q = float(np.quantile(residual[outside], constants.PREDICTION_INTERVAL))
-        covered[inside] = residual[inside] <= q
-    halfwidth = float(np.quantile(residual, constants.PREDICTION_INTERVAL))
-
     y_true = rows[target].to_numpy(dtype=float)
+    folds = group_folds(groups, n_folds)
+    fold_id = np.full(len(rows), -1)
+    for k, idx in enumerate(folds):
+        fold_id[idx] = k
+    oof_log = out_of_fold(rows, target, folds, seed, MODEL_FEATURES, constants.CATBOOST_ITERATIONS)
+    residual = np.abs(y_log - oof_log)
     metrics: dict[str, Any] = {
         "evaluation": f"grouped by model_key, {len(folds)} folds, pooled out-of-fold predictions",
         **{f"holdout_{k}": v for k, v in error_metrics(y_true, np.exp(oof_log)).items()},
-        "holdout_interval_coverage_90": float(np.mean(covered)),
+        "holdout_interval_coverage_90": cross_conformal_coverage(residual, fold_id, constants.PREDICTION_INTERVAL),
     }
+    baseline = calibrated_baseline(rows, target, folds)
     has_base = ~np.isnan(baseline)
     if has_base.any():
-        # Both scored on the rows the roofline can speak about (its specs and workload known).
         metrics["baseline_rows"] = int(has_base.sum())
-        metrics.update({f"baseline_roofline_{k}": v
-                        for k, v in error_metrics(y_true[has_base], baseline[has_base]).items()})
+        metrics.update({f"baseline_physics_{k}": v for k, v in error_metrics(y_true[has_base], baseline[has_base]).items()})
         metrics.update({f"holdout_on_baseline_rows_{k}": v
                         for k, v in error_metrics(y_true[has_base], np.exp(oof_log[has_base])).items()})
 
-    final = _fit(X, y_log, seed)
-    importances = dict(zip(FEATURE_COLUMNS, map(float, final.get_feature_importance())))
+    fallback = _fallback_log(rows, target, y_log)
+    offset, known = log_offset(rows, target, fallback)
+    X = model_matrix(rows, known, MODEL_FEATURES)
+    final = fit_catboost(X, y_log, offset, seed)
+    importances = dict(zip(X.columns, map(float, final.get_feature_importance())))
     card = {
         "card_version": CARD_VERSION,
         "target": target,
         "unit": constants.TARGET_UNITS.get(target, ""),
-        "transform": "log",
-        "features": FEATURE_COLUMNS,
+        "transform": "log, offset by the physics baseline",
+        "offset": {"numerators": [list(t) if isinstance(t, tuple) else [t] for t in TARGET_OFFSETS[target][0]],
+                   "denominators": list(TARGET_OFFSETS[target][1]), "fallback_log": fallback,
+                   "indicator": OFFSET_INDICATOR, "rows_with_physics": int(known.sum())},
+        "features": MODEL_FEATURES,
         "categorical_features": CATEGORICAL_FEATURES,
         "trained_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "data_version": data_version(rows[FEATURE_COLUMNS + [target]]),
@@ -179,7 +246,9 @@ def train_predictor(frame: pd.DataFrame, target: str, n_folds: int = 4, seed: in
         "models": sorted(groups.unique().tolist()),
         "hardware": sorted(rows["hardware_key"].astype(str).unique().tolist()),
         "sources": sorted(rows["source"].astype(str).unique().tolist()),
-        "interval": {"level": constants.PREDICTION_INTERVAL, "log_halfwidth": halfwidth,
+        "default_source": str(rows["source"].mode().iloc[0]),
+        "interval": {"level": constants.PREDICTION_INTERVAL,
+                     "log_halfwidth": float(np.quantile(residual, constants.PREDICTION_INTERVAL)),
                      "method": "split-conformal on grouped out-of-fold absolute log residuals"},
         "catboost": {"iterations": constants.CATBOOST_ITERATIONS, "depth": constants.CATBOOST_DEPTH,
                      "learning_rate": constants.CATBOOST_LEARNING_RATE, "seed": seed},
@@ -189,6 +258,29 @@ def train_predictor(frame: pd.DataFrame, target: str, n_folds: int = 4, seed: in
     oof = pd.DataFrame({"model_key": groups, "hardware_key": rows["hardware_key"], "y_true": y_true,
                         "y_pred": np.exp(oof_log), "fold": fold_id})
     return TrainedPredictor(target=target, model=final, card=card, oof=oof)
+
+
+def calibrated_baseline(rows: pd.DataFrame, target: str, folds: list[np.ndarray]) -> np.ndarray:
+    """The physics baseline scaled by the median measured/physics ratio of each fold's training rows.
+
+    For time targets this is the calibrated roofline; for power, load-scaled TDP. NaN where the
+    physics of a row is unknown.
+    """
+    base = physics_baseline(rows, target)
+    y_log = np.log(rows[target].to_numpy(dtype=float))
+    out = np.full(len(rows), np.nan)
+    for test_idx in folds:
+        train_idx = np.setdiff1d(np.arange(len(rows)), test_idx)
+        fit = train_idx[~np.isnan(base[train_idx])]
+        if len(fit):
+            out[test_idx] = base[test_idx] * float(np.exp(np.median(y_log[fit] - np.log(base[fit]))))
+    return out
+
+
+def card_matrix(card: dict[str, Any], frame: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
+    """The model matrix and log offset a saved card prescribes for feature rows (prediction time)."""
+    offset, known = log_offset(frame, card["target"], card["offset"]["fallback_log"])
+    return model_matrix(frame, known, card["features"]), offset
 
 
 def save_predictor(predictor: TrainedPredictor, folder: Path) -> dict[str, Path]:

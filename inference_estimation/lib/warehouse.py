@@ -51,11 +51,19 @@ def _ident(name: str) -> str:
 
 
 def ensure_raw_tables(con: duckdb.DuckDBPyConnection) -> None:
-    """Creates the ``raw`` schema and the run tables when missing (idempotent)."""
+    """Creates the ``raw`` schema and the run tables when missing, adding new record fields (idempotent)."""
     con.execute(f"create schema if not exists {RAW_SCHEMA}")
-    cols = ", ".join(f"{_ident(n)} {_DUCK[t]}" for n, t in arrow_type_names().items())
+    types = arrow_type_names()
+    cols = ", ".join(f"{_ident(n)} {_DUCK[t]}" for n, t in types.items())
     for table in RUN_TABLES:
         con.execute(f"create table if not exists {RAW_SCHEMA}.{table} ({cols}, landed_from VARCHAR)")
+        # Schema evolution: fields added to the record later arrive as nullable columns.
+        existing = {r[0] for r in con.execute(
+            "select column_name from information_schema.columns where table_schema = ? and table_name = ?",
+            [RAW_SCHEMA, table]).fetchall()}
+        for name, kind in types.items():
+            if name not in existing:
+                con.execute(f"alter table {RAW_SCHEMA}.{table} add column {_ident(name)} {_DUCK[kind]}")
 
 
 def write_run_parquet(records: Sequence[MeasurementRecord], path: Path) -> Path:

@@ -23,8 +23,11 @@ def test_probe_command_prints_positive_measured_peaks_and_machine_facts_within_i
         "logical_cores",
         "memory_gb",
         "probe_seconds",
+        "power_sources",
     }
     assert result["peak_matmul_gflops"] > 1
     assert result["memory_bandwidth_gb_s"] > 0.5
     assert result["logical_cores"] >= 1 and result["memory_gb"] > 0
     assert 0 < result["probe_seconds"] < 3
+    assert result["power_sources"]["cpu"]["power_source"] in ("rapl", "estimate")
+    assert result["power_sources"]["cpu"]["power_scope"] == "cpu-package"

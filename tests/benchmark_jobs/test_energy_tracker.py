@@ -41,10 +41,11 @@ def test_rapl_energy_sums_packages_and_survives_a_counter_wrap(tmp_path):
     assert source.energy_between_j(start, source.read()) == pytest.approx(25.0)
 
 
-def test_power_source_selection_prefers_rapl_then_the_cpu_estimate_and_leaves_cuda_to_the_nvml_hook(tmp_path):
+def test_power_source_selection_prefers_rapl_then_the_cpu_estimate_and_never_uses_them_for_a_gpu(tmp_path):
     assert isinstance(select_power_source("cpu", powercap_root=tmp_path / "absent"), EstimatedCpuSource)
     _zone(tmp_path, "intel-rapl:0", "package-0", 1)
     assert isinstance(select_power_source("cpu", powercap_root=tmp_path), RaplSource)
+    # A GPU run measures the GPU (NVML, amdsmi) or nothing: this machine has neither.
     assert select_power_source("cuda:0", powercap_root=tmp_path) is None
 
 
@@ -86,7 +87,7 @@ class _FrozenCounterSource(_ConstantPowerSource):
 
 
 def test_idle_power_is_measured_only_with_a_real_sensor():
-    assert measure_idle_power_w(_ConstantPowerSource(), 0.05) == pytest.approx(5.0, rel=0.05)
+    assert measure_idle_power_w(_ConstantPowerSource(), 0.2) == pytest.approx(5.0, rel=0.05)
     assert measure_idle_power_w(EstimatedCpuSource(), 0.05) is None
     assert measure_idle_power_w(None, 0.05) is None
 

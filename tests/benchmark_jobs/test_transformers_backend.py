@@ -111,5 +111,15 @@ def test_generation_timing_derives_ttft_tpot_and_inter_token_latencies_from_its_
 
 
 def test_unknown_backend_name_is_rejected_with_the_available_names():
-    with pytest.raises(ValueError, match="available: transformers"):
+    with pytest.raises(ValueError, match="available: openai-server, tabular, transformers, vllm"):
         create_backend("no-such-engine")
+
+
+def test_the_transformers_backend_refuses_engine_options_it_does_not_have(make_spec, point):
+    import dataclasses
+
+    from benchmark_jobs.runner import BenchmarkSetupError, run_spec
+
+    spec = dataclasses.replace(make_spec([point]), backend_options={"enforce_eager": True})
+    with pytest.raises(BenchmarkSetupError, match="takes no backend_options"):
+        run_spec(spec, lambda r: None, lambda m: None)

@@ -14,7 +14,8 @@ def test_code_location_has_every_stage_of_the_flow():
         "hardware_specs", "model_specs", "benchmark_runs", "external_benchmarks",
         "staging/stg_benchmark_runs", "staging/stg_external_runs", "staging/stg_hardware", "staging/stg_models",
         "intermediate/int_runs_unioned", "intermediate/int_training_rows",
-        "marts/measurements", "marts/training_features", "predictors", "shap_reports",
+        "marts/measurements", "marts/training_features", "predictors", "predictor_evaluation",
+        "promoted_predictors", "shap_reports", "dataset_report",
     }
     assert expected <= _keys()
 
@@ -27,7 +28,7 @@ def test_benchmark_runs_is_partitioned_by_model_and_hardware():
     key = dg.MultiPartitionKey({"model": "gpt2-small", "hardware": "local-cpu"})
     assert key in partitions.get_partition_keys()
     # every model a sweep benchmarks x every hardware with a launcher; catalog-only models are not partitions
-    assert len(partitions.get_partition_keys()) == 4
+    assert len(partitions.get_partition_keys()) == 4 * 7  # 4 sweep models x local-cpu + 6 dstack targets
     assert dg.MultiPartitionKey({"model": "llama-3.1-405b", "hardware": "local-cpu"}) not in partitions.get_partition_keys()
 
 
@@ -39,6 +40,7 @@ def test_lineage_runs_from_benchmarks_through_dbt_to_predictors_and_reports():
     assert "external_benchmarks" in parents("staging/stg_external_runs")
     assert parents("predictors") == {"marts/training_features"}
     assert parents("shap_reports") == {"predictors"}
+    assert parents("promoted_predictors") == {"predictors", "predictor_evaluation"}
 
 
 def test_benchmark_row_check_is_blocking_and_dbt_tests_are_checks():

@@ -56,8 +56,9 @@ def test_landed_rows_carry_forced_lengths_timings_and_labelled_power(pipeline):
 def test_blocking_row_check_passed_for_each_partition(pipeline):
     for model in MODELS:
         evaluations = pipeline[model].get_asset_check_evaluations()
-        assert [e.check_name for e in evaluations] == ["benchmark_rows_consistent"]
-        assert evaluations[0].passed
+        assert {"benchmark_rows_consistent", "latency_positive", "grain_unique"} <= {e.check_name for e in evaluations}
+        # warnings (e.g. a noisy latency CV on a busy machine) may fail; blocking errors may not
+        assert all(e.passed for e in evaluations if e.severity == dg.AssetCheckSeverity.ERROR)
 
 
 def test_landing_a_run_file_again_is_a_no_op(pipeline, session_home):
@@ -87,6 +88,8 @@ def test_dbt_build_passes_and_marts_hold_one_row_per_point(pipeline):
         "select count(distinct point_id) from staging.stg_benchmark_runs where status = 'ok'")
     (n,) = _query("select count(*) from marts.training_features where source = 'local'")[0]
     assert n == 8
+    report = _metadata(pipeline["dbt"], "dataset_report")
+    assert "| local |" in report["report"] and "data:image/png;base64," in report["report"]
 
 
 def test_training_features_row_equals_the_row_predict_builds_for_the_same_config(pipeline):
@@ -99,7 +102,7 @@ def test_training_features_row_equals_the_row_predict_builds_for_the_same_config
     assert len(trained) == 1
     catalog = load_catalog()
     workload = dict(engine="transformers", dtype="float32", mode="offline", batch_size=2, input_tokens=16,
-                    output_tokens=4, device_count=1, tensor_parallel=1)
+                    output_tokens=4, device_count=1, tensor_parallel=1, source="local", power_scope="cpu-package")
     predicted = feature_frame([prediction_row(catalog.model("gpt2-small"), catalog.hw("local-cpu"), workload)])
     for col in FEATURE_COLUMNS:
         a, b = trained.loc[0, col], predicted.loc[0, col]
@@ -111,11 +114,30 @@ def test_training_features_row_equals_the_row_predict_builds_for_the_same_config
 
 
 def test_predictors_and_shap_reports_materialize_per_target(pipeline, session_home):
-    for target in ("e2e_latency_s", "tpot_s", "output_throughput_tok_s"):
-        assert pipeline[target].success
+    for target in ("e2e_latency_s", "ttft_s", "tpot_s", "output_throughput_tok_s", "peak_memory_gb"):
+        failures = [e.event_specific_data.error.cls_name for e in pipeline[target].all_events if e.is_step_failure]
+        assert set(failures) <= {"DagsterAssetCheckFailedError"}, (target, failures)  # only the promotion gate
         meta = _metadata(pipeline[target], "predictors")
-        assert meta["rows"] == 8 and "holdout_mdape_pct" in meta
+        assert meta["status"] == "trained" and meta["rows"] == 8 and "holdout_mdape_pct" in meta, target
         report = _metadata(pipeline[target], "shap_reports")
         assert "data:image/png;base64," in report["report"]
         assert (session_home.reports_dir / target / "beeswarm.png").stat().st_size > 5000
         assert (session_home.models_dir / target / "model.cbm").exists()
+
+
+def test_power_targets_are_not_trained_on_estimated_power(pipeline, session_home):
+    for target in ("avg_power_w", "energy_per_output_token_j"):
+        meta = _metadata(pipeline[target], "predictors")
+        assert meta["status"] == "not trained" and "0 usable rows" in meta["reason"]
+        assert not (session_home.models_dir / target).exists()
+
+
+def test_evaluation_scores_every_split_the_data_allows_and_gates_promotion(pipeline, session_home):
+    meta = _metadata(pipeline["e2e_latency_s"], "predictor_evaluation")
+    table = meta["table"]
+    assert "| random | catboost |" in table and "| leave_one_model_out | physics_calibrated |" in table
+    assert "leave_one_hardware_out | (skipped)" in table  # test-tiny has one hardware
+    check = [e for e in pipeline["e2e_latency_s"].get_asset_check_evaluations() if e.check_name == "beats_baselines"]
+    assert len(check) == 1
+    promoted = (session_home.models_dir / "promoted" / "e2e_latency_s" / "card.json").exists()
+    assert promoted == check[0].passed  # promoted exactly when the blocking check passed

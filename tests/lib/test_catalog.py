@@ -20,7 +20,8 @@ def test_package_catalog_has_runnable_models_probe_cpu_gpu_fixtures_and_both_swe
                 "llama-3.1-70b", "llama-3.1-405b", "deepseek-v3"):
         assert key in catalog.models
     assert catalog.hardware["local-cpu"].spec_source == "probe"
-    assert catalog.partition_hardware == ["local-cpu"]
+    assert catalog.partition_hardware == ["amd-mi300x", "local-cpu", "nvidia-a100-sxm4-80gb", "nvidia-a10g",
+                                          "nvidia-h100-sxm-80gb", "nvidia-h100-sxm-80gb-x8", "nvidia-l4"]
     assert {"nvidia-h100-sxm-80gb", "amd-mi300x"} <= set(catalog.hardware)
     assert {"test-tiny", "local-demo"} <= set(catalog.sweeps)
 
@@ -70,12 +71,12 @@ def test_sweep_on_hardware_without_launcher_is_rejected(tmp_path):
 sweeps:
   - name: gpu-sweep
     models: [gpt2-small]
-    hardware: [amd-mi300x]
+    hardware: [amd-mi325x]
     batch_sizes: [1]
     input_tokens: [8]
     output_tokens: [4]
 """)
-    with pytest.raises(CatalogError, match="amd-mi300x.*no launcher"):
+    with pytest.raises(CatalogError, match="amd-mi325x.*no launcher"):
         load_catalog(overlay_dirs=[overlay])
 
 

@@ -70,3 +70,14 @@ def test_record_schema_rejects_zero_for_missing_power_sensor():
     with pytest.raises(ValueError, match="power_source is 'none'"):
         MeasurementRecord(source="local", run_id="r", sweep=None, partition_key=None, model_key="m",
                           hardware_key="h", measured_at="2026-01-01T00:00:00Z", avg_power_w=0.0, power_source="none")
+
+
+def test_a_warehouse_from_an_older_schema_gains_new_record_fields_as_null_columns(tmp_path):
+    con = duckdb.connect(str(tmp_path / "w.duckdb"))
+    con.execute("create schema raw")
+    con.execute("create table raw.benchmark_runs (source VARCHAR, run_id VARCHAR, landed_from VARCHAR)")
+    con.execute("insert into raw.benchmark_runs values ('local', 'old-run', 'x')")
+    warehouse.ensure_raw_tables(con)
+    columns = {r[0] for r in con.execute("describe raw.benchmark_runs").fetchall()}
+    assert {"e2e_latency_s", "power_source", "schema_version"} <= columns
+    assert con.execute("select count(*), count(e2e_latency_s) from raw.benchmark_runs").fetchone() == (1, 0)

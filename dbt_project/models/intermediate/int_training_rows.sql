@@ -3,7 +3,7 @@
 select
     m.point_id, m.measurement_id, m.source, m.run_id, m.measured_at_ts, m.model_key, m.hardware_key,
     m.engine, m.dtype, m.mode, m.batch_size, m.input_tokens, m.output_tokens, m.device_count,
-    m.tensor_parallel, m.power_source, m.power_scope,
+    m.tensor_parallel, m.concurrency, m.request_rate_rps, m.power_source, m.power_scope,
     m.e2e_latency_s, m.ttft_s, m.tpot_s, m.output_throughput_tok_s, m.peak_memory_gb, m.avg_power_w,
     m.energy_per_output_token_j,
     mo.hf_id, mo.family, mo.model_kind, mo.params, mo.active_params, mo.matmul_params, mo.active_matmul_params,

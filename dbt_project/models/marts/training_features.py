@@ -14,11 +14,14 @@ TARGET_COLUMNS = ["e2e_latency_s", "ttft_s", "tpot_s", "output_throughput_tok_s"
 
 def model(dbt, session):
     dbt.config(materialized="table")
-    from inference_estimation.lib.features import feature_frame, roofline_violations
+    from inference_estimation.lib.features import FEATURE_COLUMNS, feature_frame, roofline_violations
 
     rows = dbt.ref("int_training_rows").df()
     features = feature_frame(rows)
-    out = pd.concat([rows[IDENTITY_COLUMNS + TARGET_COLUMNS], features], axis=1)
+    # Columns that are features too (source, power_scope) come from the feature frame, exactly as
+    # predict builds them.
+    identity = [c for c in IDENTITY_COLUMNS if c not in FEATURE_COLUMNS]
+    out = pd.concat([rows[identity + TARGET_COLUMNS], features], axis=1)
     # Physically impossible rows (faster than the hardware's roofline bound) stay visible here,
     # flagged, and the predictors never train on them.
     out["roofline_violation"] = roofline_violations(rows, features)

@@ -10,6 +10,7 @@ from dagster_duckdb import DuckDBResource
 from inference_estimation import constants
 from inference_estimation.defs.benchmarks.config import BenchmarkConfig, ProbeConfig
 from inference_estimation.defs.benchmarks.partitions import benchmark_partitions
+from inference_estimation.defs.resources import HarnessSecrets
 from inference_estimation.launchers import launcher_for
 from inference_estimation.lib import warehouse
 from inference_estimation.lib.catalog import load_catalog
@@ -89,7 +90,8 @@ def model_specs(duckdb: DuckDBResource) -> dg.MaterializeResult:
     "raw.benchmark_runs.",
 )
 def benchmark_runs(
-    context: dg.AssetExecutionContext, config: BenchmarkConfig, duckdb: DuckDBResource
+    context: dg.AssetExecutionContext, config: BenchmarkConfig, duckdb: DuckDBResource,
+    harness_secrets: HarnessSecrets,
 ) -> dg.MaterializeResult:
     """Runs the sweep's workload grid for this partition (or records why it is skipped)."""
     keys = context.partition_key.keys_by_dimension
@@ -104,7 +106,7 @@ def benchmark_runs(
     spec = build_job_spec(run_id, model, hardware, sweep, str(context.partition_key))
     context.log.info(f"launching {len(spec.points)} points of sweep {sweep.name} on {hardware.key}")
     start = time.perf_counter()
-    result = launcher_for(hardware).launch(context, spec)
+    result = launcher_for(hardware).launch(context, spec, secrets=harness_secrets.harness_env())
     home = get_home()
     path = warehouse.write_run_parquet(
         result.records, warehouse.run_parquet_path(home.parquet_dir, spec.source, run_id)

@@ -1,12 +1,18 @@
-"""Training stage: one CatBoost predictor per target, scored on models it never saw."""
+"""Training stage: per target, a CatBoost predictor, its evaluation, and a promotion gate."""
+
+import json
+import shutil
 
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
-from inference_estimation.defs.training.config import TrainingConfig
+from inference_estimation.defs.training.config import EvaluationConfig, TrainingConfig
 from inference_estimation.defs.training.partitions import target_partitions
+from inference_estimation.lib.evaluation import evaluate_target, markdown_table, plot_mdape, promotion_decision
 from inference_estimation.lib.home import get_home
-from inference_estimation.lib.modeling import save_predictor, train_predictor
+from inference_estimation.lib.modeling import TrainingDataError, save_predictor, train_predictor
+
+TRAINING_FEATURES = dg.AssetKey(["marts", "training_features"])
 
 
 def read_training_features(duckdb: DuckDBResource):
@@ -15,27 +21,117 @@ def read_training_features(duckdb: DuckDBResource):
         return con.execute("select * from marts.training_features").df()
 
 
+def _round(metrics: dict) -> dict:
+    return {k: (round(v, 4) if isinstance(v, float) else v) for k, v in metrics.items()}
+
+
 @dg.asset(
     group_name="training",
     kinds={"catboost"},
     partitions_def=target_partitions,
-    deps=[dg.AssetKey(["marts", "training_features"])],
-    description="CatBoost predictor of log(target) with a grouped-by-model held-out score and a "
-    "90% split-conformal interval; saved as model.cbm + card.json.",
+    deps=[TRAINING_FEATURES],
+    description="CatBoost predictor of log(target) offset by its physics baseline, with a grouped-by-model "
+    "held-out score and a 90% split-conformal interval; saved as model.cbm + card.json.",
 )
 def predictors(context: dg.AssetExecutionContext, config: TrainingConfig, duckdb: DuckDBResource) -> dg.MaterializeResult:
-    """Trains the predictor of this partition's target."""
+    """Trains the predictor of this partition's target (or records why there is too little data)."""
     target = context.partition_key
-    frame = read_training_features(duckdb)
-    trained = train_predictor(frame, target, n_folds=config.cv_folds, seed=config.seed)
-    paths = save_predictor(trained, get_home().models_dir / target)
-    metrics = trained.card["metrics"]
+    folder = get_home().models_dir / target
+    try:
+        trained = train_predictor(read_training_features(duckdb), target, n_folds=config.cv_folds, seed=config.seed)
+    except TrainingDataError as exc:
+        # No model is better than a model of too little data: remove any stale one.
+        shutil.rmtree(folder, ignore_errors=True)
+        context.log.warning(str(exc))
+        return dg.MaterializeResult(metadata={"status": "not trained", "reason": str(exc)})
+    paths = save_predictor(trained, folder)
     return dg.MaterializeResult(metadata={
+        "status": "trained",
         "rows": trained.card["n_rows"],
         "models": ", ".join(trained.card["models"]),
+        "hardware": len(trained.card["hardware"]),
+        "sources": ", ".join(trained.card["sources"]),
         "data_version": trained.card["data_version"],
         "model_path": dg.MetadataValue.path(str(paths["model"])),
         "card_path": dg.MetadataValue.path(str(paths["card"])),
-        **{k: (round(v, 4) if isinstance(v, float) else v) for k, v in metrics.items()},
+        **_round({k: v for k, v in trained.card["metrics"].items() if not isinstance(v, str)}),
         "top_features": dg.MetadataValue.json(trained.card["top_features"]),
     })
+
+
+@dg.asset(
+    group_name="training",
+    kinds={"catboost"},
+    partitions_def=target_partitions,
+    deps=[predictors, TRAINING_FEATURES],
+    description="Random, leave-one-hardware-out, leave-one-model-out and leave-one-source-out scores of "
+    "the predictor against a calibrated physics baseline and CatBoost without physics (same folds).",
+)
+def predictor_evaluation(context: dg.AssetExecutionContext, config: EvaluationConfig,
+                         duckdb: DuckDBResource) -> dg.MaterializeResult:
+    """Evaluates this partition's target and writes the table, a plot and a JSON summary."""
+    target = context.partition_key
+    evaluation = evaluate_target(read_training_features(duckdb), target, n_folds=config.folds, seed=config.seed,
+                                 iterations=config.iterations)
+    folder = get_home().reports_dir / target
+    folder.mkdir(parents=True, exist_ok=True)
+    table = markdown_table(evaluation)
+    payload = {"target": target, "rows": evaluation.rows, "splits": evaluation.splits, "skipped": evaluation.skipped}
+    (folder / "evaluation.json").write_text(json.dumps(payload, indent=2, default=float))
+    (folder / "evaluation.md").write_text(table + "\n")
+    metadata = {"rows": evaluation.rows, "table": dg.MetadataValue.md(table),
+                "evaluation_json": dg.MetadataValue.path(str(folder / "evaluation.json"))}
+    if evaluation.splits:
+        plot = plot_mdape(evaluation, folder / "evaluation.png")
+        import base64
+
+        metadata["plot"] = dg.MetadataValue.md(
+            f"![evaluation](data:image/png;base64,{base64.b64encode(plot.read_bytes()).decode()})")
+    for split, scores in evaluation.splits.items():
+        for method, m in scores.items():
+            for key in ("mdape_pct", "kendall_tau", "interval_coverage_90"):
+                if key in m and m[key] == m[key]:
+                    metadata[f"{split}/{method}/{key}"] = round(float(m[key]), 4)
+    return dg.MaterializeResult(metadata=metadata)
+
+
+@dg.asset_check(asset=predictor_evaluation, blocking=True,
+                description="The predictor beats the calibrated physics baseline and CatBoost without physics "
+                "on unseen hardware (else unseen models); promotion happens only then.")
+def beats_baselines(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResult:
+    """Reads the evaluation just written for this partition and applies the promotion rule."""
+    from inference_estimation.lib.evaluation import TargetEvaluation
+
+    target = context.op_execution_context.partition_key if context.op_execution_context.has_partition_key else None
+    path = get_home().reports_dir / str(target) / "evaluation.json"
+    data = json.loads(path.read_text())
+    evaluation = TargetEvaluation(target=data["target"], rows=data["rows"], splits=data["splits"],
+                                  skipped=data["skipped"])
+    passed, reason, observed = promotion_decision(evaluation)
+    return dg.AssetCheckResult(passed=passed, metadata={"reason": reason, **_round(observed)})
+
+
+@dg.asset(
+    group_name="training",
+    kinds={"catboost"},
+    partitions_def=target_partitions,
+    deps=[predictors, predictor_evaluation],
+    description="The predictor that `predict` uses: a copy of the trained one, made only after its "
+    "evaluation's blocking check (beats its baselines) passed.",
+)
+def promoted_predictors(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+    """Copies the evaluated predictor into the promoted folder (atomically, by folder swap)."""
+    target = context.partition_key
+    home = get_home()
+    source = home.models_dir / target
+    if not (source / "card.json").exists():
+        return dg.MaterializeResult(metadata={"status": "nothing to promote (no trained predictor)"})
+    dest = home.models_dir / "promoted" / target
+    staging = dest.with_name(f".{target}.staging")
+    shutil.rmtree(staging, ignore_errors=True)
+    shutil.copytree(source, staging)
+    shutil.rmtree(dest, ignore_errors=True)
+    staging.rename(dest)
+    card = json.loads((dest / "card.json").read_text())
+    return dg.MaterializeResult(metadata={"status": "promoted", "data_version": card["data_version"],
+                                          "path": dg.MetadataValue.path(str(dest))})

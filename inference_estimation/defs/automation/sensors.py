@@ -1,0 +1,29 @@
+"""Declarative automation of everything downstream of the measurements.
+
+dbt models carry :func:`refresh_after_new_data` through the translator; ``predictors`` and
+``shap_reports`` receive it as this sensor's default condition. The runs it launches carry the
+local host tag, which ``dagster.yaml`` limits to one run per host: a refresh never overlaps a
+benchmark on this machine (it queues behind it), and vice versa.
+"""
+
+import dagster as dg
+
+from inference_estimation import constants
+from inference_estimation.defs.automation.conditions import refresh_after_new_data
+from inference_estimation.defs.jobs import LOCAL_HOST_TAGS
+
+#: The derived assets the sensor keeps fresh (benchmarks and imports are scheduled, not eager).
+REFRESHED_GROUPS = ("transform_staging", "transform_intermediate", "transform_marts", "training", "reports")
+
+refresh_sensor = dg.AutomationConditionSensorDefinition(
+    "refresh_after_new_data",
+    target=dg.AssetSelection.groups(*REFRESHED_GROUPS),
+    default_condition=refresh_after_new_data(),
+    use_user_code_server=True,
+    run_tags=LOCAL_HOST_TAGS,
+    minimum_interval_seconds=60,
+    default_status=dg.DefaultSensorStatus.STOPPED,
+    description="dbt, training and SHAP refresh after new benchmark partitions or imports land (and their "
+    f"blocking checks passed); runs are tagged {constants.HOST_TAG}=localhost so they never overlap a local benchmark.",
+)
+

@@ -1,0 +1,63 @@
+"""One schedule per sweep in the catalog: every partition the sweep covers, one run each.
+
+Built from the catalog when the code location loads, so a sweep added to a YAML overlay gets its
+schedule on the next reload. All start stopped: an unattended weekly sweep is opted into (UI, or
+``dagster schedule start``). Runs carry their hardware's host tag, so partitions on one machine
+queue one behind the other while partitions on different remote machines run side by side.
+"""
+
+import re
+
+import dagster as dg
+
+from inference_estimation import constants
+from inference_estimation.defs.benchmarks.partitions import benchmark_partition_key
+from inference_estimation.defs.jobs import benchmark_job
+from inference_estimation.lib.catalog import Catalog, SweepEntry, load_catalog
+
+#: Sunday 03:00 UTC: weekly, at an hour nobody is benchmarking by hand.
+WEEKLY_CRON = "0 3 * * 0"
+
+
+def schedule_name(sweep: SweepEntry) -> str:
+    """``sweep_<name>_weekly`` with the sweep name made a valid Dagster name."""
+    return f"sweep_{re.sub(r'[^A-Za-z0-9_]', '_', sweep.name)}_weekly"
+
+
+def sweep_run_requests(catalog: Catalog, sweep: SweepEntry, stamp: str) -> list[dg.RunRequest]:
+    """One run request per (model, hardware) pair of the sweep, with its sweep config and host tag.
+
+    Args:
+        catalog: the catalog the pairs come from.
+        sweep: the sweep.
+        stamp: what makes the run keys of one tick unique (the scheduled time).
+    """
+    requests = []
+    for hardware_key in sweep.hardware:
+        for model_key in sweep.models:
+            key = benchmark_partition_key(model_key, hardware_key)
+            requests.append(dg.RunRequest(
+                run_key=f"{sweep.name}:{key}:{stamp}", partition_key=key,
+                run_config={"ops": {"benchmark_runs": {"config": {"sweep": sweep.name}}}},
+                tags={constants.HOST_TAG: catalog.hw(hardware_key).host, "sweep": sweep.name}))
+    return requests
+
+
+def sweep_schedule(catalog: Catalog, sweep: SweepEntry) -> dg.ScheduleDefinition:
+    """The weekly schedule of one sweep (stopped by default)."""
+
+    @dg.schedule(name=schedule_name(sweep), cron_schedule=WEEKLY_CRON, job=benchmark_job, execution_timezone="UTC",
+                 default_status=dg.DefaultScheduleStatus.STOPPED,
+                 description=f"Weekly sweep {sweep.name!r}: {len(sweep.models)} model(s) x {len(sweep.hardware)} "
+                 f"hardware, one run per partition. {sweep.description}".strip())
+    def _schedule(context: dg.ScheduleEvaluationContext):
+        return sweep_run_requests(catalog, sweep, context.scheduled_execution_time.isoformat())
+
+    return _schedule
+
+
+@dg.definitions
+def schedules() -> dg.Definitions:
+    """A schedule for every sweep of the catalog as loaded now."""
+    catalog = load_catalog()
+    return dg.Definitions(schedules=[sweep_schedule(catalog, sweep) for sweep in catalog.sweeps.values()])

@@ -1,0 +1,72 @@
+"""Evaluation splits, the ranking metric and the promotion rule (on a frame built with the real feature code)."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from inference_estimation.lib.catalog import load_catalog
+from inference_estimation.lib.evaluation import (
+    TargetEvaluation, evaluate_target, kendall_tau_by_workload, markdown_table, promotion_decision, split_folds,
+)
+from inference_estimation.lib.features import feature_frame, prediction_row
+
+HARDWARE = ("nvidia-h100-sxm-80gb", "amd-mi300x", "nvidia-a100-sxm4-80gb", "nvidia-l40s")
+
+
+@pytest.fixture(scope="module")
+def frame():
+    """4 hardware x 4 models x a small grid; tpot = roofline x a per-vendor efficiency x noise."""
+    catalog = load_catalog(overlay_dirs=[])
+    rng = np.random.default_rng(1)
+    rows = []
+    for model in ("llama-3.1-8b", "llama-3.1-70b", "mistral-7b-v0.1", "qwen2-7b"):
+        for hw in HARDWARE:
+            for b in (1, 8, 32):
+                rows.append(prediction_row(catalog.model(model), catalog.hw(hw), dict(
+                    engine="vllm", dtype="bfloat16", mode="offline", batch_size=b, input_tokens=512,
+                    output_tokens=128, source="bench-a", power_scope="device", device_count=2)))
+    feats = feature_frame(rows)
+    ids = pd.DataFrame(rows)[["model_key", "hardware_key"]]
+    efficiency = np.where(feats["vendor"] == "amd", 0.25, 0.5)
+    out = pd.concat([ids, feats], axis=1)
+    out["tpot_s"] = feats["roofline_decode_step_s"] / efficiency * np.exp(rng.normal(0, 0.03, len(feats)))
+    out["power_source"] = "none"
+    return out
+
+
+def test_each_grouped_split_holds_out_whole_groups(frame):
+    for split, column in (("leave_one_hardware_out", "hardware_key"), ("leave_one_model_out", "model_key")):
+        folds = split_folds(frame, split, 3, 0)
+        held = [set(frame[column].iloc[f]) for f in folds]
+        assert all(not (a & b) for i, a in enumerate(held) for b in held[i + 1:])
+    assert "needs 2+ sources" in split_folds(frame, "leave_one_source_out", 3, 0)
+
+
+def test_kendall_tau_is_one_for_a_perfect_ranking_and_minus_one_for_a_reversed_one(frame):
+    y = frame["tpot_s"].to_numpy()
+    assert kendall_tau_by_workload(frame, y, y * 1.7) == (1.0, 12)
+    tau, n = kendall_tau_by_workload(frame, y, 1 / y)
+    assert tau == -1.0 and n == 12
+
+
+def test_physics_offset_model_transfers_to_unseen_hardware_better_than_plain_catboost(frame):
+    evaluation = evaluate_target(frame, "tpot_s", n_folds=4, iterations=200)
+    loho = evaluation.splits["leave_one_hardware_out"]
+    assert set(loho) == {"catboost", "catboost_no_physics", "physics_calibrated"}
+    # the offset model learns the per-vendor efficiency and rides the roofline to unseen hardware
+    assert loho["catboost"]["mdape_pct"] < loho["catboost_no_physics"]["mdape_pct"]
+    assert loho["catboost"]["kendall_tau"] > 0.5
+    assert "| leave_one_hardware_out | catboost |" in markdown_table(evaluation)
+    assert evaluation.skipped["leave_one_source_out"].startswith("needs 2+ sources")
+
+
+def test_promotion_requires_beating_both_baselines_on_the_headline_split():
+    def evaluation(cand, no_phys, phys):
+        return TargetEvaluation("t", 100, splits={"leave_one_hardware_out": {
+            "catboost": {"mdape_pct": cand, "mdape_pct_on_physics_rows": cand},
+            "catboost_no_physics": {"mdape_pct": no_phys}, "physics_calibrated": {"mdape_pct": phys}}})
+    assert promotion_decision(evaluation(10, 20, 30))[0]
+    passed, reason, observed = promotion_decision(evaluation(25, 20, 30))
+    assert not passed and "without physics" in reason and observed["split"] == "leave_one_hardware_out"
+    assert not promotion_decision(evaluation(35, 40, 30))[0]
+    assert not promotion_decision(TargetEvaluation("t", 3, skipped={"random": "only 3 rows"}))[0]

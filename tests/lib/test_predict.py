@@ -1,0 +1,97 @@
+"""predict / explain / batch / recommend from model files and the catalog only."""
+
+import shutil
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from inference_estimation.lib.catalog import load_catalog
+from inference_estimation.lib.features import feature_frame, prediction_row
+from inference_estimation.lib.modeling import save_predictor, train_predictor
+from inference_estimation.lib.predict import (
+    BatchInputError, PredictorsMissingError, explain, predict, predict_batch, recommend, workload,
+)
+
+MODELS = ("llama-3.1-8b", "llama-3.1-70b", "mistral-7b-v0.1", "qwen2-7b")
+HARDWARE = ("nvidia-h100-sxm-80gb", "amd-mi300x", "nvidia-a100-sxm4-80gb", "nvidia-l40s")
+
+
+@pytest.fixture(scope="module")
+def catalog():
+    return load_catalog(overlay_dirs=[])
+
+
+@pytest.fixture(scope="module")
+def models_dir(catalog, tmp_path_factory):
+    """TPOT and throughput predictors trained on a physics-shaped frame, saved; only TPOT promoted."""
+    rng = np.random.default_rng(2)
+    rows = [prediction_row(catalog.model(m), catalog.hw(h), workload(b, 512, 128, engine="vllm", dtype="bfloat16",
+                                                                       device_count=2))
+            for m in MODELS for h in HARDWARE for b in (1, 8, 32)]
+    feats = feature_frame(rows)
+    frame = pd.concat([pd.DataFrame(rows)[["model_key", "hardware_key"]], feats], axis=1)
+    frame["power_source"] = "none"
+    noise = np.exp(rng.normal(0, 0.03, len(frame)))
+    frame["tpot_s"] = feats["roofline_decode_step_s"] * 2.0 * noise
+    frame["output_throughput_tok_s"] = feats["roofline_output_throughput_tok_s"] * 0.5 * noise
+    root = tmp_path_factory.mktemp("predictors")
+    for target in ("tpot_s", "output_throughput_tok_s"):
+        save_predictor(train_predictor(frame, target, n_folds=2), root / target)
+    shutil.copytree(root / "tpot_s", root / "promoted" / "tpot_s")
+    return root
+
+
+def test_predict_uses_promoted_predictors_unless_told_otherwise(catalog, models_dir):
+    work = workload(8, 512, 128, engine="vllm", dtype="bfloat16", device_count=2)
+    promoted = predict(catalog, models_dir, "llama-3.1-8b", "nvidia-h100-sxm-80gb", work)
+    assert set(promoted) == {"tpot_s"} and promoted["tpot_s"]["promoted"]
+    both = predict(catalog, models_dir, "llama-3.1-8b", "nvidia-h100-sxm-80gb", work, allow_unpromoted=True)
+    assert set(both) == {"tpot_s", "output_throughput_tok_s"} and not both["output_throughput_tok_s"]["promoted"]
+    p = both["tpot_s"]
+    assert p["lower_90"] < p["value"] < p["upper_90"]
+    with pytest.raises(PredictorsMissingError, match="allow-unpromoted"):
+        predict(catalog, models_dir / "nowhere", "llama-3.1-8b", "nvidia-h100-sxm-80gb", work)
+
+
+def test_prediction_for_spec_only_hardware_follows_its_bandwidth(catalog, models_dir):
+    """H200 is in no training row: its larger bandwidth must still make decoding faster than H100's."""
+    work = workload(1, 512, 128, engine="vllm", dtype="bfloat16", device_count=2)
+    h100 = predict(catalog, models_dir, "llama-3.1-70b", "nvidia-h100-sxm-80gb", work)["tpot_s"]["value"]
+    h200 = predict(catalog, models_dir, "llama-3.1-70b", "nvidia-h200-sxm-141gb", work)["tpot_s"]["value"]
+    assert h200 < h100
+
+
+def test_explain_reports_the_physics_baseline_and_top_corrections(catalog, models_dir):
+    work = workload(8, 512, 128, engine="vllm", dtype="bfloat16", device_count=2)
+    ex = explain(catalog, models_dir, "qwen2-7b", "amd-mi300x", work, "tpot_s", top=3)
+    assert ex["physics_baseline"] > 0 and len(ex["contributions"]) == 3
+    assert ex["prediction"] == pytest.approx(predict(catalog, models_dir, "qwen2-7b", "amd-mi300x", work)["tpot_s"]["value"])
+
+
+def test_batch_prediction_writes_one_row_per_config_and_names_bad_rows(catalog, models_dir, tmp_path):
+    good = tmp_path / "configs.csv"
+    good.write_text("model,hardware,batch_size,input_tokens,output_tokens,engine,dtype,device_count\n"
+                    "meta-llama/Llama-3.1-8B-Instruct,NVIDIA H100 80GB HBM3,8,512,128,vllm,bfloat16,2\n"
+                    "qwen2-7b,amd-mi300x,1,512,128,vllm,bfloat16,2\n")
+    out = tmp_path / "predictions.csv"
+    assert predict_batch(catalog, models_dir, good, out) == 2
+    result = pd.read_csv(out)
+    assert list(result.columns[:3]) == ["model", "hardware", "batch_size"]
+    assert (result["tpot_s_lower_90"] < result["tpot_s"]).all()
+    bad = tmp_path / "bad.csv"
+    bad.write_text("model,hardware,batch_size,input_tokens,output_tokens\nqwen2-7b,amd-mi300x,1,512,128\n"
+                   "qwen2-7b,tpu-v9,1,512,128\n")
+    with pytest.raises(BatchInputError, match=r"bad.csv: line 3, column 'hardware'.*tpu-v9"):
+        predict_batch(catalog, models_dir, bad, tmp_path / "x.csv")
+
+
+def test_recommend_ranks_hardware_that_fits_and_meets_the_tpot_limit(catalog, models_dir):
+    table = recommend(catalog, models_dir, "llama-3.1-70b", 512, 128, max_tpot_s=1.0, rps=5, allow_unpromoted=True)
+    assert not table.empty and (table["tpot_s"] <= 1.0).all()
+    assert (table["devices"] >= 1).all() and (table["replicas_for_rps"] >= 1).all()
+    # 70B in bf16 (141 GB) needs at least two 80 GB devices
+    h100 = table[table["hardware"] == "nvidia-h100-sxm-80gb"]
+    assert h100.empty or int(h100["devices"].iloc[0]) >= 2
+    priced = table["usd_per_million_tokens"].dropna()
+    assert list(priced) == sorted(priced)

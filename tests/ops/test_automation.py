@@ -1,0 +1,107 @@
+"""Automation: a stopped weekly schedule per sweep, sensors that tag their runs with the host, and
+refresh conditions that follow new partitions but stop at a failed blocking check."""
+
+import datetime
+import logging
+import time
+
+import dagster as dg
+import yaml
+
+from inference_estimation import constants
+from inference_estimation.definitions import defs
+from inference_estimation.defs.automation.sensors import refresh_sensor
+from inference_estimation.defs.benchmarks.sensors import new_partitions_sensor
+from inference_estimation.lib.catalog import load_catalog
+from inference_estimation.lib.home import REPO_ROOT
+from tests.ops.conftest import launcher_overlay, materialize_partition, sweep_overlay
+from tests.ops.standins import absurd_rows_interpreter, harness_interpreter
+
+
+def test_every_sweep_has_a_stopped_weekly_schedule_launching_each_pair_with_its_config_and_host_tag():
+    catalog = load_catalog()
+    repository = defs.get_repository_def()
+    for sweep in catalog.sweeps.values():
+        schedule = defs.resolve_schedule_def(f"sweep_{sweep.name.replace('-', '_')}_weekly")
+        assert schedule.default_status == dg.DefaultScheduleStatus.STOPPED
+        assert schedule.cron_schedule == "0 3 * * 0" and schedule.job_name == "benchmark_job"
+        tick = schedule.evaluate_tick(dg.build_schedule_context(
+            repository_def=repository, scheduled_execution_time=datetime.datetime(2026, 1, 4, 3)))
+        assert len(tick.run_requests) == len(sweep.models) * len(sweep.hardware)
+        for request in tick.run_requests:
+            assert request.run_config["ops"]["benchmark_runs"]["config"]["sweep"] == sweep.name
+            assert request.tags[constants.HOST_TAG] == "localhost" and request.tags["sweep"] == sweep.name
+    for name in ("import_external_monthly", "external_freshness_daily"):
+        assert defs.resolve_schedule_def(name).default_status == dg.DefaultScheduleStatus.STOPPED
+
+
+def test_refresh_runs_carry_the_host_tag_that_the_instance_limits_to_one_run_per_host():
+    assert refresh_sensor.run_tags == {constants.HOST_TAG: "localhost"}
+    assert refresh_sensor.default_status == dg.DefaultSensorStatus.STOPPED
+    assert new_partitions_sensor.default_status == dg.DefaultSensorStatus.STOPPED
+    graph = defs.resolve_asset_graph()
+    targets = {k.to_user_string() for k in refresh_sensor.asset_selection.resolve(graph)}
+    assert {"marts/training_features", "predictors", "shap_reports"} <= targets
+    assert not {"benchmark_runs", "external_benchmarks", "hardware_specs"} & targets  # scheduled, never eager
+    dbt_conditions = {graph.get(dg.AssetKey.from_user_string(k)).automation_condition.get_label()
+                      for k in targets if k.startswith(("staging/", "intermediate/", "marts/"))}
+    assert dbt_conditions == {"refresh_after_new_data"}
+    limits = yaml.safe_load((REPO_ROOT / "dagster.yaml").read_text())["concurrency"]["runs"]["tag_concurrency_limits"]
+    assert {"key": constants.HOST_TAG, "value": {"applyLimitPerUniqueValue": True}, "limit": 1} in limits
+
+
+class _Ticks:
+    """Evaluates the refresh sensor's conditions as the daemon would (its selection and default
+    condition) against one instance, tick after tick."""
+
+    def __init__(self, instance: dg.DagsterInstance) -> None:
+        from dagster._core.definitions.asset_daemon_cursor import AssetDaemonCursor
+
+        self.instance, self.cursor = instance, AssetDaemonCursor.empty()
+        self.graph = defs.resolve_asset_graph()
+        self.keys = refresh_sensor.asset_selection.resolve(self.graph)
+
+    def __call__(self) -> dict[str, int]:
+        from dagster._core.definitions.declarative_automation.automation_condition_evaluator import (
+            AutomationConditionEvaluator,
+        )
+
+        evaluator = AutomationConditionEvaluator(
+            asset_graph=self.graph, instance=self.instance, entity_keys=self.keys, cursor=self.cursor,
+            evaluation_id=self.cursor.evaluation_id, emit_backfills=False, logger=logging.getLogger(__name__),
+            default_condition=refresh_sensor.default_condition)
+        results, _ = evaluator.evaluate()
+        self.cursor = self.cursor.with_updates(
+            evaluation_timestamp=time.time(), newly_observe_requested_asset_keys=[],
+            evaluation_id=self.cursor.evaluation_id + 1, condition_cursors=[r.get_new_cursor() for r in results],
+            asset_graph=self.graph)
+        return {r.key.to_user_string(): r.true_subset.size for r in results if r.true_subset.size}
+
+
+def test_one_new_partition_refreshes_dbt_then_training_and_a_failed_blocking_check_holds_it_back(
+        isolated_home, tmp_path):
+    overlay = isolated_home.catalog_dir / "ops.yaml"
+    instance = dg.DagsterInstance.ephemeral()
+    tick = _Ticks(instance)
+    assert tick() == {}  # nothing landed, nothing to refresh (eager would request every missing asset)
+
+    overlay.write_text(sweep_overlay() + launcher_overlay(absurd_rows_interpreter(tmp_path)))
+    assert not materialize_partition(isolated_home, "gpt2-small", instance=instance).success
+    assert tick() == {}  # landed, but its blocking checks failed
+
+    overlay.write_text(sweep_overlay() + launcher_overlay(harness_interpreter(tmp_path, "SyntheticBackend")))
+    assert materialize_partition(isolated_home, "gpt2-small", instance=instance).success
+    requested = tick()  # one partition of four is enough
+    assert {"staging/stg_benchmark_runs", "marts/measurements", "marts/training_features"} <= set(requested)
+    assert "predictors" not in requested  # not before the training frame itself was rebuilt
+    assert tick() == {}
+
+    features = dg.AssetKey(["marts", "training_features"])
+    instance.report_runless_asset_event(dg.AssetMaterialization(features))
+    instance.report_runless_asset_event(dg.AssetCheckEvaluation(asset_key=features, check_name="power_within_tdp",
+                                                                passed=False))
+    assert "predictors" not in tick()  # the gate before training failed
+    instance.report_runless_asset_event(dg.AssetCheckEvaluation(asset_key=features, check_name="power_within_tdp",
+                                                                passed=True))
+    requested = tick()
+    assert requested["predictors"] == requested["shap_reports"] == len(constants.TARGETS)

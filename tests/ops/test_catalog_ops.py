@@ -1,0 +1,114 @@
+"""The catalog under operations: a malformed overlay fails loudly and harmlessly, and a catalog that
+grows brings its partitions, schedule and sensor requests without any code change."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from inference_estimation.lib.catalog import CatalogError, load_catalog
+from inference_estimation.lib.home import HOME_ENV
+
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+#: Loads the code location in a fresh process (as `dagster dev` does on reload) and describes it.
+DESCRIBE_LOCATION = """
+import datetime
+import json
+import dagster as dg
+from inference_estimation.definitions import defs
+from inference_estimation.defs.benchmarks.sensors import new_partitions_sensor
+spec = next(s for s in defs.resolve_all_asset_specs() if s.key == dg.AssetKey("benchmark_runs"))
+with dg.DagsterInstance.ephemeral() as instance:
+    requests = new_partitions_sensor(dg.build_sensor_context(instance=instance))
+schedule = defs.resolve_schedule_def("sweep_ops_grow_weekly")
+ticks = schedule.evaluate_tick(dg.build_schedule_context(
+    repository_def=defs.get_repository_def(), scheduled_execution_time=datetime.datetime(2026, 1, 4, 3)))
+print(json.dumps({
+    "partitions": sorted(str(k) for k in spec.partitions_def.get_partition_keys()),
+    "sensor_requests": {str(r.partition_key): [r.run_config["ops"]["benchmark_runs"]["config"]["sweep"],
+                                               r.tags["inference_estimation/host"]] for r in requests},
+    "schedule_requests": sorted(str(r.partition_key) for r in ticks.run_requests),
+    "schedule_status": str(schedule.default_status),
+}))
+"""
+
+NEW_ENTRIES = """\
+models:
+  - key: ops-new-llama
+    family: llama
+    default_dtype: float32
+    architecture: {layers: 2, hidden_size: 64, heads: 4, kv_heads: 2, intermediate_size: 128, vocab_size: 1000,
+                   max_position_embeddings: 256}
+hardware:
+  - key: second-box-cpu
+    kind: cpu
+    vendor: host
+    spec_source: user
+    specs: {memory_gb: 16}
+    launcher: {type: local, host: second-box}
+sweeps:
+  - name: ops-grow
+    models: [ops-new-llama, gpt2-small]
+    hardware: [local-cpu, second-box-cpu]
+    batch_sizes: [1]
+    input_tokens: [8]
+    output_tokens: [4]
+"""
+
+
+def _run(code_or_args, home, timeout=300):
+    env = {**os.environ, HOME_ENV: str(home), "DAGSTER_HOME": str(home / "dagster")}
+    args = [sys.executable, "-c", code_or_args] if isinstance(code_or_args, str) else [sys.executable, *code_or_args]
+    return subprocess.run(args, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=timeout, check=False)
+
+
+def test_a_malformed_overlay_names_file_and_field_breaks_nothing_else_and_removing_it_restores(isolated_home):
+    overlay = isolated_home.catalog_dir / "broken.yaml"
+    overlay.write_text("models:\n  - key: gpt2-small\n    architecture: {layers: many}\n")
+    expected = "broken.yaml: models[0] (key='gpt2-small').architecture.layers: Input should be a valid integer"
+
+    with pytest.raises(CatalogError) as error:
+        load_catalog()
+    assert str(overlay) in str(error.value) and expected in str(error.value)
+    cli = _run(["-m", "inference_estimation.cli", "catalog"], isolated_home.root)
+    assert cli.returncode == 2 and expected in cli.stderr and "Traceback" not in cli.stderr
+    location = _run("import inference_estimation.definitions", isolated_home.root)
+    assert location.returncode != 0 and expected in location.stderr  # the code location refuses to load...
+    assert "CatalogError" in location.stderr
+    assert not list(isolated_home.parquet_dir.rglob("*")) and not isolated_home.warehouse_path.exists()  # ...and wrote nothing
+
+    overlay.write_text("models: [\n")  # not YAML at all
+    with pytest.raises(CatalogError, match=r"broken.yaml: not valid YAML"):
+        load_catalog()
+
+    overlay.unlink()
+    assert "gpt2-small" in load_catalog().models
+    assert _run(["-m", "inference_estimation.cli", "catalog"], isolated_home.root).returncode == 0
+
+
+def test_a_model_and_hardware_added_to_the_catalog_become_partitions_schedules_and_sensor_requests(isolated_home):
+    before = load_catalog()
+    (isolated_home.catalog_dir / "grow.yaml").write_text(NEW_ENTRIES)
+
+    out = _run(DESCRIBE_LOCATION, isolated_home.root)
+
+    assert out.returncode == 0, out.stderr[-3000:]
+    described = json.loads(out.stdout.strip().splitlines()[-1])
+    expected_models = sorted({*before.partition_models, "ops-new-llama"})
+    expected_hardware = sorted({*before.partition_hardware, "second-box-cpu"})
+    assert len(described["partitions"]) == len(expected_models) * len(expected_hardware)
+    assert "local-cpu|ops-new-llama" in described["partitions"]
+    assert "second-box-cpu|gpt2-small" in described["partitions"]
+    # The new sweep has a (stopped) weekly schedule covering exactly its pairs.
+    assert described["schedule_requests"] == sorted(
+        f"{h}|{m}" for h in ("local-cpu", "second-box-cpu") for m in ("gpt2-small", "ops-new-llama"))
+    assert described["schedule_status"].endswith("STOPPED")
+    # The sensor asks for every never-measured covered pair, each with its host's tag; local-demo wins
+    # where it covers the pair, the new sweep elsewhere.
+    requests = described["sensor_requests"]
+    assert requests["local-cpu|ops-new-llama"] == ["ops-grow", "localhost"]
+    assert requests["second-box-cpu|ops-new-llama"] == ["ops-grow", "second-box"]
+    assert requests["local-cpu|gpt2-small"] == ["local-demo", "localhost"]
