@@ -47,7 +47,6 @@ def _run_checks(home, *checks) -> dict:
     return {e.check_name: e for e in result.get_asset_check_evaluations()}
 
 
-@pytest.mark.skip(reason="fails since the physics-offset predictors and public rows in training_features; open in issue 7")
 def test_the_gate_before_training_passes_on_the_pipeline_and_blocks_absurd_rows(pipeline, session_home, isolated_home):
     _copy_marts(session_home, isolated_home)
     evaluations = _run_checks(isolated_home, mart_checks.training_rows_in_range)
@@ -69,7 +68,6 @@ def test_the_gate_before_training_passes_on_the_pipeline_and_blocks_absurd_rows(
     assert evaluations["latency_positive"].passed
 
 
-@pytest.mark.skip(reason="fails since the physics-offset predictors and public rows in training_features; open in issue 7")
 def test_drift_is_flagged_when_new_measurements_leave_the_90_percent_interval_too_often(pipeline, session_home):
     folder = predictor_folders(session_home.models_dir, allow_unpromoted=True)["e2e_latency_s"]
     model, card = load_predictor(folder)
@@ -88,7 +86,6 @@ def test_drift_is_flagged_when_new_measurements_leave_the_90_percent_interval_to
     assert drifted["p_value"] < quality.DRIFT_ALPHA
 
 
-@pytest.mark.skip(reason="fails since the physics-offset predictors and public rows in training_features; open in issue 7")
 def test_the_drift_check_warns_on_marts_measured_after_the_predictor(pipeline, session_home, isolated_home):
     _copy_marts(session_home, isolated_home)
     con = duckdb.connect(str(isolated_home.warehouse_path))

@@ -145,6 +145,7 @@ def test_ui_shows_the_graph_partitions_and_shap_plots_and_graphql_has_the_materi
     if browser.wait_for_text("Join the Dagster community", timeout_s=15):  # the UI's one-time prompt
         browser.evaluate(CLICK_TEXT.format("Skip"))
         browser.wait_for("!document.body.innerText.includes('Join the Dagster community')", timeout_s=15)
+    time.sleep(2)  # node colours (materialization status) arrive after the names
     shot("asset-graph")
 
     # The partitioned benchmark asset shows its model x hardware partitions and which landed.
