@@ -18,6 +18,8 @@ import pytest  # noqa: E402
 from inference_estimation.lib.home import activate_home  # noqa: E402
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+#: The public datasets, read in place (CI lays shared/ beside the clone; never copied into the repo).
+EXTERNAL_DATA_DIR = REPO_ROOT.parent / "shared" / "data" / "external"
 activate_home(_SESSION_HOME)
 
 

@@ -9,9 +9,9 @@ import pytest
 
 from inference_estimation.definitions import defs
 from inference_estimation.lib.home import get_home
-from tests.conftest import REPO_ROOT
+from tests.conftest import EXTERNAL_DATA_DIR
 
-EXTERNAL_DIR = REPO_ROOT.parent / "shared" / "data" / "external"
+EXTERNAL_DIR = EXTERNAL_DATA_DIR
 SOURCES = ("argonne-llm-bench", "splitwise")
 
 pytestmark = pytest.mark.skipif(not EXTERNAL_DIR.is_dir(), reason=f"public datasets not at {EXTERNAL_DIR}")

@@ -4,7 +4,6 @@ import csv
 import io
 import time
 from collections import Counter
-from pathlib import Path
 
 import pytest
 
@@ -13,9 +12,9 @@ from inference_estimation.lib.catalog import load_catalog
 from inference_estimation.lib.external.adapters import argonne
 from inference_estimation.lib.external.base import sha256_of
 from inference_estimation.lib.external.canonical import to_records
+from tests.conftest import EXTERNAL_DATA_DIR
 
-REPO_ROOT = Path(__file__).resolve().parents[3]
-DATASET = REPO_ROOT.parent / "shared" / "data" / "external" / "argonne_llm_inference_bench"
+DATASET = EXTERNAL_DATA_DIR / "argonne_llm_inference_bench"
 ADAPTER = argonne.ArgonneLLMInferenceBenchAdapter()
 
 pytestmark = pytest.mark.skipif(not DATASET.is_dir(), reason=f"Argonne dataset not present at {DATASET}")

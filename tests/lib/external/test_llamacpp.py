@@ -3,7 +3,6 @@
 import csv
 import time
 from collections import Counter
-from pathlib import Path
 
 import pytest
 
@@ -12,9 +11,9 @@ from inference_estimation.lib.catalog import load_catalog
 from inference_estimation.lib.external.adapters import llamacpp
 from inference_estimation.lib.external.adapters.llamacpp import CSV_FILE, LlamaCppGpuBenchAdapter
 from inference_estimation.lib.external.canonical import to_records
+from tests.conftest import EXTERNAL_DATA_DIR
 
-REPO_ROOT = Path(__file__).resolve().parents[3]
-EXTERNAL = REPO_ROOT.parent / "shared" / "data" / "external"
+EXTERNAL = EXTERNAL_DATA_DIR
 ADAPTER = LlamaCppGpuBenchAdapter()
 FOLDER = EXTERNAL / ADAPTER.folder
 

@@ -2,7 +2,6 @@
 
 import json
 import time
-from pathlib import Path
 
 import pytest
 
@@ -11,9 +10,9 @@ from inference_estimation.lib.external.adapters import llmperf
 from inference_estimation.lib.external.adapters.llmperf import LLMPerfLeaderboardAdapter, summary_to_row
 from inference_estimation.lib.external.base import sha256_of
 from inference_estimation.lib.external.canonical import to_records
+from tests.conftest import EXTERNAL_DATA_DIR
 
-REPO_ROOT = Path(__file__).resolve().parents[3]
-EXTERNAL = REPO_ROOT.parent / "shared" / "data" / "external"
+EXTERNAL = EXTERNAL_DATA_DIR
 ADAPTER = LLMPerfLeaderboardAdapter()
 FOLDER = EXTERNAL / ADAPTER.folder
 

@@ -4,7 +4,6 @@ import csv
 import json
 import time
 from collections import Counter
-from pathlib import Path
 
 import pytest
 
@@ -22,9 +21,9 @@ from inference_estimation.lib.external.adapters.mlenergy import (
 from inference_estimation.lib.external.base import sha256_of
 from inference_estimation.lib.external.canonical import to_records
 from inference_estimation.lib.external.registry import all_adapters
+from tests.conftest import EXTERNAL_DATA_DIR
 
-REPO_ROOT = Path(__file__).resolve().parents[3]
-EXTERNAL = REPO_ROOT.parent / "shared" / "data" / "external"
+EXTERNAL = EXTERNAL_DATA_DIR
 V3, V2, V1 = MLEnergyV3Adapter(), MLEnergyV2Adapter(), MLEnergyV1Adapter()
 
 

@@ -3,7 +3,6 @@
 import json
 import time
 from collections import Counter
-from pathlib import Path
 
 import pytest
 
@@ -18,9 +17,9 @@ from inference_estimation.lib.external.adapters.mlperf import (
 )
 from inference_estimation.lib.external.base import sha256_of
 from inference_estimation.lib.external.canonical import to_records
+from tests.conftest import EXTERNAL_DATA_DIR
 
-REPO_ROOT = Path(__file__).resolve().parents[3]
-EXTERNAL = REPO_ROOT.parent / "shared" / "data" / "external"
+EXTERNAL = EXTERNAL_DATA_DIR
 ADAPTER = MLPerfInferenceAdapter()
 FOLDER = EXTERNAL / ADAPTER.folder
 

@@ -3,7 +3,6 @@
 import csv
 import statistics
 import time
-from pathlib import Path
 
 import pytest
 
@@ -11,9 +10,9 @@ from inference_estimation.lib.catalog import load_catalog
 from inference_estimation.lib.external.adapters import splitwise
 from inference_estimation.lib.external.base import sha256_of
 from inference_estimation.lib.external.canonical import to_records
+from tests.conftest import EXTERNAL_DATA_DIR
 
-REPO_ROOT = Path(__file__).resolve().parents[3]
-DATASET = REPO_ROOT.parent / "shared" / "data" / "external" / "splitwise_perf_model"
+DATASET = EXTERNAL_DATA_DIR / "splitwise_perf_model"
 ADAPTER = splitwise.SplitwisePerfModelAdapter()
 
 pytestmark = pytest.mark.skipif(not DATASET.is_dir(), reason=f"Splitwise dataset not present at {DATASET}")
