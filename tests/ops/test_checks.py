@@ -7,6 +7,7 @@ import time
 
 import dagster as dg
 import duckdb
+import pandas as pd
 import pytest
 from dagster_duckdb import DuckDBResource
 
@@ -72,12 +73,18 @@ def test_drift_is_flagged_when_new_measurements_leave_the_90_percent_interval_to
     folder = predictor_folders(session_home.models_dir, allow_unpromoted=True)["e2e_latency_s"]
     model, card = load_predictor(folder)
     frame = _training_frame(session_home)
-    frame = frame[frame["source"] == "local"]  # the points it was trained on (other tests add public data)
+    # The local points measured before the predictor was trained: other tests add public data, and
+    # a fault test re-measures a partition later in the session (those rows are newer than the card).
+    frame = frame[frame["source"] == "local"]
+    trained_at = pd.Timestamp(card["trained_at"]).tz_convert("UTC")
+    frame = frame[(pd.to_datetime(frame["measured_at_ts"], utc=True) <= trained_at).to_numpy()]
 
     same = quality.prediction_drift(frame, model, card, since=None)
     assert same["new_rows"] == len(select_rows(frame, "e2e_latency_s")) > 0
     assert not same["drifted"]  # the data it was trained on
     assert quality.prediction_drift(frame, model, card, since=card["trained_at"])["new_rows"] == 0
+    later = frame.assign(measured_at_ts=(trained_at + pd.Timedelta(days=1)).tz_localize(None))
+    assert quality.prediction_drift(later, model, card, since=card["trained_at"])["new_rows"] == same["new_rows"]
 
     factor = math.exp(2 * card["interval"]["log_halfwidth"] + 0.5)  # far outside the interval, whatever its width
     slower = frame.assign(e2e_latency_s=frame["e2e_latency_s"] * factor)  # e.g. a driver regression
