@@ -102,15 +102,19 @@ def _run_pipes() -> int:
         # Leaving the block with an exception reports it to the orchestrator (which then lands
         # nothing) before it propagates; expected fatal errors are then printed as one line.
         with open_dagster_pipes() as pipes:
-            spec_data = pipes.extras.get("spec")
-            if spec_data is None:
-                raise SpecError("the Pipes extras have no 'spec'")
-            spec = JobSpec.from_dict(spec_data)
+            try:
+                spec_data = pipes.extras.get("spec")
+                if spec_data is None:
+                    raise SpecError("the Pipes extras have no 'spec'")
+                spec = JobSpec.from_dict(spec_data)
 
-            def emit(record: MeasurementRecord) -> None:
-                pipes.report_custom_message({"type": MEASUREMENT_MESSAGE_TYPE, "record": record.to_dict()})
+                def emit(record: MeasurementRecord) -> None:
+                    pipes.report_custom_message({"type": MEASUREMENT_MESSAGE_TYPE, "record": record.to_dict()})
 
-            records = run_spec(spec, emit, pipes.log.info)
+                records = run_spec(spec, emit, pipes.log.info)
+            except (SpecError, BenchmarkSetupError) as exc:
+                pipes.log.error(f"benchmark_jobs: {exc}")  # the reason, in the orchestrator's run log
+                raise
             pipes.log.info(f"done: {len(records)} records ({sum(r.status != 'ok' for r in records)} not ok)")
     except (SpecError, BenchmarkSetupError) as exc:
         return _fatal(str(exc))

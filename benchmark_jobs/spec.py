@@ -125,6 +125,10 @@ class MeasurementSettings:
             raise SpecError("settings field 'min_energy_window_s' must be >= 0 or null")
 
 
+#: Environment variable the ``openai-server`` backend reads the endpoint's API key from when the
+#: spec carries none (how the orchestrator passes it: a secret, never part of the spec).
+SERVING_API_KEY_ENV = "INFERENCE_ESTIMATION_SERVING_API_KEY"
+
 #: Length distributions of serving prompts and outputs (around the point's mean length).
 LENGTH_DISTRIBUTIONS = ("fixed", "uniform", "normal")
 
@@ -149,7 +153,7 @@ class ServingSettings:
         tpot_limit_s: goodput limit on time per output token (None = no limit).
         e2e_limit_s: goodput limit on request latency (None = no limit).
         request_timeout_s: a request taking longer fails (and so does the trial).
-        api_key: sent as a bearer token when set.
+        api_key: sent as a bearer token when set (else the ``SERVING_API_KEY_ENV`` variable's value).
         engine_name: ``engine`` column of the rows (the serving engine, e.g. ``vllm``);
             None = the ``owned_by`` of the served model, else ``openai-server``.
     """
@@ -247,7 +251,7 @@ class JobSpec:
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "JobSpec":
+    def from_dict(cls, data: dict[str, Any]) -> JobSpec:
         """Builds a spec from its dict form.
 
         Raises:
@@ -267,7 +271,7 @@ class JobSpec:
             raise SpecError(f"spec has an unknown or missing field: {exc}") from exc
 
     @classmethod
-    def from_file(cls, path: str | Path) -> "JobSpec":
+    def from_file(cls, path: str | Path) -> JobSpec:
         """Reads a JSON spec file.
 
         Raises:

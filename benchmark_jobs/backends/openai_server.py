@@ -18,6 +18,8 @@ estimate counts this process's CPU time, not the server's, so it is never used h
 
 from __future__ import annotations
 
+import os
+import re
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -35,7 +37,7 @@ from benchmark_jobs.backends.serving_load import (
     sample_lengths,
 )
 from benchmark_jobs.device import is_loopback_url
-from benchmark_jobs.spec import JobSpec, ModelSpec, ServingSettings, WorkloadPoint
+from benchmark_jobs.spec import SERVING_API_KEY_ENV, JobSpec, ModelSpec, ServingSettings, WorkloadPoint
 
 #: How long ``load`` waits for the server to answer ``GET /v1/models``.
 SERVER_READY_TIMEOUT_S = 60.0
@@ -81,7 +83,7 @@ class OpenAIServerBackend(Backend):
             spec.serving.base_url,
             spec.serving.model,
             timeout_s=spec.serving.request_timeout_s,
-            api_key=spec.serving.api_key,
+            api_key=spec.serving.api_key or os.environ.get(SERVING_API_KEY_ENV) or None,
         )
 
     def usable_power_source(self, source: Any) -> Any:
@@ -196,12 +198,17 @@ class OpenAIServerBackend(Backend):
 
 
 def _wait_for_models(client: CompletionsClient, timeout_s: float) -> dict[str, Any]:
-    """``GET /v1/models``, retried until the server answers or ``timeout_s`` passes."""
+    """``GET /v1/models``, retried until the server answers or ``timeout_s`` passes.
+
+    A client error (HTTP 4xx: a wrong API key, a wrong URL prefix) is an answer: it fails at once.
+    """
     deadline_s = time.monotonic() + timeout_s
     while True:
         try:
             return client.get_json("/v1/models")
-        except Exception as exc:  # noqa: BLE001 - not up yet
+        except Exception as exc:  # not up yet (refused, reset, 5xx while loading)
+            if re.search(r"HTTP 4\d\d", str(exc)):
+                raise RuntimeError(f"{client.scheme}://{client.host}:{client.port}{client.prefix}: {exc}") from exc
             if time.monotonic() > deadline_s:
                 raise RuntimeError(f"no answer from GET /v1/models within {timeout_s:g} s: {exc}") from exc
             time.sleep(0.5)

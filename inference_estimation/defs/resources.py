@@ -6,6 +6,7 @@ import dagster as dg
 from dagster_dbt import DbtCliResource
 from dagster_duckdb import DuckDBResource
 
+from benchmark_jobs.spec import SERVING_API_KEY_ENV
 from inference_estimation.defs.transform.project import dbt_executable, dbt_project
 from inference_estimation.lib.home import get_home
 
@@ -19,18 +20,25 @@ class HarnessSecrets(dg.ConfigurableResource):
 
     Attributes:
         hf_token: Hugging Face access token, or None.
+        serving_api_key: bearer token of the endpoint an ``openai-server`` sweep loads, or None.
     """
 
     hf_token: str | None = None
+    serving_api_key: str | None = None
 
     def harness_env(self) -> dict[str, str]:
         """Environment variables for the harness process (only the secrets that are set)."""
-        return {"HF_TOKEN": self.hf_token} if self.hf_token else {}
+        env = {"HF_TOKEN": self.hf_token, SERVING_API_KEY_ENV: self.serving_api_key}
+        return {name: value for name, value in env.items() if value}
+
+
+#: Resource field -> the orchestrator's environment variable it is bound to.
+SECRET_ENV_VARS = {"hf_token": "HF_TOKEN", "serving_api_key": SERVING_API_KEY_ENV}
 
 
 def harness_secrets_from_env() -> HarnessSecrets:
     """Binds each secret to its environment variable when that variable is set (else it stays unset)."""
-    return HarnessSecrets(**{"hf_token": dg.EnvVar("HF_TOKEN")} if os.environ.get("HF_TOKEN") else {})
+    return HarnessSecrets(**{field: dg.EnvVar(var) for field, var in SECRET_ENV_VARS.items() if os.environ.get(var)})
 
 
 @dg.definitions

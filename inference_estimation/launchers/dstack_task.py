@@ -35,6 +35,16 @@ _KIND_PACKAGES = {
     "rocm": ["amdsmi>=7.0"],
     "cpu": ["torch>=2.13"],
 }
+#: Per harness backend, on top of the above. vLLM brings the torch it was built against, so the
+#: kind's torch is not installed beside it; on AMD the ROCm vLLM image brings vLLM itself.
+_BACKEND_PACKAGES = {
+    "transformers": None,  # the kind's packages as they are
+    "vllm": ["vllm>=0.33"],  # as the gpu extra
+    "openai-server": [],
+    "tabular": ["xgboost>=3.0", "scikit-learn>=1.5", "catboost>=1.2"],
+}
+#: The image a backend needs on a device kind instead of the entry's own.
+_BACKEND_IMAGES = {("vllm", "rocm"): "rocm/vllm:latest"}
 #: Runs under Pipes when the orchestrator launched it; by hand, on the spec given in
 #: BENCHMARK_SPEC_JSON (rows are then printed as JSON lines in the job's log).
 RUN_COMMAND = (
@@ -74,15 +84,35 @@ def exact_resources(hardware: HardwareEntry) -> dict[str, Any]:
     return resources
 
 
-def harness_commands(hardware: HardwareEntry) -> list[str]:
-    """Install the harness's dependencies, then run it."""
-    packages = _COMMON_PACKAGES + _KIND_PACKAGES.get(hardware.kind, [])
+def harness_packages(hardware: HardwareEntry, backend: str = "transformers") -> list[str]:
+    """What the task pip-installs for a backend on the entry's device kind.
+
+    Raises:
+        TaskRenderError: for a backend the harness does not have.
+    """
+    if backend not in _BACKEND_PACKAGES:
+        raise TaskRenderError(f"unknown harness backend {backend!r}; known: {', '.join(_BACKEND_PACKAGES)}")
+    kind_packages = _KIND_PACKAGES.get(hardware.kind, [])
+    extra = _BACKEND_PACKAGES[backend]
+    if extra is None:
+        return _COMMON_PACKAGES + kind_packages
+    if backend == "vllm":
+        monitors = [p for p in kind_packages if not p.startswith("torch")]
+        return _COMMON_PACKAGES + monitors + ([] if (backend, hardware.kind) in _BACKEND_IMAGES else extra)
+    if backend == "tabular":
+        return _COMMON_PACKAGES + [p for p in kind_packages if not p.startswith("torch")] + extra
+    return _COMMON_PACKAGES + kind_packages + extra
+
+
+def harness_commands(hardware: HardwareEntry, backend: str = "transformers") -> list[str]:
+    """Install the harness's dependencies for the backend, then run it."""
+    packages = harness_packages(hardware, backend)
     quoted = " ".join(f'"{p}"' for p in packages)
     return [f"pip install --quiet --no-cache-dir {quoted}", RUN_COMMAND]
 
 
 def task_config(hardware: HardwareEntry, *, name: str | None = None, env: dict[str, str] | None = None,
-                harness_dir: str | None = None) -> dict[str, Any]:
+                harness_dir: str | None = None, backend: str = "transformers") -> dict[str, Any]:
     """The dstack task (as its YAML/JSON mapping) that runs the harness on this hardware.
 
     Args:
@@ -91,6 +121,7 @@ def task_config(hardware: HardwareEntry, *, name: str | None = None, env: dict[s
         env: environment of the job as a mapping (the launcher's), or None for the template's
             list of names (values are taken from the shell that runs ``dstack apply``).
         harness_dir: local path of ``benchmark_jobs`` to upload (default: this checkout's).
+        backend: the harness backend the job runs (its packages, and its image where it needs one).
     """
     launcher = hardware.launcher
     resources = exact_resources(hardware)  # also checks the launcher type
@@ -98,8 +129,9 @@ def task_config(hardware: HardwareEntry, *, name: str | None = None, env: dict[s
     config: dict[str, Any] = {"type": "task"}
     if name:
         config["name"] = name
-    if launcher.image:
-        config["image"] = launcher.image
+    image = _BACKEND_IMAGES.get((backend, hardware.kind), launcher.image)
+    if image:
+        config["image"] = image
     else:
         config["python"] = PYTHON_VERSION
     config["files"] = [f"{harness_dir or HARNESS_DIR}:{REMOTE_ROOT}/benchmark_jobs"]
@@ -108,7 +140,7 @@ def task_config(hardware: HardwareEntry, *, name: str | None = None, env: dict[s
         "HF_TOKEN",             # optional: gated pretrained weights
         "BENCHMARK_SPEC_JSON",  # by hand: export BENCHMARK_SPEC_JSON="$(cat spec.json)"
     ]
-    config["commands"] = harness_commands(hardware)
+    config["commands"] = harness_commands(hardware, backend)
     config["resources"] = resources
     config["spot_policy"] = launcher.spot_policy
     config["max_duration"] = launcher.timeout_s

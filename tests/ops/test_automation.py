@@ -30,7 +30,8 @@ def test_every_sweep_has_a_stopped_weekly_schedule_launching_each_pair_with_its_
         assert len(tick.run_requests) == len(sweep.models) * len(sweep.hardware)
         for request in tick.run_requests:
             assert request.run_config["ops"]["benchmark_runs"]["config"]["sweep"] == sweep.name
-            assert request.tags[constants.HOST_TAG] == "localhost" and request.tags["sweep"] == sweep.name
+            hardware = catalog.hw(str(request.partition_key).split("|")[0])  # keys: hardware|model
+            assert request.tags[constants.HOST_TAG] == hardware.host and request.tags["sweep"] == sweep.name
     for name in ("import_external_monthly", "external_freshness_daily"):
         assert defs.resolve_schedule_def(name).default_status == dg.DefaultScheduleStatus.STOPPED
 

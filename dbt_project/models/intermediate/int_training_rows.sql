@@ -1,5 +1,7 @@
--- One row per measured point with its model and hardware facts joined: the input of the
+-- One row per measured LLM point with its model and hardware facts joined: the input of the
 -- feature builder (inference_estimation.lib.features), which also builds predict's rows.
+-- Tabular-model rows stay in marts.measurements; the predictors speak about LLMs (their
+-- features are tokens, FLOPs and bytes per token, which a tree ensemble does not have).
 select
     m.point_id, m.measurement_id, m.source, m.run_id, m.measured_at_ts, m.model_key, m.hardware_key,
     m.engine, m.dtype, m.mode, m.batch_size, m.input_tokens, m.output_tokens, m.device_count,
@@ -15,3 +17,4 @@ select
 from {{ ref('measurements') }} as m
 inner join {{ ref('stg_models') }} as mo using (model_key)
 inner join {{ ref('stg_hardware') }} as h using (hardware_key)
+where mo.model_kind = 'llm'

@@ -103,7 +103,17 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
+    def _authorized(self) -> bool:
+        """With ``--api-key``, every /v1 route needs ``Authorization: Bearer <key>`` (else 401)."""
+        key = self.server.api_key
+        if key is None or not self.path.startswith("/v1/") or self.headers.get("Authorization") == f"Bearer {key}":
+            return True
+        self._json(401, {"error": {"message": "missing or wrong API key"}})
+        return False
+
     def do_GET(self) -> None:  # noqa: N802 - stdlib name
+        if not self._authorized():
+            return
         if self.path == "/v1/models":
             self._json(200, {"object": "list", "data": [{"id": self.server.model_name, "object": "model", "owned_by": "tiny-openai-server"}]})
         elif self.path == "/version":
@@ -114,6 +124,8 @@ class Handler(BaseHTTPRequestHandler):
             self._json(404, {"error": {"message": f"no route {self.path}"}})
 
     def do_POST(self) -> None:  # noqa: N802 - stdlib name
+        if not self._authorized():
+            return
         if self.path != "/v1/completions":
             self._json(404, {"error": {"message": f"no route {self.path}"}})
             return
@@ -176,8 +188,10 @@ class TinyServer(ThreadingHTTPServer):
     daemon_threads = True
     request_queue_size = 1024  # the stdlib's 5 resets connections when a load arrives all at once
 
-    def __init__(self, address: tuple[str, int], generator: TinyGenerator, model_name: str, max_requests: int) -> None:
+    def __init__(self, address: tuple[str, int], generator: TinyGenerator, model_name: str, max_requests: int,
+                 api_key: str | None = None) -> None:
         super().__init__(address, Handler)
+        self.api_key = api_key
         self.generator = generator
         self.model_name = model_name
         self.max_requests = max_requests
@@ -205,10 +219,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--n-head", type=int, default=2)
     parser.add_argument("--vocab-size", type=int, default=1000)
     parser.add_argument("--n-positions", type=int, default=256)
+    parser.add_argument("--api-key", default=None, help="require this bearer token on /v1 routes")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     generator = TinyGenerator(args.n_layer, args.n_embd, args.n_head, args.vocab_size, args.n_positions, args.device)
-    server = TinyServer((args.host, args.port), generator, args.model_name, args.max_requests)
+    server = TinyServer((args.host, args.port), generator, args.model_name, args.max_requests, args.api_key)
     timer = threading.Timer(args.max_seconds, server.shutdown)
     timer.daemon = True
     timer.start()
