@@ -13,11 +13,17 @@ catalog's architecture for a tabular model:
       estimator: random_forest  # sklearn only: random_forest, extra_trees,
                                 # gradient_boosting, hist_gradient_boosting
 
-``backend_options``: ``train_rows`` (2000) -- rows of the synthetic training set.
+``backend_options``: ``train_rows`` (2000) -- rows of the synthetic training set;
+``min_trial_s`` (0.01) -- shortest timed trial.
 
-A trial is one ``predict`` call on ``batch_size`` random rows (fixed per point, generated
-before timing). Record mapping: ``batch_size`` = rows per call, ``e2e_latency_s`` = latency of
-one call, ``row_throughput_rows_s`` = rows / latency; token fields are null; ``engine`` is the
+A trial is a loop of back-to-back ``predict`` calls on the same ``batch_size`` random rows
+(fixed per point, generated before timing). A single call on a few rows takes well under a
+millisecond, where one ``perf_counter`` pair measures scheduler noise more than the model; so,
+as ``timeit`` does, the fastest of the first few calls of a batch size (outside any trial)
+calibrates how many calls make a trial last ``min_trial_s``, and each trial reports the mean
+per call. Large batches stay at one call per trial. Record mapping: ``batch_size`` = rows per
+call, ``e2e_latency_s`` = median over trials of the latency per call, ``row_throughput_rows_s``
+= rows / latency; token fields are null; ``engine`` is the
 library (``xgboost``, ``catboost``, ``scikit-learn``) with its version. Threads come from the
 sweep's ``threads`` (None = the library's default: all cores for XGBoost and CatBoost, one
 for scikit-learn). Only XGBoost runs on a CUDA device; the others are CPU-only.
@@ -26,6 +32,7 @@ for scikit-learn). Only XGBoost runs on a CUDA device; the others are CPU-only.
 from __future__ import annotations
 
 import importlib
+import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -40,6 +47,11 @@ from benchmark_jobs.spec import JobSpec, ModelSpec, WorkloadPoint
 FAMILIES = ("xgboost", "catboost", "sklearn")
 SKLEARN_ESTIMATORS = ("random_forest", "extra_trees", "gradient_boosting", "hist_gradient_boosting")
 DEFAULT_TRAIN_ROWS = 2000
+DEFAULT_MIN_TRIAL_S = 0.01
+#: Cap on calls per trial (a trial of 1-row calls on a tiny model stays bounded).
+MAX_CALLS_PER_TRIAL = 10_000
+OPTIONS = ("train_rows", "min_trial_s")
+CALIBRATION_CALLS = 3
 _ENGINE_MODULES = {"xgboost": ("xgboost", "xgboost"), "catboost": ("catboost", "catboost"), "sklearn": ("scikit-learn", "sklearn")}
 
 
@@ -84,15 +96,29 @@ class TabularArchitecture:
 
 @dataclass(frozen=True)
 class TabularTiming:
-    """One prediction call (``perf_counter`` seconds) on ``rows`` rows."""
+    """One trial: ``calls`` back-to-back prediction calls on ``rows`` rows (``perf_counter`` s)."""
 
     start_s: float
     end_s: float
     rows: int
+    calls: int = 1
+
+    @property
+    def duration_s(self) -> float:
+        """Wall time of the whole trial."""
+        return self.end_s - self.start_s
 
     @property
     def e2e_latency_s(self) -> float:
-        return self.end_s - self.start_s
+        """Mean latency of one call."""
+        return (self.end_s - self.start_s) / self.calls
+
+
+def calls_per_trial(one_call_s: float, min_trial_s: float) -> int:
+    """Calls that make a trial last at least ``min_trial_s`` (1 to ``MAX_CALLS_PER_TRIAL``)."""
+    if one_call_s <= 0:
+        return MAX_CALLS_PER_TRIAL
+    return max(1, min(MAX_CALLS_PER_TRIAL, math.ceil(min_trial_s / one_call_s)))
 
 
 def synthetic_data(rng: np.random.Generator, rows: int, arch: TabularArchitecture) -> tuple[np.ndarray, np.ndarray]:
@@ -166,6 +192,8 @@ class TabularBackend(Backend):
     def __init__(self) -> None:
         self.arch: TabularArchitecture | None = None
         self.train_rows = DEFAULT_TRAIN_ROWS
+        self.min_trial_s = DEFAULT_MIN_TRIAL_S
+        self._calls: dict[int, int] = {}
         self._predict: Callable[[np.ndarray], Any] | None = None
         self._rng = np.random.default_rng(0)
         self._batches: dict[int, np.ndarray] = {}
@@ -182,12 +210,15 @@ class TabularBackend(Backend):
         return None if is_cuda(self._device) else cpu_model_name()
 
     def configure(self, spec: JobSpec) -> None:
-        unknown = sorted(set(spec.backend_options) - {"train_rows"})
+        unknown = sorted(set(spec.backend_options) - set(OPTIONS))
         if unknown:
-            raise ValueError(f"unknown tabular backend option(s) {unknown}; known: ['train_rows']")
+            raise ValueError(f"unknown tabular backend option(s) {unknown}; known: {list(OPTIONS)}")
         self.train_rows = int(spec.backend_options.get("train_rows", DEFAULT_TRAIN_ROWS))
         if self.train_rows < 10:
             raise ValueError("tabular backend option 'train_rows' must be >= 10")
+        self.min_trial_s = float(spec.backend_options.get("min_trial_s", DEFAULT_MIN_TRIAL_S))
+        if self.min_trial_s < 0:
+            raise ValueError("tabular backend option 'min_trial_s' must be >= 0")
         self.arch = TabularArchitecture.from_model_spec(spec.model)
         self.engine_name = _ENGINE_MODULES[self.arch.family][0]
 
@@ -212,6 +243,7 @@ class TabularBackend(Backend):
         self._predict = train_model(self.arch, x, y, threads=threads, seed=seed, device=device)
         self._device = device
         self._batches = {}
+        self._calls = {}
 
     def run(self, point: WorkloadPoint, *, deadline_s: float | None = None) -> TabularTiming:
         if self._predict is None or self.arch is None:
@@ -220,14 +252,28 @@ class TabularBackend(Backend):
         if rows not in self._batches:
             self._batches[rows] = self._rng.standard_normal((rows, self.arch.n_features)).astype(np.float32)
         batch = self._batches[rows]
+        if rows not in self._calls:  # calibration: the fastest of a few calls, outside any trial
+            fastest_s = math.inf
+            for _ in range(CALIBRATION_CALLS):
+                start_s = time.perf_counter()
+                predictions = self._predict(batch)
+                fastest_s = min(fastest_s, time.perf_counter() - start_s)
+                if len(predictions) != rows:
+                    raise RuntimeError(f"the model returned {len(predictions)} predictions for {rows} rows")
+                if fastest_s >= self.min_trial_s:
+                    break  # one call already fills a trial
+            self._calls[rows] = calls_per_trial(fastest_s, self.min_trial_s)
+        calls = self._calls[rows]
+        predict = self._predict
         start_s = time.perf_counter()
-        predictions = self._predict(batch)
+        for _ in range(calls):
+            predictions = predict(batch)
         end_s = time.perf_counter()
         if len(predictions) != rows:
             raise RuntimeError(f"the model returned {len(predictions)} predictions for {rows} rows")
         if deadline_s is not None and end_s > deadline_s:
             raise PointTimeoutError(f"the prediction finished {end_s - deadline_s:.1f} s past the deadline")
-        return TabularTiming(start_s, end_s, rows)
+        return TabularTiming(start_s, end_s, rows, calls)
 
     def workload_fields(self, point: WorkloadPoint) -> dict[str, Any]:
         return {
@@ -246,4 +292,5 @@ class TabularBackend(Backend):
     def unload(self) -> None:
         self._predict = None
         self._batches = {}
+        self._calls = {}
 

@@ -74,3 +74,21 @@ def test_tabular_models_refuse_features_other_than_float32_before_measuring(make
     spec = dataclasses.replace(spec, points=(dataclasses.replace(spec.points[0], dtype="bfloat16"),))
     with pytest.raises(BenchmarkSetupError, match="float32 features"):
         run_spec(spec, lambda r: None, lambda m: None)
+
+
+def test_sub_millisecond_calls_are_timed_as_loops_of_calls_reporting_the_mean_per_call():
+    from benchmark_jobs.backends.tabular_backend import MAX_CALLS_PER_TRIAL, TabularBackend, calls_per_trial
+
+    assert calls_per_trial(0.0002, 0.01) == 50 and calls_per_trial(0.5, 0.01) == 1
+    assert calls_per_trial(0.0, 0.01) == MAX_CALLS_PER_TRIAL and calls_per_trial(1e-9, 0.01) == MAX_CALLS_PER_TRIAL
+    pytest.importorskip("catboost")
+    backend = TabularBackend()
+    model = ModelSpec(key="cb", hf_id=None, family="catboost",
+                      architecture={"n_features": 8, "n_trees": 10, "max_depth": 3})
+    backend.train_rows, backend.min_trial_s = 300, 0.02
+    backend.load(model, "float32", "cpu", "random", threads=1)
+    (point,) = tabular_points([1])
+    timing = backend.run(point)
+    assert timing.calls > 1  # a 10-tree model predicts one row in far less than 20 ms
+    assert timing.duration_s >= 0.02 * 0.5  # about min_trial_s (a trial can run faster than the calibration)
+    assert timing.e2e_latency_s == pytest.approx(timing.duration_s / timing.calls)

@@ -80,7 +80,7 @@ def test_tabular_sweep_plans_rows_per_batch_with_the_models_shape(catalog):
     assert spec.backend == "tabular" and [p.batch_size for p in spec.points] == sorted(sweep.batch_sizes)
     assert spec.model.architecture == {"n_features": 32, "n_trees": 100, "max_depth": 6, "task": "classification",
                                        "n_classes": 4, "estimator": "hist_gradient_boosting"}
-    assert spec.backend_options == {"train_rows": 2000}
+    assert spec.backend_options == {"train_rows": 2000, "min_trial_s": 0.02}
     llm_in_tabular = SweepEntry(name="t", models=["gpt2-small"], hardware=["local-cpu"], backend="tabular",
                                 batch_sizes=[1])
     assert "measures tabular models" in skip_reason(catalog.model("gpt2-small"), cpu, llm_in_tabular)
