@@ -92,7 +92,10 @@ def test_absurd_numbers_are_landed_as_history_but_blocked_by_one_check_per_prope
     assert RANGE_CHECKS <= failed, failed
     assert all(evaluations[name].blocking for name in BLOCKING_RANGE_CHECKS)
     assert evaluations["latency_cv_stable"].severity == dg.AssetCheckSeverity.WARN
-    meta = lambda name: {k: v.value for k, v in evaluations[name].metadata.items()}
+
+    def meta(name: str) -> dict:
+        return {k: v.value for k, v in evaluations[name].metadata.items()}
+
     assert meta("latency_positive")["observed"] == 0.0 and meta("latency_positive")["violating_rows"] == 1
     assert meta("throughput_positive")["violating_rows"] == 1
     assert meta("power_within_tdp")["observed"] == pytest.approx(6500 / 65)
