@@ -252,8 +252,14 @@ def _evaluate(args: argparse.Namespace) -> int:
     if args.format == "json":
         print(json.dumps(found, indent=2))
     else:
+        from inference_estimation.lib.evaluation import TargetEvaluation, comparison_table
+
         for target in found:
             print((home.reports_dir / target / "evaluation.md").read_text())
+        evaluations = [TargetEvaluation(target=d["target"], rows=d["rows"], splits=d["splits"], skipped=d["skipped"])
+                       for d in found.values()]
+        print("### Leave-one-hardware-out: MdAPE % by learner and baseline (best learner in bold)\n")
+        print(comparison_table(evaluations, split="leave_one_hardware_out"))
     return 0
 
 

@@ -46,9 +46,15 @@ training_job = dg.define_asset_job(
     partitions_def=target_partitions,
     tags=LOCAL_HOST_TAGS, description="Train, evaluate, promote (if it beats its baselines) and explain one target.",
 )
+feature_selection_job = dg.define_asset_job(
+    "feature_selection_job", selection=dg.AssetSelection.assets("feature_selection_reports"),
+    partitions_def=target_partitions, tags=LOCAL_HOST_TAGS,
+    description="Drop-group feature ablation of one target on unseen hardware (minutes on the public data).",
+)
 
 
 @dg.definitions
 def jobs() -> dg.Definitions:
     """The jobs above."""
-    return dg.Definitions(jobs=[catalog_job, benchmark_job, import_job, transform_job, training_job])
+    return dg.Definitions(jobs=[catalog_job, benchmark_job, import_job, transform_job, training_job,
+                          feature_selection_job])

@@ -11,13 +11,19 @@ Splits (pooled out-of-fold predictions; whole groups held out together):
 Methods scored on the same folds:
 
 * ``catboost`` -- the predictor as trained (log target offset by the physics baseline);
+* ``hist_gbm``, ``ridge_physics`` -- other learners on the same offset, matrix and folds
+  (:mod:`inference_estimation.lib.learners`);
+* ``ensemble`` -- the mean of CatBoost's and ``hist_gbm``'s log predictions;
 * ``catboost_no_physics`` -- CatBoost on the plain log target with the raw spec columns and
   without the physics features (what a plain tabular model would do);
 * ``physics_calibrated`` -- the physics baseline (roofline time/throughput, load-scaled TDP,
   weights + KV cache) times the median measured/physics ratio of the training folds.
 
-Metrics: MdAPE, MAPE, share within +-10%, 90% interval coverage (cross-conformal, catboost only)
-and, for leave-one-hardware-out, Kendall tau of the hardware ranking per (model, workload).
+Metrics: MdAPE, MAPE, share within +-10%, 90% interval coverage (cross-conformal, for the
+learners) and, for leave-one-hardware-out, Kendall tau of the hardware ranking per (model,
+workload). The promotion gate and ``predict`` use CatBoost: the comparison is reported (and
+:func:`comparison_summary` says where the ensemble would win) but ``hist_gbm`` has no
+pickle-free save format, so an ensemble with it is not served.
 """
 
 from __future__ import annotations
@@ -32,8 +38,10 @@ from scipy.stats import kendalltau
 
 from inference_estimation import constants
 from inference_estimation.lib.features import FEATURE_COLUMNS, MODEL_FEATURES, PHYSICS_FEATURES
+from inference_estimation.lib.learners import LEARNERS, ensemble_log
 from inference_estimation.lib.modeling import (
-    calibrated_baseline, cross_conformal_coverage, error_metrics, group_folds, out_of_fold, select_rows,
+    calibrated_baseline, cross_conformal_coverage, error_metrics, group_folds, out_of_fold, out_of_fold_with,
+    select_rows,
 )
 
 SPLITS = {
@@ -42,7 +50,11 @@ SPLITS = {
     "leave_one_model_out": "model_key",
     "leave_one_source_out": "source",
 }
-METHODS = ("catboost", "catboost_no_physics", "physics_calibrated")
+METHODS = ("catboost", "hist_gbm", "ridge_physics", "ensemble", "catboost_no_physics", "physics_calibrated")
+#: Methods that are learners on the physics offset (interval coverage is reported for these).
+LEARNER_METHODS = ("catboost", "hist_gbm", "ridge_physics", "ensemble")
+#: The ensemble's members (mean of their log predictions).
+ENSEMBLE_MEMBERS = ("catboost", "hist_gbm")
 MIN_SOURCE_ROWS = 200
 #: Columns that identify "the same question asked of different hardware" for the ranking metric.
 WORKLOAD_KEY = ["model_key", "source", "engine", "dtype", "mode", "batch_size", "input_tokens",
@@ -99,7 +111,7 @@ def kendall_tau_by_workload(rows: pd.DataFrame, y_true: np.ndarray, y_pred: np.n
 
 def evaluate_target(frame: pd.DataFrame, target: str, n_folds: int = 5, seed: int = 0,
                     iterations: int = constants.EVALUATION_ITERATIONS) -> TargetEvaluation:
-    """Scores the three methods on every split that the data allows."""
+    """Scores every method of :data:`METHODS` on every split that the data allows, on the same folds."""
     rows = select_rows(frame, target)
     result = TargetEvaluation(target=target, rows=len(rows))
     if len(rows) < 8:
@@ -116,12 +128,14 @@ def evaluate_target(frame: pd.DataFrame, target: str, n_folds: int = 5, seed: in
         fold_id = np.full(len(rows), -1)
         for k, idx in enumerate(folds):
             fold_id[idx] = k
-        predictions = {
-            "catboost": np.exp(out_of_fold(rows, target, folds, seed, MODEL_FEATURES, iterations)),
-            "catboost_no_physics": np.exp(out_of_fold(rows, target, folds, seed, NO_PHYSICS_FEATURES, iterations,
-                                                      use_offset=False)),
-            "physics_calibrated": calibrated_baseline(rows, target, folds),
-        }
+        logs = {"catboost": out_of_fold(rows, target, folds, seed, MODEL_FEATURES, iterations)}
+        for name, fit_predict in LEARNERS.items():
+            logs[name] = out_of_fold_with(rows, target, folds, fit_predict, seed, MODEL_FEATURES)
+        logs["ensemble"] = ensemble_log(*(logs[m] for m in ENSEMBLE_MEMBERS))
+        predictions = {name: np.exp(log) for name, log in logs.items()}
+        predictions["catboost_no_physics"] = np.exp(out_of_fold(rows, target, folds, seed, NO_PHYSICS_FEATURES,
+                                                                iterations, use_offset=False))
+        predictions["physics_calibrated"] = calibrated_baseline(rows, target, folds)
         scores: dict[str, dict[str, float]] = {}
         for method, pred in predictions.items():
             mask = np.zeros(len(rows), dtype=bool)
@@ -130,7 +144,7 @@ def evaluate_target(frame: pd.DataFrame, target: str, n_folds: int = 5, seed: in
             if not mask.any():
                 continue
             metrics: dict[str, float] = {"rows": float(mask.sum()), **error_metrics(y_true[mask], pred[mask])}
-            if method == "catboost":
+            if method in LEARNER_METHODS:
                 residual = np.abs(y_log - np.log(pred))
                 metrics["interval_coverage_90"] = cross_conformal_coverage(residual[mask], fold_id[mask],
                                                                            constants.PREDICTION_INTERVAL)
@@ -144,7 +158,7 @@ def evaluate_target(frame: pd.DataFrame, target: str, n_folds: int = 5, seed: in
         common = ~np.isnan(base)
         common[np.setdiff1d(np.arange(len(rows)), tested)] = False
         if common.any():
-            for method in ("catboost", "catboost_no_physics"):
+            for method in scores.keys() - {"physics_calibrated"}:
                 scores[method]["mdape_pct_on_physics_rows"] = error_metrics(y_true[common],
                                                                             predictions[method][common])["mdape_pct"]
         result.splits[split] = scores
@@ -193,6 +207,66 @@ def markdown_table(evaluation: TargetEvaluation) -> str:
     return "\n".join(lines)
 
 
+def _short(split: str) -> str:
+    return split.replace("leave_one_", "LO-").replace("_out", "O")
+
+
+def comparison_summary(evaluation: TargetEvaluation) -> dict[str, dict[str, Any]]:
+    """Per split: every method's MdAPE, the best learner, and whether the ensemble beats CatBoost.
+
+    Returns:
+        ``{split: {"mdape_pct": {method: value}, "best_learner": name,
+        "ensemble_beats_catboost": bool}}``.
+    """
+    out: dict[str, dict[str, Any]] = {}
+    for split, scores in evaluation.splits.items():
+        learners = {m: scores[m]["mdape_pct"] for m in LEARNER_METHODS if m in scores}
+        if "catboost" not in learners:
+            continue
+        out[split] = {"mdape_pct": {m: scores[m]["mdape_pct"] for m in METHODS if m in scores},
+                      "best_learner": min(learners, key=learners.__getitem__),
+                      "ensemble_beats_catboost": learners.get("ensemble", np.inf) < learners["catboost"]}
+    return out
+
+
+def comparison_table(evaluations: list[TargetEvaluation], split: str | None = None) -> str:
+    """A markdown table of MdAPE %: one row per (target, split), one column per method.
+
+    The best learner of each row is in bold; the last column says whether the ensemble beats
+    CatBoost there. ``split`` restricts the rows to one split (e.g. leave-one-hardware-out).
+    """
+    lines = ["| target | split | " + " | ".join(METHODS) + " | ensemble beats CatBoost |",
+             "|---|---|" + "---|" * (len(METHODS) + 1)]
+    for evaluation in evaluations:
+        for name, row in comparison_summary(evaluation).items():
+            if split is not None and name != split:
+                continue
+            cells = []
+            for method in METHODS:
+                value = row["mdape_pct"].get(method)
+                text = "" if value is None else f"{value:.1f}"
+                cells.append(f"**{text}**" if method == row["best_learner"] else text)
+            verdict = "yes" if row["ensemble_beats_catboost"] else "no"
+            lines.append(f"| {evaluation.target} | {_short(name)} | " + " | ".join(cells) + f" | {verdict} |")
+    return "\n".join(lines)
+
+
+def comparison_verdict(evaluation: TargetEvaluation) -> str:
+    """One sentence on the leave-one-hardware-out comparison (else the headline split)."""
+    split = evaluation.headline_split()
+    row = comparison_summary(evaluation).get(split or "")
+    if row is None:
+        return f"{evaluation.target}: no learner comparison (no split could be evaluated)."
+    mdape = row["mdape_pct"]
+    head = (f"{evaluation.target} on {split}: best learner {row['best_learner']} "
+            f"({mdape[row['best_learner']]:.1f}% MdAPE); ")
+    if "ensemble" not in mdape:
+        return head + "no ensemble scored."
+    relation = "beats" if row["ensemble_beats_catboost"] else "does not beat"
+    return (head + f"the ensemble (mean log of {' + '.join(ENSEMBLE_MEMBERS)}, {mdape['ensemble']:.1f}%) "
+            f"{relation} CatBoost ({mdape['catboost']:.1f}%). CatBoost stays the served predictor.")
+
+
 def plot_mdape(evaluation: TargetEvaluation, path: Path) -> Path:
     """Grouped bar chart of MdAPE per split and method."""
     import matplotlib
@@ -201,13 +275,13 @@ def plot_mdape(evaluation: TargetEvaluation, path: Path) -> Path:
     import matplotlib.pyplot as plt
 
     splits = list(evaluation.splits)
-    fig, ax = plt.subplots(figsize=(7, 3.5))
+    fig, ax = plt.subplots(figsize=(9, 3.5))
     width = 0.8 / len(METHODS)
     for i, method in enumerate(METHODS):
         values = [evaluation.splits[s].get(method, {}).get("mdape_pct", np.nan) for s in splits]
         ax.bar(np.arange(len(splits)) + i * width, values, width, label=method)
     ax.set_xticks(np.arange(len(splits)) + width * (len(METHODS) - 1) / 2)
-    ax.set_xticklabels([s.replace("leave_one_", "LO-").replace("_out", "O") for s in splits])
+    ax.set_xticklabels([_short(s) for s in splits])
     ax.set_ylabel("MdAPE (%)")
     ax.set_title(f"{evaluation.target}: held-out error by split")
     ax.legend(fontsize=8)

@@ -22,7 +22,7 @@ import json
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import pandas as pd
@@ -160,9 +160,18 @@ def cross_conformal_coverage(residual: np.ndarray, fold_id: np.ndarray, level: f
     return float(np.mean(covered))
 
 
-def out_of_fold(rows: pd.DataFrame, target: str, folds: list[np.ndarray], seed: int, features: list[str],
-                iterations: int, use_offset: bool = True) -> np.ndarray:
-    """Out-of-fold log predictions; each fold's offset fallback comes from its training rows."""
+#: ``fit_predict(X_train, residual_train, X_test, seed) -> residual_test``: one learner's fit on the
+#: log-target residual over the physics offset, and its prediction for held-out rows.
+FitPredict = Callable[[pd.DataFrame, np.ndarray, pd.DataFrame, int], np.ndarray]
+
+
+def out_of_fold_with(rows: pd.DataFrame, target: str, folds: list[np.ndarray], fit_predict: FitPredict, seed: int,
+                     features: list[str], use_offset: bool = True) -> np.ndarray:
+    """Out-of-fold log predictions of any learner, on the offset and matrix CatBoost gets.
+
+    Each fold's offset fallback comes from its training rows only, so every learner scored on the
+    same folds sees exactly the same inputs and the comparison is like for like.
+    """
     y_log = np.log(rows[target].to_numpy(dtype=float))
     oof = np.full(len(rows), np.nan)
     for test_idx in folds:
@@ -173,9 +182,23 @@ def out_of_fold(rows: pd.DataFrame, target: str, folds: list[np.ndarray], seed: 
         else:
             offset, known = np.zeros(len(rows)), np.zeros(len(rows))
         X = model_matrix(rows, known, features)
-        model = fit_catboost(X.iloc[train_idx], y_log[train_idx], offset[train_idx], seed, iterations)
-        oof[test_idx] = predict_log(model, X.iloc[test_idx], offset[test_idx])
+        oof[test_idx] = fit_predict(X.iloc[train_idx], y_log[train_idx] - offset[train_idx], X.iloc[test_idx],
+                                    seed) + offset[test_idx]
     return oof
+
+
+def catboost_fit_predict(iterations: int) -> FitPredict:
+    """CatBoost as a :data:`FitPredict` (fitting the residual is what ``baseline`` does for RMSE)."""
+    def fit_predict(X_train: pd.DataFrame, residual: np.ndarray, X_test: pd.DataFrame, seed: int) -> np.ndarray:
+        model = fit_catboost(X_train, residual, np.zeros(len(X_train)), seed, iterations)
+        return predict_log(model, X_test, np.zeros(len(X_test)))
+    return fit_predict
+
+
+def out_of_fold(rows: pd.DataFrame, target: str, folds: list[np.ndarray], seed: int, features: list[str],
+                iterations: int, use_offset: bool = True) -> np.ndarray:
+    """Out-of-fold CatBoost log predictions; each fold's offset fallback comes from its training rows."""
+    return out_of_fold_with(rows, target, folds, catboost_fit_predict(iterations), seed, features, use_offset)
 
 
 def _fallback_log(rows: pd.DataFrame, target: str, y_log: np.ndarray) -> float:

@@ -15,7 +15,7 @@ def test_code_location_has_every_stage_of_the_flow():
         "staging/stg_benchmark_runs", "staging/stg_external_runs", "staging/stg_hardware", "staging/stg_models",
         "intermediate/int_runs_unioned", "intermediate/int_training_rows",
         "marts/measurements", "marts/training_features", "predictors", "predictor_evaluation",
-        "promoted_predictors", "shap_reports", "dataset_report",
+        "promoted_predictors", "shap_reports", "dataset_report", "feature_selection_reports",
     }
     assert expected <= _keys()
 

@@ -6,7 +6,8 @@ import pytest
 
 from inference_estimation.lib.catalog import load_catalog
 from inference_estimation.lib.evaluation import (
-    TargetEvaluation, evaluate_target, kendall_tau_by_workload, markdown_table, promotion_decision, split_folds,
+    METHODS, SPLITS, TargetEvaluation, comparison_summary, comparison_table, comparison_verdict, evaluate_target,
+    kendall_tau_by_workload, markdown_table, promotion_decision, split_folds,
 )
 from inference_estimation.lib.features import feature_frame, prediction_row
 
@@ -49,10 +50,14 @@ def test_kendall_tau_is_one_for_a_perfect_ranking_and_minus_one_for_a_reversed_o
     assert tau == -1.0 and n == 12
 
 
-def test_physics_offset_model_transfers_to_unseen_hardware_better_than_plain_catboost(frame):
-    evaluation = evaluate_target(frame, "tpot_s", n_folds=4, iterations=200)
+@pytest.fixture(scope="module")
+def evaluation(frame):
+    return evaluate_target(frame, "tpot_s", n_folds=4, iterations=200)
+
+
+def test_physics_offset_model_transfers_to_unseen_hardware_better_than_plain_catboost(evaluation):
     loho = evaluation.splits["leave_one_hardware_out"]
-    assert set(loho) == {"catboost", "catboost_no_physics", "physics_calibrated"}
+    assert set(loho) == set(METHODS)
     # the offset model learns the per-vendor efficiency and rides the roofline to unseen hardware
     assert loho["catboost"]["mdape_pct"] < loho["catboost_no_physics"]["mdape_pct"]
     assert loho["catboost"]["kendall_tau"] > 0.5
@@ -70,3 +75,31 @@ def test_promotion_requires_beating_both_baselines_on_the_headline_split():
     assert not passed and "without physics" in reason and observed["split"] == "leave_one_hardware_out"
     assert not promotion_decision(evaluation(35, 40, 30))[0]
     assert not promotion_decision(TargetEvaluation("t", 3, skipped={"random": "only 3 rows"}))[0]
+
+
+def test_every_learner_and_baseline_is_scored_on_every_split_the_data_allows(evaluation):
+    assert set(evaluation.splits) == set(SPLITS) - {"leave_one_source_out"}
+    for split, scores in evaluation.splits.items():
+        assert set(scores) == set(METHODS), split
+        # same folds: every learner is scored on every held-out row; the physics baseline where it speaks
+        assert {scores[m]["rows"] for m in ("catboost", "hist_gbm", "ridge_physics", "ensemble")} == {evaluation.rows}
+        for method in ("hist_gbm", "ridge_physics", "ensemble"):
+            assert 0 <= scores[method]["mdape_pct"] < 100 and 0 <= scores[method]["interval_coverage_90"] <= 1
+
+
+def test_comparison_table_has_a_row_per_split_with_every_method_and_names_the_best(evaluation):
+    table = comparison_table([evaluation])
+    header, rows = table.splitlines()[0], table.splitlines()[2:]
+    assert all(method in header for method in METHODS)
+    assert len(rows) == len(evaluation.splits)
+    for line in rows:
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        assert len(cells) == 2 + len(METHODS) + 1 and all(cells[2:2 + len(METHODS)]), line
+        assert sum(c.startswith("**") for c in cells) == 1 and cells[-1] in ("yes", "no")
+    loho = comparison_summary(evaluation)["leave_one_hardware_out"]
+    ens, cat = loho["mdape_pct"]["ensemble"], loho["mdape_pct"]["catboost"]
+    assert loho["ensemble_beats_catboost"] == (ens < cat)
+    assert loho["best_learner"] in ("catboost", "hist_gbm", "ridge_physics", "ensemble")
+    verdict = comparison_verdict(evaluation)
+    assert "leave_one_hardware_out" in verdict and ("beats" if ens < cat else "does not beat") in verdict
+    assert len(comparison_table([evaluation], split="leave_one_hardware_out").splitlines()) == 3

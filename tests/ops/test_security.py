@@ -80,7 +80,8 @@ def test_the_ui_binds_to_loopback_unless_told_otherwise(monkeypatch):
 LOAD_PATHS = ["inference_estimation/lib/predict.py", "inference_estimation/lib/modeling.py",
               "inference_estimation/lib/warehouse.py", "inference_estimation/lib/catalog.py",
               "inference_estimation/lib/explain.py", "inference_estimation/lib/features.py",
-              "inference_estimation/cli.py", "benchmark_jobs/spec.py", "benchmark_jobs/schema.py"]
+              "inference_estimation/lib/learners.py", "inference_estimation/cli.py", "benchmark_jobs/spec.py",
+              "benchmark_jobs/schema.py"]
 UNSAFE_CALLS = {"pickle", "cPickle", "dill", "cloudpickle", "joblib", "marshal", "shelve"}
 
 

@@ -1,10 +1,13 @@
-"""Reports stage: SHAP explanations of each predictor."""
+"""Reports stage: SHAP explanations of each predictor, feature selection, dataset coverage."""
+
+import json
 
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
 from inference_estimation import constants
-from inference_estimation.defs.training.assets import predictors, read_training_features
+from inference_estimation.defs.reports.config import FeatureSelectionConfig
+from inference_estimation.defs.training.assets import TRAINING_FEATURES, predictors, read_training_features
 from inference_estimation.defs.training.partitions import target_partitions
 from inference_estimation.lib.explain import write_shap_report
 from inference_estimation.lib.home import get_home
@@ -42,8 +45,44 @@ def shap_reports(context: dg.AssetExecutionContext, duckdb: DuckDBResource) -> d
 
 @dg.asset(
     group_name="reports",
+    kinds={"catboost"},
+    partitions_def=target_partitions,
+    deps=[TRAINING_FEATURES],
+    description="Which feature groups can be dropped without loss: CatBoost retrained without each group on "
+    "the leave-one-hardware-out folds, with the MdAPE change per group and a greedy joint removal.",
+)
+def feature_selection_reports(context: dg.AssetExecutionContext, config: FeatureSelectionConfig,
+                              duckdb: DuckDBResource) -> dg.MaterializeResult:
+    """Runs the drop-group ablation of this partition's target; writes feature_selection.md/.json."""
+    from inference_estimation.lib.feature_selection import feature_selection, feature_selection_markdown
+
+    target = context.partition_key
+    selection = feature_selection(read_training_features(duckdb), target, n_folds=config.folds, seed=config.seed,
+                                  iterations=config.iterations)
+    folder = get_home().reports_dir / target
+    folder.mkdir(parents=True, exist_ok=True)
+    markdown = feature_selection_markdown(selection)
+    (folder / "feature_selection.md").write_text(markdown + "\n")
+    (folder / "feature_selection.json").write_text(json.dumps(selection.to_json(), indent=2, default=float))
+    metadata: dict = {"report": dg.MetadataValue.md(markdown), "rows": selection.rows,
+                      "path": dg.MetadataValue.path(str(folder / "feature_selection.md"))}
+    if selection.skipped:
+        metadata["skipped"] = selection.skipped
+    else:
+        metadata.update({
+            "split": selection.split, "full_mdape_pct": round(selection.full["mdape_pct"], 4),
+            "droppable_groups": ", ".join(selection.droppable) or "none",
+            "droppable_together": ", ".join(selection.droppable_together) or "none",
+            "delta_mdape_pct_by_group": dg.MetadataValue.json(
+                {name: round(g["delta_mdape_pct"], 3) for name, g in selection.groups.items()}),
+        })
+    return dg.MaterializeResult(metadata=metadata)
+
+
+@dg.asset(
+    group_name="reports",
     kinds={"python"},
-    deps=[dg.AssetKey(["marts", "training_features"])],
+    deps=[TRAINING_FEATURES],
     description="Coverage of the training data: rows per source, hardware, model, workload and target, "
     "a source x hardware heatmap, target distributions and their correlations.",
 )

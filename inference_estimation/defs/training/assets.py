@@ -8,7 +8,10 @@ from dagster_duckdb import DuckDBResource
 
 from inference_estimation.defs.training.config import EvaluationConfig, TrainingConfig
 from inference_estimation.defs.training.partitions import target_partitions
-from inference_estimation.lib.evaluation import evaluate_target, markdown_table, plot_mdape, promotion_decision
+from inference_estimation.lib.evaluation import (
+    comparison_summary, comparison_table, comparison_verdict, evaluate_target, markdown_table, plot_mdape,
+    promotion_decision,
+)
 from inference_estimation.lib.home import get_home
 from inference_estimation.lib.modeling import TrainingDataError, save_predictor, train_predictor
 
@@ -65,7 +68,8 @@ def predictors(context: dg.AssetExecutionContext, config: TrainingConfig, duckdb
     partitions_def=target_partitions,
     deps=[predictors, TRAINING_FEATURES],
     description="Random, leave-one-hardware-out, leave-one-model-out and leave-one-source-out scores of "
-    "the predictor against a calibrated physics baseline and CatBoost without physics (same folds).",
+    "the predictor against a calibrated physics baseline, CatBoost without physics, HistGradientBoosting, "
+    "a ridge on log features and a CatBoost + HistGradientBoosting ensemble (same folds).",
 )
 def predictor_evaluation(context: dg.AssetExecutionContext, config: EvaluationConfig,
                          duckdb: DuckDBResource) -> dg.MaterializeResult:
@@ -76,11 +80,18 @@ def predictor_evaluation(context: dg.AssetExecutionContext, config: EvaluationCo
     folder = get_home().reports_dir / target
     folder.mkdir(parents=True, exist_ok=True)
     table = markdown_table(evaluation)
+    verdict = comparison_verdict(evaluation)
+    comparison = f"#### MdAPE % by learner (same folds)\n\n{comparison_table([evaluation])}\n\n{verdict}"
     payload = {"target": target, "rows": evaluation.rows, "splits": evaluation.splits, "skipped": evaluation.skipped}
     (folder / "evaluation.json").write_text(json.dumps(payload, indent=2, default=float))
-    (folder / "evaluation.md").write_text(table + "\n")
+    (folder / "evaluation.md").write_text(f"{table}\n\n{comparison}\n")
     metadata = {"rows": evaluation.rows, "table": dg.MetadataValue.md(table),
+                "comparison": dg.MetadataValue.md(comparison), "comparison_verdict": verdict,
                 "evaluation_json": dg.MetadataValue.path(str(folder / "evaluation.json"))}
+    loho = comparison_summary(evaluation).get("leave_one_hardware_out")
+    if loho is not None:
+        metadata["leave_one_hardware_out/best_learner"] = loho["best_learner"]
+        metadata["leave_one_hardware_out/ensemble_beats_catboost"] = bool(loho["ensemble_beats_catboost"])
     if evaluation.splits:
         plot = plot_mdape(evaluation, folder / "evaluation.png")
         import base64
