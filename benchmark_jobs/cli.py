@@ -94,6 +94,7 @@ def _run_pipes() -> int:
     # Imported here: dagster_pipes is only needed (and only installed) where Pipes is used.
     from dagster_pipes import PipesEnvVarParamsLoader, open_dagster_pipes
 
+    from benchmark_jobs.pipes_transport import TransportError, message_writer
     from benchmark_jobs.runner import BenchmarkSetupError, run_spec
 
     if not PipesEnvVarParamsLoader().is_dagster_pipes_process():
@@ -101,7 +102,7 @@ def _run_pipes() -> int:
     try:
         # Leaving the block with an exception reports it to the orchestrator (which then lands
         # nothing) before it propagates; expected fatal errors are then printed as one line.
-        with open_dagster_pipes() as pipes:
+        with open_dagster_pipes(message_writer=message_writer()) as pipes:
             try:
                 spec_data = pipes.extras.get("spec")
                 if spec_data is None:
@@ -116,7 +117,7 @@ def _run_pipes() -> int:
                 pipes.log.error(f"benchmark_jobs: {exc}")  # the reason, in the orchestrator's run log
                 raise
             pipes.log.info(f"done: {len(records)} records ({sum(r.status != 'ok' for r in records)} not ok)")
-    except (SpecError, BenchmarkSetupError) as exc:
+    except (SpecError, BenchmarkSetupError, TransportError) as exc:
         return _fatal(str(exc))
     return EXIT_OK
 
