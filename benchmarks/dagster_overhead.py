@@ -37,8 +37,9 @@ def main() -> None:
     activate_home(home_dir)
     import dagster as dg
 
-    from inference_estimation.defs.benchmarks.partitions import benchmark_partition_key
     from inference_estimation.definitions import defs
+    from inference_estimation.defs.benchmarks.config import benchmark_run_config
+    from inference_estimation.defs.benchmarks.partitions import benchmark_partition_key
     from inference_estimation.launchers.local import LocalLauncher
     from inference_estimation.lib.catalog import load_catalog
     from inference_estimation.lib.planning import build_job_spec
@@ -65,7 +66,7 @@ def main() -> None:
         t0 = time.perf_counter()
         result = defs.resolve_job_def("benchmark_job").execute_in_process(
             instance=instance, partition_key=benchmark_partition_key(model.key, hw.key),
-            run_config={**quiet, "ops": {"benchmark_runs": {"config": {"sweep": sweep.name}}}})
+            run_config={**quiet, **benchmark_run_config(sweep.name)})
         dagster_s.append(time.perf_counter() - t0)
         assert result.success
         print(f"repeat {i}: bare {bare_s[-1]:.1f} s, through Dagster {dagster_s[-1]:.1f} s", flush=True)

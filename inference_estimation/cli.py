@@ -26,8 +26,9 @@ def _sweep(args: argparse.Namespace) -> int:
 
     warnings.filterwarnings("ignore", category=dg.PreviewWarning)
     from inference_estimation import constants
-    from inference_estimation.defs.benchmarks.partitions import benchmark_partition_key
     from inference_estimation.definitions import defs
+    from inference_estimation.defs.benchmarks.config import benchmark_run_config
+    from inference_estimation.defs.benchmarks.partitions import benchmark_partition_key
     from inference_estimation.lib.catalog import load_catalog
 
     catalog = load_catalog()
@@ -65,7 +66,7 @@ def _sweep(args: argparse.Namespace) -> int:
         host = catalog.hw(hardware_key).host
         for model_key in sweep.models:
             key = benchmark_partition_key(model_key, hardware_key)
-            run_config = {**log_config, "ops": {"benchmark_runs": {"config": {"sweep": sweep.name}}}}
+            run_config = {**log_config, **benchmark_run_config(sweep.name)}
             result = step(f"benchmark {model_key} on {hardware_key}", "benchmark_job", partition_key=key,
                           run_config=run_config, tags={constants.HOST_TAG: host, "sweep": sweep.name})
             if not result.success:

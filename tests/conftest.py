@@ -44,7 +44,9 @@ def partition(model: str, hardware: str = "local-cpu"):
 
 def bench_config(sweep: str = SWEEP) -> dict:
     """Run config selecting a sweep for benchmark_runs."""
-    return {"ops": {"benchmark_runs": {"config": {"sweep": sweep}}}}
+    from inference_estimation.defs.benchmarks.config import benchmark_run_config
+
+    return benchmark_run_config(sweep)
 
 
 @pytest.fixture(scope="session")

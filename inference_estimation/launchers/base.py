@@ -13,6 +13,8 @@ from benchmark_jobs.spec import JobSpec
 from inference_estimation.lib.catalog import HardwareEntry
 
 MEASUREMENT_MESSAGE = "measurement"
+#: What a launcher reports into: the context of the op (or asset) that launches the job.
+LaunchContext = dg.OpExecutionContext | dg.AssetExecutionContext
 
 
 class LauncherError(RuntimeError):
@@ -36,12 +38,12 @@ class Launcher(abc.ABC):
     """Runs ``benchmark_jobs`` for one spec and returns its rows from Pipes messages."""
 
     @abc.abstractmethod
-    def launch(self, context: dg.AssetExecutionContext, spec: JobSpec,
+    def launch(self, context: LaunchContext, spec: JobSpec,
                secrets: dict[str, str] | None = None) -> LaunchResult:
         """Runs the spec to completion.
 
         Args:
-            context: the asset's context (Pipes reports into it).
+            context: the launching op's context (Pipes reports into it).
             spec: the job.
             secrets: environment variables for the harness only (never logged or put in metadata).
 

@@ -31,7 +31,13 @@ from typing import Any
 import dagster as dg
 
 from benchmark_jobs.spec import JobSpec
-from inference_estimation.launchers.base import Launcher, LauncherError, LaunchResult, records_from_messages
+from inference_estimation.launchers.base import (
+    LaunchContext,
+    Launcher,
+    LauncherError,
+    LaunchResult,
+    records_from_messages,
+)
 from inference_estimation.launchers.dstack_task import exact_resources, task_config
 from inference_estimation.launchers.pipes_logs import PipesLogStreamMessageReader
 from inference_estimation.lib.catalog import DstackLauncher as DstackLauncherConfig
@@ -179,7 +185,7 @@ class DstackLauncher(Launcher):
             self._client = connect()
         return self._client
 
-    def launch(self, context: dg.AssetExecutionContext, spec: JobSpec,
+    def launch(self, context: LaunchContext, spec: JobSpec,
                secrets: dict[str, str] | None = None) -> LaunchResult:
         """Submits the spec, waits for the run, and returns its rows.
 
@@ -232,7 +238,7 @@ class DstackLauncher(Launcher):
         except Exception as exc:  # dstack's ClientError/ServerClientError/ConfigurationError, pydantic
             raise LauncherError(f"dstack refused the task for {self.hardware.key}: {exc}") from exc
 
-    def follow(self, context: dg.AssetExecutionContext, run: Any) -> Outcome:
+    def follow(self, context: LaunchContext, run: Any) -> Outcome:
         """Waits until the run has finished; stops it on any exit that leaves it running.
 
         Returns:
@@ -268,7 +274,7 @@ class DstackLauncher(Launcher):
             if not finished:
                 self.stop(context, run)
 
-    def stop(self, context: dg.AssetExecutionContext | None, run: Any) -> None:
+    def stop(self, context: LaunchContext | None, run: Any) -> None:
         """Stops the dstack run (best effort: a failure here must not hide the original error)."""
         try:
             run.stop(abort=False)
@@ -278,7 +284,7 @@ class DstackLauncher(Launcher):
             if context is not None:
                 context.log.error(f"could not stop dstack run {run.name}: {exc}; stop it with `dstack stop {run.name}`")
 
-    def _retry(self, context: dg.AssetExecutionContext, run: Any, outcome: Outcome) -> None:
+    def _retry(self, context: LaunchContext, run: Any, outcome: Outcome) -> None:
         attempt = getattr(context, "retry_number", 0) or 0
         wait_s = self.config.retry_backoff_s * (2 ** attempt)
         context.log.warning(f"dstack run {run.name}: transient failure {outcome.reason} ({outcome.message}); "

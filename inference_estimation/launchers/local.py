@@ -9,7 +9,13 @@ import time
 import dagster as dg
 
 from benchmark_jobs.spec import JobSpec
-from inference_estimation.launchers.base import LaunchResult, Launcher, LauncherError, records_from_messages
+from inference_estimation.launchers.base import (
+    LaunchContext,
+    Launcher,
+    LauncherError,
+    LaunchResult,
+    records_from_messages,
+)
 
 
 class LocalLauncher(Launcher):
@@ -25,7 +31,7 @@ class LocalLauncher(Launcher):
         self.threads = threads or os.cpu_count() or 1
         self.python = python or sys.executable
 
-    def launch(self, context: dg.AssetExecutionContext, spec: JobSpec,
+    def launch(self, context: LaunchContext, spec: JobSpec,
                secrets: dict[str, str] | None = None) -> LaunchResult:
         """Runs the spec as a subprocess and collects its measurement messages.
 

@@ -14,7 +14,7 @@ from inference_estimation.definitions import defs
 from inference_estimation.launchers import LauncherError
 from inference_estimation.lib.catalog import load_catalog
 from inference_estimation.lib.planning import build_job_spec
-from tests.conftest import partition
+from tests.conftest import bench_config, partition
 from tests.launchers.conftest import wait_for
 
 pytestmark = pytest.mark.slow
@@ -62,7 +62,7 @@ def test_partition_on_a_gpu_without_fleet_fails_with_dstacks_reason_and_lands_no
 
     result = defs.resolve_job_def("benchmark_job").execute_in_process(
         instance=dg.DagsterInstance.get(), partition_key=partition("gpt2-small", HARDWARE),
-        run_config={"ops": {"benchmark_runs": {"config": {"sweep": dstack_sweep_overlay}}}}, raise_on_error=False)
+        run_config=bench_config(dstack_sweep_overlay), raise_on_error=False)
 
     assert not result.success
     failure = next(e for e in result.all_events if e.is_step_failure).event_specific_data.error

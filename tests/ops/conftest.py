@@ -50,13 +50,14 @@ def materialize_partition(home: Home, model: str, sweep: str = OPS_SWEEP, extra_
     """Materializes one benchmark partition (and its checks) into ``home``'s warehouse, in process."""
     from inference_estimation.defs.benchmarks import checks
     from inference_estimation.defs.benchmarks.assets import benchmark_runs
+    from inference_estimation.defs.benchmarks.config import benchmark_run_config
     from inference_estimation.defs.resources import HarnessSecrets
 
     return dg.materialize(
         [benchmark_runs, checks.benchmark_rows_consistent, checks.benchmark_rows_match_schema,
          checks.benchmark_rows_in_range, *extra_assets],
         partition_key=dg.MultiPartitionKey({"model": model, "hardware": "local-cpu"}),
-        run_config={"ops": {"benchmark_runs": {"config": {"sweep": sweep}}}},
+        run_config=benchmark_run_config(sweep),
         resources={"duckdb": DuckDBResource(database=str(home.warehouse_path)), "harness_secrets": HarnessSecrets(),
                    **(resources or {})},
         instance=instance or dg.DagsterInstance.ephemeral(), raise_on_error=False,

@@ -6,6 +6,7 @@
 * ``harness_interpreter`` writes an executable that the catalog's ``launcher.python`` can point at:
   it installs one of these backends and runs the real harness CLI.
 * ``rows_interpreter`` writes a harness that sends given schema-valid rows (absurd ones, noisy ones).
+* ``slow_harness_interpreter`` writes a harness that first waits for its peers (a slow remote launch).
 """
 
 from __future__ import annotations
@@ -134,3 +135,25 @@ def absurd_rows_interpreter(folder: Path) -> Path:
 def noisy_rows_interpreter(folder: Path) -> Path:
     """A harness stand-in sending :data:`NOISY_ROWS` (one noisy point, nothing wrong)."""
     return rows_interpreter(folder, "noisy", NOISY_ROWS)
+
+
+def slow_harness_interpreter(folder: Path, meet_dir: Path, peers: int, hold_s: float, wait_s: float = 30.0) -> Path:
+    """A harness stand-in whose launch is slow, and slow at the same time as its peers' when they run at once.
+
+    Before the real harness (with :class:`SyntheticBackend`) starts, each process checks in under
+    ``meet_dir``, waits until ``peers`` processes have checked in (at most ``wait_s`` seconds: a
+    launch that is never concurrent gives up waiting and runs alone), then sleeps ``hold_s``.
+    """
+    real = harness_interpreter(folder, "SyntheticBackend")
+    return _executable(folder / "harness-slow", textwrap.dedent(f"""\
+        import os, sys, time
+        from pathlib import Path
+        meet = Path({str(meet_dir)!r})
+        meet.mkdir(parents=True, exist_ok=True)
+        (meet / str(os.getpid())).touch()
+        deadline = time.monotonic() + {wait_s!r}
+        while len(list(meet.iterdir())) < {peers!r} and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep({hold_s!r})
+        os.execv({str(real)!r}, [{str(real)!r}, *sys.argv[1:]])
+        """))

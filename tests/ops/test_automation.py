@@ -11,6 +11,7 @@ import yaml
 from inference_estimation import constants
 from inference_estimation.definitions import defs
 from inference_estimation.defs.automation.sensors import refresh_sensor
+from inference_estimation.defs.benchmarks.config import sweep_from_run_config
 from inference_estimation.defs.benchmarks.sensors import new_partitions_sensor
 from inference_estimation.lib.catalog import load_catalog
 from inference_estimation.lib.home import REPO_ROOT
@@ -29,7 +30,7 @@ def test_every_sweep_has_a_stopped_weekly_schedule_launching_each_pair_with_its_
             repository_def=repository, scheduled_execution_time=datetime.datetime(2026, 1, 4, 3)))
         assert len(tick.run_requests) == len(sweep.models) * len(sweep.hardware)
         for request in tick.run_requests:
-            assert request.run_config["ops"]["benchmark_runs"]["config"]["sweep"] == sweep.name
+            assert sweep_from_run_config(request.run_config) == sweep.name
             hardware = catalog.hw(str(request.partition_key).split("|")[0])  # keys: hardware|model
             assert request.tags[constants.HOST_TAG] == hardware.host and request.tags["sweep"] == sweep.name
     for name in ("import_external_monthly", "external_freshness_daily"):

@@ -19,6 +19,7 @@ import datetime
 import json
 import dagster as dg
 from inference_estimation.definitions import defs
+from inference_estimation.defs.benchmarks.config import sweep_from_run_config
 from inference_estimation.defs.benchmarks.sensors import new_partitions_sensor
 spec = next(s for s in defs.resolve_all_asset_specs() if s.key == dg.AssetKey("benchmark_runs"))
 with dg.DagsterInstance.ephemeral() as instance:
@@ -28,7 +29,7 @@ ticks = schedule.evaluate_tick(dg.build_schedule_context(
     repository_def=defs.get_repository_def(), scheduled_execution_time=datetime.datetime(2026, 1, 4, 3)))
 print(json.dumps({
     "partitions": sorted(str(k) for k in spec.partitions_def.get_partition_keys()),
-    "sensor_requests": {str(r.partition_key): [r.run_config["ops"]["benchmark_runs"]["config"]["sweep"],
+    "sensor_requests": {str(r.partition_key): [sweep_from_run_config(r.run_config),
                                                r.tags["inference_estimation/host"]] for r in requests},
     "schedule_requests": sorted(str(r.partition_key) for r in ticks.run_requests),
     "schedule_status": str(schedule.default_status),

@@ -11,6 +11,7 @@ import re
 import dagster as dg
 
 from inference_estimation import constants
+from inference_estimation.defs.benchmarks.config import benchmark_run_config
 from inference_estimation.defs.benchmarks.partitions import benchmark_partition_key
 from inference_estimation.defs.jobs import benchmark_job
 from inference_estimation.lib.catalog import Catalog, SweepEntry, load_catalog
@@ -38,7 +39,7 @@ def sweep_run_requests(catalog: Catalog, sweep: SweepEntry, stamp: str) -> list[
             key = benchmark_partition_key(model_key, hardware_key)
             requests.append(dg.RunRequest(
                 run_key=f"{sweep.name}:{key}:{stamp}", partition_key=key,
-                run_config={"ops": {"benchmark_runs": {"config": {"sweep": sweep.name}}}},
+                run_config=benchmark_run_config(sweep.name),
                 tags={constants.HOST_TAG: catalog.hw(hardware_key).host, "sweep": sweep.name}))
     return requests
 

@@ -10,6 +10,7 @@ import dagster as dg
 
 from inference_estimation import constants
 from inference_estimation.defs.benchmarks.assets import benchmark_runs
+from inference_estimation.defs.benchmarks.config import benchmark_run_config
 from inference_estimation.defs.benchmarks.partitions import benchmark_partitions
 from inference_estimation.defs.jobs import benchmark_job
 from inference_estimation.lib.catalog import Catalog, load_catalog
@@ -38,7 +39,7 @@ def unmeasured_partition_requests(catalog: Catalog, partition_keys: list[dg.Mult
             continue
         requests.append(dg.RunRequest(
             run_key=f"new-partition:{sweep}:{key}", partition_key=key,
-            run_config={"ops": {"benchmark_runs": {"config": {"sweep": sweep}}}},
+            run_config=benchmark_run_config(sweep),
             tags={constants.HOST_TAG: catalog.hw(dims["hardware"]).host, "sweep": sweep}))
     return requests
 
