@@ -3,6 +3,7 @@
 import dagster as dg
 
 from inference_estimation.definitions import defs
+from inference_estimation.lib.catalog import load_catalog
 
 
 def _keys():
@@ -28,13 +29,18 @@ def test_benchmark_runs_is_partitioned_by_model_and_hardware():
     key = dg.MultiPartitionKey({"model": "gpt2-small", "hardware": "local-cpu"})
     assert key in partitions.get_partition_keys()
     # every model a sweep benchmarks x every hardware with a launcher; catalog-only models are not partitions
-    assert len(partitions.get_partition_keys()) == 4 * 7  # 4 sweep models x local-cpu + 6 dstack targets
+    catalog = load_catalog(overlay_dirs=[])
+    swept = {m for sweep in catalog.sweeps.values() for m in sweep.models}
+    assert swept == {"gpt2-small", "gpt2-medium", "llama-small-55m", "qwen2-small-130m", "llama-3.1-8b",
+                     "llama-3.1-70b", "mistral-7b-v0.3", "xgboost-reg-200x8", "catboost-reg-200x6",
+                     "sklearn-rf-100x10", "sklearn-hgb-clf-100x6"}
+    assert len(partitions.get_partition_keys()) == len(swept) * 7  # x local-cpu + 6 dstack targets
     assert dg.MultiPartitionKey({"model": "llama-3.1-405b", "hardware": "local-cpu"}) not in partitions.get_partition_keys()
 
 
 def test_lineage_runs_from_benchmarks_through_dbt_to_predictors_and_reports():
     graph = defs.resolve_asset_graph()
-    parents = lambda key: {p.to_user_string() for p in graph.get(dg.AssetKey.from_user_string(key)).parent_keys}  # noqa: E731
+    parents = lambda key: {p.to_user_string() for p in graph.get(dg.AssetKey.from_user_string(key)).parent_keys}
     assert parents("benchmark_runs") == {"hardware_specs", "model_specs"}
     assert "benchmark_runs" in parents("staging/stg_benchmark_runs")
     assert "external_benchmarks" in parents("staging/stg_external_runs")
