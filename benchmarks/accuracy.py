@@ -1,8 +1,10 @@
 """Accuracy benchmark: import the public datasets, build features, evaluate every target.
 
 Prints the held-out table per target and split (random, leave-one-hardware-out,
-leave-one-model-out, leave-one-source-out) for CatBoost, CatBoost without physics and the
-calibrated physics baseline, then the leave-one-hardware-out figures against the goals:
+leave-one-model-out, leave-one-source-out) for CatBoost, HistGradientBoosting, a ridge on log
+features, their CatBoost + HistGradientBoosting ensemble, CatBoost without physics and the
+calibrated physics baseline (same folds), the learner comparison on unseen hardware, then the
+leave-one-hardware-out figures against the goals:
 MdAPE <= 7% for TPOT and throughput, <= 3% for power, Kendall tau >= 0.85, 90% intervals
 covering 88-92%, and error >= 3x lower than the roofline baseline.
 
@@ -44,7 +46,12 @@ def main() -> None:
 
     from inference_estimation import constants
     from inference_estimation.definitions import defs
-    from inference_estimation.lib.evaluation import evaluate_target, markdown_table
+    from inference_estimation.lib.evaluation import (
+        comparison_table,
+        comparison_verdict,
+        evaluate_target,
+        markdown_table,
+    )
     from inference_estimation.lib.external.registry import all_adapters
 
     instance = dg.DagsterInstance.get()
@@ -64,13 +71,21 @@ def main() -> None:
     print(f"training_features: {len(frame)} rows, {frame['hardware_key'].nunique()} hardware, "
           f"{frame['model_key'].nunique()} models, {frame['source'].nunique()} sources\n")
 
-    summary = {}
+    summary, evaluations = {}, []
     for target in args.targets or constants.TARGETS:
         t1 = time.perf_counter()
         evaluation = evaluate_target(frame, target, n_folds=args.folds)
         print(markdown_table(evaluation))
         print(f"({time.perf_counter() - t1:.1f}s)\n")
         summary[target] = evaluation.splits.get("leave_one_hardware_out", {})
+        evaluations.append(evaluation)
+
+    print("## Learners on the same folds: leave-one-hardware-out MdAPE % (best learner in bold)")
+    print(comparison_table(evaluations, split="leave_one_hardware_out"))
+    print()
+    for evaluation in evaluations:
+        print("- " + comparison_verdict(evaluation))
+    print()
 
     print("## Leave-one-hardware-out against the goals")
     print("| target | CatBoost MdAPE % | goal | τ (goal ≥0.85) | 90% coverage (goal 0.88–0.92) | "

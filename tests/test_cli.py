@@ -48,3 +48,13 @@ def test_predict_rejects_non_positive_sizes_naming_the_field(session_home, flag)
     out = _cli("predict", "--model", "gpt2-small", "--hardware", "local-cpu",
                *[x for kv in args.items() for x in kv], home=session_home.root)
     assert out.returncode == 2 and flag.strip("-").replace("-", "_") in out.stderr
+
+
+def test_a_cold_predict_imports_neither_dagster_nor_plotting_nor_sklearn(pipeline, session_home):
+    code = ("import sys\nfrom inference_estimation import cli\n"
+            f"rc = cli.main(['--home', {str(session_home.root)!r}, 'predict', '--model', 'gpt2-small', '--hardware', "
+            "'local-cpu', '--batch-size', '1', '--input-tokens', '8', '--output-tokens', '4', '--allow-unpromoted'])\n"
+            "heavy = sorted({m.split('.')[0] for m in sys.modules} & {'dagster', 'shap', 'matplotlib', 'sklearn', 'duckdb'})\n"
+            "print('HEAVY', heavy, rc)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False)
+    assert "HEAVY [] 0" in out.stdout, out.stdout + out.stderr

@@ -3,8 +3,10 @@
 Each group of related features (:data:`FEATURE_GROUPS`) is removed in turn and CatBoost is
 retrained and scored out of fold on the same leave-one-hardware-out folds as the full model
 (falling back to leave-one-model-out, then random, when the data has too few hardware). A group
-whose removal changes MdAPE by at most :data:`DROP_TOLERANCE_PCT` percentage points carries
-nothing the model cannot get elsewhere on unseen hardware; removing it is "without loss".
+whose removal raises MdAPE by at most :data:`DROP_TOLERANCE_PCT` percentage points -- and, on
+unseen hardware, lowers the Kendall tau of the hardware ranking by at most
+:data:`DROP_TOLERANCE_TAU` -- carries nothing the model cannot get elsewhere; removing it is
+"without loss".
 
 Removals that are harmless one at a time can hurt together (two groups may stand in for each
 other), so the droppable groups are then removed *together*, greedily: most harmless first, each
@@ -51,8 +53,10 @@ FEATURE_GROUPS: dict[str, list[str]] = {
     "source": ["source"],
     "power scope": ["power_scope"],
 }
-#: A removal that moves MdAPE by at most this many percentage points is "without loss".
+#: A removal that raises MdAPE by at most this many percentage points is "without loss" ...
 DROP_TOLERANCE_PCT = 0.5
+#: ... provided it lowers the hardware-ranking Kendall tau by at most this much (when scored).
+DROP_TOLERANCE_TAU = 0.02
 SPLIT_PREFERENCE = ("leave_one_hardware_out", "leave_one_model_out", "random")
 
 
@@ -66,7 +70,7 @@ class FeatureSelection:
         rows: rows scored.
         full: metrics of the model with every feature (``mdape_pct``, ``kendall_tau``, ...).
         groups: per group, its features, the metrics without it and the change in MdAPE.
-        droppable: groups whose removal alone moved MdAPE by at most :data:`DROP_TOLERANCE_PCT`.
+        droppable: groups whose removal alone stayed within the tolerances (:func:`within_tolerance`).
         droppable_together: the greedy subset of ``droppable`` that can go at once without loss.
         joint: metrics with ``droppable_together`` removed (empty if nothing can go).
         skipped: why no ablation was made (empty when one was).
@@ -87,7 +91,16 @@ class FeatureSelection:
         return {"target": self.target, "split": self.split, "rows": self.rows, "full": self.full,
                 "groups": self.groups, "droppable": self.droppable,
                 "droppable_together": self.droppable_together, "joint": self.joint, "skipped": self.skipped,
-                "tolerance_pct": DROP_TOLERANCE_PCT}
+                "tolerance_pct": DROP_TOLERANCE_PCT, "tolerance_tau": DROP_TOLERANCE_TAU}
+
+
+def within_tolerance(full: dict[str, float], reduced: dict[str, float]) -> bool:
+    """Whether a reduced model loses nothing: MdAPE up by at most :data:`DROP_TOLERANCE_PCT`
+    points and (where both are scored) Kendall tau down by at most :data:`DROP_TOLERANCE_TAU`."""
+    if reduced["mdape_pct"] - full["mdape_pct"] > DROP_TOLERANCE_PCT:
+        return False
+    tau_full, tau_reduced = full.get("kendall_tau", math.nan), reduced.get("kendall_tau", math.nan)
+    return math.isnan(tau_full) or math.isnan(tau_reduced) or tau_full - tau_reduced <= DROP_TOLERANCE_TAU
 
 
 def _score(rows: pd.DataFrame, target: str, folds: list[np.ndarray], seed: int, features: list[str],
@@ -139,16 +152,15 @@ def feature_selection(frame: pd.DataFrame, target: str, n_folds: int = 5, seed: 
         metrics = _score(rows, target, folds, seed, kept, iterations, with_tau)
         delta = metrics["mdape_pct"] - result.full["mdape_pct"]
         result.groups[name] = {"features": [f for f in members if f in MODEL_FEATURES], "metrics": metrics,
-                               "delta_mdape_pct": delta, "droppable": bool(delta <= DROP_TOLERANCE_PCT)}
+                               "delta_mdape_pct": delta, "droppable": within_tolerance(result.full, metrics)}
     result.droppable = [name for name, g in result.groups.items() if g["droppable"]]
-    limit = result.full["mdape_pct"] + DROP_TOLERANCE_PCT
     for name in sorted(result.droppable, key=lambda n: result.groups[n]["delta_mdape_pct"]):
         trial = result.droppable_together + [name]
         dropped = {f for group in trial for f in groups[group]}
         metrics = (dict(result.groups[name]["metrics"]) if len(trial) == 1 else
                    _score(rows, target, folds, seed, [f for f in MODEL_FEATURES if f not in dropped], iterations,
                           with_tau))
-        if metrics["mdape_pct"] <= limit:
+        if within_tolerance(result.full, metrics):
             result.droppable_together, result.joint = trial, metrics
     if result.joint:
         result.joint["delta_mdape_pct"] = result.joint["mdape_pct"] - result.full["mdape_pct"]
@@ -169,7 +181,8 @@ def feature_selection_markdown(selection: FeatureSelection) -> str:
              f"Drop-group ablation of CatBoost on **{selection.split}** ({selection.rows} rows, same folds for every "
              f"variant). Full model: MdAPE {_fmt(full['mdape_pct'])}%"
              + (f", Kendall τ {_fmt(full.get('kendall_tau'), 2)}" if "kendall_tau" in full else "")
-             + f". A group is droppable when removing it moves MdAPE by ≤ {DROP_TOLERANCE_PCT} points.", "",
+             + f". A group is droppable when removing it raises MdAPE by ≤ {DROP_TOLERANCE_PCT} points"
+             + (f" and lowers τ by ≤ {DROP_TOLERANCE_TAU}" if "kendall_tau" in full else "") + ".", "",
              "| group | features | MdAPE % without | Δ MdAPE (points) | Δ Kendall τ | verdict |",
              "|---|---|---|---|---|---|"]
     order = sorted(selection.groups.items(), key=lambda kv: -kv[1]["delta_mdape_pct"])

@@ -18,14 +18,16 @@ Physics, per decoder forward pass (all numbers are for the whole batch, all devi
   prefill (which yields the first token) plus ``output_tokens - 1`` decode steps at the mean
   context length.
 
-These are deliberately simple, explainable formulas: the predictors learn the correction.
+These are deliberately simple, explainable formulas: the predictors learn the correction. They
+are computed column-wise (numpy) over all rows at once: the ~6k-row training frame takes ~20 ms and
+a 50k-row prediction batch ~0.1 s (row by row it was ~0.4 s and ~2.8 s).
 """
 
 from __future__ import annotations
 
-import math
 from typing import Any, Iterable, Mapping
 
+import numpy as np
 import pandas as pd
 
 from inference_estimation.lib.catalog import HardwareEntry, ModelEntry
@@ -132,143 +134,162 @@ def hardware_facts(hw: HardwareEntry) -> dict[str, Any]:
     }
 
 
-def _num(value: Any) -> float | None:
-    """A float, or None for null/NaN (pandas hands NaN for SQL NULL)."""
-    if value is None:
-        return None
-    try:
-        out = float(value)
-    except (TypeError, ValueError):
-        return None
-    return None if math.isnan(out) else out
+#: Peak-TFLOP/s columns tried in order for each dtype (fp16/bf16 stand in for each other; an
+#: unknown dtype uses bf16); CPUs and MPS then fall back to fp32 (no faster low-precision matmul path).
+PEAK_COLUMNS_BY_DTYPE = {
+    "float32": ["peak_tflops_fp32"],
+    "bfloat16": ["peak_tflops_bf16", "peak_tflops_fp16"],
+    "float16": ["peak_tflops_fp16", "peak_tflops_bf16"],
+    "fp8": ["peak_tflops_fp8", "peak_tflops_bf16"],
+    "int8": ["peak_tflops_fp8", "peak_tflops_bf16"],
+    "int4": ["peak_tflops_fp8", "peak_tflops_bf16"],
+}
+DEFAULT_DTYPE = "bfloat16"
 
 
-def peak_tflops_for(row: Mapping[str, Any], dtype: str) -> float | None:
-    """Peak dense TFLOP/s per device for ``dtype`` (fp16/bf16 stand in for each other; CPUs fall back to fp32)."""
-    order = {
-        "float32": ["peak_tflops_fp32"],
-        "bfloat16": ["peak_tflops_bf16", "peak_tflops_fp16"],
-        "float16": ["peak_tflops_fp16", "peak_tflops_bf16"],
-        "fp8": ["peak_tflops_fp8", "peak_tflops_bf16"],
-        "int8": ["peak_tflops_fp8", "peak_tflops_bf16"],
-        "int4": ["peak_tflops_fp8", "peak_tflops_bf16"],
-    }.get(dtype, ["peak_tflops_bf16"])
-    if row.get("hardware_kind") in ("cpu", "mps"):  # no faster low-precision matmul path to count on
-        order = order + ["peak_tflops_fp32"]
-    for col in order:
-        value = _num(row.get(col))
-        if value is not None:
-            return value
-    return None
+class _Columns:
+    """Column access on fact rows: numbers as float arrays (NaN for null, absent or non-numeric),
+    text as object arrays (``missing`` for null or absent). Same meaning as reading one row's dict
+    field by field: a missing column and a null value are the same thing."""
+
+    def __init__(self, frame: pd.DataFrame):
+        self.frame, self.n = frame, len(frame)
+        self._numbers: dict[str, np.ndarray] = {}
+
+    def num(self, col: str) -> np.ndarray:
+        if col not in self._numbers:
+            if col not in self.frame:
+                self._numbers[col] = np.full(self.n, np.nan)
+            else:
+                values = pd.to_numeric(self.frame[col], errors="coerce")
+                self._numbers[col] = values.to_numpy(dtype="float64", na_value=np.nan)
+        return self._numbers[col]
+
+    def text(self, col: str, missing: str | None = None) -> np.ndarray:
+        if col not in self.frame:
+            return np.full(self.n, missing, dtype=object)
+        series = self.frame[col]
+        return np.where(series.isna().to_numpy(), missing, series.astype(str).to_numpy(dtype=object))
 
 
-def effective_batch(row: Mapping[str, Any]) -> float | None:
+def _or(value: np.ndarray, fallback: np.ndarray | float) -> np.ndarray:
+    """``value or fallback`` element-wise: null and zero take the fallback."""
+    return np.where(np.isnan(value) | (value == 0), fallback, value)
+
+
+def _peak_tflops(cols: _Columns, dtype: np.ndarray) -> np.ndarray:
+    """Peak dense TFLOP/s per device for each row's dtype (:data:`PEAK_COLUMNS_BY_DTYPE`)."""
+    peak = np.full(cols.n, np.nan)
+    known = np.isin(dtype, list(PEAK_COLUMNS_BY_DTYPE))
+    cpu_like = np.isin(cols.text("hardware_kind"), ["cpu", "mps"])
+    orders = [(dtype == name, order) for name, order in PEAK_COLUMNS_BY_DTYPE.items()]
+    orders.append((~known, ["peak_tflops_bf16"]))
+    for rows, order in orders:
+        for col in order:
+            value = cols.num(col)
+            fill = rows & np.isnan(peak)
+            peak[fill] = value[fill]
+    value = cols.num("peak_tflops_fp32")
+    fill = cpu_like & np.isnan(peak)
+    peak[fill] = value[fill]
+    return peak
+
+
+def _effective_batch(cols: _Columns) -> np.ndarray:
     """Sequences in flight: the batch offline; the measured concurrency when serving (else the batch)."""
-    if row.get("mode") == "serving" and _num(row.get("concurrency")):
-        return _num(row.get("concurrency"))
-    return _num(row.get("batch_size"))
+    concurrency = cols.num("concurrency")
+    serving = (cols.text("mode") == "serving") & ~np.isnan(concurrency) & (concurrency != 0)
+    return np.where(serving, concurrency, cols.num("batch_size"))
 
 
-def physics_features(row: Mapping[str, Any]) -> dict[str, float | None]:
-    """Analytic FLOPs, bytes, roofline times and memory fit for one workload row.
+def _physics(cols: _Columns, dtype: np.ndarray, batch: np.ndarray, peak: np.ndarray) -> dict[str, np.ndarray]:
+    """Analytic FLOPs, bytes, roofline times and memory fit (see the module docstring).
 
-    Args:
-        row: model facts + hardware facts + workload columns (see module docstring).
-
-    Returns:
-        The physics feature columns; None where a needed fact is unknown.
+    NaN where a needed fact is unknown: no model architecture, no batch, neither input nor output
+    length (all physics), no memory size (fit), no peak or bandwidth (roofline times).
     """
-    out: dict[str, float | None] = {k: None for k in PHYSICS_FEATURES}
-    dtype = str(row.get("dtype") or "bfloat16")
-    bpe = BYTES_PER_ELEMENT.get(dtype, 2.0)
-    n_in, n_out = _num(row.get("input_tokens")), _num(row.get("output_tokens"))
-    batch = effective_batch(row)
-    layers, heads, kv_heads, head_dim = (_num(row.get(k)) for k in ("layers", "heads", "kv_heads", "head_dim"))
-    mm_active = _num(row.get("active_matmul_params"))
-    params, active_params = _num(row.get("params")), _num(row.get("active_params"))
-    if None in (batch, layers, heads, kv_heads, head_dim, mm_active, params) or (n_in is None and n_out is None):
-        return out
-    devices = _num(row.get("device_count")) or 1.0
+    bpe = pd.Series(dtype, dtype=object).map(BYTES_PER_ELEMENT).fillna(2.0).to_numpy(dtype="float64")
+    n_in, n_out = cols.num("input_tokens"), cols.num("output_tokens")
+    layers, heads, kv_heads, head_dim = (cols.num(c) for c in ("layers", "heads", "kv_heads", "head_dim"))
+    mm_active, params = cols.num("active_matmul_params"), cols.num("params")
+    valid = ~(np.isnan(batch) | np.isnan(layers) | np.isnan(heads) | np.isnan(kv_heads) | np.isnan(head_dim)
+              | np.isnan(mm_active) | np.isnan(params) | (np.isnan(n_in) & np.isnan(n_out)))
+    devices = _or(cols.num("device_count"), 1.0)
     q_dim = heads * head_dim
     kv_bytes_per_token = 2.0 * layers * kv_heads * head_dim * bpe
-    weight_bytes_active = (active_params or params) * bpe
+    weight_bytes_active = _or(cols.num("active_params"), params) * bpe
+    n_in0, n_out0 = np.nan_to_num(n_in), np.nan_to_num(n_out)
     # A decode-only row (llama.cpp tg, serving rows without a fixed prompt) decodes from an
     # unknown context: count the generated half only, a lower bound on the KV traffic.
-    mean_ctx = (n_in or 0.0) + (n_out or 0.0) / 2.0
-    kv_total = batch * ((n_in or 0.0) + (n_out or 0.0)) * kv_bytes_per_token
-    out["kv_cache_gb"] = kv_total / 1e9
-    out["weights_gb"] = params * bpe / 1e9
-    memory_gb = _num(row.get("memory_gb"))
-    if memory_gb:
-        out["memory_fit_ratio"] = (params * bpe + kv_total) / (memory_gb * 1e9 * devices)
-    peak = peak_tflops_for(row, dtype)
-    bandwidth = _num(row.get("memory_bandwidth_gb_s"))
-    flops_s = peak * 1e12 * devices if peak else None
-    bytes_s = bandwidth * 1e9 * devices if bandwidth else None
-    t_prefill = t_decode = None
-    if n_in:
+    mean_ctx = n_in0 + n_out0 / 2.0
+    kv_total = batch * (n_in0 + n_out0) * kv_bytes_per_token
+    memory_gb = cols.num("memory_gb")
+    peak, bandwidth = _or(peak, np.nan), _or(cols.num("memory_bandwidth_gb_s"), np.nan)
+    flops_s, bytes_s = peak * 1e12 * devices, bandwidth * 1e9 * devices
+    has_in, has_out = ~np.isnan(_or(n_in, np.nan)), ~np.isnan(_or(n_out, np.nan))
+    with np.errstate(divide="ignore", invalid="ignore"):
         prefill_flop = batch * (2.0 * mm_active * n_in + 2.0 * layers * q_dim * n_in * n_in)
         prefill_bytes = weight_bytes_active + batch * n_in * kv_bytes_per_token
-        out.update(prefill_gflop=prefill_flop / 1e9, prefill_gb_moved=prefill_bytes / 1e9,
-                   prefill_arithmetic_intensity=prefill_flop / prefill_bytes)
-        if flops_s and bytes_s:
-            t_prefill = max(prefill_flop / flops_s, prefill_bytes / bytes_s)
-            out["roofline_prefill_s"] = t_prefill
-    if n_out:
+        t_prefill = np.maximum(prefill_flop / flops_s, prefill_bytes / bytes_s)
         decode_flop = batch * (2.0 * mm_active + 4.0 * layers * q_dim * mean_ctx)
         decode_bytes = weight_bytes_active + batch * mean_ctx * kv_bytes_per_token
-        out.update(decode_gflop_per_step=decode_flop / 1e9, decode_gb_moved_per_step=decode_bytes / 1e9,
-                   decode_arithmetic_intensity=decode_flop / decode_bytes)
-        if flops_s and bytes_s:
-            t_decode = max(decode_flop / flops_s, decode_bytes / bytes_s)
-            out["roofline_decode_step_s"] = t_decode
-    if t_prefill is not None and t_decode is not None:
+        t_decode = np.maximum(decode_flop / flops_s, decode_bytes / bytes_s)
+        t_prefill, t_decode = np.where(has_in, t_prefill, np.nan), np.where(has_out, t_decode, np.nan)
         e2e = t_prefill + (n_out - 1.0) * t_decode
-        out.update(roofline_e2e_s=e2e, roofline_output_throughput_tok_s=batch * n_out / e2e)
-    elif t_decode is not None:
-        out["roofline_output_throughput_tok_s"] = batch / t_decode  # steady-state decode
-    return out
-
-
-def feature_row(row: Mapping[str, Any]) -> dict[str, Any]:
-    """The full feature row (categoricals as strings, numerics as float or None)."""
-    feats: dict[str, Any] = {}
-    for col in CATEGORICAL_FEATURES:
-        value = row.get(col)
-        feats[col] = "unknown" if value is None or (isinstance(value, float) and math.isnan(value)) else str(value)
-    for col in NUMERIC_FEATURES:
-        feats[col] = _num(row.get(col))
-    feats["peak_tflops"] = peak_tflops_for(row, str(row.get("dtype") or "bfloat16"))
-    feats["effective_batch"] = effective_batch(row)
-    if feats["tensor_parallel"] is None:
-        feats["tensor_parallel"] = feats["device_count"] or 1.0
-    if feats["device_count"] is None:
-        feats["device_count"] = 1.0
-    if feats["tdp_w"] is not None:
-        feats["tdp_total_w"] = feats["tdp_w"] * feats["device_count"]
-    feats.update(physics_features(row))
-    return feats
+        throughput = np.where(np.isnan(t_prefill), batch / t_decode, batch * n_out / e2e)
+        out = {
+            "weights_gb": params * bpe / 1e9,
+            "prefill_gflop": np.where(has_in, prefill_flop / 1e9, np.nan),
+            "decode_gflop_per_step": np.where(has_out, decode_flop / 1e9, np.nan),
+            "prefill_gb_moved": np.where(has_in, prefill_bytes / 1e9, np.nan),
+            "decode_gb_moved_per_step": np.where(has_out, decode_bytes / 1e9, np.nan),
+            "prefill_arithmetic_intensity": np.where(has_in, prefill_flop / prefill_bytes, np.nan),
+            "decode_arithmetic_intensity": np.where(has_out, decode_flop / decode_bytes, np.nan),
+            "kv_cache_gb": kv_total / 1e9,
+            "memory_fit_ratio": (params * bpe + kv_total) / (_or(memory_gb, np.nan) * 1e9 * devices),
+            "roofline_prefill_s": t_prefill,
+            "roofline_decode_step_s": t_decode,
+            "roofline_e2e_s": e2e,
+            "roofline_output_throughput_tok_s": throughput,
+        }
+    return {k: np.where(valid, v, np.nan) for k, v in out.items()}
 
 
 def feature_frame(rows: pd.DataFrame | Iterable[Mapping[str, Any]]) -> pd.DataFrame:
     """Builds the feature frame (columns :data:`FEATURE_COLUMNS`, in order) from fact rows.
 
+    Column-wise (numpy), so the training frame and a batch of many thousand predictions are built
+    by the same code at the same speed.
+
     Args:
         rows: a DataFrame or iterable of dicts holding model facts, hardware facts and workload.
 
     Returns:
-        One feature row per input row, same order and index.
+        One feature row per input row, same order and index. Categoricals are strings ("unknown"
+        when null); numerics are float64 (NaN when unknown, never 0).
     """
-    if isinstance(rows, pd.DataFrame):
-        index = rows.index
-        records = rows.to_dict(orient="records")
-    else:
-        records = [dict(r) for r in rows]
-        index = None
-    frame = pd.DataFrame([feature_row(r) for r in records], columns=FEATURE_COLUMNS, index=index)
+    frame = rows if isinstance(rows, pd.DataFrame) else pd.DataFrame.from_records([dict(r) for r in rows])
+    cols = _Columns(frame)
+    out: dict[str, Any] = {}
+    for col in CATEGORICAL_FEATURES:
+        out[col] = cols.text(col, missing="unknown")
     for col in NUMERIC_FEATURES:
-        frame[col] = frame[col].astype("float64")
-    return frame
+        out[col] = cols.num(col)
+    dtype = cols.text("dtype", missing=DEFAULT_DTYPE)
+    dtype[dtype == ""] = DEFAULT_DTYPE
+    out["peak_tflops"] = _peak_tflops(cols, dtype)
+    out["effective_batch"] = _effective_batch(cols)
+    device_count = out["device_count"]
+    out["tensor_parallel"] = np.where(np.isnan(out["tensor_parallel"]), _or(device_count, 1.0), out["tensor_parallel"])
+    out["device_count"] = np.where(np.isnan(device_count), 1.0, device_count)
+    tdp = out["tdp_w"]
+    out["tdp_total_w"] = np.where(np.isnan(tdp), out["tdp_total_w"], tdp * out["device_count"])
+    out.update(_physics(cols, dtype, out["effective_batch"], out["peak_tflops"]))
+    result = pd.DataFrame({c: out[c] for c in FEATURE_COLUMNS},
+                          index=frame.index if isinstance(rows, pd.DataFrame) else None)
+    for col in NUMERIC_FEATURES:
+        result[col] = result[col].astype("float64")
+    return result
 
 
 def prediction_row(model: ModelEntry, hw: HardwareEntry, workload: Mapping[str, Any]) -> dict[str, Any]:

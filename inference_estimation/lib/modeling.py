@@ -115,7 +115,8 @@ def fit_catboost(X: pd.DataFrame, y_log: np.ndarray, offset: np.ndarray, seed: i
     cats = [c for c in CATEGORICAL_FEATURES if c in X.columns]
     model = CatBoostRegressor(
         iterations=iterations, depth=constants.CATBOOST_DEPTH, learning_rate=constants.CATBOOST_LEARNING_RATE,
-        loss_function="RMSE", random_seed=seed, verbose=False, allow_writing_files=False, thread_count=-1,
+        one_hot_max_size=constants.CATBOOST_ONE_HOT_MAX_SIZE, loss_function="RMSE", random_seed=seed, verbose=False,
+        allow_writing_files=False, thread_count=-1,
     )
     model.fit(Pool(X, y_log - offset, cat_features=cats))
     return model
@@ -274,7 +275,8 @@ def train_predictor(frame: pd.DataFrame, target: str, n_folds: int = 4, seed: in
                      "log_halfwidth": float(np.quantile(residual, constants.PREDICTION_INTERVAL)),
                      "method": "split-conformal on grouped out-of-fold absolute log residuals"},
         "catboost": {"iterations": constants.CATBOOST_ITERATIONS, "depth": constants.CATBOOST_DEPTH,
-                     "learning_rate": constants.CATBOOST_LEARNING_RATE, "seed": seed},
+                     "learning_rate": constants.CATBOOST_LEARNING_RATE,
+                     "one_hot_max_size": constants.CATBOOST_ONE_HOT_MAX_SIZE, "seed": seed},
         "metrics": metrics,
         "top_features": dict(sorted(importances.items(), key=lambda kv: -kv[1])[:8]),
     }

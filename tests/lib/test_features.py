@@ -57,3 +57,30 @@ def test_feature_frame_has_the_declared_columns_in_order(catalog):
                                                batch_size=2, input_tokens=16, output_tokens=4))])
     assert list(frame.columns) == FEATURE_COLUMNS
     assert frame.loc[0, "family"] == "gpt2" and frame.loc[0, "hardware_kind"] == "cpu"
+
+
+def test_a_frame_of_many_rows_equals_the_rows_built_one_at_a_time(catalog):
+    """Column-wise code: every row of a mixed batch (nulls, decode-only, serving, zero devices)
+    gets exactly the features it gets alone."""
+    works = [
+        dict(engine="vllm", dtype="bfloat16", mode="offline", batch_size=8, input_tokens=512, output_tokens=128),
+        dict(engine="llama.cpp", dtype=None, mode="offline", batch_size=1, input_tokens=None, output_tokens=128),
+        dict(engine="vllm", dtype="fp8", mode="serving", batch_size=None, concurrency=32, input_tokens=1024,
+             output_tokens=256, device_count=0),
+        dict(engine=None, dtype="int4", mode="serving", batch_size=4, concurrency=0, input_tokens=64,
+             output_tokens=None, device_count=8, tensor_parallel=4),
+        dict(engine="vllm", dtype="float16", mode="offline", batch_size=2, input_tokens=0, output_tokens=1),
+    ]
+    pairs = [("llama-3.1-8b", "nvidia-h100-sxm-80gb"), ("mistral-7b-v0.1", "nvidia-l40s"),
+             ("deepseek-v3", "amd-mi300x"), ("gpt2-small", "local-cpu"), ("qwen2-7b", "nvidia-a100-sxm4-80gb")]
+    rows = [prediction_row(catalog.model(m), catalog.hw(h), w) for (m, h), w in zip(pairs, works)]
+    together = feature_frame(rows)
+    for i, row in enumerate(rows):
+        alone = feature_frame([row]).iloc[0]
+        for col in FEATURE_COLUMNS:
+            a, b = together.iloc[i][col], alone[col]
+            assert (isinstance(a, float) and math.isnan(a) and math.isnan(b)) or a == b, (i, col, a, b)
+    assert together.loc[1, "roofline_e2e_s"] != together.loc[1, "roofline_e2e_s"]  # decode-only: no prefill
+    assert together.loc[1, "roofline_output_throughput_tok_s"] > 0 and together.loc[1, "dtype"] == "unknown"
+    assert together.loc[2, "effective_batch"] == 32 and together.loc[2, "device_count"] == 0
+    assert together.loc[3, "effective_batch"] == 4 and together.loc[3, "tensor_parallel"] == 4

@@ -10,7 +10,13 @@ from inference_estimation.lib.catalog import load_catalog
 from inference_estimation.lib.features import feature_frame, prediction_row
 from inference_estimation.lib.modeling import save_predictor, train_predictor
 from inference_estimation.lib.predict import (
-    BatchInputError, PredictorsMissingError, explain, predict, predict_batch, recommend, workload,
+    BatchInputError,
+    PredictorsMissingError,
+    explain,
+    predict,
+    predict_batch,
+    recommend,
+    workload,
 )
 
 MODELS = ("llama-3.1-8b", "llama-3.1-70b", "mistral-7b-v0.1", "qwen2-7b")
@@ -95,3 +101,40 @@ def test_recommend_ranks_hardware_that_fits_and_meets_the_tpot_limit(catalog, mo
     assert h100.empty or int(h100["devices"].iloc[0]) >= 2
     priced = table["usd_per_million_tokens"].dropna()
     assert list(priced) == sorted(priced)
+
+
+def test_batch_prediction_equals_the_one_at_a_time_prediction_of_every_row(catalog, models_dir, tmp_path):
+    configs = tmp_path / "configs.csv"
+    configs.write_text("model,hardware,batch_size,input_tokens,output_tokens,engine,dtype,device_count,mode,concurrency\n"
+                       "llama-3.1-8b,nvidia-h100-sxm-80gb,8,512,128,vllm,bfloat16,2,offline,\n"
+                       "qwen2-7b,AMD Instinct MI300X,1,1024,64,vllm,bfloat16,,serving,16\n"
+                       "mistral-7b-v0.1,nvidia-l40s,4,256,32,,,,,\n"
+                       "llama-3.1-8b,nvidia-h100-sxm-80gb,32,512,128,vllm,fp8,1,offline,\n")
+    out = tmp_path / "predictions.csv"
+    assert predict_batch(catalog, models_dir, configs, out, allow_unpromoted=True) == 4
+    batch = pd.read_csv(out)
+    works = [workload(8, 512, 128, engine="vllm", dtype="bfloat16", device_count=2),
+             workload(1, 1024, 64, engine="vllm", dtype="bfloat16", mode="serving", concurrency=16),
+             workload(4, 256, 32),  # CSV defaults: transformers, float32, offline, local
+             workload(32, 512, 128, engine="vllm", dtype="fp8", device_count=1)]
+    for i, work in enumerate(works):
+        single = predict(catalog, models_dir, batch["model"][i], batch["hardware"][i], work, allow_unpromoted=True)
+        for target, p in single.items():
+            assert batch[target][i] == pytest.approx(p["value"], rel=1e-9), (i, target)
+            assert batch[f"{target}_upper_90"][i] == pytest.approx(p["upper_90"], rel=1e-9), (i, target)
+
+
+def test_batch_names_the_first_bad_line_whatever_the_kind_of_error(catalog, models_dir, tmp_path):
+    bad = tmp_path / "bad.csv"
+    bad.write_text("model,hardware,batch_size,input_tokens,output_tokens\n"
+                   "qwen2-7b,amd-mi300x,1,512,128\n"
+                   "qwen2-7b,amd-mi300x,1,0,128\n"        # line 3: non-positive size
+                   "qwen2-7b,tpu-v9,two,512,128\n")       # line 4: a type error and an unknown hardware
+    with pytest.raises(BatchInputError, match=r"bad.csv: line 3: input_tokens must be >= 1, got 0"):
+        predict_batch(catalog, models_dir, bad, tmp_path / "x.csv")
+    bad.write_text("model,hardware,batch_size,input_tokens,output_tokens\nqwen2-7b,tpu-v9,two,512,128\n")
+    with pytest.raises(BatchInputError, match=r"line 2, column 'batch_size': 'two' is not a int"):
+        predict_batch(catalog, models_dir, bad, tmp_path / "x.csv")
+    bad.write_text("model,hardware,batch_size,input_tokens,output_tokens\nqwen2-7b,,1,512,128\n")
+    with pytest.raises(BatchInputError, match=r"line 2, column 'hardware': value is required"):
+        predict_batch(catalog, models_dir, bad, tmp_path / "x.csv")
