@@ -1,12 +1,13 @@
 # Two commands on a fresh machine (each does its own set-up: virtualenv, install, dbt manifest):
-#   make demo   -- the main job: the whole asset graph for sweep local-demo on this machine's CPU
+#   make demo   -- the main job: the whole asset graph for sweeps local-demo (LLMs) and tabular-cpu
+#                  (tree ensembles) on this machine's CPU
 #   make test   -- the test suite
 # State lives in $INFERENCE_ESTIMATION_HOME (default ~/.inference-estimation).
 
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-SWEEP ?= local-demo
+SWEEP ?= local-demo tabular-cpu
 # Public datasets imported beside the sweep: a local folder of them when there is one (this
 # workplace keeps them in ../shared/data/external), else each is downloaded at a pinned commit.
 EXTERNAL_DIR ?= $(wildcard $(CURDIR)/../shared/data/external)
@@ -28,7 +29,7 @@ dbt_project/target/manifest.json: $(VENV)/.installed $(shell find dbt_project -n
 setup: $(VENV)/.installed dbt_project/target/manifest.json
 
 demo: setup
-	$(BIN)/inference-estimation sweep --sweep $(SWEEP) $(if $(EXTERNAL_DIR),--external-from $(EXTERNAL_DIR))
+	$(BIN)/inference-estimation sweep $(foreach s,$(SWEEP),--sweep $(s)) $(if $(EXTERNAL_DIR),--external-from $(EXTERNAL_DIR))
 
 test: setup
 	@# The UI test drives Debian's headless Chromium (never a downloaded browser): install it when

@@ -15,6 +15,9 @@ import sys
 import time
 from typing import Any
 
+#: The sweep of the main job when none is named.
+DEFAULT_SWEEP = "local-demo"
+
 
 def _sweep(args: argparse.Namespace) -> int:
     from inference_estimation.lib.home import activate_home
@@ -32,7 +35,8 @@ def _sweep(args: argparse.Namespace) -> int:
     from inference_estimation.lib.catalog import load_catalog
 
     catalog = load_catalog()
-    sweep = catalog.sweep(args.sweep)
+    sweeps = [catalog.sweep(name) for name in dict.fromkeys(args.sweep or [DEFAULT_SWEEP])]
+    sweep = sweeps[0]  # its cv_folds train the predictors
     instance = dg.DagsterInstance.get()
     log_config = {"loggers": {"console": {"config": {"log_level": args.log_level}}}}
     started = time.perf_counter()
@@ -48,7 +52,9 @@ def _sweep(args: argparse.Namespace) -> int:
               f"(run {result.run_id[:8]})", flush=True)
         return result
 
-    print(f"sweep {sweep.name!r}: {len(sweep.models)} model(s) x {len(sweep.hardware)} hardware; home {home.root}")
+    for each in sweeps:
+        print(f"sweep {each.name!r} ({each.backend}): {len(each.models)} model(s) x {len(each.hardware)} hardware; "
+              f"home {home.root}")
     failures = []
     if not step("catalog facts and hardware probe", "catalog_job", run_config=log_config).success:
         failures.append("catalog_job")
@@ -62,15 +68,17 @@ def _sweep(args: argparse.Namespace) -> int:
             config = {**log_config, "ops": {"external_benchmarks": {"config": {"from_path": from_path}}}}
             if not step(f"import {source} from {where}", "import_job", partition_key=source, run_config=config).success:
                 warnings_out.append(f"import {source}")
-    for hardware_key in sweep.hardware:
-        host = catalog.hw(hardware_key).host
-        for model_key in sweep.models:
-            key = benchmark_partition_key(model_key, hardware_key)
-            run_config = {**log_config, **benchmark_run_config(sweep.name)}
-            result = step(f"benchmark {model_key} on {hardware_key}", "benchmark_job", partition_key=key,
-                          run_config=run_config, tags={constants.HOST_TAG: host, "sweep": sweep.name})
-            if not result.success:
-                failures.append(f"benchmark {key}")
+    for each in sweeps:
+        for hardware_key in each.hardware:
+            host = catalog.hw(hardware_key).host
+            for model_key in each.models:
+                key = benchmark_partition_key(model_key, hardware_key)
+                run_config = {**log_config, **benchmark_run_config(each.name)}
+                result = step(f"benchmark {model_key} on {hardware_key} ({each.name})", "benchmark_job",
+                              partition_key=key, run_config=run_config,
+                              tags={constants.HOST_TAG: host, "sweep": each.name})
+                if not result.success:
+                    failures.append(f"benchmark {key} ({each.name})")
     if not step("dbt build", "transform_job", run_config=log_config).success:
         failures.append("transform_job")
         print("dbt failed; predictors not trained", file=sys.stderr)
@@ -156,7 +164,12 @@ def _predict(args: argparse.Namespace) -> int:
     from inference_estimation.lib.catalog import CatalogError, load_catalog
     from inference_estimation.lib.home import activate_home
     from inference_estimation.lib.predict import (
-        BatchInputError, PredictorsMissingError, explain, predict, predict_batch, workload,
+        BatchInputError,
+        PredictorsMissingError,
+        explain,
+        predict,
+        predict_batch,
+        workload,
     )
 
     home = activate_home(args.home)
@@ -305,7 +318,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("sweep", help="materialize the whole graph for a sweep (the main job)")
-    p.add_argument("--sweep", default="local-demo", help="sweep name from the catalog")
+    p.add_argument("--sweep", action="append", default=None,
+                   help=f"sweep name from the catalog; repeat for several (default: {DEFAULT_SWEEP})")
     p.add_argument("--log-level", default="WARNING", help="Dagster console log level (INFO shows every event)")
     p.add_argument("--external-from", default=None,
                    help="folder holding the public dataset folders to import first (default: "

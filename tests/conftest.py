@@ -13,9 +13,9 @@ os.environ["INFERENCE_ESTIMATION_HOME"] = str(_SESSION_HOME)
 os.environ["DAGSTER_HOME"] = str(_SESSION_HOME / "dagster")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-import pytest  # noqa: E402
+import pytest
 
-from inference_estimation.lib.home import activate_home  # noqa: E402
+from inference_estimation.lib.home import activate_home
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 #: The public datasets, read in place (CI lays shared/ beside the clone; never copied into the repo).
@@ -70,3 +70,28 @@ def pipeline(session_home):
             instance=instance, partition_key=target, raise_on_error=False,
             run_config={"ops": {"predictors": {"config": {"cv_folds": 2}}}})
     return results
+
+
+#: Credentials of the loopback S3 API server (moto accepts any; these check that none leak).
+S3_TEST_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing-key-id", "AWS_SECRET_ACCESS_KEY": "testing-secret-4f1c"}
+S3_TEST_BUCKET = "ie-pipes-test"
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint():
+    """An S3 API server (moto, standing in for the cloud's object storage) on a free loopback port,
+    with the test bucket created. Skips where the `cloud-test` extra is not installed."""
+    pytest.importorskip("dagster_aws", reason="the `cloud` extra is not installed")
+    pytest.importorskip("moto", reason="the `cloud-test` extra is not installed")
+    from moto.server import ThreadedMotoServer
+
+    from inference_estimation.launchers.object_store import S3MessageStore
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    url = f"http://{host}:{port}"
+    S3MessageStore(bucket=S3_TEST_BUCKET, endpoint_url=url, region="us-east-1",
+                   credentials=S3_TEST_CREDENTIALS).client().create_bucket(Bucket=S3_TEST_BUCKET)
+    yield url
+    server.stop()

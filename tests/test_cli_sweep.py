@@ -16,7 +16,7 @@ def test_sweep_command_materializes_the_graph_into_the_homes_dagster_instance(tm
     out = subprocess.run([sys.executable, "-m", "inference_estimation.cli", "sweep", "--sweep", "test-tiny", "--no-external"],
                          env=env, capture_output=True, text=True, timeout=900)
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
-    assert "benchmark gpt2-small on local-cpu: ok" in out.stdout  # progress lines while it runs
+    assert "benchmark gpt2-small on local-cpu (test-tiny): ok" in out.stdout  # progress lines while it runs
     assert "grouped-by-model held-out MdAPE" in out.stdout
     instance = dg.DagsterInstance.from_config(str(home / "dagster"))
     try:

@@ -38,25 +38,34 @@ class Launcher(abc.ABC):
     """Runs ``benchmark_jobs`` for one spec and returns its rows from Pipes messages."""
 
     @abc.abstractmethod
-    def launch(self, context: LaunchContext, spec: JobSpec,
-               secrets: dict[str, str] | None = None) -> LaunchResult:
+    def launch(self, context: LaunchContext, spec: JobSpec, secrets: dict[str, str] | None = None,
+               message_store: Any = None) -> LaunchResult:
         """Runs the spec to completion.
 
         Args:
             context: the launching op's context (Pipes reports into it).
             spec: the job.
             secrets: environment variables for the harness only (never logged or put in metadata).
+            message_store: an :class:`~inference_estimation.launchers.object_store.S3MessageStore`
+                to carry the Pipes messages, or None for the launcher's own channel.
 
         Raises:
             LauncherError: if the job failed or was killed (then no rows may land).
         """
 
 
-def records_from_messages(messages: list[Any], run_id: str) -> list[MeasurementRecord]:
+def records_from_messages(messages: list[Any], run_id: str, expected_rows: int | None = None) -> list[MeasurementRecord]:
     """Validates the ``measurement`` custom messages of a job.
 
+    Args:
+        messages: the job's Pipes custom messages.
+        run_id: the run every record must belong to.
+        expected_rows: rows the job owes (one per workload point, whatever its status); a job
+            that reports fewer or more lost or duplicated something, and nothing of it lands.
+
     Raises:
-        LauncherError: for a malformed message or a record of another run.
+        LauncherError: for a malformed message, a record of another run, or a row count other
+            than ``expected_rows``.
     """
     records = []
     for i, message in enumerate(messages):
@@ -69,6 +78,9 @@ def records_from_messages(messages: list[Any], run_id: str) -> list[MeasurementR
         if record.run_id != run_id:
             raise LauncherError(f"Pipes message {i} belongs to run {record.run_id!r}, expected {run_id!r}")
         records.append(record)
+    if expected_rows is not None and len(records) != expected_rows:
+        raise LauncherError(f"the job reported {len(records)} rows for {expected_rows} workload points; "
+                            "an incomplete run lands nothing")
     return records
 
 

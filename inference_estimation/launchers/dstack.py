@@ -185,53 +185,72 @@ class DstackLauncher(Launcher):
             self._client = connect()
         return self._client
 
-    def launch(self, context: LaunchContext, spec: JobSpec,
-               secrets: dict[str, str] | None = None) -> LaunchResult:
+    def launch(self, context: LaunchContext, spec: JobSpec, secrets: dict[str, str] | None = None,
+               message_store: Any = None) -> LaunchResult:
         """Submits the spec, waits for the run, and returns its rows.
 
+        Args:
+            context: the launching op's context.
+            spec: the job.
+            secrets: environment variables for the job only (sent to the dstack server with the run).
+            message_store: object storage for the Pipes messages; None = the job's log stream.
+
         Raises:
-            LauncherError: no offer, job failed/timed out/stopped, or malformed rows; nothing lands.
+            LauncherError: no offer, job failed/timed out/stopped, or malformed or missing rows;
+                nothing lands.
             dg.RetryRequested: a transient dstack failure (retried with backoff by Dagster).
         """
         attempt = getattr(context, "retry_number", 0) or 0
         name = run_name_for(spec, attempt)
+        # The log stream is always read: it carries the messages, or (with object storage) the
+        # job's output for the run log and for error messages.
         reader = PipesLogStreamMessageReader(forward=lambda line: context.log.debug(f"[{name}] {line}"))
+        store_reader = message_store.reader(spec.run_id) if message_store is not None else None
         payload = spec.to_dict()
         start = time.perf_counter()
-        with dg.open_pipes_session(context=context, context_injector=dg.PipesEnvContextInjector(),
-                                   message_reader=reader, extras={"spec": payload}) as session:
-            env = {
-                **session.get_bootstrap_env_vars(),
-                "PYTHONPATH": "/opt/inference-estimation",
-                "HF_HUB_OFFLINE": "1" if spec.weight_source == "random" else "0",
-                "TOKENIZERS_PARALLELISM": "false",
-                **(secrets or {}),
-            }
-            run = self.submit(name, env)
-            context.log.info(f"dstack run {run.name} submitted for {self.hardware.key} "
-                             f"(resources {exact_resources(self.hardware)}, max price "
-                             f"{self.config.max_price_per_hour_usd} USD/h)")
-            outcome = self.follow(context, run)
-            for chunk in run.logs():
-                reader.consume(chunk)
-            reader.flush()
-        metadata = {**run_metadata(run), "harness_wall_s": round(time.perf_counter() - start, 3)}
+        try:
+            with dg.open_pipes_session(context=context, context_injector=dg.PipesEnvContextInjector(),
+                                       message_reader=store_reader or reader, extras={"spec": payload}) as session:
+                env = {
+                    **session.get_bootstrap_env_vars(),
+                    "PYTHONPATH": "/opt/inference-estimation",
+                    "HF_HUB_OFFLINE": "1" if spec.weight_source == "random" else "0",
+                    "TOKENIZERS_PARALLELISM": "false",
+                    **(message_store.job_env() if message_store is not None else {}),
+                    **(secrets or {}),
+                }
+                run = self.submit(name, env, spec.backend, extra_packages=["boto3>=1.35"] if store_reader else None)
+                context.log.info(f"dstack run {run.name} submitted for {self.hardware.key} "
+                                 f"(resources {exact_resources(self.hardware)}, max price "
+                                 f"{self.config.max_price_per_hour_usd} USD/h)")
+                outcome = self.follow(context, run)
+                for chunk in run.logs():
+                    reader.consume(chunk)
+                reader.flush()
+        finally:
+            if store_reader is not None:
+                store_reader.cleanup()
+        metadata = {**run_metadata(run), "harness_wall_s": round(time.perf_counter() - start, 3),
+                    "pipes_transport": "s3" if store_reader is not None else "log-stream"}
         if outcome.kind != "done":
             tail = "\n".join(reader.tail()[-15:])
             raise LauncherError(f"dstack run {run.name} {outcome.kind} ({outcome.reason}): {outcome.message}; "
                                 f"nothing landed" + (f"\nlast log lines:\n{tail}" if tail else ""))
-        records = records_from_messages(list(session.get_custom_messages()), spec.run_id)
-        if not records:
+        messages = list(session.get_custom_messages())
+        if not messages:
             raise LauncherError(f"dstack run {run.name} finished but sent no measurement rows "
                                 f"({reader.messages_read} Pipes messages read from its log)")
+        records = records_from_messages(messages, spec.run_id, len(spec.points))
         return LaunchResult(records=records, metadata=metadata)
 
-    def submit(self, name: str, env: dict[str, str]) -> Any:
-        """Submits the hardware's task under ``name``; dstack's refusal becomes a LauncherError."""
+    def submit(self, name: str, env: dict[str, str], backend: str = "transformers",
+               extra_packages: list[str] | None = None) -> Any:
+        """Submits the hardware's task for a backend under ``name``; dstack's refusal becomes a LauncherError."""
         from dstack.api import Task
 
         try:
-            task = Task.model_validate(task_config(self.hardware, name=name, env=env))
+            task = Task.model_validate(task_config(self.hardware, name=name, env=env, backend=backend,
+                                                   extra_packages=extra_packages))
             return self.client.runs.apply_configuration(configuration=task, repo=None, reserve_ports=False)
         except LauncherError:
             raise

@@ -104,15 +104,17 @@ def harness_packages(hardware: HardwareEntry, backend: str = "transformers") -> 
     return _COMMON_PACKAGES + kind_packages + extra
 
 
-def harness_commands(hardware: HardwareEntry, backend: str = "transformers") -> list[str]:
-    """Install the harness's dependencies for the backend, then run it."""
-    packages = harness_packages(hardware, backend)
+def harness_commands(hardware: HardwareEntry, backend: str = "transformers",
+                     extra_packages: list[str] | None = None) -> list[str]:
+    """Install the harness's dependencies for the backend (and any extra), then run it."""
+    packages = harness_packages(hardware, backend) + list(extra_packages or [])
     quoted = " ".join(f'"{p}"' for p in packages)
     return [f"pip install --quiet --no-cache-dir {quoted}", RUN_COMMAND]
 
 
 def task_config(hardware: HardwareEntry, *, name: str | None = None, env: dict[str, str] | None = None,
-                harness_dir: str | None = None, backend: str = "transformers") -> dict[str, Any]:
+                harness_dir: str | None = None, backend: str = "transformers",
+                extra_packages: list[str] | None = None) -> dict[str, Any]:
     """The dstack task (as its YAML/JSON mapping) that runs the harness on this hardware.
 
     Args:
@@ -122,6 +124,7 @@ def task_config(hardware: HardwareEntry, *, name: str | None = None, env: dict[s
             list of names (values are taken from the shell that runs ``dstack apply``).
         harness_dir: local path of ``benchmark_jobs`` to upload (default: this checkout's).
         backend: the harness backend the job runs (its packages, and its image where it needs one).
+        extra_packages: more pip requirements (e.g. boto3 for the object-storage transport).
     """
     launcher = hardware.launcher
     resources = exact_resources(hardware)  # also checks the launcher type
@@ -140,7 +143,7 @@ def task_config(hardware: HardwareEntry, *, name: str | None = None, env: dict[s
         "HF_TOKEN",             # optional: gated pretrained weights
         "BENCHMARK_SPEC_JSON",  # by hand: export BENCHMARK_SPEC_JSON="$(cat spec.json)"
     ]
-    config["commands"] = harness_commands(hardware, backend)
+    config["commands"] = harness_commands(hardware, backend, extra_packages)
     config["resources"] = resources
     config["spot_policy"] = launcher.spot_policy
     config["max_duration"] = launcher.timeout_s

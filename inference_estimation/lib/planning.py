@@ -105,6 +105,13 @@ def fitting_points(
     return tuple(keep), dropped
 
 
+def points_left_out(model: ModelEntry, hardware: HardwareEntry, sweep: SweepEntry) -> list[str]:
+    """Why each LLM point of the sweep that does not fit the hardware's memory is left out."""
+    if sweep.backend not in ("transformers", "vllm"):
+        return []
+    return fitting_points(model, hardware, sweep)[1]
+
+
 def skip_reason(model: ModelEntry, hardware: HardwareEntry, sweep: SweepEntry) -> str | None:
     """Why this partition cannot run under this sweep, or None when it can.
 

@@ -126,3 +126,43 @@ def test_submission_refused_by_dstack_is_a_launcher_error_with_its_message(dstac
     launcher = DstackLauncher(hardware, client=dstack_server.client())
     with pytest.raises(LauncherError, match="dstack refused the task"):
         launcher.submit("Not A Valid Run Name", {})
+
+
+def test_with_object_storage_the_task_gets_the_bucket_endpoint_and_boto3_and_the_backends_packages(
+        dstack_server, s3_endpoint):
+    """vLLM sweep on an 8-GPU entry with the S3 transport: what reaches the dstack server."""
+    from dagster_pipes import decode_param
+
+    from inference_estimation.defs.resources import PipesMessageStore
+    from inference_estimation.launchers.dstack import DstackLauncher
+    from tests.conftest import S3_TEST_BUCKET, S3_TEST_CREDENTIALS
+
+    catalog = load_catalog(overlay_dirs=[])
+    hardware = catalog.hw("nvidia-h100-sxm-80gb-x8")
+    sweep = catalog.sweep("gpu-vllm")
+    spec = build_job_spec("s3-vllm-run", catalog.model("llama-3.1-70b"), hardware, sweep, None)
+    store = PipesMessageStore(s3_bucket=S3_TEST_BUCKET, s3_endpoint_url=s3_endpoint, s3_region="us-east-1",
+                              aws_access_key_id=S3_TEST_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+                              aws_secret_access_key=S3_TEST_CREDENTIALS["AWS_SECRET_ACCESS_KEY"]).store()
+    client = dstack_server.client()
+    launcher = DstackLauncher(hardware, client=client, poll_interval_s=0.2)
+
+    @dg.asset
+    def remote_benchmark(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+        launcher.launch(context, spec, message_store=store)
+        return dg.MaterializeResult()
+
+    result = dg.materialize([remote_benchmark], instance=dg.DagsterInstance.ephemeral(), raise_on_error=False)
+    assert not result.success  # no fleet: dstack's reason, nothing returned
+    from inference_estimation.launchers.dstack import run_name_for
+
+    run = next(r for r in client.runs.list(all=True) if r.name == run_name_for(spec))
+    configuration = run._run.run_spec.configuration
+    env = configuration.env.as_dict()
+    messages = decode_param(env["DAGSTER_PIPES_MESSAGES"])
+    assert messages["bucket"] == S3_TEST_BUCKET and messages["key_prefix"].startswith("inference-estimation/pipes/")
+    assert env["AWS_ENDPOINT_URL_S3"] == s3_endpoint and env["AWS_ACCESS_KEY_ID"]
+    install = configuration.commands[0]
+    assert "boto3" in install and "vllm" in install and '"torch' not in install
+    assert all(S3_TEST_CREDENTIALS["AWS_SECRET_ACCESS_KEY"] not in (e.message or "") for e in result.all_events)
+    assert wait_for(lambda: (run.refresh(), run.status.value in ("failed", "terminated"))[1], 40)

@@ -18,24 +18,9 @@ pytest.importorskip("moto", reason="the `cloud-test` extra is not installed")
 from benchmark_jobs.spec import JobSpec, MeasurementSettings, ModelSpec, tabular_points
 from inference_estimation.launchers.base import records_from_messages
 from inference_estimation.launchers.object_store import S3MessageStore
+from tests.conftest import S3_TEST_BUCKET, S3_TEST_CREDENTIALS
 
-BUCKET = "ie-pipes-test"
-CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing-key-id", "AWS_SECRET_ACCESS_KEY": "testing-secret-4f1c"}
-
-
-@pytest.fixture(scope="module")
-def s3_endpoint():
-    """An S3 API server on a free loopback port, with the test bucket."""
-    from moto.server import ThreadedMotoServer
-
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    url = f"http://{host}:{port}"
-    S3MessageStore(bucket=BUCKET, endpoint_url=url, region="us-east-1", credentials=CREDENTIALS).client() \
-        .create_bucket(Bucket=BUCKET)
-    yield url
-    server.stop()
+BUCKET, CREDENTIALS = S3_TEST_BUCKET, S3_TEST_CREDENTIALS
 
 
 def _spec(run_id: str) -> JobSpec:

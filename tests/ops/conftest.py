@@ -51,7 +51,7 @@ def materialize_partition(home: Home, model: str, sweep: str = OPS_SWEEP, extra_
     from inference_estimation.defs.benchmarks import checks
     from inference_estimation.defs.benchmarks.assets import benchmark_runs
     from inference_estimation.defs.benchmarks.config import benchmark_run_config
-    from inference_estimation.defs.resources import HarnessSecrets
+    from inference_estimation.defs.resources import HarnessSecrets, PipesMessageStore
 
     return dg.materialize(
         [benchmark_runs, checks.benchmark_rows_consistent, checks.benchmark_rows_match_schema,
@@ -59,7 +59,7 @@ def materialize_partition(home: Home, model: str, sweep: str = OPS_SWEEP, extra_
         partition_key=dg.MultiPartitionKey({"model": model, "hardware": "local-cpu"}),
         run_config=benchmark_run_config(sweep),
         resources={"duckdb": DuckDBResource(database=str(home.warehouse_path)), "harness_secrets": HarnessSecrets(),
-                   **(resources or {})},
+                   "pipes_message_store": PipesMessageStore(), **(resources or {})},
         instance=instance or dg.DagsterInstance.ephemeral(), raise_on_error=False,
         selection=dg.AssetSelection.assets(benchmark_runs, *extra_assets),
     )

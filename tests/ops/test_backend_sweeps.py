@@ -21,17 +21,17 @@ SERVING_KEY = "serving-canary-7f3a"  # the server answers 401 without it
 SUPPORT = Path(__file__).resolve().parents[1] / "benchmark_jobs" / "support" / "tiny_openai_server.py"
 
 TABULAR_OVERLAY = """
+# The package's tabular models (their keys are partitions), made tiny for the test by deep merge.
 models:
-  - {key: tiny-xgb, family: xgboost, kind: tabular, tabular: {n_features: 8, n_trees: 20, max_depth: 4}}
-  - {key: tiny-rf, family: sklearn, kind: tabular,
-     tabular: {n_features: 8, n_trees: 10, max_depth: 4, estimator: random_forest}}
+  - {key: xgboost-reg-200x8, tabular: {n_features: 8, n_trees: 20, max_depth: 4}}
+  - {key: sklearn-rf-100x10, tabular: {n_features: 8, n_trees: 10, max_depth: 4}}
 sweeps:
   - name: tabular-tiny
     backend: tabular
-    models: [tiny-xgb, tiny-rf]
+    models: [xgboost-reg-200x8, sklearn-rf-100x10]
     hardware: [local-cpu]
     batch_sizes: [1, 256]
-    backend_options: {train_rows: 300}
+    backend_options: {train_rows: 300, min_trial_s: 0.005}
     threads: 1
     warmup_runs: 1
     min_trials: 3
@@ -41,7 +41,7 @@ sweeps:
 """
 
 
-@pytest.mark.parametrize(("model", "engine"), [("tiny-xgb", "xgboost"), ("tiny-rf", "scikit-learn")])
+@pytest.mark.parametrize(("model", "engine"), [("xgboost-reg-200x8", "xgboost"), ("sklearn-rf-100x10", "scikit-learn")])
 def test_tabular_sweep_lands_rows_per_batch_with_row_throughput_and_no_token_metrics(isolated_home, model, engine):
     (isolated_home.catalog_dir / "tabular.yaml").write_text(TABULAR_OVERLAY)
     result = materialize_partition(isolated_home, model, sweep="tabular-tiny")
@@ -59,8 +59,8 @@ def test_tabular_sweep_lands_rows_per_batch_with_row_throughput_and_no_token_met
 
 
 def test_an_llm_in_a_tabular_sweep_is_skipped_with_the_reason_and_nothing_launches(isolated_home):
-    (isolated_home.catalog_dir / "tabular.yaml").write_text(TABULAR_OVERLAY.replace("[tiny-xgb, tiny-rf]",
-                                                                                    "[tiny-xgb, gpt2-small]"))
+    (isolated_home.catalog_dir / "tabular.yaml").write_text(TABULAR_OVERLAY.replace("[xgboost-reg-200x8, sklearn-rf-100x10]",
+                                                                                    "[xgboost-reg-200x8, gpt2-small]"))
     result = materialize_partition(isolated_home, "gpt2-small", sweep="tabular-tiny")
     assert result.success
     meta = metadata(result)
@@ -129,3 +129,25 @@ def test_serving_sweep_without_the_key_fails_with_the_servers_answer_and_lands_n
     messages = [entry.user_message for entry in instance.all_logs(result.run_id)]
     assert any("HTTP 401" in m and "missing or wrong API key" in m for m in messages)  # the reason, in the run log
     assert not isolated_home.warehouse_path.exists() or count_rows(isolated_home) == 0
+
+
+def test_rows_of_a_partition_can_travel_through_object_storage_and_leave_no_objects(isolated_home, s3_endpoint):
+    """The launcher with the pipes_message_store resource set: the harness writes its messages to
+    the bucket (moto's S3 server on loopback stands in for the cloud's object storage)."""
+    from inference_estimation.defs.resources import PipesMessageStore
+    from tests.conftest import S3_TEST_BUCKET, S3_TEST_CREDENTIALS
+
+    (isolated_home.catalog_dir / "tabular.yaml").write_text(TABULAR_OVERLAY)
+    store = PipesMessageStore(s3_bucket=S3_TEST_BUCKET, s3_endpoint_url=s3_endpoint, s3_region="us-east-1",
+                              s3_prefix="ops-test", upload_interval_s=0.2,
+                              aws_access_key_id=S3_TEST_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+                              aws_secret_access_key=S3_TEST_CREDENTIALS["AWS_SECRET_ACCESS_KEY"])
+    result = materialize_partition(isolated_home, "sklearn-rf-100x10", sweep="tabular-tiny",
+                                   resources={"pipes_message_store": store})
+    assert result.success
+    meta = metadata(result)
+    assert meta["pipes_transport"] == "s3" and meta["rows_landed"] == 2 == count_rows(isolated_home)
+    client = store.store().client()
+    assert client.list_objects_v2(Bucket=S3_TEST_BUCKET, Prefix="ops-test/").get("KeyCount", 0) == 0
+    assert S3_TEST_CREDENTIALS["AWS_SECRET_ACCESS_KEY"] not in " ".join(str(e) for e in result.all_events)
+    assert S3_TEST_CREDENTIALS["AWS_SECRET_ACCESS_KEY"] not in str(meta)

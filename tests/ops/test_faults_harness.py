@@ -13,7 +13,7 @@ from dagster_duckdb import DuckDBResource
 
 from inference_estimation.defs.benchmarks import checks
 from inference_estimation.defs.benchmarks.assets import benchmark_runs
-from inference_estimation.defs.resources import HarnessSecrets
+from inference_estimation.defs.resources import HarnessSecrets, PipesMessageStore
 from inference_estimation.lib import quality
 from inference_estimation.lib.warehouse import ensure_raw_tables
 from tests.ops.conftest import (
@@ -81,8 +81,12 @@ def downstream_of_benchmarks() -> None:
 
 def test_absurd_numbers_are_landed_as_history_but_blocked_by_one_check_per_property(isolated_home, tmp_path):
     python = absurd_rows_interpreter(tmp_path)
+    # five points for the stand-in's five rows: a job owes one row per point (else the launcher
+    # refuses the run before any check sees it)
+    five_points = sweep_overlay().replace("batch_sizes: [1, 2]", "batch_sizes: [1]").replace(
+        "input_tokens: [8, 16]", "input_tokens: [8, 16, 32, 64, 128]")
     (isolated_home.catalog_dir / "ops.yaml").write_text(
-        sweep_overlay() + launcher_overlay(python)
+        five_points + launcher_overlay(python)
         + "  - key: local-cpu\n    specs: {tdp_w: 65}\n")  # a TDP, so power can be bounded
 
     result = materialize_partition(isolated_home, "gpt2-small", extra_assets=[downstream_of_benchmarks])
@@ -142,7 +146,8 @@ def test_nan_and_negative_values_written_around_the_harness_fail_the_checks(isol
     result = dg.materialize([benchmark_runs, checks.benchmark_rows_in_range],
                             selection=dg.AssetSelection.checks(checks.benchmark_rows_in_range),
                             resources={"duckdb": DuckDBResource(database=str(isolated_home.warehouse_path)),
-                                       "harness_secrets": HarnessSecrets()},
+                                       "harness_secrets": HarnessSecrets(),
+                                       "pipes_message_store": PipesMessageStore()},
                             raise_on_error=False)
 
     evaluations = check_evaluations(result)
@@ -153,3 +158,17 @@ def test_nan_and_negative_values_written_around_the_harness_fail_the_checks(isol
     assert observed["power_within_tdp"] == "nan" and observed["latency_cv_bounded"] == "nan"
     assert math.isnan(float(observed["latency_cv_bounded"]))
     assert "latest run of each partition" in evaluations["latency_positive"].metadata["scope"].value
+
+
+def test_a_job_that_reports_fewer_rows_than_points_lands_nothing(isolated_home, tmp_path):
+    """A harness that loses a row (here: reports 3 of the sweep's 4 points) is an incomplete run."""
+    from tests.ops.standins import rows_interpreter
+
+    python = rows_interpreter(tmp_path, "lossy", "[dict(base, batch_size=1, input_tokens=i) for i in (8, 16, 32)]")
+    (isolated_home.catalog_dir / "ops.yaml").write_text(sweep_overlay() + launcher_overlay(python))
+    result = materialize_partition(isolated_home, "gpt2-small")
+    assert not result.success
+    failure = next(e for e in result.all_events if e.is_step_failure).event_specific_data.error
+    assert "reported 3 rows for 4 workload points" in failure.message + (failure.cause.message if failure.cause else "")
+    assert not isolated_home.warehouse_path.exists() or count_rows(isolated_home) == 0
+    assert not list(isolated_home.parquet_dir.rglob("*.parquet"))

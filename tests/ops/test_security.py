@@ -13,7 +13,7 @@ from catboost import CatBoostError
 from dagster_duckdb import DuckDBResource
 
 from inference_estimation import cli
-from inference_estimation.defs.resources import HarnessSecrets, harness_secrets_from_env
+from inference_estimation.defs.resources import HarnessSecrets, PipesMessageStore, harness_secrets_from_env
 from inference_estimation.lib import quality, warehouse
 from inference_estimation.lib.catalog import CatalogError, load_catalog
 from inference_estimation.lib.home import REPO_ROOT
@@ -37,7 +37,8 @@ def test_a_canary_secret_reaches_the_harness_through_envvar_and_appears_in_no_lo
     instance_dir.mkdir()
     with dg.DagsterInstance.local_temp(str(instance_dir)) as instance:
         result = materialize_partition(isolated_home, "gpt2-small", instance=instance, resources={
-            "harness_secrets": HarnessSecrets(hf_token=dg.EnvVar("IE_OPS_CANARY_TOKEN"))})
+            "harness_secrets": HarnessSecrets(hf_token=dg.EnvVar("IE_OPS_CANARY_TOKEN")),
+            "pipes_message_store": PipesMessageStore()})
         assert result.success
         run = instance.get_run_by_id(result.run_id)
         records = instance.all_logs(result.run_id)

@@ -19,13 +19,13 @@ from inference_estimation.defs.benchmarks.config import (
     benchmark_config_mapping,
 )
 from inference_estimation.defs.benchmarks.partitions import benchmark_partitions
-from inference_estimation.defs.resources import HarnessSecrets
+from inference_estimation.defs.resources import HarnessSecrets, PipesMessageStore
 from inference_estimation.launchers import launcher_for
 from inference_estimation.lib import warehouse
 from inference_estimation.lib.catalog import load_catalog
 from inference_estimation.lib.features import hardware_facts, model_facts
 from inference_estimation.lib.home import get_home
-from inference_estimation.lib.planning import build_job_spec, skip_reason
+from inference_estimation.lib.planning import build_job_spec, points_left_out, skip_reason
 from inference_estimation.lib.summaries import run_summary
 
 
@@ -117,6 +117,7 @@ class LaunchedRun:
 )
 def launch_benchmark(
     context: dg.OpExecutionContext, config: BenchmarkConfig, harness_secrets: HarnessSecrets,
+    pipes_message_store: PipesMessageStore,
 ) -> dg.Output[LaunchedRun]:
     """Runs the sweep's workload grid for this partition (or says why it is skipped).
 
@@ -135,15 +136,22 @@ def launch_benchmark(
         return dg.Output(LaunchedRun(sweep=sweep.name, skip_reason=reason))
     run_id = f"{context.run_id[:8]}-{model.key}-{hardware.key}"
     spec = build_job_spec(run_id, model, hardware, sweep, str(context.partition_key))
+    left_out = points_left_out(model, hardware, sweep)
+    for note in left_out:
+        context.log.warning(f"point left out, it does not fit {hardware.key}: {note}")
     context.log.info(f"launching {len(spec.points)} points of sweep {sweep.name} on {hardware.key}")
     start = time.perf_counter()
-    result = launcher_for(hardware).launch(context, spec, secrets=harness_secrets.harness_env())
+    result = launcher_for(hardware).launch(context, spec, secrets=harness_secrets.harness_env(),
+                                           message_store=pipes_message_store.store())
     path = warehouse.write_run_parquet(
         result.records, warehouse.run_parquet_path(get_home().parquet_dir, spec.source, run_id)
     )
     return dg.Output(LaunchedRun(sweep=sweep.name, run_id=run_id, parquet_path=str(path),
                                  launch_wall_s=time.perf_counter() - start,
-                                 metadata={**result.metadata, **run_summary(result.records)}))
+                                 metadata={**result.metadata, **run_summary(result.records),
+                                           "backend": spec.backend, "points_planned": len(spec.points),
+                                           "points_left_out": len(left_out),
+                                           **({"points_left_out_why": "\n".join(left_out)} if left_out else {})}))
 
 
 @dg.op(
