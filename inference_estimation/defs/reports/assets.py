@@ -96,6 +96,11 @@ def dataset_report(duckdb: DuckDBResource) -> dg.MaterializeResult:
 
     frame = read_training_features(duckdb)
     folder = get_home().reports_dir / "dataset"
+    if frame.empty:  # e.g. only tabular sweeps so far: nothing an LLM predictor could train on
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "report.md").write_text("## Training data coverage\n\nNo training rows yet.\n")
+        return dg.MaterializeResult(metadata={"report": dg.MetadataValue.md("No training rows yet."), "rows": 0,
+                                              "sources": 0, "hardware": 0, "models": 0})
     table = coverage_table(frame)
     plot = plot_coverage(frame, folder / "coverage.png")
     correlations = target_correlations(frame)
