@@ -19,6 +19,9 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+#: libyaml's safe loader when PyYAML was built with it (about 5x faster on the catalog; a cold
+#: ``predict`` parses it once), else the pure-Python safe loader. Both construct plain types only.
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 PACKAGE_CATALOG_DIR = Path(__file__).resolve().parents[1] / "catalog"
 KEY_PATTERN = re.compile(r"^[a-z0-9]([a-z0-9.\-]*[a-z0-9])?$")
 DTYPES = ("float32", "bfloat16", "float16", "fp8", "int8", "int4")
@@ -515,7 +518,7 @@ _SECTIONS = {"models": ModelEntry, "hardware": HardwareEntry, "sweeps": SweepEnt
 
 def _read_file(path: Path) -> dict[str, list[dict[str, Any]]]:
     try:
-        data = yaml.safe_load(path.read_text()) or {}
+        data = yaml.load(path.read_text(), Loader=_YAML_LOADER) or {}
     except yaml.YAMLError as exc:
         raise CatalogError(f"invalid catalog file {path}: not valid YAML: {exc}") from exc
     if not isinstance(data, dict):
