@@ -19,7 +19,6 @@ estimate counts this process's CPU time, not the server's, so it is never used h
 from __future__ import annotations
 
 import os
-import re
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -29,6 +28,7 @@ import numpy as np
 from benchmark_jobs.backends.base import Backend, TrialSummary
 from benchmark_jobs.backends.serving_load import (
     CompletionsClient,
+    HTTPStatusError,
     RequestPlan,
     ServingTrial,
     arrival_offsets_s,
@@ -207,7 +207,7 @@ def _wait_for_models(client: CompletionsClient, timeout_s: float) -> dict[str, A
         try:
             return client.get_json("/v1/models")
         except Exception as exc:  # not up yet (refused, reset, 5xx while loading)
-            if re.search(r"HTTP 4\d\d", str(exc)):
+            if isinstance(exc, HTTPStatusError) and 400 <= exc.status < 500:
                 raise RuntimeError(f"{client.scheme}://{client.host}:{client.port}{client.prefix}: {exc}") from exc
             if time.monotonic() > deadline_s:
                 raise RuntimeError(f"no answer from GET /v1/models within {timeout_s:g} s: {exc}") from exc

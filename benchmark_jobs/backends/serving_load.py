@@ -134,6 +134,18 @@ def make_prompt(rng: np.random.Generator, length: int, prompt_format: str, vocab
     return " ".join(TEXT_PROMPT_WORDS[i] for i in words)
 
 
+class HTTPStatusError(RuntimeError):
+    """The server answered with a status other than 200.
+
+    Attributes:
+        status: the HTTP status code.
+    """
+
+    def __init__(self, message: str, status: int) -> None:
+        super().__init__(message)
+        self.status = status
+
+
 class CompletionsClient:
     """Streams ``/v1/completions`` of one OpenAI-compatible server (one connection per request)."""
 
@@ -163,7 +175,7 @@ class CompletionsClient:
             response = connection.getresponse()
             body = response.read()
             if response.status != 200:
-                raise RuntimeError(f"GET {path}: HTTP {response.status}: {body[:200]!r}")
+                raise HTTPStatusError(f"GET {path}: HTTP {response.status}: {body[:200]!r}", response.status)
             return json.loads(body)
         finally:
             connection.close()

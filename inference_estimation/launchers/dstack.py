@@ -236,11 +236,10 @@ class DstackLauncher(Launcher):
             tail = "\n".join(reader.tail()[-15:])
             raise LauncherError(f"dstack run {run.name} {outcome.kind} ({outcome.reason}): {outcome.message}; "
                                 f"nothing landed" + (f"\nlast log lines:\n{tail}" if tail else ""))
-        messages = list(session.get_custom_messages())
-        if not messages:
-            raise LauncherError(f"dstack run {run.name} finished but sent no measurement rows "
-                                f"({reader.messages_read} Pipes messages read from its log)")
-        records = records_from_messages(messages, spec.run_id, len(spec.points))
+        try:
+            records = records_from_messages(list(session.get_custom_messages()), spec.run_id, len(spec.points))
+        except LauncherError as exc:  # name the run and the channel the rows should have come on
+            raise LauncherError(f"dstack run {run.name} (rows via {metadata['pipes_transport']}): {exc}") from exc
         return LaunchResult(records=records, metadata=metadata)
 
     def submit(self, name: str, env: dict[str, str], backend: str = "transformers",

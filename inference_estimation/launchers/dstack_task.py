@@ -35,13 +35,13 @@ _KIND_PACKAGES = {
     "rocm": ["amdsmi>=7.0"],
     "cpu": ["torch>=2.13"],
 }
-#: Per harness backend, on top of the above. vLLM brings the torch it was built against, so the
-#: kind's torch is not installed beside it; on AMD the ROCm vLLM image brings vLLM itself.
-_BACKEND_PACKAGES = {
-    "transformers": None,  # the kind's packages as they are
-    "vllm": ["vllm>=0.33"],  # as the gpu extra
-    "openai-server": [],
-    "tabular": ["xgboost>=3.0", "scikit-learn>=1.5", "catboost>=1.2"],
+#: Per harness backend: whether it runs on the device kind's torch, and what it adds. vLLM brings
+#: the torch it was built against; the tree libraries need none.
+_BACKEND_PACKAGES: dict[str, tuple[bool, list[str]]] = {
+    "transformers": (True, []),
+    "vllm": (False, ["vllm>=0.33"]),  # as the gpu extra
+    "openai-server": (True, []),
+    "tabular": (False, ["xgboost>=3.0", "scikit-learn>=1.5", "catboost>=1.2"]),
 }
 #: The image a backend needs on a device kind instead of the entry's own.
 _BACKEND_IMAGES = {("vllm", "rocm"): "rocm/vllm:latest"}
@@ -92,15 +92,10 @@ def harness_packages(hardware: HardwareEntry, backend: str = "transformers") -> 
     """
     if backend not in _BACKEND_PACKAGES:
         raise TaskRenderError(f"unknown harness backend {backend!r}; known: {', '.join(_BACKEND_PACKAGES)}")
-    kind_packages = _KIND_PACKAGES.get(hardware.kind, [])
-    extra = _BACKEND_PACKAGES[backend]
-    if extra is None:
-        return _COMMON_PACKAGES + kind_packages
-    if backend == "vllm":
-        monitors = [p for p in kind_packages if not p.startswith("torch")]
-        return _COMMON_PACKAGES + monitors + ([] if (backend, hardware.kind) in _BACKEND_IMAGES else extra)
-    if backend == "tabular":
-        return _COMMON_PACKAGES + [p for p in kind_packages if not p.startswith("torch")] + extra
+    uses_torch, extra = _BACKEND_PACKAGES[backend]
+    kind_packages = [p for p in _KIND_PACKAGES.get(hardware.kind, []) if uses_torch or not p.startswith("torch")]
+    if (backend, hardware.kind) in _BACKEND_IMAGES:
+        extra = []  # the backend's image brings it
     return _COMMON_PACKAGES + kind_packages + extra
 
 
