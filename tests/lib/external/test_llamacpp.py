@@ -101,8 +101,11 @@ def test_rows_become_valid_records_with_unique_workload_points(output):
     assert max(points.values()) == 1
 
 
-def test_no_remote_files_are_pinned_because_only_the_derived_csv_is_parsed():
-    assert ADAPTER.remote_files == ()
+def test_the_original_readme_is_the_pinned_remote_file():
+    # the README is parsed directly (tests/lib/external/test_llamacpp_readme.py); the derived CSV
+    # read here is the fallback for folders without it
+    assert [r.path for r in ADAPTER.remote_files] == ["README.md"]
+    assert "aa72e0ec86c356c41f8281c9733e9a13c3675800/README.md" in ADAPTER.remote_files[0].url
     assert "aa72e0ec86c356c41f8281c9733e9a13c3675800/README.md" in llamacpp.__doc__
 
 
