@@ -31,7 +31,7 @@ def _sweep(args: argparse.Namespace) -> int:
     from inference_estimation import constants
     from inference_estimation.definitions import defs
     from inference_estimation.defs.benchmarks.config import benchmark_run_config
-    from inference_estimation.defs.benchmarks.partitions import benchmark_partition_key
+    from inference_estimation.defs.benchmarks.partitions import benchmark_partition_key, ensure_benchmark_partitions
     from inference_estimation.lib.catalog import load_catalog
 
     catalog = load_catalog()
@@ -58,6 +58,9 @@ def _sweep(args: argparse.Namespace) -> int:
     failures = []
     if not step("catalog facts and hardware probe", "catalog_job", run_config=log_config).success:
         failures.append("catalog_job")
+    added = ensure_benchmark_partitions(instance, load_catalog())  # model_specs adds them too; not if it failed
+    if added:
+        print(f"new benchmark partition keys: {added}", flush=True)
     warnings_out = []
     if not args.no_external:
         from inference_estimation.lib.external.registry import EXTERNAL_DIR_ENV, all_adapters
@@ -295,6 +298,25 @@ def _catalog(args: argparse.Namespace) -> int:
     return 0
 
 
+def _sync_partitions_before_ui() -> None:
+    """Adds the catalog's benchmark partition keys, so a first UI visit shows them at once (the
+    running ``catalog_partitions_sensor`` keeps them in step afterwards). A broken catalog is
+    reported and left to the UI, which shows the code location's load error."""
+    import warnings
+
+    import dagster as dg
+
+    warnings.filterwarnings("ignore", category=dg.PreviewWarning)
+    from inference_estimation.defs.benchmarks.partitions import ensure_benchmark_partitions
+    from inference_estimation.lib.catalog import CatalogError
+
+    try:
+        with dg.DagsterInstance.get() as instance:
+            ensure_benchmark_partitions(instance)
+    except CatalogError as exc:
+        print(f"catalog error (the UI will show it): {exc}", file=sys.stderr)
+
+
 def _ui(args: argparse.Namespace) -> int:
     import os
     from pathlib import Path
@@ -302,6 +324,7 @@ def _ui(args: argparse.Namespace) -> int:
     from inference_estimation.lib.home import REPO_ROOT, activate_home
 
     home = activate_home(args.home)
+    _sync_partitions_before_ui()
     dagster = Path(sys.executable).parent / "dagster"
     command = [str(dagster) if dagster.exists() else "dagster", "dev", "-h", args.host, "-p", str(args.port),
                "-w", str(REPO_ROOT / "workspace.yaml")]

@@ -23,6 +23,17 @@ EXTERNAL_DATA_DIR = REPO_ROOT.parent / "shared" / "data" / "external"
 activate_home(_SESSION_HOME)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _session_benchmark_partitions():
+    """The session instance holds the catalog's benchmark partition keys, as the running
+    ``catalog_partitions_sensor`` keeps them in a real deployment."""
+    import dagster as dg
+
+    from inference_estimation.defs.benchmarks.partitions import ensure_benchmark_partitions
+
+    ensure_benchmark_partitions(dg.DagsterInstance.get())
+
+
 @pytest.fixture(scope="session")
 def session_home():
     """The session's INFERENCE_ESTIMATION_HOME (a temporary folder)."""

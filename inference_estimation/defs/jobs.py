@@ -3,17 +3,22 @@
 import dagster as dg
 
 from inference_estimation import constants
-from inference_estimation.defs.benchmarks.partitions import _catalog, benchmark_partitions
+from inference_estimation.defs.benchmarks.partitions import benchmark_partitions
 from inference_estimation.defs.external.partitions import external_partitions
 from inference_estimation.defs.training.partitions import target_partitions
+from inference_estimation.lib.catalog import load_catalog
 
 LOCAL_HOST_TAGS = {constants.HOST_TAG: "localhost"}
 
 
 def host_tags_for_partition(partition_key: str) -> dict[str, str]:
-    """Run tags for one benchmark partition: its hardware's host (one run per host at a time)."""
+    """Run tags for one benchmark partition: its hardware's host (one run per host at a time).
+
+    The catalog is read now, not at load time: hardware added since the code location loaded (a
+    new dynamic partition) gets its own host.
+    """
     dims = benchmark_partitions.get_partition_key_from_str(partition_key).keys_by_dimension
-    return {constants.HOST_TAG: _catalog.hw(dims["hardware"]).host}
+    return {constants.HOST_TAG: load_catalog().hw(dims["hardware"]).host}
 
 
 catalog_job = dg.define_asset_job(

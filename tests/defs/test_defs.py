@@ -21,21 +21,32 @@ def test_code_location_has_every_stage_of_the_flow():
     assert expected <= _keys()
 
 
-def test_benchmark_runs_is_partitioned_by_model_and_hardware():
+def test_benchmark_runs_is_partitioned_by_model_and_hardware_following_the_catalog():
+    from inference_estimation.defs.benchmarks.partitions import (
+        benchmark_partition_keys,
+        ensure_benchmark_partitions,
+    )
+
     spec = next(s for s in defs.resolve_all_asset_specs() if s.key == dg.AssetKey("benchmark_runs"))
     partitions = spec.partitions_def
     assert isinstance(partitions, dg.MultiPartitionsDefinition)
     assert {d.name for d in partitions.partitions_defs} == {"model", "hardware"}
-    key = dg.MultiPartitionKey({"model": "gpt2-small", "hardware": "local-cpu"})
-    assert key in partitions.get_partition_keys()
-    # every model a sweep benchmarks x every hardware with a launcher; catalog-only models are not partitions
+    assert all(isinstance(d.partitions_def, dg.DynamicPartitionsDefinition) for d in partitions.partitions_defs)
     catalog = load_catalog(overlay_dirs=[])
+    with dg.DagsterInstance.ephemeral() as instance:
+        assert benchmark_partition_keys(instance) == []  # keys live in the instance, added from the catalog
+        added = ensure_benchmark_partitions(instance, catalog)
+        assert ensure_benchmark_partitions(instance, catalog) == {}  # idempotent
+        keys = benchmark_partition_keys(instance)
+    assert sorted(added["benchmark_models"]) == catalog.partition_models
+    assert dg.MultiPartitionKey({"model": "gpt2-small", "hardware": "local-cpu"}) in keys
+    # every model a sweep benchmarks x every hardware with a launcher; catalog-only models are not partitions
     swept = {m for sweep in catalog.sweeps.values() for m in sweep.models}
     assert swept == {"gpt2-small", "gpt2-medium", "llama-small-55m", "qwen2-small-130m", "llama-3.1-8b",
                      "llama-3.1-70b", "mistral-7b-v0.3", "xgboost-reg-200x8", "catboost-reg-200x6",
                      "sklearn-rf-100x10", "sklearn-hgb-clf-100x6"}
-    assert len(partitions.get_partition_keys()) == len(swept) * 7  # x local-cpu + 6 dstack targets
-    assert dg.MultiPartitionKey({"model": "llama-3.1-405b", "hardware": "local-cpu"}) not in partitions.get_partition_keys()
+    assert len(keys) == len(swept) * 7  # x local-cpu + 6 dstack targets
+    assert dg.MultiPartitionKey({"model": "llama-3.1-405b", "hardware": "local-cpu"}) not in keys
 
 
 def test_lineage_runs_from_benchmarks_through_dbt_to_predictors_and_reports():

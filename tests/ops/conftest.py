@@ -51,8 +51,11 @@ def materialize_partition(home: Home, model: str, sweep: str = OPS_SWEEP, extra_
     from inference_estimation.defs.benchmarks import checks
     from inference_estimation.defs.benchmarks.assets import benchmark_runs
     from inference_estimation.defs.benchmarks.config import benchmark_run_config
+    from inference_estimation.defs.benchmarks.partitions import ensure_benchmark_partitions
     from inference_estimation.defs.resources import HarnessSecrets, PipesMessageStore
 
+    instance = instance or dg.DagsterInstance.ephemeral()
+    ensure_benchmark_partitions(instance)  # the catalog's keys, as the sync sensor would add them
     return dg.materialize(
         [benchmark_runs, checks.benchmark_rows_consistent, checks.benchmark_rows_match_schema,
          checks.benchmark_rows_in_range, *extra_assets],
@@ -60,7 +63,7 @@ def materialize_partition(home: Home, model: str, sweep: str = OPS_SWEEP, extra_
         run_config=benchmark_run_config(sweep),
         resources={"duckdb": DuckDBResource(database=str(home.warehouse_path)), "harness_secrets": HarnessSecrets(),
                    "pipes_message_store": PipesMessageStore(), **(resources or {})},
-        instance=instance or dg.DagsterInstance.ephemeral(), raise_on_error=False,
+        instance=instance, raise_on_error=False,
         selection=dg.AssetSelection.assets(benchmark_runs, *extra_assets),
     )
 

@@ -1,6 +1,7 @@
 """Automation: a stopped weekly schedule per sweep, sensors that tag their runs with the host, and
 refresh conditions that follow new partitions but stop at a failed blocking check."""
 
+import contextlib
 import datetime
 import logging
 import time
@@ -20,15 +21,25 @@ from tests.ops.standins import absurd_rows_interpreter, harness_interpreter
 
 
 def test_every_sweep_has_a_stopped_weekly_schedule_launching_each_pair_with_its_config_and_host_tag():
+    with contextlib.ExitStack() as stack:
+        _check_sweep_schedules(stack)
+
+
+def _check_sweep_schedules(stack: contextlib.ExitStack) -> None:
+    from inference_estimation.defs.benchmarks.partitions import benchmark_partition_keys
+
     catalog = load_catalog()
     repository = defs.get_repository_def()
+    instance = stack.enter_context(dg.instance_for_test())  # a schedule context needs a persistent instance
     for sweep in catalog.sweeps.values():
         schedule = defs.resolve_schedule_def(f"sweep_{sweep.name.replace('-', '_')}_weekly")
         assert schedule.default_status == dg.DefaultScheduleStatus.STOPPED
         assert schedule.cron_schedule == "0 3 * * 0" and schedule.job_name == "benchmark_job"
         tick = schedule.evaluate_tick(dg.build_schedule_context(
-            repository_def=repository, scheduled_execution_time=datetime.datetime(2026, 1, 4, 3)))
+            instance=instance, repository_def=repository, scheduled_execution_time=datetime.datetime(2026, 1, 4, 3)))
         assert len(tick.run_requests) == len(sweep.models) * len(sweep.hardware)
+        # the tick added its pairs' keys before requesting them (no sync tick needed first)
+        assert {str(r.partition_key) for r in tick.run_requests} <= {str(k) for k in benchmark_partition_keys(instance)}
         for request in tick.run_requests:
             assert sweep_from_run_config(request.run_config) == sweep.name
             hardware = catalog.hw(str(request.partition_key).split("|")[0])  # keys: hardware|model

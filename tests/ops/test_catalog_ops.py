@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 
+import dagster as dg
 import pytest
 
 from inference_estimation.lib.catalog import CatalogError, load_catalog
@@ -20,17 +21,21 @@ import json
 import dagster as dg
 from inference_estimation.definitions import defs
 from inference_estimation.defs.benchmarks.config import sweep_from_run_config
+from inference_estimation.defs.benchmarks.partitions import benchmark_partition_keys
 from inference_estimation.defs.benchmarks.sensors import new_partitions_sensor
-spec = next(s for s in defs.resolve_all_asset_specs() if s.key == dg.AssetKey("benchmark_runs"))
-with dg.DagsterInstance.ephemeral() as instance:
-    requests = new_partitions_sensor(dg.build_sensor_context(instance=instance))
-schedule = defs.resolve_schedule_def("sweep_ops_grow_weekly")
-ticks = schedule.evaluate_tick(dg.build_schedule_context(
-    repository_def=defs.get_repository_def(), scheduled_execution_time=datetime.datetime(2026, 1, 4, 3)))
+with dg.instance_for_test() as instance:
+    result = new_partitions_sensor(dg.build_sensor_context(instance=instance))
+    for add in result.dynamic_partitions_requests:  # what the daemon does with the sensor's result
+        instance.add_dynamic_partitions(add.partitions_def_name, list(add.partition_keys))
+    partitions = sorted(str(k) for k in benchmark_partition_keys(instance))
+    schedule = defs.resolve_schedule_def("sweep_ops_grow_weekly")
+    ticks = schedule.evaluate_tick(dg.build_schedule_context(
+        instance=instance, repository_def=defs.get_repository_def(),
+        scheduled_execution_time=datetime.datetime(2026, 1, 4, 3)))
 print(json.dumps({
-    "partitions": sorted(str(k) for k in spec.partitions_def.get_partition_keys()),
+    "partitions": partitions,
     "sensor_requests": {str(r.partition_key): [sweep_from_run_config(r.run_config),
-                                               r.tags["inference_estimation/host"]] for r in requests},
+                                               r.tags["inference_estimation/host"]] for r in result.run_requests},
     "schedule_requests": sorted(str(r.partition_key) for r in ticks.run_requests),
     "schedule_status": str(schedule.default_status),
 }))
@@ -90,7 +95,8 @@ def test_a_malformed_overlay_names_file_and_field_breaks_nothing_else_and_removi
     assert _run(["-m", "inference_estimation.cli", "catalog"], isolated_home.root).returncode == 0
 
 
-def test_a_model_and_hardware_added_to_the_catalog_become_partitions_schedules_and_sensor_requests(isolated_home):
+def test_after_a_reload_a_grown_catalog_has_its_partitions_a_schedule_for_the_new_sweep_and_sensor_requests(
+        isolated_home):
     before = load_catalog()
     (isolated_home.catalog_dir / "grow.yaml").write_text(NEW_ENTRIES)
 
@@ -113,3 +119,52 @@ def test_a_model_and_hardware_added_to_the_catalog_become_partitions_schedules_a
     assert requests["local-cpu|ops-new-llama"] == ["ops-grow", "localhost"]
     assert requests["second-box-cpu|ops-new-llama"] == ["ops-grow", "second-box"]
     assert requests["local-cpu|gpt2-small"] == ["local-demo", "localhost"]
+
+
+def test_partitions_follow_the_catalog_without_a_reload_and_a_new_pair_materializes(isolated_home):
+    """The code location stays loaded (as under `dagster dev` for weeks) while the YAML grows."""
+    from inference_estimation.definitions import defs
+    from inference_estimation.defs.benchmarks.partitions import (
+        HARDWARE_PARTITIONS,
+        MODEL_PARTITIONS,
+        benchmark_partition_keys,
+    )
+    from inference_estimation.defs.benchmarks.sensors import catalog_partitions_sensor, new_partitions_sensor
+    from inference_estimation.defs.jobs import host_tags_for_partition
+    from tests.ops.conftest import materialize_partition, metadata
+
+    def tick(sensor, instance):
+        result = sensor(dg.build_sensor_context(instance=instance, definitions=defs))
+        if isinstance(result, dg.SensorResult):
+            for add in result.dynamic_partitions_requests or []:  # applied as the daemon applies them
+                instance.add_dynamic_partitions(add.partitions_def_name, list(add.partition_keys))
+        return result
+
+    assert catalog_partitions_sensor.default_status == dg.DefaultSensorStatus.RUNNING  # it launches nothing
+    with dg.instance_for_test() as instance:
+        first = tick(catalog_partitions_sensor, instance)
+        assert isinstance(first, dg.SensorResult)
+        assert isinstance(tick(catalog_partitions_sensor, instance), dg.SkipReason)  # in step now
+        before = {str(k) for k in benchmark_partition_keys(instance)}
+        assert "local-cpu|gpt2-small" in before and not any("ops-new-llama" in k for k in before)
+
+        (isolated_home.catalog_dir / "grow.yaml").write_text(NEW_ENTRIES)
+        grown = tick(catalog_partitions_sensor, instance)
+        added = {a.partitions_def_name: list(a.partition_keys) for a in grown.dynamic_partitions_requests}
+        assert added == {MODEL_PARTITIONS: ["ops-new-llama"], HARDWARE_PARTITIONS: ["second-box-cpu"]}
+        after = {str(k) for k in benchmark_partition_keys(instance)}
+        assert {"local-cpu|ops-new-llama", "second-box-cpu|gpt2-small"} <= after - before
+        assert host_tags_for_partition("second-box-cpu|ops-new-llama") == {"inference_estimation/host": "second-box"}
+
+        requests = tick(new_partitions_sensor, instance).run_requests
+        assert "local-cpu|ops-new-llama" in {str(r.partition_key) for r in requests}
+        result = materialize_partition(isolated_home, "ops-new-llama", sweep="ops-grow", instance=instance)
+        assert result.success and metadata(result)["rows_landed"] == 1  # 1 x 1 x 1 point
+        assert "local-cpu|ops-new-llama" in {str(k) for k in instance.get_materialized_partitions(
+            dg.AssetKey("benchmark_runs"))}
+        requests = tick(new_partitions_sensor, instance).run_requests
+        assert "local-cpu|ops-new-llama" not in {str(r.partition_key) for r in requests}  # measured now
+
+        (isolated_home.catalog_dir / "grow.yaml").unlink()  # shrinking keeps the keys (their history)
+        assert isinstance(tick(catalog_partitions_sensor, instance), dg.SkipReason)
+        assert "local-cpu|ops-new-llama" in {str(k) for k in benchmark_partition_keys(instance)}

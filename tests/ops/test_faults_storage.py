@@ -13,7 +13,9 @@ import pytest
 from dagster_duckdb import DuckDBResource
 
 from benchmark_jobs.schema import MeasurementRecord
+from inference_estimation.defs.benchmarks.partitions import ensure_benchmark_partitions
 from inference_estimation.lib import warehouse
+from inference_estimation.lib.catalog import load_catalog
 from inference_estimation.lib.home import HOME_ENV, Home
 from tests.ops.conftest import (
     OPS_SWEEP,
@@ -139,7 +141,8 @@ def concurrent_home(tmp_path_factory):
     folder = tmp_path_factory.mktemp("concurrent")
     home = Home(folder / "home").ensure()
     _standin_home(home, folder)
-    dg.DagsterInstance.from_config(str(home.dagster_home)).dispose()  # create its storage once, not 4x at once
+    with dg.DagsterInstance.from_config(str(home.dagster_home)) as instance:  # create its storage once, not 4x at once
+        ensure_benchmark_partitions(instance, load_catalog(overlay_dirs=[home.catalog_dir]))
     env = {**os.environ, HOME_ENV: str(home.root), "DAGSTER_HOME": str(home.dagster_home)}
     runs = [subprocess.Popen([sys.executable, "-m", "tests.ops.multiprocess_run", model, OPS_SWEEP], cwd=REPO_ROOT,
                              env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)

@@ -27,7 +27,9 @@ from inference_estimation.defs.benchmarks.config import (
     benchmark_run_config,
     sweep_from_run_config,
 )
+from inference_estimation.defs.benchmarks.partitions import ensure_benchmark_partitions
 from inference_estimation.lib import warehouse
+from inference_estimation.lib.catalog import load_catalog
 from inference_estimation.lib.home import HOME_ENV, Home
 from tests.ops.conftest import OPS_SWEEP, count_rows, launcher_overlay, sweep_overlay
 from tests.ops.standins import slow_harness_interpreter
@@ -88,6 +90,7 @@ def test_two_partitions_launch_concurrently_and_land_one_at_a_time_with_sleeping
     env = {**os.environ, HOME_ENV: str(home.root), "DAGSTER_HOME": str(home.dagster_home)}
 
     with dg.DagsterInstance.from_config(str(home.dagster_home)) as instance:
+        ensure_benchmark_partitions(instance, load_catalog(overlay_dirs=[home.catalog_dir]))
         storage = instance.event_log_storage
         assert instance.global_op_concurrency_default_limit == 1
         storage.initialize_concurrency_limit_to_default(constants.DUCKDB_POOL)

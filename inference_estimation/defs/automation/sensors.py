@@ -1,7 +1,9 @@
 """Declarative automation of everything downstream of the measurements.
 
-dbt models carry :func:`refresh_after_new_data` through the translator; ``predictors`` and
-``shap_reports`` receive it as this sensor's default condition. The runs it launches carry the
+dbt models carry :func:`refresh_after_new_data` through the translator; the training assets,
+``shap_reports`` and ``dataset_report`` carry it on their definitions. ``feature_selection_reports``
+carries none on purpose: it retrains every target once per feature group (minutes), so it runs
+on demand (``feature_selection_job``), not after every new partition. The runs it launches carry the
 local host tag, which ``dagster.yaml`` limits to one run per host: a refresh never overlaps a
 benchmark on this machine (it queues behind it), and vice versa.
 """
@@ -9,16 +11,16 @@ benchmark on this machine (it queues behind it), and vice versa.
 import dagster as dg
 
 from inference_estimation import constants
-from inference_estimation.defs.automation.conditions import refresh_after_new_data
 from inference_estimation.defs.jobs import LOCAL_HOST_TAGS
 
 #: The derived assets the sensor keeps fresh (benchmarks and imports are scheduled, not eager).
 REFRESHED_GROUPS = ("transform_staging", "transform_intermediate", "transform_marts", "training", "reports")
+#: In those groups but refreshed on demand only (no automation condition): minutes per run.
+ON_DEMAND_ASSETS = ("feature_selection_reports",)
 
 refresh_sensor = dg.AutomationConditionSensorDefinition(
     "refresh_after_new_data",
-    target=dg.AssetSelection.groups(*REFRESHED_GROUPS),
-    default_condition=refresh_after_new_data(),
+    target=dg.AssetSelection.groups(*REFRESHED_GROUPS) - dg.AssetSelection.assets(*ON_DEMAND_ASSETS),
     use_user_code_server=True,
     run_tags=LOCAL_HOST_TAGS,
     minimum_interval_seconds=60,

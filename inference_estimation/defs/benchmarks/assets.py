@@ -18,7 +18,7 @@ from inference_estimation.defs.benchmarks.config import (
     ProbeConfig,
     benchmark_config_mapping,
 )
-from inference_estimation.defs.benchmarks.partitions import benchmark_partitions
+from inference_estimation.defs.benchmarks.partitions import benchmark_partitions, ensure_benchmark_partitions
 from inference_estimation.defs.resources import HarnessSecrets, PipesMessageStore
 from inference_estimation.launchers import launcher_for
 from inference_estimation.lib import warehouse
@@ -79,13 +79,18 @@ def hardware_specs(context: dg.AssetExecutionContext, config: ProbeConfig, duckd
     pool=constants.DUCKDB_POOL,
     description="Model architecture facts (params, layers, heads, ...) in raw.models.",
 )
-def model_specs(duckdb: DuckDBResource) -> dg.MaterializeResult:
-    """Lands every catalog model's flat facts."""
+def model_specs(context: dg.AssetExecutionContext, duckdb: DuckDBResource) -> dg.MaterializeResult:
+    """Lands every catalog model's flat facts and adds new benchmarkable keys as partitions."""
     catalog = load_catalog()
     with duckdb.get_connection() as con:
         warehouse.ensure_raw_tables(con)
         n = warehouse.replace_facts(con, "models", [model_facts(m) for m in catalog.models.values()])
-    return dg.MaterializeResult(metadata={"rows": n, "benchmarkable": catalog.partition_models})
+    added = ensure_benchmark_partitions(context.instance, catalog)
+    if added:
+        context.log.info(f"new benchmark partition keys: {added}")
+    return dg.MaterializeResult(metadata={
+        "rows": n, "benchmarkable": catalog.partition_models,
+        "partition_keys_added": sorted(k for keys in added.values() for k in keys)})
 
 
 @dataclass(frozen=True)

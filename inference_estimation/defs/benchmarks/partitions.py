@@ -1,19 +1,82 @@
-"""Benchmark partitions: model x benchmarkable hardware (dimensions ``model`` and ``hardware``)."""
+"""Benchmark partitions: model x benchmarkable hardware (dimensions ``model`` and ``hardware``).
+
+Both dimensions are dynamic partitions whose keys live in the Dagster instance and follow the
+catalog: ``catalog_partitions_sensor`` (running by default) reads the catalog YAML on every tick
+and adds the model and hardware keys that appeared, so a model added to a sweep, or hardware given
+a launcher, becomes a partition within a minute -- no code change and no code-location reload.
+The ``sweep`` CLI, the weekly schedules and the new-partitions sensor add the keys they need
+before requesting runs, so they never depend on the sync sensor having ticked first.
+
+Keys of entries removed from the catalog are kept: their partitions hold measurement history
+(materializations, metadata) that deleting the key would hide in the UI. Planning refuses to
+launch a pair whose model or hardware is no longer in the catalog.
+"""
 
 import dagster as dg
 
-from inference_estimation.lib.catalog import load_catalog
+from inference_estimation.lib.catalog import Catalog, load_catalog
 
-_catalog = load_catalog()
+#: Names of the two dynamic partition sets in the instance.
+MODEL_PARTITIONS = "benchmark_models"
+HARDWARE_PARTITIONS = "benchmark_hardware"
 
-benchmark_partitions = dg.MultiPartitionsDefinition(
-    {
-        "model": dg.StaticPartitionsDefinition(_catalog.partition_models),
-        "hardware": dg.StaticPartitionsDefinition(_catalog.partition_hardware),
-    }
-)
+model_partitions = dg.DynamicPartitionsDefinition(name=MODEL_PARTITIONS)
+hardware_partitions = dg.DynamicPartitionsDefinition(name=HARDWARE_PARTITIONS)
+
+benchmark_partitions = dg.MultiPartitionsDefinition({"model": model_partitions, "hardware": hardware_partitions})
 
 
 def benchmark_partition_key(model_key: str, hardware_key: str) -> dg.MultiPartitionKey:
     """The partition key of one (model, hardware) pair (dimension order is Dagster's business)."""
     return dg.MultiPartitionKey({"model": model_key, "hardware": hardware_key})
+
+
+def missing_partition_keys(catalog: Catalog, instance: dg.DagsterInstance) -> dict[str, list[str]]:
+    """The catalog's benchmarkable model and hardware keys that the instance does not hold yet.
+
+    Returns:
+        ``{partitions set name: [new keys, catalog order]}``, only sets with something new.
+    """
+    wanted = {MODEL_PARTITIONS: catalog.partition_models, HARDWARE_PARTITIONS: catalog.partition_hardware}
+    missing = {}
+    for name, keys in wanted.items():
+        have = set(instance.get_dynamic_partitions(name))
+        new = [k for k in keys if k not in have]
+        if new:
+            missing[name] = new
+    return missing
+
+
+def stale_partition_keys(catalog: Catalog, instance: dg.DagsterInstance) -> dict[str, list[str]]:
+    """Keys the instance holds that the catalog no longer makes benchmarkable (kept, see module doc)."""
+    wanted = {MODEL_PARTITIONS: set(catalog.partition_models), HARDWARE_PARTITIONS: set(catalog.partition_hardware)}
+    return {name: sorted(set(instance.get_dynamic_partitions(name)) - keys) for name, keys in wanted.items()
+            if set(instance.get_dynamic_partitions(name)) - keys}
+
+
+def partition_add_requests(catalog: Catalog, instance: dg.DagsterInstance) -> list[dg.AddDynamicPartitionsRequest]:
+    """Requests adding the catalog's new model/hardware keys (for a sensor's ``SensorResult``)."""
+    return [dg.AddDynamicPartitionsRequest(partitions_def_name=name, partition_keys=keys)
+            for name, keys in missing_partition_keys(catalog, instance).items()]
+
+
+def ensure_benchmark_partitions(instance: dg.DagsterInstance, catalog: Catalog | None = None) -> dict[str, list[str]]:
+    """Adds the catalog's benchmarkable model and hardware keys to ``instance`` (idempotent).
+
+    Args:
+        instance: the Dagster instance that holds the dynamic partitions.
+        catalog: the catalog to follow; loaded from the YAML files (and overlays) when None.
+
+    Returns:
+        The keys added, by partitions set name (empty when the instance was up to date).
+    """
+    catalog = catalog or load_catalog()
+    missing = missing_partition_keys(catalog, instance)
+    for name, keys in missing.items():
+        instance.add_dynamic_partitions(name, keys)
+    return missing
+
+
+def benchmark_partition_keys(instance: dg.DagsterInstance) -> list[dg.MultiPartitionKey]:
+    """Every benchmark partition key the instance holds (model x hardware)."""
+    return benchmark_partitions.get_partition_keys(dynamic_partitions_store=instance)

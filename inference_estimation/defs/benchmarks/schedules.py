@@ -1,7 +1,9 @@
 """One schedule per sweep in the catalog: every partition the sweep covers, one run each.
 
-Built from the catalog when the code location loads, so a sweep added to a YAML overlay gets its
-schedule on the next reload. All start stopped: an unattended weekly sweep is opted into (UI, or
+One schedule per sweep exists from when the code location loads (a sweep added to a YAML overlay
+gets its schedule on the next reload); each tick then reads the catalog afresh, so models or
+hardware added to an existing sweep are in the next weekly run without a reload (their partition
+keys are added to the instance first). All start stopped: an unattended weekly sweep is opted into (UI, or
 ``dagster schedule start``). Runs carry their hardware's host tag, so partitions on one machine
 queue one behind the other while partitions on different remote machines run side by side.
 """
@@ -12,7 +14,10 @@ import dagster as dg
 
 from inference_estimation import constants
 from inference_estimation.defs.benchmarks.config import benchmark_run_config
-from inference_estimation.defs.benchmarks.partitions import benchmark_partition_key
+from inference_estimation.defs.benchmarks.partitions import (
+    benchmark_partition_key,
+    ensure_benchmark_partitions,
+)
 from inference_estimation.defs.jobs import benchmark_job
 from inference_estimation.lib.catalog import Catalog, SweepEntry, load_catalog
 
@@ -52,7 +57,11 @@ def sweep_schedule(catalog: Catalog, sweep: SweepEntry) -> dg.ScheduleDefinition
                  description=f"Weekly sweep {sweep.name!r}: {len(sweep.models)} model(s) x {len(sweep.hardware)} "
                  f"hardware, one run per partition. {sweep.description}".strip())
     def _schedule(context: dg.ScheduleEvaluationContext):
-        return sweep_run_requests(catalog, sweep, context.scheduled_execution_time.isoformat())
+        now = load_catalog()
+        if sweep.name not in now.sweeps:
+            return dg.SkipReason(f"sweep {sweep.name!r} is no longer in the catalog")
+        ensure_benchmark_partitions(context.instance, now)
+        return sweep_run_requests(now, now.sweeps[sweep.name], context.scheduled_execution_time.isoformat())
 
     return _schedule
 

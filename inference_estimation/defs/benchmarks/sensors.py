@@ -1,17 +1,25 @@
-"""New catalog entries get benchmarked without anyone launching them.
+"""Partitions follow the catalog, and new catalog entries get benchmarked without anyone launching them.
 
-Partitions follow the catalog: a model added to a sweep, or hardware given a launcher, is a new
-partition once the code location reloads. This sensor then finds sweep-covered partitions that
-were never materialized and requests one run each (with the covering sweep's config and the
-hardware's host tag). Each (sweep, partition) is requested once; the run key remembers it.
+``catalog_partitions_sensor`` (running by default; it launches nothing) reads the catalog YAML on
+each tick and adds new model / hardware keys to the dynamic partitions, so a model added to a
+sweep, or hardware given a launcher, is a partition within a minute, without a reload.
+``new_partitions_sensor`` (stopped by default: it launches benchmarks) does the same and then
+requests one run for each sweep-covered pair never materialized (with the covering sweep's config
+and the hardware's host tag). Each (sweep, partition) is requested once; the run key remembers it.
 """
+
+import itertools
 
 import dagster as dg
 
 from inference_estimation import constants
 from inference_estimation.defs.benchmarks.assets import benchmark_runs
 from inference_estimation.defs.benchmarks.config import benchmark_run_config
-from inference_estimation.defs.benchmarks.partitions import benchmark_partitions
+from inference_estimation.defs.benchmarks.partitions import (
+    benchmark_partition_key,
+    partition_add_requests,
+    stale_partition_keys,
+)
 from inference_estimation.defs.jobs import benchmark_job
 from inference_estimation.lib.catalog import Catalog, load_catalog
 
@@ -25,33 +33,51 @@ def covering_sweep(catalog: Catalog, model_key: str, hardware_key: str) -> str |
     return covering[0] if covering else None
 
 
-def unmeasured_partition_requests(catalog: Catalog, partition_keys: list[dg.MultiPartitionKey],
-                                  materialized: set[str]) -> list[dg.RunRequest]:
-    """Run requests for the sweep-covered partitions among ``partition_keys`` (the code location's)
-    that are not in ``materialized`` (partition key strings)."""
+def unmeasured_partition_requests(catalog: Catalog, materialized: set[str]) -> list[dg.RunRequest]:
+    """Run requests for the catalog's sweep-covered partitions that are not in ``materialized``
+    (partition key strings)."""
     requests = []
-    for key in partition_keys:
-        dims = key.keys_by_dimension
-        if dims["model"] not in catalog.models or dims["hardware"] not in catalog.hardware:
-            continue  # removed from the catalog since the code location loaded
-        sweep = covering_sweep(catalog, dims["model"], dims["hardware"])
+    for hardware_key, model_key in itertools.product(catalog.partition_hardware, catalog.partition_models):
+        key = benchmark_partition_key(model_key, hardware_key)
+        sweep = covering_sweep(catalog, model_key, hardware_key)
         if sweep is None or str(key) in materialized:
             continue
         requests.append(dg.RunRequest(
             run_key=f"new-partition:{sweep}:{key}", partition_key=key,
             run_config=benchmark_run_config(sweep),
-            tags={constants.HOST_TAG: catalog.hw(dims["hardware"]).host, "sweep": sweep}))
+            tags={constants.HOST_TAG: catalog.hw(hardware_key).host, "sweep": sweep}))
     return requests
+
+
+def _describe(adds: list[dg.AddDynamicPartitionsRequest]) -> str:
+    return "; ".join(f"{a.partitions_def_name} += {', '.join(a.partition_keys)}" for a in adds)
+
+
+@dg.sensor(minimum_interval_seconds=30, default_status=dg.DefaultSensorStatus.RUNNING,
+           description="Keeps the benchmark partitions (model x hardware) in step with the catalog YAML: adds "
+           "the keys of models some sweep benchmarks and of hardware with a launcher. Launches nothing.")
+def catalog_partitions_sensor(context: dg.SensorEvaluationContext):
+    """Adds the catalog's new benchmarkable model and hardware keys as dynamic partitions."""
+    catalog = load_catalog()
+    adds = partition_add_requests(catalog, context.instance)
+    stale = stale_partition_keys(catalog, context.instance)
+    if stale:
+        context.log.info(f"kept, no longer benchmarkable in the catalog (history stays visible): {stale}")
+    if not adds:
+        return dg.SkipReason("benchmark partitions match the catalog")
+    context.log.info(f"adding partitions: {_describe(adds)}")
+    return dg.SensorResult(dynamic_partitions_requests=adds)
 
 
 @dg.sensor(job=benchmark_job, minimum_interval_seconds=300, default_status=dg.DefaultSensorStatus.STOPPED,
            description="Benchmarks partitions that appeared in the catalog (a model added to a sweep, hardware "
            "given a launcher) and were never measured; one run each, tagged with the hardware's host.")
 def new_partitions_sensor(context: dg.SensorEvaluationContext):
-    """Requests the never-materialized, sweep-covered partitions of the loaded catalog."""
+    """Adds the catalog's new partition keys and requests its never-materialized, sweep-covered pairs."""
     catalog = load_catalog()
+    adds = partition_add_requests(catalog, context.instance)  # processed before the run requests
     materialized = {str(k) for k in context.instance.get_materialized_partitions(benchmark_runs.key)}
-    requests = unmeasured_partition_requests(catalog, benchmark_partitions.get_partition_keys(), materialized)
-    if not requests:
+    requests = unmeasured_partition_requests(catalog, materialized)
+    if not requests and not adds:
         return dg.SkipReason(f"all {len(materialized)} covered partitions were measured")
-    return requests
+    return dg.SensorResult(run_requests=requests, dynamic_partitions_requests=adds)

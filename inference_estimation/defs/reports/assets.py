@@ -6,6 +6,7 @@ import dagster as dg
 from dagster_duckdb import DuckDBResource
 
 from inference_estimation import constants
+from inference_estimation.defs.automation.conditions import refresh_after_new_data
 from inference_estimation.defs.reports.config import FeatureSelectionConfig
 from inference_estimation.defs.training.assets import TRAINING_FEATURES, predictors, read_training_features
 from inference_estimation.defs.training.partitions import target_partitions
@@ -15,6 +16,7 @@ from inference_estimation.lib.modeling import card_matrix, load_predictor, selec
 
 
 @dg.asset(
+    automation_condition=refresh_after_new_data(),
     group_name="reports",
     kinds={"shap"},
     partitions_def=target_partitions,
@@ -80,6 +82,7 @@ def feature_selection_reports(context: dg.AssetExecutionContext, config: Feature
 
 
 @dg.asset(
+    automation_condition=refresh_after_new_data(),
     group_name="reports",
     kinds={"python"},
     deps=[TRAINING_FEATURES],

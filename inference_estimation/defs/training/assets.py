@@ -6,6 +6,7 @@ import shutil
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
+from inference_estimation.defs.automation.conditions import refresh_after_new_data
 from inference_estimation.defs.training.config import EvaluationConfig, TrainingConfig
 from inference_estimation.defs.training.partitions import target_partitions
 from inference_estimation.lib.evaluation import (
@@ -29,6 +30,7 @@ def _round(metrics: dict) -> dict:
 
 
 @dg.asset(
+    automation_condition=refresh_after_new_data(),
     group_name="training",
     kinds={"catboost"},
     partitions_def=target_partitions,
@@ -63,6 +65,7 @@ def predictors(context: dg.AssetExecutionContext, config: TrainingConfig, duckdb
 
 
 @dg.asset(
+    automation_condition=refresh_after_new_data(),
     group_name="training",
     kinds={"catboost"},
     partitions_def=target_partitions,
@@ -123,6 +126,7 @@ def beats_baselines(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResu
 
 
 @dg.asset(
+    automation_condition=refresh_after_new_data(),
     group_name="training",
     kinds={"catboost"},
     partitions_def=target_partitions,
