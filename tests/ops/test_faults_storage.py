@@ -5,6 +5,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import dagster as dg
@@ -209,3 +210,42 @@ def test_re_running_everything_gives_identical_mart_row_counts(concurrent_home, 
         con.close()
     assert count_rows(home) == 2 * raw_before
     assert everything_downstream() == first
+
+
+def test_dbt_waits_for_a_locked_warehouse_and_fails_clearly_when_the_lock_stays(concurrent_home, monkeypatch):
+    """dbt-duckdb retries its connect with exponential backoff (``retries.connect_attempts`` in the
+    profile): a short lock held by another process is waited out; a lock that stays fails the dbt
+    step naming the lock, and the warehouse keeps every row."""
+    from dagster_dbt import DbtCliResource
+
+    from inference_estimation.defs.benchmarks.assets import hardware_specs, model_specs
+    from inference_estimation.defs.transform.assets import dbt_models
+    from inference_estimation.defs.transform.project import dbt_executable, dbt_project
+
+    home = concurrent_home[0]
+    monkeypatch.setenv(HOME_ENV, str(home.root))
+    resources = {"duckdb": DuckDBResource(database=str(home.warehouse_path)),
+                 "dbt": DbtCliResource(project_dir=dbt_project, dbt_executable=dbt_executable())}
+    assert dg.materialize([hardware_specs, model_specs], resources=resources,
+                          run_config={"ops": {"hardware_specs": {"config": {"probe_max_seconds": 0.2}}}}).success
+    assert dg.materialize([dbt_models], resources=resources).success
+    marts, raw = _mart_counts(home), count_rows(home)
+
+    # Held for longer than dbt takes to start (a few seconds), released while it backs off.
+    holder = _hold_lock(home.warehouse_path, "hold", 12.0)
+    started = time.monotonic()
+    result = dg.materialize([dbt_models], resources=resources, raise_on_error=False)
+    holder.wait(timeout=30)
+    assert result.success and time.monotonic() - started > 12.0  # it waited, then built
+    assert _mart_counts(home) == marts and count_rows(home) == raw
+
+    monkeypatch.setenv("INFERENCE_ESTIMATION_DBT_CONNECT_ATTEMPTS", "2")  # give up after ~3 s
+    holder = _hold_lock(home.warehouse_path, "hold", 120)
+    try:
+        with pytest.raises(Exception) as error:
+            dg.materialize([dbt_models], resources=resources)
+    finally:
+        holder.kill()
+        holder.wait()
+    assert "lock" in str(error.value).lower(), str(error.value)[-2000:]
+    assert _mart_counts(home) == marts and count_rows(home) == raw  # nothing lost, file consistent
