@@ -174,3 +174,23 @@ def test_ui_shows_the_graph_partitions_and_shap_plots_and_graphql_has_the_materi
         assert path.stat().st_size > 20_000  # a rendered page, not a blank one
         shutil.copy(path, saved / path.name)
         print(f"screenshot: {path} -> {saved / path.name}")
+
+    # The catalog grows while the UI runs: the daemon's catalog_partitions_sensor adds the new
+    # model as partitions, with no reload of the code location.
+    overlay = session_home.catalog_dir / "ui-grow.yaml"
+    overlay.write_text(
+        "models:\n  - key: ui-new-llama\n    family: llama\n    default_dtype: float32\n"
+        "    architecture: {layers: 2, hidden_size: 64, heads: 4, kv_heads: 2, intermediate_size: 128,\n"
+        "                   vocab_size: 1000, max_position_embeddings: 256}\n"
+        "sweeps:\n  - {name: ui-grow, models: [ui-new-llama], hardware: [local-cpu], batch_sizes: [1],\n"
+        "     input_tokens: [8], output_tokens: [4]}\n")
+    try:
+        deadline, models = time.monotonic() + 120, []
+        while time.monotonic() < deadline and "ui-new-llama" not in models:
+            time.sleep(5)
+            by_dim = _graphql(port, """{ assetNodeOrError(assetKey: {path: ["benchmark_runs"]}) { ... on AssetNode {
+                partitionKeysByDimension { name partitionKeys } } } }""")["assetNodeOrError"]["partitionKeysByDimension"]
+            models = next(d["partitionKeys"] for d in by_dim if d["name"] == "model")
+        assert "ui-new-llama" in models, f"no new partition in 120 s; log:\n{(tmp_path / 'dagster-dev.log').read_text()[-3000:]}"
+    finally:
+        overlay.unlink()
