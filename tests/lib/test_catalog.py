@@ -102,6 +102,10 @@ def test_lookup_by_alias_and_hf_id_is_case_insensitive_and_unknown_lists_closest
     assert catalog.hw("nvidia h100 80gb hbm3").key == "nvidia-h100-sxm-80gb"
     assert catalog.hw("AMD Instinct MI300X").key == "amd-mi300x"
     assert catalog.model("META-LLAMA/Llama-3.1-70B-Instruct").key == "llama-3.1-70b"
+    # GPT-2: the current Hugging Face ids and the legacy bare id of the small checkpoint
+    assert catalog.model("gpt2").key == catalog.model("GPT2").key == "gpt2-small"
+    assert catalog.model("openai-community/gpt2").key == "gpt2-small"
+    assert catalog.model("openai-community/gpt2-medium").key == "gpt2-medium"
     with pytest.raises(CatalogError, match="closest: .*nvidia-h100-sxm-80gb"):
         catalog.hw("h100-sxm-80")
 
