@@ -9,7 +9,12 @@ identical feature row.
 Physics, per decoder forward pass (all numbers are for the whole batch, all devices):
 
 * matmul parameters ``P`` (attention projections, MLP -- the *active* experts only for MoE --
-  and the LM head); a dense matmul costs 2 FLOPs per parameter per token.
+  and the LM head); a dense matmul costs 2 FLOPs per parameter per token. The LM head
+  (``hidden_size * vocab_size``) runs for one position per sequence in prefill -- only the last
+  prompt token's logits are needed to sample the first output token (vLLM, and transformers'
+  ``generate`` with ``logits_to_keep``) -- and for every decode step. Counting it for every
+  prompt token would overstate the bound ~3x for a 150k-vocabulary model of 130M parameters and
+  flag real measurements as impossible.
 * attention score/value FLOPs: ``4 * layers * q_dim * context`` per token (QK^T and AV);
   causal prefill costs half of the full square.
 * bytes moved: every (active) weight is read once per forward pass; the KV cache of the whole
@@ -228,7 +233,9 @@ def _physics(cols: _Columns, dtype: np.ndarray, batch: np.ndarray, peak: np.ndar
     flops_s, bytes_s = peak * 1e12 * devices, bandwidth * 1e9 * devices
     has_in, has_out = ~np.isnan(_or(n_in, np.nan)), ~np.isnan(_or(n_out, np.nan))
     with np.errstate(divide="ignore", invalid="ignore"):
-        prefill_flop = batch * (2.0 * mm_active * n_in + 2.0 * layers * q_dim * n_in * n_in)
+        head = cols.num("hidden_size") * cols.num("vocab_size")  # LM head: the last prompt position only
+        body = np.where(np.isnan(head), mm_active * n_in, (mm_active - head) * n_in + head)
+        prefill_flop = batch * (2.0 * body + 2.0 * layers * q_dim * n_in * n_in)
         prefill_bytes = weight_bytes_active + batch * n_in * kv_bytes_per_token
         t_prefill = np.maximum(prefill_flop / flops_s, prefill_bytes / bytes_s)
         decode_flop = batch * (2.0 * mm_active + 4.0 * layers * q_dim * mean_ctx)

@@ -84,3 +84,21 @@ def test_a_frame_of_many_rows_equals_the_rows_built_one_at_a_time(catalog):
     assert together.loc[1, "roofline_output_throughput_tok_s"] > 0 and together.loc[1, "dtype"] == "unknown"
     assert together.loc[2, "effective_batch"] == 32 and together.loc[2, "device_count"] == 0
     assert together.loc[3, "effective_batch"] == 4 and together.loc[3, "tensor_parallel"] == 4
+
+
+def test_prefill_counts_the_lm_head_once_per_sequence_not_per_prompt_token(catalog):
+    """Only the last prompt position's logits are computed before the first token is sampled."""
+    qwen = catalog.model("qwen2-small-130m")
+    a = qwen.architecture
+    row = _row(catalog, model="qwen2-small-130m", hw="local-cpu", engine="transformers", dtype="float32",
+               batch_size=2, input_tokens=64)
+    head = a.hidden_size * a.vocab_size
+    from inference_estimation.lib.features import matmul_params
+
+    body = matmul_params(a, active=True) - head
+    q_dim = a.heads * a.resolved_head_dim
+    expected = 2 * (2 * body * 64 + 2 * head + 2 * a.layers * q_dim * 64 * 64)
+    assert row["prefill_gflop"] == pytest.approx(expected / 1e9, rel=1e-9)
+    assert head > body  # a 150k vocabulary: counting the head per prompt token would be ~3x too much
+    # Decode computes logits at every step: the head is in every decode step's FLOPs.
+    assert row["decode_gflop_per_step"] * 1e9 > 2 * 2 * head
