@@ -141,3 +141,30 @@ def test_the_freshness_check_reads_each_sources_latest_import_from_the_instance(
         instance.report_runless_asset_event(dg.AssetMaterialization("external_benchmarks", partition=sources[0]))
         fresh = external_sources_fresh(dg.build_asset_check_context(instance=instance))
         assert fresh.passed and fresh.metadata["observed"].value < MAX_SOURCE_AGE_DAYS
+
+
+def test_a_training_run_started_after_a_failed_gate_refuses_to_train_and_keeps_the_model(pipeline, session_home):
+    """Blocking checks stop their own run; a training run launched later must not train past them."""
+    from inference_estimation.defs.training.assets import failed_gate_checks, predictors
+
+    card = session_home.models_dir / "tpot_s" / "card.json"
+    before = card.read_bytes()
+    features = mart_checks.TRAINING_FEATURES
+    resources = {"duckdb": DuckDBResource(database=str(session_home.warehouse_path))}
+    with dg.DagsterInstance.ephemeral() as instance:
+        assert failed_gate_checks(instance) == []  # never evaluated: nothing to block on
+        instance.report_runless_asset_event(dg.AssetMaterialization(features))
+        instance.report_runless_asset_event(dg.AssetCheckEvaluation(
+            asset_key=features, check_name="power_within_tdp", passed=False))
+        assert failed_gate_checks(instance) == ["power_within_tdp"]
+
+        result = dg.materialize([predictors], partition_key="tpot_s", instance=instance, resources=resources,
+                                raise_on_error=False)
+        assert not result.success
+        failure = next(e for e in result.all_events if e.is_step_failure).event_specific_data.error
+        assert "power_within_tdp" in failure.message and "marts/training_features" in failure.message
+        assert card.read_bytes() == before  # the served model was not touched
+
+        instance.report_runless_asset_event(dg.AssetCheckEvaluation(
+            asset_key=features, check_name="power_within_tdp", passed=True))
+        assert failed_gate_checks(instance) == []  # the gate passed again: training may go on

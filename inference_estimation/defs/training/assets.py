@@ -25,6 +25,23 @@ def read_training_features(duckdb: DuckDBResource):
         return con.execute("select * from marts.training_features").df()
 
 
+def failed_gate_checks(instance: dg.DagsterInstance) -> list[str]:
+    """Names of the gate's blocking checks on the training frame whose latest evaluation failed.
+
+    A check never evaluated (a fresh instance, marts not built through Dagster yet) does not block.
+    """
+    from inference_estimation.defs.automation.checks import training_rows_in_range
+
+    failed = []
+    for spec in training_rows_in_range.check_specs:
+        if not spec.blocking:
+            continue
+        record = instance.get_latest_asset_check_evaluation_record(spec.key)
+        if record is not None and record.status.value == "FAILED":
+            failed.append(spec.name)
+    return sorted(failed)
+
+
 def _round(metrics: dict) -> dict:
     return {k: (round(v, 4) if isinstance(v, float) else v) for k, v in metrics.items()}
 
@@ -41,6 +58,15 @@ def _round(metrics: dict) -> dict:
 def predictors(context: dg.AssetExecutionContext, config: TrainingConfig, duckdb: DuckDBResource) -> dg.MaterializeResult:
     """Trains the predictor of this partition's target (or records why there is too little data)."""
     target = context.partition_key
+    failed = failed_gate_checks(context.instance)
+    if failed:
+        # Blocking checks stop their own run; a training run started later (by hand, a backfill)
+        # must not train past a gate that failed on the current training frame either.
+        raise dg.Failure(
+            description=f"not training {target}: the latest evaluation of blocking check(s) "
+            f"{', '.join(failed)} on {TRAINING_FEATURES.to_user_string()} failed; fix the data and rebuild "
+            "the marts (transform_job), which re-runs the gate",
+            metadata={"failed_gate_checks": failed})
     folder = get_home().models_dir / target
     try:
         trained = train_predictor(read_training_features(duckdb), target, n_folds=config.cv_folds, seed=config.seed)
