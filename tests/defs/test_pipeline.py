@@ -45,9 +45,24 @@ def test_one_partition_materializes_and_lands_every_grid_point(pipeline, session
 
 
 def test_landed_rows_carry_forced_lengths_timings_and_labelled_power(pipeline):
-    rows = _query("select output_tokens, e2e_latency_s, ttft_s, tpot_s, power_source, power_scope, energy_j, "
-                  "partition_key, sweep from raw.benchmark_runs")
-    for out_tokens, e2e, ttft, tpot, source, scope, energy, partition, sweep in rows:
+    requested = load_catalog().sweep(SWEEP)
+    rows = _query("select status, error, batch_size, output_tokens, n_trials, e2e_latency_s, ttft_s, tpot_s, "
+                  "output_throughput_tok_s, power_source, power_scope, energy_j, partition_key, sweep "
+                  "from raw.benchmark_runs")
+    assert rows
+    for (status, error, batch, out_tokens, n_trials, e2e, ttft, tpot, out_tput, source, scope, energy,
+         partition, sweep) in rows:
+        # The record holds no separate generated-token count: the harness checks each generation made
+        # exactly the requested tokens and lands the point as 'error' ("generation was not forced to
+        # ...") otherwise. So every landed row is ok and its length is one the sweep asked for.
+        assert status == "ok" and error is None, error
+        assert out_tokens in requested.output_tokens
+        # ...and the timings agree with that many generated steps: per trial, TTFT plus (tokens - 1)
+        # decode steps of TPOT ends at the last token, inside the batch latency (medians of at most two
+        # trials are means, so this holds for the medians too); a shorter generation overstates it.
+        assert 1 <= n_trials <= min(requested.max_trials, 2), "the identity below needs medians of <= 2 trials"
+        assert ttft + (out_tokens - 1) * tpot <= e2e * (1 + 1e-9)
+        assert out_tput == pytest.approx(batch * out_tokens / e2e, rel=1e-9)
         assert 0 < ttft < e2e and tpot > 0
         assert source in ("estimate", "rapl") and scope == "cpu-package" and energy > 0
         assert sweep == SWEEP and "local-cpu" in partition
