@@ -96,7 +96,7 @@ def launcher_for(hardware: HardwareEntry) -> Launcher:
     if launcher is None:
         raise LauncherError(f"hardware {hardware.key!r} has no launcher: it can be predicted, not benchmarked")
     if launcher.type == "local":
-        return LocalLauncher(threads=launcher.threads, python=launcher.python)
+        return LocalLauncher(threads=launcher.threads, python=launcher.python, timeout_s=launcher.timeout_s)
     if launcher.type == "dstack":
         # Imported here: dstack is an optional extra (`cloud`); only its launch needs it.
         from inference_estimation.launchers.dstack import DstackLauncher

@@ -216,6 +216,9 @@ class LocalLauncher(_Strict):
     #: Interpreter of the environment that runs the harness (default: the orchestrator's own);
     #: lets e.g. a vLLM environment with its own torch run beside the orchestrator.
     python: str | None = None
+    #: Longest the job may run before its process group is killed (None = computed from the
+    #: spec: ``inference_estimation.launchers.local.job_timeout_s``); dstack's entry names it alike.
+    timeout_s: int | None = Field(default=None, gt=0)
 
 
 class DstackLauncher(_Strict):
