@@ -157,6 +157,9 @@ def test_a_training_run_started_after_a_failed_gate_refuses_to_train_and_keeps_t
         instance.report_runless_asset_event(dg.AssetCheckEvaluation(
             asset_key=features, check_name="power_within_tdp", passed=False))
         assert failed_gate_checks(instance) == ["power_within_tdp"]
+        instance.report_runless_asset_event(dg.AssetCheckEvaluation(
+            asset_key=features, check_name="latency_cv_stable", passed=False, severity=dg.AssetCheckSeverity.WARN))
+        assert failed_gate_checks(instance) == ["power_within_tdp"]  # a warning does not block
 
         result = dg.materialize([predictors], partition_key="tpot_s", instance=instance, resources=resources,
                                 raise_on_error=False)

@@ -26,7 +26,8 @@ def read_training_features(duckdb: DuckDBResource):
 
 
 def failed_gate_checks(instance: dg.DagsterInstance) -> list[str]:
-    """Names of the gate's blocking checks on the training frame whose latest evaluation failed.
+    """Names of the gate's blocking checks on the training frame whose latest evaluation failed
+    with ERROR severity (what stops a run in Dagster; a WARN-severity failure does not).
 
     A check never evaluated (a fresh instance, marts not built through Dagster yet) does not block.
     """
@@ -37,8 +38,11 @@ def failed_gate_checks(instance: dg.DagsterInstance) -> list[str]:
         if not spec.blocking:
             continue
         record = instance.get_latest_asset_check_evaluation_record(spec.key)
-        if record is not None and record.status.value == "FAILED":
-            failed.append(spec.name)
+        if record is None or record.status.value != "FAILED" or record.event is None:
+            continue
+        evaluation = record.event.dagster_event.event_specific_data  # the AssetCheckEvaluation
+        if getattr(evaluation, "severity", dg.AssetCheckSeverity.ERROR) == dg.AssetCheckSeverity.ERROR:
+            failed.append(spec.name)  # a WARN-severity failure (e.g. latency_cv_stable) never blocks
     return sorted(failed)
 
 
