@@ -203,6 +203,12 @@ def _predict(args: argparse.Namespace) -> int:
     except (CatalogError, PredictorsMissingError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    from inference_estimation.lib.predict import predictor_folders
+
+    left_out = sorted(set(predictor_folders(home.models_dir, allow_unpromoted=True)) - set(result))
+    if left_out:
+        print(f"note: trained but not promoted, left out: {', '.join(left_out)} "
+              "(--allow-unpromoted shows them, flagged)", file=sys.stderr)
     explanations = {}
     if args.explain:
         for target in result:
@@ -216,6 +222,9 @@ def _predict(args: argparse.Namespace) -> int:
         print(json.dumps(result, indent=2))
     else:
         for target, p in result.items():
+            if p["value"] is None:
+                print(f"{target:26s} n/a ({p.get('reason', 'no prediction')})")
+                continue
             interval = (f"  [90%: {p['lower_90']:.4g} - {p['upper_90']:.4g}]" if p["lower_90"] is not None else "")
             flag = "" if p["promoted"] else "  (not promoted: did not beat its baselines)"
             print(f"{target:26s} {p['value']:.4g} {p['unit']}{interval}{flag}")

@@ -269,6 +269,7 @@ def train_predictor(frame: pd.DataFrame, target: str, n_folds: int = 4, seed: in
         "n_rows": int(len(rows)),
         "models": sorted(groups.unique().tolist()),
         "hardware": sorted(rows["hardware_key"].astype(str).unique().tolist()),
+        "hardware_kinds": sorted(rows["hardware_kind"].astype(str).unique().tolist()),
         "sources": sorted(rows["source"].astype(str).unique().tolist()),
         "default_source": str(rows["source"].mode().iloc[0]),
         "interval": {"level": constants.PREDICTION_INTERVAL,

@@ -69,6 +69,25 @@ def predictor_folders(models_dir: Path, allow_unpromoted: bool = False) -> dict[
     return dict(sorted(folders.items()))
 
 
+#: Targets that need a power basis: a TDP fact of the hardware (the physics baseline) or measured
+#: power on hardware of its kind in the predictor's training data. Without either, CatBoost would
+#: extrapolate from other kinds (e.g. a 2-core VM predicted like the MLPerf servers' wall power).
+POWER_TARGETS = ("avg_power_w", "energy_per_output_token_j")
+
+
+def power_basis_missing(card: dict[str, Any], features: pd.DataFrame) -> pd.Series:
+    """True for the feature rows whose power/energy prediction would have no basis (see POWER_TARGETS).
+
+    Cards written before ``hardware_kinds`` existed are not guarded (retraining adds it).
+    """
+    kinds = card.get("hardware_kinds")
+    if card.get("target") not in POWER_TARGETS or kinds is None:
+        return pd.Series(False, index=features.index)
+    has_tdp = pd.to_numeric(features["tdp_total_w"], errors="coerce").notna()
+    seen_kind = features["hardware_kind"].astype(str).isin(kinds)
+    return ~(has_tdp | seen_kind)
+
+
 @dataclass
 class Predictors:
     """Loaded predictors, kept in memory for many predictions."""
@@ -107,6 +126,9 @@ class Predictors:
             out[target] = np.exp(log_pred)
             out[f"{target}_lower_90"] = np.exp(log_pred - half) if half is not None else np.nan
             out[f"{target}_upper_90"] = np.exp(log_pred + half) if half is not None else np.nan
+            missing = power_basis_missing(card, features).to_numpy()
+            if missing.any():
+                out.loc[missing, [target, f"{target}_lower_90", f"{target}_upper_90"]] = np.nan
         return out
 
 
@@ -125,7 +147,8 @@ def predict(catalog: Catalog, models_dir: Path, model_key: str, hardware_key: st
         allow_unpromoted: also use predictors that did not (yet) beat their baselines.
 
     Returns:
-        ``{target: {"value", "unit", "lower_90", "upper_90", "promoted"}}``.
+        ``{target: {"value", "unit", "lower_90", "upper_90", "promoted"}}``; ``value`` and bounds are
+        None, with a ``reason``, for power and energy without a power basis (see POWER_TARGETS).
 
     Raises:
         PredictorsMissingError: when no predictor is available.
@@ -136,10 +159,14 @@ def predict(catalog: Catalog, models_dir: Path, model_key: str, hardware_key: st
     values = predictors.frame(feature_frame([prediction_row(model, hardware, work)])).iloc[0]
     out: dict[str, dict[str, Any]] = {}
     for target, (_, card, promoted) in predictors.models.items():
-        lower, upper = values[f"{target}_lower_90"], values[f"{target}_upper_90"]
-        out[target] = {"value": float(values[target]), "unit": card["unit"],
+        value, lower, upper = values[target], values[f"{target}_lower_90"], values[f"{target}_upper_90"]
+        out[target] = {"value": None if math.isnan(value) else float(value), "unit": card["unit"],
                        "lower_90": None if math.isnan(lower) else float(lower),
                        "upper_90": None if math.isnan(upper) else float(upper), "promoted": promoted}
+        if math.isnan(value) and target in POWER_TARGETS:
+            out[target]["reason"] = (
+                f"no power basis for {hardware.key}: it has no TDP fact and the predictor saw no measured "
+                f"power on {hardware.kind} hardware (trained on: {', '.join(card.get('hardware_kinds', []))})")
     return out
 
 

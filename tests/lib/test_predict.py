@@ -138,3 +138,28 @@ def test_batch_names_the_first_bad_line_whatever_the_kind_of_error(catalog, mode
     bad.write_text("model,hardware,batch_size,input_tokens,output_tokens\nqwen2-7b,,1,512,128\n")
     with pytest.raises(BatchInputError, match=r"line 2, column 'hardware': value is required"):
         predict_batch(catalog, models_dir, bad, tmp_path / "x.csv")
+
+
+def test_power_without_a_tdp_fact_on_a_kind_never_trained_on_is_null_with_a_reason(catalog, tmp_path):
+    """Power learned on GPUs says nothing about a CPU with no TDP fact: no figure, and why."""
+    rows = [prediction_row(catalog.model(m), catalog.hw(h), workload(b, 512, 128, engine="vllm", dtype="bfloat16"))
+            for m in MODELS for h in HARDWARE for b in (1, 8, 32)]
+    feats = feature_frame(rows)
+    frame = pd.concat([pd.DataFrame(rows)[["model_key", "hardware_key"]], feats], axis=1)
+    frame["power_source"] = "nvml-power"
+    frame["avg_power_w"] = feats["tdp_total_w"] * (0.5 + 0.01 * feats["effective_batch"])
+    save_predictor(train_predictor(frame, "avg_power_w", n_folds=2), tmp_path / "promoted" / "avg_power_w")
+
+    work = workload(1, 64, 32, engine="transformers", dtype="float32")
+    cpu = predict(catalog, tmp_path, "gpt2-medium", "local-cpu", work)["avg_power_w"]
+    assert cpu["value"] is None and cpu["lower_90"] is None and cpu["upper_90"] is None
+    assert "no TDP fact" in cpu["reason"] and "cpu" in cpu["reason"]
+    gpu = predict(catalog, tmp_path, "gpt2-medium", "nvidia-l4", work)["avg_power_w"]  # a TDP fact: grounded
+    assert gpu["value"] is not None and "reason" not in gpu and gpu["value"] < 2 * catalog.hw("nvidia-l4").specs.tdp_w
+
+    batch_in, batch_out = tmp_path / "in.csv", tmp_path / "out.csv"
+    batch_in.write_text("model,hardware,batch_size,input_tokens,output_tokens\n"
+                        "gpt2-medium,local-cpu,1,64,32\ngpt2-medium,nvidia-l4,1,64,32\n")
+    predict_batch(catalog, tmp_path, batch_in, batch_out)
+    out = pd.read_csv(batch_out)
+    assert np.isnan(out.loc[0, "avg_power_w"]) and out.loc[1, "avg_power_w"] > 0
