@@ -31,7 +31,10 @@ def _sweep(args: argparse.Namespace) -> int:
     from inference_estimation import constants
     from inference_estimation.definitions import defs
     from inference_estimation.defs.benchmarks.config import benchmark_run_config
-    from inference_estimation.defs.benchmarks.partitions import benchmark_partition_key, ensure_benchmark_partitions
+    from inference_estimation.defs.benchmarks.partitions import (
+        benchmark_partition_key,
+        ensure_benchmark_partitions,
+    )
     from inference_estimation.lib.catalog import load_catalog
 
     catalog = load_catalog()
@@ -161,10 +164,21 @@ def _import(args: argparse.Namespace) -> int:
     return status
 
 
+def _lenient_catalog():
+    """The catalog for predictions: an invalid overlay file is left out with a warning naming its file
+    and field (predictions for everything else still work; ``inference-estimation catalog`` validates)."""
+    from inference_estimation.lib.catalog import load_catalog
+
+    catalog = load_catalog(strict=False)
+    for error in catalog.skipped_overlays:
+        print(f"warning: catalog overlay left out: {error}", file=sys.stderr)
+    return catalog
+
+
 def _predict(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from inference_estimation.lib.catalog import CatalogError, load_catalog
+    from inference_estimation.lib.catalog import CatalogError
     from inference_estimation.lib.home import activate_home
     from inference_estimation.lib.predict import (
         BatchInputError,
@@ -182,7 +196,7 @@ def _predict(args: argparse.Namespace) -> int:
             return 2
         try:
             t0 = time.perf_counter()
-            n = predict_batch(load_catalog(), home.models_dir, Path(args.input), Path(args.output),
+            n = predict_batch(_lenient_catalog(), home.models_dir, Path(args.input), Path(args.output),
                               allow_unpromoted=args.allow_unpromoted)
         except (BatchInputError, PredictorsMissingError) as exc:
             print(f"error: {exc}", file=sys.stderr)
@@ -198,7 +212,8 @@ def _predict(args: argparse.Namespace) -> int:
         work = workload(args.batch_size, args.input_tokens, args.output_tokens, engine=args.engine,
                         dtype=args.dtype, device_count=args.device_count, mode=args.mode, source=args.source,
                         concurrency=args.concurrency, request_rate_rps=args.request_rate)
-        result = predict(load_catalog(), home.models_dir, args.model, args.hardware, work,
+        catalog = _lenient_catalog()
+        result = predict(catalog, home.models_dir, args.model, args.hardware, work,
                          allow_unpromoted=args.allow_unpromoted)
     except (CatalogError, PredictorsMissingError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -212,7 +227,7 @@ def _predict(args: argparse.Namespace) -> int:
     explanations = {}
     if args.explain:
         for target in result:
-            explanations[target] = explain(load_catalog(), home.models_dir, args.model, args.hardware, work, target,
+            explanations[target] = explain(catalog, home.models_dir, args.model, args.hardware, work, target,
                                            allow_unpromoted=args.allow_unpromoted)
     if args.format == "json":
         if explanations:
@@ -238,13 +253,13 @@ def _predict(args: argparse.Namespace) -> int:
 
 
 def _recommend(args: argparse.Namespace) -> int:
-    from inference_estimation.lib.catalog import CatalogError, load_catalog
+    from inference_estimation.lib.catalog import CatalogError
     from inference_estimation.lib.home import activate_home
     from inference_estimation.lib.predict import PredictorsMissingError, recommend
 
     home = activate_home(args.home)
     try:
-        table = recommend(load_catalog(), home.models_dir, args.model, args.input_tokens, args.output_tokens,
+        table = recommend(_lenient_catalog(), home.models_dir, args.model, args.input_tokens, args.output_tokens,
                           max_ttft_s=args.max_ttft_ms / 1000 if args.max_ttft_ms else None,
                           max_tpot_s=args.max_tpot_ms / 1000 if args.max_tpot_ms else None, rps=args.rps,
                           engine=args.engine, dtype=args.dtype, allow_unpromoted=args.allow_unpromoted)

@@ -439,6 +439,9 @@ class Catalog(_Strict):
     hardware: dict[str, HardwareEntry]
     sweeps: dict[str, SweepEntry]
     files: tuple[str, ...] = ()
+    #: Overlay files left out because they are invalid (lenient loading only): one error per file,
+    #: naming the file and field. Empty when every file loaded.
+    skipped_overlays: tuple[str, ...] = ()
 
     def model(self, key: str) -> ModelEntry:
         """Looks up a model by key, Hugging Face id or alias (case-insensitive).
@@ -536,13 +539,20 @@ def _read_file(path: Path) -> dict[str, list[dict[str, Any]]]:
     return data
 
 
-def load_catalog(overlay_dirs: list[Path] | None = None, base_dir: Path | None = None) -> Catalog:
+def load_catalog(overlay_dirs: list[Path] | None = None, base_dir: Path | None = None,
+                 strict: bool = True) -> Catalog:
     """Loads the package catalog plus overlays, validating every entry.
 
     Args:
         overlay_dirs: folders whose ``*.yaml`` files add or override entries (in order);
             defaults to ``[$INFERENCE_ESTIMATION_HOME/catalog]``.
         base_dir: the package catalog folder (tests point this elsewhere).
+        strict: raise on an invalid overlay file (validation, the ``sweep`` and ``catalog``
+            commands). When False (the Dagster code location, its sensors and assets,
+            ``predict``), an overlay file that is invalid on its own or together with the files
+            before it is left out *whole*, its error kept in :attr:`Catalog.skipped_overlays`, and
+            everything else loads: one user's broken file does not take the code location down.
+            The package catalog itself must always be valid.
 
     Returns:
         The validated catalog.
@@ -555,14 +565,28 @@ def load_catalog(overlay_dirs: list[Path] | None = None, base_dir: Path | None =
         from inference_estimation.lib.home import get_home
 
         overlay_dirs = [get_home(create=False).catalog_dir]
-    files = sorted((base_dir or PACKAGE_CATALOG_DIR).glob("*.yaml"))
-    for folder in overlay_dirs:
-        if folder.exists():
-            files += sorted(folder.glob("*.yaml"))
+    base_files = sorted((base_dir or PACKAGE_CATALOG_DIR).glob("*.yaml"))
+    overlay_files = [f for folder in overlay_dirs if folder.exists() for f in sorted(folder.glob("*.yaml"))]
+    if strict:
+        return _build([(path, _read_file(path)) for path in base_files + overlay_files])
+    accepted = [(path, _read_file(path)) for path in base_files]
+    catalog, skipped = _build(accepted), []
+    for path in overlay_files:
+        try:
+            candidate = [*accepted, (path, _read_file(path))]
+            catalog = _build(candidate)
+        except CatalogError as exc:
+            skipped.append(str(exc))
+            continue
+        accepted = candidate
+    return catalog.model_copy(update={"skipped_overlays": tuple(skipped)}) if skipped else catalog
 
+
+def _build(files: list[tuple[Path, dict[str, list[dict[str, Any]]]]]) -> Catalog:
+    """Merges read catalog files (later entries override earlier ones by key) and validates them."""
     raw: dict[str, dict[str, tuple[dict[str, Any], Path, int]]] = {s: {} for s in _SECTIONS}
-    for path in files:
-        for section, items in _read_file(path).items():
+    for path, data in files:
+        for section, items in data.items():
             id_field = "name" if section == "sweeps" else "key"
             for index, item in enumerate(items):
                 ident = item.get(id_field)
@@ -593,4 +617,4 @@ def load_catalog(overlay_dirs: list[Path] | None = None, base_dir: Path | None =
                 raise CatalogError(f"invalid catalog file {path}: sweeps[{index}] (key={name!r}).hardware[{i}]: "
                                    f"{key!r} has no launcher, so it cannot be benchmarked")
     return Catalog(models=parsed["models"], hardware=parsed["hardware"], sweeps=parsed["sweeps"],
-                   files=tuple(str(f) for f in files))
+                   files=tuple(str(path) for path, _ in files))

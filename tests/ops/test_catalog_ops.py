@@ -71,27 +71,68 @@ def _run(code_or_args, home, timeout=300):
     return subprocess.run(args, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=timeout, check=False)
 
 
+#: Loads the code location with an invalid overlay beside a valid one and describes what it sees.
+DESCRIBE_LENIENT = """
+import json
+import dagster as dg
+from inference_estimation.definitions import defs
+from inference_estimation.defs.benchmarks.sensors import catalog_partitions_sensor
+with dg.instance_for_test() as instance:
+    result = catalog_partitions_sensor(dg.build_sensor_context(instance=instance))
+print(json.dumps({
+    "adds": {a.partitions_def_name: list(a.partition_keys) for a in result.dynamic_partitions_requests},
+    "good_sweep_schedule": defs.resolve_schedule_def("sweep_ops_good_weekly").name,
+    "assets": len(list(defs.resolve_all_asset_specs())),
+}))
+"""
+
+GOOD_OVERLAY = """\
+models:
+  - key: ops-good-llama
+    family: llama
+    default_dtype: float32
+    architecture: {layers: 2, hidden_size: 64, heads: 4, kv_heads: 2, intermediate_size: 128, vocab_size: 1000,
+                   max_position_embeddings: 256}
+sweeps:
+  - {name: ops-good, models: [ops-good-llama], hardware: [local-cpu], batch_sizes: [1], input_tokens: [8],
+     output_tokens: [4]}
+"""
+
+
 def test_a_malformed_overlay_names_file_and_field_breaks_nothing_else_and_removing_it_restores(isolated_home):
     overlay = isolated_home.catalog_dir / "broken.yaml"
     overlay.write_text("models:\n  - key: gpt2-small\n    architecture: {layers: many}\n")
+    (isolated_home.catalog_dir / "good.yaml").write_text(GOOD_OVERLAY)  # a user's valid file beside it
     expected = "broken.yaml: models[0] (key='gpt2-small').architecture.layers: Input should be a valid integer"
 
+    # Validation (and the main job) refuse it, naming file and field.
     with pytest.raises(CatalogError) as error:
         load_catalog()
     assert str(overlay) in str(error.value) and expected in str(error.value)
     cli = _run(["-m", "inference_estimation.cli", "catalog"], isolated_home.root)
     assert cli.returncode == 2 and expected in cli.stderr and "Traceback" not in cli.stderr
-    location = _run("import inference_estimation.definitions", isolated_home.root)
-    assert location.returncode != 0 and expected in location.stderr  # the code location refuses to load...
-    assert "CatalogError" in location.stderr
-    assert not list(isolated_home.parquet_dir.rglob("*")) and not isolated_home.warehouse_path.exists()  # ...and wrote nothing
+    # Everything else keeps working: the broken file is left out whole (gpt2-small keeps its package
+    # facts), the valid overlay still counts, and the code location loads with a warning naming it.
+    lenient = load_catalog(strict=False)
+    assert len(lenient.skipped_overlays) == 1 and expected in lenient.skipped_overlays[0]
+    assert lenient.model("gpt2-small").architecture.layers == load_catalog(overlay_dirs=[]).model(
+        "gpt2-small").architecture.layers
+    assert "ops-good" in lenient.sweeps
+    location = _run(DESCRIBE_LENIENT, isolated_home.root)
+    assert location.returncode == 0, location.stderr[-3000:]
+    assert expected in location.stderr  # the load warning
+    described = json.loads(location.stdout.strip().splitlines()[-1])
+    assert "ops-good-llama" in described["adds"]["benchmark_models"]  # the valid overlay syncs its partitions
+    assert described["good_sweep_schedule"] == "sweep_ops_good_weekly" and described["assets"] > 10
+    assert not list(isolated_home.parquet_dir.rglob("*")) and not isolated_home.warehouse_path.exists()  # wrote nothing
 
     overlay.write_text("models: [\n")  # not YAML at all
     with pytest.raises(CatalogError, match=r"broken.yaml: not valid YAML"):
         load_catalog()
+    assert "not valid YAML" in load_catalog(strict=False).skipped_overlays[0]
 
     overlay.unlink()
-    assert "gpt2-small" in load_catalog().models
+    assert "gpt2-small" in load_catalog().models and not load_catalog(strict=False).skipped_overlays
     assert _run(["-m", "inference_estimation.cli", "catalog"], isolated_home.root).returncode == 0
 
 

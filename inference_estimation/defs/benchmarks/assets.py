@@ -29,6 +29,15 @@ from inference_estimation.lib.planning import build_job_spec, points_left_out, s
 from inference_estimation.lib.summaries import run_summary
 
 
+def _catalog_for(context: dg.AssetExecutionContext | dg.OpExecutionContext):
+    """The catalog as the code location sees it: an invalid overlay file is left out whole, its
+    error (file and field) logged as an error in this run."""
+    catalog = load_catalog(strict=False)
+    for error in catalog.skipped_overlays:
+        context.log.error(f"catalog overlay left out: {error}")
+    return catalog
+
+
 @dg.asset(
     group_name="catalog",
     kinds={"python", "duckdb"},
@@ -41,7 +50,7 @@ def hardware_specs(context: dg.AssetExecutionContext, config: ProbeConfig, duckd
     from benchmark_jobs.probe import probe_cpu
 
     home = get_home()
-    catalog = load_catalog()
+    catalog = _catalog_for(context)
     probed: dict[str, dict] = {}
     for hw in catalog.hardware.values():
         if hw.spec_source == "probe" and hw.kind == "cpu" and hw.launcher and hw.launcher.type == "local":
@@ -60,12 +69,13 @@ def hardware_specs(context: dg.AssetExecutionContext, config: ProbeConfig, duckd
                 + yaml.safe_dump(overlay, sort_keys=False)
             )
             context.log.info(f"probe {hw.key}: {probed[hw.key]}")
-    catalog = load_catalog()
+    catalog = load_catalog(strict=False)
     rows = [hardware_facts(hw) for hw in catalog.hardware.values()]
     with duckdb.get_connection() as con:
         warehouse.ensure_raw_tables(con)
         n = warehouse.replace_facts(con, "hardware", rows)
-    metadata: dict = {"rows": n, "benchmarkable": catalog.partition_hardware}
+    metadata: dict = {"rows": n, "benchmarkable": catalog.partition_hardware,
+                      "skipped_overlays": list(catalog.skipped_overlays)}
     for key, result in probed.items():
         metadata[f"{key}/peak_matmul_gflops"] = result["peak_matmul_gflops"]
         metadata[f"{key}/memory_bandwidth_gb_s"] = result["memory_bandwidth_gb_s"]
@@ -81,7 +91,7 @@ def hardware_specs(context: dg.AssetExecutionContext, config: ProbeConfig, duckd
 )
 def model_specs(context: dg.AssetExecutionContext, duckdb: DuckDBResource) -> dg.MaterializeResult:
     """Lands every catalog model's flat facts and adds new benchmarkable keys as partitions."""
-    catalog = load_catalog()
+    catalog = _catalog_for(context)
     with duckdb.get_connection() as con:
         warehouse.ensure_raw_tables(con)
         n = warehouse.replace_facts(con, "models", [model_facts(m) for m in catalog.models.values()])
@@ -90,7 +100,8 @@ def model_specs(context: dg.AssetExecutionContext, duckdb: DuckDBResource) -> dg
         context.log.info(f"new benchmark partition keys: {added}")
     return dg.MaterializeResult(metadata={
         "rows": n, "benchmarkable": catalog.partition_models,
-        "partition_keys_added": sorted(k for keys in added.values() for k in keys)})
+        "partition_keys_added": sorted(k for keys in added.values() for k in keys),
+        "skipped_overlays": list(catalog.skipped_overlays)})
 
 
 @dataclass(frozen=True)
@@ -133,7 +144,7 @@ def launch_benchmark(
         dg.RetryRequested: a transient remote failure (the launcher's own backoff and retry budget).
     """
     keys = context.partition_key.keys_by_dimension
-    catalog = load_catalog()
+    catalog = _catalog_for(context)
     model, hardware, sweep = catalog.model(keys["model"]), catalog.hw(keys["hardware"]), catalog.sweep(config.sweep)
     reason = skip_reason(model, hardware, sweep)
     if reason:
