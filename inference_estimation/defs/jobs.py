@@ -38,6 +38,7 @@ benchmark_job = dg.define_asset_job(
 )
 import_job = dg.define_asset_job(
     "import_job", selection=dg.AssetSelection.groups("external"), partitions_def=external_partitions,
+    tags=LOCAL_HOST_TAGS,  # parsing runs on this machine: never beside a local benchmark's timing
     description="Import one public dataset (or the users' canonical CSVs) into raw.external_runs.",
 )
 transform_job = dg.define_asset_job(

@@ -59,6 +59,8 @@ def test_refresh_runs_carry_the_host_tag_that_the_instance_limits_to_one_run_per
     dbt_conditions = {graph.get(dg.AssetKey.from_user_string(k)).automation_condition.get_label()
                       for k in targets if k.startswith(("staging/", "intermediate/", "marts/"))}
     assert dbt_conditions == {"refresh_after_new_data"}
+    for job in ("catalog_job", "import_job", "transform_job", "training_job", "feature_selection_job"):
+        assert defs.resolve_job_def(job).tags.get(constants.HOST_TAG) == "localhost", job  # local work queues too
     limits = yaml.safe_load((REPO_ROOT / "dagster.yaml").read_text())["concurrency"]["runs"]["tag_concurrency_limits"]
     assert {"key": constants.HOST_TAG, "value": {"applyLimitPerUniqueValue": True}, "limit": 1} in limits
 

@@ -111,6 +111,8 @@ def test_a_malformed_overlay_names_file_and_field_breaks_nothing_else_and_removi
     assert str(overlay) in str(error.value) and expected in str(error.value)
     cli = _run(["-m", "inference_estimation.cli", "catalog"], isolated_home.root)
     assert cli.returncode == 2 and expected in cli.stderr and "Traceback" not in cli.stderr
+    sweep = _run(["-m", "inference_estimation.cli", "sweep", "--no-external"], isolated_home.root)
+    assert sweep.returncode == 2 and expected in sweep.stderr and "Traceback" not in sweep.stderr
     # Everything else keeps working: the broken file is left out whole (gpt2-small keeps its package
     # facts), the valid overlay still counts, and the code location loads with a warning naming it.
     lenient = load_catalog(strict=False)
