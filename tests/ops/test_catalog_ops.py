@@ -41,13 +41,15 @@ print(json.dumps({
 }))
 """
 
-NEW_ENTRIES = """\
-models:
-  - key: ops-new-llama
+#: The rest of a tiny Llama-architecture model entry (random weights build in a second).
+_TINY_LLAMA = """\
     family: llama
     default_dtype: float32
     architecture: {layers: 2, hidden_size: 64, heads: 4, kv_heads: 2, intermediate_size: 128, vocab_size: 1000,
                    max_position_embeddings: 256}
+"""
+
+NEW_ENTRIES = "models:\n  - key: ops-new-llama\n" + _TINY_LLAMA + """\
 hardware:
   - key: second-box-cpu
     kind: cpu
@@ -86,13 +88,7 @@ print(json.dumps({
 }))
 """
 
-GOOD_OVERLAY = """\
-models:
-  - key: ops-good-llama
-    family: llama
-    default_dtype: float32
-    architecture: {layers: 2, hidden_size: 64, heads: 4, kv_heads: 2, intermediate_size: 128, vocab_size: 1000,
-                   max_position_embeddings: 256}
+GOOD_OVERLAY = "models:\n  - key: ops-good-llama\n" + _TINY_LLAMA + """\
 sweeps:
   - {name: ops-good, models: [ops-good-llama], hardware: [local-cpu], batch_sizes: [1], input_tokens: [8],
      output_tokens: [4]}
