@@ -10,6 +10,7 @@ import pytest
 
 from inference_estimation.definitions import defs
 from tests.conftest import bench_config, partition
+from tests.ops.standins import SEND_ONE_ROW
 
 KILLED_HARNESS = textwrap.dedent("""\
     #!{python}
@@ -20,13 +21,7 @@ KILLED_HARNESS = textwrap.dedent("""\
     from dagster_pipes import open_dagster_pipes
     with open_dagster_pipes() as pipes:
         spec = pipes.extras["spec"]
-        pipes.report_custom_message({{"type": "measurement", "record": {{
-            "source": "local", "run_id": spec["run_id"], "sweep": spec["sweep"],
-            "partition_key": spec["partition_key"], "model_key": spec["model"]["key"],
-            "hardware_key": spec["hardware_key"], "measured_at": datetime.now(timezone.utc).isoformat(),
-            "batch_size": 1, "input_tokens": 8, "output_tokens": 4, "e2e_latency_s": 0.5, "ttft_s": 0.1,
-            "tpot_s": 0.1, "power_source": "estimate", "power_scope": "cpu-package", "avg_power_w": 10.0,
-            "energy_j": 5.0}}}})
+    {send_one_row}
         sys.stdout.flush()
         os.kill(os.getpid(), signal.SIGKILL)
 """)
@@ -43,7 +38,7 @@ def _count(home) -> int:
 @pytest.fixture
 def killed_harness_overlay(session_home, tmp_path):
     script = tmp_path / "killed_python"
-    script.write_text(KILLED_HARNESS.format(python=sys.executable))
+    script.write_text(KILLED_HARNESS.format(python=sys.executable, send_one_row=SEND_ONE_ROW))
     script.chmod(script.stat().st_mode | stat.S_IEXEC)
     overlay = session_home.catalog_dir / "zz-test-killed-launcher.yaml"
     overlay.write_text(f"hardware:\n  - key: local-cpu\n    launcher: {{type: local, python: '{script}'}}\n")

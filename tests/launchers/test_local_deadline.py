@@ -27,6 +27,7 @@ from inference_estimation.lib.home import HOME_ENV, Home
 from inference_estimation.lib.planning import build_job_spec
 from tests.launchers.conftest import wait_for
 from tests.ops.conftest import count_rows, materialize_partition, metadata, sweep_overlay
+from tests.ops.standins import SEND_ONE_ROW
 
 #: A harness stand-in that hangs: it starts a grandchild (in its process group), writes both
 #: pids, sends one valid row, then sleeps forever without finishing -- a hung model build or a
@@ -40,13 +41,7 @@ HUNG_HARNESS = textwrap.dedent("""\
         spec = pipes.extras["spec"]
         grandchild = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(3600)"])
         Path({pids_path!r}).write_text(f"{{__import__('os').getpid()}} {{grandchild.pid}}")
-        pipes.report_custom_message({{"type": "measurement", "record": {{
-            "source": "local", "run_id": spec["run_id"], "sweep": spec["sweep"],
-            "partition_key": spec["partition_key"], "model_key": spec["model"]["key"],
-            "hardware_key": spec["hardware_key"], "measured_at": datetime.now(timezone.utc).isoformat(),
-            "batch_size": 1, "input_tokens": 8, "output_tokens": 4, "e2e_latency_s": 0.5, "ttft_s": 0.1,
-            "tpot_s": 0.1, "power_source": "estimate", "power_scope": "cpu-package", "avg_power_w": 10.0,
-            "energy_j": 5.0}}}})
+    {send_one_row}
         while True:
             time.sleep(60)
 """)
@@ -61,7 +56,7 @@ def isolated_home(tmp_path, monkeypatch) -> Home:
 
 def _hung_harness(folder: Path, pids_path: Path) -> Path:
     path = folder / "harness-hung"
-    path.write_text(f"#!{sys.executable}\n" + HUNG_HARNESS.format(pids_path=str(pids_path)))
+    path.write_text(f"#!{sys.executable}\n" + HUNG_HARNESS.format(pids_path=str(pids_path), send_one_row=SEND_ONE_ROW))
     path.chmod(path.stat().st_mode | stat.S_IEXEC)
     return path
 

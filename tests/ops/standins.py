@@ -109,6 +109,20 @@ NOISY_ROWS = """[
 ]"""
 
 
+#: Lines of a stand-in harness (inside ``with open_dagster_pipes() as pipes:``, after
+#: ``spec = pipes.extras["spec"]``; needs ``datetime``/``timezone`` imported) that send ONE valid
+#: measurement row of the spec's partition. Insert with ``str.format(send_one_row=SEND_ONE_ROW)``.
+SEND_ONE_ROW = textwrap.indent(textwrap.dedent("""\
+    pipes.report_custom_message({"type": "measurement", "record": {
+        "source": "local", "run_id": spec["run_id"], "sweep": spec["sweep"],
+        "partition_key": spec["partition_key"], "model_key": spec["model"]["key"],
+        "hardware_key": spec["hardware_key"], "measured_at": datetime.now(timezone.utc).isoformat(),
+        "batch_size": 1, "input_tokens": 8, "output_tokens": 4, "e2e_latency_s": 0.5, "ttft_s": 0.1,
+        "tpot_s": 0.1, "power_source": "estimate", "power_scope": "cpu-package", "avg_power_w": 10.0,
+        "energy_j": 5.0}})
+"""), "    ").rstrip("\n")
+
+
 def rows_interpreter(folder: Path, name: str, rows: str) -> Path:
     """A harness stand-in that sends the given schema-valid rows over real Pipes (``rows`` is a Python
     list expression over ``base``, a plausible row of the spec's run)."""
