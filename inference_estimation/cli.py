@@ -226,7 +226,7 @@ def _predict(args: argparse.Namespace) -> int:
               "(--allow-unpromoted shows them, flagged)", file=sys.stderr)
     explanations = {}
     if args.explain:
-        for target in result:
+        for target in (t for t, p in result.items() if p["value"] is not None):
             explanations[target] = explain(catalog, home.models_dir, args.model, args.hardware, work, target,
                                            allow_unpromoted=args.allow_unpromoted)
     if args.format == "json":
@@ -324,20 +324,23 @@ def _catalog(args: argparse.Namespace) -> int:
 
 def _sync_partitions_before_ui() -> None:
     """Adds the catalog's benchmark partition keys, so a first UI visit shows them at once (the
-    running ``catalog_partitions_sensor`` keeps them in step afterwards). A broken catalog is
-    reported and left to the UI, which shows the code location's load error."""
+    running ``catalog_partitions_sensor`` keeps them in step afterwards). An invalid overlay is
+    left out with a warning naming its file and field (the sensor reports it in the UI too)."""
     import warnings
 
     import dagster as dg
 
     warnings.filterwarnings("ignore", category=dg.PreviewWarning)
     from inference_estimation.defs.benchmarks.partitions import ensure_benchmark_partitions
-    from inference_estimation.lib.catalog import CatalogError
+    from inference_estimation.lib.catalog import CatalogError, load_catalog
 
     try:
+        catalog = load_catalog(strict=False)
+        for error in catalog.skipped_overlays:
+            print(f"warning: catalog overlay left out: {error}", file=sys.stderr)
         with dg.DagsterInstance.get() as instance:
-            ensure_benchmark_partitions(instance)
-    except CatalogError as exc:
+            ensure_benchmark_partitions(instance, catalog)
+    except CatalogError as exc:  # the package catalog itself: the UI shows the load error
         print(f"catalog error (the UI will show it): {exc}", file=sys.stderr)
 
 

@@ -6,7 +6,7 @@ from inference_estimation import constants
 from inference_estimation.defs.benchmarks.partitions import benchmark_partitions
 from inference_estimation.defs.external.partitions import external_partitions
 from inference_estimation.defs.training.partitions import target_partitions
-from inference_estimation.lib.catalog import load_catalog
+from inference_estimation.lib.catalog import CatalogError, load_catalog
 
 LOCAL_HOST_TAGS = {constants.HOST_TAG: "localhost"}
 
@@ -18,7 +18,10 @@ def host_tags_for_partition(partition_key: str) -> dict[str, str]:
     new dynamic partition) gets its own host.
     """
     dims = benchmark_partitions.get_partition_key_from_str(partition_key).keys_by_dimension
-    return {constants.HOST_TAG: load_catalog(strict=False).hw(dims["hardware"]).host}
+    try:
+        return {constants.HOST_TAG: load_catalog(strict=False).hw(dims["hardware"]).host}
+    except CatalogError:  # a kept key of hardware no longer in the catalog: the asset refuses the pair
+        return {constants.HOST_TAG: f"unknown:{dims['hardware']}"}
 
 
 catalog_job = dg.define_asset_job(

@@ -524,7 +524,11 @@ _SECTIONS = {"models": ModelEntry, "hardware": HardwareEntry, "sweeps": SweepEnt
 
 def _read_file(path: Path) -> dict[str, list[dict[str, Any]]]:
     try:
-        data = yaml.load(path.read_text(), Loader=_YAML_LOADER) or {}
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:  # unreadable, a dangling link, not UTF-8
+        raise CatalogError(f"invalid catalog file {path}: cannot be read as UTF-8 text: {exc}") from exc
+    try:
+        data = yaml.load(text, Loader=_YAML_LOADER) or {}
     except yaml.YAMLError as exc:
         raise CatalogError(f"invalid catalog file {path}: not valid YAML: {exc}") from exc
     if not isinstance(data, dict):

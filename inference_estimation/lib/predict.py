@@ -176,12 +176,17 @@ def explain(catalog: Catalog, models_dir: Path, model_key: str, hardware_key: st
 
     Returns:
         ``{"target", "physics_baseline", "prediction", "contributions": [{"feature", "value", "factor"}]}``
-        where ``factor`` multiplies the prediction (exp of the feature's SHAP value in log space).
+        where ``factor`` multiplies the prediction (exp of the feature's SHAP value in log space);
+        ``prediction`` None, no contributions and a ``reason`` where :func:`predict` gives no value
+        (power or energy without a power basis).
     """
     model, hardware = catalog.model(model_key), catalog.hw(hardware_key)
     predictors = Predictors.load(models_dir, allow_unpromoted, [target])
     predictor, card, _ = predictors.models[target]
     features = feature_frame([prediction_row(model, hardware, work)])
+    if bool(power_basis_missing(card, features).iloc[0]):
+        return {"target": target, "physics_baseline": None, "prediction": None, "contributions": [],
+                "reason": f"no power basis for {hardware.key} (see predict)"}
     X, offset = card_matrix(card, features)
     cats = [c for c in card["categorical_features"] if c in X.columns]
     shap = predictor.get_feature_importance(Pool(X, cat_features=cats), type="ShapValues")[0]

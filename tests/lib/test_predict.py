@@ -154,6 +154,8 @@ def test_power_without_a_tdp_fact_on_a_kind_never_trained_on_is_null_with_a_reas
     cpu = predict(catalog, tmp_path, "gpt2-medium", "local-cpu", work)["avg_power_w"]
     assert cpu["value"] is None and cpu["lower_90"] is None and cpu["upper_90"] is None
     assert "no TDP fact" in cpu["reason"] and "cpu" in cpu["reason"]
+    explained = explain(catalog, tmp_path, "gpt2-medium", "local-cpu", work, "avg_power_w")
+    assert explained["prediction"] is None and explained["contributions"] == [] and "no power basis" in explained["reason"]
     gpu = predict(catalog, tmp_path, "gpt2-medium", "nvidia-l4", work)["avg_power_w"]  # a TDP fact: grounded
     assert gpu["value"] is not None and "reason" not in gpu and gpu["value"] < 2 * catalog.hw("nvidia-l4").specs.tdp_w
 

@@ -124,6 +124,24 @@ def test_a_malformed_overlay_names_file_and_field_breaks_nothing_else_and_removi
     assert described["good_sweep_schedule"] == "sweep_ops_good_weekly" and described["assets"] > 10
     assert not list(isolated_home.parquet_dir.rglob("*")) and not isolated_home.warehouse_path.exists()  # wrote nothing
 
+    # Catalog-wide writers refuse while it is broken (a partial catalog would drop the file's
+    # entries from raw.models / an import for good); the error names the file and field.
+    from dagster_duckdb import DuckDBResource
+
+    from inference_estimation.defs.benchmarks.assets import model_specs
+
+    result = dg.materialize([model_specs], resources={"duckdb": DuckDBResource(
+        database=str(isolated_home.warehouse_path))}, raise_on_error=False)
+    assert not result.success
+    failure = next(e for e in result.all_events if e.is_step_failure).event_specific_data.error.message
+    assert "landing model facts refused" in failure and expected in failure
+    assert not isolated_home.warehouse_path.exists()  # nothing written, the last good tables stay
+
+    overlay.write_bytes(b"\xff\xfe models")  # not even text
+    with pytest.raises(CatalogError, match=r"broken.yaml: cannot be read as UTF-8"):
+        load_catalog()
+    assert "cannot be read as UTF-8" in load_catalog(strict=False).skipped_overlays[0]
+
     overlay.write_text("models: [\n")  # not YAML at all
     with pytest.raises(CatalogError, match=r"broken.yaml: not valid YAML"):
         load_catalog()
@@ -194,6 +212,8 @@ def test_partitions_follow_the_catalog_without_a_reload_and_a_new_pair_materiali
         after = {str(k) for k in benchmark_partition_keys(instance)}
         assert {"local-cpu|ops-new-llama", "second-box-cpu|gpt2-small"} <= after - before
         assert host_tags_for_partition("second-box-cpu|ops-new-llama") == {"inference_estimation/host": "second-box"}
+        # a kept key of hardware gone from the catalog gets a tag of its own (the asset refuses the pair)
+        assert host_tags_for_partition("gone-box|gpt2-small") == {"inference_estimation/host": "unknown:gone-box"}
 
         requests = tick(new_partitions_sensor, instance).run_requests
         assert "local-cpu|ops-new-llama" in {str(r.partition_key) for r in requests}

@@ -38,6 +38,26 @@ def _catalog_for(context: dg.AssetExecutionContext | dg.OpExecutionContext):
     return catalog
 
 
+def complete_catalog(what: str):
+    """The whole catalog, for assets that write catalog-wide tables (facts, imports).
+
+    A partial catalog would rewrite ``raw.hardware``/``raw.models`` without the broken file's
+    entries (their rows would leave the training frame) or import a dataset without the rows that
+    need them (a content-addressed import could not bring them back later); so these refuse to run
+    while an overlay is invalid, keeping the last good tables.
+
+    Raises:
+        dg.Failure: naming every invalid overlay file and field.
+    """
+    catalog = load_catalog(strict=False)
+    if catalog.skipped_overlays:
+        raise dg.Failure(
+            description=f"{what} refused: fix or remove the invalid catalog overlay(s) first; the tables keep "
+            "their last good contents. " + " ".join(catalog.skipped_overlays),
+            metadata={"skipped_overlays": list(catalog.skipped_overlays)})
+    return catalog
+
+
 @dg.asset(
     group_name="catalog",
     kinds={"python", "duckdb"},
@@ -50,7 +70,7 @@ def hardware_specs(context: dg.AssetExecutionContext, config: ProbeConfig, duckd
     from benchmark_jobs.probe import probe_cpu
 
     home = get_home()
-    catalog = _catalog_for(context)
+    catalog = complete_catalog("landing hardware facts")
     probed: dict[str, dict] = {}
     for hw in catalog.hardware.values():
         if hw.spec_source == "probe" and hw.kind == "cpu" and hw.launcher and hw.launcher.type == "local":
@@ -74,8 +94,7 @@ def hardware_specs(context: dg.AssetExecutionContext, config: ProbeConfig, duckd
     with duckdb.get_connection() as con:
         warehouse.ensure_raw_tables(con)
         n = warehouse.replace_facts(con, "hardware", rows)
-    metadata: dict = {"rows": n, "benchmarkable": catalog.partition_hardware,
-                      "skipped_overlays": list(catalog.skipped_overlays)}
+    metadata: dict = {"rows": n, "benchmarkable": catalog.partition_hardware}
     for key, result in probed.items():
         metadata[f"{key}/peak_matmul_gflops"] = result["peak_matmul_gflops"]
         metadata[f"{key}/memory_bandwidth_gb_s"] = result["memory_bandwidth_gb_s"]
@@ -91,7 +110,7 @@ def hardware_specs(context: dg.AssetExecutionContext, config: ProbeConfig, duckd
 )
 def model_specs(context: dg.AssetExecutionContext, duckdb: DuckDBResource) -> dg.MaterializeResult:
     """Lands every catalog model's flat facts and adds new benchmarkable keys as partitions."""
-    catalog = _catalog_for(context)
+    catalog = complete_catalog("landing model facts")
     with duckdb.get_connection() as con:
         warehouse.ensure_raw_tables(con)
         n = warehouse.replace_facts(con, "models", [model_facts(m) for m in catalog.models.values()])
@@ -100,8 +119,7 @@ def model_specs(context: dg.AssetExecutionContext, duckdb: DuckDBResource) -> dg
         context.log.info(f"new benchmark partition keys: {added}")
     return dg.MaterializeResult(metadata={
         "rows": n, "benchmarkable": catalog.partition_models,
-        "partition_keys_added": sorted(k for keys in added.values() for k in keys),
-        "skipped_overlays": list(catalog.skipped_overlays)})
+        "partition_keys_added": sorted(k for keys in added.values() for k in keys)})
 
 
 @dataclass(frozen=True)

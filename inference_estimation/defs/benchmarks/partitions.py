@@ -73,7 +73,12 @@ def ensure_benchmark_partitions(instance: dg.DagsterInstance, catalog: Catalog |
     catalog = catalog or load_catalog(strict=False)
     missing = missing_partition_keys(catalog, instance)
     for name, keys in missing.items():
-        instance.add_dynamic_partitions(name, keys)
+        try:
+            instance.add_dynamic_partitions(name, keys)
+        except Exception:  # noqa: BLE001 - another writer (sensor, schedule, CLI) added them first
+            still = [k for k in keys if k not in set(instance.get_dynamic_partitions(name))]
+            if still:
+                raise
     return missing
 
 

@@ -7,10 +7,9 @@ import dagster as dg
 from dagster_duckdb import DuckDBResource
 
 from inference_estimation import constants
-from inference_estimation.defs.benchmarks.assets import hardware_specs, model_specs
+from inference_estimation.defs.benchmarks.assets import complete_catalog, hardware_specs, model_specs
 from inference_estimation.defs.external.config import ExternalConfig
 from inference_estimation.defs.external.partitions import external_partitions
-from inference_estimation.lib.catalog import load_catalog
 from inference_estimation.lib.external.importer import USER_CSV_SOURCE, import_adapter, import_canonical_csvs
 from inference_estimation.lib.external.registry import all_adapters, dataset_folder
 from inference_estimation.lib.home import get_home
@@ -36,7 +35,7 @@ def external_benchmarks(context: dg.AssetExecutionContext, config: ExternalConfi
     """Imports this partition's source (idempotent: unchanged data lands nothing new)."""
     source = context.partition_key
     home = get_home()
-    catalog = load_catalog(strict=False)
+    catalog = complete_catalog(f"importing {source}")
     start = time.perf_counter()
     with duckdb.get_connection() as con:
         if source == USER_CSV_SOURCE:

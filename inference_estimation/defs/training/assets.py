@@ -37,7 +37,10 @@ def failed_gate_checks(instance: dg.DagsterInstance) -> list[str]:
     for spec in training_rows_in_range.check_specs:
         if not spec.blocking:
             continue
-        record = instance.get_latest_asset_check_evaluation_record(spec.key)
+        # The newest *evaluated* execution: a later run that planned the check but never ran it
+        # (dbt failed first) must not hide a failure.
+        history = instance.event_log_storage.get_asset_check_execution_history(spec.key, limit=20)
+        record = next((r for r in history if r.status.value in ("SUCCEEDED", "FAILED")), None)
         if record is None or record.status.value != "FAILED" or record.event is None:
             continue
         evaluation = record.event.dagster_event.event_specific_data  # the AssetCheckEvaluation
