@@ -120,3 +120,29 @@ def test_one_new_partition_refreshes_dbt_then_training_and_a_failed_blocking_che
                                                                 passed=True))
     requested = tick()
     assert requested["predictors"] == requested["shap_reports"] == len(constants.TARGETS)
+
+
+def test_a_run_whose_worker_died_is_failed_by_run_monitoring_and_frees_its_host(tmp_path):
+    """A run left STARTED by a dead worker would hold its host's only slot forever; the monitoring
+    daemon (enabled in dagster.yaml) fails it once it is past its maximum runtime."""
+    import shutil
+
+    from dagster._core.events import DagsterEvent, DagsterEventType
+    from dagster._core.test_utils import create_run_for_test
+    from dagster._daemon.monitoring.run_monitoring import monitor_started_run
+
+    shutil.copy(REPO_ROOT / "dagster.yaml", tmp_path / "dagster.yaml")
+    with dg.DagsterInstance.from_config(str(tmp_path)) as instance:
+        assert instance.run_monitoring_enabled and instance.run_monitoring_max_resume_run_attempts == 0
+        assert instance.run_monitoring_max_runtime_seconds == 86400
+        run = create_run_for_test(instance, job_name="benchmark_job",
+                                  tags={constants.HOST_TAG: "localhost", "dagster/max_runtime": "1"})
+        instance.report_dagster_event(DagsterEvent(event_type_value=DagsterEventType.RUN_START.value,
+                                                   job_name="benchmark_job"), run_id=run.run_id)
+        busy = dg.RunsFilter(tags={constants.HOST_TAG: "localhost"}, statuses=[dg.DagsterRunStatus.STARTED])
+        assert len(instance.get_run_records(busy)) == 1  # the host's slot is taken
+        time.sleep(1.5)  # no worker will ever finish it
+        record = instance.get_run_records(dg.RunsFilter(run_ids=[run.run_id]))[0]
+        monitor_started_run(instance, None, record, logging.getLogger(__name__))  # one daemon iteration
+        assert instance.get_run_by_id(run.run_id).status == dg.DagsterRunStatus.FAILURE
+        assert instance.get_run_records(busy) == []  # the slot is free again
