@@ -89,7 +89,7 @@ def hardware_specs(context: dg.AssetExecutionContext, config: ProbeConfig, duckd
                 + yaml.safe_dump(overlay, sort_keys=False)
             )
             context.log.info(f"probe {hw.key}: {probed[hw.key]}")
-    catalog = load_catalog(strict=False)
+    catalog = complete_catalog("landing hardware facts")  # again: the probe wrote an overlay
     rows = [hardware_facts(hw) for hw in catalog.hardware.values()]
     with duckdb.get_connection() as con:
         warehouse.ensure_raw_tables(con)

@@ -31,33 +31,30 @@ def benchmark_partition_key(model_key: str, hardware_key: str) -> dg.MultiPartit
     return dg.MultiPartitionKey({"model": model_key, "hardware": hardware_key})
 
 
-def missing_partition_keys(catalog: Catalog, instance: dg.DagsterInstance) -> dict[str, list[str]]:
-    """The catalog's benchmarkable model and hardware keys that the instance does not hold yet.
+def partition_key_diff(catalog: Catalog, instance: dg.DagsterInstance
+                       ) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
+    """How the instance's benchmark partition keys differ from the catalog (each set read once).
 
     Returns:
-        ``{partitions set name: [new keys, catalog order]}``, only sets with something new.
+        ``(missing, stale)``: per partitions set name, the catalog's benchmarkable keys the instance
+        does not hold yet (catalog order), and the keys it holds that the catalog no longer makes
+        benchmarkable (kept, see the module docstring); only sets with something to report.
     """
     wanted = {MODEL_PARTITIONS: catalog.partition_models, HARDWARE_PARTITIONS: catalog.partition_hardware}
-    missing = {}
+    missing, stale = {}, {}
     for name, keys in wanted.items():
         have = set(instance.get_dynamic_partitions(name))
-        new = [k for k in keys if k not in have]
-        if new:
+        if new := [k for k in keys if k not in have]:
             missing[name] = new
-    return missing
+        if gone := sorted(have - set(keys)):
+            stale[name] = gone
+    return missing, stale
 
 
-def stale_partition_keys(catalog: Catalog, instance: dg.DagsterInstance) -> dict[str, list[str]]:
-    """Keys the instance holds that the catalog no longer makes benchmarkable (kept, see module doc)."""
-    wanted = {MODEL_PARTITIONS: set(catalog.partition_models), HARDWARE_PARTITIONS: set(catalog.partition_hardware)}
-    return {name: sorted(set(instance.get_dynamic_partitions(name)) - keys) for name, keys in wanted.items()
-            if set(instance.get_dynamic_partitions(name)) - keys}
-
-
-def partition_add_requests(catalog: Catalog, instance: dg.DagsterInstance) -> list[dg.AddDynamicPartitionsRequest]:
-    """Requests adding the catalog's new model/hardware keys (for a sensor's ``SensorResult``)."""
+def add_requests(missing: dict[str, list[str]]) -> list[dg.AddDynamicPartitionsRequest]:
+    """Requests adding ``missing`` keys (from :func:`partition_key_diff`), for a ``SensorResult``."""
     return [dg.AddDynamicPartitionsRequest(partitions_def_name=name, partition_keys=keys)
-            for name, keys in missing_partition_keys(catalog, instance).items()]
+            for name, keys in missing.items()]
 
 
 def ensure_benchmark_partitions(instance: dg.DagsterInstance, catalog: Catalog | None = None) -> dict[str, list[str]]:
@@ -71,7 +68,7 @@ def ensure_benchmark_partitions(instance: dg.DagsterInstance, catalog: Catalog |
         The keys added, by partitions set name (empty when the instance was up to date).
     """
     catalog = catalog or load_catalog(strict=False)
-    missing = missing_partition_keys(catalog, instance)
+    missing, _ = partition_key_diff(catalog, instance)
     for name, keys in missing.items():
         try:
             instance.add_dynamic_partitions(name, keys)

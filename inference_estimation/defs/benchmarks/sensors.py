@@ -16,9 +16,9 @@ from inference_estimation import constants
 from inference_estimation.defs.benchmarks.assets import benchmark_runs
 from inference_estimation.defs.benchmarks.config import benchmark_run_config
 from inference_estimation.defs.benchmarks.partitions import (
+    add_requests,
     benchmark_partition_key,
-    partition_add_requests,
-    stale_partition_keys,
+    partition_key_diff,
 )
 from inference_estimation.defs.jobs import benchmark_job
 from inference_estimation.lib.catalog import Catalog, load_catalog
@@ -62,8 +62,8 @@ def catalog_partitions_sensor(context: dg.SensorEvaluationContext):
     broken = "; ".join(catalog.skipped_overlays)
     if broken:  # the rest of the catalog still syncs; the tick names the file and field
         context.log.error(f"catalog overlay(s) left out until fixed: {broken}")
-    adds = partition_add_requests(catalog, context.instance)
-    stale = stale_partition_keys(catalog, context.instance)
+    missing, stale = partition_key_diff(catalog, context.instance)
+    adds = add_requests(missing)
     if stale:
         context.log.info(f"kept, no longer benchmarkable in the catalog (history stays visible): {stale}")
     if not adds:
@@ -81,7 +81,7 @@ def new_partitions_sensor(context: dg.SensorEvaluationContext):
     catalog = load_catalog(strict=False)
     for error in catalog.skipped_overlays:
         context.log.error(f"catalog overlay left out: {error}")
-    adds = partition_add_requests(catalog, context.instance)  # processed before the run requests
+    adds = add_requests(partition_key_diff(catalog, context.instance)[0])  # processed before the run requests
     materialized = {str(k) for k in context.instance.get_materialized_partitions(benchmark_runs.key)}
     requests = unmeasured_partition_requests(catalog, materialized)
     if not requests and not adds:
