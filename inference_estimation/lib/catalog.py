@@ -187,6 +187,8 @@ class HardwareSpecs(_Strict):
     peak_tflops_bf16: float | None = Field(default=None, gt=0)
     peak_tflops_fp16: float | None = Field(default=None, gt=0)
     peak_tflops_fp8: float | None = Field(default=None, gt=0)
+    #: Dense FP4 (NVFP4/MXFP4) tensor-core peak; null where the device has no FP4 math.
+    peak_tflops_fp4: float | None = Field(default=None, gt=0)
     memory_gb: float | None = Field(default=None, gt=0)
     memory_bandwidth_gb_s: float | None = Field(default=None, gt=0)
     tdp_w: float | None = Field(default=None, gt=0)
@@ -201,6 +203,7 @@ class HardwareSpecs(_Strict):
             "bfloat16": self.peak_tflops_bf16 or self.peak_tflops_fp16,
             "float16": self.peak_tflops_fp16 or self.peak_tflops_bf16,
             "fp8": self.peak_tflops_fp8,
+            "fp4": self.peak_tflops_fp4 or self.peak_tflops_fp8,
         }
         value = table.get(dtype)
         # CPUs are probed in fp32 only; lower precisions are not faster there without AMX.

@@ -48,7 +48,7 @@ MODEL_FACT_COLUMNS = [
 #: Columns that describe hardware (also the columns of ``raw.hardware``).
 HARDWARE_FACT_COLUMNS = [
     "hardware_key", "hardware_kind", "vendor", "hw_device_count", "peak_tflops_fp32", "peak_tflops_bf16",
-    "peak_tflops_fp16", "peak_tflops_fp8", "memory_gb", "memory_bandwidth_gb_s", "tdp_w",
+    "peak_tflops_fp16", "peak_tflops_fp8", "peak_tflops_fp4", "memory_gb", "memory_bandwidth_gb_s", "tdp_w",
     "interconnect_bandwidth_gb_s", "price_per_hour_usd", "spec_source",
 ]
 #: Workload columns a caller provides.
@@ -133,6 +133,7 @@ def hardware_facts(hw: HardwareEntry) -> dict[str, Any]:
         "hardware_key": hw.key, "hardware_kind": hw.kind, "vendor": hw.vendor, "hw_device_count": hw.device_count,
         "peak_tflops_fp32": s.peak_tflops_fp32, "peak_tflops_bf16": s.peak_tflops_bf16,
         "peak_tflops_fp16": s.peak_tflops_fp16, "peak_tflops_fp8": s.peak_tflops_fp8,
+        "peak_tflops_fp4": s.peak_tflops_fp4,
         "memory_gb": s.memory_gb, "memory_bandwidth_gb_s": s.memory_bandwidth_gb_s, "tdp_w": s.tdp_w,
         "interconnect_bandwidth_gb_s": s.interconnect_bandwidth_gb_s, "price_per_hour_usd": s.price_per_hour_usd,
         "spec_source": hw.spec_source,

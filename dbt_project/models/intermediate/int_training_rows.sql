@@ -12,7 +12,7 @@ select
     mo.layers, mo.hidden_size, mo.heads, mo.kv_heads, mo.head_dim, mo.intermediate_size, mo.vocab_size,
     mo.experts, mo.active_experts, mo.gated_mlp,
     h.hardware_kind, h.vendor, h.hw_device_count, h.peak_tflops_fp32, h.peak_tflops_bf16, h.peak_tflops_fp16,
-    h.peak_tflops_fp8, h.memory_gb, h.memory_bandwidth_gb_s, h.tdp_w, h.interconnect_bandwidth_gb_s,
+    h.peak_tflops_fp8, h.peak_tflops_fp4, h.memory_gb, h.memory_bandwidth_gb_s, h.tdp_w, h.interconnect_bandwidth_gb_s,
     h.price_per_hour_usd, h.spec_source
 from {{ ref('measurements') }} as m
 inner join {{ ref('stg_models') }} as mo using (model_key)

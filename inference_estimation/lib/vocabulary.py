@@ -1,0 +1,121 @@
+"""One vocabulary for the choices a user or a dataset names: dtypes and engines, with synonyms.
+
+Everything that reads a dtype or an engine -- the CLI, batch prediction, the importers, the
+feature frame -- resolves it here, so ``bf16`` and ``bfloat16`` are the same question, ``nvfp4``
+is 4-bit (not silently 16-bit), and an unknown value is an error that lists the choices.
+
+Bytes per element are *effective* storage bytes including block scales: NVFP4 keeps one FP8
+scale per 16 values (4.5 bits), MXFP4 one E8M0 scale per 32 (4.25 bits), AWQ/GPTQ int4 one
+16-bit scale (and zero) per group of 128 (~4.25 bits), llama.cpp's Q4_K_M ~4.85 bits. The
+canonical ``fp4`` and ``int4`` use 0.53 bytes; the difference between the variants (<7%) is
+below what the spec sheets resolve.
+"""
+
+from __future__ import annotations
+
+#: Canonical dtype -> effective bytes per weight element.
+BYTES_PER_ELEMENT: dict[str, float] = {
+    "float32": 4.0, "bfloat16": 2.0, "float16": 2.0, "fp8": 1.0, "int8": 1.0, "fp4": 0.53, "int4": 0.53,
+}
+#: Canonical dtype -> bytes per KV-cache element. Engines keep the KV cache in 16 bits for 4-bit
+#: weight formats (FP8 KV is opt-in there); FP8/INT8 deployments usually run an FP8 KV cache.
+KV_BYTES_PER_ELEMENT: dict[str, float] = {
+    "float32": 4.0, "bfloat16": 2.0, "float16": 2.0, "fp8": 1.0, "int8": 1.0, "fp4": 2.0, "int4": 2.0,
+}
+#: Canonical dtype -> peak-TFLOP/s spec columns tried in order. FP4 runs on FP4 tensor cores
+#: where the device has them (Blackwell, MI355X), else it is dequantised to FP8/16-bit math;
+#: weight-only int4 (AWQ/GPTQ/GGUF) always computes in 16 bits.
+PEAK_COLUMNS_BY_DTYPE: dict[str, list[str]] = {
+    "float32": ["peak_tflops_fp32"],
+    "bfloat16": ["peak_tflops_bf16", "peak_tflops_fp16"],
+    "float16": ["peak_tflops_fp16", "peak_tflops_bf16"],
+    "fp8": ["peak_tflops_fp8", "peak_tflops_bf16", "peak_tflops_fp16"],
+    "int8": ["peak_tflops_fp8", "peak_tflops_bf16", "peak_tflops_fp16"],
+    "fp4": ["peak_tflops_fp4", "peak_tflops_fp8", "peak_tflops_bf16", "peak_tflops_fp16"],
+    "int4": ["peak_tflops_bf16", "peak_tflops_fp16"],
+}
+DTYPE_SYNONYMS: dict[str, str] = {
+    "fp32": "float32", "f32": "float32", "float": "float32", "torch.float32": "float32",
+    "bf16": "bfloat16", "torch.bfloat16": "bfloat16",
+    "fp16": "float16", "f16": "float16", "half": "float16", "torch.float16": "float16",
+    "float8": "fp8", "fp8_e4m3": "fp8", "fp8-e4m3": "fp8", "e4m3": "fp8", "fp8_e5m2": "fp8", "w8a8-fp8": "fp8",
+    "fp8-dynamic": "fp8", "float8_e4m3fn": "fp8",
+    "w8a8": "int8", "int8-w8a8": "int8", "q8_0": "int8", "smoothquant": "int8",
+    "nvfp4": "fp4", "mxfp4": "fp4", "fp4_e2m1": "fp4", "float4": "fp4", "w4a4": "fp4",
+    "awq": "int4", "gptq": "int4", "w4a16": "int4", "q4_0": "int4", "q4_k_m": "int4", "q4_k_s": "int4",
+    "q4_k": "int4", "int4-awq": "int4", "int4_awq": "int4", "awq-int4": "int4", "gptq-int4": "int4",
+}
+DEFAULT_GPU_DTYPE = "bfloat16"
+DEFAULT_CPU_DTYPE = "float32"
+
+#: Canonical engine names (what the predictors see). Tabular engines are the tree libraries.
+ENGINES: tuple[str, ...] = (
+    "transformers", "vllm", "sglang", "tensorrt-llm", "llama.cpp", "tgi", "deepspeed-mii", "deepspeed",
+    "mlc-llm", "lmdeploy", "sambaflow", "llmboost", "pytorch", "xgboost", "catboost", "sklearn",
+)
+ENGINE_SYNONYMS: dict[str, str] = {
+    "hf": "transformers", "huggingface": "transformers", "hf-transformers": "transformers",
+    "vllm-openai": "vllm", "vllm-serve": "vllm",
+    "sgl": "sglang",
+    "trt-llm": "tensorrt-llm", "trtllm": "tensorrt-llm", "tensorrt_llm": "tensorrt-llm", "trt": "tensorrt-llm",
+    "tensorrtllm": "tensorrt-llm", "nvidia-tensorrt-llm": "tensorrt-llm",
+    "llamacpp": "llama.cpp", "llama-cpp": "llama.cpp", "llama_cpp": "llama.cpp", "ggml": "llama.cpp",
+    "text-generation-inference": "tgi", "hf-tgi": "tgi",
+    "mii": "deepspeed-mii", "deepspeed_mii": "deepspeed-mii", "deepspeed-fastgen": "deepspeed-mii",
+    "mlc": "mlc-llm", "scikit-learn": "sklearn",
+}
+DEFAULT_GPU_ENGINE = "vllm"
+DEFAULT_CPU_ENGINE = "transformers"
+
+
+class VocabularyError(ValueError):
+    """An unknown dtype or engine; the message lists the accepted values."""
+
+
+def _key(value: str) -> str:
+    return str(value).strip().lower().replace(" ", "-")
+
+
+def canonical_dtype(value: str, field: str = "dtype") -> str:
+    """The canonical dtype for any accepted spelling (``bf16`` -> ``bfloat16``, ``nvfp4`` -> ``fp4``).
+
+    Raises:
+        VocabularyError: naming ``field`` and listing the canonical dtypes.
+    """
+    key = _key(value)
+    if key in BYTES_PER_ELEMENT:
+        return key
+    if key in DTYPE_SYNONYMS:
+        return DTYPE_SYNONYMS[key]
+    raise VocabularyError(f"{field}: {value!r} is not a known dtype; use one of {', '.join(BYTES_PER_ELEMENT)} "
+                          f"(or a synonym such as bf16, fp16, nvfp4, mxfp4, awq, q4_k_m)")
+
+
+def canonical_engine(value: str, field: str = "engine") -> str:
+    """The canonical engine for any accepted spelling (``trt-llm`` -> ``tensorrt-llm``).
+
+    Raises:
+        VocabularyError: naming ``field`` and listing the canonical engines.
+    """
+    key = _key(value)
+    if key in ENGINES:
+        return key
+    if key in ENGINE_SYNONYMS:
+        return ENGINE_SYNONYMS[key]
+    raise VocabularyError(f"{field}: {value!r} is not a known engine; use one of {', '.join(ENGINES)}")
+
+
+def normalize_dtype(value: object) -> str | None:
+    """Lenient form for data already stored: canonical where known, the lower-cased text otherwise."""
+    if value is None or (isinstance(value, float) and value != value):
+        return None
+    key = _key(str(value))
+    return key if key in BYTES_PER_ELEMENT else DTYPE_SYNONYMS.get(key, key)
+
+
+def normalize_engine(value: object) -> str | None:
+    """Lenient form for data already stored: canonical where known, the lower-cased text otherwise."""
+    if value is None or (isinstance(value, float) and value != value):
+        return None
+    key = _key(str(value))
+    return key if key in ENGINES else ENGINE_SYNONYMS.get(key, key)
