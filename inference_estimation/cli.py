@@ -90,7 +90,7 @@ def _sweep(args: argparse.Namespace) -> int:
         print("dbt failed; predictors not trained", file=sys.stderr)
         return 1
     training_config = {**log_config, "ops": {"predictors": {"config": {"cv_folds": sweep.cv_folds}}}}
-    for target in constants.TARGETS:
+    for target in constants.PRIMITIVES:
         result = step(f"train, evaluate, promote, explain {target}", "training_job", partition_key=target,
                       run_config=training_config)
         if not result.success:
@@ -101,13 +101,16 @@ def _sweep(args: argparse.Namespace) -> int:
                 warnings_out.append(f"{target} not promoted ({gate[0].metadata['reason'].value})")
             else:
                 failures.append(f"training {target}")
+    if not step("score the coherent model (all answers from the primitives)", "performance_model_job",
+                run_config=log_config).success:
+        failures.append("performance_model_job")
     print(f"done in {time.perf_counter() - started:.1f}s; home {home.root}")
     if warnings_out:
         print("notes: " + "; ".join(warnings_out), file=sys.stderr)
     if failures:
         print("failed: " + "; ".join(failures), file=sys.stderr)
         return 1
-    for target in constants.TARGETS:
+    for target in constants.PRIMITIVES:
         card_path = home.models_dir / target / "card.json"
         if not card_path.exists():
             print(f"  {target:26s} not trained (too little usable data; power needs measured power)")

@@ -7,7 +7,10 @@ HOST_TAG = "inference_estimation/host"
 DUCKDB_POOL = "duckdb"
 
 DEFAULT_SWEEP = "local-demo"
-#: One predictor per target (power and energy train on measured power only).
+#: The primitives that are learned, one CatBoost predictor each (training partitions); every other
+#: answer follows from them by identities (lib/performance_model.py).
+PRIMITIVES = ("ttft_s", "tpot_s", "avg_power_w", "peak_memory_gb")
+#: Every figure an answer gives (power and energy from measured power only).
 TARGETS = ("e2e_latency_s", "ttft_s", "tpot_s", "output_throughput_tok_s", "peak_memory_gb", "avg_power_w",
            "energy_per_output_token_j")
 TARGET_UNITS = {

@@ -55,6 +55,11 @@ training_job = dg.define_asset_job(
     partitions_def=target_partitions,
     tags=LOCAL_HOST_TAGS, description="Train, evaluate, promote (if it beats its baselines) and explain one target.",
 )
+performance_model_job = dg.define_asset_job(
+    "performance_model_job", selection=dg.AssetSelection.assets("performance_model_evaluation"),
+    tags=LOCAL_HOST_TAGS,
+    description="Score the coherent model (every answer derived from the primitives), k-shot curve, identities.",
+)
 feature_selection_job = dg.define_asset_job(
     "feature_selection_job", selection=dg.AssetSelection.assets("feature_selection_reports"),
     partitions_def=target_partitions, tags=LOCAL_HOST_TAGS,
@@ -66,4 +71,4 @@ feature_selection_job = dg.define_asset_job(
 def jobs() -> dg.Definitions:
     """The jobs above."""
     return dg.Definitions(jobs=[catalog_job, benchmark_job, import_job, transform_job, training_job,
-                          feature_selection_job])
+                          performance_model_job, feature_selection_job])

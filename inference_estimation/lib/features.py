@@ -19,9 +19,21 @@ Physics, per decoder forward pass (all numbers are for the whole batch, all devi
   causal prefill costs half of the full square.
 * bytes moved: every (active) weight is read once per forward pass; the KV cache of the whole
   batch is read once per decode step and written once in prefill.
-* roofline time of a phase = max(FLOPs / peak FLOP/s, bytes / memory bandwidth); ``e2e`` is
-  prefill (which yields the first token) plus ``output_tokens - 1`` decode steps at the mean
-  context length.
+* bytes per weight and per KV element, and the peak FLOP/s a dtype runs at, come from
+  :mod:`inference_estimation.lib.vocabulary` (FP4/MXFP4/NVFP4 and int4 at ~4.25 bits with their
+  scales; FP4 on FP4 tensor cores where the device has them).
+* MoE: a forward pass over T tokens reads the *union* of the routed experts those tokens touch --
+  ``1 - (1 - k/E)^T`` of them per layer in expectation -- plus the shared weights, so decode bytes
+  grow with the batch from the active experts towards the whole model.
+* tensor parallelism: two all-reduces per layer of tokens x hidden 16-bit activations over the
+  interconnect (ring: ``2 (tp - 1) / tp`` of the message per device, plus a fixed latency each).
+* roofline time of a phase = max(FLOPs / peak FLOP/s, bytes / memory bandwidth) (+ the
+  all-reduces). Offline, TTFT is the batch's prefill and TPOT one decode step at the mean context
+  length. Serving at concurrency ``c`` (continuous batching): each step decodes ``c`` sequences
+  and carries the prefills of the ``c / out`` requests that replace the finished ones, and a new
+  request's TTFT is one prompt's prefill inflated by the prefill queue (``1 / (1 - rho)``).
+  Every other time follows by the identities ``e2e = ttft + (out - 1) tpot`` and
+  ``throughput = batch * out / e2e``.
 
 These are deliberately simple, explainable formulas: the predictors learn the correction. They
 are computed column-wise (numpy) over all rows at once: the ~6k-row training frame takes ~20 ms and
@@ -37,7 +49,9 @@ import pandas as pd
 
 from inference_estimation.lib.catalog import HardwareEntry, ModelEntry
 
-BYTES_PER_ELEMENT = {"float32": 4.0, "bfloat16": 2.0, "float16": 2.0, "fp8": 1.0, "int8": 1.0, "int4": 0.5}
+from inference_estimation.lib.vocabulary import (
+    BYTES_PER_ELEMENT, KV_BYTES_PER_ELEMENT, PEAK_COLUMNS_BY_DTYPE, normalize_dtype, normalize_engine,
+)
 
 #: Columns that describe a model (also the columns of ``raw.models``, after ``model_key``).
 MODEL_FACT_COLUMNS = [
@@ -59,7 +73,9 @@ CATEGORICAL_FEATURES = ["hardware_kind", "vendor", "engine", "dtype", "family", 
 PHYSICS_FEATURES = [
     "weights_gb", "prefill_gflop", "decode_gflop_per_step", "prefill_gb_moved", "decode_gb_moved_per_step",
     "prefill_arithmetic_intensity", "decode_arithmetic_intensity", "kv_cache_gb", "memory_fit_ratio",
-    "roofline_prefill_s", "roofline_decode_step_s", "roofline_e2e_s", "roofline_output_throughput_tok_s",
+    "moe_experts_touched_share", "tp_comm_prefill_s", "tp_comm_decode_step_s",
+    "roofline_prefill_s", "roofline_decode_step_s", "roofline_prefill_one_s", "serving_prefill_load",
+    "roofline_ttft_s", "roofline_tpot_s", "roofline_e2e_s", "roofline_output_throughput_tok_s",
 ]
 NUMERIC_FEATURES = [
     # workload
@@ -140,16 +156,6 @@ def hardware_facts(hw: HardwareEntry) -> dict[str, Any]:
     }
 
 
-#: Peak-TFLOP/s columns tried in order for each dtype (fp16/bf16 stand in for each other; an
-#: unknown dtype uses bf16); CPUs and MPS then fall back to fp32 (no faster low-precision matmul path).
-PEAK_COLUMNS_BY_DTYPE = {
-    "float32": ["peak_tflops_fp32"],
-    "bfloat16": ["peak_tflops_bf16", "peak_tflops_fp16"],
-    "float16": ["peak_tflops_fp16", "peak_tflops_bf16"],
-    "fp8": ["peak_tflops_fp8", "peak_tflops_bf16"],
-    "int8": ["peak_tflops_fp8", "peak_tflops_bf16"],
-    "int4": ["peak_tflops_fp8", "peak_tflops_bf16"],
-}
 DEFAULT_DTYPE = "bfloat16"
 
 
@@ -201,6 +207,12 @@ def _peak_tflops(cols: _Columns, dtype: np.ndarray) -> np.ndarray:
     return peak
 
 
+def _normalized(values: np.ndarray, normalize) -> np.ndarray:
+    """Vocabulary spelling applied per distinct value (``bf16`` -> ``bfloat16``); "unknown" kept."""
+    mapping = {v: (v if v in (None, "unknown") else (normalize(v) or v)) for v in pd.unique(values)}
+    return np.array([mapping[v] for v in values], dtype=object)
+
+
 def _effective_batch(cols: _Columns) -> np.ndarray:
     """Sequences in flight: the batch offline; the measured concurrency when serving (else the batch)."""
     concurrency = cols.num("concurrency")
@@ -208,23 +220,63 @@ def _effective_batch(cols: _Columns) -> np.ndarray:
     return np.where(serving, concurrency, cols.num("batch_size"))
 
 
-def _physics(cols: _Columns, dtype: np.ndarray, batch: np.ndarray, peak: np.ndarray) -> dict[str, np.ndarray]:
+#: Latency of one all-reduce across the tensor-parallel group (NCCL/RCCL, small messages), s.
+ALLREDUCE_LATENCY_S = 10e-6
+#: Per-direction link bandwidth assumed when a multi-device entry has no interconnect fact (PCIe 4.0
+#: x16, GB/s). Spec sheets quote interconnect bandwidth as the bidirectional aggregate, halved below.
+FALLBACK_LINK_GB_S = 32.0
+#: Bytes per activation element exchanged by tensor-parallel all-reduces (16-bit activations).
+ACTIVATION_BYTES = 2.0
+#: Highest prefill utilisation used in the serving queueing term (keeps it finite at saturation).
+MAX_PREFILL_LOAD = 0.9
+
+
+def _routed_expert_fraction(tokens: np.ndarray, experts: np.ndarray, active: np.ndarray) -> np.ndarray:
+    """Expected share of a layer's routed experts that ``tokens`` tokens touch (uniform routing).
+
+    Each token picks ``active`` of ``experts``; the chance that one expert is picked by none of T
+    tokens is ``(1 - active/experts)^T``, so the expected distinct share is ``1 - (1 - k/E)^T``:
+    k/E for one token, approaching 1 as the batch grows. Dense models: 0 (no routed experts).
+    """
+    with np.errstate(divide="ignore", invalid="ignore"):
+        share = 1.0 - np.power(1.0 - active / experts, np.maximum(tokens, 1.0))
+    return np.where((experts > 0) & (active > 0), share, 0.0)
+
+
+def _physics(cols: _Columns, dtype: np.ndarray, batch: np.ndarray, peak: np.ndarray,
+             tensor_parallel: np.ndarray) -> dict[str, np.ndarray]:
     """Analytic FLOPs, bytes, roofline times and memory fit (see the module docstring).
 
     NaN where a needed fact is unknown: no model architecture, no batch, neither input nor output
     length (all physics), no memory size (fit), no peak or bandwidth (roofline times).
     """
     bpe = pd.Series(dtype, dtype=object).map(BYTES_PER_ELEMENT).fillna(2.0).to_numpy(dtype="float64")
+    kv_bpe = pd.Series(dtype, dtype=object).map(KV_BYTES_PER_ELEMENT).fillna(2.0).to_numpy(dtype="float64")
     n_in, n_out = cols.num("input_tokens"), cols.num("output_tokens")
     layers, heads, kv_heads, head_dim = (cols.num(c) for c in ("layers", "heads", "kv_heads", "head_dim"))
     mm_active, params = cols.num("active_matmul_params"), cols.num("params")
+    mm_total = _or(cols.num("matmul_params"), mm_active)
     valid = ~(np.isnan(batch) | np.isnan(layers) | np.isnan(heads) | np.isnan(kv_heads) | np.isnan(head_dim)
               | np.isnan(mm_active) | np.isnan(params) | (np.isnan(n_in) & np.isnan(n_out)))
     devices = _or(cols.num("device_count"), 1.0)
+    tp = _or(tensor_parallel, devices)
     q_dim = heads * head_dim
-    kv_bytes_per_token = 2.0 * layers * kv_heads * head_dim * bpe
-    weight_bytes_active = _or(cols.num("active_params"), params) * bpe
+    # KV cache per token: K and V per layer; a compressed (MLA) cache states its width per layer.
+    kv_dim = _or(cols.num("kv_cache_dim_per_layer"), 2.0 * kv_heads * head_dim)
+    kv_bytes_per_token = layers * kv_dim * kv_bpe
+    # MoE: the routed experts' parameters (all layers) from total minus active matmul parameters;
+    # a forward pass over T tokens reads the experts those tokens touch, not only the active ones.
+    experts, active = cols.num("experts"), cols.num("active_experts")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        routed = np.where((experts > active) & (active > 0),
+                          (mm_total - mm_active) * experts / (experts - active), 0.0)
+    routed = np.nan_to_num(routed)
+    shared = mm_active - routed * np.where(experts > 0, np.nan_to_num(active / experts), 0.0)
     n_in0, n_out0 = np.nan_to_num(n_in), np.nan_to_num(n_out)
+    decode_share = _routed_expert_fraction(batch, experts, active)
+    prefill_share = _routed_expert_fraction(batch * np.maximum(n_in0, 1.0), experts, active)
+    weight_bytes_decode = (shared + routed * decode_share) * bpe
+    weight_bytes_prefill = (shared + routed * prefill_share) * bpe
     # A decode-only row (llama.cpp tg, serving rows without a fixed prompt) decodes from an
     # unknown context: count the generated half only, a lower bound on the KV traffic.
     mean_ctx = n_in0 + n_out0 / 2.0
@@ -233,18 +285,49 @@ def _physics(cols: _Columns, dtype: np.ndarray, batch: np.ndarray, peak: np.ndar
     peak, bandwidth = _or(peak, np.nan), _or(cols.num("memory_bandwidth_gb_s"), np.nan)
     flops_s, bytes_s = peak * 1e12 * devices, bandwidth * 1e9 * devices
     has_in, has_out = ~np.isnan(_or(n_in, np.nan)), ~np.isnan(_or(n_out, np.nan))
+    # Tensor parallelism: two all-reduces per layer (attention and MLP outputs) of tokens x hidden
+    # activations; a ring moves 2 (tp - 1) / tp of the message per device over its link.
+    link = np.where(np.isnan(cols.num("interconnect_bandwidth_gb_s")), FALLBACK_LINK_GB_S,
+                    cols.num("interconnect_bandwidth_gb_s") / 2.0) * 1e9
+    hidden = cols.num("hidden_size")
     with np.errstate(divide="ignore", invalid="ignore"):
-        head = cols.num("hidden_size") * cols.num("vocab_size")  # LM head: the last prompt position only
+        ring = np.where(tp > 1, 2.0 * (tp - 1.0) / tp, 0.0)
+        per_layer = lambda tokens: 2.0 * (ring * tokens * hidden * ACTIVATION_BYTES / link  # noqa: E731
+                                          + np.where(tp > 1, ALLREDUCE_LATENCY_S, 0.0))
+        comm_prefill = layers * per_layer(batch * n_in0)
+        comm_decode = layers * per_layer(batch)
+        comm_prefill_one = layers * per_layer(n_in0)
+        head = hidden * cols.num("vocab_size")  # LM head: the last prompt position only
         body = np.where(np.isnan(head), mm_active * n_in, (mm_active - head) * n_in + head)
         prefill_flop = batch * (2.0 * body + 2.0 * layers * q_dim * n_in * n_in)
-        prefill_bytes = weight_bytes_active + batch * n_in * kv_bytes_per_token
+        prefill_bytes = weight_bytes_prefill + batch * n_in * kv_bytes_per_token
         t_prefill = np.maximum(prefill_flop / flops_s, prefill_bytes / bytes_s)
         decode_flop = batch * (2.0 * mm_active + 4.0 * layers * q_dim * mean_ctx)
-        decode_bytes = weight_bytes_active + batch * mean_ctx * kv_bytes_per_token
+        decode_bytes = weight_bytes_decode + batch * mean_ctx * kv_bytes_per_token
         t_decode = np.maximum(decode_flop / flops_s, decode_bytes / bytes_s)
         t_prefill, t_decode = np.where(has_in, t_prefill, np.nan), np.where(has_out, t_decode, np.nan)
-        e2e = t_prefill + (n_out - 1.0) * t_decode
-        throughput = np.where(np.isnan(t_prefill), batch / t_decode, batch * n_out / e2e)
+        # One prompt alone (what a request arriving at a busy server prefills).
+        one_flop = 2.0 * body + 2.0 * layers * q_dim * n_in * n_in
+        one_bytes = (shared + routed * _routed_expert_fraction(np.maximum(n_in0, 1.0), experts, active)) * bpe \
+            + n_in * kv_bytes_per_token
+        t_prefill_one = np.where(has_in, np.maximum(one_flop / flops_s, one_bytes / bytes_s) + comm_prefill_one,
+                                 np.nan)
+        step = t_decode + comm_decode
+        # Serving at concurrency c (continuous batching): every step decodes c sequences, and the
+        # c / out requests that finish per step are replaced by new ones whose prefills are
+        # interleaved, so each step also carries (c / out) prompt prefills. A new request waits
+        # for the prefill queue: t_p1 / (1 - rho), rho = the share of time spent prefilling.
+        serving = cols.text("mode") == "serving"
+        arrivals_per_step = batch / np.maximum(n_out0, 1.0)
+        prefill_per_step = np.where(has_in, arrivals_per_step * t_prefill_one, 0.0)
+        serving_tpot = step + prefill_per_step
+        rho = np.minimum(prefill_per_step / serving_tpot, MAX_PREFILL_LOAD)
+        serving_ttft = t_prefill_one / (1.0 - rho) + step / 2.0
+        ttft = np.where(serving, serving_ttft, t_prefill + comm_prefill)
+        tpot = np.where(serving, serving_tpot, step)
+        ttft, tpot = np.where(has_in, ttft, np.nan), np.where(has_out, tpot, np.nan)
+        e2e = ttft + (n_out - 1.0) * tpot
+        throughput = np.where(np.isnan(ttft), batch / tpot, batch * n_out / e2e)
         out = {
             "weights_gb": params * bpe / 1e9,
             "prefill_gflop": np.where(has_in, prefill_flop / 1e9, np.nan),
@@ -255,8 +338,15 @@ def _physics(cols: _Columns, dtype: np.ndarray, batch: np.ndarray, peak: np.ndar
             "decode_arithmetic_intensity": np.where(has_out, decode_flop / decode_bytes, np.nan),
             "kv_cache_gb": kv_total / 1e9,
             "memory_fit_ratio": (params * bpe + kv_total) / (_or(memory_gb, np.nan) * 1e9 * devices),
+            "moe_experts_touched_share": np.where(experts > 0, decode_share, np.nan),
+            "tp_comm_prefill_s": np.where(has_in, comm_prefill, np.nan),
+            "tp_comm_decode_step_s": np.where(has_out, comm_decode, np.nan),
             "roofline_prefill_s": t_prefill,
             "roofline_decode_step_s": t_decode,
+            "roofline_prefill_one_s": t_prefill_one,
+            "serving_prefill_load": np.where(serving, rho, 0.0),
+            "roofline_ttft_s": ttft,
+            "roofline_tpot_s": tpot,
             "roofline_e2e_s": e2e,
             "roofline_output_throughput_tok_s": throughput,
         }
@@ -283,8 +373,10 @@ def feature_frame(rows: pd.DataFrame | Iterable[Mapping[str, Any]]) -> pd.DataFr
         out[col] = cols.text(col, missing="unknown")
     for col in NUMERIC_FEATURES:
         out[col] = cols.num(col)
-    dtype = cols.text("dtype", missing=DEFAULT_DTYPE)
-    dtype[dtype == ""] = DEFAULT_DTYPE
+    dtype = _normalized(cols.text("dtype", missing=DEFAULT_DTYPE), normalize_dtype)
+    dtype[(dtype == "") | (dtype == "unknown")] = DEFAULT_DTYPE
+    out["dtype"] = _normalized(out["dtype"], normalize_dtype)
+    out["engine"] = _normalized(out["engine"], normalize_engine)
     out["peak_tflops"] = _peak_tflops(cols, dtype)
     out["effective_batch"] = _effective_batch(cols)
     device_count = out["device_count"]
@@ -292,7 +384,7 @@ def feature_frame(rows: pd.DataFrame | Iterable[Mapping[str, Any]]) -> pd.DataFr
     out["device_count"] = np.where(np.isnan(device_count), 1.0, device_count)
     tdp = out["tdp_w"]
     out["tdp_total_w"] = np.where(np.isnan(tdp), out["tdp_total_w"], tdp * out["device_count"])
-    out.update(_physics(cols, dtype, out["effective_batch"], out["peak_tflops"]))
+    out.update(_physics(cols, dtype, out["effective_batch"], out["peak_tflops"], out["tensor_parallel"]))
     result = pd.DataFrame({c: out[c] for c in FEATURE_COLUMNS},
                           index=frame.index if isinstance(rows, pd.DataFrame) else None)
     for col in NUMERIC_FEATURES:
@@ -313,13 +405,19 @@ def prediction_row(model: ModelEntry, hw: HardwareEntry, workload: Mapping[str, 
 #: A measurement faster than its roofline bound by more than this share is physically impossible
 #: (the tolerance absorbs rounded spec sheets and clock boost).
 ROOFLINE_TOLERANCE = 0.05
-#: measured metric -> (roofline feature, True when the measurement must be >= the bound).
-ROOFLINE_BOUNDS = {
-    "e2e_latency_s": ("roofline_e2e_s", True),
-    "ttft_s": ("roofline_prefill_s", True),
-    "tpot_s": ("roofline_decode_step_s", True),
-    "output_throughput_tok_s": ("roofline_output_throughput_tok_s", False),
-}
+#: measured metric -> True when the measurement must be >= its bound (times), False for <= (throughput).
+#: The bounds are the pure compute/memory roofline (:func:`roofline_bounds`): the all-reduce and
+#: serving-queue terms of ``roofline_ttft_s``/``roofline_tpot_s`` are estimates, not limits.
+ROOFLINE_BOUNDS = {"e2e_latency_s": True, "ttft_s": True, "tpot_s": True, "output_throughput_tok_s": False}
+
+
+def roofline_bounds(features: pd.DataFrame) -> dict[str, pd.Series]:
+    """The physical limit of each metric of :data:`ROOFLINE_BOUNDS` for feature rows."""
+    prefill, step = features["roofline_prefill_s"], features["roofline_decode_step_s"]
+    n_out = features["output_tokens"]
+    e2e = prefill + (n_out - 1.0) * step
+    throughput = (features["effective_batch"] * n_out / e2e).where(prefill.notna(), features["effective_batch"] / step)
+    return {"e2e_latency_s": e2e, "ttft_s": prefill, "tpot_s": step, "output_throughput_tok_s": throughput}
 
 
 def roofline_violations(measured: pd.DataFrame, features: pd.DataFrame) -> pd.Series:
@@ -334,11 +432,12 @@ def roofline_violations(measured: pd.DataFrame, features: pd.DataFrame) -> pd.Se
         warehouse but never trained on.
     """
     flags = pd.Series([""] * len(features), index=features.index, dtype="object")
-    for metric, (bound_col, lower) in ROOFLINE_BOUNDS.items():
+    bounds = roofline_bounds(features)
+    for metric, lower in ROOFLINE_BOUNDS.items():
         if metric not in measured.columns:
             continue
         value = pd.to_numeric(measured[metric], errors="coerce")
-        bound = features[bound_col]
+        bound = bounds[metric]
         if lower:
             bad = value < bound * (1.0 - ROOFLINE_TOLERANCE)
         else:

@@ -30,23 +30,30 @@ from catboost import CatBoostRegressor, Pool
 
 from inference_estimation import constants
 from inference_estimation.lib.features import CATEGORICAL_FEATURES, FEATURE_COLUMNS, MODEL_FEATURES
+from inference_estimation.lib.performance_model import (
+    MEASURED_POWER_SOURCES, PRIMITIVES, TIME_PRIMITIVES, PhaseEstimate, physics_phase_estimate, primitive_labels,
+    summarize_kinds,
+)
 
 #: Power and energy train only on measured power, never on estimates.
 POWER_TARGETS = {"avg_power_w", "energy_per_output_token_j"}
-MEASURED_POWER_SOURCES = {"nvml-energy", "nvml-power", "amdsmi", "rapl", "wall"}
+#: How e2e-only rows are split into prefill and decode labels (see lib.performance_model). On the
+#: public data, leave-one-hardware-out MdAPE (ttft/tpot/e2e): physics 25.5/15.9/16.8, a CatBoost
+#: first stage 27.4/16.0/17.5, no split (e2e-only rows unused) 24.6/14.7/43.2.
+DEFAULT_SPLIT = "physics"
 #: target -> (numerator features, denominator features): the physical baseline is
 #: prod(numerators) / prod(denominators) (sums inside a tuple entry).
 TARGET_OFFSETS: dict[str, tuple[tuple[str | tuple[str, ...], ...], tuple[str, ...]]] = {
     "e2e_latency_s": (("roofline_e2e_s",), ()),
-    "ttft_s": (("roofline_prefill_s",), ()),
-    "tpot_s": (("roofline_decode_step_s",), ()),
+    "ttft_s": (("roofline_ttft_s",), ()),
+    "tpot_s": (("roofline_tpot_s",), ()),
     "output_throughput_tok_s": (("roofline_output_throughput_tok_s",), ()),
     "peak_memory_gb": ((("weights_gb", "kv_cache_gb"),), ()),
     "avg_power_w": (("tdp_total_w",), ()),
     "energy_per_output_token_j": (("tdp_total_w",), ("roofline_output_throughput_tok_s",)),
 }
 OFFSET_INDICATOR = "physics_known"
-CARD_VERSION = "2.0"
+CARD_VERSION = "3.0"
 
 
 class TrainingDataError(ValueError):
@@ -209,71 +216,175 @@ def _fallback_log(rows: pd.DataFrame, target: str, y_log: np.ndarray) -> float:
     return float(np.median(pool))
 
 
-def train_predictor(frame: pd.DataFrame, target: str, n_folds: int = 4, seed: int = 0) -> TrainedPredictor:
-    """Trains one target's predictor and scores it out of fold, grouped by model.
+#: Boosting rounds of the first-stage phase models that split e2e-only rows (labels only).
+PHASE_ESTIMATE_ITERATIONS = 200
+#: Label kinds scored out of fold: measured figures and exact identities of measured figures
+#: (never the split labels, which depend on a model).
+SCORED_KINDS = ("measured", "identity")
+
+
+@dataclass
+class FittedPrimitive:
+    """One primitive's CatBoost fit on every row that labels it."""
+
+    target: str
+    model: CatBoostRegressor
+    fallback_log: float
+    label_kinds: dict[str, int]
+    n_rows: int
+    rows_index: pd.Index = field(repr=False, default=None)
+
+
+def fit_phase_estimate(train: pd.DataFrame, split: str, seed: int) -> PhaseEstimate | None:
+    """The first-stage TTFT/TPOT estimate that splits e2e-only rows (``split``: model|physics|none).
+
+    ``model``: CatBoost on the rows that measure each phase (or give it by an exact identity),
+    offset by its roofline; falls back to ``physics`` when either phase has fewer than 8 such rows.
+    """
+    if split == "none":
+        return None
+    if split == "physics":
+        return physics_phase_estimate(train)
+    fits = {}
+    for target in TIME_PRIMITIVES:
+        label, _ = primitive_labels(train, target, None)
+        keep = ~np.isnan(label)
+        if keep.sum() < 8:
+            return physics_phase_estimate(train)
+        rows, y_log = train[keep], np.log(label[keep])
+        fallback = _fallback_log(rows, target, y_log)
+        offset, known = log_offset(rows, target, fallback)
+        fits[target] = (fit_catboost(model_matrix(rows, known, MODEL_FEATURES), y_log, offset, seed,
+                                     PHASE_ESTIMATE_ITERATIONS), fallback)
+
+    def estimate(rows: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+        out = []
+        for target in TIME_PRIMITIVES:
+            model, fallback = fits[target]
+            offset, known = log_offset(rows, target, fallback)
+            out.append(np.exp(predict_log(model, model_matrix(rows, known, MODEL_FEATURES), offset)))
+        return out[0], out[1]
+    return estimate
+
+
+def fit_primitive(train: pd.DataFrame, target: str, seed: int, iterations: int,
+                  phase_estimate: PhaseEstimate | None, features: list[str] | None = None) -> FittedPrimitive | None:
+    """Fits one primitive on every row of ``train`` that labels it (None when fewer than 8 rows)."""
+    label, kind = primitive_labels(train, target, phase_estimate)
+    keep = ~np.isnan(label)
+    if keep.sum() < 8:
+        return None
+    rows, y_log = train[keep], np.log(label[keep])
+    fallback = _fallback_log(rows, target, y_log)
+    offset, known = log_offset(rows, target, fallback)
+    model = fit_catboost(model_matrix(rows, known, features or MODEL_FEATURES), y_log, offset, seed, iterations)
+    return FittedPrimitive(target=target, model=model, fallback_log=fallback, label_kinds=summarize_kinds(kind[keep]),
+                           n_rows=int(keep.sum()), rows_index=rows.index)
+
+
+def predict_primitive_log(fitted: FittedPrimitive, rows: pd.DataFrame, features: list[str] | None = None) -> np.ndarray:
+    """log(prediction) of a fitted primitive for feature rows."""
+    offset, known = log_offset(rows, fitted.target, fitted.fallback_log)
+    return predict_log(fitted.model, model_matrix(rows, known, features or MODEL_FEATURES), offset)
+
+
+def scored_labels(frame: pd.DataFrame, target: str) -> tuple[np.ndarray, np.ndarray]:
+    """The values a primitive is scored on: measured figures and exact identities (NaN elsewhere)."""
+    label, kind = primitive_labels(frame, target, None)
+    return np.where(np.isin(kind, SCORED_KINDS), label, np.nan), kind
+
+
+def train_predictor(frame: pd.DataFrame, target: str, n_folds: int = 4, seed: int = 0,
+                    split: str = DEFAULT_SPLIT) -> TrainedPredictor:
+    """Trains one primitive's predictor on every row that informs it and scores it out of fold.
+
+    Labels come from :func:`lib.performance_model.primitive_labels` (measured, exact identities,
+    and e2e-only rows split by a first-stage estimate); the held-out score, grouped by model, uses
+    measured and identity labels only, each fold's phase estimate fitted on its training rows.
 
     Args:
         frame: the training_features mart (identity, targets and FEATURE_COLUMNS).
-        target: a target column, e.g. ``e2e_latency_s``.
+        target: a primitive of :data:`PRIMITIVES` (derived targets follow from them).
         n_folds: grouped folds (capped at the number of models).
         seed: CatBoost seed.
+        split: how e2e-only rows are split into phase labels (``model``, ``physics`` or ``none``).
 
     Raises:
-        TrainingDataError: when there are fewer than 2 models or 8 rows for the target.
+        ValueError: for a target that is not a primitive.
+        TrainingDataError: when fewer than 8 rows of 2 models score the target.
     """
-    rows = select_rows(frame, target)
-    groups = rows["model_key"].astype(str)
-    if len(rows) < 8 or groups.nunique() < 2:
+    if target not in PRIMITIVES:
+        raise ValueError(f"{target!r} is not a primitive ({', '.join(PRIMITIVES)}); it is derived from them")
+    frame = frame.reset_index(drop=True)
+    y_scored, _ = scored_labels(frame, target)
+    scored = np.flatnonzero(~np.isnan(y_scored))
+    groups_all = frame["model_key"].astype(str)
+    groups = groups_all.iloc[scored]
+    if len(scored) < 8 or groups.nunique() < 2:
         raise TrainingDataError(
-            f"target {target!r}: {len(rows)} usable rows over {groups.nunique()} model(s); a grouped "
+            f"target {target!r}: {len(scored)} usable rows over {groups.nunique()} model(s); a grouped "
             "held-out evaluation needs at least 8 rows and 2 models"
         )
-    y_log = np.log(rows[target].to_numpy(dtype=float))
-    y_true = rows[target].to_numpy(dtype=float)
-    folds = group_folds(groups, n_folds)
-    fold_id = np.full(len(rows), -1)
+    y_true = y_scored[scored]
+    y_log = np.log(y_true)
+    folds = group_folds(groups.reset_index(drop=True), n_folds)
+    fold_id = np.full(len(scored), -1)
+    oof_log = np.full(len(scored), np.nan)
     for k, idx in enumerate(folds):
         fold_id[idx] = k
-    oof_log = out_of_fold(rows, target, folds, seed, MODEL_FEATURES, constants.CATBOOST_ITERATIONS)
+        held = set(groups.iloc[idx])
+        train = frame[~groups_all.isin(held).to_numpy()]
+        fitted = fit_primitive(train, target, seed, constants.CATBOOST_ITERATIONS,
+                               fit_phase_estimate(train, split, seed))
+        if fitted is not None:
+            oof_log[idx] = predict_primitive_log(fitted, frame.iloc[scored[idx]])
+    done = ~np.isnan(oof_log)
     residual = np.abs(y_log - oof_log)
     metrics: dict[str, Any] = {
-        "evaluation": f"grouped by model_key, {len(folds)} folds, pooled out-of-fold predictions",
-        **{f"holdout_{k}": v for k, v in error_metrics(y_true, np.exp(oof_log)).items()},
-        "holdout_interval_coverage_90": cross_conformal_coverage(residual, fold_id, constants.PREDICTION_INTERVAL),
+        "evaluation": f"grouped by model_key, {len(folds)} folds, pooled out-of-fold predictions on measured "
+                      "(and exact-identity) labels",
+        **{f"holdout_{k}": v for k, v in error_metrics(y_true[done], np.exp(oof_log[done])).items()},
+        "holdout_interval_coverage_90": cross_conformal_coverage(residual[done], fold_id[done],
+                                                                 constants.PREDICTION_INTERVAL),
     }
+    rows = frame.iloc[scored].reset_index(drop=True).assign(**{target: y_true})
     baseline = calibrated_baseline(rows, target, folds)
-    has_base = ~np.isnan(baseline)
+    has_base = ~np.isnan(baseline) & done
     if has_base.any():
         metrics["baseline_rows"] = int(has_base.sum())
         metrics.update({f"baseline_physics_{k}": v for k, v in error_metrics(y_true[has_base], baseline[has_base]).items()})
         metrics.update({f"holdout_on_baseline_rows_{k}": v
                         for k, v in error_metrics(y_true[has_base], np.exp(oof_log[has_base])).items()})
 
-    fallback = _fallback_log(rows, target, y_log)
-    offset, known = log_offset(rows, target, fallback)
-    X = model_matrix(rows, known, MODEL_FEATURES)
-    final = fit_catboost(X, y_log, offset, seed)
-    importances = dict(zip(X.columns, map(float, final.get_feature_importance())))
+    final = fit_primitive(frame, target, seed, constants.CATBOOST_ITERATIONS, fit_phase_estimate(frame, split, seed))
+    trained_rows = frame.loc[final.rows_index]
+    X = model_matrix(frame.iloc[:1], np.ones(1), MODEL_FEATURES)
+    importances = dict(zip(X.columns, map(float, final.model.get_feature_importance())))
     card = {
         "card_version": CARD_VERSION,
         "target": target,
+        "kind": "primitive",
         "unit": constants.TARGET_UNITS.get(target, ""),
         "transform": "log, offset by the physics baseline",
         "offset": {"numerators": [list(t) if isinstance(t, tuple) else [t] for t in TARGET_OFFSETS[target][0]],
-                   "denominators": list(TARGET_OFFSETS[target][1]), "fallback_log": fallback,
-                   "indicator": OFFSET_INDICATOR, "rows_with_physics": int(known.sum())},
+                   "denominators": list(TARGET_OFFSETS[target][1]), "fallback_log": final.fallback_log,
+                   "indicator": OFFSET_INDICATOR,
+                   "rows_with_physics": int((~np.isnan(physics_baseline(rows, target))).sum())},
         "features": MODEL_FEATURES,
         "categorical_features": CATEGORICAL_FEATURES,
         "trained_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "data_version": data_version(rows[FEATURE_COLUMNS + [target]]),
-        "n_rows": int(len(rows)),
-        "models": sorted(groups.unique().tolist()),
-        "hardware": sorted(rows["hardware_key"].astype(str).unique().tolist()),
-        "hardware_kinds": sorted(rows["hardware_kind"].astype(str).unique().tolist()),
-        "sources": sorted(rows["source"].astype(str).unique().tolist()),
+        "data_version": data_version(frame[FEATURE_COLUMNS + [c for c in PRIMITIVE_LABEL_COLUMNS if c in frame]]),
+        "n_rows": final.n_rows,
+        "label_kinds": final.label_kinds,
+        "label_split": split,
+        "models": sorted(frame.loc[trained_rows.index, "model_key"].astype(str).unique().tolist()),
+        "hardware": sorted(frame.loc[trained_rows.index, "hardware_key"].astype(str).unique().tolist()),
+        "hardware_kinds": sorted(frame.loc[trained_rows.index, "hardware_kind"].astype(str).unique().tolist()),
+        "engines": sorted(frame.loc[trained_rows.index, "engine"].astype(str).unique().tolist()),
+        "sources": sorted(frame.loc[trained_rows.index, "source"].astype(str).unique().tolist()),
         "default_source": str(rows["source"].mode().iloc[0]),
         "interval": {"level": constants.PREDICTION_INTERVAL,
-                     "log_halfwidth": float(np.quantile(residual, constants.PREDICTION_INTERVAL)),
+                     "log_halfwidth": float(np.quantile(residual[done], constants.PREDICTION_INTERVAL)),
                      "method": "split-conformal on grouped out-of-fold absolute log residuals"},
         "catboost": {"iterations": constants.CATBOOST_ITERATIONS, "depth": constants.CATBOOST_DEPTH,
                      "learning_rate": constants.CATBOOST_LEARNING_RATE,
@@ -281,9 +392,14 @@ def train_predictor(frame: pd.DataFrame, target: str, n_folds: int = 4, seed: in
         "metrics": metrics,
         "top_features": dict(sorted(importances.items(), key=lambda kv: -kv[1])[:8]),
     }
-    oof = pd.DataFrame({"model_key": groups, "hardware_key": rows["hardware_key"], "y_true": y_true,
+    oof = pd.DataFrame({"model_key": groups.to_numpy(), "hardware_key": rows["hardware_key"], "y_true": y_true,
                         "y_pred": np.exp(oof_log), "fold": fold_id})
-    return TrainedPredictor(target=target, model=final, card=card, oof=oof)
+    return TrainedPredictor(target=target, model=final.model, card=card, oof=oof)
+
+
+#: Measured columns whose values decide the primitives' labels (part of the data version).
+PRIMITIVE_LABEL_COLUMNS = ["e2e_latency_s", "ttft_s", "tpot_s", "output_throughput_tok_s", "peak_memory_gb",
+                           "avg_power_w", "energy_per_output_token_j", "power_source", "roofline_violation"]
 
 
 def calibrated_baseline(rows: pd.DataFrame, target: str, folds: list[np.ndarray]) -> np.ndarray:

@@ -23,7 +23,11 @@ from inference_estimation.lib.features import (
     BYTES_PER_ELEMENT, CATEGORICAL_FEATURES, HARDWARE_FACT_COLUMNS, MODEL_FACT_COLUMNS, feature_frame, hardware_facts, model_facts,
     prediction_row,
 )
+from inference_estimation import constants
 from inference_estimation.lib.modeling import card_matrix, load_predictor, physics_baseline, predict_log
+from inference_estimation.lib.performance_model import (
+    ANSWER_TARGETS, DERIVED_FROM, PRIMITIVES, PrimitiveBounds, derive_targets,
+)
 
 
 class PredictorsMissingError(FileNotFoundError):
@@ -103,8 +107,9 @@ class Predictors:
         """
         found = predictor_folders(models_dir, allow_unpromoted)
         models = {}
+        wanted = None if targets is None else {p for t in targets for p in DERIVED_FROM.get(t, (t,))}
         for target, folder in found.items():
-            if targets is None or target in targets:
+            if target in PRIMITIVES and (wanted is None or target in wanted):
                 model, card = load_predictor(folder)
                 models[target] = (model, card, folder.parent.name == "promoted")
         if not models:
@@ -114,22 +119,38 @@ class Predictors:
         return cls(models)
 
     def frame(self, features: pd.DataFrame) -> pd.DataFrame:
-        """Columns ``<target>``, ``<target>_lower_90``, ``<target>_upper_90`` for feature rows."""
-        out = pd.DataFrame(index=features.index)
+        """Every answer target with ``_lower_90``/``_upper_90`` for feature rows.
+
+        The primitives are predicted (90% bounds from their conformal log half-width) and every
+        other target is derived from them by the identities of
+        :mod:`inference_estimation.lib.performance_model`, bounds included, so the answers never
+        contradict each other. A target whose primitives are not all loaded is left out.
+        """
         # pandas categoricals reach CatBoost as categories + codes: building its Pool is ~10x faster
         # than from strings on large batches, with the same predictions (values are hashed alike).
         features = features.astype({c: "category" for c in CATEGORICAL_FEATURES if c in features})
+        value, lower, upper = {}, {}, {}
         for target, (model, card, _) in self.models.items():
             X, offset = card_matrix(card, features)
             log_pred = predict_log(model, X, offset)
             half = (card.get("interval") or {}).get("log_halfwidth")
-            out[target] = np.exp(log_pred)
-            out[f"{target}_lower_90"] = np.exp(log_pred - half) if half is not None else np.nan
-            out[f"{target}_upper_90"] = np.exp(log_pred + half) if half is not None else np.nan
+            value[target] = np.exp(log_pred)
+            lower[target] = np.exp(log_pred - half) if half is not None else np.full(len(features), np.nan)
+            upper[target] = np.exp(log_pred + half) if half is not None else np.full(len(features), np.nan)
             missing = power_basis_missing(card, features).to_numpy()
-            if missing.any():
-                out.loc[missing, [target, f"{target}_lower_90", f"{target}_upper_90"]] = np.nan
-        return out
+            for array in (value[target], lower[target], upper[target]):
+                array[missing] = np.nan
+        answers = derive_targets(features, PrimitiveBounds(value, lower, upper))
+        keep = [t for t in ANSWER_TARGETS if all(p in self.models for p in DERIVED_FROM.get(t, (t,)))]
+        return answers[[f"{t}{w}" for t in keep for w in ("", "_lower_90", "_upper_90")]]
+
+    def promoted(self, target: str) -> bool:
+        """Whether a target's answer comes only from promoted primitives."""
+        return all(self.models[p][2] for p in DERIVED_FROM.get(target, (target,)) if p in self.models)
+
+    def unit(self, target: str) -> str:
+        """The unit of an answer target."""
+        return constants.TARGET_UNITS.get(target, "")
 
 
 def predict(catalog: Catalog, models_dir: Path, model_key: str, hardware_key: str,
@@ -158,15 +179,20 @@ def predict(catalog: Catalog, models_dir: Path, model_key: str, hardware_key: st
     predictors = Predictors.load(models_dir, allow_unpromoted, targets)
     values = predictors.frame(feature_frame([prediction_row(model, hardware, work)])).iloc[0]
     out: dict[str, dict[str, Any]] = {}
-    for target, (_, card, promoted) in predictors.models.items():
+    power_card = predictors.models.get("avg_power_w", (None, {}, False))[1]
+    for target in ANSWER_TARGETS:
+        if target not in values or (targets is not None and target not in targets):
+            continue
         value, lower, upper = values[target], values[f"{target}_lower_90"], values[f"{target}_upper_90"]
-        out[target] = {"value": None if math.isnan(value) else float(value), "unit": card["unit"],
+        out[target] = {"value": None if math.isnan(value) else float(value), "unit": predictors.unit(target),
                        "lower_90": None if math.isnan(lower) else float(lower),
-                       "upper_90": None if math.isnan(upper) else float(upper), "promoted": promoted}
+                       "upper_90": None if math.isnan(upper) else float(upper),
+                       "promoted": predictors.promoted(target),
+                       "derived_from": list(DERIVED_FROM.get(target, ()))}
         if math.isnan(value) and target in POWER_TARGETS:
             out[target]["reason"] = (
                 f"no power basis for {hardware.key}: it has no TDP fact and the predictor saw no measured "
-                f"power on {hardware.kind} hardware (trained on: {', '.join(card.get('hardware_kinds', []))})")
+                f"power on {hardware.kind} hardware (trained on: {', '.join(power_card.get('hardware_kinds', []))})")
     return out
 
 
@@ -181,6 +207,13 @@ def explain(catalog: Catalog, models_dir: Path, model_key: str, hardware_key: st
         (power or energy without a power basis).
     """
     model, hardware = catalog.model(model_key), catalog.hw(hardware_key)
+    if target in DERIVED_FROM:
+        # A derived target is explained through the primitives it is made of.
+        answer = predict(catalog, models_dir, model_key, hardware_key, work, [target], allow_unpromoted)[target]
+        return {"target": target, "physics_baseline": None, "prediction": answer["value"], "contributions": [],
+                "identity": IDENTITIES[target],
+                "primitives": {p: explain(catalog, models_dir, model_key, hardware_key, work, p, top, allow_unpromoted)
+                               for p in DERIVED_FROM[target]}}
     predictors = Predictors.load(models_dir, allow_unpromoted, [target])
     predictor, card, _ = predictors.models[target]
     features = feature_frame([prediction_row(model, hardware, work)])
@@ -199,6 +232,14 @@ def explain(catalog: Catalog, models_dir: Path, model_key: str, hardware_key: st
         "contributions": [{"feature": X.columns[i], "value": _plain(X.iloc[0, i]), "factor": float(np.exp(shap[i]))}
                           for i in order],
     }
+
+
+#: How each derived target follows from the primitives.
+IDENTITIES = {
+    "e2e_latency_s": "e2e = ttft + (output_tokens - 1) * tpot",
+    "output_throughput_tok_s": "throughput = batch (or concurrency) * output_tokens / e2e",
+    "energy_per_output_token_j": "energy/token = power * e2e / (batch * output_tokens)",
+}
 
 
 def _plain(value: Any) -> Any:

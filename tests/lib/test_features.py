@@ -2,6 +2,7 @@
 
 import math
 
+import numpy as np
 import pytest
 
 from inference_estimation.lib.catalog import load_catalog
@@ -23,8 +24,9 @@ def _row(catalog, model="llama-3.1-8b", hw="nvidia-h100-sxm-80gb", **work):
 def test_decode_at_batch_one_is_memory_bound_with_about_one_flop_per_byte_in_bf16(catalog):
     row = _row(catalog)
     assert 0.8 < row["decode_arithmetic_intensity"] < 1.2
-    # 16 GB of bf16 weights over 3.35 TB/s is about 4.8 ms per decode step.
-    assert row["roofline_decode_step_s"] == pytest.approx(16.1e9 / 3350e9, rel=0.05)
+    # 7.5B matmul weights (the 0.5B-row embedding table is looked up, not read whole) in bf16 = 15 GB
+    # over 3.35 TB/s is about 4.5 ms per decode step.
+    assert row["roofline_decode_step_s"] == pytest.approx(15.0e9 / 3350e9, rel=0.05)
 
 
 def test_prefill_is_compute_bound_and_decode_time_grows_sublinearly_with_batch(catalog):
@@ -102,3 +104,50 @@ def test_prefill_counts_the_lm_head_once_per_sequence_not_per_prompt_token(catal
     assert head > body  # a 150k vocabulary: counting the head per prompt token would be ~3x too much
     # Decode computes logits at every step: the head is in every decode step's FLOPs.
     assert row["decode_gflop_per_step"] * 1e9 > 2 * 2 * head
+
+
+def test_four_bit_weights_read_a_quarter_of_the_bytes_and_fp4_runs_on_fp4_tensor_cores(catalog):
+    bf16 = _row(catalog, hw="nvidia-b200", dtype="bfloat16")
+    for spelling in ("fp4", "nvfp4", "MXFP4"):
+        fp4 = _row(catalog, hw="nvidia-b200", dtype=spelling)
+        assert fp4["dtype"] == "fp4"
+        assert fp4["decode_gb_moved_per_step"] < 0.3 * bf16["decode_gb_moved_per_step"]
+        assert fp4["roofline_decode_step_s"] < 0.35 * bf16["roofline_decode_step_s"]
+    assert _row(catalog, hw="nvidia-b200", dtype="bf16")["dtype"] == "bfloat16"
+    awq = _row(catalog, dtype="awq")
+    assert awq["dtype"] == "int4" and awq["peak_tflops"] == _row(catalog)["peak_tflops"]  # weight-only: 16-bit math
+
+
+def test_moe_decode_reads_the_union_of_experts_the_batch_touches(catalog):
+    """Mixtral 8x7B routes 2 of 8 experts: one token reads ~13B parameters, a batch of 64 nearly all 47B."""
+    one = _row(catalog, model="mixtral-8x7b", batch_size=1)
+    many = _row(catalog, model="mixtral-8x7b", batch_size=64)
+    assert one["moe_experts_touched_share"] == pytest.approx(2 / 8)
+    assert many["moe_experts_touched_share"] == pytest.approx(1 - (6 / 8) ** 64)
+    assert 22 < one["decode_gb_moved_per_step"] < 32  # ~13B active parameters in bf16 (+ a little KV)
+    assert many["decode_gb_moved_per_step"] > 85  # ~46B parameters in bf16
+    dense = _row(catalog, model="llama-3.1-8b", batch_size=64)
+    assert np.isnan(dense["moe_experts_touched_share"])
+
+
+def test_tensor_parallel_adds_all_reduce_time_that_a_slower_link_makes_longer(catalog):
+    one = _row(catalog, model="llama-3.1-70b", hw="nvidia-h100-sxm-80gb-x8", device_count=1, tensor_parallel=1)
+    eight = _row(catalog, model="llama-3.1-70b", hw="nvidia-h100-sxm-80gb-x8", device_count=8, tensor_parallel=8)
+    assert one["tp_comm_decode_step_s"] == 0
+    # 80 layers x 2 all-reduces x ~10 us latency dominate at batch 1
+    assert 1.5e-3 < eight["tp_comm_decode_step_s"] < 3e-3
+    assert eight["roofline_tpot_s"] == pytest.approx(eight["roofline_decode_step_s"] + eight["tp_comm_decode_step_s"])
+    pcie = _row(catalog, model="llama-3.1-70b", hw="nvidia-l40s", device_count=8, tensor_parallel=8, batch_size=64,
+                input_tokens=2048)
+    nvlink = _row(catalog, model="llama-3.1-70b", hw="nvidia-h100-sxm-80gb-x8", device_count=8, tensor_parallel=8,
+                  batch_size=64, input_tokens=2048)
+    assert pcie["tp_comm_prefill_s"] > 5 * nvlink["tp_comm_prefill_s"]
+
+
+def test_serving_load_slows_decode_steps_and_queues_prefills(catalog):
+    light = _row(catalog, mode="serving", concurrency=1, batch_size=None)
+    heavy = _row(catalog, mode="serving", concurrency=256, batch_size=None)
+    assert heavy["effective_batch"] == 256 and heavy["serving_prefill_load"] > light["serving_prefill_load"]
+    assert heavy["roofline_ttft_s"] > 2 * light["roofline_ttft_s"]
+    assert heavy["roofline_tpot_s"] > heavy["roofline_decode_step_s"]  # interleaved prefills
+    assert heavy["roofline_e2e_s"] == pytest.approx(heavy["roofline_ttft_s"] + 127 * heavy["roofline_tpot_s"])

@@ -39,6 +39,11 @@ def frame():
     out["power_source"] = "estimate"
     out["power_scope"] = "cpu-package"
     out["e2e_latency_s"] = e2e
+    # the phases, measured on two of every three rows; the others report only their e2e
+    measured = np.arange(len(out)) % 3 != 0
+    out["ttft_s"] = np.where(measured, feats["roofline_ttft_s"] * 4.0 * np.exp(rng.normal(0, 0.05, len(feats))), np.nan)
+    out["tpot_s"] = np.where(measured, feats["roofline_tpot_s"] * 2.5 * np.exp(rng.normal(0, 0.05, len(feats))), np.nan)
+    out["e2e_latency_s"] = np.where(measured, out["ttft_s"] + (out["output_tokens"] - 1) * out["tpot_s"], e2e)
     out["avg_power_w"] = 300.0
     return out
 
@@ -53,16 +58,19 @@ def test_grouped_folds_never_split_a_model_across_train_and_test(frame):
 
 
 def test_predictor_scores_out_of_fold_by_model_and_saves_a_loadable_card(frame, tmp_path):
-    trained = train_predictor(frame, "e2e_latency_s", n_folds=5)
+    trained = train_predictor(frame, "tpot_s", n_folds=5)
     metrics = trained.card["metrics"]
     assert 0 <= metrics["holdout_mdape_pct"] < 100
     assert 0 <= metrics["holdout_interval_coverage_90"] <= 1
     assert "baseline_physics_mdape_pct" in metrics
     # every out-of-fold prediction came from a model trained without that row's model
-    assert (trained.oof["fold"] >= 0).all() and len(trained.oof) == len(frame)
-    paths = save_predictor(trained, tmp_path / "e2e_latency_s")
-    model, card = load_predictor(tmp_path / "e2e_latency_s")
+    # scored on the measured rows only; trained on those plus the e2e-only rows split into phases
+    assert (trained.oof["fold"] >= 0).all() and len(trained.oof) == frame["tpot_s"].notna().sum()
+    paths = save_predictor(trained, tmp_path / "tpot_s")
+    model, card = load_predictor(tmp_path / "tpot_s")
     assert card["features"] == MODEL_FEATURES and json.loads(paths["card"].read_text())["n_rows"] == len(frame)
+    assert card["label_kinds"] == {"measured": int(frame["tpot_s"].notna().sum()), "identity": 0,
+                                   "split": int(frame["tpot_s"].isna().sum())}
     X, offset = card_matrix(card, frame)
     assert np.allclose(predict_log(model, X, offset), predict_log(trained.model, X, offset))
 
@@ -75,18 +83,23 @@ def test_power_targets_never_train_on_estimated_power(frame):
 
 def test_single_model_frame_cannot_be_scored_grouped(frame):
     with pytest.raises(TrainingDataError, match="2 models"):
-        train_predictor(frame[frame["model_key"] == "gpt2-small"], "e2e_latency_s")
+        train_predictor(frame[frame["model_key"] == "gpt2-small"], "tpot_s")
+
+
+def test_derived_targets_are_not_trained_but_derived(frame):
+    with pytest.raises(ValueError, match="derived"):
+        train_predictor(frame, "e2e_latency_s")
 
 
 def test_shap_report_writes_beeswarm_and_bar_pngs_and_markdown(frame, tmp_path):
-    trained = train_predictor(frame, "e2e_latency_s", n_folds=3)
+    trained = train_predictor(frame, "tpot_s", n_folds=3)
     X, _ = card_matrix(trained.card, frame.head(40))
-    report = write_shap_report(trained.model, X, "e2e_latency_s", tmp_path)
+    report = write_shap_report(trained.model, X, "tpot_s", tmp_path)
     for path in (report.beeswarm_png, report.bar_png):
         assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and path.stat().st_size > 5000
     assert "data:image/png;base64," in report.markdown
     assert (tmp_path / "report.md").exists()
-    assert len(list(tmp_path.glob("dependence_*.png"))) == 3 and "What drives e2e_latency_s" in report.markdown
+    assert len(list(tmp_path.glob("dependence_*.png"))) == 3 and "What drives tpot_s" in report.markdown
     # the synthetic target is a constant 2.5x the roofline (plus noise): the correction to physics
     # is almost nothing, so no feature should carry a large share of log-space SHAP
     assert max(report.mean_abs_shap.values()) < 0.2

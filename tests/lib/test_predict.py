@@ -30,7 +30,7 @@ def catalog():
 
 @pytest.fixture(scope="module")
 def models_dir(catalog, tmp_path_factory):
-    """TPOT and throughput predictors trained on a physics-shaped frame, saved; only TPOT promoted."""
+    """TTFT and TPOT predictors trained on a physics-shaped frame, saved; only TPOT promoted."""
     rng = np.random.default_rng(2)
     rows = [prediction_row(catalog.model(m), catalog.hw(h), workload(b, 512, 128, engine="vllm", dtype="bfloat16",
                                                                        device_count=2))
@@ -40,9 +40,9 @@ def models_dir(catalog, tmp_path_factory):
     frame["power_source"] = "none"
     noise = np.exp(rng.normal(0, 0.03, len(frame)))
     frame["tpot_s"] = feats["roofline_decode_step_s"] * 2.0 * noise
-    frame["output_throughput_tok_s"] = feats["roofline_output_throughput_tok_s"] * 0.5 * noise
+    frame["ttft_s"] = feats["roofline_ttft_s"] * 3.0 * noise
     root = tmp_path_factory.mktemp("predictors")
-    for target in ("tpot_s", "output_throughput_tok_s"):
+    for target in ("tpot_s", "ttft_s"):
         save_predictor(train_predictor(frame, target, n_folds=2), root / target)
     shutil.copytree(root / "tpot_s", root / "promoted" / "tpot_s")
     return root
@@ -53,7 +53,10 @@ def test_predict_uses_promoted_predictors_unless_told_otherwise(catalog, models_
     promoted = predict(catalog, models_dir, "llama-3.1-8b", "nvidia-h100-sxm-80gb", work)
     assert set(promoted) == {"tpot_s"} and promoted["tpot_s"]["promoted"]
     both = predict(catalog, models_dir, "llama-3.1-8b", "nvidia-h100-sxm-80gb", work, allow_unpromoted=True)
-    assert set(both) == {"tpot_s", "output_throughput_tok_s"} and not both["output_throughput_tok_s"]["promoted"]
+    # the derived targets follow from both phases; one of them is unpromoted, so they are flagged too
+    assert set(both) == {"tpot_s", "ttft_s", "e2e_latency_s", "output_throughput_tok_s"}
+    assert not both["ttft_s"]["promoted"] and not both["e2e_latency_s"]["promoted"] and both["tpot_s"]["promoted"]
+    assert both["e2e_latency_s"]["value"] == pytest.approx(both["ttft_s"]["value"] + 127 * both["tpot_s"]["value"])
     p = both["tpot_s"]
     assert p["lower_90"] < p["value"] < p["upper_90"]
     with pytest.raises(PredictorsMissingError, match="allow-unpromoted"):

@@ -10,8 +10,8 @@ from inference_estimation.defs.automation.conditions import refresh_after_new_da
 from inference_estimation.defs.training.config import EvaluationConfig, TrainingConfig
 from inference_estimation.defs.training.partitions import target_partitions
 from inference_estimation.lib.evaluation import (
-    comparison_summary, comparison_table, comparison_verdict, evaluate_target, markdown_table, plot_mdape,
-    promotion_decision,
+    coherent_markdown, comparison_summary, comparison_table, comparison_verdict, evaluate_coherent, evaluate_target,
+    markdown_table, plot_mdape, promotion_decision,
 )
 from inference_estimation.lib.home import get_home
 from inference_estimation.lib.modeling import TrainingDataError, save_predictor, train_predictor
@@ -183,3 +183,40 @@ def promoted_predictors(context: dg.AssetExecutionContext) -> dg.MaterializeResu
     card = json.loads((dest / "card.json").read_text())
     return dg.MaterializeResult(metadata={"status": "promoted", "data_version": card["data_version"],
                                           "path": dg.MetadataValue.path(str(dest))})
+
+
+@dg.asset(
+    automation_condition=refresh_after_new_data(),
+    group_name="performance_model",
+    kinds={"catboost"},
+    deps=[predictors, TRAINING_FEATURES],
+    description="The coherent model as users get it: every answer target derived from the primitives, "
+    "scored on random, leave-one-hardware-out, -model-out and -source-out splits against one regressor per "
+    "target and the calibrated roofline; the k-shot curve (k measurements of an unseen device); identity "
+    "residuals (0 = the answers never contradict each other).",
+)
+def performance_model_evaluation(context: dg.AssetExecutionContext, config: EvaluationConfig,
+                                 duckdb: DuckDBResource) -> dg.MaterializeResult:
+    """Evaluates the primitives + identities on every answer target and writes the tables."""
+    evaluation = evaluate_coherent(read_training_features(duckdb), n_folds=config.folds, seed=config.seed,
+                                   iterations=config.iterations)
+    folder = get_home().reports_dir / "performance_model"
+    folder.mkdir(parents=True, exist_ok=True)
+    table = coherent_markdown(evaluation)
+    payload = {"rows": evaluation.rows, "splits": evaluation.splits, "skipped": evaluation.skipped,
+               "k_shot": {str(k): v for k, v in evaluation.k_shot.items()}, "identities": evaluation.identities,
+               "labels": evaluation.labels}
+    (folder / "evaluation.json").write_text(json.dumps(payload, indent=2, default=float))
+    (folder / "evaluation.md").write_text(table + "\n")
+    metadata: dict = {"rows": evaluation.rows, "table": dg.MetadataValue.md(table),
+                      "max_identity_residual": max(evaluation.identities.values(), default=0.0),
+                      "evaluation_json": dg.MetadataValue.path(str(folder / "evaluation.json"))}
+    for target, methods in evaluation.splits.get("leave_one_hardware_out", {}).items():
+        coherent = methods.get("coherent", {})
+        for key in ("mdape_pct", "kendall_tau", "interval_coverage_90"):
+            if key in coherent and coherent[key] == coherent[key]:
+                metadata[f"leave_one_hardware_out/{target}/{key}"] = round(float(coherent[key]), 4)
+    for k, targets in evaluation.k_shot.items():
+        for target, m in targets.items():
+            metadata[f"k_shot/{k}/{target}/mdape_pct"] = round(float(m["mdape_pct"]), 4)
+    return dg.MaterializeResult(metadata=metadata)

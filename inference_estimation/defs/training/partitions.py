@@ -4,4 +4,4 @@ import dagster as dg
 
 from inference_estimation import constants
 
-target_partitions = dg.StaticPartitionsDefinition(list(constants.TARGETS))
+target_partitions = dg.StaticPartitionsDefinition(list(constants.PRIMITIVES))
