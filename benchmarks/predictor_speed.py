@@ -74,7 +74,7 @@ def resize(frame, rows: int, seed: int = 0):
 
 
 def time_training(frame, models_dir: Path, reports_dir: Path) -> dict[str, dict[str, float]]:
-    """Per target: seconds to train (incl. grouped out-of-fold scoring) + save, and to draw SHAP."""
+    """Per primitive: seconds to train (incl. grouped out-of-fold scoring) + save, and to draw SHAP."""
     from inference_estimation import constants
     from inference_estimation.lib.explain import write_shap_report
     from inference_estimation.lib.modeling import (
@@ -86,7 +86,7 @@ def time_training(frame, models_dir: Path, reports_dir: Path) -> dict[str, dict[
     )
 
     out = {}
-    for target in constants.TARGETS:
+    for target in constants.PRIMITIVES:
         t0 = time.perf_counter()
         try:
             trained = train_predictor(frame, target)
@@ -110,7 +110,7 @@ def time_evaluation(frame) -> dict[str, float]:
     from inference_estimation.lib.evaluation import evaluate_target
 
     out = {}
-    for target in constants.TARGETS:
+    for target in constants.PRIMITIVES:
         t0 = time.perf_counter()
         evaluate_target(frame, target)
         out[target] = time.perf_counter() - t0

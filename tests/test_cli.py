@@ -22,8 +22,12 @@ def test_predict_json_has_value_unit_and_90_percent_bounds_per_target(pipeline, 
     # test-tiny measures no power (estimates only), so power and energy have no predictor
     assert set(result) == {"e2e_latency_s", "ttft_s", "tpot_s", "output_throughput_tok_s", "peak_memory_gb"}
     for target, p in result.items():
-        assert set(p) == {"value", "unit", "lower_90", "upper_90", "promoted"}
+        assert {"value", "unit", "lower_90", "upper_90", "promoted", "derived_from"} <= set(p)
         assert 0 < p["lower_90"] < p["value"] < p["upper_90"]
+    # one coherent answer: e2e is TTFT plus the remaining decode steps, throughput follows from it
+    assert result["e2e_latency_s"]["value"] == pytest.approx(result["ttft_s"]["value"] + 3 * result["tpot_s"]["value"])
+    assert result["output_throughput_tok_s"]["value"] == pytest.approx(2 * 4 / result["e2e_latency_s"]["value"])
+    assert result["e2e_latency_s"]["derived_from"] == ["ttft_s", "tpot_s"]
     assert result["e2e_latency_s"]["unit"] == "s" and result["output_throughput_tok_s"]["unit"] == "tok/s"
 
 

@@ -233,6 +233,8 @@ class FittedPrimitive:
     label_kinds: dict[str, int]
     n_rows: int
     rows_index: pd.Index = field(repr=False, default=None)
+    #: hardware key -> additive log correction (see :func:`hardware_corrections`).
+    hardware_correction: dict[str, float] = field(default_factory=dict)
 
 
 def fit_phase_estimate(train: pd.DataFrame, split: str, seed: int) -> PhaseEstimate | None:
@@ -269,23 +271,64 @@ def fit_phase_estimate(train: pd.DataFrame, split: str, seed: int) -> PhaseEstim
 
 def fit_primitive(train: pd.DataFrame, target: str, seed: int, iterations: int,
                   phase_estimate: PhaseEstimate | None, features: list[str] | None = None) -> FittedPrimitive | None:
-    """Fits one primitive on every row of ``train`` that labels it (None when fewer than 8 rows)."""
+    """Fits one primitive on every row of ``train`` that labels it (None when fewer than 2 rows)."""
     label, kind = primitive_labels(train, target, phase_estimate)
     keep = ~np.isnan(label)
-    if keep.sum() < 8:
+    if keep.sum() < 2:
         return None
     rows, y_log = train[keep], np.log(label[keep])
     fallback = _fallback_log(rows, target, y_log)
     offset, known = log_offset(rows, target, fallback)
-    model = fit_catboost(model_matrix(rows, known, features or MODEL_FEATURES), y_log, offset, seed, iterations)
+    X = model_matrix(rows, known, features or MODEL_FEATURES)
+    # Devices with only a few rows calibrate a per-device correction instead of entering the trees:
+    # trees would memorise their few points (in-sample residual ~0) without generalising to the
+    # device's other configurations, and the correction would learn nothing.
+    per_device = rows["hardware_key"].astype(str).map(rows["hardware_key"].astype(str).value_counts())
+    in_trees = (per_device >= MIN_DEVICE_ROWS_FOR_TREES).to_numpy().copy()
+    if in_trees.sum() < 8:
+        in_trees[:] = True
+    model = fit_catboost(X[in_trees], y_log[in_trees], offset[in_trees], seed, iterations)
+    correction = hardware_corrections(rows["hardware_key"], y_log - predict_log(model, X, offset))
     return FittedPrimitive(target=target, model=model, fallback_log=fallback, label_kinds=summarize_kinds(kind[keep]),
-                           n_rows=int(keep.sum()), rows_index=rows.index)
+                           n_rows=int(keep.sum()), rows_index=rows.index, hardware_correction=correction)
+
+
+#: A device needs this many rows of a primitive before they train its trees; below, they only
+#: calibrate the device's correction (:func:`hardware_corrections`).
+MIN_DEVICE_ROWS_FOR_TREES = 20
+#: Shrinkage of the per-hardware correction: a device with n measurements gets n / (n + this) of
+#: its median residual (1 measurement: a third; 10: 83%).
+HARDWARE_CORRECTION_PRIOR_ROWS = 2.0
+
+
+def hardware_corrections(hardware: pd.Series, residual_log: np.ndarray) -> dict[str, float]:
+    """Per-device log correction: the shrunken median residual of the device's training rows.
+
+    Hardware enters the trees only through its physics (spec columns would act as IDs and hurt
+    unseen devices), so whatever a device's own measurements say beyond its physics -- a driver,
+    a clock, a spec sheet that overstates -- stays in its residuals. A few measurements of a new
+    device therefore calibrate it at once: ``n / (n + HARDWARE_CORRECTION_PRIOR_ROWS)`` of its
+    median residual, shrunk towards 0 (no correction) when there are few. Unseen devices get 0.
+    """
+    frame = pd.DataFrame({"hw": hardware.astype(str).to_numpy(), "r": residual_log})
+    stats = frame.groupby("hw")["r"].agg(["median", "size"])
+    shrink = stats["size"] / (stats["size"] + HARDWARE_CORRECTION_PRIOR_ROWS)
+    return {str(k): float(v) for k, v in (stats["median"] * shrink).items()}
+
+
+def correction_for(correction: dict[str, float], hardware: pd.Series | np.ndarray | None, n: int) -> np.ndarray:
+    """The per-row log correction of :func:`hardware_corrections` (0 for unseen or unknown hardware)."""
+    if hardware is None or not correction:
+        return np.zeros(n)
+    return pd.Series(np.asarray(hardware, dtype=object)).map(correction).fillna(0.0).to_numpy(dtype=float)
 
 
 def predict_primitive_log(fitted: FittedPrimitive, rows: pd.DataFrame, features: list[str] | None = None) -> np.ndarray:
-    """log(prediction) of a fitted primitive for feature rows."""
+    """log(prediction) of a fitted primitive for feature rows (with their ``hardware_key``, if any)."""
     offset, known = log_offset(rows, fitted.target, fitted.fallback_log)
-    return predict_log(fitted.model, model_matrix(rows, known, features or MODEL_FEATURES), offset)
+    hardware = rows["hardware_key"] if "hardware_key" in rows else None
+    return (predict_log(fitted.model, model_matrix(rows, known, features or MODEL_FEATURES), offset)
+            + correction_for(fitted.hardware_correction, hardware, len(rows)))
 
 
 def scored_labels(frame: pd.DataFrame, target: str) -> tuple[np.ndarray, np.ndarray]:
@@ -339,6 +382,8 @@ def train_predictor(frame: pd.DataFrame, target: str, n_folds: int = 4, seed: in
         if fitted is not None:
             oof_log[idx] = predict_primitive_log(fitted, frame.iloc[scored[idx]])
     done = ~np.isnan(oof_log)
+    if not done.any():
+        raise TrainingDataError(f"target {target!r}: no fold left enough rows to train on")
     residual = np.abs(y_log - oof_log)
     metrics: dict[str, Any] = {
         "evaluation": f"grouped by model_key, {len(folds)} folds, pooled out-of-fold predictions on measured "
@@ -381,8 +426,12 @@ def train_predictor(frame: pd.DataFrame, target: str, n_folds: int = 4, seed: in
         "hardware": sorted(frame.loc[trained_rows.index, "hardware_key"].astype(str).unique().tolist()),
         "hardware_kinds": sorted(frame.loc[trained_rows.index, "hardware_kind"].astype(str).unique().tolist()),
         "engines": sorted(frame.loc[trained_rows.index, "engine"].astype(str).unique().tolist()),
+        "dtypes": sorted(frame.loc[trained_rows.index, "dtype"].astype(str).unique().tolist()),
+        "modes": sorted(frame.loc[trained_rows.index, "mode"].astype(str).unique().tolist()),
         "sources": sorted(frame.loc[trained_rows.index, "source"].astype(str).unique().tolist()),
         "default_source": str(rows["source"].mode().iloc[0]),
+        "hardware_correction": {"log": final.hardware_correction, "prior_rows": HARDWARE_CORRECTION_PRIOR_ROWS,
+                                "method": "shrunken median residual of each device's training rows"},
         "interval": {"level": constants.PREDICTION_INTERVAL,
                      "log_halfwidth": float(np.quantile(residual[done], constants.PREDICTION_INTERVAL)),
                      "method": "split-conformal on grouped out-of-fold absolute log residuals"},

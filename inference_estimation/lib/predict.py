@@ -24,7 +24,7 @@ from inference_estimation.lib.features import (
     prediction_row,
 )
 from inference_estimation import constants
-from inference_estimation.lib.modeling import card_matrix, load_predictor, physics_baseline, predict_log
+from inference_estimation.lib.modeling import card_matrix, correction_for, load_predictor, physics_baseline, predict_log
 from inference_estimation.lib.performance_model import (
     ANSWER_TARGETS, DERIVED_FROM, PRIMITIVES, PrimitiveBounds, derive_targets,
 )
@@ -118,8 +118,11 @@ class Predictors:
                                          f"{models_dir}; run `inference-estimation sweep` first{hint}")
         return cls(models)
 
-    def frame(self, features: pd.DataFrame) -> pd.DataFrame:
+    def frame(self, features: pd.DataFrame, hardware_keys: Any = None) -> pd.DataFrame:
         """Every answer target with ``_lower_90``/``_upper_90`` for feature rows.
+
+        ``hardware_keys`` (one catalog key per row) apply each primitive's per-device correction
+        learned from that device's own measurements (none for a device it never saw).
 
         The primitives are predicted (90% bounds from their conformal log half-width) and every
         other target is derived from them by the identities of
@@ -132,7 +135,8 @@ class Predictors:
         value, lower, upper = {}, {}, {}
         for target, (model, card, _) in self.models.items():
             X, offset = card_matrix(card, features)
-            log_pred = predict_log(model, X, offset)
+            correction = (card.get("hardware_correction") or {}).get("log", {})
+            log_pred = predict_log(model, X, offset) + correction_for(correction, hardware_keys, len(features))
             half = (card.get("interval") or {}).get("log_halfwidth")
             value[target] = np.exp(log_pred)
             lower[target] = np.exp(log_pred - half) if half is not None else np.full(len(features), np.nan)
@@ -143,6 +147,30 @@ class Predictors:
         answers = derive_targets(features, PrimitiveBounds(value, lower, upper))
         keep = [t for t in ANSWER_TARGETS if all(p in self.models for p in DERIVED_FROM.get(t, (t,)))]
         return answers[[f"{t}{w}" for t in keep for w in ("", "_lower_90", "_upper_90")]]
+
+    def unseen_choices(self, features: pd.DataFrame) -> list[list[str]]:
+        """Per row, the categorical choices no loaded primitive was trained on (engine, dtype, mode).
+
+        CatBoost answers an unseen category with the average effect of the seen ones; that is a
+        guess, so predictions say it rather than hide it.
+        """
+        seen: dict[str, set[str]] = {"engine": set(), "dtype": set(), "mode": set()}
+        for _, card, _ in self.models.values():
+            for column, values in (("engine", card.get("engines")), ("dtype", card.get("dtypes")),
+                                   ("mode", card.get("modes"))):
+                if values is None:
+                    seen[column] = None  # an older card: unknown, no warning
+                elif seen[column] is not None:
+                    seen[column].update(values)
+        out: list[list[str]] = [[] for _ in range(len(features))]
+        for column, known in seen.items():
+            if not known or column not in features:
+                continue
+            for i, value in enumerate(features[column].astype(str)):
+                if value not in known:
+                    out[i].append(f"{column} {value!r} was never measured in the training data "
+                                  f"({', '.join(sorted(known))}); its effect is the average of those, not learned")
+        return out
 
     def promoted(self, target: str) -> bool:
         """Whether a target's answer comes only from promoted primitives."""
@@ -177,7 +205,9 @@ def predict(catalog: Catalog, models_dir: Path, model_key: str, hardware_key: st
     """
     model, hardware = catalog.model(model_key), catalog.hw(hardware_key)
     predictors = Predictors.load(models_dir, allow_unpromoted, targets)
-    values = predictors.frame(feature_frame([prediction_row(model, hardware, work)])).iloc[0]
+    features = feature_frame([prediction_row(model, hardware, work)])
+    values = predictors.frame(features, [hardware.key]).iloc[0]
+    unseen = predictors.unseen_choices(features)[0]
     out: dict[str, dict[str, Any]] = {}
     power_card = predictors.models.get("avg_power_w", (None, {}, False))[1]
     for target in ANSWER_TARGETS:
@@ -189,6 +219,8 @@ def predict(catalog: Catalog, models_dir: Path, model_key: str, hardware_key: st
                        "upper_90": None if math.isnan(upper) else float(upper),
                        "promoted": predictors.promoted(target),
                        "derived_from": list(DERIVED_FROM.get(target, ()))}
+        if unseen:
+            out[target]["warnings"] = unseen
         if math.isnan(value) and target in POWER_TARGETS:
             out[target]["reason"] = (
                 f"no power basis for {hardware.key}: it has no TDP fact and the predictor saw no measured "
@@ -225,12 +257,15 @@ def explain(catalog: Catalog, models_dir: Path, model_key: str, hardware_key: st
     shap = predictor.get_feature_importance(Pool(X, cat_features=cats), type="ShapValues")[0]
     order = np.argsort(-np.abs(shap[:-1]))[:top]
     baseline = physics_baseline(features, target)[0]
+    correction = float(correction_for((card.get("hardware_correction") or {}).get("log", {}), [hardware.key], 1)[0])
     return {
         "target": target,
         "physics_baseline": None if math.isnan(baseline) else float(baseline),
-        "prediction": float(np.exp(predict_log(predictor, X, offset))[0]),
+        "prediction": float(np.exp(predict_log(predictor, X, offset)[0] + correction)),
         "contributions": [{"feature": X.columns[i], "value": _plain(X.iloc[0, i]), "factor": float(np.exp(shap[i]))}
                           for i in order],
+        # what this device's own measurements said beyond its physics (1.0 for a device never measured)
+        "hardware_correction_factor": float(np.exp(correction)),
     }
 
 
@@ -362,7 +397,7 @@ def predict_batch(catalog: Catalog, models_dir: Path, input_csv: Path, output_cs
     raw = raw.fillna("")
     facts = _batch_fact_rows(catalog, input_csv, raw, defaults)
     predictors = Predictors.load(models_dir, allow_unpromoted)
-    result = predictors.frame(feature_frame(facts))
+    result = predictors.frame(feature_frame(facts), facts["hardware_key"].to_numpy())
     out = pd.concat([raw.reset_index(drop=True), result.reset_index(drop=True)], axis=1)
     output_csv.parent.mkdir(parents=True, exist_ok=True)
     _write_csv(out, output_csv)
@@ -421,7 +456,7 @@ def recommend(catalog: Catalog, models_dir: Path, model_key: str, input_tokens: 
                                                device_count=devices, source=source))
             for hw, devices, batch in candidates]
     predictors = Predictors.load(models_dir, allow_unpromoted)
-    pred = predictors.frame(feature_frame(rows))
+    pred = predictors.frame(feature_frame(rows), [r["hardware_key"] for r in rows])
     table = pd.DataFrame({
         "hardware": [hw.key for hw, _, _ in candidates], "devices": [d for _, d, _ in candidates],
         "batch_size": [b for _, _, b in candidates],

@@ -17,6 +17,7 @@ def test_code_location_has_every_stage_of_the_flow():
         "intermediate/int_runs_unioned", "intermediate/int_training_rows",
         "marts/measurements", "marts/training_features", "predictors", "predictor_evaluation",
         "promoted_predictors", "shap_reports", "dataset_report", "feature_selection_reports",
+        "performance_model_evaluation",
     }
     assert expected <= _keys()
 
@@ -58,6 +59,15 @@ def test_lineage_runs_from_benchmarks_through_dbt_to_predictors_and_reports():
     assert parents("predictors") == {"marts/training_features"}
     assert parents("shap_reports") == {"predictors"}
     assert parents("promoted_predictors") == {"predictors", "predictor_evaluation"}
+    assert parents("performance_model_evaluation") == {"predictors", "marts/training_features"}
+
+
+def test_training_is_partitioned_by_the_learned_primitives_only():
+    from inference_estimation import constants
+
+    spec = next(s for s in defs.resolve_all_asset_specs() if s.key == dg.AssetKey("predictors"))
+    assert spec.partitions_def.get_partition_keys() == list(constants.PRIMITIVES)
+    assert {"e2e_latency_s", "output_throughput_tok_s", "energy_per_output_token_j"}.isdisjoint(constants.PRIMITIVES)
 
 
 def test_benchmark_row_check_is_blocking_and_dbt_tests_are_checks():

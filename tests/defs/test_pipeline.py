@@ -129,7 +129,7 @@ def test_training_features_row_equals_the_row_predict_builds_for_the_same_config
 
 
 def test_predictors_and_shap_reports_materialize_per_target(pipeline, session_home):
-    for target in ("e2e_latency_s", "ttft_s", "tpot_s", "output_throughput_tok_s", "peak_memory_gb"):
+    for target in ("ttft_s", "tpot_s", "peak_memory_gb"):
         failures = [e.event_specific_data.error.cls_name for e in pipeline[target].all_events if e.is_step_failure]
         assert set(failures) <= {"DagsterAssetCheckFailedError"}, (target, failures)  # only the promotion gate
         meta = _metadata(pipeline[target], "predictors")
@@ -141,18 +141,18 @@ def test_predictors_and_shap_reports_materialize_per_target(pipeline, session_ho
 
 
 def test_power_targets_are_not_trained_on_estimated_power(pipeline, session_home):
-    for target in ("avg_power_w", "energy_per_output_token_j"):
+    for target in ("avg_power_w",):
         meta = _metadata(pipeline[target], "predictors")
         assert meta["status"] == "not trained" and "0 usable rows" in meta["reason"]
         assert not (session_home.models_dir / target).exists()
 
 
 def test_evaluation_scores_every_split_the_data_allows_and_gates_promotion(pipeline, session_home):
-    meta = _metadata(pipeline["e2e_latency_s"], "predictor_evaluation")
+    meta = _metadata(pipeline["tpot_s"], "predictor_evaluation")
     table = meta["table"]
     assert "| random | catboost |" in table and "| leave_one_model_out | physics_calibrated |" in table
     assert "leave_one_hardware_out | (skipped)" in table  # test-tiny has one hardware
-    check = [e for e in pipeline["e2e_latency_s"].get_asset_check_evaluations() if e.check_name == "beats_baselines"]
+    check = [e for e in pipeline["tpot_s"].get_asset_check_evaluations() if e.check_name == "beats_baselines"]
     assert len(check) == 1
-    promoted = (session_home.models_dir / "promoted" / "e2e_latency_s" / "card.json").exists()
+    promoted = (session_home.models_dir / "promoted" / "tpot_s" / "card.json").exists()
     assert promoted == check[0].passed  # promoted exactly when the blocking check passed

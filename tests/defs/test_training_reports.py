@@ -21,15 +21,15 @@ def _metadata(result: dg.ExecuteInProcessResult, key: str) -> dict:
 
 
 def test_evaluation_compares_every_learner_with_the_baselines_on_the_same_splits(pipeline, session_home):
-    meta = _metadata(pipeline["e2e_latency_s"], "predictor_evaluation")
+    meta = _metadata(pipeline["tpot_s"], "predictor_evaluation")
     comparison = meta["comparison"]
     for method in METHODS:
         assert f"| {method} |" in meta["table"] or f"| random | {method} |" in meta["table"], method
         assert method in comparison.splitlines()[2], method  # the column header of the wide table
-    assert "| e2e_latency_s | random |" in comparison and "| e2e_latency_s | LO-modelO |" in comparison
+    assert "| tpot_s | random |" in comparison and "| tpot_s | LO-modelO |" in comparison
     assert "CatBoost stays the served predictor" in meta["comparison_verdict"]
-    assert "#### MdAPE % by learner" in (session_home.reports_dir / "e2e_latency_s" / "evaluation.md").read_text()
-    saved = json.loads((session_home.reports_dir / "e2e_latency_s" / "evaluation.json").read_text())
+    assert "#### MdAPE % by learner" in (session_home.reports_dir / "tpot_s" / "evaluation.md").read_text()
+    saved = json.loads((session_home.reports_dir / "tpot_s" / "evaluation.json").read_text())
     assert set(saved["splits"]["random"]) == set(METHODS)
 
 

@@ -119,3 +119,34 @@ def test_coherent_evaluation_scores_every_target_with_a_k_shot_curve_and_zero_id
     assert max(evaluation.identities.values()) == 0.0
     table = coherent_markdown(evaluation)
     assert "k-shot" in table and "| e2e = ttft + (out - 1) * tpot | 0.0e+00 |" in table
+
+
+def test_a_devices_own_few_measurements_correct_what_its_physics_misses(catalog):
+    """One device runs 1.6x slower than its spec sheet says; 3 of its measurements in training are
+    enough for the per-device correction to move its predictions most of the way there."""
+    from inference_estimation.lib.modeling import fit_primitive, predict_primitive_log
+
+    rng = np.random.default_rng(3)
+    rows = []
+    for model in ("llama-3.1-8b", "qwen2-7b", "mistral-7b-v0.1", "llama-3.1-70b"):
+        for hw in ("nvidia-h100-sxm-80gb", "nvidia-a100-sxm4-80gb", "nvidia-l40s", "nvidia-h200-sxm-141gb"):
+            for b in (1, 4, 16, 64):
+                for n_in in (512, 2048):
+                    rows.append(prediction_row(catalog.model(model), catalog.hw(hw), dict(
+                        engine="vllm", dtype="bfloat16", mode="offline", batch_size=b, input_tokens=n_in,
+                        output_tokens=64, device_count=2)))
+    frame = pd.concat([pd.DataFrame(rows)[["model_key", "hardware_key"]], feature_frame(rows)], axis=1)
+    frame = frame.assign(source="synthetic", roofline_violation="", power_source="none")
+    slow = (frame["hardware_key"] == "nvidia-l40s").to_numpy()
+    frame["tpot_s"] = frame["roofline_tpot_s"] * 2.0 * np.where(slow, 1.6, 1.0) * np.exp(rng.normal(0, 0.02, len(frame)))
+    shots = np.flatnonzero(slow)[[0, 5, 10]]
+    train = frame[~slow | np.isin(np.arange(len(frame)), shots)]
+    fitted = fit_primitive(train, "tpot_s", seed=0, iterations=200, phase_estimate=None)
+    # shrunk towards 0: 3 rows give 3 / (3 + 2) of the device's median residual
+    assert 0.6 * 3 / 5 * np.log(1.6) < fitted.hardware_correction["nvidia-l40s"] < np.log(1.6)
+    assert abs(fitted.hardware_correction["nvidia-h100-sxm-80gb"]) < 0.05
+    test = frame[slow & ~np.isin(np.arange(len(frame)), shots)]
+    with_correction = np.exp(predict_primitive_log(fitted, test))
+    without = np.exp(predict_primitive_log(fitted, test.drop(columns="hardware_key")))
+    truth = test["tpot_s"].to_numpy()
+    assert np.median(np.abs(with_correction / truth - 1)) < 0.6 * np.median(np.abs(without / truth - 1))

@@ -168,3 +168,14 @@ def test_power_without_a_tdp_fact_on_a_kind_never_trained_on_is_null_with_a_reas
     predict_batch(catalog, tmp_path, batch_in, batch_out)
     out = pd.read_csv(batch_out)
     assert np.isnan(out.loc[0, "avg_power_w"]) and out.loc[1, "avg_power_w"] > 0
+
+
+def test_an_engine_the_predictors_never_saw_is_flagged_not_guessed_silently(catalog, models_dir):
+    seen = predict(catalog, models_dir, "qwen2-7b", "amd-mi300x",
+                   workload(8, 512, 128, engine="vllm", dtype="bfloat16", device_count=2), allow_unpromoted=True)
+    assert all("warnings" not in p for p in seen.values())
+    unseen = predict(catalog, models_dir, "qwen2-7b", "amd-mi300x",
+                     workload(8, 512, 128, engine="sglang", dtype="fp8", device_count=2), allow_unpromoted=True)
+    warnings = unseen["e2e_latency_s"]["warnings"]
+    assert any("engine 'sglang' was never measured" in w for w in warnings)
+    assert any("dtype 'fp8' was never measured" in w for w in warnings)

@@ -119,7 +119,7 @@ def test_one_new_partition_refreshes_dbt_then_training_and_a_failed_blocking_che
     instance.report_runless_asset_event(dg.AssetCheckEvaluation(asset_key=features, check_name="power_within_tdp",
                                                                 passed=True))
     requested = tick()
-    assert requested["predictors"] == requested["shap_reports"] == len(constants.TARGETS)
+    assert requested["predictors"] == requested["shap_reports"] == len(constants.PRIMITIVES)
 
 
 def test_a_run_whose_worker_died_is_failed_by_run_monitoring_and_frees_its_host(tmp_path):

@@ -70,7 +70,7 @@ def test_the_gate_before_training_passes_on_the_pipeline_and_blocks_absurd_rows(
 
 
 def test_drift_is_flagged_when_new_measurements_leave_the_90_percent_interval_too_often(pipeline, session_home):
-    folder = predictor_folders(session_home.models_dir, allow_unpromoted=True)["e2e_latency_s"]
+    folder = predictor_folders(session_home.models_dir, allow_unpromoted=True)["tpot_s"]
     model, card = load_predictor(folder)
     frame = _training_frame(session_home)
     # The local points (other tests add public data), dated before the predictor was trained: a
@@ -80,14 +80,14 @@ def test_drift_is_flagged_when_new_measurements_leave_the_90_percent_interval_to
         measured_at_ts=(trained_at - pd.Timedelta(days=1)).tz_localize(None))
 
     same = quality.prediction_drift(frame, model, card, since=None)
-    assert same["new_rows"] == len(select_rows(frame, "e2e_latency_s")) > 0
+    assert same["new_rows"] == len(select_rows(frame, "tpot_s")) > 0
     assert not same["drifted"]  # the data it was trained on
     assert quality.prediction_drift(frame, model, card, since=card["trained_at"])["new_rows"] == 0
     later = frame.assign(measured_at_ts=(trained_at + pd.Timedelta(days=1)).tz_localize(None))
     assert quality.prediction_drift(later, model, card, since=card["trained_at"])["new_rows"] == same["new_rows"]
 
     factor = math.exp(2 * card["interval"]["log_halfwidth"] + 0.5)  # far outside the interval, whatever its width
-    slower = frame.assign(e2e_latency_s=frame["e2e_latency_s"] * factor)  # e.g. a driver regression
+    slower = frame.assign(tpot_s=frame["tpot_s"] * factor)  # e.g. a driver regression
     drifted = quality.prediction_drift(slower, model, card, since=None)
     assert drifted["drifted"] and drifted["share_outside"] > drifted["expected_share_outside"] == 0.1
     assert drifted["p_value"] < quality.DRIFT_ALPHA
@@ -102,7 +102,7 @@ def test_the_drift_check_warns_on_marts_measured_after_the_predictor(pipeline, s
     finally:
         con.close()
     evaluation = _run_checks(isolated_home, mart_checks.prediction_drift)["prediction_drift"]
-    assert evaluation.passed and evaluation.metadata["e2e_latency_s/new_rows"].value == 0
+    assert evaluation.passed and evaluation.metadata["tpot_s/new_rows"].value == 0
     widest = max(load_predictor(f)[1]["interval"]["log_halfwidth"]
                  for f in predictor_folders(isolated_home.models_dir, allow_unpromoted=True).values())
     factor = math.exp(2 * widest + 0.5)
@@ -116,8 +116,8 @@ def test_the_drift_check_warns_on_marts_measured_after_the_predictor(pipeline, s
     assert not evaluation.passed and not evaluation.blocking
     assert evaluation.severity == dg.AssetCheckSeverity.WARN
     meta = {k: v.value for k, v in evaluation.metadata.items()}
-    assert "e2e_latency_s" in meta["drifted_targets"] and meta["e2e_latency_s/share_outside"] > 0.5
-    assert meta["e2e_latency_s/new_rows"] > 0 and meta["e2e_latency_s/p_value"] < quality.DRIFT_ALPHA
+    assert "tpot_s" in meta["drifted_targets"] and meta["tpot_s/share_outside"] > 0.5
+    assert meta["tpot_s/new_rows"] > 0 and meta["tpot_s/p_value"] < quality.DRIFT_ALPHA
 
 
 def test_sources_older_than_the_bound_or_never_imported_are_stale():
