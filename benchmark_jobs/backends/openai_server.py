@@ -25,7 +25,8 @@ from typing import Any
 
 import numpy as np
 
-from benchmark_jobs.backends.base import Backend, TrialSummary
+from benchmark_jobs.backends.base import Backend
+from benchmark_jobs.metrics import TrialSummary
 from benchmark_jobs.backends.serving_load import (
     CompletionsClient,
     HTTPStatusError,
