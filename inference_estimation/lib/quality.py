@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 
@@ -27,6 +27,9 @@ from benchmark_jobs.schema import (
     arrow_type_names,
 )
 from inference_estimation.lib.warehouse import RAW_SCHEMA, RUN_TABLES, ensure_raw_tables
+
+if TYPE_CHECKING:
+    from inference_estimation.lib.catalog import Catalog
 
 #: Average power above this multiple of TDP x devices is not physical (boost clocks reach ~1.2x).
 POWER_TDP_FACTOR = 1.5
@@ -49,7 +52,25 @@ RANGE_RULES = ("latency_positive", "throughput_positive", "power_within_tdp", "l
                "latency_cv_stable", "grain_unique")
 #: Rules whose failure is a warning, never a block (the data is poor, not wrong).
 WARNING_RULES = frozenset({"latency_cv_stable"})
+#: What each of :data:`RANGE_RULES` means (the descriptions of the checks named after them).
+RANGE_RULE_DESCRIPTIONS = {
+    "latency_positive": "Every measured latency (e2e, TTFT, TPOT) of a successful row is > 0 s and finite.",
+    "throughput_positive": "Every measured throughput of a successful row is > 0 tok/s and finite.",
+    "power_within_tdp": f"Average power <= {POWER_TDP_FACTOR} x TDP x devices wherever the catalog "
+                        "knows the TDP (device, all-devices and cpu-package scopes).",
+    "latency_cv_bounded": "The latency CV over trials is finite, >= 0 and <= sqrt(n_trials), the most n trials "
+                          "can disagree (anything else is not a measurement).",
+    "latency_cv_stable": f"The latency CV over trials is <= {MAX_LATENCY_CV}; above, the point is noisy "
+                         "(a warning, never a block).",
+    "grain_unique": "No two rows share a grain key (source, run_id, workload point).",
+}
 _EXAMPLES = 3
+
+
+def tdp_by_hardware(catalog: Catalog) -> dict[str, float | None]:
+    """TDP per device (W) of every catalog hardware entry, None where unknown (the ``tdp_w`` argument
+    of :func:`range_results`)."""
+    return {key: hw.specs.tdp_w for key, hw in catalog.hardware.items()}
 
 #: rule name -> SQL predicate that is TRUE for a violating successful row.
 OK_ROW_RULES = {

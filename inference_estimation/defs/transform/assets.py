@@ -7,7 +7,7 @@ import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
 
 from inference_estimation import constants
-from inference_estimation.defs.automation.conditions import refresh_after_new_data
+from inference_estimation.defs.conditions import refresh_after_new_data
 from inference_estimation.defs.transform.project import dbt_project
 
 
