@@ -1,5 +1,6 @@
 """Resources shared by every stage: the home and the catalog, the DuckDB warehouse, the dbt CLI,
-the harness's secrets and the optional object storage for Pipes messages."""
+the harness's secrets and the optional object storage for Pipes messages.
+"""
 
 import os
 from pathlib import Path

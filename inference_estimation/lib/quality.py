@@ -69,7 +69,8 @@ _EXAMPLES = 3
 
 def tdp_by_hardware(catalog: Catalog) -> dict[str, float | None]:
     """TDP per device (W) of every catalog hardware entry, None where unknown (the ``tdp_w`` argument
-    of :func:`range_results`)."""
+    of :func:`range_results`).
+    """
     return {key: hw.specs.tdp_w for key, hw in catalog.hardware.items()}
 
 #: rule name -> SQL predicate that is TRUE for a violating successful row.
@@ -147,7 +148,8 @@ def latest_runs_scope(relation: str) -> str:
 
 def run_prefix_scope(con: duckdb.DuckDBPyConnection, relation: str, run_id_prefix: str) -> str | None:
     """SQL condition selecting the rows a Dagster run landed (their run ids start with its id prefix),
-    or None when it landed none."""
+    or None when it landed none.
+    """
     if not run_id_prefix.replace("-", "").isalnum():
         raise ValueError(f"unsafe run id prefix {run_id_prefix!r}")
     (n,) = con.execute(f"select count(*) from {relation} where starts_with(run_id, ?)", [run_id_prefix]).fetchone()
@@ -167,7 +169,7 @@ def _positive_rule(con, relation: str, where: str, rule: str, columns: tuple[str
     worst = (float("nan") if any(math.isnan(v) for v in values) else min(values)) if values else None
     if worst is None:
         (worst,) = con.execute(f"select min(least({', '.join(present)})) from {relation} where {scope}").fetchone()
-    examples = [f"{r[0]} {r[1]} on {r[2]}: " + ", ".join(f"{c}={v}" for c, v in zip(present, r[3:]) if v is not None)
+    examples = [f"{r[0]} {r[1]} on {r[2]}: " + ", ".join(f"{c}={v}" for c, v in zip(present, r[3:], strict=True) if v is not None)
                 for r in rows[:_EXAMPLES]]
     return RuleResult(rule, not rows, int(checked), len(rows), worst,
                       f"every {', '.join(present)} > 0 {unit} and finite (null = not measured)", examples)
@@ -200,7 +202,8 @@ def _power_rule(con, relation: str, where: str, tdp_w: dict[str, float | None]) 
 
 def _cv_rules(con, relation: str, where: str) -> tuple[RuleResult, RuleResult]:
     """``latency_cv_bounded`` (possible at all: finite, >= 0, <= sqrt(n_trials)) and
-    ``latency_cv_stable`` (<= MAX_LATENCY_CV)."""
+    ``latency_cv_stable`` (<= MAX_LATENCY_CV).
+    """
     scope = f"status = 'ok' and ({where}) and latency_cv is not null"
     trials = "n_trials" in _columns(con, relation)
     most = "sqrt(greatest(n_trials, 1)) + 1e-9" if trials else "'inf'::double"
@@ -223,7 +226,7 @@ def _grain_rule(con, relation: str, where: str, grain: tuple[str, ...]) -> RuleR
     dupes = con.execute(f"select {keys}, count(*) as n from {relation} where {where} group by all having count(*) > 1 "
                         f"order by n desc").fetchall()
     extra_rows = sum(row[-1] - 1 for row in dupes)
-    examples = [", ".join(f"{k}={v}" for k, v in zip(grain, row[:-1]) if v is not None) + f" x{row[-1]}"
+    examples = [", ".join(f"{k}={v}" for k, v in zip(grain, row[:-1], strict=True) if v is not None) + f" x{row[-1]}"
                 for row in dupes[:_EXAMPLES]]
     return RuleResult("grain_unique", not dupes, int(checked), int(extra_rows), len(dupes),
                       f"one row per ({keys}); observed = duplicated keys", examples)
@@ -257,7 +260,8 @@ def range_results(con: duckdb.DuckDBPyConnection, relation: str, tdp_w: dict[str
 
 def schema_result(con: duckdb.DuckDBPyConnection, table: str) -> RuleResult:
     """Whether ``raw.<table>`` matches the measurement record: every column with its type, and every
-    row's enumerations and identity fields valid (rows written around the harness's validation)."""
+    row's enumerations and identity fields valid (rows written around the harness's validation).
+    """
     if table not in RUN_TABLES:
         raise ValueError(f"unknown run table {table!r}")
     ensure_raw_tables(con)

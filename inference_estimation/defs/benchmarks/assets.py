@@ -19,7 +19,12 @@ from inference_estimation.defs.benchmarks.config import (
     benchmark_config_mapping,
 )
 from inference_estimation.defs.benchmarks.partitions import benchmark_partitions, ensure_benchmark_partitions
-from inference_estimation.defs.resources import CatalogResource, HarnessSecrets, HomeResource, PipesMessageStore
+from inference_estimation.defs.resources import (
+    CatalogResource,
+    HarnessSecrets,
+    HomeResource,
+    PipesMessageStore,
+)
 from inference_estimation.launchers import launcher_for
 from inference_estimation.lib import warehouse
 from inference_estimation.lib.features import hardware_facts, model_facts

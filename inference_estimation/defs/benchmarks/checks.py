@@ -15,6 +15,7 @@ from inference_estimation.defs.resources import CatalogResource
 from inference_estimation.lib import quality
 from inference_estimation.lib.warehouse import RAW_SCHEMA, ensure_raw_tables
 
+
 def check_scope(context: dg.AssetCheckExecutionContext, con) -> tuple[str, str]:
     """SQL scope and its description: the rows this run landed, else the latest run of each partition."""
     relation = f"{RAW_SCHEMA}.benchmark_runs"

@@ -1,5 +1,6 @@
 """Checks on imported public measurements: the record's schema, ranges and grain (blocking), and
-the freshness of every source (a warning: stale public data is still data)."""
+the freshness of every source (a warning: stale public data is still data).
+"""
 
 import time
 from collections.abc import Iterator

@@ -51,6 +51,7 @@ class MLEnergyV1Adapter(Adapter):
     remote_files = pinned_files("v1")
 
     def read(self, folder: Path) -> AdapterOutput:
+        """Maps the twelve legacy CSVs under ``folder``; unmapped rows are counted by reason."""
         out = AdapterOutput()
         legacy = folder / "data" / "legacy"
         files = sorted(legacy.glob("*_benchmark.csv"))

@@ -54,6 +54,7 @@ class MLEnergyV2Adapter(Adapter):
     remote_files = pinned_files("v2")
 
     def read(self, folder: Path) -> AdapterOutput:
+        """Maps every configuration JSON (diffusion counted as rejected) under ``folder``; unmapped rows are counted by reason."""
         out = AdapterOutput()
         data = folder / "data"
         if not data.is_dir():

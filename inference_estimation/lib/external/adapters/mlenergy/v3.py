@@ -48,6 +48,7 @@ class MLEnergyV3Adapter(Adapter):
     remote_files = pinned_files("v3")
 
     def read(self, folder: Path) -> AdapterOutput:
+        """Maps the index and every task file under ``folder``; unmapped rows are counted by reason."""
         out = AdapterOutput()
         index = load_json(self.require(folder, "public/data/index.json"), self.source)
         kinds = {task: kind for kind, tasks in index.get("architectures", {}).items() for task in tasks}
