@@ -1,5 +1,6 @@
-"""The range and grain checks every stage that lands measurement rows shares (benchmarks,
-external imports, and the training gate): one Dagster check per rule of
+"""The range and grain checks shared by every stage that lands measurement rows.
+
+Benchmarks, external imports and the training gate each get one Dagster check per rule of
 :data:`~inference_estimation.lib.quality.RANGE_RULES`.
 
 The rules themselves are Dagster-free SQL in :mod:`inference_estimation.lib.quality`; this module

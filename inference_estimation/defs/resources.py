@@ -1,5 +1,7 @@
-"""Resources shared by every stage: the home and the catalog, the DuckDB warehouse, the dbt CLI,
-the harness's secrets and the optional object storage for Pipes messages.
+"""Resources shared by every stage.
+
+The home and the catalog, the DuckDB warehouse, the dbt CLI, the harness's secrets and the
+optional object storage for Pipes messages.
 """
 
 import os
@@ -17,9 +19,9 @@ from inference_estimation.lib.home import Home, get_home
 
 
 class HomeResource(dg.ConfigurableResource):
-    """Where a run keeps its state: ``INFERENCE_ESTIMATION_HOME`` (parquet files, predictors, reports,
-    catalog overlays, downloads).
+    """Where a run keeps its state: ``INFERENCE_ESTIMATION_HOME``.
 
+    It holds the parquet files, predictors, reports, catalog overlays and downloads.
     Its folders are created once, when a run (or a direct invocation) sets the resource up, not on
     every use.
 

@@ -68,8 +68,9 @@ _EXAMPLES = 3
 
 
 def tdp_by_hardware(catalog: Catalog) -> dict[str, float | None]:
-    """TDP per device (W) of every catalog hardware entry, None where unknown (the ``tdp_w`` argument
-    of :func:`range_results`).
+    """TDP per device (W) of every catalog hardware entry, None where unknown.
+
+    It is the ``tdp_w`` argument of :func:`range_results`.
     """
     return {key: hw.specs.tdp_w for key, hw in catalog.hardware.items()}
 
@@ -147,8 +148,9 @@ def latest_runs_scope(relation: str) -> str:
 
 
 def run_prefix_scope(con: duckdb.DuckDBPyConnection, relation: str, run_id_prefix: str) -> str | None:
-    """SQL condition selecting the rows a Dagster run landed (their run ids start with its id prefix),
-    or None when it landed none.
+    """SQL condition selecting the rows a Dagster run landed, or None when it landed none.
+
+    Those rows' run ids start with the Dagster run's id prefix.
     """
     if not run_id_prefix.replace("-", "").isalnum():
         raise ValueError(f"unsafe run id prefix {run_id_prefix!r}")
@@ -201,8 +203,10 @@ def _power_rule(con, relation: str, where: str, tdp_w: dict[str, float | None]) 
 
 
 def _cv_rules(con, relation: str, where: str) -> tuple[RuleResult, RuleResult]:
-    """``latency_cv_bounded`` (possible at all: finite, >= 0, <= sqrt(n_trials)) and
-    ``latency_cv_stable`` (<= MAX_LATENCY_CV).
+    """The two latency-CV rules.
+
+    ``latency_cv_bounded``: possible at all (finite, >= 0, <= sqrt(n_trials)); ``latency_cv_stable``:
+    <= MAX_LATENCY_CV.
     """
     scope = f"status = 'ok' and ({where}) and latency_cv is not null"
     trials = "n_trials" in _columns(con, relation)
@@ -259,8 +263,10 @@ def range_results(con: duckdb.DuckDBPyConnection, relation: str, tdp_w: dict[str
 
 
 def schema_result(con: duckdb.DuckDBPyConnection, table: str) -> RuleResult:
-    """Whether ``raw.<table>`` matches the measurement record: every column with its type, and every
-    row's enumerations and identity fields valid (rows written around the harness's validation).
+    """Whether ``raw.<table>`` matches the measurement record.
+
+    Every column with its type, and every row's enumerations and identity fields valid (catches
+    rows written around the harness's validation).
     """
     if table not in RUN_TABLES:
         raise ValueError(f"unknown run table {table!r}")

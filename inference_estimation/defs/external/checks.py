@@ -1,5 +1,7 @@
-"""Checks on imported public measurements: the record's schema, ranges and grain (blocking), and
-the freshness of every source (a warning: stale public data is still data).
+"""Checks on imported public measurements.
+
+The record's schema, ranges and grain (blocking), and the freshness of every source (a warning:
+stale public data is still data).
 """
 
 import time

@@ -12,8 +12,9 @@ from inference_estimation.defs.transform.project import dbt_project
 
 
 class Translator(DagsterDbtTranslator):
-    """Groups dbt models by layer and refreshes them after new data lands; sources keep the asset
-    keys named in their YAML meta.
+    """Groups dbt models by layer and refreshes them after new data lands.
+
+    Sources keep the asset keys named in their YAML meta.
     """
 
     def get_asset_spec(self, manifest: Mapping[str, Any], unique_id: str, project: DbtProject | None) -> dg.AssetSpec:

@@ -23,9 +23,10 @@ def dbt_executable() -> str:
 
 
 def _dbt_on_path_for_dev() -> None:
-    """Under ``dagster dev``, puts this interpreter's folder first on PATH when ``dbt`` lives there
-    and PATH has none: dagster-dbt's preparer runs the ``dbt`` on PATH, and ``.venv/bin/inference-estimation
-    ui`` starts without the venv activated.
+    """Under ``dagster dev``, puts this interpreter's folder first on PATH when only it has ``dbt``.
+
+    dagster-dbt's preparer runs the ``dbt`` on PATH, and ``.venv/bin/inference-estimation ui``
+    starts without the venv activated.
     """
     folder = Path(sys.executable).parent
     if using_dagster_dev() and shutil.which("dbt") is None and (folder / "dbt").exists():

@@ -1,5 +1,7 @@
-"""What the three ML.ENERGY sources share: the reasons rows are rejected, the multimodal models'
-text decoders, value parsing (null = not measured, never 0) and the pinned published files.
+"""What the three ML.ENERGY sources share.
+
+The reasons rows are rejected, the multimodal models' text decoders, value parsing (null = not
+measured, never 0) and the pinned published files.
 
 The pins -- the repository, commit and SHA-256 of every published file an adapter reads -- are
 data, one JSON file per version under ``pins/``, read once at import.
