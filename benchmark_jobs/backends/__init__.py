@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import importlib
 
-from benchmark_jobs.backends.base import Backend, GenerationTiming, PointTimeoutError, RequestTimings, TrialSummary
+from benchmark_jobs.backends.base import Backend, GenerationTiming, PointTimeoutError, RequestTimings
+from benchmark_jobs.metrics import TrialSummary
 
 #: Backend name (``JobSpec.backend``) -> "module:class".
 BACKENDS: dict[str, str] = {

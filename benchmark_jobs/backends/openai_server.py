@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from benchmark_jobs.backends.base import Backend, TrialSummary
+from benchmark_jobs.backends.base import Backend
 from benchmark_jobs.backends.serving_load import (
     CompletionsClient,
     HTTPStatusError,
@@ -37,6 +37,7 @@ from benchmark_jobs.backends.serving_load import (
     sample_lengths,
 )
 from benchmark_jobs.device import is_loopback_url
+from benchmark_jobs.metrics import TrialSummary
 from benchmark_jobs.spec import SERVING_API_KEY_ENV, JobSpec, ModelSpec, ServingSettings, WorkloadPoint
 
 #: How long ``load`` waits for the server to answer ``GET /v1/models``.
@@ -139,7 +140,7 @@ class OpenAIServerBackend(Backend):
                 output_tokens=n_out,
                 send_offset_s=offset,
             )
-            for n_in, n_out, offset in zip(input_lengths, output_lengths, offsets)
+            for n_in, n_out, offset in zip(input_lengths, output_lengths, offsets, strict=True)
         ]
 
     def run(self, point: WorkloadPoint, *, deadline_s: float | None = None) -> ServingTrial:

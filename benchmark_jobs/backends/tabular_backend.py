@@ -40,8 +40,9 @@ from typing import Any
 
 import numpy as np
 
-from benchmark_jobs.backends.base import Backend, PointTimeoutError, TrialSummary
+from benchmark_jobs.backends.base import Backend, PointTimeoutError
 from benchmark_jobs.device import cpu_model_name, is_cuda
+from benchmark_jobs.metrics import TrialSummary
 from benchmark_jobs.spec import JobSpec, ModelSpec, WorkloadPoint
 
 FAMILIES = ("xgboost", "catboost", "sklearn")

@@ -1,11 +1,13 @@
-"""Jobs the CLI and schedules launch; each carries the host tag that dagster.yaml limits to one run."""
+"""Jobs the CLI and schedules launch; each carries the host tag that dagster.yaml limits to one run.
+
+A job's partitions are those of the assets it selects (Dagster infers them), so no job names a
+partitions definition of its own.
+"""
 
 import dagster as dg
 
 from inference_estimation import constants
 from inference_estimation.defs.benchmarks.partitions import benchmark_partitions
-from inference_estimation.defs.external.partitions import external_partitions
-from inference_estimation.defs.training.partitions import target_partitions
 from inference_estimation.lib.catalog import CatalogError, load_catalog
 
 LOCAL_HOST_TAGS = {constants.HOST_TAG: "localhost"}
@@ -31,7 +33,6 @@ catalog_job = dg.define_asset_job(
 benchmark_job = dg.define_asset_job(
     "benchmark_job",
     selection=dg.AssetSelection.groups("benchmarks"),
-    partitions_def=benchmark_partitions,
     config=dg.PartitionedConfig(
         partitions_def=benchmark_partitions,
         run_config_for_partition_key_fn=lambda _key: {},
@@ -40,7 +41,7 @@ benchmark_job = dg.define_asset_job(
     description="One benchmark partition per run, tagged with its host (launch backfills from here).",
 )
 import_job = dg.define_asset_job(
-    "import_job", selection=dg.AssetSelection.groups("external"), partitions_def=external_partitions,
+    "import_job", selection=dg.AssetSelection.groups("external"),
     tags=LOCAL_HOST_TAGS,  # parsing runs on this machine: never beside a local benchmark's timing
     description="Import one public dataset (or the users' canonical CSVs) into raw.external_runs.",
 )
@@ -52,7 +53,6 @@ transform_job = dg.define_asset_job(
 )
 training_job = dg.define_asset_job(
     "training_job", selection=dg.AssetSelection.groups("training") | dg.AssetSelection.assets("shap_reports"),
-    partitions_def=target_partitions,
     tags=LOCAL_HOST_TAGS, description="Train, evaluate, promote (if it beats its baselines) and explain one target.",
 )
 performance_model_job = dg.define_asset_job(
@@ -62,7 +62,7 @@ performance_model_job = dg.define_asset_job(
 )
 feature_selection_job = dg.define_asset_job(
     "feature_selection_job", selection=dg.AssetSelection.assets("feature_selection_reports"),
-    partitions_def=target_partitions, tags=LOCAL_HOST_TAGS,
+    tags=LOCAL_HOST_TAGS,
     description="Drop-group feature ablation of one target on unseen hardware (minutes on the public data).",
 )
 

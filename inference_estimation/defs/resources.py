@@ -1,15 +1,98 @@
-"""Resources shared by every stage: the DuckDB warehouse, the dbt CLI, the harness's secrets and
-the optional object storage for Pipes messages."""
+"""Resources shared by every stage.
+
+The home and the catalog, the DuckDB warehouse, the dbt CLI, the harness's secrets and the
+optional object storage for Pipes messages.
+"""
 
 import os
+from pathlib import Path
 
 import dagster as dg
 from dagster_dbt import DbtCliResource
 from dagster_duckdb import DuckDBResource
+from pydantic import PrivateAttr
 
 from benchmark_jobs.spec import SERVING_API_KEY_ENV
 from inference_estimation.defs.transform.project import dbt_executable, dbt_project
-from inference_estimation.lib.home import get_home
+from inference_estimation.lib.catalog import Catalog, load_catalog
+from inference_estimation.lib.home import Home, get_home
+
+
+class HomeResource(dg.ConfigurableResource):
+    """Where a run keeps its state: ``INFERENCE_ESTIMATION_HOME``.
+
+    It holds the parquet files, predictors, reports, catalog overlays and downloads.
+    Its folders are created once, when a run (or a direct invocation) sets the resource up, not on
+    every use.
+
+    Attributes:
+        root: the home folder; None (the default) reads ``$INFERENCE_ESTIMATION_HOME`` at run time,
+            else ``~/.inference-estimation``.
+    """
+
+    root: str | None = None
+    _home: Home | None = PrivateAttr(default=None)
+
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        """Resolves the folder and creates its sub-folders (once per run)."""
+        self._home = self._resolve().ensure()
+
+    def _resolve(self) -> Home:
+        return Home(Path(self.root).expanduser().resolve()) if self.root else get_home(create=False)
+
+    def get(self) -> Home:
+        """The home's paths (its folders exist)."""
+        if self._home is None:  # used outside a run's set-up (e.g. a plain method call in a test)
+            self._home = self._resolve().ensure()
+        return self._home
+
+
+class CatalogResource(dg.ConfigurableResource):
+    """The model, hardware and sweep catalog: the package YAML plus the home's overlay files.
+
+    Read afresh on each call, so a run sees the YAML as it is when the run starts (a model added to
+    a sweep, a probe's overlay) without reloading the code location. An overlay file that is
+    invalid is left out whole, its error (file and field) kept in ``Catalog.skipped_overlays``.
+
+    Attributes:
+        overlay_dir: the overlay folder; None (the default) is the home's ``catalog`` folder.
+    """
+
+    overlay_dir: str | None = None
+
+    def load(self) -> Catalog:
+        """The catalog as the code location sees it (invalid overlay files left out)."""
+        overlay_dirs = None if self.overlay_dir is None else [Path(self.overlay_dir)]
+        return load_catalog(overlay_dirs=overlay_dirs, strict=False)
+
+    def for_run(self, log: dg.DagsterLogManager) -> Catalog:
+        """The catalog, with each invalid overlay file logged as an error of this run."""
+        catalog = self.load()
+        for error in catalog.skipped_overlays:
+            log.error(f"catalog overlay left out: {error}")
+        return catalog
+
+    def complete(self, what: str) -> Catalog:
+        """The whole catalog, for assets that write catalog-wide tables (facts, imports).
+
+        A partial catalog would rewrite ``raw.hardware``/``raw.models`` without the broken file's
+        entries (their rows would leave the training frame) or import a dataset without the rows
+        that need them (a content-addressed import could not bring them back later); so these
+        refuse to run while an overlay is invalid, keeping the last good tables.
+
+        Args:
+            what: what is refused, for the message (``"importing mlperf"``).
+
+        Raises:
+            dg.Failure: naming every invalid overlay file and field.
+        """
+        catalog = self.load()
+        if catalog.skipped_overlays:
+            raise dg.Failure(
+                description=f"{what} refused: fix or remove the invalid catalog overlay(s) first; the tables keep "
+                "their last good contents. " + " ".join(catalog.skipped_overlays),
+                metadata={"skipped_overlays": list(catalog.skipped_overlays)})
+        return catalog
 
 
 class HarnessSecrets(dg.ConfigurableResource):
@@ -112,10 +195,12 @@ def pipes_message_store_from_env() -> PipesMessageStore:
 
 @dg.definitions
 def resources() -> dg.Definitions:
-    """The warehouse in ``$INFERENCE_ESTIMATION_HOME``, the project's dbt CLI and the harness's secrets."""
-    home = get_home()
+    """The home and catalog, the warehouse in the home, the project's dbt CLI and the harness's secrets."""
+    home = get_home()  # the warehouse's folder must exist before the first connection
     return dg.Definitions(
         resources={
+            "home": HomeResource(),
+            "catalog": CatalogResource(),
             "duckdb": DuckDBResource(database=str(home.warehouse_path)),
             "dbt": DbtCliResource(project_dir=dbt_project, dbt_executable=dbt_executable()),
             "harness_secrets": harness_secrets_from_env(),

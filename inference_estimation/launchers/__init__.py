@@ -6,6 +6,7 @@ chains in assets. Launchers speak Dagster Pipes (that is their job), so unlike `
 import dagster.
 """
 
-from inference_estimation.launchers.base import Launcher, LauncherError, LaunchResult, launcher_for
+from inference_estimation.launchers.base import Launcher, LauncherError, LaunchResult
+from inference_estimation.launchers.registry import launcher_for
 
 __all__ = ["LaunchResult", "Launcher", "LauncherError", "launcher_for"]

@@ -10,7 +10,6 @@ import dagster as dg
 
 from benchmark_jobs.schema import MeasurementRecord, RecordValidationError
 from benchmark_jobs.spec import JobSpec
-from inference_estimation.lib.catalog import HardwareEntry
 
 MEASUREMENT_MESSAGE = "measurement"
 #: What a launcher reports into: the context of the op (or asset) that launches the job.
@@ -82,24 +81,3 @@ def records_from_messages(messages: list[Any], run_id: str, expected_rows: int |
         raise LauncherError(f"the job reported {len(records)} rows for {expected_rows} workload points; "
                             "an incomplete run lands nothing")
     return records
-
-
-def launcher_for(hardware: HardwareEntry) -> Launcher:
-    """The launcher named by a hardware entry.
-
-    Raises:
-        LauncherError: when the entry has no launcher or its type is not implemented here.
-    """
-    from inference_estimation.launchers.local import LocalLauncher
-
-    launcher = hardware.launcher
-    if launcher is None:
-        raise LauncherError(f"hardware {hardware.key!r} has no launcher: it can be predicted, not benchmarked")
-    if launcher.type == "local":
-        return LocalLauncher(threads=launcher.threads, python=launcher.python, timeout_s=launcher.timeout_s)
-    if launcher.type == "dstack":
-        # Imported here: dstack is an optional extra (`cloud`); only its launch needs it.
-        from inference_estimation.launchers.dstack import DstackLauncher
-
-        return DstackLauncher(hardware)
-    raise LauncherError(f"hardware {hardware.key!r}: launcher type {launcher.type!r} is not available yet")

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 
@@ -27,6 +27,9 @@ from benchmark_jobs.schema import (
     arrow_type_names,
 )
 from inference_estimation.lib.warehouse import RAW_SCHEMA, RUN_TABLES, ensure_raw_tables
+
+if TYPE_CHECKING:
+    from inference_estimation.lib.catalog import Catalog
 
 #: Average power above this multiple of TDP x devices is not physical (boost clocks reach ~1.2x).
 POWER_TDP_FACTOR = 1.5
@@ -49,7 +52,27 @@ RANGE_RULES = ("latency_positive", "throughput_positive", "power_within_tdp", "l
                "latency_cv_stable", "grain_unique")
 #: Rules whose failure is a warning, never a block (the data is poor, not wrong).
 WARNING_RULES = frozenset({"latency_cv_stable"})
+#: What each of :data:`RANGE_RULES` means (the descriptions of the checks named after them).
+RANGE_RULE_DESCRIPTIONS = {
+    "latency_positive": "Every measured latency (e2e, TTFT, TPOT) of a successful row is > 0 s and finite.",
+    "throughput_positive": "Every measured throughput of a successful row is > 0 tok/s and finite.",
+    "power_within_tdp": f"Average power <= {POWER_TDP_FACTOR} x TDP x devices wherever the catalog "
+                        "knows the TDP (device, all-devices and cpu-package scopes).",
+    "latency_cv_bounded": "The latency CV over trials is finite, >= 0 and <= sqrt(n_trials), the most n trials "
+                          "can disagree (anything else is not a measurement).",
+    "latency_cv_stable": f"The latency CV over trials is <= {MAX_LATENCY_CV}; above, the point is noisy "
+                         "(a warning, never a block).",
+    "grain_unique": "No two rows share a grain key (source, run_id, workload point).",
+}
 _EXAMPLES = 3
+
+
+def tdp_by_hardware(catalog: Catalog) -> dict[str, float | None]:
+    """TDP per device (W) of every catalog hardware entry, None where unknown.
+
+    It is the ``tdp_w`` argument of :func:`range_results`.
+    """
+    return {key: hw.specs.tdp_w for key, hw in catalog.hardware.items()}
 
 #: rule name -> SQL predicate that is TRUE for a violating successful row.
 OK_ROW_RULES = {
@@ -125,8 +148,10 @@ def latest_runs_scope(relation: str) -> str:
 
 
 def run_prefix_scope(con: duckdb.DuckDBPyConnection, relation: str, run_id_prefix: str) -> str | None:
-    """SQL condition selecting the rows a Dagster run landed (their run ids start with its id prefix),
-    or None when it landed none."""
+    """SQL condition selecting the rows a Dagster run landed, or None when it landed none.
+
+    Those rows' run ids start with the Dagster run's id prefix.
+    """
     if not run_id_prefix.replace("-", "").isalnum():
         raise ValueError(f"unsafe run id prefix {run_id_prefix!r}")
     (n,) = con.execute(f"select count(*) from {relation} where starts_with(run_id, ?)", [run_id_prefix]).fetchone()
@@ -146,7 +171,7 @@ def _positive_rule(con, relation: str, where: str, rule: str, columns: tuple[str
     worst = (float("nan") if any(math.isnan(v) for v in values) else min(values)) if values else None
     if worst is None:
         (worst,) = con.execute(f"select min(least({', '.join(present)})) from {relation} where {scope}").fetchone()
-    examples = [f"{r[0]} {r[1]} on {r[2]}: " + ", ".join(f"{c}={v}" for c, v in zip(present, r[3:]) if v is not None)
+    examples = [f"{r[0]} {r[1]} on {r[2]}: " + ", ".join(f"{c}={v}" for c, v in zip(present, r[3:], strict=True) if v is not None)
                 for r in rows[:_EXAMPLES]]
     return RuleResult(rule, not rows, int(checked), len(rows), worst,
                       f"every {', '.join(present)} > 0 {unit} and finite (null = not measured)", examples)
@@ -178,8 +203,11 @@ def _power_rule(con, relation: str, where: str, tdp_w: dict[str, float | None]) 
 
 
 def _cv_rules(con, relation: str, where: str) -> tuple[RuleResult, RuleResult]:
-    """``latency_cv_bounded`` (possible at all: finite, >= 0, <= sqrt(n_trials)) and
-    ``latency_cv_stable`` (<= MAX_LATENCY_CV)."""
+    """The two latency-CV rules.
+
+    ``latency_cv_bounded``: possible at all (finite, >= 0, <= sqrt(n_trials)); ``latency_cv_stable``:
+    <= MAX_LATENCY_CV.
+    """
     scope = f"status = 'ok' and ({where}) and latency_cv is not null"
     trials = "n_trials" in _columns(con, relation)
     most = "sqrt(greatest(n_trials, 1)) + 1e-9" if trials else "'inf'::double"
@@ -202,7 +230,7 @@ def _grain_rule(con, relation: str, where: str, grain: tuple[str, ...]) -> RuleR
     dupes = con.execute(f"select {keys}, count(*) as n from {relation} where {where} group by all having count(*) > 1 "
                         f"order by n desc").fetchall()
     extra_rows = sum(row[-1] - 1 for row in dupes)
-    examples = [", ".join(f"{k}={v}" for k, v in zip(grain, row[:-1]) if v is not None) + f" x{row[-1]}"
+    examples = [", ".join(f"{k}={v}" for k, v in zip(grain, row[:-1], strict=True) if v is not None) + f" x{row[-1]}"
                 for row in dupes[:_EXAMPLES]]
     return RuleResult("grain_unique", not dupes, int(checked), int(extra_rows), len(dupes),
                       f"one row per ({keys}); observed = duplicated keys", examples)
@@ -235,8 +263,11 @@ def range_results(con: duckdb.DuckDBPyConnection, relation: str, tdp_w: dict[str
 
 
 def schema_result(con: duckdb.DuckDBPyConnection, table: str) -> RuleResult:
-    """Whether ``raw.<table>`` matches the measurement record: every column with its type, and every
-    row's enumerations and identity fields valid (rows written around the harness's validation)."""
+    """Whether ``raw.<table>`` matches the measurement record.
+
+    Every column with its type, and every row's enumerations and identity fields valid (catches
+    rows written around the harness's validation).
+    """
     if table not in RUN_TABLES:
         raise ValueError(f"unknown run table {table!r}")
     ensure_raw_tables(con)

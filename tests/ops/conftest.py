@@ -52,7 +52,12 @@ def materialize_partition(home: Home, model: str, sweep: str = OPS_SWEEP, extra_
     from inference_estimation.defs.benchmarks.assets import benchmark_runs
     from inference_estimation.defs.benchmarks.config import benchmark_run_config
     from inference_estimation.defs.benchmarks.partitions import ensure_benchmark_partitions
-    from inference_estimation.defs.resources import HarnessSecrets, PipesMessageStore
+    from inference_estimation.defs.resources import (
+        CatalogResource,
+        HarnessSecrets,
+        HomeResource,
+        PipesMessageStore,
+    )
 
     instance = instance or dg.DagsterInstance.ephemeral()
     ensure_benchmark_partitions(instance)  # the catalog's keys, as the sync sensor would add them
@@ -62,7 +67,8 @@ def materialize_partition(home: Home, model: str, sweep: str = OPS_SWEEP, extra_
         partition_key=dg.MultiPartitionKey({"model": model, "hardware": "local-cpu"}),
         run_config=benchmark_run_config(sweep),
         resources={"duckdb": DuckDBResource(database=str(home.warehouse_path)), "harness_secrets": HarnessSecrets(),
-                   "pipes_message_store": PipesMessageStore(), **(resources or {})},
+                   "pipes_message_store": PipesMessageStore(), "catalog": CatalogResource(), "home": HomeResource(),
+                   **(resources or {})},
         instance=instance, raise_on_error=False,
         selection=dg.AssetSelection.assets(benchmark_runs, *extra_assets),
     )

@@ -1,5 +1,6 @@
 """The catalog under operations: a malformed overlay fails loudly and harmlessly, and a catalog that
-grows brings its partitions, schedule and sensor requests without any code change."""
+grows brings its partitions, schedule and sensor requests without any code change.
+"""
 
 import json
 import os
@@ -129,9 +130,10 @@ def test_a_malformed_overlay_names_file_and_field_breaks_nothing_else_and_removi
     from dagster_duckdb import DuckDBResource
 
     from inference_estimation.defs.benchmarks.assets import model_specs
+    from inference_estimation.defs.resources import CatalogResource
 
     result = dg.materialize([model_specs], resources={"duckdb": DuckDBResource(
-        database=str(isolated_home.warehouse_path))}, raise_on_error=False)
+        database=str(isolated_home.warehouse_path)), "catalog": CatalogResource()}, raise_on_error=False)
     assert not result.success
     failure = next(e for e in result.all_events if e.is_step_failure).event_specific_data.error.message
     assert "landing model facts refused" in failure and expected in failure

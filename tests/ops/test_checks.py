@@ -1,5 +1,6 @@
 """The checks that watch data over time: the gate before training, prediction drift and the
-freshness of imported sources."""
+freshness of imported sources.
+"""
 
 import math
 import shutil
@@ -14,6 +15,7 @@ from dagster_duckdb import DuckDBResource
 from inference_estimation.defs.automation import checks as mart_checks
 from inference_estimation.defs.external.checks import MAX_SOURCE_AGE_DAYS, external_sources_fresh
 from inference_estimation.defs.external.partitions import external_partitions
+from inference_estimation.defs.resources import CatalogResource, HomeResource
 from inference_estimation.lib import quality
 from inference_estimation.lib.external.importer import USER_CSV_SOURCE
 from inference_estimation.lib.modeling import load_predictor, select_rows
@@ -44,7 +46,8 @@ def _copy_marts(session_home, isolated_home) -> None:
 
 def _run_checks(home, *checks) -> dict:
     result = dg.materialize(list(checks), selection=dg.AssetSelection.all_asset_checks(), raise_on_error=False,
-                            resources={"duckdb": DuckDBResource(database=str(home.warehouse_path))})
+                            resources={"duckdb": DuckDBResource(database=str(home.warehouse_path)),
+                                       "catalog": CatalogResource(), "home": HomeResource()})
     return {e.check_name: e for e in result.get_asset_check_evaluations()}
 
 

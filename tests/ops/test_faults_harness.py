@@ -13,7 +13,12 @@ from dagster_duckdb import DuckDBResource
 
 from inference_estimation.defs.benchmarks import checks
 from inference_estimation.defs.benchmarks.assets import benchmark_runs
-from inference_estimation.defs.resources import HarnessSecrets, PipesMessageStore
+from inference_estimation.defs.resources import (
+    CatalogResource,
+    HarnessSecrets,
+    HomeResource,
+    PipesMessageStore,
+)
 from inference_estimation.lib import quality
 from inference_estimation.lib.warehouse import ensure_raw_tables
 from tests.ops.conftest import (
@@ -147,7 +152,8 @@ def test_nan_and_negative_values_written_around_the_harness_fail_the_checks(isol
                             selection=dg.AssetSelection.checks(checks.benchmark_rows_in_range),
                             resources={"duckdb": DuckDBResource(database=str(isolated_home.warehouse_path)),
                                        "harness_secrets": HarnessSecrets(),
-                                       "pipes_message_store": PipesMessageStore()},
+                                       "pipes_message_store": PipesMessageStore(),
+                                       "catalog": CatalogResource(), "home": HomeResource()},
                             raise_on_error=False)
 
     evaluations = check_evaluations(result)

@@ -1,5 +1,6 @@
 """Faults around storage: corrupt run files, a DuckDB file locked by another process, partitions
-landing at once from concurrent runs, and re-running everything."""
+landing at once from concurrent runs, and re-running everything.
+"""
 
 import os
 import subprocess
@@ -15,6 +16,7 @@ from dagster_duckdb import DuckDBResource
 
 from benchmark_jobs.schema import MeasurementRecord
 from inference_estimation.defs.benchmarks.partitions import ensure_benchmark_partitions
+from inference_estimation.defs.resources import CatalogResource, HomeResource
 from inference_estimation.lib import warehouse
 from inference_estimation.lib.catalog import load_catalog
 from inference_estimation.lib.home import HOME_ENV, Home
@@ -138,7 +140,8 @@ def test_a_duckdb_file_locked_by_another_process_gives_a_clear_error_or_a_wait_n
 @pytest.fixture(scope="module")
 def concurrent_home(tmp_path_factory):
     """A home where the four partitions of a stand-in sweep were materialized by four runs started at
-    once, each with the multiprocess executor, against one warehouse and one Dagster instance."""
+    once, each with the multiprocess executor, against one warehouse and one Dagster instance.
+    """
     folder = tmp_path_factory.mktemp("concurrent")
     home = Home(folder / "home").ensure()
     _standin_home(home, folder)
@@ -187,7 +190,8 @@ def test_re_running_everything_gives_identical_mart_row_counts(concurrent_home, 
     home = concurrent_home[0]
     monkeypatch.setenv(HOME_ENV, str(home.root))  # dbt's profile and the assets read the home from here
     resources = {"duckdb": DuckDBResource(database=str(home.warehouse_path)),
-                 "dbt": DbtCliResource(project_dir=dbt_project, dbt_executable=dbt_executable())}
+                 "dbt": DbtCliResource(project_dir=dbt_project, dbt_executable=dbt_executable()),
+                 "catalog": CatalogResource(), "home": HomeResource()}
 
     def everything_downstream() -> dict[str, int]:
         assert dg.materialize([hardware_specs, model_specs], resources=resources,
@@ -215,7 +219,8 @@ def test_re_running_everything_gives_identical_mart_row_counts(concurrent_home, 
 def test_dbt_waits_for_a_locked_warehouse_and_fails_clearly_when_the_lock_stays(concurrent_home, monkeypatch):
     """dbt-duckdb retries its connect with exponential backoff (``retries.connect_attempts`` in the
     profile): a short lock held by another process is waited out; a lock that stays fails the dbt
-    step naming the lock, and the warehouse keeps every row."""
+    step naming the lock, and the warehouse keeps every row.
+    """
     from dagster_dbt import DbtCliResource
 
     from inference_estimation.defs.benchmarks.assets import hardware_specs, model_specs
@@ -225,7 +230,8 @@ def test_dbt_waits_for_a_locked_warehouse_and_fails_clearly_when_the_lock_stays(
     home = concurrent_home[0]
     monkeypatch.setenv(HOME_ENV, str(home.root))
     resources = {"duckdb": DuckDBResource(database=str(home.warehouse_path)),
-                 "dbt": DbtCliResource(project_dir=dbt_project, dbt_executable=dbt_executable())}
+                 "dbt": DbtCliResource(project_dir=dbt_project, dbt_executable=dbt_executable()),
+                 "catalog": CatalogResource(), "home": HomeResource()}
     assert dg.materialize([hardware_specs, model_specs], resources=resources,
                           run_config={"ops": {"hardware_specs": {"config": {"probe_max_seconds": 0.2}}}}).success
     assert dg.materialize([dbt_models], resources=resources).success

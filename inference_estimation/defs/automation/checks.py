@@ -13,13 +13,9 @@ import dagster as dg
 from dagster_duckdb import DuckDBResource
 
 from inference_estimation import constants
-from inference_estimation.defs.benchmarks.checks import (
-    range_check_results,
-    range_check_specs,
-    tdp_by_hardware,
-)
+from inference_estimation.defs.range_checks import range_check_results, range_check_specs
+from inference_estimation.defs.resources import CatalogResource, HomeResource
 from inference_estimation.lib import quality
-from inference_estimation.lib.home import get_home
 
 TRAINING_FEATURES = dg.AssetKey(["marts", "training_features"])
 _MEASUREMENTS = "marts.measurements"
@@ -32,15 +28,15 @@ _TRAINING = "marts.training_features"
     can_subset=True,
     description="The gate before training: the training frame's measurements are in range (one check per property).",
 )
-def training_rows_in_range(context: dg.AssetCheckExecutionContext,
-                           duckdb: DuckDBResource) -> Iterator[dg.AssetCheckResult]:
+def training_rows_in_range(context: dg.AssetCheckExecutionContext, duckdb: DuckDBResource,
+                           catalog: CatalogResource) -> Iterator[dg.AssetCheckResult]:
     """Evaluates the marts.measurements rows of every point in the training frame."""
     with duckdb.get_connection() as con:
         if not (quality.relation_exists(con, _MEASUREMENTS) and quality.relation_exists(con, _TRAINING)):
             results = {rule: quality.RuleResult(rule, True, 0, 0, None, "the marts exist (dbt has not run yet)")
                        for rule in quality.RANGE_RULES}
         else:
-            results = quality.range_results(con, _MEASUREMENTS, tdp_by_hardware(),
+            results = quality.range_results(con, _MEASUREMENTS, quality.tdp_by_hardware(catalog.load()),
                                             f"point_id in (select point_id from {_TRAINING})", grain=("point_id",))
             (n,) = con.execute(f"select count(*) - count(distinct point_id) from {_TRAINING}").fetchone()
             grain = results["grain_unique"]
@@ -52,19 +48,18 @@ def training_rows_in_range(context: dg.AssetCheckExecutionContext,
 @dg.asset_check(asset=TRAINING_FEATURES, blocking=False,
                 description="Measurements newer than each promoted (else trained) predictor fall inside its 90% interval about "
                 "as often as promised (warns when the share outside is improbably high: one-sided binomial test).")
-def prediction_drift(duckdb: DuckDBResource) -> dg.AssetCheckResult:
+def prediction_drift(duckdb: DuckDBResource, home: HomeResource) -> dg.AssetCheckResult:
     """Per target: new rows, share outside the interval, expected share, p-value."""
     from inference_estimation.lib.modeling import load_predictor
     from inference_estimation.lib.predict import predictor_folders
 
-    home = get_home()
     with duckdb.get_connection() as con:
         frame = con.execute(f"select * from {_TRAINING}").df() if quality.relation_exists(con, _TRAINING) else None
     metadata: dict = {"expected_share_outside": round(1 - constants.PREDICTION_INTERVAL, 4),
                       "alpha": quality.DRIFT_ALPHA, "min_new_rows": quality.DRIFT_MIN_ROWS}
     drifted = []
     # The promoted predictor of each target (what `predict` answers with), else the latest trained one.
-    for folder in predictor_folders(home.models_dir, allow_unpromoted=True).values():
+    for folder in predictor_folders(home.get().models_dir, allow_unpromoted=True).values():
         if frame is None:
             break
         model, card = load_predictor(folder)

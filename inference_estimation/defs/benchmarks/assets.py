@@ -19,43 +19,17 @@ from inference_estimation.defs.benchmarks.config import (
     benchmark_config_mapping,
 )
 from inference_estimation.defs.benchmarks.partitions import benchmark_partitions, ensure_benchmark_partitions
-from inference_estimation.defs.resources import HarnessSecrets, PipesMessageStore
+from inference_estimation.defs.resources import (
+    CatalogResource,
+    HarnessSecrets,
+    HomeResource,
+    PipesMessageStore,
+)
 from inference_estimation.launchers import launcher_for
 from inference_estimation.lib import warehouse
-from inference_estimation.lib.catalog import load_catalog
 from inference_estimation.lib.features import hardware_facts, model_facts
-from inference_estimation.lib.home import get_home
 from inference_estimation.lib.planning import build_job_spec, points_left_out, skip_reason
 from inference_estimation.lib.summaries import run_summary
-
-
-def _catalog_for(context: dg.AssetExecutionContext | dg.OpExecutionContext):
-    """The catalog as the code location sees it: an invalid overlay file is left out whole, its
-    error (file and field) logged as an error in this run."""
-    catalog = load_catalog(strict=False)
-    for error in catalog.skipped_overlays:
-        context.log.error(f"catalog overlay left out: {error}")
-    return catalog
-
-
-def complete_catalog(what: str):
-    """The whole catalog, for assets that write catalog-wide tables (facts, imports).
-
-    A partial catalog would rewrite ``raw.hardware``/``raw.models`` without the broken file's
-    entries (their rows would leave the training frame) or import a dataset without the rows that
-    need them (a content-addressed import could not bring them back later); so these refuse to run
-    while an overlay is invalid, keeping the last good tables.
-
-    Raises:
-        dg.Failure: naming every invalid overlay file and field.
-    """
-    catalog = load_catalog(strict=False)
-    if catalog.skipped_overlays:
-        raise dg.Failure(
-            description=f"{what} refused: fix or remove the invalid catalog overlay(s) first; the tables keep "
-            "their last good contents. " + " ".join(catalog.skipped_overlays),
-            metadata={"skipped_overlays": list(catalog.skipped_overlays)})
-    return catalog
 
 
 @dg.asset(
@@ -65,14 +39,15 @@ def complete_catalog(what: str):
     description="Hardware spec facts (per device, with units and spec_source) in raw.hardware; "
     "local CPUs are measured by a short matmul/memory probe first.",
 )
-def hardware_specs(context: dg.AssetExecutionContext, config: ProbeConfig, duckdb: DuckDBResource) -> dg.MaterializeResult:
+def hardware_specs(context: dg.AssetExecutionContext, config: ProbeConfig, duckdb: DuckDBResource,
+                   catalog: CatalogResource, home: HomeResource) -> dg.MaterializeResult:
     """Probes local hardware marked ``spec_source: probe`` and lands every hardware entry."""
     from benchmark_jobs.probe import probe_cpu
 
-    home = get_home()
-    catalog = complete_catalog("landing hardware facts")
+    overlays = home.get().catalog_dir
+    entries = catalog.complete("landing hardware facts")
     probed: dict[str, dict] = {}
-    for hw in catalog.hardware.values():
+    for hw in entries.hardware.values():
         if hw.spec_source == "probe" and hw.kind == "cpu" and hw.launcher and hw.launcher.type == "local":
             probed[hw.key] = probe_cpu(max_seconds=config.probe_max_seconds)
             overlay = {"hardware": [{
@@ -84,17 +59,17 @@ def hardware_specs(context: dg.AssetExecutionContext, config: ProbeConfig, duckd
                     "memory_bandwidth_gb_s": round(probed[hw.key]["memory_bandwidth_gb_s"], 3),
                 },
             }]}
-            (home.catalog_dir / f"probe-{hw.key}.yaml").write_text(
+            (overlays / f"probe-{hw.key}.yaml").write_text(
                 "# Written by the hardware_specs asset from the local probe; safe to delete.\n"
                 + yaml.safe_dump(overlay, sort_keys=False)
             )
             context.log.info(f"probe {hw.key}: {probed[hw.key]}")
-    catalog = complete_catalog("landing hardware facts")  # again: the probe wrote an overlay
-    rows = [hardware_facts(hw) for hw in catalog.hardware.values()]
+    entries = catalog.complete("landing hardware facts")  # again: the probe wrote an overlay
+    rows = [hardware_facts(hw) for hw in entries.hardware.values()]
     with duckdb.get_connection() as con:
         warehouse.ensure_raw_tables(con)
         n = warehouse.replace_facts(con, "hardware", rows)
-    metadata: dict = {"rows": n, "benchmarkable": catalog.partition_hardware}
+    metadata: dict = {"rows": n, "benchmarkable": entries.partition_hardware}
     for key, result in probed.items():
         metadata[f"{key}/peak_matmul_gflops"] = result["peak_matmul_gflops"]
         metadata[f"{key}/memory_bandwidth_gb_s"] = result["memory_bandwidth_gb_s"]
@@ -108,17 +83,18 @@ def hardware_specs(context: dg.AssetExecutionContext, config: ProbeConfig, duckd
     pool=constants.DUCKDB_POOL,
     description="Model architecture facts (params, layers, heads, ...) in raw.models.",
 )
-def model_specs(context: dg.AssetExecutionContext, duckdb: DuckDBResource) -> dg.MaterializeResult:
+def model_specs(context: dg.AssetExecutionContext, duckdb: DuckDBResource,
+                catalog: CatalogResource) -> dg.MaterializeResult:
     """Lands every catalog model's flat facts and adds new benchmarkable keys as partitions."""
-    catalog = complete_catalog("landing model facts")
+    entries = catalog.complete("landing model facts")
     with duckdb.get_connection() as con:
         warehouse.ensure_raw_tables(con)
-        n = warehouse.replace_facts(con, "models", [model_facts(m) for m in catalog.models.values()])
-    added = ensure_benchmark_partitions(context.instance, catalog)
+        n = warehouse.replace_facts(con, "models", [model_facts(m) for m in entries.models.values()])
+    added = ensure_benchmark_partitions(context.instance, entries)
     if added:
         context.log.info(f"new benchmark partition keys: {added}")
     return dg.MaterializeResult(metadata={
-        "rows": n, "benchmarkable": catalog.partition_models,
+        "rows": n, "benchmarkable": entries.partition_models,
         "partition_keys_added": sorted(k for keys in added.values() for k in keys)})
 
 
@@ -151,7 +127,7 @@ class LaunchedRun:
 )
 def launch_benchmark(
     context: dg.OpExecutionContext, config: BenchmarkConfig, harness_secrets: HarnessSecrets,
-    pipes_message_store: PipesMessageStore,
+    pipes_message_store: PipesMessageStore, catalog: CatalogResource, home: HomeResource,
 ) -> dg.Output[LaunchedRun]:
     """Runs the sweep's workload grid for this partition (or says why it is skipped).
 
@@ -162,8 +138,8 @@ def launch_benchmark(
         dg.RetryRequested: a transient remote failure (the launcher's own backoff and retry budget).
     """
     keys = context.partition_key.keys_by_dimension
-    catalog = _catalog_for(context)
-    model, hardware, sweep = catalog.model(keys["model"]), catalog.hw(keys["hardware"]), catalog.sweep(config.sweep)
+    entries = catalog.for_run(context.log)
+    model, hardware, sweep = entries.model(keys["model"]), entries.hw(keys["hardware"]), entries.sweep(config.sweep)
     reason = skip_reason(model, hardware, sweep)
     if reason:
         context.log.warning(f"skipped {context.partition_key}: {reason}")
@@ -178,7 +154,7 @@ def launch_benchmark(
     result = launcher_for(hardware).launch(context, spec, secrets=harness_secrets.harness_env(),
                                            message_store=pipes_message_store.store())
     path = warehouse.write_run_parquet(
-        result.records, warehouse.run_parquet_path(get_home().parquet_dir, spec.source, run_id)
+        result.records, warehouse.run_parquet_path(home.get().parquet_dir, spec.source, run_id)
     )
     return dg.Output(LaunchedRun(sweep=sweep.name, run_id=run_id, parquet_path=str(path),
                                  launch_wall_s=time.perf_counter() - start,

@@ -10,48 +10,10 @@ import dagster as dg
 from dagster_duckdb import DuckDBResource
 
 from inference_estimation.defs.benchmarks.assets import benchmark_runs
+from inference_estimation.defs.range_checks import range_check_results, range_check_specs
+from inference_estimation.defs.resources import CatalogResource
 from inference_estimation.lib import quality
-from inference_estimation.lib.catalog import load_catalog
 from inference_estimation.lib.warehouse import RAW_SCHEMA, ensure_raw_tables
-
-#: check name -> what it means (shown in the UI).
-RANGE_CHECK_DESCRIPTIONS = {
-    "latency_positive": "Every measured latency (e2e, TTFT, TPOT) of a successful row is > 0 s and finite.",
-    "throughput_positive": "Every measured throughput of a successful row is > 0 tok/s and finite.",
-    "power_within_tdp": f"Average power <= {quality.POWER_TDP_FACTOR} x TDP x devices wherever the catalog "
-                        "knows the TDP (device, all-devices and cpu-package scopes).",
-    "latency_cv_bounded": "The latency CV over trials is finite, >= 0 and <= sqrt(n_trials), the most n trials "
-                          "can disagree (anything else is not a measurement).",
-    "latency_cv_stable": f"The latency CV over trials is <= {quality.MAX_LATENCY_CV}; above, the point is noisy "
-                         "(a warning, never a block).",
-    "grain_unique": "No two rows share a grain key (source, run_id, workload point).",
-}
-
-
-def range_check_specs(asset: dg.AssetsDefinition | dg.AssetKey, blocking: bool,
-                      grain_description: str | None = None) -> list[dg.AssetCheckSpec]:
-    """One check spec per property of :data:`quality.RANGE_RULES` on ``asset`` (warning rules never block)."""
-    descriptions = dict(RANGE_CHECK_DESCRIPTIONS)
-    if grain_description:
-        descriptions["grain_unique"] = grain_description
-    return [dg.AssetCheckSpec(rule, asset=asset, blocking=blocking and rule not in quality.WARNING_RULES,
-                              description=descriptions[rule]) for rule in quality.RANGE_RULES]
-
-
-def tdp_by_hardware() -> dict[str, float | None]:
-    """TDP per device of every catalog hardware entry (None where unknown)."""
-    return {key: hw.specs.tdp_w for key, hw in load_catalog(strict=False).hardware.items()}
-
-
-def range_check_results(context: dg.AssetCheckExecutionContext, results: dict[str, quality.RuleResult],
-                        asset_key: dg.AssetKey, scope: str) -> Iterator[dg.AssetCheckResult]:
-    """Yields one AssetCheckResult per selected rule, observed vs expected in the metadata."""
-    selected = {k.name for k in context.selected_asset_check_keys if k.asset_key == asset_key}
-    for rule, result in results.items():
-        if rule in selected:
-            severity = dg.AssetCheckSeverity.WARN if rule in quality.WARNING_RULES else dg.AssetCheckSeverity.ERROR
-            yield dg.AssetCheckResult(asset_key=asset_key, check_name=rule, passed=result.passed, severity=severity,
-                                      metadata={**result.metadata(), "scope": scope})
 
 
 def check_scope(context: dg.AssetCheckExecutionContext, con) -> tuple[str, str]:
@@ -92,10 +54,11 @@ def benchmark_rows_match_schema(duckdb: DuckDBResource) -> dg.AssetCheckResult:
 
 @dg.multi_asset_check(specs=range_check_specs(benchmark_runs, blocking=True), can_subset=True,
                       description="Range and grain checks of the benchmark rows (one check per property).")
-def benchmark_rows_in_range(context: dg.AssetCheckExecutionContext,
-                            duckdb: DuckDBResource) -> Iterator[dg.AssetCheckResult]:
+def benchmark_rows_in_range(context: dg.AssetCheckExecutionContext, duckdb: DuckDBResource,
+                            catalog: CatalogResource) -> Iterator[dg.AssetCheckResult]:
     """Evaluates the rows this run landed, else the latest run of every partition."""
+    tdp_w = quality.tdp_by_hardware(catalog.load())
     with duckdb.get_connection() as con:
         where, scope = check_scope(context, con)
-        results = quality.range_results(con, f"{RAW_SCHEMA}.benchmark_runs", tdp_by_hardware(), where)
+        results = quality.range_results(con, f"{RAW_SCHEMA}.benchmark_runs", tdp_w, where)
     yield from range_check_results(context, results, benchmark_runs.key, scope)

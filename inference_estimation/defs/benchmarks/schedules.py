@@ -69,8 +69,11 @@ def sweep_schedule(catalog: Catalog, sweep: SweepEntry) -> dg.ScheduleDefinition
 
 @dg.definitions
 def schedules() -> dg.Definitions:
-    """A schedule for every sweep of the catalog as loaded now (an invalid overlay file is left out,
-    with a warning naming its file and field, so it cannot take the code location down)."""
+    """A schedule for every sweep of the catalog as loaded now.
+
+    An invalid overlay file is left out, with a warning naming its file and field, so it cannot
+    take the code location down.
+    """
     catalog = load_catalog(strict=False)
     for error in catalog.skipped_overlays:
         warnings.warn(f"catalog overlay left out: {error}", stacklevel=1)

@@ -25,8 +25,11 @@ from inference_estimation.lib.catalog import Catalog, load_catalog
 
 
 def covering_sweep(catalog: Catalog, model_key: str, hardware_key: str) -> str | None:
-    """The sweep a new partition is benchmarked with: the default sweep when it covers the pair, else
-    the first sweep (in catalog order) that does; None when no sweep does."""
+    """The sweep a new partition is benchmarked with.
+
+    The default sweep when it covers the pair, else the first sweep (in catalog order) that does;
+    None when no sweep does.
+    """
     covering = [s.name for s in catalog.sweeps.values() if s.covers(model_key, hardware_key)]
     if constants.DEFAULT_SWEEP in covering:
         return constants.DEFAULT_SWEEP
@@ -34,8 +37,7 @@ def covering_sweep(catalog: Catalog, model_key: str, hardware_key: str) -> str |
 
 
 def unmeasured_partition_requests(catalog: Catalog, materialized: set[str]) -> list[dg.RunRequest]:
-    """Run requests for the catalog's sweep-covered partitions that are not in ``materialized``
-    (partition key strings)."""
+    """Run requests for the catalog's sweep-covered partitions not in ``materialized`` (key strings)."""
     requests = []
     for hardware_key, model_key in itertools.product(catalog.partition_hardware, catalog.partition_models):
         key = benchmark_partition_key(model_key, hardware_key)

@@ -7,12 +7,14 @@ import dagster as dg
 from dagster_duckdb import DuckDBResource
 
 from inference_estimation import constants
-from inference_estimation.defs.benchmarks.assets import complete_catalog, hardware_specs, model_specs
 from inference_estimation.defs.external.config import ExternalConfig
 from inference_estimation.defs.external.partitions import external_partitions
+from inference_estimation.defs.resources import CatalogResource, HomeResource
 from inference_estimation.lib.external.importer import USER_CSV_SOURCE, import_adapter, import_canonical_csvs
 from inference_estimation.lib.external.registry import all_adapters, dataset_folder
-from inference_estimation.lib.home import get_home
+
+#: The catalog-fact assets an import resolves names against (by key: no stage imports another).
+CATALOG_FACTS = [dg.AssetKey("hardware_specs"), dg.AssetKey("model_specs")]
 
 
 def _table(counts: dict, key: str, value: str) -> str:
@@ -24,28 +26,28 @@ def _table(counts: dict, key: str, value: str) -> str:
     group_name="external",
     kinds={"python", "duckdb"},
     partitions_def=external_partitions,
-    deps=[hardware_specs, model_specs],
+    deps=CATALOG_FACTS,
     pool=constants.DUCKDB_POOL,
     description="Public measurement datasets (one partition per source) and users' canonical CSVs, "
     "mapped onto the measurement record and landed in raw.external_runs; unmappable rows are "
     "counted by reason.",
 )
-def external_benchmarks(context: dg.AssetExecutionContext, config: ExternalConfig,
-                        duckdb: DuckDBResource) -> dg.MaterializeResult:
+def external_benchmarks(context: dg.AssetExecutionContext, config: ExternalConfig, duckdb: DuckDBResource,
+                        catalog: CatalogResource, home: HomeResource) -> dg.MaterializeResult:
     """Imports this partition's source (idempotent: unchanged data lands nothing new)."""
     source = context.partition_key
-    home = get_home()
-    catalog = complete_catalog(f"importing {source}")
+    entries = catalog.complete(f"importing {source}")
+    paths = home.get()
     start = time.perf_counter()
     with duckdb.get_connection() as con:
         if source == USER_CSV_SOURCE:
-            folder = Path(config.from_path) if config.from_path else home.root / "imports"
-            paths = sorted(folder.glob("*.csv")) if folder.exists() else []
-            result = import_canonical_csvs(paths, catalog, con, home.parquet_dir)
+            folder = Path(config.from_path) if config.from_path else paths.root / "imports"
+            csvs = sorted(folder.glob("*.csv")) if folder.exists() else []
+            result = import_canonical_csvs(csvs, entries, con, paths.parquet_dir)
         else:
             adapter = all_adapters()[source]
-            folder = dataset_folder(adapter, config.from_path, home.root / "downloads")
-            result = import_adapter(adapter, folder, catalog, con, home.parquet_dir, home.root / "external")
+            folder = dataset_folder(adapter, config.from_path, paths.root / "downloads")
+            result = import_adapter(adapter, folder, entries, con, paths.parquet_dir, paths.root / "external")
     summary = result.summary()
     return dg.MaterializeResult(metadata={
         "source": source,

@@ -1,5 +1,8 @@
-"""Checks on imported public measurements: the record's schema, ranges and grain (blocking), and
-the freshness of every source (a warning: stale public data is still data)."""
+"""Checks on imported public measurements.
+
+The record's schema, ranges and grain (blocking), and the freshness of every source (a warning:
+stale public data is still data).
+"""
 
 import time
 from collections.abc import Iterator
@@ -7,13 +10,10 @@ from collections.abc import Iterator
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
-from inference_estimation.defs.benchmarks.checks import (
-    range_check_results,
-    range_check_specs,
-    tdp_by_hardware,
-)
 from inference_estimation.defs.external.assets import external_benchmarks
 from inference_estimation.defs.external.partitions import external_partitions
+from inference_estimation.defs.range_checks import range_check_results, range_check_specs
+from inference_estimation.defs.resources import CatalogResource
 from inference_estimation.lib import quality
 from inference_estimation.lib.external.importer import USER_CSV_SOURCE
 from inference_estimation.lib.warehouse import RAW_SCHEMA, ensure_raw_tables
@@ -34,13 +34,14 @@ def external_rows_match_schema(duckdb: DuckDBResource) -> dg.AssetCheckResult:
 
 @dg.multi_asset_check(specs=range_check_specs(external_benchmarks, blocking=True), can_subset=True,
                       description="Range and grain checks of the imported rows (one check per property).")
-def external_rows_in_range(context: dg.AssetCheckExecutionContext,
-                           duckdb: DuckDBResource) -> Iterator[dg.AssetCheckResult]:
+def external_rows_in_range(context: dg.AssetCheckExecutionContext, duckdb: DuckDBResource,
+                           catalog: CatalogResource) -> Iterator[dg.AssetCheckResult]:
     """Evaluates the latest import of every source."""
     relation = f"{RAW_SCHEMA}.external_runs"
+    tdp_w = quality.tdp_by_hardware(catalog.load())
     with duckdb.get_connection() as con:
         ensure_raw_tables(con)
-        results = quality.range_results(con, relation, tdp_by_hardware(), quality.latest_runs_scope(relation))
+        results = quality.range_results(con, relation, tdp_w, quality.latest_runs_scope(relation))
     yield from range_check_results(context, results, external_benchmarks.key, "latest import of each source")
 
 

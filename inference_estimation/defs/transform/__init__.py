@@ -1,0 +1,1 @@
+"""Transform stage: the dbt project (staging, intermediate, marts) as assets and checks."""

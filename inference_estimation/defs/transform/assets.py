@@ -7,15 +7,18 @@ import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
 
 from inference_estimation import constants
-from inference_estimation.defs.automation.conditions import refresh_after_new_data
+from inference_estimation.defs.conditions import refresh_after_new_data
 from inference_estimation.defs.transform.project import dbt_project
 
 
 class Translator(DagsterDbtTranslator):
-    """Groups dbt models by layer and refreshes them after new data lands; sources keep the asset
-    keys named in their YAML meta."""
+    """Groups dbt models by layer and refreshes them after new data lands.
+
+    Sources keep the asset keys named in their YAML meta.
+    """
 
     def get_asset_spec(self, manifest: Mapping[str, Any], unique_id: str, project: DbtProject | None) -> dg.AssetSpec:
+        """The default spec; a model also gets its layer's group and the refresh condition."""
         spec = super().get_asset_spec(manifest, unique_id, project)
         node = manifest["nodes"].get(unique_id) or manifest["sources"].get(unique_id) or {}
         if node.get("resource_type") == "model":

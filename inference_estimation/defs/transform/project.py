@@ -1,29 +1,19 @@
 """The one cached dbt project (kept free of @dbt_assets so preparing it never imports them).
 
-The manifest must exist before the code location loads; set-up runs ``dbt parse``, and a fresh
-checkout (or an edited dbt file) re-prepares it here on import, so the manifest never lags the
-project it describes.
+The manifest must exist before the code location loads: set-up (``make setup``, CI) runs
+``dbt parse``, so importing this module runs nothing. Under ``dagster dev`` (the ``ui`` command)
+:meth:`DbtProject.prepare_if_dev` re-parses in each process, so an edited model shows up on reload.
 """
 
+import os
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 
 from dagster_dbt import DbtProject
+from dagster_dbt.dbt_project import using_dagster_dev
 
 DBT_PROJECT_DIR = Path(__file__).resolve().parents[3] / "dbt_project"
-
-
-
-def _manifest_is_stale(project: DbtProject) -> bool:
-    """True when the manifest is missing or older than any model, macro, test or config file."""
-    if not project.manifest_path.exists():
-        return True
-    built = project.manifest_path.stat().st_mtime
-    skip = {"target", "logs", "dbt_packages"}
-    return any(path.stat().st_mtime > built for path in DBT_PROJECT_DIR.rglob("*")
-               if path.suffix in {".sql", ".yml", ".py"} and not skip & set(path.relative_to(DBT_PROJECT_DIR).parts))
 
 
 def dbt_executable() -> str:
@@ -32,11 +22,17 @@ def dbt_executable() -> str:
     return str(beside) if beside.exists() else (shutil.which("dbt") or "dbt")
 
 
-def _parse(project: DbtProject) -> None:
-    subprocess.run([dbt_executable(), "parse", "--quiet", "--project-dir", str(DBT_PROJECT_DIR),
-                    "--profiles-dir", str(DBT_PROJECT_DIR)], check=True, cwd=DBT_PROJECT_DIR)
+def _dbt_on_path_for_dev() -> None:
+    """Under ``dagster dev``, puts this interpreter's folder first on PATH when only it has ``dbt``.
+
+    dagster-dbt's preparer runs the ``dbt`` on PATH, and ``.venv/bin/inference-estimation ui``
+    starts without the venv activated.
+    """
+    folder = Path(sys.executable).parent
+    if using_dagster_dev() and shutil.which("dbt") is None and (folder / "dbt").exists():
+        os.environ["PATH"] = os.pathsep.join([str(folder), os.environ.get("PATH", "")])
 
 
 dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
-if _manifest_is_stale(dbt_project):
-    _parse(dbt_project)
+_dbt_on_path_for_dev()
+dbt_project.prepare_if_dev()

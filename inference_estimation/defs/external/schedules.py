@@ -1,5 +1,7 @@
-"""Unattended upkeep of the public data: a monthly re-import of every source and a daily
-freshness check (both stopped until turned on)."""
+"""Unattended upkeep of the public data.
+
+A monthly re-import of every source and a daily freshness check (both stopped until turned on).
+"""
 
 import dagster as dg
 
