@@ -91,8 +91,56 @@ def test_rows_resolve_through_the_catalog_or_are_counted_as_unknown_models(outpu
     assert {r.hardware_key for r in llama} >= {"nvidia-a100-pcie-40gb", "nvidia-h100-sxm-80gb", "nvidia-t4", "nvidia-a10"}
 
 
-def test_a_folder_without_the_aggregates_names_the_missing_file(tmp_path):
+def test_a_folder_without_aggregates_or_raw_files_names_both(tmp_path):
     (tmp_path / "predict_performance").mkdir()
     (tmp_path / ibm_llm_pilot.LLM_FEATURES_FILE).write_text((DATASET / ibm_llm_pilot.LLM_FEATURES_FILE).read_text())
-    with pytest.raises(DatasetError, match="llm_pilot_aggregates.csv"):
+    with pytest.raises(DatasetError, match="llm_pilot_aggregates.csv.*results_"):
         ADAPTER.read(tmp_path)
+
+
+def test_aggregating_the_unmodified_raw_files_reproduces_the_curators_aggregates():
+    with (DATASET / ibm_llm_pilot.AGGREGATES_FILE).open(newline="") as handle:
+        reference = {r["source_file"]: r for r in csv.DictReader(handle)}
+    samples = sorted((DATASET / "raw_sample").glob("results_*.csv"))
+    assert len(samples) == 8
+    for path in samples:
+        mine, theirs = ibm_llm_pilot.aggregate_requests(path), reference[path.name]
+        for column, value in mine.items():
+            if column in ("aggregate_source", "gpu", "model", "gpu_type", "source_file"):
+                assert column == "aggregate_source" or value == theirs[column], (path.name, column)
+                continue
+            assert float(value) == pytest.approx(float(theirs[column]), rel=1e-12) if value else not theirs[column], \
+                (path.name, column)
+
+
+def test_without_aggregates_the_raw_files_are_read_and_map_to_the_same_rows(tmp_path, output):
+    raw_dir = tmp_path / ibm_llm_pilot.RAW_DIR
+    raw_dir.mkdir(parents=True)
+    for path in (DATASET / "raw_sample").glob("results_*.csv"):
+        (raw_dir / path.name).write_bytes(path.read_bytes())
+    (tmp_path / "predict_performance").mkdir()
+    (tmp_path / ibm_llm_pilot.LLM_FEATURES_FILE).write_bytes((DATASET / ibm_llm_pilot.LLM_FEATURES_FILE).read_bytes())
+    from_raw = ADAPTER.read(tmp_path)
+    assert "aggregated 8 raw files" in from_raw.notes[0]
+    # gpt-neox-20b on 2 x A10: 8 user levels, minus those that lost over 10% of their requests
+    expected = [r for r in output.rows if r["model_key"] == "EleutherAI/gpt-neox-20b" and r["hardware_key"] == "A10"]
+    assert len(from_raw.rows) + from_raw.rejected[ibm_llm_pilot.R_FAILED] == 8 and len(from_raw.rows) == len(expected)
+    by_users = {r["concurrency"]: r for r in expected}
+    for row in from_raw.rows:
+        for column, value in row.items():
+            expected_value = by_users[row["concurrency"]][column]
+            if isinstance(value, float):
+                assert value == pytest.approx(expected_value, rel=1e-12), column
+            else:
+                assert value == expected_value, column
+
+
+def test_the_raw_files_and_features_are_pinned_at_the_commit_and_the_samples_match_their_sha256():
+    from inference_estimation.lib.external.base import sha256_of
+
+    pinned = {f.path: f for f in ADAPTER.remote_files}
+    assert len(pinned) == 527  # 526 obtainable raw files + llm_features.csv
+    assert all(ibm_llm_pilot.COMMIT in f.url for f in pinned.values())
+    assert sha256_of(DATASET / ibm_llm_pilot.LLM_FEATURES_FILE) == pinned[ibm_llm_pilot.LLM_FEATURES_FILE].sha256
+    for path in (DATASET / "raw_sample").glob("results_*.csv"):
+        assert sha256_of(path) == pinned[f"{ibm_llm_pilot.RAW_DIR}/{path.name}"].sha256

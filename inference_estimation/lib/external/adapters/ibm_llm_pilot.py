@@ -8,8 +8,12 @@ cases (see SOURCE.md) -- and the upstream feature table ``predict_performance/ll
 (IBM/LLM-performance-prediction @3c66483, Apache-2.0) for each model's dtype and whether it is an
 encoder-decoder. The raw measurements are CDLA-Permissive-2.0 (LICENSE-DATA.md travels with them).
 
-No pinned download: upstream publishes the 528 raw per-case CSVs (400 MB), not these aggregates,
-and the raw files' checksums could not be established here; read the shared folder (``--from``).
+Without the aggregates (a download, or a clone of the upstream repository), the ORIGINAL raw
+per-case files ``preprocess_data/performance_characterization_data_raw/results_*.csv`` are read
+and aggregated here by :func:`aggregate_requests` with the same definitions (a test checks that it
+reproduces the curator's aggregates on the unmodified ``raw_sample/`` files). The 526 raw files
+(383 MB) are pinned with their SHA-256 (:mod:`._ibm_llm_pilot_sha256`, which says how the checksums
+were obtained) together with ``llm_features.csv``.
 
 Measurement (README + paper, arXiv 2410.02425): each LLM served as a streaming text-generation
 service (Hugging Face TGI, per the paper) on 1/2/4 GPUs of one type with tensor-parallel
@@ -44,16 +48,25 @@ was), and the 2 cases whose raw file is missing (only two upstream medians, no l
 from __future__ import annotations
 
 import csv
+import json
+import sys
 from pathlib import Path
 from typing import Any
 
-from inference_estimation.lib.external.base import Adapter, AdapterOutput, DatasetError
+import numpy as np
+
+from inference_estimation.lib.external.adapters._ibm_llm_pilot_sha256 import RAW_SHA256
+from inference_estimation.lib.external.base import Adapter, AdapterOutput, DatasetError, RemoteFile
 from inference_estimation.lib.vocabulary import canonical_dtype
 
 AGGREGATES_FILE = "llm_pilot_aggregates.csv"
 LLM_FEATURES_FILE = "predict_performance/llm_features.csv"
+RAW_DIR = "preprocess_data/performance_characterization_data_raw"
 REPOSITORY = "IBM/LLM-performance-prediction"
 COMMIT = "3c66483f55d7a55e03410880c33c098c6233f892"
+LLM_FEATURES_SHA256 = "182cea6c74a82cc9f428c2d47afce596255d6d077e722f8e006b8428b7aa8779"
+#: HTTP status of a successful request in the raw files (408 = timeout, 9999 = client error).
+STATUS_OK = 200
 #: Encoder-decoder models are left out until the catalog models them (see the module docstring).
 INCLUDE_ENCODER_DECODER = False
 #: A case whose failed-request share exceeds this is rejected (its aggregates omit the failures).
@@ -84,6 +97,73 @@ def _float(value: str | None) -> float | None:
 def _ms(value: str | None) -> float | None:
     number = _float(value)
     return None if number is None else number / 1000.0
+
+
+def _percentiles(values: list[float]) -> dict[str, float | None]:
+    if not values:
+        return {"median": None, "mean": None, "p90": None, "p99": None}
+    array = np.asarray(values, dtype=float)
+    p50, p90, p99 = np.percentile(array, [50, 90, 99])  # numpy's default linear interpolation
+    return {"median": float(p50), "mean": float(array.mean()), "p90": float(p90), "p99": float(p99)}
+
+
+def _text(value: float | int | None) -> str:
+    return "" if value is None else repr(value)
+
+
+def aggregate_requests(path: Path) -> dict[str, str]:
+    """Aggregates one raw per-case file (one row per request) the way ``llm_pilot_aggregates.csv`` does.
+
+    Definitions (the upstream notebook's, successful requests only): throughput = output tokens /
+    ``experiment_duration_s``; TTFT = element 1 of ``latency_ms_per_token`` (requests with at least
+    two elements); ITL = elements 2.. pooled over requests; e2e = ``latency_ms``; percentiles are
+    numpy's linear ones. Returns the aggregate as CSV text cells keyed like the aggregates file.
+
+    Raises:
+        DatasetError: naming the file when it is empty, unparsable or mixes cases.
+    """
+    csv.field_size_limit(min(sys.maxsize, 1 << 30))
+    try:
+        with path.open(newline="", encoding="utf-8") as handle:
+            rows = list(csv.DictReader(handle))
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise DatasetError(f"ibm_llm_pilot: cannot read {path}: {exc}") from exc
+    if not rows:
+        raise DatasetError(f"ibm_llm_pilot: {path} has no requests")
+    first = rows[0]
+    keys = ("model", "gpu_type", "n_gpus", "num_users")
+    if any(tuple(r[k] for k in keys) != tuple(first[k] for k in keys) for r in rows):
+        raise DatasetError(f"ibm_llm_pilot: {path} mixes (model, gpu_type, n_gpus, num_users) cases")
+    try:
+        ok = [r for r in rows if int(float(r["status"])) == STATUS_OK]
+        duration_s = float(first["experiment_duration_s"])
+        ttft_ms, itl_ms, e2e_ms = [], [], []
+        for r in ok:
+            gaps = json.loads(r["latency_ms_per_token"]) if r["latency_ms_per_token"] else []
+            if len(gaps) >= 2:
+                ttft_ms.append(float(gaps[1]))
+            itl_ms.extend(float(g) for g in gaps[2:])
+            e2e_ms.append(float(r["latency_ms"]))
+        n_in = [float(r["n_input_tokens"]) for r in ok]
+        n_out = [float(r["n_output_tokens"]) for r in ok]
+    except (KeyError, TypeError, ValueError) as exc:
+        raise DatasetError(f"ibm_llm_pilot: {path}: cannot parse requests ({exc})") from exc
+    ttft, itl, e2e = _percentiles(ttft_ms), _percentiles(itl_ms), _percentiles(e2e_ms)
+    n_gpus = int(float(first["n_gpus"]))
+    return {
+        "model": first["model"], "gpu": f"{n_gpus} x {first['gpu_type']}", "n_gpus": str(n_gpus),
+        "gpu_type": first["gpu_type"], "num_users": str(int(float(first["num_users"]))), "source_file": path.name,
+        "n_requests_ok": str(len(ok)), "n_requests_failed": str(len(rows) - len(ok)),
+        "experiment_duration_s": _text(duration_s),
+        "throughput_tok_s": _text(sum(n_out) / duration_s if ok else None),
+        "requests_per_s": _text(len(ok) / duration_s if ok else None),
+        "mean_input_tokens": _text(float(np.mean(n_in)) if ok else None),
+        "mean_output_tokens": _text(float(np.mean(n_out)) if ok else None),
+        **{f"{stat}_ttft_ms": _text(ttft[stat]) for stat in ("median", "mean", "p90", "p99")},
+        **{f"{stat}_itl_ms": _text(itl[stat]) for stat in ("median", "mean", "p90", "p99")},
+        "median_e2e_latency_ms": _text(e2e["median"]), "p90_e2e_latency_ms": _text(e2e["p90"]),
+        "aggregate_source": "aggregated from the raw file by the adapter",
+    }
 
 
 def aggregate_to_row(case: dict[str, str], *, dtype: str, source: str = "ibm_llm_pilot") -> dict[str, Any]:
@@ -140,7 +220,12 @@ class IBMLLMPilotAdapter(Adapter):
     title = "IBM LLM-Pilot performance characterisation (TGI serving, 2024)"
     license = "CDLA-Permissive-2.0 (measurements); Apache-2.0 (feature tables)"
     measured_at = "2024-06-27"
-    remote_files = ()
+    remote_files = (
+        RemoteFile(LLM_FEATURES_FILE, f"https://raw.githubusercontent.com/{REPOSITORY}/{COMMIT}/{LLM_FEATURES_FILE}",
+                   LLM_FEATURES_SHA256),
+        *(RemoteFile(f"{RAW_DIR}/{name}", f"https://raw.githubusercontent.com/{REPOSITORY}/{COMMIT}/{RAW_DIR}/{name}",
+                     sha) for name, sha in sorted(RAW_SHA256.items())),
+    )
 
     def _features(self, folder: Path) -> dict[str, dict[str, str]]:
         path = self.require(folder, LLM_FEATURES_FILE)
@@ -152,11 +237,19 @@ class IBMLLMPilotAdapter(Adapter):
 
     def read(self, folder: Path) -> AdapterOutput:
         features = self._features(folder)
-        path = self.require(folder, AGGREGATES_FILE)
-        with path.open(newline="", encoding="utf-8") as handle:
-            cases = list(csv.DictReader(handle))
-        out = AdapterOutput(notes=[f"read {AGGREGATES_FILE} ({len(cases)} cases, derived from the raw requests of "
-                                   f"{REPOSITORY}@{COMMIT[:7]}) and {LLM_FEATURES_FILE}"])
+        path = folder / AGGREGATES_FILE
+        if path.exists():
+            with path.open(newline="", encoding="utf-8") as handle:
+                cases = list(csv.DictReader(handle))
+            note = (f"read {AGGREGATES_FILE} ({len(cases)} cases, derived from the raw requests of "
+                    f"{REPOSITORY}@{COMMIT[:7]}) and {LLM_FEATURES_FILE}")
+        else:
+            raw_files = sorted((folder / RAW_DIR).glob("results_*.csv"))
+            if not raw_files:
+                raise DatasetError(f"{self.source}: neither {path} nor raw files {folder / RAW_DIR}/results_*.csv")
+            cases = [aggregate_requests(raw) for raw in raw_files]
+            note = f"aggregated {len(raw_files)} raw files {RAW_DIR}/results_*.csv ({REPOSITORY}@{COMMIT[:7]})"
+        out = AdapterOutput(notes=[note])
         for line, case in enumerate(cases, start=2):
             try:
                 model = features.get(case["model"])
