@@ -60,8 +60,9 @@ def source_additions(frame: pd.DataFrame) -> pd.DataFrame:
     """What each source adds to the coverage of all the OTHER sources together.
 
     One row per source: its devices and engines, those no other source has (``new_devices``,
-    ``new_engines``, comma-separated), and its concurrency range beside the others' (serving load
-    the rest of the data does not reach shows as a higher ``concurrency_max``).
+    ``new_engines``, comma-separated; ``new_device_engine_pairs`` counts (device, engine) pairs
+    only this source measures), and its concurrency range beside the others' (serving load the
+    rest of the data does not reach shows as a higher ``concurrency_max``).
     """
     rows = []
     for source, own in frame.groupby("source", dropna=False):
@@ -69,17 +70,23 @@ def source_additions(frame: pd.DataFrame) -> pd.DataFrame:
         devices, other_devices = set(own["hardware_key"].dropna()), set(others["hardware_key"].dropna())
         engines = set(own["engine"].dropna()) if "engine" in own else set()
         other_engines = set(others["engine"].dropna()) if "engine" in others else set()
+        pairs = set(zip(own["hardware_key"], own["engine"])) if "engine" in own else set()
+        other_pairs = set(zip(others["hardware_key"], others["engine"])) if "engine" in others else set()
         conc = own["concurrency"].dropna() if "concurrency" in own else pd.Series(dtype=float)
         other_conc = others["concurrency"].dropna() if "concurrency" in others else pd.Series(dtype=float)
         rows.append({
             "source": source, "rows": len(own), "devices": len(devices),
             "new_devices": ", ".join(sorted(devices - other_devices)), "engines": ", ".join(sorted(engines)),
             "new_engines": ", ".join(sorted(engines - other_engines)),
+            "new_device_engine_pairs": len(pairs - other_pairs),
             "concurrency_min": int(conc.min()) if len(conc) else None,
             "concurrency_max": int(conc.max()) if len(conc) else None,
             "others_concurrency_max": int(other_conc.max()) if len(other_conc) else None,
         })
-    return pd.DataFrame(rows).set_index("source").sort_values("rows", ascending=False)
+    table = pd.DataFrame(rows).set_index("source").sort_values("rows", ascending=False)
+    for column in ("concurrency_min", "concurrency_max", "others_concurrency_max"):
+        table[column] = table[column].astype("Int64")
+    return table
 
 
 def to_markdown(table: pd.DataFrame) -> str:

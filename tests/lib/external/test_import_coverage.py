@@ -91,3 +91,4 @@ def test_source_additions_on_a_tiny_frame():
     additions = source_additions(frame)
     assert additions.loc["a", "new_devices"] == "h2" and additions.loc["a", "new_engines"] == "tgi"
     assert additions.loc["b", "new_devices"] == "" and additions.loc["a", "others_concurrency_max"] == 8
+    assert additions.loc["a", "new_device_engine_pairs"] == 1 and additions.loc["b", "new_device_engine_pairs"] == 0
