@@ -25,7 +25,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-SCHEMA_VERSION = "1.1"
+SCHEMA_VERSION = "1.2"
 
 #: Allowed values of the enumerated fields.
 SOURCES_LOCAL = "local"
@@ -34,6 +34,12 @@ STATUSES = ("ok", "oom", "timeout", "error")
 POWER_SOURCES = ("nvml-energy", "nvml-power", "amdsmi", "rapl", "wall", "estimate", "none")
 POWER_SCOPES = ("device", "all-devices", "cpu-package", "system")
 WEIGHT_SOURCES = ("random", "pretrained")
+#: How a source published its throughput (1.2). The record's ``*_throughput_tok_s`` are ALWAYS the
+#: whole deployment's tokens/s; ``per-device`` says the source divided by a GPU count and the
+#: adapter multiplied it back (see ``throughput_scope``).
+THROUGHPUT_SCOPES = ("system", "per-device")
+#: Which statistic over requests (serving) or trials (offline) ``ttft_s``/``tpot_s``/``e2e_latency_s`` are (1.2).
+LATENCY_STATISTICS = ("mean", "p50")
 
 #: Fields that identify a workload point inside one run (with ``source`` and ``run_id``).
 POINT_KEY_FIELDS = (
@@ -50,6 +56,14 @@ POINT_KEY_FIELDS = (
     "request_rate_rps",
     "concurrency",
     "prompt_type",
+    # added in 1.2: deployments that differ only in these are different points
+    "disaggregated_prefill_decode",
+    "prefill_device_count",
+    "decode_device_count",
+    "node_count",
+    "expert_parallel",
+    "attention_data_parallel",
+    "speculative_decoding",
 )
 
 
@@ -71,6 +85,29 @@ class MeasurementRecord:
       (serving; vLLM's benchmark definition). 0 is a measured value: no request met them.
     * ``row_throughput_rows_s``: rows predicted per second (tabular models; for them
       ``batch_size`` is rows per call and ``e2e_latency_s`` the latency of one call).
+
+    Fields added in 1.2 (deployment topology and what a published figure means; null = the source
+    does not say, which for every source before 1.2 means a plain single-pool, single-node
+    deployment without speculative decoding):
+
+    * ``disaggregated_prefill_decode``: True when prefill and decode run on separate pools of
+      devices (e.g. NVIDIA Dynamo); then ``prefill_device_count`` + ``decode_device_count`` =
+      ``device_count``, and ``tensor_parallel`` is the decode pool's TP degree.
+    * ``prefill_device_count`` / ``decode_device_count``: devices in each pool (disaggregated only).
+    * ``node_count``: hosts the deployment spans (1 = single node; >1 = multi-node).
+    * ``expert_parallel``: expert-parallel degree of an MoE deployment (1 = experts not sharded by EP).
+    * ``attention_data_parallel``: True when attention runs data-parallel across the TP group
+      (SGLang/TRT-LLM "DP attention"), False when it is tensor-parallel.
+    * ``speculative_decoding``: ``"none"`` or the method (``"mtp"``, ``"eagle"``, ...); with a method,
+      ``tpot_s`` is per ACCEPTED output token, so it is not a single decode step's time.
+    * ``throughput_scope``: how the SOURCE published throughput: ``"system"`` (whole deployment,
+      stored as is) or ``"per-device"`` (tokens/s per GPU; the adapter multiplied it by the GPUs
+      the source divided by, so ``output_throughput_tok_s``/``total_throughput_tok_s`` are still
+      the whole deployment's). Which tokens a throughput counts is in its name: ``output_`` counts
+      generated tokens, ``total_`` input + output.
+    * ``latency_statistic``: which statistic ``ttft_s``, ``tpot_s`` and ``e2e_latency_s`` are over
+      requests (serving) or trials (offline): ``"mean"`` or ``"p50"`` (the median, for sources
+      that publish no mean). The ``*_p50_s``/``*_p90_s``/``*_p99_s`` columns are always percentiles.
     """
 
     # identity
@@ -132,6 +169,16 @@ class MeasurementRecord:
     request_throughput_rps: float | None = None
     goodput_rps: float | None = None
     row_throughput_rows_s: float | None = None
+    # added in 1.2: deployment topology and the meaning of published figures
+    disaggregated_prefill_decode: bool | None = None
+    prefill_device_count: int | None = None
+    decode_device_count: int | None = None
+    node_count: int | None = None
+    expert_parallel: int | None = None
+    attention_data_parallel: bool | None = None
+    speculative_decoding: str | None = None
+    throughput_scope: str | None = None
+    latency_statistic: str | None = None
 
     def __post_init__(self) -> None:
         self.validate()
@@ -152,6 +199,15 @@ class MeasurementRecord:
             _check_enum("power_scope", self.power_scope, POWER_SCOPES)
         if self.weight_source is not None:
             _check_enum("weight_source", self.weight_source, WEIGHT_SOURCES)
+        if self.throughput_scope is not None:
+            _check_enum("throughput_scope", self.throughput_scope, THROUGHPUT_SCOPES)
+        if self.latency_statistic is not None:
+            _check_enum("latency_statistic", self.latency_statistic, LATENCY_STATISTICS)
+        for name in ("disaggregated_prefill_decode", "attention_data_parallel"):
+            if getattr(self, name) is not None and not isinstance(getattr(self, name), bool):
+                raise RecordValidationError(f"field '{name}' must be true, false or null, got {getattr(self, name)!r}")
+        if self.speculative_decoding is not None and not self.speculative_decoding.strip():
+            raise RecordValidationError("field 'speculative_decoding' is empty; use 'none' or the method's name")
         if self.power_source == "none":
             for name in ("avg_power_w", "energy_j", "energy_per_output_token_j"):
                 if getattr(self, name) is not None:
@@ -167,10 +223,15 @@ class MeasurementRecord:
                     raise RecordValidationError(f"field '{f.name}' is {value}; use null for 'not measured'")
                 if value < 0:
                     raise RecordValidationError(f"field '{f.name}' is negative ({value})")
-        for name in ("batch_size", "input_tokens", "output_tokens", "device_count", "tensor_parallel"):
+        for name in ("batch_size", "input_tokens", "output_tokens", "device_count", "tensor_parallel",
+                     "prefill_device_count", "decode_device_count", "node_count", "expert_parallel"):
             value = getattr(self, name)
-            if value is not None and (not isinstance(value, int) or value < 1):
+            if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
                 raise RecordValidationError(f"field '{name}' must be a positive integer, got {value!r}")
+        pools = (self.prefill_device_count, self.decode_device_count)
+        if all(p is not None for p in pools) and sum(pools) != self.device_count:
+            raise RecordValidationError(f"fields 'prefill_device_count' + 'decode_device_count' ({pools[0]} + {pools[1]}) "
+                                        f"must equal 'device_count' ({self.device_count})")
         if self.status != "ok" and not self.error:
             raise RecordValidationError(f"field 'error' is required when status is '{self.status}'")
 
@@ -205,11 +266,11 @@ def field_names() -> list[str]:
     return [f.name for f in dataclasses.fields(MeasurementRecord)]
 
 
-_PY_TO_ARROW = {"str": "string", "int": "int64", "float": "float64"}
+_PY_TO_ARROW = {"str": "string", "int": "int64", "float": "float64", "bool": "bool"}
 
 
 def arrow_type_names() -> dict[str, str]:
-    """Maps each column to a type name (``string``, ``int64``, ``float64``) for parquet/DuckDB.
+    """Maps each column to a type name (``string``, ``int64``, ``float64``, ``bool``) for parquet/DuckDB.
 
     Returns:
         Ordered dict of column name to type name, derived from the dataclass annotations.
@@ -226,6 +287,8 @@ __all__ = [
     "RecordValidationError",
     "SCHEMA_VERSION",
     "POINT_KEY_FIELDS",
+    "THROUGHPUT_SCOPES",
+    "LATENCY_STATISTICS",
     "field_names",
     "arrow_type_names",
     "field",

@@ -322,6 +322,25 @@ def _catalog(args: argparse.Namespace) -> int:
     print(f"benchmarkable hardware: {', '.join(catalog.partition_hardware)}")
     print(f"sweeps: {', '.join(catalog.sweeps)}")
     print(f"files: {', '.join(catalog.files)}")
+    if args.check_specs_from:
+        from pathlib import Path
+
+        from inference_estimation.lib.external.spec_crosscheck import (
+            WATTGPU_FOLDER, SpecTableError, cross_check_wattgpu,
+        )
+
+        root = Path(args.check_specs_from).expanduser()
+        folder = root / WATTGPU_FOLDER if (root / WATTGPU_FOLDER).is_dir() else root
+        try:
+            check = cross_check_wattgpu(catalog, folder, tolerance=args.spec_tolerance_pct / 100.0)
+        except SpecTableError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        print(f"WattGPU cross-check: {check.compared} facts of {len(check.resolved)} GPUs compared, "
+              f"{len(check.disagreements)} beyond {args.spec_tolerance_pct:g}%; not in the catalog: "
+              f"{', '.join(check.unresolved) or 'none'}")
+        for disagreement in check.disagreements:
+            print(f"  {disagreement}")
     return 0
 
 
@@ -434,6 +453,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_ui)
 
     p = sub.add_parser("catalog", help="validate and list the catalog (package + overlays)")
+    p.add_argument("--check-specs-from", default=None,
+                   help="folder holding wattgpu_watt_counts (or that folder): list spec facts where the catalog "
+                        "and WattGPU's GPU table differ beyond --spec-tolerance-pct (reports only; edits nothing)")
+    p.add_argument("--spec-tolerance-pct", type=float, default=5.0)
     p.set_defaults(func=_catalog)
     return parser
 

@@ -25,10 +25,68 @@ def coverage_table(frame: pd.DataFrame) -> pd.DataFrame:
         "workloads": grouped[workload].apply(lambda g: len(g.astype(str).drop_duplicates())),
         "roofline_violations": grouped["roofline_violation"].apply(lambda s: int((s.fillna("") != "").sum())),
     })
+    if "engine" in frame:
+        table["engines"] = grouped["engine"].nunique()
+    if "concurrency" in frame:
+        table["concurrency_min"] = grouped["concurrency"].min().astype("Int64")
+        table["concurrency_max"] = grouped["concurrency"].max().astype("Int64")
+    if "plain_deployment" in frame:  # disaggregated / speculative / multi-node rows (schema 1.2)
+        table["non_plain_rows"] = grouped["plain_deployment"].apply(lambda s: int((s == False).sum()))  # noqa: E712
     for target in constants.TARGETS:
         if target in frame:
             table[target] = grouped[target].count()
     return table.sort_values("rows", ascending=False)
+
+
+def rows_by_source_hardware_engine(frame: pd.DataFrame) -> pd.DataFrame:
+    """Rows per (source, hardware, engine), with the concurrency range of serving rows.
+
+    Works on any frame with ``source``, ``hardware_key`` and ``engine`` (the training frame, or an
+    import's records as a frame); a missing engine shows as "unknown".
+    """
+    data = frame.assign(engine=frame["engine"].fillna("unknown").replace("", "unknown"))
+    if "concurrency" not in data:
+        data = data.assign(concurrency=np.nan)
+    grouped = data.groupby(["source", "hardware_key", "engine"], dropna=False)
+    table = pd.DataFrame({
+        "rows": grouped.size(),
+        "concurrency_min": grouped["concurrency"].min().astype("Int64"),
+        "concurrency_max": grouped["concurrency"].max().astype("Int64"),
+    }).reset_index()
+    return table.sort_values(["source", "rows"], ascending=[True, False]).set_index("source")
+
+
+def source_additions(frame: pd.DataFrame) -> pd.DataFrame:
+    """What each source adds to the coverage of all the OTHER sources together.
+
+    One row per source: its devices and engines, those no other source has (``new_devices``,
+    ``new_engines``, comma-separated; ``new_device_engine_pairs`` counts (device, engine) pairs
+    only this source measures), and its concurrency range beside the others' (serving load the
+    rest of the data does not reach shows as a higher ``concurrency_max``).
+    """
+    rows = []
+    for source, own in frame.groupby("source", dropna=False):
+        others = frame[frame["source"] != source]
+        devices, other_devices = set(own["hardware_key"].dropna()), set(others["hardware_key"].dropna())
+        engines = set(own["engine"].dropna()) if "engine" in own else set()
+        other_engines = set(others["engine"].dropna()) if "engine" in others else set()
+        pairs = set(zip(own["hardware_key"], own["engine"])) if "engine" in own else set()
+        other_pairs = set(zip(others["hardware_key"], others["engine"])) if "engine" in others else set()
+        conc = own["concurrency"].dropna() if "concurrency" in own else pd.Series(dtype=float)
+        other_conc = others["concurrency"].dropna() if "concurrency" in others else pd.Series(dtype=float)
+        rows.append({
+            "source": source, "rows": len(own), "devices": len(devices),
+            "new_devices": ", ".join(sorted(devices - other_devices)), "engines": ", ".join(sorted(engines)),
+            "new_engines": ", ".join(sorted(engines - other_engines)),
+            "new_device_engine_pairs": len(pairs - other_pairs),
+            "concurrency_min": int(conc.min()) if len(conc) else None,
+            "concurrency_max": int(conc.max()) if len(conc) else None,
+            "others_concurrency_max": int(other_conc.max()) if len(other_conc) else None,
+        })
+    table = pd.DataFrame(rows).set_index("source").sort_values("rows", ascending=False)
+    for column in ("concurrency_min", "concurrency_max", "others_concurrency_max"):
+        table[column] = table[column].astype("Int64")
+    return table
 
 
 def to_markdown(table: pd.DataFrame) -> str:

@@ -271,7 +271,7 @@ def schema_result(con: duckdb.DuckDBPyConnection, table: str) -> RuleResult:
     if table not in RUN_TABLES:
         raise ValueError(f"unknown run table {table!r}")
     ensure_raw_tables(con)
-    duck = {"string": "VARCHAR", "int64": "BIGINT", "float64": "DOUBLE"}
+    duck = {"string": "VARCHAR", "int64": "BIGINT", "float64": "DOUBLE", "bool": "BOOLEAN"}
     expected = {name: duck[t] for name, t in arrow_type_names().items()} | {"landed_from": "VARCHAR"}
     actual = dict(con.execute("select column_name, data_type from information_schema.columns "
                               "where table_schema = ? and table_name = ?", [RAW_SCHEMA, table]).fetchall())

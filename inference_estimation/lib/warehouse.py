@@ -30,8 +30,8 @@ from inference_estimation.lib.features import HARDWARE_FACT_COLUMNS, MODEL_FACT_
 
 RAW_SCHEMA = "raw"
 RUN_TABLES = ("benchmark_runs", "external_runs")
-_ARROW = {"string": pa.string(), "int64": pa.int64(), "float64": pa.float64()}
-_DUCK = {"string": "VARCHAR", "int64": "BIGINT", "float64": "DOUBLE"}
+_ARROW = {"string": pa.string(), "int64": pa.int64(), "float64": pa.float64(), "bool": pa.bool_()}
+_DUCK = {"string": "VARCHAR", "int64": "BIGINT", "float64": "DOUBLE", "bool": "BOOLEAN"}
 _IDENT = re.compile(r"^[a-z_][a-z0-9_]*$")
 
 
@@ -42,6 +42,13 @@ class WarehouseError(RuntimeError):
 def record_arrow_schema() -> pa.Schema:
     """The parquet schema of a run file, derived from the measurement record."""
     return pa.schema([pa.field(name, _ARROW[t]) for name, t in arrow_type_names().items()])
+
+
+def _nullable_later_fields() -> set[str]:
+    """Record fields added by a schema bump (after ``schema_version``; all default to null): a run
+    file written before the bump lacks them and still reads, with nulls."""
+    names = field_names()
+    return set(names[names.index("schema_version") + 1:])
 
 
 def _ident(name: str) -> str:
@@ -106,10 +113,12 @@ def read_run_parquet(path: Path) -> list[MeasurementRecord]:
     except Exception as exc:  # pyarrow raises several types for corrupt files
         raise WarehouseError(f"{path}: not a readable parquet file ({exc})") from exc
     missing = set(field_names()) - set(table.column_names)
-    if missing:
-        raise WarehouseError(f"{path}: missing column(s) {sorted(missing)}")
+    required = missing - _nullable_later_fields()
+    if required:
+        raise WarehouseError(f"{path}: missing column(s) {sorted(required)}")
     records = []
-    for i, row in enumerate(table.select(field_names()).to_pylist()):
+    present = [name for name in field_names() if name not in missing]
+    for i, row in enumerate(table.select(present).to_pylist()):
         try:
             records.append(MeasurementRecord.from_dict(row))
         except RecordValidationError as exc:
@@ -144,7 +153,9 @@ def land_run(con: duckdb.DuckDBPyConnection, path: Path, table: str = "benchmark
         if already:
             con.execute("rollback")
             return 0
-        cols = field_names()
+        # A file written before a schema bump lacks the later (nullable) fields: they land as null.
+        file_columns = {r[0] for r in con.execute("select name from parquet_schema(?)", [str(path)]).fetchall()}
+        cols = [name for name in field_names() if name in file_columns]
         con.execute(
             f"insert into {RAW_SCHEMA}.{table} ({', '.join(cols)}, landed_from) "
             f"select {', '.join(cols)}, ? from read_parquet(?)",

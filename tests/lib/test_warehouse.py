@@ -81,3 +81,32 @@ def test_a_warehouse_from_an_older_schema_gains_new_record_fields_as_null_column
     columns = {r[0] for r in con.execute("describe raw.benchmark_runs").fetchall()}
     assert {"e2e_latency_s", "power_source", "schema_version"} <= columns
     assert con.execute("select count(*), count(e2e_latency_s) from raw.benchmark_runs").fetchone() == (1, 0)
+
+
+def test_a_run_file_written_before_a_schema_bump_still_reads_and_lands_with_null_new_fields(tmp_path):
+    import pyarrow.parquet as pq
+
+    path = warehouse.write_run_parquet(_records("run-old"), warehouse.run_parquet_path(tmp_path, "local", "run-old"))
+    table = pq.read_table(path)
+    older = table.drop_columns(["node_count", "speculative_decoding", "disaggregated_prefill_decode", "e2e_p50_s"])
+    path.unlink()
+    pq.write_table(older, path)
+    assert [r.node_count for r in warehouse.read_run_parquet(path)] == [None, None, None]
+    con = duckdb.connect(str(tmp_path / "w.duckdb"))
+    assert warehouse.land_run(con, path) == 3
+    assert con.execute("select count(*), count(node_count), count(e2e_latency_s) from raw.benchmark_runs").fetchone() == (3, 0, 3)
+    # a field of the original record is still required
+    pq.write_table(older.drop_columns(["e2e_latency_s"]), path)
+    with pytest.raises(warehouse.WarehouseError, match="e2e_latency_s"):
+        warehouse.read_run_parquet(path)
+
+
+def test_boolean_deployment_fields_round_trip_through_parquet_and_duckdb(tmp_path):
+    records = _records("run-bool", n=1)
+    records[0].disaggregated_prefill_decode = True
+    records[0].attention_data_parallel = False
+    path = warehouse.write_run_parquet(records, warehouse.run_parquet_path(tmp_path, "local", "run-bool"))
+    con = duckdb.connect(str(tmp_path / "w.duckdb"))
+    warehouse.land_run(con, path)
+    assert con.execute("select disaggregated_prefill_decode, attention_data_parallel, node_count "
+                       "from raw.benchmark_runs").fetchone() == (True, False, None)

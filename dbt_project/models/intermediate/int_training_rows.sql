@@ -8,6 +8,14 @@ select
     m.tensor_parallel, m.concurrency, m.request_rate_rps, m.power_source, m.power_scope,
     m.e2e_latency_s, m.ttft_s, m.tpot_s, m.output_throughput_tok_s, m.peak_memory_gb, m.avg_power_w,
     m.energy_per_output_token_j,
+    -- Deployment shape (schema 1.2). Rows that are not a plain deployment (disaggregated
+    -- prefill/decode, speculative decoding, several nodes) must not be mixed with plain ones.
+    m.disaggregated_prefill_decode, m.prefill_device_count, m.decode_device_count, m.node_count,
+    m.expert_parallel, m.attention_data_parallel, m.speculative_decoding, m.throughput_scope,
+    m.latency_statistic,
+    (coalesce(m.disaggregated_prefill_decode, false) = false
+     and coalesce(m.speculative_decoding, 'none') = 'none'
+     and coalesce(m.node_count, 1) = 1) as plain_deployment,
     mo.hf_id, mo.family, mo.model_kind, mo.params, mo.active_params, mo.matmul_params, mo.active_matmul_params,
     mo.layers, mo.hidden_size, mo.heads, mo.kv_heads, mo.head_dim, mo.intermediate_size, mo.vocab_size,
     mo.experts, mo.active_experts, mo.gated_mlp,

@@ -8,6 +8,11 @@ import pandas as pd
 
 IDENTITY_COLUMNS = ["point_id", "measurement_id", "source", "run_id", "measured_at_ts", "model_key",
                     "hardware_key", "power_source", "power_scope"]
+#: Deployment shape (schema 1.2), carried so training can keep disaggregated, speculative and
+#: multi-node rows apart from plain ones (``plain_deployment``).
+DEPLOYMENT_COLUMNS = ["plain_deployment", "disaggregated_prefill_decode", "prefill_device_count",
+                      "decode_device_count", "node_count", "expert_parallel", "attention_data_parallel",
+                      "speculative_decoding", "throughput_scope", "latency_statistic"]
 TARGET_COLUMNS = ["e2e_latency_s", "ttft_s", "tpot_s", "output_throughput_tok_s", "peak_memory_gb",
                   "avg_power_w", "energy_per_output_token_j"]
 
@@ -21,7 +26,8 @@ def model(dbt, session):
     # Columns that are features too (source, power_scope) come from the feature frame, exactly as
     # predict builds them.
     identity = [c for c in IDENTITY_COLUMNS if c not in FEATURE_COLUMNS]
-    out = pd.concat([rows[identity + TARGET_COLUMNS], features], axis=1)
+    deployment = [c for c in DEPLOYMENT_COLUMNS if c not in FEATURE_COLUMNS]
+    out = pd.concat([rows[identity + TARGET_COLUMNS + deployment], features], axis=1)
     # Physically impossible rows (faster than the hardware's roofline bound) stay visible here,
     # flagged, and the predictors never train on them.
     out["roofline_violation"] = roofline_violations(rows, features)

@@ -59,6 +59,15 @@ def external_benchmarks(context: dg.AssetExecutionContext, config: ExternalConfi
         "import_s": round(time.perf_counter() - start, 2),
         "rejected_by_reason": dg.MetadataValue.md(_table(dict(result.rejected.most_common()), "reason", "rows")),
         "rows_by_hardware": dg.MetadataValue.md(_table(summary["by_hardware"], "hardware", "rows")),
+        "rows_by_hardware_engine": dg.MetadataValue.md(
+            _table(summary["by_hardware_engine"], f"{source}: hardware | engine", "rows")),
+        "rows_by_deployment": dg.MetadataValue.md(_table(summary["by_deployment"], "not a plain deployment", "rows")),
+        "devices": ", ".join(summary["coverage"]["devices"]),
+        "engines": ", ".join(summary["coverage"]["engines"]),
+        "modes": ", ".join(summary["coverage"]["modes"]),
+        **({"concurrency_min": summary["coverage"]["concurrency_min"],
+            "concurrency_max": summary["coverage"]["concurrency_max"]}
+           if summary["coverage"]["concurrency_min"] is not None else {}),
         "rows_by_metric": dg.MetadataValue.md(_table(summary["by_metric"], "metric", "rows")),
         "models": len(summary["by_model"]),
         **({"canonical_csv": dg.MetadataValue.path(str(result.canonical_csv))} if result.canonical_csv else {}),

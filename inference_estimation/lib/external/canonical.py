@@ -39,6 +39,10 @@ METRIC_COLUMNS = (
 CANONICAL_COLUMNS = [c for c in RECORD_TYPES if c not in ("schema_version",)]
 
 
+#: Spellings of a boolean cell (case-insensitive); an empty cell is null.
+_BOOL_TEXT = {"true": True, "false": False, "1": True, "0": False, "yes": True, "no": False}
+
+
 class CanonicalFormatError(ValueError):
     """A canonical CSV is invalid; the message names the file, line and column."""
 
@@ -54,6 +58,11 @@ def _parse(value: str, kind: str) -> Any:
         return int(number)
     if kind == "float64":
         return float(value)
+    if kind == "bool":
+        lowered = value.lower()
+        if lowered not in _BOOL_TEXT:
+            raise ValueError(f"{value!r} is not a boolean (true/false)")
+        return _BOOL_TEXT[lowered]
     return value
 
 

@@ -50,14 +50,30 @@ class ImportResult:
     canonical_csv: Path | None = None
 
     def summary(self) -> dict[str, Any]:
-        """Counts by hardware, model and metric for materialization metadata."""
-        by_hw: Counter = Counter(r.hardware_key for r in self.records)
-        by_model: Counter = Counter(r.model_key for r in self.records)
+        """Counts by hardware, (hardware, engine), model, metric and deployment shape, and the
+        coverage (devices, engines, modes, concurrency range) for materialization metadata."""
+        records = self.records
+        by_hw: Counter = Counter(r.hardware_key for r in records)
+        by_hw_engine: Counter = Counter((r.hardware_key, r.engine or "unknown") for r in records)
+        by_model: Counter = Counter(r.model_key for r in records)
         metrics = ("e2e_latency_s", "ttft_s", "tpot_s", "output_throughput_tok_s", "total_throughput_tok_s",
                    "avg_power_w", "energy_per_output_token_j")
-        by_metric = {m: sum(getattr(r, m) is not None for r in self.records) for m in metrics}
+        by_metric = {m: sum(getattr(r, m) is not None for r in records) for m in metrics}
+        concurrency = [r.concurrency for r in records if r.concurrency is not None]
+        by_deployment = {
+            "disaggregated_prefill_decode": sum(r.disaggregated_prefill_decode is True for r in records),
+            "speculative_decoding": sum(r.speculative_decoding not in (None, "none") for r in records),
+            "multi_node": sum((r.node_count or 1) > 1 for r in records),
+        }
+        coverage = {
+            "devices": sorted(by_hw), "engines": sorted({r.engine or "unknown" for r in records}),
+            "modes": sorted({r.mode for r in records}),
+            "concurrency_min": min(concurrency) if concurrency else None,
+            "concurrency_max": max(concurrency) if concurrency else None,
+        }
         return {"by_hardware": dict(by_hw.most_common()), "by_model": dict(by_model.most_common()),
-                "by_metric": by_metric}
+                "by_hardware_engine": {f"{hw} | {engine}": n for (hw, engine), n in by_hw_engine.most_common()},
+                "by_metric": by_metric, "by_deployment": by_deployment, "coverage": coverage}
 
 
 def _land(con: duckdb.DuckDBPyConnection, records: list[MeasurementRecord], parquet_dir: Path) -> tuple[int, list[str], list[Path]]:

@@ -94,3 +94,16 @@ def test_two_rows_resolving_to_the_same_point_keep_the_first_or_fail_strictly_na
     assert rejected == {"duplicate workload point after name resolution": 1}
     with pytest.raises(CanonicalFormatError, match=r"line 3, column 'model_key': same workload point as .*line 2"):
         to_records(read_canonical_csv(path), catalog, origin=str(path), strict=True)
+
+
+def test_deployment_flags_are_read_as_booleans_and_a_bad_flag_names_line_and_column(tmp_path, catalog):
+    text = ("source,model_key,hardware_key,device_count,prefill_device_count,decode_device_count,"
+            "disaggregated_prefill_decode,speculative_decoding,node_count,ttft_s\n"
+            "lab,llama-3.1-70b,H100,16,8,8,TRUE,mtp,2,0.5\n"
+            "lab,llama-3.1-70b,H100,8,,,false,none,1,0.4\n")
+    records, _ = to_records(read_canonical_csv(_write(tmp_path, text)), catalog, origin="mine.csv", strict=True)
+    assert [r.disaggregated_prefill_decode for r in records] == [True, False]
+    assert records[0].decode_device_count == 8 and records[0].node_count == 2
+    bad = _write(tmp_path, text.replace("TRUE", "maybe"), name="bad.csv")
+    with pytest.raises(CanonicalFormatError, match=r"bad.csv: line 2, column 'disaggregated_prefill_decode'"):
+        read_canonical_csv(bad)
