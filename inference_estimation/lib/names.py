@@ -66,6 +66,8 @@ _MODEL_PACKAGING = frozenset({
 _QUANT_PART = re.compile(r"^(fp|int|nvfp|mxfp|uint)\d+$|^w\d+a\d+$|^awq$|^gptq$|^q\d$")
 _VERSION_PART = re.compile(r"^v\d+$")
 _DATE = re.compile(r"^\d{4}$")
+#: A pinned revision after the name (Replicate's ``meta/llama-2-7b-chat:13c3cd...``).
+_REVISION = re.compile(r":[0-9a-f]{16,}$")
 _SIZE = re.compile(r"^(\d+x)?\d+(\.\d+)?[bmk]$|^a?\d+b$|^\d+e$")
 
 
@@ -82,7 +84,8 @@ def model_levels(name: str) -> tuple[str, str, str]:
        version right after them: ``-FP4-v2``) and a leading ``Meta-``;
     3. without release dates (``2507``, ``0528``) as well.
     """
-    parts = [p for p in _SPLIT.split(name.strip().lower().rsplit("/", 1)[-1]) if p]
+    base = _REVISION.sub("", name.strip().lower()).rsplit("/", 1)[-1]
+    parts = [p for p in _SPLIT.split(base) if p]
     packaged: list[str] = []
     after_quant = False
     for part in parts:
@@ -111,13 +114,15 @@ def _similarity(query: set[str], name: set[str]) -> float:
 
 
 def _rank(query: set[str], plain: str, keys, spellings: dict[str, list[tuple[set[str], str]]]) -> tuple[str, ...]:
-    """Keys ordered by weighted token overlap with the query, then by string similarity."""
-    def score(key: str) -> tuple[float, float]:
-        return max((_similarity(query, toks), difflib.SequenceMatcher(None, plain, text).ratio())
-                   for toks, text in spellings[key])
+    """Keys ordered by: same first word (the family), weighted token overlap, string similarity."""
+    family = plain.split(" ", 1)[0]
 
-    scored = sorted(((score(k), k) for k in keys), key=lambda sk: (-sk[0][0], -sk[0][1], sk[1]))
-    return tuple(k for (sim, ratio), k in scored if sim > 0 or ratio >= 0.5)[:MAX_CANDIDATES]
+    def score(key: str) -> tuple[bool, float, float]:
+        return max((text.split(" ", 1)[0] == family, _similarity(query, toks),
+                    difflib.SequenceMatcher(None, plain, text).ratio()) for toks, text in spellings[key])
+
+    scored = sorted(((score(k), k) for k in keys), key=lambda sk: (-sk[0][0], -sk[0][1], -sk[0][2], sk[1]))
+    return tuple(k for (_, sim, ratio), k in scored if sim > 0 or ratio >= 0.5)[:MAX_CANDIDATES]
 
 
 @dataclass
@@ -168,7 +173,7 @@ _HW_FILLER = frozenset({
     "radeon", "gpu", "gpus", "graphics", "accelerator", "tensor", "core", "data", "center", "datacenter",
     "edition", "generation", "superchip", "grace", "hopper", "blackwell", "ampere", "volta", "turing",
     "lovelace", "ada", "cloud", "virtualized", "cts", "mega", "module", "card", "oam", "nvlink", "chip",
-    "spx", "cpx", "nps", "with", "memory", "vram", "ai", "r", "tm", "series", "the",
+    "spx", "cpx", "nps", "with", "memory", "vram", "ai", "r", "tm", "series", "the", "developer", "kit",
 })
 _VENDOR_WORDS = {"nvidia": "nvidia", "tesla": "nvidia", "geforce": "nvidia", "quadro": "nvidia",
                  "amd": "amd", "instinct": "amd", "radeon": "amd", "intel": "intel", "habana": "intel",
@@ -199,6 +204,7 @@ def _is_number(tok: str) -> bool:
 def parse_hardware(text: str) -> HardwareQuery:
     """Splits a hardware spelling into tokens and reads memory, form factor, memory type and count."""
     cleaned = re.sub(r"\((r|tm)\)", " ", text.lower()).replace("+", " plus ")
+    cleaned = re.sub(r"^\s*(\d+)\s*x(?=[a-z])", r"\1 x ", cleaned)  # "8xH100" = "8x H100"
     tokens = _ALNUM_RUNS.findall(cleaned)
     q = HardwareQuery(tokens=tokens, used=[False] * len(tokens))
     n = len(tokens)
@@ -218,6 +224,10 @@ def parse_hardware(text: str) -> HardwareQuery:
             q.memory_gb = q.memory_gb or float(tok)
             i = use(i, 2)
         elif _is_number(tok) and nxt(i + 1) in ("w", "core", "cores", "tb"):
+            i = use(i, 2)
+        elif tok in ("aarch", "arm") and nxt(i + 1) == "64":  # the host CPU's architecture
+            i = use(i, 2)
+        elif tok == "blackwell" and nxt(i + 1) == "ultra":  # B300/GB300's generation name
             i = use(i, 2)
         elif i == 0 and tok.isdigit() and nxt(1) == "x":  # "8x H100", "2 x A100": a device count
             q.count = int(tok)
@@ -280,6 +290,8 @@ class HardwareIndex:
     """Hardware entries grouped by model tokens (from their keys), plus the exact names."""
 
     exact: dict[str, str]
+    #: the catalog's names as token strings ("nd gb 200 v 6"): separators and case do not matter
+    exact_tokens: dict[str, str]
     groups: dict[tuple[str, ...], list[_HwEntry]]
     defaults: dict[tuple[str, ...], str]
     spellings: dict[str, list[tuple[set[str], str]]]
@@ -288,6 +300,7 @@ class HardwareIndex:
     def build(cls, table: dict[str, Any], names_of) -> HardwareIndex:
         """Indexes a hardware table (every entry but the probed local host)."""
         exact: dict[str, str] = {}
+        exact_tokens: dict[str, set[str]] = {}
         groups: dict[tuple[str, ...], list[_HwEntry]] = {}
         owners: dict[tuple[str, ...], set[str]] = {}
         spellings: dict[str, list[tuple[set[str], str]]] = {}
@@ -296,6 +309,7 @@ class HardwareIndex:
             for spelling in [key, *names_of(entry)]:
                 exact.setdefault(spelling.strip().lower(), key)
                 parsed.append(parse_hardware(spelling))
+                exact_tokens.setdefault(" ".join(parsed[-1].tokens), set()).add(key)
             spellings[key] = [({t for t in p.tokens if t not in _HW_FILLER}, " ".join(p.tokens)) for p in parsed]
             if entry.vendor == "host":
                 continue
@@ -309,7 +323,8 @@ class HardwareIndex:
             if any(tuple(p.tokens) == signature for p in parsed[1:]):
                 owners.setdefault(signature, set()).add(key)
         defaults = {sig: keys.pop() for sig, keys in owners.items() if len(keys) == 1}
-        return cls(exact=exact, groups=groups, defaults=defaults, spellings=spellings)
+        unique = {text: keys.pop() for text, keys in exact_tokens.items() if len(keys) == 1}
+        return cls(exact=exact, exact_tokens=unique, groups=groups, defaults=defaults, spellings=spellings)
 
     def resolve(self, name: str) -> Resolution:
         """Resolves a hardware spelling (see the module docstring)."""
@@ -317,6 +332,8 @@ class HardwareIndex:
         if wanted in self.exact:
             return Resolution(self.exact[wanted])
         q = parse_hardware(name)
+        if " ".join(q.tokens) in self.exact_tokens:
+            return Resolution(self.exact_tokens[" ".join(q.tokens)])
         found = [(start, start + len(sig), sig) for sig in self.groups if (start := _find(sig, q.tokens)) >= 0]
         # where matches overlap, the longest wins ("L40S" over "L40", "M1 Max" over "M1")
         found = [m for m in found if not any(o[0] <= m[0] and m[1] <= o[1] and o[1] - o[0] > m[1] - m[0]
