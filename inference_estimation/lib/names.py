@@ -358,8 +358,8 @@ class HardwareIndex:
                         or abs(e.memory_gb - q.memory_gb) <= MEMORY_TOLERANCE * e.memory_gb)]
         if q.memory_type:
             same = [e for e in members if e.memory_type == q.memory_type]
-            members = same or [e for e in members if e.memory_type is None
-                               or e.memory_type.rstrip("ex") == q.memory_type.rstrip("ex")]
+            # "HBM3" is often written for HBM3e (H200); "HBM3e" on an HBM3 part contradicts it
+            members = same or [e for e in members if e.memory_type is None or e.memory_type.startswith(q.memory_type)]
         if unknown:
             return Resolution(None, self._order(q, members or group), f"unknown word(s) {' '.join(unknown)!r}")
         if len(members) == 1:
