@@ -195,6 +195,8 @@ class HardwareQuery:
     memory_gb: float | None = None
     memory_type: str | None = None
     count: int | None = None
+    #: the SXM socket generation when given ("SXM2", "SXM4"): V100 SXM2 and SXM3 are different parts
+    socket: str | None = None
 
 
 def _is_number(tok: str) -> bool:
@@ -248,6 +250,8 @@ def parse_hardware(text: str) -> HardwareQuery:
                 q.form = None
                 j = use(j, 1)
             elif _is_number(nxt(j)) and float(nxt(j)) < 10 and nxt(j + 1) not in ("gb", "g", "gib"):
+                if tok == "sxm":
+                    q.socket = q.socket or f"sxm{nxt(j)}"
                 j = use(j, 1)
             i = j
         else:
@@ -269,20 +273,22 @@ def _find(signature: tuple[str, ...], tokens: list[str]) -> int:
 class _HwEntry:
     key: str
     form: str | None
+    socket: str | None
     memory_gb: float | None
     memory_type: str | None
     vendor: str
     count: int
 
 
-def _key_facts(key: str) -> tuple[tuple[str, ...], str | None]:
-    """The model tokens and the form factor a hardware key names (``nvidia-a100-sxm4-80gb``)."""
+def _key_facts(key: str) -> tuple[tuple[str, ...], str | None, str | None]:
+    """The model tokens, form factor and SXM generation a hardware key names (``nvidia-a100-sxm4-80gb``)."""
     parts = key.split("-")[1:]
     forms = [re.sub(r"\d+$", "", p) for p in parts]
     form = next((_FORM_WORDS[f] for f in forms if f in ("sxm", "pcie", "nvl")), None)
+    socket = next((p for p in parts if re.fullmatch(r"sxm\d", p)), None)
     kept = [p for p, f in zip(parts, forms) if f not in ("sxm", "pcie", "nvl", "oam")
             and not re.fullmatch(r"\d+gb|x\d+", p)]
-    return tuple(_ALNUM_RUNS.findall(" ".join(kept))), form
+    return tuple(_ALNUM_RUNS.findall(" ".join(kept))), form, socket
 
 
 @dataclass
@@ -313,10 +319,10 @@ class HardwareIndex:
             spellings[key] = [({t for t in p.tokens if t not in _HW_FILLER}, " ".join(p.tokens)) for p in parsed]
             if entry.vendor == "host":
                 continue
-            signature, form = _key_facts(key)
+            signature, form, socket = _key_facts(key)
             types = {p.memory_type for p in parsed} - {None}
             groups.setdefault(signature, []).append(_HwEntry(
-                key=key, form=form, memory_gb=entry.specs.memory_gb,
+                key=key, form=form, socket=socket, memory_gb=entry.specs.memory_gb,
                 memory_type=types.pop() if len(types) == 1 else None, vendor=entry.vendor,
                 count=entry.device_count))
             # the entry that owns the bare name ("H100", "A100") is what the bare name means
@@ -354,6 +360,7 @@ class HardwareIndex:
                               f"no entry of {q.count} such devices (give the device count separately)")
         members = [e for e in group if (not q.vendor or e.vendor == q.vendor)
                    and (not q.form or e.form in (q.form, None))
+                   and (not q.socket or not e.socket or e.socket == q.socket)
                    and (q.memory_gb is None or e.memory_gb is None
                         or abs(e.memory_gb - q.memory_gb) <= MEMORY_TOLERANCE * e.memory_gb)]
         if q.memory_type:

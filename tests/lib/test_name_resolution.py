@@ -93,6 +93,8 @@ def test_memory_size_form_factor_and_memory_type_pick_the_variant(catalog):
     assert catalog.hw("H100 PCIe").key == "nvidia-h100-pcie-80gb"
     assert catalog.hw("H100 80GB HBM2e").key == "nvidia-h100-pcie-80gb"  # the PCIe card's memory
     assert catalog.hw("V100 SXM2 16GB").key == "nvidia-v100-sxm2-16gb"
+    with pytest.raises(CatalogError):
+        catalog.hw("NVIDIA Tesla V100 SXM3 32 GB")  # DGX-2's SXM3 V100 (350 W) is not the SXM2 part
     with pytest.raises(CatalogError, match="closest: nvidia-h100-sxm-80gb"):
         catalog.hw("H100 SXM5 80GB HBM3e")  # the H100 is HBM3: "HBM3e" contradicts it
     with pytest.raises(CatalogError, match="closest: nvidia-a100-sxm4-80gb, nvidia-a100-sxm4-40gb"):
