@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
 
 #: libyaml's safe loader when PyYAML was built with it (about 5x faster on the catalog; a cold
 #: ``predict`` parses it once), else the pure-Python safe loader. Both construct plain types only.
@@ -29,7 +29,15 @@ SPEC_SOURCES = ("vendor-sheet", "public-table", "probe", "user")
 
 
 class CatalogError(ValueError):
-    """The catalog is invalid; the message names the file and the field."""
+    """The catalog is invalid (the message names the file and the field), or a name is unknown.
+
+    Attributes:
+        candidates: for a refused name, the keys it may mean, best first (else empty).
+    """
+
+    def __init__(self, message: str, candidates: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.candidates = tuple(candidates)
 
 
 class _Strict(BaseModel):
@@ -61,6 +69,10 @@ class Architecture(_Strict):
     moe_intermediate_size: int | None = Field(default=None, gt=0)
     shared_experts: int | None = Field(default=None, ge=0)
     dense_layers: int | None = Field(default=None, ge=0)
+    #: Values cached per token and layer when they are not ``2 * kv_heads * head_dim`` (K and V
+    #: of every KV head): multi-head latent attention caches one compressed latent plus a shared
+    #: RoPE key (DeepSeek-V3/R1: kv_lora_rank 512 + qk_rope_head_dim 64 = 576).
+    kv_cache_dim_per_layer: int | None = Field(default=None, gt=0)
     tie_word_embeddings: bool = False
     gated_mlp: bool = True
 
@@ -78,6 +90,11 @@ class Architecture(_Strict):
     def resolved_head_dim(self) -> int:
         """Head dimension (explicit, else hidden_size / heads)."""
         return self.head_dim or self.hidden_size // self.heads
+
+    @property
+    def resolved_kv_cache_dim_per_layer(self) -> int:
+        """Values the KV cache holds per token and layer (explicit for MLA, else K and V of every KV head)."""
+        return self.kv_cache_dim_per_layer or 2 * self.kv_heads * self.resolved_head_dim
 
 
 #: Tabular model families the ``tabular`` backend can train and time (scikit-learn as ``sklearn``).
@@ -259,8 +276,9 @@ class HardwareEntry(_Strict):
 
     key: str
     #: cpu; cuda (NVIDIA); rocm (AMD Instinct/Radeon); xpu (Intel GPUs); hpu (Intel Gaudi);
-    #: rdu (SambaNova); mps (Apple-silicon GPUs, unified memory).
-    kind: Literal["cpu", "cuda", "rocm", "xpu", "hpu", "rdu", "mps"]
+    #: rdu (SambaNova); mps (Apple-silicon GPUs, unified memory); tpu (Google Cloud TPU chips,
+    #: predict-only: no harness runs on them).
+    kind: Literal["cpu", "cuda", "rocm", "xpu", "hpu", "rdu", "mps", "tpu"]
     vendor: str
     device_name: str | None = None
     device_count: int = Field(default=1, gt=0)
@@ -446,21 +464,46 @@ class Catalog(_Strict):
     #: naming the file and field. Empty when every file loaded.
     skipped_overlays: tuple[str, ...] = ()
 
+    #: Name indexes per kind, built on first lookup: (the table they were built from, index).
+    _name_indexes: dict[str, tuple[Any, Any]] = PrivateAttr(default_factory=dict)
+
     def model(self, key: str) -> ModelEntry:
-        """Looks up a model by key, Hugging Face id or alias (case-insensitive).
+        """Looks up a model by key, Hugging Face id or alias, or as people write it.
+
+        Case, separators, the organisation of a Hugging Face id and packaging suffixes
+        (``-Instruct``, ``-hf``, ``-FP8``, ``-AWQ``, release dates) do not matter; see
+        :mod:`inference_estimation.lib.names`.
 
         Raises:
-            CatalogError: listing the closest keys.
+            CatalogError: naming the candidates best first (``.candidates``) when the name is
+                unknown or could mean several models.
         """
-        return _lookup("model", key, self.models, lambda m: m.aliases + ([m.hf_id] if m.hf_id else []))
+        return _lookup("model", key, self.models, self._index("model"))
 
     def hw(self, key: str) -> HardwareEntry:
-        """Looks up hardware by key or alias (case-insensitive).
+        """Looks up hardware by key, device name or alias, or as people write it.
+
+        Vendor, model, memory size, form factor and memory type are read from the spelling
+        (``H100 SXM 80GB``, ``GB200 192GB``); see :mod:`inference_estimation.lib.names`.
 
         Raises:
-            CatalogError: listing the closest keys.
+            CatalogError: naming the candidates best first (``.candidates``) when the name is
+                unknown or could mean several devices.
         """
-        return _lookup("hardware", key, self.hardware, lambda h: h.aliases + ([h.device_name] if h.device_name else []))
+        return _lookup("hardware", key, self.hardware, self._index("hardware"))
+
+    def _index(self, kind: str) -> Any:
+        from inference_estimation.lib.names import HardwareIndex, ModelIndex
+
+        table = self.models if kind == "model" else self.hardware
+        cached = self._name_indexes.get(kind)
+        if cached is None or cached[0] is not table:  # a model_copy may have replaced the table
+            if kind == "model":
+                index = ModelIndex.build(table, lambda m: m.aliases + ([m.hf_id] if m.hf_id else []))
+            else:
+                index = HardwareIndex.build(table, lambda h: h.aliases + ([h.device_name] if h.device_name else []))
+            cached = self._name_indexes[kind] = (table, index)
+        return cached[1]
 
     def sweep(self, name: str) -> SweepEntry:
         """Looks up a sweep by name.
@@ -487,22 +530,17 @@ class Catalog(_Strict):
         return sorted(k for k, h in self.hardware.items() if h.benchmarkable)
 
 
-def _lookup(kind: str, key: str, table: dict[str, Any], aliases_of) -> Any:
-    import difflib
-
+def _lookup(kind: str, key: str, table: dict[str, Any], index: Any) -> Any:
     if key in table:
         return table[key]
-    wanted = key.strip().lower()
-    for entry_key, entry in table.items():
-        if wanted == entry_key.lower() or wanted in (a.lower() for a in aliases_of(entry)):
-            return entry
-    names = {k.lower(): k for k in table}
-    for entry_key, entry in table.items():
-        for alias in aliases_of(entry):
-            names.setdefault(alias.lower(), entry_key)
-    close = list(dict.fromkeys(names[n] for n in difflib.get_close_matches(wanted, list(names), n=5, cutoff=0.3)))[:3]
-    hint = f"; closest: {', '.join(close)}" if close else ""
-    raise CatalogError(f"unknown {kind} {key!r}{hint}")
+    found = index.resolve(key)
+    if found.key is not None:
+        return table[found.key]
+    reason = "" if found.reason in ("unknown", "ambiguous") else f" ({found.reason})"
+    label = "closest" if found.reason != "ambiguous" else "could be"
+    hint = f"; {label}: {', '.join(found.candidates)}" if found.candidates else ""
+    verb = "ambiguous" if found.reason == "ambiguous" else "unknown"
+    raise CatalogError(f"{verb} {kind} {key!r}{reason}{hint}", candidates=found.candidates)
 
 
 def _deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:

@@ -188,6 +188,8 @@ REQUIRED_HARDWARE = [
     "nvidia-rtx-pro-6000-blackwell-server", "amd-mi250", "amd-mi325x", "amd-mi355x", "intel-gaudi2",
     "intel-max-1550", "sambanova-sn40l", "apple-m1", "apple-m1-max", "apple-m2-ultra", "apple-m3-max",
     "intel-xeon-platinum-8592plus", "intel-xeon-6980p", "intel-xeon-6787p",
+    "nvidia-h200-nvl-141gb", "nvidia-gh200-144gb", "nvidia-b300", "nvidia-gb300", "amd-mi250x", "intel-gaudi3",
+    "google-tpu-v5e", "google-tpu-v6e",
 ]
 
 REQUIRED_MODELS = [
@@ -196,6 +198,8 @@ REQUIRED_MODELS = [
     "mixtral-8x7b", "mixtral-8x22b", "qwen2-7b", "qwen2-72b", "qwen3-8b", "qwen3-30b-a3b", "qwen3-235b-a22b",
     "gemma-2-9b", "gemma-3-27b", "phi-3-mini-4k", "gpt-oss-20b", "gpt-oss-120b", "deepseek-v3", "deepseek-r1",
     "gpt-j-6b", "bloom-176b", "codellama-7b", "starcoder2-15b",
+    "qwen3-0.6b", "qwen3-1.7b", "qwen3-4b", "qwen3-14b", "qwen3-32b", "llama-7b", "llama-13b", "llama-30b",
+    "llama-65b", "gpt-neox-20b", "starcoder", "codegen2-1b", "codegen2-3.7b", "codegen2-16b", "mpt-7b", "mpt-30b",
 ]
 
 
@@ -250,6 +254,10 @@ def test_specs_are_physically_plausible_and_bandwidth_comes_with_memory_size(cat
         for dtype in ("fp32", "bf16", "fp16", "fp8"):
             peak = getattr(s, f"peak_tflops_{dtype}")
             assert peak is None or 0.1 <= peak <= 5100, f"{key}: {dtype} peak {peak} TFLOPS"
+        # dense FP4 (no sparsity): at most 16 PFLOPS per device today, and twice-ish FP8
+        assert s.peak_tflops_fp4 is None or 1000 <= s.peak_tflops_fp4 <= 16000, f"{key}: fp4 {s.peak_tflops_fp4}"
+        if s.peak_tflops_fp4 and s.peak_tflops_fp8:
+            assert 1.5 <= s.peak_tflops_fp4 / s.peak_tflops_fp8 <= 3.5, f"{key}: fp4/fp8 ratio"
         assert s.peak_tflops_bf16 is None or s.peak_tflops_bf16 <= 5000, key
         if s.peak_tflops_fp32 and s.peak_tflops_bf16:
             assert s.peak_tflops_bf16 >= s.peak_tflops_fp32, f"{key}: bf16 tensor peak below fp32"
@@ -293,3 +301,24 @@ def test_architecture_implied_parameter_count_is_within_15_percent_of_declared_p
     assert not off, f"architecture disagrees with declared params: {off}"
     dense = [m for m in catalog.models.values() if m.architecture and not m.architecture.experts and m.params]
     assert len(dense) >= 40
+
+
+def test_fp4_peaks_are_given_exactly_for_devices_with_fp4_math(catalog):
+    # Blackwell data-center GPUs (NVFP4) and the MI355X (MXFP4) have FP4 tensor math; Hopper,
+    # Ampere and the MI300 series do not, so their FP4 fact must stay null (not the FP8 value).
+    with_fp4 = {"nvidia-b200", "nvidia-gb200", "nvidia-b300", "nvidia-gb300", "amd-mi355x"}
+    assert {k for k, h in catalog.hardware.items() if h.specs.peak_tflops_fp4} == with_fp4
+    for key in ("nvidia-h100-sxm-80gb", "nvidia-h200-sxm-141gb", "amd-mi300x", "amd-mi325x", "nvidia-a100-sxm4-80gb"):
+        assert catalog.hardware[key].specs.peak_tflops_fp4 is None, key
+
+
+def test_tpus_are_predict_only_and_mla_models_declare_their_compressed_kv_cache(catalog):
+    tpus = [h for h in catalog.hardware.values() if h.kind == "tpu"]
+    assert {h.key for h in tpus} == {"google-tpu-v5e", "google-tpu-v6e"}
+    assert all(not h.benchmarkable and h.specs.peak_tflops_bf16 and h.specs.memory_bandwidth_gb_s for h in tpus)
+    for key in ("deepseek-v3", "deepseek-r1"):
+        arch = catalog.models[key].architecture
+        assert arch.resolved_kv_cache_dim_per_layer == 512 + 64, key
+    llama = catalog.models["llama-3.1-8b"].architecture
+    assert llama.kv_cache_dim_per_layer is None
+    assert llama.resolved_kv_cache_dim_per_layer == 2 * 8 * 128

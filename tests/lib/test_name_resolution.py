@@ -1,0 +1,149 @@
+"""Names as people write them: the spelling table of real-world names, and how refusals read.
+
+``data/name_spellings.csv`` holds spellings taken from the public sources' own columns (MLPerf
+Accelerator/System, ML.ENERGY, Argonne, LLM-Pilot, InferenceX, WattGPU, Epoch, LLMPerf,
+llama.cpp tables, llm-analysis, Vidur, Splitwise), from nvidia-smi / rocm-smi / hl-smi / JAX,
+cloud GPU names (GCP accelerator types, Azure VM series, AWS) and common hand-written forms,
+each with the key it must resolve to, ``-`` (must be refused: not in the catalog) or ``?KEY``
+(must be refused, naming KEY first).
+"""
+
+import csv
+import time
+from pathlib import Path
+
+import pytest
+
+from inference_estimation.lib.catalog import CatalogError, load_catalog
+
+TABLE = Path(__file__).parent / "data" / "name_spellings.csv"
+
+
+@pytest.fixture(scope="module")
+def catalog():
+    return load_catalog(overlay_dirs=[])
+
+
+def _table() -> list[dict[str, str]]:
+    with TABLE.open(encoding="utf-8") as handle:
+        return list(csv.DictReader(line for line in handle if not line.startswith("#")))
+
+
+def _outcome(catalog, kind: str, spelling: str) -> tuple[str | None, tuple[str, ...]]:
+    lookup = catalog.hw if kind == "hardware" else catalog.model
+    try:
+        return lookup(spelling).key, ()
+    except CatalogError as exc:
+        return None, exc.candidates
+
+
+def test_spelling_table_resolves_at_least_98_percent_and_never_to_a_wrong_key(catalog, capsys):
+    rows = _table()
+    assert len(rows) >= 150
+    unknown_keys = [r["expected"] for r in rows if r["expected"].lstrip("?") not in ("-", *catalog.hardware,
+                                                                                    *catalog.models)]
+    assert not unknown_keys, f"table names keys the catalog lacks: {unknown_keys}"
+    to_resolve = [r for r in rows if r["expected"] != "-" and not r["expected"].startswith("?")]
+    right, wrong, refused, bad_refusals = 0, [], [], []
+    for row in rows:
+        got, candidates = _outcome(catalog, row["kind"], row["spelling"])
+        expected = row["expected"]
+        if expected == "-" or expected.startswith("?"):
+            if got is not None:
+                wrong.append((row["spelling"], expected, got))
+            elif expected.startswith("?") and candidates[:1] != (expected[1:],):
+                bad_refusals.append((row["spelling"], expected[1:], candidates))
+        elif got == expected:
+            right += 1
+        elif got is None:
+            refused.append((row["spelling"], expected, candidates))
+        else:
+            wrong.append((row["spelling"], expected, got))
+    share = right / len(to_resolve)
+    with capsys.disabled():
+        print(f"\nname resolution: {right}/{len(to_resolve)} = {share:.1%} of resolvable spellings resolved "
+              f"to the expected key; {len(rows) - len(to_resolve)} must-refuse rows; {len(wrong)} wrong; "
+              f"{len(refused)} refused ({len(rows)} rows in {TABLE.name})")
+    assert not wrong, f"resolved to a wrong key (spelling, expected, got): {wrong}"
+    assert share >= 0.98, f"refused (spelling, expected, candidates): {refused}"
+    # a refused spelling that has a right key must list it first
+    assert all(c[:1] == (e,) for _, e, c in refused), refused
+    assert not bad_refusals, f"refusals not naming the right key first: {bad_refusals}"
+
+
+def test_ambiguous_hardware_is_refused_naming_every_candidate_socketed_part_first(catalog):
+    with pytest.raises(CatalogError, match="ambiguous hardware 'A100 40GB'; could be: "
+                                           "nvidia-a100-sxm4-40gb, nvidia-a100-pcie-40gb") as err:
+        catalog.hw("A100 40GB")
+    assert err.value.candidates == ("nvidia-a100-sxm4-40gb", "nvidia-a100-pcie-40gb")
+
+
+def test_a_word_the_reader_does_not_know_refuses_instead_of_guessing(catalog):
+    # V100S is a different card from the V100: the trailing "S" must not be ignored
+    with pytest.raises(CatalogError, match=r"unknown hardware .*unknown word\(s\) 's'.*closest: nvidia-v100-pcie-32gb"):
+        catalog.hw("Tesla V100S-PCIE-32GB")
+    with pytest.raises(CatalogError, match="closest: nvidia-h100-sxm-80gb"):
+        catalog.hw("h100-sxm-80")  # "80" without a unit is not read as a memory size
+
+
+def test_memory_size_form_factor_and_memory_type_pick_the_variant(catalog):
+    assert catalog.hw("GH200 96GB").key == "nvidia-gh200-96gb"
+    assert catalog.hw("GH200 144GB").key == "nvidia-gh200-144gb"
+    assert catalog.hw("GH200 HBM3e").key == "nvidia-gh200-144gb"
+    assert catalog.hw("H100 PCIe").key == "nvidia-h100-pcie-80gb"
+    assert catalog.hw("H100 80GB HBM2e").key == "nvidia-h100-pcie-80gb"  # the PCIe card's memory
+    assert catalog.hw("V100 SXM2 16GB").key == "nvidia-v100-sxm2-16gb"
+    with pytest.raises(CatalogError):
+        catalog.hw("NVIDIA Tesla V100 SXM3 32 GB")  # DGX-2's SXM3 V100 (350 W) is not the SXM2 part
+    with pytest.raises(CatalogError, match="closest: nvidia-h100-sxm-80gb"):
+        catalog.hw("H100 SXM5 80GB HBM3e")  # the H100 is HBM3: "HBM3e" contradicts it
+    with pytest.raises(CatalogError, match="closest: nvidia-a100-sxm4-80gb, nvidia-a100-sxm4-40gb"):
+        catalog.hw("A100 SXM4 64GB")  # no A100 has 64 GB: the nearest sizes of the form asked for
+
+
+def test_a_device_count_resolves_only_to_an_entry_of_that_many_devices(catalog):
+    assert catalog.hw("8x H100 SXM").key == "nvidia-h100-sxm-80gb-x8"
+    assert catalog.hw("1 x T4").key == "nvidia-t4"
+    with pytest.raises(CatalogError, match="no entry of 4 such devices") as err:
+        catalog.hw("4 x A10")
+    assert err.value.candidates == ("nvidia-a10",)
+
+
+def test_model_versions_are_never_dropped_but_packaging_and_dates_are(catalog):
+    assert catalog.model("mistralai/Mixtral-8x22B-v0.1").key == "mixtral-8x22b"
+    assert catalog.model("Mistral-7B-Instruct-v0.1").key == "mistral-7b-v0.1"
+    with pytest.raises(CatalogError) as err:
+        catalog.model("mistralai/Mistral-7B-Instruct-v0.2")
+    assert set(err.value.candidates[:2]) == {"mistral-7b-v0.1", "mistral-7b-v0.3"}
+    assert catalog.model("deepseek-ai/DeepSeek-V3-0324").key == "deepseek-v3"
+    with pytest.raises(CatalogError):
+        catalog.model("deepseek-ai/DeepSeek-V2-Lite")
+    with pytest.raises(CatalogError, match="closest: starcoder2-15b"):
+        catalog.model("bigcode/starcoder2-16b")  # a size that does not exist is not rounded
+
+
+def test_name_indexes_are_built_once_per_catalog_and_lookups_stay_fast():
+    started = time.perf_counter()
+    catalog = load_catalog(overlay_dirs=[])
+    catalog.hw("NVIDIA H100 80GB HBM3")
+    catalog.model("meta-llama/Llama-3.1-8B-Instruct")
+    cold_s = time.perf_counter() - started
+    assert catalog._index("hardware") is catalog._index("hardware")
+    assert catalog._index("model") is catalog._index("model")
+    started = time.perf_counter()
+    for _ in range(200):
+        catalog.hw("H100 SXM 80GB")
+        catalog.model("Qwen/Qwen3-30B-A3B-FP8")
+    warm_s = (time.perf_counter() - started) / 200
+    assert cold_s < 1.0, f"catalog load + first lookups took {cold_s:.2f} s"
+    assert warm_s < 0.005, f"a token lookup took {warm_s * 1000:.1f} ms"
+
+
+def test_a_copy_with_a_new_table_is_indexed_afresh(catalog):
+    h100 = catalog.hardware["nvidia-h100-sxm-80gb"]
+    renamed = h100.model_copy(update={"aliases": [*h100.aliases, "Hopper eighty"]})
+    copy = catalog.model_copy(update={"hardware": {**catalog.hardware, h100.key: renamed}})
+    catalog.hw("H100")  # builds the original's index
+    assert copy.hw("hopper eighty").key == "nvidia-h100-sxm-80gb"
+    with pytest.raises(CatalogError):
+        catalog.hw("hopper eighty")
