@@ -57,7 +57,7 @@ from inference_estimation.lib.vocabulary import (
 MODEL_FACT_COLUMNS = [
     "model_key", "hf_id", "family", "model_kind", "params", "active_params", "matmul_params",
     "active_matmul_params", "layers", "hidden_size", "heads", "kv_heads", "head_dim",
-    "intermediate_size", "vocab_size", "experts", "active_experts", "gated_mlp",
+    "intermediate_size", "vocab_size", "experts", "active_experts", "gated_mlp", "kv_cache_dim_per_layer",
 ]
 #: Columns that describe hardware (also the columns of ``raw.hardware``).
 HARDWARE_FACT_COLUMNS = [
@@ -74,7 +74,8 @@ PHYSICS_FEATURES = [
     "weights_gb", "prefill_gflop", "decode_gflop_per_step", "prefill_gb_moved", "decode_gb_moved_per_step",
     "prefill_arithmetic_intensity", "decode_arithmetic_intensity", "kv_cache_gb", "memory_fit_ratio",
     "moe_experts_touched_share", "tp_comm_prefill_s", "tp_comm_decode_step_s",
-    "roofline_prefill_s", "roofline_decode_step_s", "roofline_prefill_one_s", "serving_prefill_load",
+    "roofline_prefill_s", "roofline_decode_step_s", "roofline_prefill_one_s", "roofline_bound_prefill_one_s",
+    "roofline_bound_decode_step_one_s", "serving_prefill_load",
     "roofline_ttft_s", "roofline_tpot_s", "roofline_e2e_s", "roofline_output_throughput_tok_s",
 ]
 NUMERIC_FEATURES = [
@@ -136,6 +137,7 @@ def model_facts(model: ModelEntry) -> dict[str, Any]:
             hidden_size=a.hidden_size, heads=a.heads, kv_heads=a.kv_heads, head_dim=a.resolved_head_dim,
             intermediate_size=a.intermediate_size, vocab_size=a.vocab_size, experts=a.experts,
             active_experts=a.active_experts, gated_mlp=a.gated_mlp,
+            kv_cache_dim_per_layer=a.resolved_kv_cache_dim_per_layer,
         )
     else:
         row.update(params=model.params, active_params=model.active_params or model.params)
@@ -310,8 +312,13 @@ def _physics(cols: _Columns, dtype: np.ndarray, batch: np.ndarray, peak: np.ndar
         one_flop = 2.0 * body + 2.0 * layers * q_dim * n_in * n_in
         one_bytes = (shared + routed * _routed_expert_fraction(np.maximum(n_in0, 1.0), experts, active)) * bpe \
             + n_in * kv_bytes_per_token
-        t_prefill_one = np.where(has_in, np.maximum(one_flop / flops_s, one_bytes / bytes_s) + comm_prefill_one,
-                                 np.nan)
+        prefill_one_bound = np.where(has_in, np.maximum(one_flop / flops_s, one_bytes / bytes_s), np.nan)
+        t_prefill_one = prefill_one_bound + comm_prefill_one
+        # one sequence's decode step (the least a serving step can take, whatever batch formed)
+        decode_one_bytes = (shared + routed * _routed_expert_fraction(np.ones_like(batch), experts, active)) * bpe \
+            + mean_ctx * kv_bytes_per_token
+        decode_one_flop = 2.0 * mm_active + 4.0 * layers * q_dim * mean_ctx
+        decode_one_bound = np.where(has_out, np.maximum(decode_one_flop / flops_s, decode_one_bytes / bytes_s), np.nan)
         step = t_decode + comm_decode
         # Serving at concurrency c (continuous batching): every step decodes c sequences, and the
         # c / out requests that finish per step are replaced by new ones whose prefills are
@@ -344,6 +351,8 @@ def _physics(cols: _Columns, dtype: np.ndarray, batch: np.ndarray, peak: np.ndar
             "roofline_prefill_s": t_prefill,
             "roofline_decode_step_s": t_decode,
             "roofline_prefill_one_s": t_prefill_one,
+            "roofline_bound_prefill_one_s": prefill_one_bound,
+            "roofline_bound_decode_step_one_s": decode_one_bound,
             "serving_prefill_load": np.where(serving, rho, 0.0),
             "roofline_ttft_s": ttft,
             "roofline_tpot_s": tpot,
@@ -412,8 +421,15 @@ ROOFLINE_BOUNDS = {"e2e_latency_s": True, "ttft_s": True, "tpot_s": True, "outpu
 
 
 def roofline_bounds(features: pd.DataFrame) -> dict[str, pd.Series]:
-    """The physical limit of each metric of :data:`ROOFLINE_BOUNDS` for feature rows."""
-    prefill, step = features["roofline_prefill_s"], features["roofline_decode_step_s"]
+    """The physical limit of each metric of :data:`ROOFLINE_BOUNDS` for feature rows.
+
+    Offline, the whole batch is prefilled and decoded together. Serving at a concurrency, the
+    batch actually formed is not known (arrivals are staggered, engines cap the running batch),
+    so the safe limits are one prompt's prefill and one sequence's decode step.
+    """
+    serving = features["mode"].astype(str) == "serving"
+    prefill = features["roofline_prefill_s"].where(~serving, features["roofline_bound_prefill_one_s"])
+    step = features["roofline_decode_step_s"].where(~serving, features["roofline_bound_decode_step_one_s"])
     n_out = features["output_tokens"]
     e2e = prefill + (n_out - 1.0) * step
     throughput = (features["effective_batch"] * n_out / e2e).where(prefill.notna(), features["effective_batch"] / step)

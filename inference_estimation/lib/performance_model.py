@@ -80,10 +80,19 @@ def _positive(values: np.ndarray) -> np.ndarray:
 
 
 def usable_rows(frame: pd.DataFrame) -> np.ndarray:
-    """Rows whose figures may label anything: not faster than the roofline (physically possible)."""
-    if "roofline_violation" not in frame:
-        return np.ones(len(frame), dtype=bool)
-    return (frame["roofline_violation"].fillna("").astype(str) == "").to_numpy()
+    """Rows whose figures may label anything.
+
+    Physically possible (not faster than the roofline), and a plain deployment: disaggregated
+    prefill/decode pools, speculative decoding (a TPOT per *accepted* token, several per step) and
+    multi-node runs measure other quantities than the primitives model, so they are kept in the
+    warehouse and the reports but label nothing (``plain_deployment`` false).
+    """
+    ok = np.ones(len(frame), dtype=bool)
+    if "roofline_violation" in frame:
+        ok &= (frame["roofline_violation"].fillna("").astype(str) == "").to_numpy()
+    if "plain_deployment" in frame:
+        ok &= (frame["plain_deployment"].astype("boolean").fillna(True)).to_numpy(dtype=bool)
+    return ok
 
 
 def observed_e2e(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:

@@ -151,3 +151,11 @@ def test_serving_load_slows_decode_steps_and_queues_prefills(catalog):
     assert heavy["roofline_ttft_s"] > 2 * light["roofline_ttft_s"]
     assert heavy["roofline_tpot_s"] > heavy["roofline_decode_step_s"]  # interleaved prefills
     assert heavy["roofline_e2e_s"] == pytest.approx(heavy["roofline_ttft_s"] + 127 * heavy["roofline_tpot_s"])
+
+
+def test_mla_models_cache_their_compressed_latent_not_full_keys_and_values(catalog):
+    """DeepSeek-R1 caches 512 + 64 values per layer per token (MLA), not 128 heads x 128 x 2."""
+    row = _row(catalog, model="deepseek-r1", hw="nvidia-h200-sxm-141gb", dtype="fp8", input_tokens=1024,
+               output_tokens=256, batch_size=1)
+    layers = catalog.model("deepseek-r1").architecture.layers
+    assert row["kv_cache_gb"] == pytest.approx(layers * 576 * 1.0 * 1280 / 1e9)

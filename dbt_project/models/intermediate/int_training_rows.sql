@@ -18,7 +18,7 @@ select
      and coalesce(m.node_count, 1) = 1) as plain_deployment,
     mo.hf_id, mo.family, mo.model_kind, mo.params, mo.active_params, mo.matmul_params, mo.active_matmul_params,
     mo.layers, mo.hidden_size, mo.heads, mo.kv_heads, mo.head_dim, mo.intermediate_size, mo.vocab_size,
-    mo.experts, mo.active_experts, mo.gated_mlp,
+    mo.experts, mo.active_experts, mo.gated_mlp, mo.kv_cache_dim_per_layer,
     h.hardware_kind, h.vendor, h.hw_device_count, h.peak_tflops_fp32, h.peak_tflops_bf16, h.peak_tflops_fp16,
     h.peak_tflops_fp8, h.peak_tflops_fp4, h.memory_gb, h.memory_bandwidth_gb_s, h.tdp_w, h.interconnect_bandwidth_gb_s,
     h.price_per_hour_usd, h.spec_source

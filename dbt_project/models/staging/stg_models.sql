@@ -7,5 +7,5 @@ select
     cast(kv_heads as integer) as kv_heads, cast(head_dim as integer) as head_dim,
     cast(intermediate_size as integer) as intermediate_size, cast(vocab_size as integer) as vocab_size,
     cast(experts as integer) as experts, cast(active_experts as integer) as active_experts,
-    cast(gated_mlp as boolean) as gated_mlp
+    cast(gated_mlp as boolean) as gated_mlp, cast(kv_cache_dim_per_layer as integer) as kv_cache_dim_per_layer
 from {{ source('raw', 'models') }}
