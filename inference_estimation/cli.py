@@ -94,13 +94,13 @@ def _sweep(args: argparse.Namespace) -> int:
         result = step(f"train, evaluate, promote, explain {target}", "training_job", partition_key=target,
                       run_config=training_config)
         if not result.success:
-            gate = [e for e in result.get_asset_check_evaluations() if e.check_name == "beats_baselines"]
-            other_failures = [e for e in result.all_events if e.is_step_failure
-                              and e.event_specific_data.error.cls_name != "DagsterAssetCheckFailedError"]
-            if gate and not gate[0].passed and not other_failures:
-                warnings_out.append(f"{target} not promoted ({gate[0].metadata['reason'].value})")
-            else:
-                failures.append(f"training {target}")
+            failures.append(f"training {target}")
+            continue
+        # A refusal to promote is an expected outcome recorded by promoted_predictors, not a failure.
+        promotion = result.asset_materializations_for_node("promoted_predictors")
+        meta = {k: v.value for k, v in promotion[-1].metadata.items()} if promotion else {}
+        if meta.get("promoted") is False and "no trained predictor" not in str(meta.get("reason")):
+            warnings_out.append(f"{target} not promoted ({meta.get('reason')})")
     if not step("score the coherent model (all answers from the primitives)", "performance_model_job",
                 run_config=log_config).success:
         failures.append("performance_model_job")
@@ -286,14 +286,17 @@ def _evaluate(args: argparse.Namespace) -> int:
 
     home = activate_home(args.home)
     found = {}
-    for target in constants.TARGETS:
+    for target in constants.PRIMITIVES:
         path = home.reports_dir / target / "evaluation.json"
         if path.exists():
             found[target] = json.loads(path.read_text())
+    coherent = home.reports_dir / "performance_model" / "evaluation.json"
     if not found:
         print(f"error: no evaluation in {home.reports_dir}; run `inference-estimation sweep` first", file=sys.stderr)
         return 2
     if args.format == "json":
+        if coherent.exists():
+            found["performance_model"] = json.loads(coherent.read_text())
         print(json.dumps(found, indent=2))
     else:
         from inference_estimation.lib.evaluation import TargetEvaluation, comparison_table
@@ -304,6 +307,9 @@ def _evaluate(args: argparse.Namespace) -> int:
                        for d in found.values()]
         print("### Leave-one-hardware-out: MdAPE % by learner and baseline (best learner in bold)\n")
         print(comparison_table(evaluations, split="leave_one_hardware_out"))
+        if coherent.exists():  # every answer target, derived from the primitives as predict serves them
+            print()
+            print((coherent.parent / "evaluation.md").read_text())
     return 0
 
 

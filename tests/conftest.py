@@ -80,6 +80,9 @@ def pipeline(session_home):
         results[target] = defs.resolve_job_def("training_job").execute_in_process(
             instance=instance, partition_key=target, raise_on_error=False,
             run_config={"ops": {"predictors": {"config": {"cv_folds": 2}}}})
+    results["performance_model"] = defs.resolve_job_def("performance_model_job").execute_in_process(
+        instance=instance, run_config={"ops": {"performance_model_evaluation": {"config": {"folds": 2,
+                                                                                         "iterations": 50}}}})
     return results
 
 

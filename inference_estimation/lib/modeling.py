@@ -418,7 +418,7 @@ def train_predictor(frame: pd.DataFrame, target: str, n_folds: int = 4, seed: in
         "features": MODEL_FEATURES,
         "categorical_features": CATEGORICAL_FEATURES,
         "trained_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "data_version": data_version(frame[FEATURE_COLUMNS + [c for c in PRIMITIVE_LABEL_COLUMNS if c in frame]]),
+        "data_version": frame_data_version(frame),
         "n_rows": final.n_rows,
         "label_kinds": final.label_kinds,
         "label_split": split,
@@ -448,7 +448,17 @@ def train_predictor(frame: pd.DataFrame, target: str, n_folds: int = 4, seed: in
 
 #: Measured columns whose values decide the primitives' labels (part of the data version).
 PRIMITIVE_LABEL_COLUMNS = ["e2e_latency_s", "ttft_s", "tpot_s", "output_throughput_tok_s", "peak_memory_gb",
-                           "avg_power_w", "energy_per_output_token_j", "power_source", "roofline_violation"]
+                           "avg_power_w", "energy_per_output_token_j", "power_source", "roofline_violation",
+                           "plain_deployment"]
+
+
+def frame_data_version(frame: pd.DataFrame) -> str:
+    """The data version of a training frame: a hash of its features and of what labels the primitives.
+
+    The same for every primitive trained on the frame, so an evaluation can say which trained
+    version it scored.
+    """
+    return data_version(frame[FEATURE_COLUMNS + [c for c in PRIMITIVE_LABEL_COLUMNS if c in frame]])
 
 
 def calibrated_baseline(rows: pd.DataFrame, target: str, folds: list[np.ndarray]) -> np.ndarray:

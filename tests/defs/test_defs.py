@@ -57,7 +57,7 @@ def test_lineage_runs_from_benchmarks_through_dbt_to_predictors_and_reports():
     assert "benchmark_runs" in parents("staging/stg_benchmark_runs")
     assert "external_benchmarks" in parents("staging/stg_external_runs")
     assert parents("predictors") == {"marts/training_features"}
-    assert parents("shap_reports") == {"predictors"}
+    assert parents("shap_reports") == {"predictors", "marts/training_features"}  # every input declared
     assert parents("promoted_predictors") == {"predictors", "predictor_evaluation"}
     assert parents("performance_model_evaluation") == {"predictors", "marts/training_features"}
 

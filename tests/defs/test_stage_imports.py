@@ -16,14 +16,8 @@ import inference_estimation
 DEFS = Path(inference_estimation.__file__).parent / "defs"
 PACKAGE = "inference_estimation.defs"
 
-#: Imports across stages in files this branch does not own, to be removed by their owner (the
-#: training and reports stages still take the refresh condition, the gate check and the training
-#: partitions from other stages). (importing file, imported stage) -> why it is still there.
-PENDING = {
-    ("training/assets.py", "automation"): "refresh_after_new_data (now defs.conditions); the gate's check",
-    ("reports/assets.py", "automation"): "refresh_after_new_data (now defs.conditions)",
-    ("reports/assets.py", "training"): "predictors, read_training_features, target_partitions",
-}
+#: Imports across stages still to be removed: (importing file, imported stage) -> why it is there.
+PENDING: dict[tuple[str, str], str] = {}
 
 
 def stages() -> list[str]:

@@ -39,6 +39,17 @@ def test_cli_evaluate_prints_the_comparison_across_targets(pipeline, session_hom
     assert out.returncode == 0, out.stderr
     assert "MdAPE % by learner and baseline" in out.stdout and "| hist_gbm |" in out.stdout
     assert out.stdout.count("#### MdAPE % by learner (same folds)") == len(TARGETS)  # one per evaluation
+    assert "### Coherent model: primitives + identities" in out.stdout  # every answer target, as served
+
+
+def test_the_coherent_model_is_scored_on_every_answer_target_with_zero_identity_residuals(pipeline, session_home):
+    assert pipeline["performance_model"].success
+    meta = _metadata(pipeline["performance_model"], "performance_model_evaluation")
+    assert meta["max_identity_residual"] == 0.0
+    for target in ("e2e_latency_s", "ttft_s", "tpot_s", "output_throughput_tok_s"):
+        assert f"| {target} | coherent |" in meta["table"], target
+    saved = json.loads((session_home.reports_dir / "performance_model" / "evaluation.json").read_text())
+    assert saved["labels"]["tpot_s"]["measured"] > 0
 
 
 def test_feature_selection_report_names_each_group_with_its_mdape_change(pipeline, session_home):

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 from dagster_duckdb import DuckDBResource
 
-from inference_estimation.defs.automation import checks as mart_checks
+from inference_estimation.defs.training import checks as mart_checks
 from inference_estimation.defs.external.checks import MAX_SOURCE_AGE_DAYS, external_sources_fresh
 from inference_estimation.defs.external.partitions import external_partitions
 from inference_estimation.defs.resources import CatalogResource, HomeResource
@@ -153,7 +153,7 @@ def test_a_training_run_started_after_a_failed_gate_refuses_to_train_and_keeps_t
     card = session_home.models_dir / "tpot_s" / "card.json"
     before = card.read_bytes()
     features = mart_checks.TRAINING_FEATURES
-    resources = {"duckdb": DuckDBResource(database=str(session_home.warehouse_path))}
+    resources = {"duckdb": DuckDBResource(database=str(session_home.warehouse_path)), "home": HomeResource()}
     with dg.DagsterInstance.ephemeral() as instance:
         assert failed_gate_checks(instance) == []  # never evaluated: nothing to block on
         instance.report_runless_asset_event(dg.AssetMaterialization(features))

@@ -1,17 +1,19 @@
 """Reports stage: SHAP explanations of each predictor, feature selection, dataset coverage."""
 
 import json
+from pathlib import Path
 
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
 from inference_estimation import constants
-from inference_estimation.defs.automation.conditions import refresh_after_new_data
+from inference_estimation.defs.conditions import refresh_after_new_data
 from inference_estimation.defs.reports.config import FeatureSelectionConfig
-from inference_estimation.defs.training.assets import TRAINING_FEATURES, predictors, read_training_features
-from inference_estimation.defs.training.partitions import target_partitions
+from inference_estimation.defs.resources import HomeResource
+from inference_estimation.defs.shared import (
+    PREDICTORS, TRAINING_FEATURES, latest_metadata, read_training_features, target_partitions,
+)
 from inference_estimation.lib.explain import write_shap_report
-from inference_estimation.lib.home import get_home
 from inference_estimation.lib.modeling import card_matrix, load_predictor, select_rows
 
 
@@ -20,21 +22,25 @@ from inference_estimation.lib.modeling import card_matrix, load_predictor, selec
     group_name="reports",
     kinds={"shap"},
     partitions_def=target_partitions,
-    deps=[predictors],
-    description="SHAP beeswarm and bar plots of a predictor (PNG on disk and inline in the metadata).",
+    deps=[PREDICTORS, TRAINING_FEATURES],
+    description="SHAP beeswarm and bar plots of a primitive's predictor (PNG on disk and inline in the metadata); "
+    "the derived targets are explained through these primitives.",
 )
-def shap_reports(context: dg.AssetExecutionContext, duckdb: DuckDBResource) -> dg.MaterializeResult:
-    """Explains the predictor of this partition's target on (a sample of) its training rows."""
+def shap_reports(context: dg.AssetExecutionContext, duckdb: DuckDBResource, home: HomeResource) -> dg.MaterializeResult:
+    """Explains the predictor version that ``predictors`` recorded, on (a sample of) its training rows."""
     target = context.partition_key
-    home = get_home()
-    if not (home.models_dir / target / "card.json").exists():
+    trained = latest_metadata(context.instance, PREDICTORS, target) or {}
+    if trained.get("status") != "trained":
         return dg.MaterializeResult(metadata={"status": "no predictor for this target (too little data)"})
-    model, card = load_predictor(home.models_dir / target)
+    model, card = load_predictor(Path(str(trained["model_path"])).parent)
+    if card["data_version"] != trained["data_version"]:
+        raise dg.Failure(f"the predictor file of {target} is version {card['data_version']}, but predictors "
+                         f"recorded {trained['data_version']}; rematerialize predictors")
     rows = select_rows(read_training_features(duckdb), target)
     if len(rows) > constants.SHAP_MAX_ROWS:
         rows = rows.sample(constants.SHAP_MAX_ROWS, random_state=0)
     X, _ = card_matrix(card, rows)
-    report = write_shap_report(model, X, target, home.reports_dir / target)
+    report = write_shap_report(model, X, target, home.get().reports_dir / target)
     top = list(report.mean_abs_shap.items())[:5]
     return dg.MaterializeResult(metadata={
         "report": dg.MetadataValue.md(report.markdown),
@@ -54,14 +60,14 @@ def shap_reports(context: dg.AssetExecutionContext, duckdb: DuckDBResource) -> d
     "the leave-one-hardware-out folds, with the MdAPE change per group and a greedy joint removal.",
 )
 def feature_selection_reports(context: dg.AssetExecutionContext, config: FeatureSelectionConfig,
-                              duckdb: DuckDBResource) -> dg.MaterializeResult:
+                              duckdb: DuckDBResource, home: HomeResource) -> dg.MaterializeResult:
     """Runs the drop-group ablation of this partition's target; writes feature_selection.md/.json."""
     from inference_estimation.lib.feature_selection import feature_selection, feature_selection_markdown
 
     target = context.partition_key
     selection = feature_selection(read_training_features(duckdb), target, n_folds=config.folds, seed=config.seed,
                                   iterations=config.iterations)
-    folder = get_home().reports_dir / target
+    folder = home.get().reports_dir / target
     folder.mkdir(parents=True, exist_ok=True)
     markdown = feature_selection_markdown(selection)
     (folder / "feature_selection.md").write_text(markdown + "\n")
@@ -89,16 +95,17 @@ def feature_selection_reports(context: dg.AssetExecutionContext, config: Feature
     description="Coverage of the training data: rows per source, hardware, model, workload and target, "
     "a source x hardware heatmap, target distributions and their correlations.",
 )
-def dataset_report(duckdb: DuckDBResource) -> dg.MaterializeResult:
+def dataset_report(duckdb: DuckDBResource, home: HomeResource) -> dg.MaterializeResult:
     """Writes the coverage table and plot of the current training frame."""
     import base64
 
     from inference_estimation.lib.dataset_report import (
-        coverage_table, plot_coverage, target_correlations, to_markdown,
+        coverage_table, plot_coverage, rows_by_source_hardware_engine, source_additions, target_correlations,
+        to_markdown,
     )
 
     frame = read_training_features(duckdb)
-    folder = get_home().reports_dir / "dataset"
+    folder = home.get().reports_dir / "dataset"
     if frame.empty:  # e.g. only tabular sweeps so far: nothing an LLM predictor could train on
         folder.mkdir(parents=True, exist_ok=True)
         (folder / "report.md").write_text("## Training data coverage\n\nNo training rows yet.\n")
@@ -107,8 +114,10 @@ def dataset_report(duckdb: DuckDBResource) -> dg.MaterializeResult:
     table = coverage_table(frame)
     plot = plot_coverage(frame, folder / "coverage.png")
     correlations = target_correlations(frame)
-    markdown = (f"## Training data coverage\n\n{to_markdown(table)}\n\n### Log-target correlations (Spearman)\n\n"
-                f"{to_markdown(correlations)}\n\n"
+    markdown = (f"## Training data coverage\n\n{to_markdown(table)}\n\n"
+                f"### Rows per source, hardware and engine\n\n{to_markdown(rows_by_source_hardware_engine(frame))}\n\n"
+                f"### What each source adds to the coverage\n\n{to_markdown(source_additions(frame))}\n\n"
+                f"### Log-target correlations (Spearman)\n\n{to_markdown(correlations)}\n\n"
                 f"![coverage](data:image/png;base64,{base64.b64encode(plot.read_bytes()).decode()})\n")
     (folder / "report.md").write_text(markdown.split("![coverage]")[0] + "![coverage](coverage.png)\n")
     return dg.MaterializeResult(metadata={

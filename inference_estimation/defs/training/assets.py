@@ -1,4 +1,11 @@
-"""Training stage: per target, a CatBoost predictor, its evaluation, and a promotion gate."""
+"""Training stage: per primitive, a CatBoost predictor, its evaluation and promotion; the coherent model's score.
+
+Artifacts travel through Dagster: ``predictors`` records its model file, card and data version in
+its materialization; ``predictor_evaluation`` records the data version it scored and its verdict
+(the ``beats_baselines`` check); ``promoted_predictors`` promotes exactly that version when the
+verdict passed, and otherwise materializes a *refusal* (``promoted: false`` and the reason,
+logged as a warning) -- an expected outcome, not a failed run.
+"""
 
 import json
 import shutil
@@ -6,32 +13,28 @@ import shutil
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
-from inference_estimation.defs.automation.conditions import refresh_after_new_data
+from inference_estimation.defs.conditions import refresh_after_new_data
+from inference_estimation.defs.resources import HomeResource
+from inference_estimation.defs.shared import (
+    PREDICTOR_EVALUATION, PREDICTORS, TRAINING_FEATURES, latest_metadata, read_training_features, target_partitions,
+)
 from inference_estimation.defs.training.config import EvaluationConfig, TrainingConfig
-from inference_estimation.defs.training.partitions import target_partitions
 from inference_estimation.lib.evaluation import (
     coherent_markdown, comparison_summary, comparison_table, comparison_verdict, evaluate_coherent, evaluate_target,
     markdown_table, plot_mdape, promotion_decision,
 )
-from inference_estimation.lib.home import get_home
-from inference_estimation.lib.modeling import TrainingDataError, save_predictor, train_predictor
-
-TRAINING_FEATURES = dg.AssetKey(["marts", "training_features"])
-
-
-def read_training_features(duckdb: DuckDBResource):
-    """The training_features mart as a DataFrame (short read; the connection is closed at once)."""
-    with duckdb.get_connection() as con:
-        return con.execute("select * from marts.training_features").df()
+from inference_estimation.lib.modeling import TrainingDataError, frame_data_version, save_predictor, train_predictor
 
 
 def failed_gate_checks(instance: dg.DagsterInstance) -> list[str]:
     """Names of the gate's blocking checks on the training frame whose latest evaluation failed
     with ERROR severity (what stops a run in Dagster; a WARN-severity failure does not).
 
-    A check never evaluated (a fresh instance, marts not built through Dagster yet) does not block.
+    A blocking check stops only the rest of its own run; this carries the gate to training runs
+    started later (by hand, a backfill). A check never evaluated (a fresh instance, marts not built
+    through Dagster yet) does not block.
     """
-    from inference_estimation.defs.automation.checks import training_rows_in_range
+    from inference_estimation.defs.training.checks import training_rows_in_range
 
     failed = []
     for spec in training_rows_in_range.check_specs:
@@ -59,10 +62,13 @@ def _round(metrics: dict) -> dict:
     kinds={"catboost"},
     partitions_def=target_partitions,
     deps=[TRAINING_FEATURES],
-    description="CatBoost predictor of log(target) offset by its physics baseline, with a grouped-by-model "
-    "held-out score and a 90% split-conformal interval; saved as model.cbm + card.json.",
+    description="CatBoost predictor of one primitive (TTFT, TPOT, power, memory): log(target) offset by its "
+    "physics baseline, trained on every row that informs it (measured, exact identities, e2e split into "
+    "phases), with a grouped-by-model held-out score, a 90% split-conformal interval and a per-device "
+    "correction; saved as model.cbm + card.json, both recorded with the data version.",
 )
-def predictors(context: dg.AssetExecutionContext, config: TrainingConfig, duckdb: DuckDBResource) -> dg.MaterializeResult:
+def predictors(context: dg.AssetExecutionContext, config: TrainingConfig, duckdb: DuckDBResource,
+               home: HomeResource) -> dg.MaterializeResult:
     """Trains the predictor of this partition's target (or records why there is too little data)."""
     target = context.partition_key
     failed = failed_gate_checks(context.instance)
@@ -74,7 +80,7 @@ def predictors(context: dg.AssetExecutionContext, config: TrainingConfig, duckdb
             f"{', '.join(failed)} on {TRAINING_FEATURES.to_user_string()} failed; fix the data and rebuild "
             "the marts (transform_job), which re-runs the gate",
             metadata={"failed_gate_checks": failed})
-    folder = get_home().models_dir / target
+    folder = home.get().models_dir / target
     try:
         trained = train_predictor(read_training_features(duckdb), target, n_folds=config.cv_folds, seed=config.seed)
     except TrainingDataError as exc:
@@ -83,13 +89,14 @@ def predictors(context: dg.AssetExecutionContext, config: TrainingConfig, duckdb
         context.log.warning(str(exc))
         return dg.MaterializeResult(metadata={"status": "not trained", "reason": str(exc)})
     paths = save_predictor(trained, folder)
-    return dg.MaterializeResult(metadata={
+    return dg.MaterializeResult(data_version=dg.DataVersion(trained.card["data_version"]), metadata={
         "status": "trained",
         "rows": trained.card["n_rows"],
         "models": ", ".join(trained.card["models"]),
         "hardware": len(trained.card["hardware"]),
         "sources": ", ".join(trained.card["sources"]),
         "data_version": trained.card["data_version"],
+        "label_kinds": dg.MetadataValue.json(trained.card["label_kinds"]),
         "model_path": dg.MetadataValue.path(str(paths["model"])),
         "card_path": dg.MetadataValue.path(str(paths["card"])),
         **_round({k: v for k, v in trained.card["metrics"].items() if not isinstance(v, str)}),
@@ -103,26 +110,40 @@ def predictors(context: dg.AssetExecutionContext, config: TrainingConfig, duckdb
     kinds={"catboost"},
     partitions_def=target_partitions,
     deps=[predictors, TRAINING_FEATURES],
+    check_specs=[dg.AssetCheckSpec(
+        "beats_baselines", asset=PREDICTOR_EVALUATION,
+        description="The predictor beats the calibrated physics baseline and CatBoost without physics on unseen "
+        "hardware (else unseen models); promoted_predictors promotes the scored version only then.")],
     description="Random, leave-one-hardware-out, leave-one-model-out and leave-one-source-out scores of "
-    "the predictor against a calibrated physics baseline, CatBoost without physics, HistGradientBoosting, "
-    "a ridge on log features and a CatBoost + HistGradientBoosting ensemble (same folds).",
+    "the primitive's predictor against a calibrated physics baseline, CatBoost without physics, "
+    "HistGradientBoosting, a ridge on log features and a CatBoost + HistGradientBoosting ensemble (same folds); "
+    "records the data version it scored and the promotion verdict.",
 )
-def predictor_evaluation(context: dg.AssetExecutionContext, config: EvaluationConfig,
-                         duckdb: DuckDBResource) -> dg.MaterializeResult:
-    """Evaluates this partition's target and writes the table, a plot and a JSON summary."""
+def predictor_evaluation(context: dg.AssetExecutionContext, config: EvaluationConfig, duckdb: DuckDBResource,
+                         home: HomeResource) -> dg.MaterializeResult:
+    """Evaluates this partition's primitive, writes the table and plot, and gives the promotion verdict."""
     target = context.partition_key
-    evaluation = evaluate_target(read_training_features(duckdb), target, n_folds=config.folds, seed=config.seed,
-                                 iterations=config.iterations)
-    folder = get_home().reports_dir / target
+    frame = read_training_features(duckdb)
+    scored_version = frame_data_version(frame)
+    trained = latest_metadata(context.instance, PREDICTORS, target) or {}
+    evaluation = evaluate_target(frame, target, n_folds=config.folds, seed=config.seed, iterations=config.iterations)
+    folder = home.get().reports_dir / target
     folder.mkdir(parents=True, exist_ok=True)
     table = markdown_table(evaluation)
     verdict = comparison_verdict(evaluation)
     comparison = f"#### MdAPE % by learner (same folds)\n\n{comparison_table([evaluation])}\n\n{verdict}"
-    payload = {"target": target, "rows": evaluation.rows, "splits": evaluation.splits, "skipped": evaluation.skipped}
+    passed, reason, observed = promotion_decision(evaluation)
+    if trained.get("data_version") != scored_version:
+        passed = False
+        reason = (f"the predictor was trained on data version {trained.get('data_version')} but the training "
+                  f"frame is now {scored_version}; retrain first")
+    payload = {"target": target, "rows": evaluation.rows, "splits": evaluation.splits, "skipped": evaluation.skipped,
+               "scored_data_version": scored_version, "promotion": {"passed": passed, "reason": reason}}
     (folder / "evaluation.json").write_text(json.dumps(payload, indent=2, default=float))
     (folder / "evaluation.md").write_text(f"{table}\n\n{comparison}\n")
     metadata = {"rows": evaluation.rows, "table": dg.MetadataValue.md(table),
                 "comparison": dg.MetadataValue.md(comparison), "comparison_verdict": verdict,
+                "scored_data_version": scored_version, "promotion_passed": passed, "promotion_reason": reason,
                 "evaluation_json": dg.MetadataValue.path(str(folder / "evaluation.json"))}
     loho = comparison_summary(evaluation).get("leave_one_hardware_out")
     if loho is not None:
@@ -139,23 +160,10 @@ def predictor_evaluation(context: dg.AssetExecutionContext, config: EvaluationCo
             for key in ("mdape_pct", "kendall_tau", "interval_coverage_90"):
                 if key in m and m[key] == m[key]:
                     metadata[f"{split}/{method}/{key}"] = round(float(m[key]), 4)
-    return dg.MaterializeResult(metadata=metadata)
-
-
-@dg.asset_check(asset=predictor_evaluation, blocking=True,
-                description="The predictor beats the calibrated physics baseline and CatBoost without physics "
-                "on unseen hardware (else unseen models); promotion happens only then.")
-def beats_baselines(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResult:
-    """Reads the evaluation just written for this partition and applies the promotion rule."""
-    from inference_estimation.lib.evaluation import TargetEvaluation
-
-    target = context.op_execution_context.partition_key if context.op_execution_context.has_partition_key else None
-    path = get_home().reports_dir / str(target) / "evaluation.json"
-    data = json.loads(path.read_text())
-    evaluation = TargetEvaluation(target=data["target"], rows=data["rows"], splits=data["splits"],
-                                  skipped=data["skipped"])
-    passed, reason, observed = promotion_decision(evaluation)
-    return dg.AssetCheckResult(passed=passed, metadata={"reason": reason, **_round(observed)})
+    # A refusal is a warning on the check, not a failed run: the previous promoted version stays.
+    check = dg.AssetCheckResult(check_name="beats_baselines", passed=passed, severity=dg.AssetCheckSeverity.WARN,
+                                metadata={"reason": reason, "scored_data_version": scored_version, **_round(observed)})
+    return dg.MaterializeResult(metadata=metadata, check_results=[check])
 
 
 @dg.asset(
@@ -164,25 +172,39 @@ def beats_baselines(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResu
     kinds={"catboost"},
     partitions_def=target_partitions,
     deps=[predictors, predictor_evaluation],
-    description="The predictor that `predict` uses: a copy of the trained one, made only after its "
-    "evaluation's blocking check (beats its baselines) passed.",
+    description="The predictor that `predict` uses: the trained version that predictor_evaluation scored and "
+    "found better than its baselines, copied atomically; otherwise a refusal (promoted: false, the reason) "
+    "that keeps the previously promoted version.",
 )
-def promoted_predictors(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
-    """Copies the evaluated predictor into the promoted folder (atomically, by folder swap)."""
+def promoted_predictors(context: dg.AssetExecutionContext, home: HomeResource) -> dg.MaterializeResult:
+    """Promotes the evaluated version of this partition's predictor, or records why not."""
     target = context.partition_key
-    home = get_home()
-    source = home.models_dir / target
-    if not (source / "card.json").exists():
-        return dg.MaterializeResult(metadata={"status": "nothing to promote (no trained predictor)"})
-    dest = home.models_dir / "promoted" / target
+    trained = latest_metadata(context.instance, PREDICTORS, target) or {}
+    evaluated = latest_metadata(context.instance, PREDICTOR_EVALUATION, target) or {}
+    models_dir = home.get().models_dir
+    source = models_dir / target
+    dest = models_dir / "promoted" / target
+    kept = json.loads((dest / "card.json").read_text())["data_version"] if (dest / "card.json").exists() else None
+    on_disk = json.loads((source / "card.json").read_text())["data_version"] if (source / "card.json").exists() else None
+    reason = None
+    if trained.get("status") != "trained" or on_disk is None:
+        reason = "nothing to promote (no trained predictor)"
+    elif not evaluated.get("promotion_passed"):
+        reason = str(evaluated.get("promotion_reason") or "not evaluated yet")
+    elif not (on_disk == trained.get("data_version") == evaluated.get("scored_data_version")):
+        reason = (f"versions differ: trained {trained.get('data_version')}, on disk {on_disk}, evaluated "
+                  f"{evaluated.get('scored_data_version')}; the evaluated version is not the one on disk")
+    if reason is not None:
+        context.log.warning(f"{target} not promoted: {reason}" + (f" (keeping promoted version {kept})" if kept else ""))
+        return dg.MaterializeResult(metadata={"promoted": False, "reason": reason,
+                                              "kept_promoted_data_version": kept or "none"})
     staging = dest.with_name(f".{target}.staging")
     shutil.rmtree(staging, ignore_errors=True)
     shutil.copytree(source, staging)
     shutil.rmtree(dest, ignore_errors=True)
     staging.rename(dest)
-    card = json.loads((dest / "card.json").read_text())
-    return dg.MaterializeResult(metadata={"status": "promoted", "data_version": card["data_version"],
-                                          "path": dg.MetadataValue.path(str(dest))})
+    return dg.MaterializeResult(data_version=dg.DataVersion(on_disk), metadata={
+        "promoted": True, "data_version": on_disk, "path": dg.MetadataValue.path(str(dest))})
 
 
 @dg.asset(
@@ -196,11 +218,11 @@ def promoted_predictors(context: dg.AssetExecutionContext) -> dg.MaterializeResu
     "residuals (0 = the answers never contradict each other).",
 )
 def performance_model_evaluation(context: dg.AssetExecutionContext, config: EvaluationConfig,
-                                 duckdb: DuckDBResource) -> dg.MaterializeResult:
+                                 duckdb: DuckDBResource, home: HomeResource) -> dg.MaterializeResult:
     """Evaluates the primitives + identities on every answer target and writes the tables."""
     evaluation = evaluate_coherent(read_training_features(duckdb), n_folds=config.folds, seed=config.seed,
                                    iterations=config.iterations)
-    folder = get_home().reports_dir / "performance_model"
+    folder = home.get().reports_dir / "performance_model"
     folder.mkdir(parents=True, exist_ok=True)
     table = coherent_markdown(evaluation)
     payload = {"rows": evaluation.rows, "splits": evaluation.splits, "skipped": evaluation.skipped,

@@ -15,9 +15,9 @@ from dagster_duckdb import DuckDBResource
 from inference_estimation import constants
 from inference_estimation.defs.range_checks import range_check_results, range_check_specs
 from inference_estimation.defs.resources import CatalogResource, HomeResource
+from inference_estimation.defs.shared import TRAINING_FEATURES
 from inference_estimation.lib import quality
 
-TRAINING_FEATURES = dg.AssetKey(["marts", "training_features"])
 _MEASUREMENTS = "marts.measurements"
 _TRAINING = "marts.training_features"
 
