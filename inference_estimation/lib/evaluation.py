@@ -28,6 +28,7 @@ pickle-free save format, so an ensemble with it is not served.
 
 from __future__ import annotations
 
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -483,7 +484,7 @@ def k_shot_rows(frame: pd.DataFrame, test_idx: np.ndarray, k: int, seed: int) ->
     hardware = frame["hardware_key"].astype(str).to_numpy()
     for hw in np.unique(hardware[test_idx]):
         idx = test_idx[(hardware[test_idx] == hw) & any_measured[test_idx]]
-        order = np.random.default_rng([seed, abs(hash(hw)) % (2**31)]).permutation(idx)
+        order = np.random.default_rng([seed, zlib.crc32(hw.encode())]).permutation(idx)  # stable across runs
         chosen.append(order[:k])
     return np.concatenate(chosen) if chosen else np.array([], dtype=int)
 

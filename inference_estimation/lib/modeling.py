@@ -288,7 +288,7 @@ def fit_primitive(train: pd.DataFrame, target: str, seed: int, iterations: int,
     if in_trees.sum() < 8:
         in_trees[:] = True
     model = fit_catboost(X[in_trees], y_log[in_trees], offset[in_trees], seed, iterations)
-    correction = hardware_corrections(rows["hardware_key"], y_log - predict_log(model, X, offset))
+    correction = hardware_corrections(rows["hardware_key"], y_log - predict_log(model, X, offset), rows["source"])
     return FittedPrimitive(target=target, model=model, fallback_log=fallback, label_kinds=summarize_kinds(kind[keep]),
                            n_rows=int(keep.sum()), rows_index=rows.index, hardware_correction=correction)
 
@@ -299,36 +299,63 @@ MIN_DEVICE_ROWS_FOR_TREES = 20
 #: Shrinkage of the per-hardware correction: a device with n measurements gets n / (n + this) of
 #: its median residual (1 measurement: a third; 10: 83%).
 HARDWARE_CORRECTION_PRIOR_ROWS = 2.0
+#: The spread (log) of devices' offsets from their physics that the shrinkage assumes: a device whose
+#: rows scatter by this much gets ``n / (n + HARDWARE_CORRECTION_PRIOR_ROWS)`` of its median.
+HARDWARE_CORRECTION_PRIOR_STD = 0.15
 
 
-def hardware_corrections(hardware: pd.Series, residual_log: np.ndarray) -> dict[str, float]:
-    """Per-device log correction: the shrunken median residual of the device's training rows.
+def hardware_corrections(hardware: pd.Series, residual_log: np.ndarray,
+                         source: pd.Series | None = None) -> dict[str, float]:
+    """Per-device log corrections: the shrunken median residual of the device's training rows.
 
     Hardware enters the trees only through its physics (spec columns would act as IDs and hurt
     unseen devices), so whatever a device's own measurements say beyond its physics -- a driver,
     a clock, a spec sheet that overstates -- stays in its residuals. A few measurements of a new
     device therefore calibrate it at once: ``n / (n + HARDWARE_CORRECTION_PRIOR_ROWS)`` of its
     median residual, shrunk towards 0 (no correction) when there are few. Unseen devices get 0.
+
+    Returns:
+        ``{hardware: correction}`` over all its rows, and ``{"hardware@source": correction}`` per
+        measurement campaign on it (campaigns measure one device differently; a question in a
+        campaign's conventions uses that campaign's correction first).
     """
     frame = pd.DataFrame({"hw": hardware.astype(str).to_numpy(), "r": residual_log})
-    stats = frame.groupby("hw")["r"].agg(["median", "size"])
-    shrink = stats["size"] / (stats["size"] + HARDWARE_CORRECTION_PRIOR_ROWS)
-    return {str(k): float(v) for k, v in (stats["median"] * shrink).items()}
+    keys = [frame["hw"]]
+    if source is not None:
+        keys.append(frame["hw"] + "@" + source.astype(str).to_numpy())
+    out: dict[str, float] = {}
+    pooled_var = float(np.var(residual_log)) if len(residual_log) > 1 else HARDWARE_CORRECTION_PRIOR_STD ** 2
+    for key in keys:
+        stats = frame.assign(key=key.to_numpy()).groupby("key")["r"].agg(["median", "size", "var"])
+        # empirical-Bayes shrinkage: a device whose own rows scatter widely needs more of them
+        spread = stats["var"].where(stats["size"] >= 3, pooled_var).fillna(pooled_var)
+        prior = HARDWARE_CORRECTION_PRIOR_ROWS * spread / HARDWARE_CORRECTION_PRIOR_STD ** 2
+        shrink = stats["size"] / (stats["size"] + prior)
+        out.update({str(k): float(v) for k, v in (stats["median"] * shrink).items()})
+    return out
 
 
-def correction_for(correction: dict[str, float], hardware: pd.Series | np.ndarray | None, n: int) -> np.ndarray:
-    """The per-row log correction of :func:`hardware_corrections` (0 for unseen or unknown hardware)."""
+def correction_for(correction: dict[str, float], hardware: pd.Series | np.ndarray | list | None, n: int,
+                   source: pd.Series | np.ndarray | list | None = None) -> np.ndarray:
+    """The per-row log correction of :func:`hardware_corrections`: the device's correction in the
+    row's campaign when there is one, else the device's, else 0 (unseen or unknown hardware)."""
     if hardware is None or not correction:
         return np.zeros(n)
-    return pd.Series(np.asarray(hardware, dtype=object)).map(correction).fillna(0.0).to_numpy(dtype=float)
+    hw = pd.Series(np.asarray(hardware, dtype=object)).astype(str)
+    out = hw.map(correction)
+    if source is not None:
+        by_source = (hw + "@" + pd.Series(np.asarray(source, dtype=object)).astype(str)).map(correction)
+        out = by_source.fillna(out)
+    return out.fillna(0.0).to_numpy(dtype=float)
 
 
 def predict_primitive_log(fitted: FittedPrimitive, rows: pd.DataFrame, features: list[str] | None = None) -> np.ndarray:
     """log(prediction) of a fitted primitive for feature rows (with their ``hardware_key``, if any)."""
     offset, known = log_offset(rows, fitted.target, fitted.fallback_log)
     hardware = rows["hardware_key"] if "hardware_key" in rows else None
+    source = rows["source"] if "source" in rows else None
     return (predict_log(fitted.model, model_matrix(rows, known, features or MODEL_FEATURES), offset)
-            + correction_for(fitted.hardware_correction, hardware, len(rows)))
+            + correction_for(fitted.hardware_correction, hardware, len(rows), source))
 
 
 def scored_labels(frame: pd.DataFrame, target: str) -> tuple[np.ndarray, np.ndarray]:

@@ -142,8 +142,9 @@ def test_a_devices_own_few_measurements_correct_what_its_physics_misses(catalog)
     shots = np.flatnonzero(slow)[[0, 5, 10]]
     train = frame[~slow | np.isin(np.arange(len(frame)), shots)]
     fitted = fit_primitive(train, "tpot_s", seed=0, iterations=200, phase_estimate=None)
-    # shrunk towards 0: 3 rows give 3 / (3 + 2) of the device's median residual
-    assert 0.6 * 3 / 5 * np.log(1.6) < fitted.hardware_correction["nvidia-l40s"] < np.log(1.6)
+    # the device's median residual, shrunk towards 0 by how few and how scattered its rows are
+    assert 0.35 * np.log(1.6) < fitted.hardware_correction["nvidia-l40s"] < 1.2 * np.log(1.6)
+    assert fitted.hardware_correction["nvidia-l40s@synthetic"] == fitted.hardware_correction["nvidia-l40s"]
     assert abs(fitted.hardware_correction["nvidia-h100-sxm-80gb"]) < 0.05
     test = frame[slow & ~np.isin(np.arange(len(frame)), shots)]
     with_correction = np.exp(predict_primitive_log(fitted, test))
