@@ -136,7 +136,8 @@ class Predictors:
         for target, (model, card, _) in self.models.items():
             X, offset = card_matrix(card, features)
             correction = (card.get("hardware_correction") or {}).get("log", {})
-            log_pred = predict_log(model, X, offset) + correction_for(correction, hardware_keys, len(features))
+            sources = features["source"].astype(str).to_numpy() if "source" in features else None
+            log_pred = predict_log(model, X, offset) + correction_for(correction, hardware_keys, len(features), sources)
             half = (card.get("interval") or {}).get("log_halfwidth")
             value[target] = np.exp(log_pred)
             lower[target] = np.exp(log_pred - half) if half is not None else np.full(len(features), np.nan)
@@ -257,7 +258,8 @@ def explain(catalog: Catalog, models_dir: Path, model_key: str, hardware_key: st
     shap = predictor.get_feature_importance(Pool(X, cat_features=cats), type="ShapValues")[0]
     order = np.argsort(-np.abs(shap[:-1]))[:top]
     baseline = physics_baseline(features, target)[0]
-    correction = float(correction_for((card.get("hardware_correction") or {}).get("log", {}), [hardware.key], 1)[0])
+    correction = float(correction_for((card.get("hardware_correction") or {}).get("log", {}), [hardware.key], 1,
+                                      [str(features["source"].iloc[0])])[0])
     return {
         "target": target,
         "physics_baseline": None if math.isnan(baseline) else float(baseline),
