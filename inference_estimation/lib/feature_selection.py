@@ -40,7 +40,7 @@ FEATURE_GROUPS: dict[str, list[str]] = {
     "moe experts touched": ["moe_experts_touched_share"],
     "architecture": ["params", "active_params", "layers", "hidden_size", "heads", "kv_heads", "head_dim",
                      "vocab_size"],
-    "flops and bytes": ["weights_gb", "kv_cache_gb", "prefill_gflop", "decode_gflop_per_step", "prefill_gb_moved",
+    "flops and bytes": ["weights_gb", "kv_cache_gb", "activation_gb", "runtime_memory_gb", "prefill_gflop", "decode_gflop_per_step", "prefill_gb_moved",
                         "decode_gb_moved_per_step"],
     "arithmetic intensity": ["prefill_arithmetic_intensity", "decode_arithmetic_intensity"],
     "roofline times": ["roofline_prefill_s", "roofline_decode_step_s", "roofline_prefill_one_s",

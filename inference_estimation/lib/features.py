@@ -72,7 +72,8 @@ WORKLOAD_COLUMNS = ["engine", "dtype", "mode", "batch_size", "input_tokens", "ou
 CATEGORICAL_FEATURES = ["hardware_kind", "vendor", "engine", "dtype", "family", "mode", "source", "power_scope"]
 PHYSICS_FEATURES = [
     "weights_gb", "prefill_gflop", "decode_gflop_per_step", "prefill_gb_moved", "decode_gb_moved_per_step",
-    "prefill_arithmetic_intensity", "decode_arithmetic_intensity", "kv_cache_gb", "memory_fit_ratio",
+    "prefill_arithmetic_intensity", "decode_arithmetic_intensity", "kv_cache_gb", "activation_gb",
+    "runtime_memory_gb", "memory_fit_ratio",
     "moe_experts_touched_share", "tp_comm_prefill_s", "tp_comm_decode_step_s",
     "roofline_prefill_s", "roofline_decode_step_s", "roofline_prefill_one_s", "roofline_bound_prefill_one_s",
     "roofline_bound_decode_step_one_s", "serving_prefill_load",
@@ -229,6 +230,9 @@ ALLREDUCE_LATENCY_S = 10e-6
 FALLBACK_LINK_GB_S = 32.0
 #: Bytes per activation element exchanged by tensor-parallel all-reduces (16-bit activations).
 ACTIVATION_BYTES = 2.0
+#: Resident memory of the Python + torch runtime itself on a CPU (what a CPU's peak RSS adds to
+#: weights, KV cache and activations), GB. On GPUs the allocator's peak excludes the runtime.
+CPU_RUNTIME_MEMORY_GB = 0.5
 #: Highest prefill utilisation used in the serving queueing term (keeps it finite at saturation).
 MAX_PREFILL_LOAD = 0.9
 
@@ -344,6 +348,12 @@ def _physics(cols: _Columns, dtype: np.ndarray, batch: np.ndarray, peak: np.ndar
             "prefill_arithmetic_intensity": np.where(has_in, prefill_flop / prefill_bytes, np.nan),
             "decode_arithmetic_intensity": np.where(has_out, decode_flop / decode_bytes, np.nan),
             "kv_cache_gb": kv_total / 1e9,
+            # prefill activations of the widest layer (the MLP's up-projection, gate included) for
+            # the whole batch's prompt, plus the last position's logits in float32
+            "activation_gb": batch * (np.maximum(n_in0, 1.0) * (hidden + 2.0 * cols.num("intermediate_size"))
+                                      * ACTIVATION_BYTES + 4.0 * cols.num("vocab_size")) / 1e9,
+            "runtime_memory_gb": np.where(np.isin(cols.text("hardware_kind"), ["cpu", "mps"]),
+                                          CPU_RUNTIME_MEMORY_GB, 0.0),
             "memory_fit_ratio": (params * bpe + kv_total) / (_or(memory_gb, np.nan) * 1e9 * devices),
             "moe_experts_touched_share": np.where(experts > 0, decode_share, np.nan),
             "tp_comm_prefill_s": np.where(has_in, comm_prefill, np.nan),

@@ -48,7 +48,7 @@ TARGET_OFFSETS: dict[str, tuple[tuple[str | tuple[str, ...], ...], tuple[str, ..
     "ttft_s": (("roofline_ttft_s",), ()),
     "tpot_s": (("roofline_tpot_s",), ()),
     "output_throughput_tok_s": (("roofline_output_throughput_tok_s",), ()),
-    "peak_memory_gb": ((("weights_gb", "kv_cache_gb"),), ()),
+    "peak_memory_gb": ((("weights_gb", "kv_cache_gb", "activation_gb", "runtime_memory_gb"),), ()),
     "avg_power_w": (("tdp_total_w",), ()),
     "energy_per_output_token_j": (("tdp_total_w",), ("roofline_output_throughput_tok_s",)),
 }
