@@ -30,6 +30,12 @@ from inference_estimation.lib.performance_model import (
 )
 
 
+#: Damped fixed-point iterations that solve a request rate for the concurrency in flight.
+SERVING_FIXED_POINT_ITERATIONS = 16
+#: Requests in flight beyond which a request rate counts as saturating the server.
+MAX_SOLVED_CONCURRENCY = 4096.0
+
+
 class PredictorsMissingError(FileNotFoundError):
     """No trained predictor was found in the models folder."""
 
@@ -149,6 +155,44 @@ class Predictors:
         keep = [t for t in ANSWER_TARGETS if all(p in self.models for p in DERIVED_FROM.get(t, (t,)))]
         return answers[[f"{t}{w}" for t in keep for w in ("", "_lower_90", "_upper_90")]]
 
+    def answer(self, rows: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """Features and answers for fact rows (model facts, hardware facts, workload, ``hardware_key``).
+
+        A serving question at a request rate without a concurrency is solved for the concurrency in
+        flight by Little's law, ``concurrency = rate * e2e(concurrency)``, a fixed point found by
+        damped iteration from one request in flight. Where even :data:`MAX_SOLVED_CONCURRENCY`
+        requests in flight cannot serve the rate, the server is saturated: the row keeps that
+        concurrency and says so in ``saturated``.
+
+        Returns:
+            (feature rows with the concurrency used, answers of :meth:`frame` plus ``saturated``).
+        """
+        rows = rows.reset_index(drop=True).copy()
+        hardware = rows["hardware_key"].to_numpy() if "hardware_key" in rows else None
+        rate = pd.to_numeric(rows.get("request_rate_rps"), errors="coerce") if "request_rate_rps" in rows else None
+        concurrency = pd.to_numeric(rows.get("concurrency"), errors="coerce") if "concurrency" in rows else None
+        solve = np.zeros(len(rows), dtype=bool)
+        if rate is not None:
+            solve = ((rows.get("mode", pd.Series("offline", index=rows.index)).astype(str) == "serving").to_numpy()
+                     & rate.notna().to_numpy()
+                     & (concurrency.isna().to_numpy() if concurrency is not None else True))
+        saturated = np.zeros(len(rows), dtype=bool)
+        if solve.any():
+            c = np.ones(int(solve.sum()))
+            sub = rows.loc[solve].copy()
+            for _ in range(SERVING_FIXED_POINT_ITERATIONS):
+                sub["concurrency"] = c
+                e2e = self.frame(feature_frame(sub), None if hardware is None else hardware[solve])
+                e2e = e2e["e2e_latency_s"].to_numpy() if "e2e_latency_s" in e2e else np.full(len(sub), np.nan)
+                target = np.clip(rate.to_numpy()[solve] * e2e, 1.0, MAX_SOLVED_CONCURRENCY)
+                c = np.where(np.isnan(target), c, np.sqrt(c * target))  # damped: geometric mean of old and new
+            saturated[solve] = c >= MAX_SOLVED_CONCURRENCY * 0.99
+            rows.loc[solve, "concurrency"] = np.round(c, 2)
+        features = feature_frame(rows)
+        answers = self.frame(features, hardware)
+        answers["saturated"] = saturated
+        return features, answers
+
     def unseen_choices(self, features: pd.DataFrame) -> list[list[str]]:
         """Per row, the categorical choices no loaded primitive was trained on (engine, dtype, mode).
 
@@ -206,8 +250,8 @@ def predict(catalog: Catalog, models_dir: Path, model_key: str, hardware_key: st
     """
     model, hardware = catalog.model(model_key), catalog.hw(hardware_key)
     predictors = Predictors.load(models_dir, allow_unpromoted, targets)
-    features = feature_frame([prediction_row(model, hardware, work)])
-    values = predictors.frame(features, [hardware.key]).iloc[0]
+    features, answers = predictors.answer(pd.DataFrame([prediction_row(model, hardware, work)]))
+    values = answers.iloc[0]
     unseen = predictors.unseen_choices(features)[0]
     out: dict[str, dict[str, Any]] = {}
     power_card = predictors.models.get("avg_power_w", (None, {}, False))[1]
@@ -222,6 +266,12 @@ def predict(catalog: Catalog, models_dir: Path, model_key: str, hardware_key: st
                        "derived_from": list(DERIVED_FROM.get(target, ()))}
         if unseen:
             out[target]["warnings"] = unseen
+        if bool(values["saturated"]):
+            out[target].setdefault("warnings", []).append(
+                f"the request rate saturates this setup: even {MAX_SOLVED_CONCURRENCY:.0f} requests in flight "
+                "cannot serve it (answers are at that concurrency)")
+        if work.get("request_rate_rps") is not None and work.get("concurrency") is None:
+            out[target]["concurrency_in_flight"] = float(features["concurrency"].iloc[0])
         if math.isnan(value) and target in POWER_TARGETS:
             out[target]["reason"] = (
                 f"no power basis for {hardware.key}: it has no TDP fact and the predictor saw no measured "

@@ -179,3 +179,14 @@ def test_an_engine_the_predictors_never_saw_is_flagged_not_guessed_silently(cata
     warnings = unseen["e2e_latency_s"]["warnings"]
     assert any("engine 'sglang' was never measured" in w for w in warnings)
     assert any("dtype 'fp8' was never measured" in w for w in warnings)
+
+
+def test_a_request_rate_is_solved_for_the_concurrency_in_flight_by_littles_law(catalog, models_dir):
+    work = workload(1, 512, 128, engine="vllm", dtype="bfloat16", device_count=2, mode="serving",
+                    request_rate_rps=2.0)
+    work["batch_size"] = None
+    answer = predict(catalog, models_dir, "llama-3.1-8b", "nvidia-h100-sxm-80gb", work, allow_unpromoted=True)
+    e2e, c = answer["e2e_latency_s"]["value"], answer["e2e_latency_s"]["concurrency_in_flight"]
+    assert c >= 1 and c == pytest.approx(2.0 * e2e, rel=0.05)  # Little: in flight = rate x time in system
+    # a coherent answer at that concurrency: throughput = concurrency * out / e2e = rate * out
+    assert answer["output_throughput_tok_s"]["value"] == pytest.approx(2.0 * 128, rel=0.05)
