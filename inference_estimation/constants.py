@@ -41,4 +41,4 @@ SHAP_MAX_ROWS = 500
 PAGED_ENGINE_MEMORY_UTILIZATION = 0.9
 #: Activation peak, CUDA graphs and the CUDA context a paged engine needs per device besides
 #: weights and KV cache (GB).
-PAGED_ENGINE_RESERVE_GB_PER_DEVICE = 1.5
+PAGED_ENGINE_RESERVE_GB_PER_DEVICE = 1.0

@@ -24,8 +24,9 @@ one-configuration form.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -73,15 +74,22 @@ def memory_fit_arrays(params: Any, layers: Any, kv_heads: Any, head_dim: Any, dt
     n = max(np.size(x) for x in (params, dtype, engine, batch_size, memory_gb_per_device, device_count))
 
     def num(x: Any) -> np.ndarray:
-        return np.broadcast_to(pd.to_numeric(pd.Series(np.broadcast_to(np.asarray(x, dtype=object), n)),
-                                             errors="coerce").to_numpy(dtype="float64", na_value=np.nan), n).copy()
+        if np.ndim(x) == 0:  # a scalar (the one-configuration path: no pandas)
+            value = np.nan if x is None or isinstance(x, str) else float(x)
+            return np.full(n, value)
+        return np.broadcast_to(pd.to_numeric(pd.Series(np.asarray(x, dtype=object)), errors="coerce")
+                               .to_numpy(dtype="float64", na_value=np.nan), n).copy()
 
     def text(x: Any) -> np.ndarray:
         return np.broadcast_to(np.asarray(x, dtype=object), n)
 
-    dtypes, engines, kinds = text(dtype), text(engine), text(hardware_kind)
-    bpe = pd.Series(dtypes).map(BYTES_PER_ELEMENT).fillna(2.0).to_numpy(dtype="float64")
-    kv_bpe = pd.Series(dtypes).map(KV_BYTES_PER_ELEMENT).fillna(2.0).to_numpy(dtype="float64")
+    def per_dtype(table: dict[str, float]) -> np.ndarray:
+        if np.ndim(dtype) == 0:
+            return np.full(n, table.get(dtype, 2.0))
+        return pd.Series(np.asarray(dtype, dtype=object)).map(table).fillna(2.0).to_numpy(dtype="float64")
+
+    engines, kinds = text(engine), text(hardware_kind)
+    bpe, kv_bpe = per_dtype(BYTES_PER_ELEMENT), per_dtype(KV_BYTES_PER_ELEMENT)
     paged = np.isin(engines, list(PAGED_ENGINES))
     devices = num(device_count)
     devices = np.where(np.isnan(devices) | (devices < 1), 1.0, devices)
