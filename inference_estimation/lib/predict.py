@@ -637,7 +637,8 @@ def _read_batch_csv(input_csv: Path) -> pd.DataFrame:
 
 
 def predict_batch(catalog: Catalog, models_dir: Path, input_csv: Path, output_csv: Path,
-                  allow_unpromoted: bool = False, defaults: dict[str, Any] | None = None) -> int:
+                  allow_unpromoted: bool = False, defaults: dict[str, Any] | None = None,
+                  stats: dict[str, int] | None = None) -> int:
     """Predicts every row of a CSV of configurations (columns in :data:`BATCH_COLUMNS`).
 
     Required columns: model, hardware, input_tokens, output_tokens, and offline a batch_size (a
@@ -648,6 +649,15 @@ def predict_batch(catalog: Catalog, models_dir: Path, input_csv: Path, output_cs
     answered; ``refusal`` says why a row that cannot run got no numbers) and ``<target>``,
     ``<target>_lower_90``, ``<target>_upper_90``. Column-wise throughout (one catalog lookup per
     distinct name, features built as arrays), so large files are fast.
+
+    Args:
+        catalog: the catalog.
+        models_dir: folder of predictors.
+        input_csv: the configurations.
+        output_csv: where the predictions go (written only when every row is valid).
+        allow_unpromoted: also use predictors that did not beat their baselines.
+        defaults: values for empty cells (default mode ``offline``, source ``local``).
+        stats: if given, receives ``refused`` (rows refused).
 
     Returns:
         Rows written.
@@ -670,7 +680,10 @@ def predict_batch(catalog: Catalog, models_dir: Path, input_csv: Path, output_cs
     errors.add(sources.isin(bad_sources).to_numpy(), "source", lambda i: bad_sources[sources.iloc[i]])
     errors.raise_if_any()
     result = predictors.frame(feature_frame(facts)).reset_index(drop=True)
-    result.loc[(resolved["refusal"] != "").to_numpy(), :] = np.nan
+    refused = (resolved["refusal"] != "").to_numpy()
+    result.loc[refused, :] = np.nan
+    if stats is not None:
+        stats["refused"] = int(refused.sum())
     out = pd.concat([raw.reset_index(drop=True), resolved, result], axis=1)
     output_csv.parent.mkdir(parents=True, exist_ok=True)
     _write_csv(out, output_csv)
