@@ -21,7 +21,21 @@ DEFAULT_SWEEP = "local-demo"
 
 
 def _gate_refusal(result: Any) -> str | None:
-    """The promotion gate's reason when it alone failed a training run (a designed refusal), else None."""
+    """The promotion gate's reason when it refused a predictor (a designed outcome), else None.
+
+    Either form of the refusal: ``promoted_predictors`` materialized with ``promoted: false`` and a
+    ``reason`` (a successful run), or the blocking ``beats_baselines`` check alone failing the run.
+    """
+    if result.success:
+        try:
+            materializations = result.asset_materializations_for_node("promoted_predictors")
+        except Exception:  # noqa: BLE001 - a job without that node
+            return None
+        for materialization in materializations:
+            meta = materialization.metadata
+            if "promoted" in meta and meta["promoted"].value is False:
+                return str(meta["reason"].value) if "reason" in meta else "did not beat its baselines"
+        return None
     gate = [e for e in result.get_asset_check_evaluations() if e.check_name == "beats_baselines"]
     other_failures = [e for e in result.all_events if e.is_step_failure
                       and e.event_specific_data.error.cls_name != "DagsterAssetCheckFailedError"]
@@ -64,8 +78,8 @@ def _sweep(args: argparse.Namespace) -> int:
         result = defs.resolve_job_def(job_name).execute_in_process(
             instance=instance, raise_on_error=False, **kwargs
         )
-        refusal = None if result.success else _gate_refusal(result)
-        status = "ok" if result.success else f"not promoted: {refusal}" if refusal else "FAILED"
+        refusal = _gate_refusal(result) if job_name == "training_job" else None
+        status = f"not promoted: {refusal}" if refusal else "ok" if result.success else "FAILED"
         print(f"[{time.perf_counter() - started:7.1f}s] {label}: {status} in {time.perf_counter() - t0:.1f}s "
               f"(run {result.run_id[:8]})", flush=True)
         if not result.success and not refusal:
@@ -112,12 +126,11 @@ def _sweep(args: argparse.Namespace) -> int:
     for target in constants.TARGETS:
         result = step(f"train, evaluate, promote, explain {target}", "training_job", partition_key=target,
                       run_config=training_config)
-        if not result.success:
-            refusal = _gate_refusal(result)
-            if refusal:
-                warnings_out.append(f"{target} not promoted ({refusal})")
-            else:
-                failures.append(f"training {target}")
+        refusal = _gate_refusal(result)
+        if refusal:
+            warnings_out.append(f"{target} not promoted ({refusal})")
+        elif not result.success:
+            failures.append(f"training {target}")
     print(f"done in {time.perf_counter() - started:.1f}s; home {home.root}")
     if warnings_out:
         print("notes: " + "; ".join(warnings_out), file=sys.stderr)
