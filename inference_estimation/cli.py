@@ -362,7 +362,8 @@ def _predict(args: argparse.Namespace) -> int:
     if "memory" in echo:
         m = echo["memory"]
         print(f"memory: needs about {m['required_gb']:.1f} GB of {m['usable_gb']:.1f} GB usable "
-              f"(weights {m['weights_gb']:.1f} GB); the KV cache holds up to {m['max_batch']} sequences at once")
+              f"(weights {m['weights_gb']:.1f} GB); the KV cache holds up to {m['max_batch']} sequences of "
+              f"{echo['input_tokens'] + echo['output_tokens']} tokens at once")
     for note in setup.notes:
         print(f"note: {note}")
     for target, p in result.items():
@@ -378,7 +379,8 @@ def _predict(args: argparse.Namespace) -> int:
             print(f"    = {base} {ex['physics_baseline']:.4g} x base correction {ex['base_correction']:.3f}"
                   f" x the factors below x remainder {ex['remainder']:.3f} (all other features)")
             for c in ex["contributions"]:
-                print(f"      x{c['factor']:.3f}  {c['feature']} = {c['value']}")
+                value = f"{c['value']:.4g}" if isinstance(c["value"], float) else c["value"]
+                print(f"      x{c['factor']:.3f}  {c['feature']} = {value}")
     return 0
 
 

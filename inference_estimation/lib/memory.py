@@ -77,8 +77,11 @@ def memory_fit_arrays(params: Any, layers: Any, kv_heads: Any, head_dim: Any, dt
         if np.ndim(x) == 0:  # a scalar (the one-configuration path: no pandas)
             value = np.nan if x is None or isinstance(x, str) else float(x)
             return np.full(n, value)
-        return np.broadcast_to(pd.to_numeric(pd.Series(np.asarray(x, dtype=object)), errors="coerce")
-                               .to_numpy(dtype="float64", na_value=np.nan), n).copy()
+        array = x.to_numpy() if isinstance(x, pd.Series) else np.asarray(x)
+        if array.dtype.kind not in "fiub":
+            array = pd.to_numeric(pd.Series(array, dtype=object), errors="coerce").to_numpy(
+                dtype="float64", na_value=np.nan)
+        return np.broadcast_to(array.astype("float64"), n)
 
     def text(x: Any) -> np.ndarray:
         return np.broadcast_to(np.asarray(x, dtype=object), n)
@@ -86,7 +89,9 @@ def memory_fit_arrays(params: Any, layers: Any, kv_heads: Any, head_dim: Any, dt
     def per_dtype(table: dict[str, float]) -> np.ndarray:
         if np.ndim(dtype) == 0:
             return np.full(n, table.get(dtype, 2.0))
-        return pd.Series(np.asarray(dtype, dtype=object)).map(table).fillna(2.0).to_numpy(dtype="float64")
+        codes, names = pd.factorize(np.asarray(dtype, dtype=object))
+        values = np.array([table.get(name, 2.0) for name in names] + [2.0], dtype="float64")
+        return values[codes]  # code -1 (null) takes the last value
 
     engines, kinds = text(engine), text(hardware_kind)
     bpe, kv_bpe = per_dtype(BYTES_PER_ELEMENT), per_dtype(KV_BYTES_PER_ELEMENT)

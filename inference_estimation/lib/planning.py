@@ -121,24 +121,46 @@ def dtype_unsupported(hardware: HardwareEntry, dtype: str) -> str | None:
     return f"{hardware.key} has {why}: its catalog entry has no {' or '.join(needed)} fact"
 
 
+def tabular_refusal(model: ModelEntry) -> str:
+    """The refusal of an LLM question about a non-LLM model."""
+    return (f"{model.key!r} is a {model.kind} model; predict and recommend answer LLM inference questions "
+            "(tabular models are measured by the 'tabular' backend, not predicted here)")
+
+
+def context_refusal(model_key: str, input_tokens: int, output_tokens: int, limit: int) -> str:
+    """The refusal of a context longer than the model's ``max_position_embeddings``."""
+    return (f"context {input_tokens}+{output_tokens} = {input_tokens + output_tokens} tokens exceeds "
+            f"{model_key!r}'s max_position_embeddings {limit}")
+
+
+def memory_refusal(model_key: str, hardware_key: str, dtype: str, engine: str, paged: bool, batch_size: int | None,
+                   context: int, device_count: int, required_gb: float, usable_gb: float,
+                   fewest: int | None) -> str:
+    """The refusal of a setup that does not fit, naming the fewest devices that would."""
+    what = "one sequence" if paged else f"batch {batch_size}"
+    hint = (f"the fewest {hardware_key} devices that fit it at {dtype} are {fewest}" if fewest
+            else f"not even {DEVICE_COUNTS[-1]} {hardware_key} devices fit it at {dtype}")
+    return (f"does not fit: {model_key} in {dtype} on {device_count} x {hardware_key} ({engine}, {what} of "
+            f"{context} tokens) needs about {required_gb:.1f} GB of {usable_gb:.1f} GB usable; {hint}")
+
+
 def setup_refusal(model: ModelEntry, hardware: HardwareEntry, dtype: str, engine: str, batch_size: int | None,
                   input_tokens: int, output_tokens: int, device_count: int) -> str | None:
     """Why an LLM inference setup cannot run, or None when it can (or when it cannot be told).
 
     Checks, in order: an LLM at all, the context against ``max_position_embeddings``, the dtype
     against the hardware's math, and memory (:mod:`inference_estimation.lib.memory`); a setup
-    that does not fit names the fewest devices that would, at that dtype.
+    that does not fit names the fewest devices that would, at that dtype. Batch prediction
+    applies the same checks column-wise with the same messages.
     """
     if model.kind != "llm":
-        return (f"{model.key!r} is a {model.kind} model; predict and recommend answer LLM inference "
-                "questions (tabular models are measured by the 'tabular' backend, not predicted here)")
+        return tabular_refusal(model)
     if device_count < 1:
         return f"device_count must be >= 1, got {device_count}"
     context = input_tokens + output_tokens
     limit = model.architecture.max_position_embeddings if model.architecture else None
     if limit is not None and context > limit:
-        return (f"context {input_tokens}+{output_tokens} = {context} tokens exceeds {model.key!r}'s "
-                f"max_position_embeddings {limit}")
+        return context_refusal(model.key, input_tokens, output_tokens, limit)
     unsupported = dtype_unsupported(hardware, dtype)
     if unsupported:
         return unsupported
@@ -147,11 +169,8 @@ def setup_refusal(model: ModelEntry, hardware: HardwareEntry, dtype: str, engine
     fit = memory_fit(facts, memory, hardware.kind, dtype, engine, batch_size, context, device_count)
     if fit.fits is False:
         fewest = fewest_devices(facts, memory, hardware.kind, dtype, engine, batch_size, context)
-        what = "one sequence" if fit.paged else f"batch {batch_size}"
-        hint = (f"the fewest {hardware.key} devices that fit it at {dtype} are {fewest}" if fewest
-                else f"not even {DEVICE_COUNTS[-1]} {hardware.key} devices fit it at {dtype}")
-        return (f"does not fit: {model.key} in {dtype} on {device_count} x {hardware.key} ({engine}, {what} of "
-                f"{context} tokens) {fit.describe()}; {hint}")
+        return memory_refusal(model.key, hardware.key, dtype, engine, fit.paged, batch_size, context, device_count,
+                              fit.required_gb, fit.usable_gb, fewest)
     return None
 
 

@@ -36,13 +36,16 @@ from inference_estimation.lib.features import (
     model_facts,
     prediction_row,
 )
-from inference_estimation.lib.memory import MemoryFit, memory_fit, memory_fit_arrays
+from inference_estimation.lib.memory import DEVICE_COUNTS, MemoryFit, memory_fit, memory_fit_arrays
 from inference_estimation.lib.modeling import card_matrix, load_predictor, physics_baseline, predict_log
 from inference_estimation.lib.planning import (
+    context_refusal,
     default_engine_dtype,
     device_memory_gb,
     dtype_unsupported,
+    memory_refusal,
     setup_refusal,
+    tabular_refusal,
 )
 from inference_estimation.lib.vocabulary import VocabularyError, canonical_dtype, canonical_engine
 
@@ -559,9 +562,11 @@ def _batch_fact_rows(catalog: Catalog, input_csv: Path, raw: pd.DataFrame,
     kinds = np.array([h.kind for h in hw_list], dtype=object)[hw_codes]
     context = values["input_tokens"] + values["output_tokens"]
 
+    arch = [pd.to_numeric(facts[c], errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
+            for c in ("params", "layers", "kv_heads", "head_dim")]
+
     def fit(batch: np.ndarray, device_count: np.ndarray = devices) -> dict[str, np.ndarray]:
-        return memory_fit_arrays(facts["params"], facts["layers"], facts["kv_heads"], facts["head_dim"], dtype,
-                                 engine, batch, context, memory_per_device, device_count, kinds)
+        return memory_fit_arrays(*arch, dtype, engine, batch, context, memory_per_device, device_count, kinds)
 
     llm = np.array([m.kind == "llm" for m in model_list], dtype=bool)[model_codes]
     at_one = fit(np.ones(n))
@@ -574,23 +579,45 @@ def _batch_fact_rows(catalog: Catalog, input_csv: Path, raw: pd.DataFrame,
     memory = fit(batch)
     max_pos = np.array([m.architecture.max_position_embeddings if m.architecture else np.nan for m in model_list],
                        dtype="float64")[model_codes]
-    dtype_bad = np.zeros(n, dtype=bool)
     pairs = pd.DataFrame({"h": hw_codes, "d": dtype})
-    for (h, d), rows in pairs.groupby(["h", "d"]).groups.items():
-        if dtype_unsupported(hw_list[h], d):
-            dtype_bad[np.asarray(rows)] = True
-    with np.errstate(invalid="ignore"):
-        candidates = ~llm | (context > max_pos) | dtype_bad | (memory["memory_fit_ratio"] > 1.0)
     refusal = np.full(n, "", dtype=object)
     refusal[max_unknown] = [f"batch_size 'max' needs {h}'s memory size (its catalog entry has none)"
                             for h in np.asarray(values["hardware"])[max_unknown]]
-    if candidates.any():
-        keys = pd.DataFrame({"m": model_codes, "h": hw_codes, "d": dtype, "e": engine,
-                             "b": np.nan_to_num(batch, nan=-1).astype(int), "i": values["input_tokens"].astype(int),
-                             "o": values["output_tokens"].astype(int), "n": devices.astype(int)})[candidates]
-        for (m, h, d, e, b, i, o, dev), rows in keys.groupby(list(keys.columns)).groups.items():
-            reason = setup_refusal(model_list[m], hw_list[h], d, e, None if b < 0 else b, i, o, dev)
-            refusal[np.asarray(rows)] = reason or ""
+    # setup_refusal's checks and messages, column-wise, in its order: tabular, context, dtype, memory
+    open_rows = refusal == ""
+    tabular = open_rows & ~llm
+    for m in np.unique(model_codes[tabular]):
+        refusal[tabular & (model_codes == m)] = tabular_refusal(model_list[m])
+    open_rows = refusal == ""
+    with np.errstate(invalid="ignore"):
+        too_long = open_rows & (context > max_pos)
+    keys = [model_list[m].key for m in model_codes[too_long]]
+    refusal[too_long] = [context_refusal(k, int(i), int(o), int(limit)) for k, i, o, limit in
+                         zip(keys, values["input_tokens"][too_long], values["output_tokens"][too_long],
+                             max_pos[too_long])]
+    open_rows = refusal == ""
+    for (h, d), rows in pairs.groupby(["h", "d"]).groups.items():
+        reason = dtype_unsupported(hw_list[h], d)
+        if reason:
+            rows = np.asarray(rows)
+            refusal[rows[open_rows[rows]]] = reason
+    open_rows = refusal == ""
+    with np.errstate(invalid="ignore"):
+        short = open_rows & (memory["memory_fit_ratio"] > 1.0)
+    if short.any():
+        fewest = np.full(n, np.nan)
+        for count in DEVICE_COUNTS:
+            fits = fit(batch, np.full(n, float(count)))["memory_fit_ratio"] <= 1.0
+            fewest = np.where(np.isnan(fewest) & fits, count, fewest)
+        model_keys = np.array([m.key for m in model_list], dtype=object)[model_codes]
+        hw_keys = np.array([h.key for h in hw_list], dtype=object)[hw_codes]
+        refusal[short] = [
+            memory_refusal(mk, hk, d, e, bool(p), None if np.isnan(b) else int(b), int(c), int(dev), req, use,
+                           None if np.isnan(f) else int(f))
+            for mk, hk, d, e, p, b, c, dev, req, use, f in zip(
+                model_keys[short], hw_keys[short], dtype[short], engine[short], memory["paged"][short], batch[short],
+                context[short], devices[short], memory["required_gb"][short], memory["usable_gb"][short],
+                fewest[short])]
     facts = facts.assign(
         engine=engine, dtype=dtype, mode=mode, source=values["source"], power_scope="all-devices",
         batch_size=batch, input_tokens=values["input_tokens"], output_tokens=values["output_tokens"],
