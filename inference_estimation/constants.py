@@ -41,3 +41,10 @@ CATBOOST_ONE_HOT_MAX_SIZE = 12
 EVALUATION_ITERATIONS = 300
 PREDICTION_INTERVAL = 0.90
 SHAP_MAX_ROWS = 500
+
+#: Share of each device a paged engine reserves up front (vLLM's default ``gpu_memory_utilization``);
+#: weights, activations and the paged KV cache share it (``lib/memory.py``).
+PAGED_ENGINE_MEMORY_UTILIZATION = 0.9
+#: Activation peak, CUDA graphs and the CUDA context a paged engine needs per device besides
+#: weights and KV cache (GB).
+PAGED_ENGINE_RESERVE_GB_PER_DEVICE = 1.0

@@ -20,9 +20,15 @@ from benchmark_jobs.spec import (
     serving_points,
     tabular_points,
 )
-from inference_estimation import constants
 from inference_estimation.lib.catalog import CatalogError, HardwareEntry, ModelEntry, SweepEntry
-from inference_estimation.lib.features import BYTES_PER_ELEMENT, model_facts
+from inference_estimation.lib.features import model_facts
+from inference_estimation.lib.memory import DEVICE_COUNTS, MemoryFit, fewest_devices, memory_fit
+from inference_estimation.lib.vocabulary import (
+    DEFAULT_CPU_DTYPE,
+    DEFAULT_CPU_ENGINE,
+    DEFAULT_GPU_DTYPE,
+    DEFAULT_GPU_ENGINE,
+)
 
 #: Catalog hardware kind -> torch device string (ROCm builds of torch expose AMD GPUs as "cuda").
 TORCH_DEVICES = {"cpu": "cpu", "cuda": "cuda", "rocm": "cuda", "xpu": "xpu", "hpu": "hpu", "mps": "mps"}
@@ -42,34 +48,130 @@ def host_memory_gb() -> float:
     return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 1e9
 
 
-def required_memory_gb(model: ModelEntry, batch_size: int, context_tokens: int, dtype: str) -> float:
-    """Memory one point needs: (weights + KV cache of ``batch_size`` x ``context_tokens``) x overhead."""
-    facts = model_facts(model)
-    bpe = BYTES_PER_ELEMENT[dtype]
-    weights = facts["params"] * bpe
-    kv_per_token = 2 * facts["layers"] * facts["kv_heads"] * facts["head_dim"] * bpe
-    return (weights + batch_size * context_tokens * kv_per_token) * constants.MEMORY_OVERHEAD_FACTOR / 1e9
-
-
-def usable_memory_gb(hardware: HardwareEntry) -> float | None:
-    """Memory a model may use on the entry (all its devices), or None when unknown."""
+def device_memory_gb(hardware: HardwareEntry) -> float | None:
+    """Memory of ONE device of the entry in GB (a local CPU not probed yet: this machine's), or None."""
     memory_gb = hardware.specs.memory_gb
     if memory_gb is None and hardware.kind == "cpu" and hardware.launcher and hardware.launcher.type == "local":
         memory_gb = host_memory_gb()
-    if memory_gb is None:
-        return None
-    available = memory_gb * hardware.device_count * constants.USABLE_MEMORY_FRACTION
-    return available - constants.CPU_RUNTIME_OVERHEAD_GB if hardware.kind == "cpu" else available
+    return memory_gb
 
 
-def point_memory_gb(model: ModelEntry, point: WorkloadPoint, backend: str) -> float:
-    """Memory a workload point needs under a backend.
+def _backend_engine(backend: str) -> str:
+    return "vllm" if backend == "vllm" else "transformers"
+
+
+def point_fit(model: ModelEntry, hardware: HardwareEntry, point: WorkloadPoint, backend: str) -> MemoryFit:
+    """The one memory rule (:func:`inference_estimation.lib.memory.memory_fit`) for a sweep point.
 
     The transformers backend holds the whole batch's KV cache at once. vLLM pages the KV cache
     and queues what does not fit, so a point needs the weights plus one full-length sequence.
     """
-    batch = 1 if backend == "vllm" else point.batch_size
-    return required_memory_gb(model, batch, point.input_tokens + point.output_tokens, point.dtype)
+    return memory_fit(model_facts(model), device_memory_gb(hardware), hardware.kind, point.dtype,
+                      _backend_engine(backend), point.batch_size, point.input_tokens + point.output_tokens,
+                      hardware.device_count)
+
+
+def point_memory_gb(model: ModelEntry, point: WorkloadPoint, backend: str) -> float:
+    """Memory one workload point needs under a backend on one device (see :func:`point_fit`)."""
+    return memory_fit(model_facts(model), None, "cuda", point.dtype, _backend_engine(backend), point.batch_size,
+                      point.input_tokens + point.output_tokens, 1).required_gb
+
+
+def default_engine_dtype(hardware: HardwareEntry) -> tuple[str, str]:
+    """The engine and dtype a question about ``hardware`` means when it names none.
+
+    GPUs and other accelerators: vLLM in bfloat16 (float16 where the device has no bfloat16
+    math, e.g. V100 and T4); CPUs and Apple GPUs: transformers in float32.
+    """
+    if hardware.kind in ("cpu", "mps"):
+        return DEFAULT_CPU_ENGINE, DEFAULT_CPU_DTYPE
+    dtype = DEFAULT_GPU_DTYPE if dtype_unsupported(hardware, DEFAULT_GPU_DTYPE) is None else "float16"
+    return DEFAULT_GPU_ENGINE, dtype
+
+
+#: Canonical dtype -> (peak-TFLOP/s spec facts of which at least one must be known, what is missing).
+DTYPE_MATH = {
+    "bfloat16": (("peak_tflops_bf16",), "no bfloat16 math (bfloat16 arrived with Ampere/CDNA2)"),
+    "float16": (("peak_tflops_fp16", "peak_tflops_bf16"), "no 16-bit math"),
+    "fp8": (("peak_tflops_fp8",), "no FP8 math (FP8 arrived with Ada/Hopper/MI300)"),
+    "fp4": (("peak_tflops_fp4",), "no FP4 math (FP4 arrived with Blackwell/MI355X)"),
+    "int8": (("peak_tflops_fp16", "peak_tflops_bf16"), "no 16-bit math to dequantise int8 weights to"),
+    "int4": (("peak_tflops_fp16", "peak_tflops_bf16"), "no 16-bit math to dequantise int4 weights to"),
+}
+
+
+def dtype_unsupported(hardware: HardwareEntry, dtype: str) -> str | None:
+    """Why ``hardware`` cannot run ``dtype``, derived from its peak spec facts, or None.
+
+    An accelerator runs a dtype when it has a peak-TFLOP/s fact for that math (bfloat16 needs
+    ``peak_tflops_bf16``, fp8 ``peak_tflops_fp8``, fp4 ``peak_tflops_fp4``; weight-only int8/int4
+    dequantise to 16 bits). CPUs are probed in fp32 only and run every dtype (slowly); an entry
+    with no peak fact at all is not judged.
+    """
+    if hardware.kind == "cpu" or dtype not in DTYPE_MATH:
+        return None
+    specs = hardware.specs
+    peaks = [specs.peak_tflops_fp32, specs.peak_tflops_bf16, specs.peak_tflops_fp16, specs.peak_tflops_fp8,
+             specs.peak_tflops_fp4]
+    if all(p is None for p in peaks):
+        return None
+    needed, why = DTYPE_MATH[dtype]
+    if any(getattr(specs, fact) is not None for fact in needed):
+        return None
+    return f"{hardware.key} has {why}: its catalog entry has no {' or '.join(needed)} fact"
+
+
+def tabular_refusal(model: ModelEntry) -> str:
+    """The refusal of an LLM question about a non-LLM model."""
+    return (f"{model.key!r} is a {model.kind} model; predict and recommend answer LLM inference questions "
+            "(tabular models are measured by the 'tabular' backend, not predicted here)")
+
+
+def context_refusal(model_key: str, input_tokens: int, output_tokens: int, limit: int) -> str:
+    """The refusal of a context longer than the model's ``max_position_embeddings``."""
+    return (f"context {input_tokens}+{output_tokens} = {input_tokens + output_tokens} tokens exceeds "
+            f"{model_key!r}'s max_position_embeddings {limit}")
+
+
+def memory_refusal(model_key: str, hardware_key: str, dtype: str, engine: str, paged: bool, batch_size: int | None,
+                   context: int, device_count: int, required_gb: float, usable_gb: float,
+                   fewest: int | None) -> str:
+    """The refusal of a setup that does not fit, naming the fewest devices that would."""
+    what = "one sequence" if paged else f"batch {batch_size}"
+    hint = (f"the fewest {hardware_key} devices that fit it at {dtype} are {fewest}" if fewest
+            else f"not even {DEVICE_COUNTS[-1]} {hardware_key} devices fit it at {dtype}")
+    return (f"does not fit: {model_key} in {dtype} on {device_count} x {hardware_key} ({engine}, {what} of "
+            f"{context} tokens) needs about {required_gb:.1f} GB of {usable_gb:.1f} GB usable; {hint}")
+
+
+def setup_refusal(model: ModelEntry, hardware: HardwareEntry, dtype: str, engine: str, batch_size: int | None,
+                  input_tokens: int, output_tokens: int, device_count: int) -> str | None:
+    """Why an LLM inference setup cannot run, or None when it can (or when it cannot be told).
+
+    Checks, in order: an LLM at all, the context against ``max_position_embeddings``, the dtype
+    against the hardware's math, and memory (:mod:`inference_estimation.lib.memory`); a setup
+    that does not fit names the fewest devices that would, at that dtype. Batch prediction
+    applies the same checks column-wise with the same messages.
+    """
+    if model.kind != "llm":
+        return tabular_refusal(model)
+    if device_count < 1:
+        return f"device_count must be >= 1, got {device_count}"
+    context = input_tokens + output_tokens
+    limit = model.architecture.max_position_embeddings if model.architecture else None
+    if limit is not None and context > limit:
+        return context_refusal(model.key, input_tokens, output_tokens, limit)
+    unsupported = dtype_unsupported(hardware, dtype)
+    if unsupported:
+        return unsupported
+    facts = model_facts(model)
+    memory = device_memory_gb(hardware)
+    fit = memory_fit(facts, memory, hardware.kind, dtype, engine, batch_size, context, device_count)
+    if fit.fits is False:
+        fewest = fewest_devices(facts, memory, hardware.kind, dtype, engine, batch_size, context)
+        return memory_refusal(model.key, hardware.key, dtype, engine, fit.paged, batch_size, context, device_count,
+                              fit.required_gb, fit.usable_gb, fewest)
+    return None
 
 
 def _llm_points(sweep: SweepEntry) -> tuple[WorkloadPoint, ...]:
@@ -90,16 +192,13 @@ def fitting_points(
     Returns:
         (points to measure, descriptions of the points that do not fit).
     """
-    available = usable_memory_gb(hardware)
     points = _llm_points(sweep)
-    if available is None:
-        return points, []
     keep, dropped = [], []
     for point in points:
-        needed = point_memory_gb(model, point, sweep.backend)
-        if needed > available:
+        fit = point_fit(model, hardware, point, sweep.backend)
+        if fit.fits is False:
             dropped.append(f"batch {point.batch_size} x {point.input_tokens}+{point.output_tokens} tokens in "
-                           f"{point.dtype}: about {needed:.1f} GB > {available:.1f} GB usable")
+                           f"{point.dtype}: about {fit.required_gb:.1f} GB > {fit.usable_gb:.1f} GB usable")
         else:
             keep.append(point)
     return tuple(keep), dropped
@@ -152,9 +251,9 @@ def skip_reason(model: ModelEntry, hardware: HardwareEntry, sweep: SweepEntry) -
     points, _ = fitting_points(model, hardware, sweep)
     if not points:
         smallest = min(_llm_points(sweep), key=lambda p: point_memory_gb(model, p, backend))
-        return (f"does not fit: {model.key} in {smallest.dtype} needs about "
-                f"{point_memory_gb(model, smallest, backend):.1f} GB even at the sweep's smallest point; "
-                f"{hardware.key} offers {usable_memory_gb(hardware):.1f} GB usable")
+        fit = point_fit(model, hardware, smallest, backend)
+        return (f"does not fit: {model.key} in {smallest.dtype} needs about {fit.required_gb:.1f} GB even at "
+                f"the sweep's smallest point; {hardware.key} offers {fit.usable_gb:.1f} GB usable")
     return None
 
 

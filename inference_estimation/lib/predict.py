@@ -5,12 +5,20 @@ Every function builds feature rows with the same code that built the training fr
 training and prediction time. ``predict`` answers one configuration, ``predict_batch`` many,
 ``explain`` says which features moved one prediction away from its physics baseline, and
 ``recommend`` ranks hardware for a model and a service-level target.
+
+A question is first *resolved* (:func:`resolve_setup`): names to catalog keys, dtype and engine to
+their canonical spelling (:mod:`inference_estimation.lib.vocabulary`), defaults that fit the
+hardware (GPU: vLLM + bfloat16; CPU: transformers + float32), ``batch_size="max"`` to the largest
+batch whose KV cache fits; then *checked* (:func:`inference_estimation.lib.planning.setup_refusal`):
+a setup that cannot run -- a tabular model, a context beyond the model's, a dtype the device has
+no math for, a model that does not fit (with the fewest devices that would) -- is refused with the
+reason and gets no numbers.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -18,18 +26,40 @@ import numpy as np
 import pandas as pd
 from catboost import Pool
 
-from inference_estimation.lib.catalog import Catalog, CatalogError
+from inference_estimation.lib.catalog import Catalog, CatalogError, HardwareEntry, ModelEntry
 from inference_estimation.lib.features import (
-    BYTES_PER_ELEMENT, CATEGORICAL_FEATURES, HARDWARE_FACT_COLUMNS, MODEL_FACT_COLUMNS, feature_frame, hardware_facts, model_facts,
+    CATEGORICAL_FEATURES,
+    HARDWARE_FACT_COLUMNS,
+    MODEL_FACT_COLUMNS,
+    feature_frame,
+    hardware_facts,
+    model_facts,
     prediction_row,
 )
 from inference_estimation import constants
+from inference_estimation.lib.memory import DEVICE_COUNTS, MemoryFit, memory_fit, memory_fit_arrays
 from inference_estimation.lib.modeling import card_matrix, correction_for, load_predictor, physics_baseline, predict_log
 from inference_estimation.lib.performance_model import (
     ANSWER_TARGETS, DERIVED_FROM, PRIMITIVES, PrimitiveBounds, derive_targets,
 )
+from inference_estimation.lib.planning import (
+    context_refusal,
+    default_engine_dtype,
+    device_memory_gb,
+    dtype_unsupported,
+    memory_refusal,
+    setup_refusal,
+    tabular_refusal,
+)
+from inference_estimation.lib.vocabulary import VocabularyError, canonical_dtype, canonical_engine
 
-
+#: Workload modes: ``offline`` (a fixed batch) and ``serving`` (a concurrency or a request rate).
+MODES = ("offline", "serving")
+#: The source whose conventions a prediction follows by default: this project's harness.
+DEFAULT_SOURCE = "local"
+#: Sequences a paged engine keeps in flight at most (vLLM's default ``max_num_seqs``): the cap
+#: of ``batch_size="max"`` on such engines.
+PAGED_MAX_SEQUENCES = 256
 #: Damped fixed-point iterations that solve a request rate for the concurrency in flight.
 SERVING_FIXED_POINT_ITERATIONS = 16
 #: Requests in flight beyond which a request rate counts as saturating the server.
@@ -41,29 +71,83 @@ class PredictorsMissingError(FileNotFoundError):
 
 
 class BatchInputError(ValueError):
-    """A row of a batch-prediction CSV is invalid; names the file, line and column."""
+    """Rows of a batch-prediction CSV are invalid; one line per bad row (file, line, column, value, expected)."""
 
 
-def workload(batch_size: int, input_tokens: int, output_tokens: int, engine: str = "transformers",
-             dtype: str = "float32", device_count: int | None = None, mode: str = "offline",
-             source: str = "local", power_scope: str = "all-devices", concurrency: int | None = None,
+class SetupRefused(ValueError):
+    """The setup cannot run (see :func:`inference_estimation.lib.planning.setup_refusal`); no numbers.
+
+    Attributes:
+        setup: the resolved setup, with its ``refusal``.
+    """
+
+    def __init__(self, setup: Setup):
+        super().__init__(setup.refusal)
+        self.setup = setup
+
+
+def _positive_int(name: str, value: Any) -> int:
+    """An integer >= 1, or a ValueError naming the field (1.5 is an error, never truncated)."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer, float, np.floating)) or \
+            (isinstance(value, (float, np.floating)) and not float(value).is_integer()):
+        raise ValueError(f"{name}: {value!r} is not an integer; expected an integer >= 1")
+    if value < 1:
+        raise ValueError(f"{name} must be >= 1, got {value}")
+    return int(value)
+
+
+def workload(batch_size: int | str | None, input_tokens: int, output_tokens: int, engine: str | None = None,
+             dtype: str | None = None, device_count: int | None = None, mode: str = "offline",
+             source: str = DEFAULT_SOURCE, power_scope: str = "all-devices", concurrency: int | None = None,
              request_rate_rps: float | None = None) -> dict[str, Any]:
-    """A workload dict in the training frame's column names.
+    """A workload dict in the training frame's column names, every value checked.
 
-    ``source`` names whose measurement conventions the prediction follows (default ``local``: this
-    project's harness -- offline, generation forced to ``output_tokens``); ``power_scope``
-    ``all-devices`` means power summed over the devices used.
+    Args:
+        batch_size: sequences per batch; ``"max"`` for the largest batch whose KV cache fits (resolved
+            per hardware by :func:`resolve_setup`); None in ``serving`` mode with a concurrency or a
+            request rate (the load sets the batch).
+        input_tokens: prompt tokens per sequence.
+        output_tokens: generated tokens per sequence.
+        engine: engine in any accepted spelling; None = the hardware's default (:func:`resolve_setup`).
+        dtype: dtype in any accepted spelling; None = the hardware's default.
+        device_count: devices the model is spread over (None: the hardware entry's).
+        mode: ``offline`` or ``serving``.
+        source: whose measurement conventions the prediction follows (default ``local``: this
+            project's harness -- offline, generation forced to ``output_tokens``).
+        power_scope: ``all-devices`` means power summed over the devices used.
+        concurrency: requests in flight (serving).
+        request_rate_rps: requests per second (serving).
 
     Raises:
-        ValueError: naming the field for non-positive sizes.
+        ValueError: naming the field, for a non-positive or non-integer size, an unknown engine,
+            dtype or mode (:class:`VocabularyError`), or a load figure without serving mode.
     """
-    for name, value in (("batch_size", batch_size), ("input_tokens", input_tokens), ("output_tokens", output_tokens)):
-        if value < 1:
-            raise ValueError(f"{name} must be >= 1, got {value}")
-    out: dict[str, Any] = {"engine": engine, "dtype": dtype, "mode": mode, "batch_size": batch_size,
-                           "input_tokens": input_tokens, "output_tokens": output_tokens, "source": source,
-                           "power_scope": power_scope, "concurrency": concurrency,
-                           "request_rate_rps": request_rate_rps}
+    if mode not in MODES:
+        raise ValueError(f"mode: {mode!r} is not a known mode; use one of {', '.join(MODES)}")
+    input_tokens, output_tokens = _positive_int("input_tokens", input_tokens), _positive_int("output_tokens", output_tokens)
+    if concurrency is not None:
+        concurrency = _positive_int("concurrency", concurrency)
+    if request_rate_rps is not None and not (isinstance(request_rate_rps, (int, float)) and request_rate_rps > 0
+                                             and math.isfinite(request_rate_rps)):
+        raise ValueError(f"request_rate_rps must be > 0, got {request_rate_rps!r}")
+    if mode == "offline" and (concurrency is not None or request_rate_rps is not None):
+        raise ValueError("concurrency and request_rate_rps describe a serving load; use mode 'serving'")
+    if batch_size is None:
+        if mode != "serving" or (concurrency is None and request_rate_rps is None):
+            raise ValueError("batch_size is required offline (a number or 'max'); a serving question "
+                             "(mode 'serving') names a concurrency or a request rate instead")
+    elif not (isinstance(batch_size, str) and batch_size.strip().lower() == "max"):
+        batch_size = _positive_int("batch_size", batch_size)
+    else:
+        batch_size = "max"
+    if device_count is not None:
+        device_count = _positive_int("device_count", device_count)
+    out: dict[str, Any] = {
+        "engine": None if engine is None else canonical_engine(engine),
+        "dtype": None if dtype is None else canonical_dtype(dtype), "mode": mode, "batch_size": batch_size,
+        "input_tokens": input_tokens, "output_tokens": output_tokens, "source": source, "power_scope": power_scope,
+        "concurrency": concurrency, "request_rate_rps": request_rate_rps,
+    }
     if device_count is not None:
         out["device_count"] = device_count
         out["tensor_parallel"] = device_count
@@ -226,34 +310,120 @@ class Predictors:
         return constants.TARGET_UNITS.get(target, "")
 
 
-def predict(catalog: Catalog, models_dir: Path, model_key: str, hardware_key: str,
-            work: dict[str, Any], targets: list[str] | None = None,
-            allow_unpromoted: bool = False) -> dict[str, dict[str, Any]]:
-    """Predicts every available target for one configuration.
+@dataclass
+class Setup:
+    """A question resolved against the catalog: what is actually asked, and whether it can run.
 
-    Args:
-        catalog: the catalog (model and hardware facts).
-        models_dir: folder of predictors (``<target>/`` trained, ``promoted/<target>/`` promoted).
-        model_key: model key, Hugging Face id or alias.
-        hardware_key: hardware key or alias.
-        work: the workload (see :func:`workload`).
-        targets: restrict to these targets (default: every promoted one).
-        allow_unpromoted: also use predictors that did not (yet) beat their baselines.
+    Attributes:
+        model: the catalog model.
+        hardware: the catalog hardware.
+        work: the resolved workload (canonical engine and dtype, a numeric batch, the device count).
+        memory: the memory rule's verdict (None for a model without an architecture).
+        refusal: why the setup cannot run, or None.
+        notes: things the user should know (defaults taken, part of a batch queued, ...).
+    """
 
-    Returns:
-        ``{target: {"value", "unit", "lower_90", "upper_90", "promoted"}}``; ``value`` and bounds are
-        None, with a ``reason``, for power and energy without a power basis (see POWER_TARGETS).
+    model: ModelEntry
+    hardware: HardwareEntry
+    work: dict[str, Any]
+    memory: MemoryFit | None
+    refusal: str | None = None
+    notes: list[str] = field(default_factory=list)
+
+    def echo(self) -> dict[str, Any]:
+        """What was answered: resolved keys, engine, dtype, device count, workload and memory."""
+        w = self.work
+        out = {"model": self.model.key, "hardware": self.hardware.key, "engine": w["engine"], "dtype": w["dtype"],
+               "device_count": w["device_count"], "batch_size": w["batch_size"], "input_tokens": w["input_tokens"],
+               "output_tokens": w["output_tokens"], "mode": w["mode"], "concurrency": w["concurrency"],
+               "request_rate_rps": w["request_rate_rps"], "source": w["source"]}
+        if self.memory is not None and not math.isnan(self.memory.usable_gb):
+            out["memory"] = {"required_gb": round(self.memory.required_gb, 2),
+                             "usable_gb": round(self.memory.usable_gb, 2),
+                             "weights_gb": round(self.memory.weights_gb, 2),
+                             "max_batch": self.memory.max_batch}
+        return out
+
+
+def resolve_setup(catalog: Catalog, model_key: str, hardware_key: str, work: dict[str, Any]) -> Setup:
+    """Resolves a question (names, defaults, ``batch_size="max"``) and checks that it can run.
 
     Raises:
-        PredictorsMissingError: when no predictor is available.
         CatalogError: for an unknown model or hardware (listing the closest keys).
+        ValueError: for an invalid workload (see :func:`workload`).
     """
     model, hardware = catalog.model(model_key), catalog.hw(hardware_key)
+    work = dict(work)
+    default_engine, default_dtype = default_engine_dtype(hardware)
+    notes = []
+    if work.get("engine") is None:
+        work["engine"] = default_engine
+    if work.get("dtype") is None:
+        work["dtype"] = default_dtype
+    work["engine"], work["dtype"] = canonical_engine(work["engine"]), canonical_dtype(work["dtype"])
+    devices = work.get("device_count") or hardware.device_count
+    work["device_count"] = _positive_int("device_count", devices)
+    work.setdefault("tensor_parallel", None)
+    context = work["input_tokens"] + work["output_tokens"]
+    facts = model_facts(model)
+    fit_at_one = memory_fit(facts, device_memory_gb(hardware), hardware.kind, work["dtype"], work["engine"], 1,
+                            context, work["device_count"]) if model.kind == "llm" else None
+    refusal = None
+    if work.get("batch_size") == "max" and model.kind == "llm":
+        largest = None if fit_at_one is None else fit_at_one.max_batch
+        if largest is None:
+            refusal = f"batch_size 'max' needs {hardware.key}'s memory size (its catalog entry has none)"
+        elif largest < 1:
+            largest = 1  # setup_refusal says why one sequence does not fit
+        if fit_at_one is not None and fit_at_one.paged and largest:
+            largest = min(largest, PAGED_MAX_SEQUENCES)
+        work["batch_size"] = largest
+    elif work.get("batch_size") is None:
+        work["batch_size"] = work.get("concurrency") or 1
+        if work.get("concurrency") is None:
+            notes.append("a request-rate question: the predictors see the rate, the batch formed is left to them")
+    if not isinstance(work["batch_size"], int):
+        work["batch_size"] = None if work["batch_size"] in (None, "max") else work["batch_size"]
+    refusal = refusal or setup_refusal(model, hardware, work["dtype"], work["engine"], work["batch_size"],
+                                       work["input_tokens"], work["output_tokens"], work["device_count"])
+    memory = None
+    if model.kind == "llm" and work["batch_size"] is not None:
+        memory = memory_fit(facts, device_memory_gb(hardware), hardware.kind, work["dtype"], work["engine"],
+                            work["batch_size"], context, work["device_count"])
+        if refusal is None and memory.paged and memory.max_batch is not None and work["batch_size"] > memory.max_batch:
+            notes.append(f"{work['engine']}'s KV cache holds {memory.max_batch} of the {work['batch_size']} sequences "
+                         "at once; the rest queue")
+    return Setup(model=model, hardware=hardware, work=work, memory=memory, refusal=refusal, notes=notes)
+
+
+def _check_source(predictors: Predictors, source: str) -> None:
+    """An unknown source is an error listing the sources the predictors were trained on."""
+    known = {DEFAULT_SOURCE}
+    cards = [card for _, card, _ in predictors.models.values()]
+    if any("sources" not in card for card in cards):
+        return
+    for card in cards:
+        known.update(card["sources"])
+    if source not in known:
+        raise ValueError(f"source: {source!r} is not a source the predictors know; use one of {', '.join(sorted(known))}")
+
+
+def predict_setup(setup: Setup, models_dir: Path, targets: list[str] | None = None,
+                  allow_unpromoted: bool = False) -> dict[str, dict[str, Any]]:
+    """Predicts every available target for a resolved setup (see :func:`predict`).
+
+    Raises:
+        SetupRefused: when the setup cannot run.
+    """
+    if setup.refusal:
+        raise SetupRefused(setup)
     predictors = Predictors.load(models_dir, allow_unpromoted, targets)
-    features, answers = predictors.answer(pd.DataFrame([prediction_row(model, hardware, work)]))
+    _check_source(predictors, setup.work["source"])
+    features, answers = predictors.answer(pd.DataFrame([prediction_row(setup.model, setup.hardware, setup.work)]))
     values = answers.iloc[0]
     unseen = predictors.unseen_choices(features)[0]
     out: dict[str, dict[str, Any]] = {}
+    hardware = setup.hardware
     power_card = predictors.models.get("avg_power_w", (None, {}, False))[1]
     for target in ANSWER_TARGETS:
         if target not in values or (targets is not None and target not in targets):
@@ -270,7 +440,7 @@ def predict(catalog: Catalog, models_dir: Path, model_key: str, hardware_key: st
             out[target].setdefault("warnings", []).append(
                 f"the request rate saturates this setup: even {MAX_SOLVED_CONCURRENCY:.0f} requests in flight "
                 "cannot serve it (answers are at that concurrency)")
-        if work.get("request_rate_rps") is not None and work.get("concurrency") is None:
+        if setup.work.get("request_rate_rps") is not None and setup.work.get("concurrency") is None:
             out[target]["concurrency_in_flight"] = float(features["concurrency"].iloc[0])
         if math.isnan(value) and target in POWER_TARGETS:
             out[target]["reason"] = (
@@ -279,45 +449,89 @@ def predict(catalog: Catalog, models_dir: Path, model_key: str, hardware_key: st
     return out
 
 
-def explain(catalog: Catalog, models_dir: Path, model_key: str, hardware_key: str, work: dict[str, Any],
-            target: str, top: int = 5, allow_unpromoted: bool = False) -> dict[str, Any]:
-    """The physics baseline of one prediction and the features that moved it most (SHAP).
+def predict(catalog: Catalog, models_dir: Path, model_key: str, hardware_key: str,
+            work: dict[str, Any], targets: list[str] | None = None,
+            allow_unpromoted: bool = False) -> dict[str, dict[str, Any]]:
+    """Predicts every available target for one configuration.
+
+    Args:
+        catalog: the catalog (model and hardware facts).
+        models_dir: folder of predictors (``<target>/`` trained, ``promoted/<target>/`` promoted).
+        model_key: model key, Hugging Face id or alias.
+        hardware_key: hardware key or alias.
+        work: the workload (see :func:`workload`); engine and dtype default per hardware.
+        targets: restrict to these targets (default: every promoted one).
+        allow_unpromoted: also use predictors that did not (yet) beat their baselines.
 
     Returns:
-        ``{"target", "physics_baseline", "prediction", "contributions": [{"feature", "value", "factor"}]}``
-        where ``factor`` multiplies the prediction (exp of the feature's SHAP value in log space);
-        ``prediction`` None, no contributions and a ``reason`` where :func:`predict` gives no value
-        (power or energy without a power basis).
+        ``{target: {"value", "unit", "lower_90", "upper_90", "promoted"}}``; ``value`` and bounds are
+        None, with a ``reason``, for power and energy without a power basis (see POWER_TARGETS).
+
+    Raises:
+        PredictorsMissingError: when no predictor is available.
+        CatalogError: for an unknown model or hardware (listing the closest keys).
+        SetupRefused: when the setup cannot run (the reason names what to change).
     """
-    model, hardware = catalog.model(model_key), catalog.hw(hardware_key)
+    return predict_setup(resolve_setup(catalog, model_key, hardware_key, work), models_dir, targets,
+                         allow_unpromoted)
+
+
+def explain(catalog: Catalog, models_dir: Path, model_key: str, hardware_key: str, work: dict[str, Any],
+            target: str, top: int = 5, allow_unpromoted: bool = False) -> dict[str, Any]:
+    """One prediction taken apart into factors that multiply to it exactly.
+
+    ``prediction = physics_baseline x base_correction x prod(contributions' factors) x remainder``:
+    the baseline is the physics estimate (or the predictor's constant fallback where the physics is
+    unknown), ``base_correction`` the model's mean correction (CatBoost's SHAP expected value),
+    each contribution ``exp`` of one feature's SHAP value in log space (the ``top`` largest), and
+    ``remainder`` the product of every other feature's factor.
+
+    Returns:
+        ``{"target", "physics_baseline", "physics_known", "base_correction", "contributions":
+        [{"feature", "value", "factor"}], "remainder", "prediction"}``; ``prediction`` None, no
+        contributions and a ``reason`` where :func:`predict` gives no value (power or energy
+        without a power basis).
+
+    Raises:
+        SetupRefused: when the setup cannot run.
+    """
+    setup = resolve_setup(catalog, model_key, hardware_key, work)
+    if setup.refusal:
+        raise SetupRefused(setup)
     if target in DERIVED_FROM:
         # A derived target is explained through the primitives it is made of.
-        answer = predict(catalog, models_dir, model_key, hardware_key, work, [target], allow_unpromoted)[target]
+        answer = predict_setup(setup, models_dir, [target], allow_unpromoted)[target]
         return {"target": target, "physics_baseline": None, "prediction": answer["value"], "contributions": [],
                 "identity": IDENTITIES[target],
                 "primitives": {p: explain(catalog, models_dir, model_key, hardware_key, work, p, top, allow_unpromoted)
                                for p in DERIVED_FROM[target]}}
     predictors = Predictors.load(models_dir, allow_unpromoted, [target])
     predictor, card, _ = predictors.models[target]
-    features = feature_frame([prediction_row(model, hardware, work)])
+    features = feature_frame([prediction_row(setup.model, setup.hardware, setup.work)])
     if bool(power_basis_missing(card, features).iloc[0]):
         return {"target": target, "physics_baseline": None, "prediction": None, "contributions": [],
-                "reason": f"no power basis for {hardware.key} (see predict)"}
+                "reason": f"no power basis for {setup.hardware.key} (see predict)"}
     X, offset = card_matrix(card, features)
     cats = [c for c in card["categorical_features"] if c in X.columns]
     shap = predictor.get_feature_importance(Pool(X, cat_features=cats), type="ShapValues")[0]
-    order = np.argsort(-np.abs(shap[:-1]))[:top]
-    baseline = physics_baseline(features, target)[0]
-    correction = float(correction_for((card.get("hardware_correction") or {}).get("log", {}), [hardware.key], 1,
+    contributions, expected = shap[:-1], float(shap[-1])
+    order = np.argsort(-np.abs(contributions))[:top]
+    rest = np.setdiff1d(np.arange(len(contributions)), order)
+    physics = physics_baseline(features, target)[0]
+    base = float(np.exp(offset[0]))
+    correction = float(correction_for((card.get("hardware_correction") or {}).get("log", {}), [setup.hardware.key], 1,
                                       [str(features["source"].iloc[0])])[0])
     return {
         "target": target,
-        "physics_baseline": None if math.isnan(baseline) else float(baseline),
-        "prediction": float(np.exp(predict_log(predictor, X, offset)[0] + correction)),
-        "contributions": [{"feature": X.columns[i], "value": _plain(X.iloc[0, i]), "factor": float(np.exp(shap[i]))}
-                          for i in order],
+        "physics_baseline": base,
+        "physics_known": not math.isnan(physics),
+        "base_correction": float(np.exp(expected)),
+        "contributions": [{"feature": X.columns[i], "value": _plain(X.iloc[0, i]),
+                           "factor": float(np.exp(contributions[i]))} for i in order],
+        "remainder": float(np.exp(contributions[rest].sum())),
         # what this device's own measurements said beyond its physics (1.0 for a device never measured)
         "hardware_correction_factor": float(np.exp(correction)),
+        "prediction": float(np.exp(predict_log(predictor, X, offset)[0] + correction)),
     }
 
 
@@ -338,119 +552,293 @@ def _plain(value: Any) -> Any:
 BATCH_COLUMNS = {"model": str, "hardware": str, "batch_size": int, "input_tokens": int, "output_tokens": int,
                  "engine": str, "dtype": str, "device_count": int, "mode": str, "concurrency": int,
                  "request_rate_rps": float, "source": str}
+#: Columns every row needs; ``batch_size`` too offline (a serving row names a concurrency or a rate).
+REQUIRED_BATCH_COLUMNS = ("model", "hardware", "input_tokens", "output_tokens")
+#: Columns the output adds after the input's: what was answered, and why a row got no numbers.
+RESOLVED_BATCH_COLUMNS = ("resolved_model", "resolved_hardware", "resolved_engine", "resolved_dtype",
+                          "resolved_device_count", "resolved_batch_size", "refusal")
+#: Bad rows named in one error (the rest are counted).
+MAX_REPORTED_ERRORS = 20
 
 
-REQUIRED_BATCH_COLUMNS = ("model", "hardware", "batch_size", "input_tokens", "output_tokens")
+class _RowErrors:
+    """Bad cells of a batch CSV, reported in file order, one line each."""
+
+    def __init__(self, input_csv: Path):
+        self.input_csv, self.found = input_csv, []
+
+    def add(self, bad: np.ndarray, column: str, message) -> None:
+        order = list(BATCH_COLUMNS).index(column) if column in BATCH_COLUMNS else len(BATCH_COLUMNS)
+        for i in np.flatnonzero(bad):
+            self.found.append((int(i), order, column, message, int(i)))
+
+    def raise_if_any(self) -> None:
+        if not self.found:
+            return
+        cells: dict[tuple[int, int], tuple[str, Any, int]] = {}
+        for i, order, column, message, row in self.found:
+            cells.setdefault((i, order), (column, message, row))  # the first problem found in a cell
+        first_per_cell = sorted(cells.items())
+        lines = [f"{self.input_csv}: line {i + 2}, column '{column}': {message(row)}"
+                 for (i, _), (column, message, row) in first_per_cell[:MAX_REPORTED_ERRORS]]
+        rows = len({i for i, *_ in self.found})
+        if len(first_per_cell) > MAX_REPORTED_ERRORS:
+            lines.append(f"{self.input_csv}: ... {len(first_per_cell) - MAX_REPORTED_ERRORS} more bad cell(s); "
+                         f"{rows} bad row(s) in all")
+        raise BatchInputError("\n".join(lines))
 
 
-def _batch_fact_rows(catalog: Catalog, input_csv: Path, raw: pd.DataFrame, defaults: dict[str, Any]) -> pd.DataFrame:
-    """Validates a batch CSV column-wise and joins catalog facts per distinct model and hardware.
+def _batch_fact_rows(catalog: Catalog, input_csv: Path, raw: pd.DataFrame,
+                     defaults: dict[str, Any]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Validates a batch CSV column-wise, resolves every row, and joins catalog facts.
 
-    The rows are what :func:`prediction_row` builds for each configuration (model facts,
-    hardware facts, the :func:`workload`), in one frame.
+    The fact rows are what :func:`prediction_row` builds for each resolved configuration, in one
+    frame; the second frame holds :data:`RESOLVED_BATCH_COLUMNS` (``refusal`` empty where the
+    setup can run). Resolution and refusals follow :func:`resolve_setup` row by row, column-wise.
 
     Raises:
-        BatchInputError: for the first bad line, naming its column: a value of the wrong type
-            (columns in :data:`BATCH_COLUMNS` order), a missing required value, an unknown model or
-            hardware, then a non-positive size.
+        BatchInputError: one line per bad cell (up to :data:`MAX_REPORTED_ERRORS`), in file order,
+            each naming the line, column, value and what was expected; nothing is predicted.
     """
     n = len(raw)
+    errors = _RowErrors(input_csv)
+    text = {c: (raw[c].str.strip() if c in raw else pd.Series([""] * n, index=raw.index, dtype=object))
+            for c in BATCH_COLUMNS}
     values: dict[str, Any] = {}
-    problems: list[tuple[np.ndarray, Any]] = []  # (bad rows, message for a line), in precedence order
+    batch_max = (text["batch_size"].str.lower() == "max").to_numpy()
     for column, kind in BATCH_COLUMNS.items():
-        text = raw[column].str.strip() if column in raw else pd.Series([""] * n, index=raw.index, dtype=object)
-        empty = (text == "").to_numpy()
+        t = text[column]
+        empty = (t == "").to_numpy()
         default = defaults.get(column)
         if kind is str:
-            values[column] = np.where(empty, default, text.to_numpy(dtype=object))
+            values[column] = np.where(empty, default if default is not None else "", t.to_numpy(dtype=object))
             continue
-        number = pd.to_numeric(text.where(~empty), errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
-        bad = ~empty & ~np.isfinite(number)
-        problems.append((bad, lambda i, c=column, t=text, k=kind.__name__:
-                         f"column '{c}': {t.iloc[i]!r} is not a {k}"))
-        parsed = np.trunc(number) if kind is int else number
-        values[column] = np.where(empty, np.nan if default is None else float(default), parsed)
+        skip = empty | (batch_max if column == "batch_size" else False)
+        number = pd.to_numeric(t.where(~skip), errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
+        with np.errstate(invalid="ignore"):
+            if kind is int:
+                bad = ~skip & (~np.isfinite(number) | (number != np.round(number)) | (number < 1))
+                expected = "an integer >= 1" + (" or 'max'" if column == "batch_size" else "")
+            else:
+                bad = ~skip & (~np.isfinite(number) | (number <= 0))
+                expected = "a number > 0"
+        errors.add(bad, column, lambda i, t=t, e=expected: f"{t.iloc[i]!r} is not allowed; expected {e}")
+        values[column] = np.where(skip, np.nan if default is None else float(default), number)
+    mode = values["mode"]
+    errors.add(~np.isin(mode, MODES), "mode",
+               lambda i: f"{mode[i]!r} is not allowed; expected one of {', '.join(MODES)}")
+    serving = mode == "serving"
+    load = ~np.isnan(values["concurrency"]) | ~np.isnan(values["request_rate_rps"])
+    errors.add(~serving & ~np.isnan(values["concurrency"]), "concurrency",
+               lambda i: "a concurrency describes a serving load; expected mode 'serving' (or no concurrency)")
+    errors.add(~serving & ~np.isnan(values["request_rate_rps"]), "request_rate_rps",
+               lambda i: "a request rate describes a serving load; expected mode 'serving' (or no rate)")
     for column in REQUIRED_BATCH_COLUMNS:
-        value = values[column]
-        missing = pd.isna(value) | (value == "") if value.dtype == object else np.isnan(value)
-        problems.append((np.asarray(missing, dtype=bool), lambda i, c=column: f"column '{c}': value is required"))
+        v = values[column]
+        missing = (v == "") if v.dtype == object else np.isnan(v)
+        errors.add(np.asarray(missing, dtype=bool), column, lambda i: "value is required")
+    no_batch = (text["batch_size"] == "").to_numpy()
+    errors.add(no_batch & ~(serving & load), "batch_size",
+               lambda i: "value is required offline; expected an integer >= 1 or 'max' "
+                         "(a serving row names a concurrency or a request_rate_rps instead)")
     entries: dict[str, dict[str, Any]] = {"model": {}, "hardware": {}}
     for column, resolve in (("model", catalog.model), ("hardware", catalog.hw)):
         names = pd.Series(values[column], dtype=object)
         failed: dict[str, str] = {}
-        for name in names.dropna().unique():
+        for name in names.unique():
             if name == "":
                 continue
             try:
                 entries[column][name] = resolve(name)
             except CatalogError as exc:
                 failed[name] = str(exc)
-        problems.append((names.isin(failed).to_numpy(), lambda i, c=column, f=failed, v=names:
-                         f"column '{c}': {f[v.iloc[i]]}"))
-    for column in ("batch_size", "input_tokens", "output_tokens"):
-        value = values[column]
-        problems.append((value < 1, lambda i, c=column, v=value: f"{c} must be >= 1, got {int(v[i])}"))
-    bad_rows = [np.flatnonzero(bad) for bad, _ in problems]
-    first = min((int(rows[0]) for rows in bad_rows if len(rows)), default=None)
-    if first is not None:
-        for (bad, message), rows in zip(problems, bad_rows):
-            if len(rows) and bad[first]:
-                text = message(first)
-                sep = ", " if text.startswith("column") else ": "
-                raise BatchInputError(f"{input_csv}: line {first + 2}{sep}{text}")
+        errors.add(names.isin(failed).to_numpy(), column, lambda i, f=failed, v=names: f[v.iloc[i]])
+    for column, canon in (("engine", canonical_engine), ("dtype", canonical_dtype)):
+        names = pd.Series(values[column], dtype=object)
+        failed, canonical = {}, {"": ""}
+        for name in names.unique():
+            if name == "":
+                continue
+            try:
+                canonical[name] = canon(name)
+            except VocabularyError as exc:
+                failed[name] = str(exc).split(": ", 1)[1]
+        errors.add(names.isin(failed).to_numpy(), column, lambda i, f=failed, v=names: f[v.iloc[i]])
+        values[column] = names.map(lambda x, c=canonical: c.get(x, x)).to_numpy(dtype=object)
+    errors.raise_if_any()
+
     model_codes, model_names = pd.factorize(pd.Series(values["model"], dtype=object))
     hw_codes, hw_names = pd.factorize(pd.Series(values["hardware"], dtype=object))
-    models = pd.DataFrame([model_facts(entries["model"][m]) for m in model_names], columns=MODEL_FACT_COLUMNS)
-    hardware = pd.DataFrame([hardware_facts(entries["hardware"][h]) for h in hw_names],
-                            columns=HARDWARE_FACT_COLUMNS)
+    model_list = [entries["model"][m] for m in model_names]
+    hw_list = [entries["hardware"][h] for h in hw_names]
+    models = pd.DataFrame([model_facts(m) for m in model_list], columns=MODEL_FACT_COLUMNS)
+    hardware = pd.DataFrame([hardware_facts(h) for h in hw_list], columns=HARDWARE_FACT_COLUMNS)
     facts = pd.concat([models.iloc[model_codes].reset_index(drop=True),
                        hardware.iloc[hw_codes].reset_index(drop=True)], axis=1)
+    hw_defaults = [default_engine_dtype(h) for h in hw_list]
+    engine = np.where(values["engine"] == "", np.array([d[0] for d in hw_defaults], dtype=object)[hw_codes],
+                      values["engine"])
+    dtype = np.where(values["dtype"] == "", np.array([d[1] for d in hw_defaults], dtype=object)[hw_codes],
+                     values["dtype"])
     given = values["device_count"]
-    hw_count = np.array([entries["hardware"][h].device_count for h in hw_names], dtype="float64")[hw_codes]
+    hw_count = np.array([h.device_count for h in hw_list], dtype="float64")[hw_codes]
+    devices = np.where(np.isnan(given), hw_count, given)
+    memory_per_device = np.array([np.nan if device_memory_gb(h) is None else device_memory_gb(h) for h in hw_list],
+                                 dtype="float64")[hw_codes]
+    kinds = np.array([h.kind for h in hw_list], dtype=object)[hw_codes]
+    context = values["input_tokens"] + values["output_tokens"]
+
+    arch = [pd.to_numeric(facts[c], errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
+            for c in ("params", "layers", "kv_heads", "head_dim")]
+
+    def fit(batch: np.ndarray, device_count: np.ndarray = devices) -> dict[str, np.ndarray]:
+        return memory_fit_arrays(*arch, dtype, engine, batch, context, memory_per_device, device_count, kinds)
+
+    llm = np.array([m.kind == "llm" for m in model_list], dtype=bool)[model_codes]
+    at_one = fit(np.ones(n))
+    largest = np.where(at_one["paged"], np.minimum(at_one["max_batch"], PAGED_MAX_SEQUENCES), at_one["max_batch"])
+    batch = values["batch_size"].copy()
+    batch = np.where(batch_max, np.maximum(largest, 1.0), batch)
+    batch = np.where(np.isnan(batch) & serving, np.where(np.isnan(values["concurrency"]), 1.0, values["concurrency"]),
+                     batch)
+    max_unknown = batch_max & np.isnan(largest) & llm
+    memory = fit(batch)
+    max_pos = np.array([m.architecture.max_position_embeddings if m.architecture else np.nan for m in model_list],
+                       dtype="float64")[model_codes]
+    pairs = pd.DataFrame({"h": hw_codes, "d": dtype})
+    refusal = np.full(n, "", dtype=object)
+    refusal[max_unknown] = [f"batch_size 'max' needs {h}'s memory size (its catalog entry has none)"
+                            for h in np.asarray(values["hardware"])[max_unknown]]
+    # setup_refusal's checks and messages, column-wise, in its order: tabular, context, dtype, memory
+    open_rows = refusal == ""
+    tabular = open_rows & ~llm
+    for m in np.unique(model_codes[tabular]):
+        refusal[tabular & (model_codes == m)] = tabular_refusal(model_list[m])
+    open_rows = refusal == ""
+    with np.errstate(invalid="ignore"):
+        too_long = open_rows & (context > max_pos)
+    keys = [model_list[m].key for m in model_codes[too_long]]
+    refusal[too_long] = [context_refusal(k, int(i), int(o), int(limit)) for k, i, o, limit in
+                         zip(keys, values["input_tokens"][too_long], values["output_tokens"][too_long],
+                             max_pos[too_long])]
+    open_rows = refusal == ""
+    for (h, d), rows in pairs.groupby(["h", "d"]).groups.items():
+        reason = dtype_unsupported(hw_list[h], d)
+        if reason:
+            rows = np.asarray(rows)
+            refusal[rows[open_rows[rows]]] = reason
+    open_rows = refusal == ""
+    with np.errstate(invalid="ignore"):
+        short = open_rows & (memory["memory_fit_ratio"] > 1.0)
+    if short.any():
+        fewest = np.full(n, np.nan)
+        for count in DEVICE_COUNTS:
+            fits = fit(batch, np.full(n, float(count)))["memory_fit_ratio"] <= 1.0
+            fewest = np.where(np.isnan(fewest) & fits, count, fewest)
+        model_keys = np.array([m.key for m in model_list], dtype=object)[model_codes]
+        hw_keys = np.array([h.key for h in hw_list], dtype=object)[hw_codes]
+        refusal[short] = [
+            memory_refusal(mk, hk, d, e, bool(p), None if np.isnan(b) else int(b), int(c), int(dev), req, use,
+                           None if np.isnan(f) else int(f))
+            for mk, hk, d, e, p, b, c, dev, req, use, f in zip(
+                model_keys[short], hw_keys[short], dtype[short], engine[short], memory["paged"][short], batch[short],
+                context[short], devices[short], memory["required_gb"][short], memory["usable_gb"][short],
+                fewest[short])]
     facts = facts.assign(
-        engine=values["engine"], dtype=values["dtype"], mode=values["mode"], source=values["source"],
-        power_scope="all-devices", batch_size=values["batch_size"], input_tokens=values["input_tokens"],
-        output_tokens=values["output_tokens"], concurrency=values["concurrency"],
-        request_rate_rps=values["request_rate_rps"], device_count=np.where(np.isnan(given), hw_count, given),
+        engine=engine, dtype=dtype, mode=mode, source=values["source"], power_scope="all-devices",
+        batch_size=batch, input_tokens=values["input_tokens"], output_tokens=values["output_tokens"],
+        concurrency=values["concurrency"], request_rate_rps=values["request_rate_rps"], device_count=devices,
         tensor_parallel=given,
     )
-    return facts
+    resolved = pd.DataFrame({
+        "resolved_model": np.array([m.key for m in model_list], dtype=object)[model_codes],
+        "resolved_hardware": np.array([h.key for h in hw_list], dtype=object)[hw_codes],
+        "resolved_engine": engine, "resolved_dtype": dtype, "resolved_device_count": devices.astype(int),
+        "resolved_batch_size": pd.array(np.where(np.isnan(batch), np.nan, batch), dtype="Int64"),
+        "refusal": refusal,
+    })
+    return facts, resolved
+
+
+def _read_batch_csv(input_csv: Path) -> pd.DataFrame:
+    """The CSV as strings, with its header checked.
+
+    Raises:
+        BatchInputError: a missing or empty file, a header-only file, an unknown or missing column.
+    """
+    if not input_csv.is_file():
+        raise BatchInputError(f"{input_csv}: no such file; expected a CSV of configurations (see the README)")
+    try:
+        raw = pd.read_csv(input_csv, dtype=str, keep_default_na=False, na_filter=False, index_col=False)
+    except pd.errors.EmptyDataError:
+        raise BatchInputError(f"{input_csv}: the file is empty; expected a header naming columns "
+                              f"({', '.join(REQUIRED_BATCH_COLUMNS)}, ...) and one configuration per line") from None
+    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
+        raise BatchInputError(f"{input_csv}: not a readable CSV ({str(exc).strip()})") from None
+    header = list(raw.columns)
+    unknown = [c for c in header if c not in BATCH_COLUMNS]
+    if unknown:
+        raise BatchInputError(f"{input_csv}: line 1: unknown column(s) {unknown}; expected columns among "
+                              f"{', '.join(BATCH_COLUMNS)}")
+    for column in REQUIRED_BATCH_COLUMNS:
+        if column not in header:
+            raise BatchInputError(f"{input_csv}: line 1: required column '{column}' is missing")
+    if raw.empty:
+        raise BatchInputError(f"{input_csv}: only a header, no configuration; expected one configuration per line "
+                              "after the header")
+    return raw.fillna("")
 
 
 def predict_batch(catalog: Catalog, models_dir: Path, input_csv: Path, output_csv: Path,
-                  allow_unpromoted: bool = False, defaults: dict[str, Any] | None = None) -> int:
+                  allow_unpromoted: bool = False, defaults: dict[str, Any] | None = None,
+                  stats: dict[str, int] | None = None) -> int:
     """Predicts every row of a CSV of configurations (columns in :data:`BATCH_COLUMNS`).
 
-    Required columns: model, hardware, batch_size, input_tokens, output_tokens. Model and hardware
-    accept keys or any resolvable name. The output repeats the input columns and adds
-    ``<target>``, ``<target>_lower_90`` and ``<target>_upper_90``. Column-wise throughout (one
-    catalog lookup per distinct name, features built as arrays), so large files are fast.
+    Required columns: model, hardware, input_tokens, output_tokens, and offline a batch_size (a
+    number or ``max``); a serving row (mode ``serving``) names a concurrency or a
+    request_rate_rps instead. Model and hardware accept keys or any resolvable name; engine and
+    dtype any spelling of :mod:`inference_estimation.lib.vocabulary`, empty = the hardware's
+    default. The output repeats the input columns, adds :data:`RESOLVED_BATCH_COLUMNS` (what was
+    answered; ``refusal`` says why a row that cannot run got no numbers) and ``<target>``,
+    ``<target>_lower_90``, ``<target>_upper_90``. Column-wise throughout (one catalog lookup per
+    distinct name, features built as arrays), so large files are fast.
+
+    Args:
+        catalog: the catalog.
+        models_dir: folder of predictors.
+        input_csv: the configurations.
+        output_csv: where the predictions go (written only when every row is valid).
+        allow_unpromoted: also use predictors that did not beat their baselines.
+        defaults: values for empty cells (default mode ``offline``, source ``local``).
+        stats: if given, receives ``refused`` (rows refused).
 
     Returns:
         Rows written.
 
     Raises:
-        BatchInputError: naming the file, line and column of the first bad row.
+        BatchInputError: for a bad file or bad rows (one line per bad cell, up to 20); nothing is written.
     """
-    defaults = {"engine": "transformers", "dtype": "float32", "mode": "offline", "source": "local", **(defaults or {})}
-    try:
-        raw = pd.read_csv(input_csv, dtype=str, keep_default_na=False, na_filter=False, index_col=False)
-    except pd.errors.EmptyDataError:
-        raw = pd.DataFrame()
-    except pd.errors.ParserError as exc:
-        raise BatchInputError(f"{input_csv}: {exc}") from None
-    header = list(raw.columns)
-    unknown = [c for c in header if c not in BATCH_COLUMNS]
-    if unknown:
-        raise BatchInputError(f"{input_csv}: line 1: unknown column(s) {unknown}; allowed: {', '.join(BATCH_COLUMNS)}")
-    for column in REQUIRED_BATCH_COLUMNS:
-        if column not in header:
-            raise BatchInputError(f"{input_csv}: line 1: required column '{column}' is missing")
-    raw = raw.fillna("")
-    facts = _batch_fact_rows(catalog, input_csv, raw, defaults)
+    defaults = {"mode": "offline", "source": DEFAULT_SOURCE, **(defaults or {})}
+    raw = _read_batch_csv(input_csv)
+    facts, resolved = _batch_fact_rows(catalog, input_csv, raw, defaults)
     predictors = Predictors.load(models_dir, allow_unpromoted)
-    result = predictors.frame(feature_frame(facts), facts["hardware_key"].to_numpy())
-    out = pd.concat([raw.reset_index(drop=True), result.reset_index(drop=True)], axis=1)
+    errors = _RowErrors(input_csv)
+    sources = pd.Series(facts["source"], dtype=object)
+    bad_sources = {}
+    for source in sources.unique():
+        try:
+            _check_source(predictors, source)
+        except ValueError as exc:
+            bad_sources[source] = str(exc).split(": ", 1)[1]
+    errors.add(sources.isin(bad_sources).to_numpy(), "source", lambda i: bad_sources[sources.iloc[i]])
+    errors.raise_if_any()
+    _, result = predictors.answer(facts)
+    result = result.drop(columns="saturated").reset_index(drop=True)
+    refused = (resolved["refusal"] != "").to_numpy()
+    result.loc[refused, :] = np.nan
+    if stats is not None:
+        stats["refused"] = int(refused.sum())
+    out = pd.concat([raw.reset_index(drop=True), resolved, result], axis=1)
     output_csv.parent.mkdir(parents=True, exist_ok=True)
     _write_csv(out, output_csv)
     return len(out)
@@ -464,55 +852,105 @@ def _write_csv(frame: pd.DataFrame, path: Path) -> None:
     pa_csv.write_csv(pa.Table.from_pandas(frame, preserve_index=False), str(path))
 
 
+@dataclass
+class Recommendation:
+    """What ``recommend`` found.
+
+    Attributes:
+        table: one row per hardware that runs the model within the limits, best first.
+        dropped: one row per hardware left out, with the ``reason``.
+        setup: the question as answered (model key, engine, dtype, workload, limits).
+    """
+
+    table: pd.DataFrame
+    dropped: pd.DataFrame
+    setup: dict[str, Any]
+
+
+#: Batch sizes ``recommend`` tries (each up to the largest whose KV cache fits, which is tried too).
+RECOMMEND_BATCHES = (1, 2, 4, 8, 16, 32, 64, 128, 256)
+#: Device counts ``recommend`` tries.
+RECOMMEND_DEVICE_COUNTS = (1, 2, 4, 8)
+
+
+def _distinct_devices(catalog: Catalog) -> list[HardwareEntry]:
+    """Accelerators once each: an entry that only multiplies another's devices (same kind, vendor and
+    per-device specs, more devices, e.g. ``nvidia-h100-sxm-80gb-x8``) is the same device; recommend
+    searches device counts itself."""
+    seen: dict[tuple, HardwareEntry] = {}
+    for hw in sorted(catalog.hardware.values(), key=lambda h: (h.device_count, h.key)):
+        identity = (hw.kind, hw.vendor, tuple(sorted(hw.specs.model_dump().items())))
+        seen.setdefault(identity, hw)
+    return [h for h in catalog.hardware.values() if h in seen.values()]
+
+
 def recommend(catalog: Catalog, models_dir: Path, model_key: str, input_tokens: int, output_tokens: int,
               max_ttft_s: float | None = None, max_tpot_s: float | None = None, rps: float | None = None,
-              engine: str = "vllm", dtype: str = "bfloat16", source: str = "local",
-              allow_unpromoted: bool = False, max_devices: int = 8) -> pd.DataFrame:
+              engine: str | None = None, dtype: str | None = None, source: str = DEFAULT_SOURCE,
+              allow_unpromoted: bool = False, max_devices: int = 8) -> Recommendation:
     """Ranks hardware for serving a model: cost per million output tokens, then joules per token.
 
-    For every catalog accelerator with memory and bandwidth facts: the fewest devices (1, 2, 4,
-    8) that hold the weights, the largest batch (powers of two up to 256) whose KV cache still
-    fits in 90% of their memory, the predicted TTFT/TPOT/throughput (with 90% intervals) at that
-    batch, the limits checked on the predicted values, and the replicas needed for ``rps``
-    requests per second.
+    For every catalog accelerator (each device type once), every device count of
+    :data:`RECOMMEND_DEVICE_COUNTS` up to ``max_devices`` on which the model fits, and every batch
+    of :data:`RECOMMEND_BATCHES` up to the largest whose KV cache fits (that largest batch too):
+    TTFT/TPOT/throughput are predicted (90% intervals), candidates that miss a limit are dropped,
+    and each hardware keeps its cheapest candidate -- usually the largest batch within the limits
+    (the SLO-limited batch) on the fewest devices. ``engine``/``dtype`` None take each device's
+    default (vLLM, bfloat16 or float16 where it has no bfloat16). The memory rule and the dtype
+    support are :func:`inference_estimation.lib.planning.setup_refusal`'s.
 
     Returns:
-        One row per hardware that fits and meets the limits, best first.
+        The ranked table, the dropped hardware with a reason each, and the setup echo.
+
+    Raises:
+        CatalogError: for an unknown model.
+        ValueError: for an unknown engine or dtype, or non-positive sizes.
+        SetupRefused: for a model that is not an LLM or a context beyond its maximum.
     """
+    work = workload(1, input_tokens, output_tokens, engine=engine, dtype=dtype, source=source)
     model = catalog.model(model_key)
-    facts = model_facts(model)
-    bpe = BYTES_PER_ELEMENT.get(dtype, 2.0)
-    weights_gb = (facts["params"] or 0) * bpe / 1e9
-    kv_per_token_gb = (2 * facts["layers"] * facts["kv_heads"] * facts["head_dim"] * bpe / 1e9
-                       if facts["layers"] else 0.0)
-    candidates = []
-    for hw in catalog.hardware.values():
-        if hw.kind == "cpu" or not hw.specs.memory_gb or not hw.specs.memory_bandwidth_gb_s:
+    setup = {"model": model.key, "engine": work["engine"] or "vllm (default)",
+             "dtype": work["dtype"] or "bfloat16 (default; float16 without bfloat16 math)",
+             "input_tokens": input_tokens, "output_tokens": output_tokens, "source": source,
+             "max_ttft_s": max_ttft_s, "max_tpot_s": max_tpot_s, "rps": rps}
+    dropped: list[dict[str, Any]] = []
+    candidates: list[tuple[HardwareEntry, Setup]] = []
+    for hw in _distinct_devices(catalog):
+        if hw.kind == "cpu":
             continue
-        for devices in (1, 2, 4, 8):
-            if devices > max_devices:
-                break
-            free = hw.specs.memory_gb * devices * 0.9 - weights_gb
-            if free <= 0:
+        if not hw.specs.memory_gb or not hw.specs.memory_bandwidth_gb_s:
+            dropped.append({"hardware": hw.key, "reason": "no memory or bandwidth fact in the catalog"})
+            continue
+        last_refusal = None
+        for devices in (d for d in RECOMMEND_DEVICE_COUNTS if d <= max_devices):
+            base = resolve_setup(catalog, model.key, hw.key, {**work, "batch_size": "max", "device_count": devices})
+            if base.refusal:
+                if model.kind != "llm" or "max_position_embeddings" in base.refusal:
+                    raise SetupRefused(base)
+                last_refusal = base.refusal  # on the most devices tried, naming the fewest that fit
+                if not base.refusal.startswith("does not fit"):
+                    break  # dtype support: more devices do not help
                 continue
-            batch = 1
-            while batch * 2 <= 256 and (batch * 2) * (input_tokens + output_tokens) * kv_per_token_gb <= free:
-                batch *= 2
-            if batch * (input_tokens + output_tokens) * kv_per_token_gb > free:
-                continue
-            candidates.append((hw, devices, batch))
-            break
+            largest = base.work["batch_size"]  # smaller batches fit too (the rule is monotone in the batch)
+            for batch in sorted({b for b in RECOMMEND_BATCHES if b <= largest} | {largest}):
+                candidates.append((hw, Setup(model=base.model, hardware=hw, memory=None,
+                                             work={**base.work, "batch_size": batch})))
+        if not any(c[0] is hw for c in candidates):
+            dropped.append({"hardware": hw.key, "reason": last_refusal or "no candidate"})
+    columns = ["hardware", "devices", "batch_size", "engine", "dtype", "price_per_hour_usd"]
     if not candidates:
-        return pd.DataFrame()
-    rows = [prediction_row(model, hw, workload(batch, input_tokens, output_tokens, engine=engine, dtype=dtype,
-                                               device_count=devices, source=source))
-            for hw, devices, batch in candidates]
+        return Recommendation(pd.DataFrame(columns=columns), pd.DataFrame(dropped, columns=["hardware", "reason"]),
+                              setup)
+    rows = [prediction_row(s.model, s.hardware, s.work) for _, s in candidates]
     predictors = Predictors.load(models_dir, allow_unpromoted)
+    _check_source(predictors, source)
     pred = predictors.frame(feature_frame(rows), [r["hardware_key"] for r in rows])
     table = pd.DataFrame({
-        "hardware": [hw.key for hw, _, _ in candidates], "devices": [d for _, d, _ in candidates],
-        "batch_size": [b for _, _, b in candidates],
-        "price_per_hour_usd": [(hw.specs.price_per_hour_usd or np.nan) * d for hw, d, _ in candidates],
+        "hardware": [hw.key for hw, _ in candidates], "devices": [s.work["device_count"] for _, s in candidates],
+        "batch_size": [s.work["batch_size"] for _, s in candidates],
+        "engine": [s.work["engine"] for _, s in candidates], "dtype": [s.work["dtype"] for _, s in candidates],
+        "price_per_hour_usd": [(hw.specs.price_per_hour_usd or np.nan) * s.work["device_count"]
+                               for hw, s in candidates],
     })
     for column in pred.columns:
         table[column] = pred[column].to_numpy()
@@ -524,11 +962,27 @@ def recommend(catalog: Catalog, models_dir: Path, model_key: str, input_tokens: 
             per_replica_rps = table["output_throughput_tok_s"] / output_tokens
             table["replicas_for_rps"] = np.ceil(rps / per_replica_rps)
             table["devices_for_rps"] = table["replicas_for_rps"] * table["devices"]
-    keep = np.ones(len(table), dtype=bool)
-    if max_ttft_s is not None and "ttft_s" in table:
-        keep &= table["ttft_s"].to_numpy() <= max_ttft_s
-    if max_tpot_s is not None and "tpot_s" in table:
-        keep &= table["tpot_s"].to_numpy() <= max_tpot_s
-    table = table[keep]
-    sort = [c for c in ("usd_per_million_tokens", "energy_per_output_token_j") if c in table]
-    return table.sort_values(sort, na_position="last").reset_index(drop=True) if sort else table
+    misses = pd.Series("", index=table.index, dtype=object)
+    for limit, column, label in ((max_ttft_s, "ttft_s", "TTFT"), (max_tpot_s, "tpot_s", "TPOT")):
+        if limit is None:
+            continue
+        if column not in table:
+            misses[:] = misses + f"no promoted {column} predictor to check the {label} limit; "
+            continue
+        over = table[column].to_numpy() > limit
+        misses[over] = misses[over] + [f"{label} {v * 1000:.4g} ms > {limit * 1000:.4g} ms; "
+                                       for v in table.loc[over, column]]
+    sort = [c for c in ("usd_per_million_tokens", "energy_per_output_token_j", "devices") if c in table]
+    table["_miss"] = misses.str.rstrip("; ")
+    kept = table[table["_miss"] == ""]
+    for hw_key, group in table.groupby("hardware", sort=False):
+        if (group["_miss"] == "").any():
+            continue
+        best = group.iloc[0]  # the smallest batch on the fewest devices: the easiest to meet
+        dropped.append({"hardware": hw_key, "reason": f"misses the limits even at batch {best['batch_size']} on "
+                                                      f"{best['devices']} device(s): {best['_miss']}"})
+    kept = kept.drop(columns="_miss")
+    if sort:
+        kept = kept.sort_values(sort, na_position="last")
+    best_per_hw = kept.drop_duplicates("hardware", keep="first").reset_index(drop=True)
+    return Recommendation(best_per_hw, pd.DataFrame(dropped, columns=["hardware", "reason"]), setup)

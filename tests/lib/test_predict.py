@@ -12,10 +12,12 @@ from inference_estimation.lib.modeling import save_predictor, train_predictor
 from inference_estimation.lib.predict import (
     BatchInputError,
     PredictorsMissingError,
+    SetupRefused,
     explain,
     predict,
     predict_batch,
     recommend,
+    resolve_setup,
     workload,
 )
 
@@ -96,7 +98,7 @@ def test_batch_prediction_writes_one_row_per_config_and_names_bad_rows(catalog, 
 
 
 def test_recommend_ranks_hardware_that_fits_and_meets_the_tpot_limit(catalog, models_dir):
-    table = recommend(catalog, models_dir, "llama-3.1-70b", 512, 128, max_tpot_s=1.0, rps=5, allow_unpromoted=True)
+    table = recommend(catalog, models_dir, "llama-3.1-70b", 512, 128, max_tpot_s=1.0, rps=5, allow_unpromoted=True).table
     assert not table.empty and (table["tpot_s"] <= 1.0).all()
     assert (table["devices"] >= 1).all() and (table["replicas_for_rps"] >= 1).all()
     # 70B in bf16 (141 GB) needs at least two 80 GB devices
@@ -111,14 +113,14 @@ def test_batch_prediction_equals_the_one_at_a_time_prediction_of_every_row(catal
     configs.write_text("model,hardware,batch_size,input_tokens,output_tokens,engine,dtype,device_count,mode,concurrency\n"
                        "llama-3.1-8b,nvidia-h100-sxm-80gb,8,512,128,vllm,bfloat16,2,offline,\n"
                        "qwen2-7b,AMD Instinct MI300X,1,1024,64,vllm,bfloat16,,serving,16\n"
-                       "mistral-7b-v0.1,nvidia-l40s,4,256,32,,,,,\n"
+                       "mistral-7b-v0.1,nvidia-l40s,4,256,32,,,,,\n"  # defaults of a GPU: vllm, bfloat16
                        "llama-3.1-8b,nvidia-h100-sxm-80gb,32,512,128,vllm,fp8,1,offline,\n")
     out = tmp_path / "predictions.csv"
     assert predict_batch(catalog, models_dir, configs, out, allow_unpromoted=True) == 4
     batch = pd.read_csv(out)
     works = [workload(8, 512, 128, engine="vllm", dtype="bfloat16", device_count=2),
              workload(1, 1024, 64, engine="vllm", dtype="bfloat16", mode="serving", concurrency=16),
-             workload(4, 256, 32),  # CSV defaults: transformers, float32, offline, local
+             workload(4, 256, 32),  # the hardware's defaults, as in the CSV
              workload(32, 512, 128, engine="vllm", dtype="fp8", device_count=1)]
     for i, work in enumerate(works):
         single = predict(catalog, models_dir, batch["model"][i], batch["hardware"][i], work, allow_unpromoted=True)
@@ -127,20 +129,23 @@ def test_batch_prediction_equals_the_one_at_a_time_prediction_of_every_row(catal
             assert batch[f"{target}_upper_90"][i] == pytest.approx(p["upper_90"], rel=1e-9), (i, target)
 
 
-def test_batch_names_the_first_bad_line_whatever_the_kind_of_error(catalog, models_dir, tmp_path):
-    bad = tmp_path / "bad.csv"
+def test_batch_names_every_bad_cell_in_file_order_one_line_each(catalog, models_dir, tmp_path):
+    bad, out = tmp_path / "bad.csv", tmp_path / "x.csv"
     bad.write_text("model,hardware,batch_size,input_tokens,output_tokens\n"
                    "qwen2-7b,amd-mi300x,1,512,128\n"
                    "qwen2-7b,amd-mi300x,1,0,128\n"        # line 3: non-positive size
-                   "qwen2-7b,tpu-v9,two,512,128\n")       # line 4: a type error and an unknown hardware
-    with pytest.raises(BatchInputError, match=r"bad.csv: line 3: input_tokens must be >= 1, got 0"):
-        predict_batch(catalog, models_dir, bad, tmp_path / "x.csv")
-    bad.write_text("model,hardware,batch_size,input_tokens,output_tokens\nqwen2-7b,tpu-v9,two,512,128\n")
-    with pytest.raises(BatchInputError, match=r"line 2, column 'batch_size': 'two' is not a int"):
-        predict_batch(catalog, models_dir, bad, tmp_path / "x.csv")
+                   "qwen2-7b,tpu-v9,two,512,128\n")       # line 4: an unknown hardware and a type error
+    with pytest.raises(BatchInputError) as caught:
+        predict_batch(catalog, models_dir, bad, out)
+    lines = str(caught.value).splitlines()
+    assert len(lines) == 3 and all(line.startswith(f"{bad}: line ") for line in lines)
+    assert lines[0].endswith("line 3, column 'input_tokens': '0' is not allowed; expected an integer >= 1")
+    assert "line 4, column 'hardware': unknown hardware 'tpu-v9'" in lines[1]
+    assert lines[2].endswith("line 4, column 'batch_size': 'two' is not allowed; expected an integer >= 1 or 'max'")
     bad.write_text("model,hardware,batch_size,input_tokens,output_tokens\nqwen2-7b,,1,512,128\n")
     with pytest.raises(BatchInputError, match=r"line 2, column 'hardware': value is required"):
-        predict_batch(catalog, models_dir, bad, tmp_path / "x.csv")
+        predict_batch(catalog, models_dir, bad, out)
+    assert not out.exists()
 
 
 def test_power_without_a_tdp_fact_on_a_kind_never_trained_on_is_null_with_a_reason(catalog, tmp_path):
@@ -190,3 +195,177 @@ def test_a_request_rate_is_solved_for_the_concurrency_in_flight_by_littles_law(c
     assert c >= 1 and c == pytest.approx(2.0 * e2e, rel=0.05)  # Little: in flight = rate x time in system
     # a coherent answer at that concurrency: throughput = concurrency * out / e2e = rate * out
     assert answer["output_throughput_tok_s"]["value"] == pytest.approx(2.0 * 128, rel=0.05)
+
+
+# ------------------------------------------------------------------ setups that cannot run, and what was answered
+def test_a_model_that_does_not_fit_is_refused_naming_the_fewest_devices_that_would(catalog, models_dir):
+    work = workload(1, 1024, 256, engine="vllm", dtype="bfloat16")
+    with pytest.raises(SetupRefused, match=r"does not fit: deepseek-r1 in bfloat16 on 1 x nvidia-h100-sxm-80gb") as caught:
+        predict(catalog, models_dir, "deepseek-r1", "H100", work)
+    fewest = int(str(caught.value).rsplit(" are ", 1)[1])
+    assert fewest > 8  # ~1.3 TB of weights
+    setup = resolve_setup(catalog, "deepseek-r1", "H100", {**work, "device_count": fewest})
+    assert setup.refusal is None and setup.memory.fits
+    smaller = resolve_setup(catalog, "deepseek-r1", "H100", {**work, "device_count": fewest // 2})
+    assert smaller.refusal and smaller.refusal.startswith("does not fit")
+
+
+@pytest.mark.parametrize("model, hardware, kwargs, match", [
+    ("llama-3.1-8b", "H100", {"input_tokens": 200_000}, "exceeds 'llama-3.1-8b''s max_position_embeddings 131072"),
+    ("xgboost-reg-200x8", "H100", {}, "is a tabular model"),
+    ("llama-3.1-8b", "nvidia-v100-sxm2-32gb", {"dtype": "bf16"}, "no bfloat16 math"),
+    ("llama-3.1-8b", "nvidia-t4", {"dtype": "fp8"}, "no FP8 math"),
+    ("llama-3.1-8b", "nvidia-a100-sxm4-80gb", {"dtype": "nvfp4"}, "no FP4 math"),
+])
+def test_impossible_setups_are_refused_with_the_reason(catalog, models_dir, model, hardware, kwargs, match):
+    args = {"batch_size": 1, "input_tokens": 512, "output_tokens": 128, **kwargs}
+    with pytest.raises(SetupRefused, match=match):
+        predict(catalog, models_dir, model, hardware, workload(**args))
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"device_count": 0}, "device_count must be >= 1"),
+    ({"batch_size": 1.5}, "batch_size: 1.5 is not an integer"),
+    ({"dtype": "banana"}, "dtype: 'banana' is not a known dtype"),
+    ({"engine": "banana"}, "engine: 'banana' is not a known engine"),
+    ({"mode": "batchy"}, "mode: 'batchy' is not a known mode"),
+    ({"concurrency": 4}, "use mode 'serving'"),
+    ({"batch_size": None}, "batch_size is required offline"),
+])
+def test_bad_workload_values_are_errors_naming_the_field(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        workload(**{"batch_size": 1, "input_tokens": 8, "output_tokens": 4, **kwargs})
+
+
+def test_unknown_source_is_an_error_listing_the_known_ones(catalog, models_dir):
+    with pytest.raises(ValueError, match=r"source: 'bogus' is not a source the predictors know; use one of local"):
+        predict(catalog, models_dir, "llama-3.1-8b", "H100", workload(1, 512, 128, source="bogus"))
+
+
+def test_synonyms_are_the_same_question_and_4_bit_is_not_16_bit(catalog, models_dir):
+    def tpot(dtype, engine="vllm"):
+        return predict(catalog, models_dir, "llama-3.1-8b", "H100", workload(1, 512, 128, engine=engine, dtype=dtype),
+                       allow_unpromoted=True)["tpot_s"]["value"]
+
+    assert tpot("bf16") == tpot("bfloat16") == tpot("BF16", engine="vLLM")
+    assert tpot("awq") == tpot("int4") != tpot("bfloat16")
+
+
+def test_defaults_fit_the_hardware_and_are_echoed(catalog):
+    gpu = resolve_setup(catalog, "Llama-3.1-8B", "NVIDIA H100 80GB HBM3", workload(8, 512, 128)).echo()
+    assert (gpu["model"], gpu["hardware"], gpu["engine"], gpu["dtype"], gpu["device_count"]) == \
+        ("llama-3.1-8b", "nvidia-h100-sxm-80gb", "vllm", "bfloat16", 1)
+    assert resolve_setup(catalog, "llama-3.1-8b", "nvidia-t4", workload(1, 512, 128)).echo()["dtype"] == "float16"
+    cpu = resolve_setup(catalog, "gpt2-small", "local-cpu", workload(1, 16, 4)).echo()
+    assert (cpu["engine"], cpu["dtype"]) == ("transformers", "float32")
+    x8 = resolve_setup(catalog, "llama-3.1-70b", "nvidia-h100-sxm-80gb-x8", workload(1, 512, 128)).echo()
+    assert x8["device_count"] == 8
+
+
+def test_batch_size_max_is_the_largest_batch_whose_kv_cache_fits(catalog):
+    setup = resolve_setup(catalog, "llama-3.1-8b", "nvidia-a100-sxm4-80gb", workload("max", 1024, 1024, engine="hf"))
+    largest = setup.work["batch_size"]
+    assert largest >= 1 and setup.refusal is None
+    more = resolve_setup(catalog, "llama-3.1-8b", "nvidia-a100-sxm4-80gb",
+                         workload(largest + 1, 1024, 1024, engine="transformers"))
+    assert more.refusal and more.refusal.startswith("does not fit")
+    paged = resolve_setup(catalog, "llama-3.1-8b", "H100", workload("max", 128, 128))
+    assert paged.work["batch_size"] == 256  # vLLM's max_num_seqs caps what its cache would hold
+
+
+def test_serving_questions_need_no_batch_size(catalog, models_dir):
+    at_concurrency = workload(None, 512, 128, mode="serving", concurrency=16)
+    setup = resolve_setup(catalog, "llama-3.1-8b", "H100", at_concurrency)
+    assert setup.refusal is None and setup.work["batch_size"] == 16
+    assert predict(catalog, models_dir, "llama-3.1-8b", "H100", at_concurrency)["tpot_s"]["value"] > 0
+    at_rate = workload(None, 512, 128, mode="serving", request_rate_rps=4.0)
+    assert predict(catalog, models_dir, "llama-3.1-8b", "H100", at_rate)["tpot_s"]["value"] > 0
+
+
+def test_explain_factors_multiply_to_the_prediction(catalog, models_dir):
+    work = workload(8, 512, 128, engine="vllm", dtype="bfloat16", device_count=2)
+    ex = explain(catalog, models_dir, "llama-3.1-8b", "amd-mi300x", work, "tpot_s", top=3)
+    product = ex["physics_baseline"] * ex["base_correction"] * ex["remainder"]
+    for c in ex["contributions"]:
+        product *= c["factor"]
+    assert product == pytest.approx(ex["prediction"], rel=1e-9)
+    assert ex["prediction"] == pytest.approx(
+        predict(catalog, models_dir, "llama-3.1-8b", "amd-mi300x", work)["tpot_s"]["value"], rel=1e-9)
+
+
+def test_batch_refuses_rows_that_cannot_run_and_predicts_the_rest(catalog, models_dir, tmp_path):
+    configs, out = tmp_path / "configs.csv", tmp_path / "out.csv"
+    configs.write_text("model,hardware,batch_size,input_tokens,output_tokens,dtype,mode,concurrency\n"
+                       "deepseek-r1,H100,1,1024,256,,,\n"
+                       "llama-3.1-8b,H100,max,1024,256,bf16,,\n"
+                       "xgboost-reg-200x8,H100,1,8,4,,,\n"
+                       "llama-3.1-8b,nvidia-t4,,512,128,fp8,serving,8\n"
+                       "llama-3.1-8b,H100,,512,128,,serving,8\n")
+    assert predict_batch(catalog, models_dir, configs, out) == 5
+    result = pd.read_csv(out, keep_default_na=False)
+    single = resolve_setup(catalog, "deepseek-r1", "H100", workload(1, 1024, 256))
+    assert result.loc[0, "refusal"] == single.refusal and result.loc[0, "tpot_s"] == ""
+    assert result.loc[1, "refusal"] == "" and float(result.loc[1, "tpot_s"]) > 0
+    assert int(result.loc[1, "resolved_batch_size"]) == resolve_setup(
+        catalog, "llama-3.1-8b", "H100", workload("max", 1024, 256)).work["batch_size"]
+    assert result.loc[1, ["resolved_model", "resolved_hardware", "resolved_engine", "resolved_dtype"]].tolist() == \
+        ["llama-3.1-8b", "nvidia-h100-sxm-80gb", "vllm", "bfloat16"]
+    assert "tabular model" in result.loc[2, "refusal"] and "no FP8 math" in result.loc[3, "refusal"]
+    assert result.loc[4, "refusal"] == "" and int(result.loc[4, "resolved_batch_size"]) == 8
+    assert float(result.loc[4, "tpot_s"]) == pytest.approx(predict(
+        catalog, models_dir, "llama-3.1-8b", "H100", workload(None, 512, 128, mode="serving", concurrency=8)
+    )["tpot_s"]["value"], rel=1e-9)
+
+
+@pytest.mark.parametrize("content, match", [
+    (None, "no such file"),
+    ("", "the file is empty"),
+    ("model,hardware,batch_size,input_tokens,output_tokens\n", "only a header, no configuration"),
+    ("model,hardware,batch_size,input_tokens,output_tokens\nqwen2-7b,H100,1.5,512,128\n",
+     r"line 2, column 'batch_size': '1.5' is not allowed; expected an integer >= 1 or 'max'"),
+    ("model,hardware,batch_size,input_tokens,output_tokens,dtype\nqwen2-7b,H100,1,512,128,banana\n",
+     r"line 2, column 'dtype': 'banana' is not a known dtype"),
+    ("model,hardware,batch_size,input_tokens,output_tokens,mode\nqwen2-7b,H100,,512,128,serving\n",
+     r"line 2, column 'batch_size': value is required offline"),
+    ("model,hardware,batch_size,input_tokens,output_tokens,source\nqwen2-7b,H100,1,512,128,bogus\n",
+     r"line 2, column 'source': 'bogus' is not a source the predictors know"),
+])
+def test_batch_file_errors_say_file_line_column_value_and_expected(catalog, models_dir, tmp_path, content, match):
+    path, out = tmp_path / "in.csv", tmp_path / "out.csv"
+    if content is not None:
+        path.write_text(content)
+    with pytest.raises(BatchInputError, match=match):
+        predict_batch(catalog, models_dir, path, out)
+    assert not out.exists()
+
+
+def test_batch_reports_at_most_twenty_bad_cells_and_counts_the_rest(catalog, models_dir, tmp_path):
+    path = tmp_path / "in.csv"
+    path.write_text("model,hardware,batch_size,input_tokens,output_tokens\n" + "qwen2-7b,H100,x,512,128\n" * 30)
+    with pytest.raises(BatchInputError) as caught:
+        predict_batch(catalog, models_dir, path, tmp_path / "out.csv")
+    lines = str(caught.value).splitlines()
+    assert len(lines) == 21 and lines[19].endswith("line 21, column 'batch_size': 'x' is not allowed; "
+                                                    "expected an integer >= 1 or 'max'")
+    assert "10 more bad cell(s); 30 bad row(s)" in lines[20]
+
+
+def test_recommend_searches_devices_and_batches_and_says_why_each_hardware_was_dropped(catalog, models_dir):
+    rec = recommend(catalog, models_dir, "llama-3.1-70b", 1024, 256, allow_unpromoted=True)
+    table, dropped = rec.table, rec.dropped.set_index("hardware")["reason"]
+    assert "nvidia-h100-sxm-80gb-x8" not in set(table["hardware"]) | set(dropped.index)  # one H100, counted once
+    assert table["hardware"].is_unique and len(table) > 0
+    assert dropped["nvidia-t4"].startswith("does not fit: llama-3.1-70b in float16 on 8 x nvidia-t4")  # no bf16 there
+    assert "the fewest nvidia-t4 devices that fit it at float16 are 16" in dropped["nvidia-t4"]
+    h100 = table.set_index("hardware").loc["nvidia-h100-sxm-80gb"]
+    assert h100["devices"] >= 2 and h100["dtype"] == "bfloat16"
+    assert catalog.hw("nvidia-v100-sxm2-32gb").key not in set(table["hardware"]) or \
+        table.set_index("hardware").loc["nvidia-v100-sxm2-32gb", "dtype"] == "float16"
+    free = recommend(catalog, models_dir, "llama-3.1-8b", 1024, 256, allow_unpromoted=True).table
+    limit = float(free["tpot_s"].median())
+    tight = recommend(catalog, models_dir, "llama-3.1-8b", 1024, 256, max_tpot_s=limit, allow_unpromoted=True)
+    assert (tight.table["tpot_s"] <= limit).all() and len(tight.table) < len(free)
+    missed = tight.dropped[tight.dropped["reason"].str.startswith("misses the limits")]
+    assert len(missed) and missed["reason"].str.contains("TPOT .* ms > .* ms").all()
+    for hw in set(tight.table["hardware"]) & set(free["hardware"]):  # the SLO-limited batch is never larger
+        assert tight.table.set_index("hardware").loc[hw, "batch_size"] <= free.set_index("hardware").loc[hw, "batch_size"]

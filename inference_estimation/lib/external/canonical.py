@@ -20,6 +20,7 @@ import csv
 import hashlib
 import io
 import json
+import math
 from collections import Counter
 from datetime import datetime, timezone
 from pathlib import Path
@@ -42,6 +43,9 @@ CANONICAL_COLUMNS = [c for c in RECORD_TYPES if c not in ("schema_version",)]
 #: Spellings of a boolean cell (case-insensitive); an empty cell is null.
 _BOOL_TEXT = {"true": True, "false": False, "1": True, "0": False, "yes": True, "no": False}
 
+#: Bad rows a strict import names in its error (the rest are counted).
+MAX_REPORTED_ROWS = 20
+
 
 class CanonicalFormatError(ValueError):
     """A canonical CSV is invalid; the message names the file, line and column."""
@@ -51,13 +55,14 @@ def _parse(value: str, kind: str) -> Any:
     if value is None or value.strip() == "":
         return None
     value = value.strip()
-    if kind == "int64":
-        number = float(value)
-        if not number.is_integer():
-            raise ValueError(f"{value!r} is not an integer")
-        return int(number)
-    if kind == "float64":
-        return float(value)
+    if kind in ("int64", "float64"):
+        try:
+            number = float(value)
+        except ValueError:
+            number = math.nan
+        if not math.isfinite(number) or (kind == "int64" and not number.is_integer()):
+            raise ValueError(f"{value!r} is not {'an integer' if kind == 'int64' else 'a number'}")
+        return int(number) if kind == "int64" else number
     if kind == "bool":
         lowered = value.lower()
         if lowered not in _BOOL_TEXT:
@@ -73,7 +78,8 @@ def read_canonical_csv(path: Path) -> list[dict[str, Any]]:
         One dict per data row, with ``_line`` holding its line number in the file.
 
     Raises:
-        CanonicalFormatError: naming the file, the line and the column.
+        CanonicalFormatError: naming the file, the line and the column of every bad cell (up to
+            :data:`MAX_REPORTED_ROWS`, one line each); a file with a header only.
     """
     try:
         text = path.read_text(encoding="utf-8-sig")
@@ -90,20 +96,28 @@ def read_canonical_csv(path: Path) -> list[dict[str, Any]]:
             raise CanonicalFormatError(f"{path}: line 1: required column '{column}' is missing")
     if not any(c in header for c in METRIC_COLUMNS):
         raise CanonicalFormatError(f"{path}: line 1: no metric column (one of {', '.join(METRIC_COLUMNS)})")
-    rows = []
+    rows, problems = [], []
     for line_no, raw in enumerate(reader, start=2):
         if None in raw:
-            raise CanonicalFormatError(f"{path}: line {line_no}: more cells than header columns")
+            problems.append(f"{path}: line {line_no}: more cells than header columns")
+            continue
         row: dict[str, Any] = {"_line": line_no}
         for column, value in raw.items():
             try:
                 row[column] = _parse(value, RECORD_TYPES[column])
             except ValueError as exc:
-                raise CanonicalFormatError(f"{path}: line {line_no}, column '{column}': {exc}") from None
+                problems.append(f"{path}: line {line_no}, column '{column}': {exc}")
         for column in REQUIRED_COLUMNS:
-            if row.get(column) is None:
-                raise CanonicalFormatError(f"{path}: line {line_no}, column '{column}': value is required")
+            if column in row and row[column] is None:
+                problems.append(f"{path}: line {line_no}, column '{column}': value is required")
         rows.append(row)
+    if problems:
+        more = len(problems) - MAX_REPORTED_ROWS
+        raise CanonicalFormatError("\n".join(problems[:MAX_REPORTED_ROWS]
+                                             + ([f"{path}: ... {more} more bad cell(s)"] if more > 0 else [])))
+    if not rows:
+        raise CanonicalFormatError(f"{path}: only a header, no measurement; expected one measurement per line "
+                                   "after the header")
     return rows
 
 
@@ -140,7 +154,8 @@ def to_records(rows: list[dict[str, Any]], catalog: Catalog, *, origin: str, str
         rows: canonical rows (from :func:`read_canonical_csv` or an adapter).
         catalog: resolves model and hardware names to keys.
         origin: the file (or dataset) the rows came from, for messages.
-        strict: raise on the first bad row (a user's CSV) instead of counting it (an adapter).
+        strict: raise on bad rows (a user's CSV: up to :data:`MAX_REPORTED_ROWS` named, one line
+            each) instead of counting them (an adapter).
         run_id: run id for rows without one (default: :func:`content_run_id` per source).
         measured_at: timestamp for rows without one (default: now).
 
@@ -148,9 +163,11 @@ def to_records(rows: list[dict[str, Any]], catalog: Catalog, *, origin: str, str
         The records and, when not strict, the rejected rows counted by reason.
 
     Raises:
-        CanonicalFormatError: in strict mode, naming the file, line and column.
+        CanonicalFormatError: in strict mode, naming the file, line and column of every bad row
+            (up to :data:`MAX_REPORTED_ROWS`, one line each).
     """
     rejected: Counter = Counter()
+    problems: list[str] = []
     records: list[MeasurementRecord] = []
     now = measured_at or datetime.now(timezone.utc).isoformat(timespec="seconds")
     run_ids: dict[str, str] = {}
@@ -190,8 +207,12 @@ def to_records(rows: list[dict[str, Any]], catalog: Catalog, *, origin: str, str
             records.append(record)
         except _RowError as err:
             if strict:
-                raise CanonicalFormatError(f"{where}, column '{err.column}': {err.detail}") from None
+                problems.append(f"{where}, column '{err.column}': {err.detail}")
             rejected[err.reason] += 1
+    if problems:
+        more = len(problems) - MAX_REPORTED_ROWS
+        raise CanonicalFormatError("\n".join(problems[:MAX_REPORTED_ROWS]
+                                             + ([f"{origin}: ... {more} more bad row(s)"] if more > 0 else [])))
     return records, rejected
 
 
