@@ -20,6 +20,14 @@ from typing import Any
 DEFAULT_SWEEP = "local-demo"
 
 
+#: How a derived answer follows from the primitives (printed next to it).
+IDENTITY_TEXT = {
+    "e2e_latency_s": "ttft + (out - 1) x tpot",
+    "output_throughput_tok_s": "batch x out / e2e",
+    "energy_per_output_token_j": "power x e2e / (batch x out)",
+}
+
+
 def _gate_refusal(result: Any) -> str | None:
     """The promotion gate's reason when it refused a predictor (a designed outcome), else None.
 
@@ -369,18 +377,26 @@ def _predict(args: argparse.Namespace) -> int:
               f"{echo['input_tokens'] + echo['output_tokens']} tokens at once")
     for note in setup.notes:
         print(f"note: {note}")
+    for warning in dict.fromkeys(w for p in result.values() for w in p.get("warnings", [])):
+        print(f"warning: {warning}")
+    in_flight = next((p["concurrency_in_flight"] for p in result.values() if "concurrency_in_flight" in p), None)
+    if in_flight is not None:
+        print(f"note: {in_flight:g} requests in flight at that rate (Little's law: rate x e2e)")
     for target, p in result.items():
         if p["value"] is None:
             print(f"{target:26s} n/a ({p.get('reason', 'no prediction')})")
             continue
         interval = (f"  [90%: {p['lower_90']:.4g} - {p['upper_90']:.4g}]" if p["lower_90"] is not None else "")
         flag = "" if p["promoted"] else "  (not promoted: did not beat its baselines)"
-        print(f"{target:26s} {p['value']:.4g} {p['unit']}{interval}{flag}")
-        if target in explanations:
+        derived = f"  (= {IDENTITY_TEXT[target]})" if target in IDENTITY_TEXT else ""
+        print(f"{target:26s} {p['value']:.4g} {p['unit']}{interval}{flag}{derived}")
+        if target in explanations and "physics_known" in explanations[target]:
             ex = explanations[target]
             base = "physics baseline" if ex["physics_known"] else "constant baseline (physics unknown)"
+            device = (f" x this device's own measurements {ex['hardware_correction_factor']:.3f}"
+                      if abs(ex.get("hardware_correction_factor", 1.0) - 1.0) > 1e-9 else "")
             print(f"    = {base} {ex['physics_baseline']:.4g} x base correction {ex['base_correction']:.3f}"
-                  f" x the factors below x remainder {ex['remainder']:.3f} (all other features)")
+                  f" x the factors below x remainder {ex['remainder']:.3f} (all other features){device}")
             for c in ex["contributions"]:
                 value = f"{c['value']:.4g}" if isinstance(c["value"], float) else c["value"]
                 print(f"      x{c['factor']:.3f}  {c['feature']} = {value}")

@@ -35,7 +35,7 @@ def home(tmp_path_factory):
     frame["tpot_s"] = feats["roofline_decode_step_s"] * 2.0 * noise
     frame["output_throughput_tok_s"] = feats["roofline_output_throughput_tok_s"] * 0.5 * noise
     root = tmp_path_factory.mktemp("home")
-    for target in ("ttft_s", "tpot_s", "output_throughput_tok_s"):
+    for target in ("ttft_s", "tpot_s"):  # throughput and e2e follow from them
         save_predictor(train_predictor(frame, target, n_folds=2), root / "predictors" / "promoted" / target)
     return root
 
@@ -94,7 +94,7 @@ def test_every_answer_names_what_was_answered_and_gpu_defaults_are_vllm_bfloat16
     assert {k: body["setup"][k] for k in ("model", "hardware", "engine", "dtype", "device_count")} == {
         "model": "llama-3.1-8b", "hardware": "nvidia-h100-sxm-80gb", "engine": "tensorrt-llm", "dtype": "bfloat16",
         "device_count": 1}
-    assert set(body["predictions"]) == {"ttft_s", "tpot_s", "output_throughput_tok_s"}
+    assert set(body["predictions"]) == {"ttft_s", "tpot_s", "e2e_latency_s", "output_throughput_tok_s"}
 
 
 @pytest.mark.parametrize("flag, value, expected", [
@@ -134,7 +134,10 @@ def test_explain_factors_multiply_to_the_answer(home):
                            "--explain", "--format", "json", home=home).stdout)
     for target, p in body["predictions"].items():
         ex = p["explanation"]
-        product = ex["physics_baseline"] * ex["base_correction"] * ex["remainder"]
+        if "primitives" in ex:  # a derived answer is explained through the primitives it is made of
+            assert set(ex["primitives"]) == set(p["derived_from"]) and ex["identity"]
+            continue
+        product = ex["physics_baseline"] * ex["base_correction"] * ex["remainder"] * ex["hardware_correction_factor"]
         product *= np.prod([c["factor"] for c in ex["contributions"]])
         assert product == pytest.approx(p["value"], rel=1e-6), target
     text = _cli("predict", "--model", "qwen2-7b", "--hardware", "amd-mi300x", "--batch-size", "8", *Q, "--explain",

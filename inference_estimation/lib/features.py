@@ -49,6 +49,7 @@ import pandas as pd
 
 from inference_estimation.lib.catalog import HardwareEntry, ModelEntry
 
+from inference_estimation.lib.memory import memory_fit_arrays
 from inference_estimation.lib.vocabulary import (
     BYTES_PER_ELEMENT, KV_BYTES_PER_ELEMENT, PEAK_COLUMNS_BY_DTYPE, normalize_dtype, normalize_engine,
 )
@@ -354,7 +355,12 @@ def _physics(cols: _Columns, dtype: np.ndarray, batch: np.ndarray, peak: np.ndar
                                       * ACTIVATION_BYTES + 4.0 * cols.num("vocab_size")) / 1e9,
             "runtime_memory_gb": np.where(np.isin(cols.text("hardware_kind"), ["cpu", "mps"]),
                                           CPU_RUNTIME_MEMORY_GB, 0.0),
-            "memory_fit_ratio": (params * bpe + kv_total) / (_or(memory_gb, np.nan) * 1e9 * devices),
+            # the one memory rule (lib/memory.py): the whole batch at once over the usable memory
+            "memory_fit_ratio": memory_fit_arrays(
+                params, layers, kv_heads, head_dim, dtype,
+                _normalized(cols.text("engine", missing="unknown"), normalize_engine), batch,
+                n_in0 + n_out0, memory_gb, devices, cols.text("hardware_kind", missing="unknown"),
+                kv_cache_dim_per_layer=cols.num("kv_cache_dim_per_layer"))["batch_memory_ratio"],
             "moe_experts_touched_share": np.where(experts > 0, decode_share, np.nan),
             "tp_comm_prefill_s": np.where(has_in, comm_prefill, np.nan),
             "tp_comm_decode_step_s": np.where(has_out, comm_decode, np.nan),
@@ -424,6 +430,10 @@ def prediction_row(model: ModelEntry, hw: HardwareEntry, workload: Mapping[str, 
 #: A measurement faster than its roofline bound by more than this share is physically impossible
 #: (the tolerance absorbs rounded spec sheets and clock boost).
 ROOFLINE_TOLERANCE = 0.05
+#: The same for hardware whose peak and bandwidth were *probed* (a CPU): a probe is a measurement
+#: with its own noise (a busy machine, caches that hold a small model), not a limit; only rows
+#: more than twice as fast as the probe allows are impossible.
+PROBED_ROOFLINE_TOLERANCE = 0.5
 #: measured metric -> True when the measurement must be >= its bound (times), False for <= (throughput).
 #: The bounds are the pure compute/memory roofline (:func:`roofline_bounds`): the all-reduce and
 #: serving-queue terms of ``roofline_ttft_s``/``roofline_tpot_s`` are estimates, not limits.
@@ -459,15 +469,17 @@ def roofline_violations(measured: pd.DataFrame, features: pd.DataFrame) -> pd.Se
     """
     flags = pd.Series([""] * len(features), index=features.index, dtype="object")
     bounds = roofline_bounds(features)
+    probed = (measured["spec_source"].astype(str) == "probe").to_numpy() if "spec_source" in measured else False
+    tolerance = np.where(probed, PROBED_ROOFLINE_TOLERANCE, ROOFLINE_TOLERANCE)
     for metric, lower in ROOFLINE_BOUNDS.items():
         if metric not in measured.columns:
             continue
         value = pd.to_numeric(measured[metric], errors="coerce")
         bound = bounds[metric]
         if lower:
-            bad = value < bound * (1.0 - ROOFLINE_TOLERANCE)
+            bad = value < bound * (1.0 - tolerance)
         else:
-            bad = value > bound * (1.0 + ROOFLINE_TOLERANCE)
+            bad = value > bound * (1.0 + tolerance)
         bad = bad.fillna(False)
         flags[bad] = flags[bad].map(lambda s, m=metric: f"{s},{m}" if s else m)
     return flags

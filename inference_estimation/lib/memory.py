@@ -40,13 +40,16 @@ PAGED_ENGINES = frozenset({"vllm", "sglang", "tensorrt-llm", "tgi", "lmdeploy", 
 DEVICE_COUNTS = (1, 2, 4, 8, 16, 32, 64)
 
 
-def _kv_gb_per_token(layers: np.ndarray, kv_heads: np.ndarray, head_dim: np.ndarray, kv_bpe: np.ndarray) -> np.ndarray:
-    return 2.0 * layers * kv_heads * head_dim * kv_bpe / 1e9
+def _kv_gb_per_token(layers: np.ndarray, kv_heads: np.ndarray, head_dim: np.ndarray, kv_bpe: np.ndarray,
+                     kv_dim: np.ndarray) -> np.ndarray:
+    """KV cache per token: K and V of every layer, or the layer's compressed (MLA) width where stated."""
+    width = np.where(np.isnan(kv_dim) | (kv_dim <= 0), 2.0 * kv_heads * head_dim, kv_dim)
+    return layers * width * kv_bpe / 1e9
 
 
 def memory_fit_arrays(params: Any, layers: Any, kv_heads: Any, head_dim: Any, dtype: Any, engine: Any,
                       batch_size: Any, context_tokens: Any, memory_gb_per_device: Any, device_count: Any,
-                      hardware_kind: Any) -> dict[str, np.ndarray]:
+                      hardware_kind: Any, kv_cache_dim_per_layer: Any = None) -> dict[str, np.ndarray]:
     """The memory rule for many configurations at once (arrays or scalars, broadcast).
 
     Args:
@@ -61,6 +64,8 @@ def memory_fit_arrays(params: Any, layers: Any, kv_heads: Any, head_dim: Any, dt
         memory_gb_per_device: memory of one device in GB (NaN: unknown).
         device_count: devices the model is spread over.
         hardware_kind: catalog kind per row (``cpu`` keeps a runtime reserve).
+        kv_cache_dim_per_layer: values cached per token and layer (MLA's compressed latent); None
+            or NaN: ``2 * kv_heads * head_dim`` (keys and values).
 
     Returns:
         Arrays (GB unless said): ``weights_gb``, ``kv_cache_gb`` (the whole batch),
@@ -100,7 +105,8 @@ def memory_fit_arrays(params: Any, layers: Any, kv_heads: Any, head_dim: Any, dt
     devices = np.where(np.isnan(devices) | (devices < 1), 1.0, devices)
     batch, context = num(batch_size), num(context_tokens)
     weights = num(params) * bpe / 1e9
-    kv_per_seq = _kv_gb_per_token(num(layers), num(kv_heads), num(head_dim), kv_bpe) * context
+    kv_per_seq = _kv_gb_per_token(num(layers), num(kv_heads), num(head_dim), kv_bpe,
+                                  num(kv_cache_dim_per_layer)) * context
     total_memory = num(memory_gb_per_device) * devices
     cpu = kinds == "cpu"
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -165,7 +171,7 @@ def memory_fit(facts: Mapping[str, Any], memory_gb_per_device: float | None, har
     a = memory_fit_arrays(facts.get("params"), facts.get("layers"), facts.get("kv_heads"), facts.get("head_dim"),
                           dtype, engine, 1 if batch_size is None else batch_size, context_tokens,
                           np.nan if memory_gb_per_device is None else memory_gb_per_device, device_count,
-                          hardware_kind)
+                          hardware_kind, facts.get("kv_cache_dim_per_layer"))
     v = {k: (bool(x[0]) if k == "paged" else float(x[0])) for k, x in a.items()}
     max_batch = None if np.isnan(v["max_batch"]) else int(v["max_batch"])
     return MemoryFit(**{**v, "max_batch": max_batch})

@@ -689,10 +689,11 @@ def _batch_fact_rows(catalog: Catalog, input_csv: Path, raw: pd.DataFrame,
     context = values["input_tokens"] + values["output_tokens"]
 
     arch = [pd.to_numeric(facts[c], errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
-            for c in ("params", "layers", "kv_heads", "head_dim")]
+            for c in ("params", "layers", "kv_heads", "head_dim", "kv_cache_dim_per_layer")]
 
     def fit(batch: np.ndarray, device_count: np.ndarray = devices) -> dict[str, np.ndarray]:
-        return memory_fit_arrays(*arch, dtype, engine, batch, context, memory_per_device, device_count, kinds)
+        return memory_fit_arrays(*arch[:4], dtype, engine, batch, context, memory_per_device, device_count, kinds,
+                                 kv_cache_dim_per_layer=arch[4])
 
     llm = np.array([m.kind == "llm" for m in model_list], dtype=bool)[model_codes]
     at_one = fit(np.ones(n))

@@ -285,7 +285,7 @@ def test_serving_questions_need_no_batch_size(catalog, models_dir):
 def test_explain_factors_multiply_to_the_prediction(catalog, models_dir):
     work = workload(8, 512, 128, engine="vllm", dtype="bfloat16", device_count=2)
     ex = explain(catalog, models_dir, "llama-3.1-8b", "amd-mi300x", work, "tpot_s", top=3)
-    product = ex["physics_baseline"] * ex["base_correction"] * ex["remainder"]
+    product = ex["physics_baseline"] * ex["base_correction"] * ex["remainder"] * ex["hardware_correction_factor"]
     for c in ex["contributions"]:
         product *= c["factor"]
     assert product == pytest.approx(ex["prediction"], rel=1e-9)
