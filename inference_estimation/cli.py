@@ -81,16 +81,25 @@ def _sweep(args: argparse.Namespace) -> int:
     def step(label: str, job_name: str, **kwargs: Any) -> dg.ExecuteInProcessResult:
         """Runs one job; prints one status line (a designed refusal reads as one, with its reason)
         and, for a real failure, its errors with their stack traces."""
+        import contextlib
+        import io
+
         t0 = time.perf_counter()
         print(f"[{time.perf_counter() - started:7.1f}s] {label} ...", flush=True)
-        result = defs.resolve_job_def(job_name).execute_in_process(
-            instance=instance, raise_on_error=False, **kwargs
-        )
+        # Quiet success: what the job prints (dbt's log lines) is kept and shown only if it fails.
+        captured = io.StringIO()
+        with contextlib.redirect_stdout(captured) if not args.verbose else contextlib.nullcontext():
+            result = defs.resolve_job_def(job_name).execute_in_process(
+                instance=instance, raise_on_error=False, **kwargs
+            )
         refusal = _gate_refusal(result) if job_name == "training_job" else None
         status = f"not promoted: {refusal}" if refusal else "ok" if result.success else "FAILED"
         print(f"[{time.perf_counter() - started:7.1f}s] {label}: {status} in {time.perf_counter() - t0:.1f}s "
               f"(run {result.run_id[:8]})", flush=True)
         if not result.success and not refusal:
+            tail = captured.getvalue().strip().splitlines()[-40:]
+            if tail:
+                print("  output of the failed job (last lines):\n    " + "\n    ".join(tail), file=sys.stderr)
             for event in result.all_events:
                 if event.is_step_failure:
                     print(f"  {event.step_key}: {event.event_specific_data.error.to_string()}", file=sys.stderr)
@@ -761,6 +770,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="folder holding the public dataset folders to import first (default: "
                         "$INFERENCE_ESTIMATION_EXTERNAL_DIR, else download them from their pinned public URLs)")
     p.add_argument("--no-external", action="store_true", help="do not import public datasets")
+    p.add_argument("--verbose", action="store_true",
+                   help="show what each job prints (dbt's log lines); by default only a failed job's output is shown")
     p.set_defaults(func=_sweep)
 
     p = sub.add_parser("import", parents=[common], describe=_import_description,

@@ -18,11 +18,14 @@ def test_sweep_command_materializes_the_graph_into_the_homes_dagster_instance(tm
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     assert "benchmark gpt2-small on local-cpu (test-tiny): ok" in out.stdout  # progress lines while it runs
     assert "grouped-by-model held-out MdAPE" in out.stdout
+    # quiet success: dbt's own log lines stay out of the console (they are shown when a job fails)
+    assert "START sql view model" not in out.stdout and len(out.stdout.splitlines()) < 40
     instance = dg.DagsterInstance.from_config(str(home / "dagster"))
     try:
         runs = instance.get_runs()
-        assert len(runs) == 1 + 2 + 1 + 7  # catalog, 2 partitions, dbt, 7 targets
-        assert sum(r.status == dg.DagsterRunStatus.SUCCESS for r in runs) >= 4  # a target may fail its promotion gate
+        assert len(runs) == 1 + 2 + 1 + 4 + 1  # catalog, 2 partitions, dbt, 4 primitives, the coherent model's score
+        # a refusal to promote is not a failed run
+        assert all(r.status == dg.DagsterRunStatus.SUCCESS for r in runs), [r.job_name for r in runs]
         assert all(r.tags.get("inference_estimation/host") == "localhost" for r in runs)
         partitions = instance.get_materialized_partitions(dg.AssetKey("benchmark_runs"))
         assert {"gpt2-small|local-cpu", "llama-small-55m|local-cpu"} <= {str(p) for p in partitions} | {
@@ -31,4 +34,5 @@ def test_sweep_command_materializes_the_graph_into_the_homes_dagster_instance(tm
             assert instance.get_latest_materialization_event(key) is not None, key
     finally:
         instance.dispose()
-    assert (home / "predictors" / "e2e_latency_s" / "model.cbm").exists()
+    assert (home / "predictors" / "tpot_s" / "model.cbm").exists()
+    assert not (home / "predictors" / "e2e_latency_s").exists()  # derived from the primitives, never trained
