@@ -175,10 +175,16 @@ def power_basis_missing(card: dict[str, Any], features: pd.DataFrame) -> pd.Seri
     Cards written before ``hardware_kinds`` existed are not guarded (retraining adds it).
     """
     kinds = card.get("hardware_kinds")
-    if card.get("target") not in POWER_TARGETS or kinds is None:
+    if kinds is None:
+        return pd.Series(False, index=features.index)
+    seen_kind = features["hardware_kind"].astype(str).isin(kinds)
+    if card.get("target") == "peak_memory_gb":
+        # what a device reports as peak memory depends on its kind (a CPU's resident set with the
+        # runtime; a GPU allocator's peak; an engine's reservation): no transfer across kinds
+        return ~seen_kind
+    if card.get("target") not in POWER_TARGETS:
         return pd.Series(False, index=features.index)
     has_tdp = pd.to_numeric(features["tdp_total_w"], errors="coerce").notna()
-    seen_kind = features["hardware_kind"].astype(str).isin(kinds)
     return ~(has_tdp | seen_kind)
 
 
@@ -442,7 +448,12 @@ def predict_setup(setup: Setup, models_dir: Path, targets: list[str] | None = No
                 "cannot serve it (answers are at that concurrency)")
         if setup.work.get("request_rate_rps") is not None and setup.work.get("concurrency") is None:
             out[target]["concurrency_in_flight"] = float(features["concurrency"].iloc[0])
-        if math.isnan(value) and target in POWER_TARGETS:
+        if math.isnan(value) and target == "peak_memory_gb":
+            memory_card = predictors.models.get("peak_memory_gb", (None, {}, False))[1]
+            out[target]["reason"] = (
+                f"no peak-memory measurement on {hardware.kind} hardware in training (trained on: "
+                f"{', '.join(memory_card.get('hardware_kinds', []))}); the memory rule's estimate is in the setup")
+        elif math.isnan(value) and target in POWER_TARGETS:
             out[target]["reason"] = (
                 f"no power basis for {hardware.key}: it has no TDP fact and the predictor saw no measured "
                 f"power on {hardware.kind} hardware (trained on: {', '.join(power_card.get('hardware_kinds', []))})")
