@@ -223,17 +223,28 @@ def promotion_decision(evaluation: TargetEvaluation) -> tuple[bool, str, dict[st
     return passed, (f"beats its baselines on {split}" if passed else "; ".join(reasons) + f" on {split}"), observed
 
 
+#: The metric columns of every evaluation table (:func:`_metric_cells` fills them).
+METRIC_HEADER = "rows | MdAPE % | MAPE % | within ±10% | 90% coverage | Kendall τ"
+
+
+def _fmt(value: float | None, places: int = 1) -> str:
+    """A number for a table cell ("" for none or NaN)."""
+    return "" if value is None or (isinstance(value, float) and np.isnan(value)) else f"{value:.{places}f}"
+
+
+def _metric_cells(m: dict[str, float]) -> str:
+    """The :data:`METRIC_HEADER` cells of one scored method."""
+    return (f"{int(m['rows'])} | {_fmt(m['mdape_pct'])} | {_fmt(m['mape_pct'])} | {_fmt(m['within_10pct_share'], 2)} | "
+            f"{_fmt(m.get('interval_coverage_90'), 2)} | {_fmt(m.get('kendall_tau'), 2)}")
+
+
 def markdown_table(evaluation: TargetEvaluation) -> str:
     """One row per (split, method): MdAPE, MAPE, within 10%, coverage, tau."""
     lines = [f"### {evaluation.target} ({evaluation.rows} rows)", "",
-             "| split | method | rows | MdAPE % | MAPE % | within ±10% | 90% coverage | Kendall τ |",
-             "|---|---|---|---|---|---|---|---|"]
-    fmt = lambda v, p=1: "" if v is None or (isinstance(v, float) and np.isnan(v)) else f"{v:.{p}f}"  # noqa: E731
+             f"| split | method | {METRIC_HEADER} |", "|---|---|---|---|---|---|---|---|"]
     for split, scores in evaluation.splits.items():
         for method, m in scores.items():
-            lines.append(f"| {split} | {method} | {int(m['rows'])} | {fmt(m['mdape_pct'])} | {fmt(m['mape_pct'])} | "
-                         f"{fmt(m['within_10pct_share'], 2)} | {fmt(m.get('interval_coverage_90'), 2)} | "
-                         f"{fmt(m.get('kendall_tau'), 2)} |")
+            lines.append(f"| {split} | {method} | {_metric_cells(m)} |")
     for split, reason in evaluation.skipped.items():
         lines.append(f"| {split} | (skipped) | | | | | | {reason} |")
     return "\n".join(lines)
@@ -546,16 +557,13 @@ def evaluate_coherent(frame: pd.DataFrame, n_folds: int = 5, seed: int = 0,
 
 def coherent_markdown(evaluation: CoherentEvaluation) -> str:
     """Tables: MdAPE/coverage/τ per split × target × method, the k-shot curve, identity residuals."""
-    fmt = lambda v, p=1: "" if v is None or (isinstance(v, float) and np.isnan(v)) else f"{v:.{p}f}"  # noqa: E731
+    fmt = _fmt
     lines = [f"### Coherent model: primitives + identities ({evaluation.rows} rows)", "",
-             "| split | target | method | rows | MdAPE % | MAPE % | within ±10% | 90% coverage | Kendall τ |",
-             "|---|---|---|---|---|---|---|---|---|"]
+             f"| split | target | method | {METRIC_HEADER} |", "|---|---|---|---|---|---|---|---|---|"]
     for split, targets in evaluation.splits.items():
         for target, methods in targets.items():
             for method, m in methods.items():
-                lines.append(f"| {_short(split)} | {target} | {method} | {int(m['rows'])} | {fmt(m['mdape_pct'])} | "
-                             f"{fmt(m['mape_pct'])} | {fmt(m['within_10pct_share'], 2)} | "
-                             f"{fmt(m.get('interval_coverage_90'), 2)} | {fmt(m.get('kendall_tau'), 2)} |")
+                lines.append(f"| {_short(split)} | {target} | {method} | {_metric_cells(m)} |")
     for split, reason in evaluation.skipped.items():
         lines.append(f"| {_short(split)} | (skipped) | | | | | | | {reason} |")
     if evaluation.k_shot:

@@ -12,6 +12,7 @@ from inference_estimation.lib.external.adapters import ibm_llm_pilot
 from inference_estimation.lib.external.base import DatasetError
 from inference_estimation.lib.external.canonical import to_records
 from tests.conftest import EXTERNAL_DATA_DIR
+from tests.lib.external.rows import one_row
 
 DATASET = EXTERNAL_DATA_DIR / "ibm_llm_pilot"
 ADAPTER = ibm_llm_pilot.IBMLLMPilotAdapter()
@@ -22,12 +23,6 @@ pytestmark = pytest.mark.skipif(not DATASET.is_dir(), reason=f"LLM-Pilot dataset
 @pytest.fixture(scope="module")
 def output():
     return ADAPTER.read(DATASET)
-
-
-def _one(rows, **fields):
-    found = [r for r in rows if all(r.get(k) == v for k, v in fields.items())]
-    assert len(found) == 1, f"expected one row for {fields}, found {len(found)}"
-    return found[0]
 
 
 def test_every_case_is_mapped_or_rejected_and_encoder_decoders_are_left_out_with_a_reason(output):
@@ -41,7 +36,7 @@ def test_every_case_is_mapped_or_rejected_and_encoder_decoders_are_left_out_with
 
 def test_a_single_gpu_case_maps_means_percentiles_and_system_throughput(output):
     # line 2: EleutherAI/gpt-neox-20b, 1 x H100, 1 user: 304 ok requests in 120 s
-    row = _one(output.rows, model_key="EleutherAI/gpt-neox-20b", hardware_key="H100-SXM5-80GB", device_count=1,
+    row = one_row(output.rows, model_key="EleutherAI/gpt-neox-20b", hardware_key="H100-SXM5-80GB", device_count=1,
                concurrency=1)
     assert row["mode"] == "serving" and row["engine"] == "tgi" and row["dtype"] == "float16"
     assert (row["input_tokens"], row["output_tokens"]) == (112, 20)  # means 112.30 / 19.80, rounded
@@ -58,7 +53,7 @@ def test_a_single_gpu_case_maps_means_percentiles_and_system_throughput(output):
 
 def test_a_multi_gpu_case_is_tensor_parallel_on_the_40gb_pcie_a100(output):
     # line 414: llama-13b, 2 x A100, 16 users: 1917 ok, 1 failed
-    row = _one(output.rows, model_key="llama-13b", hardware_key="A100-PCIE-40GB", device_count=2, concurrency=16)
+    row = one_row(output.rows, model_key="llama-13b", hardware_key="A100-PCIE-40GB", device_count=2, concurrency=16)
     assert row["tensor_parallel"] == 2 and row["dtype"] == "float16"
     assert row["output_throughput_tok_s"] == pytest.approx(335.55)
     assert row["ttft_s"] == pytest.approx(0.20015858111632758) and row["ttft_p99_s"] == pytest.approx(0.41067999999999984)

@@ -14,6 +14,7 @@ from inference_estimation.lib.external.adapters import inferencex
 from inference_estimation.lib.external.base import sha256_of
 from inference_estimation.lib.external.canonical import to_records
 from tests.conftest import EXTERNAL_DATA_DIR
+from tests.lib.external.rows import one_row
 
 DATASET = EXTERNAL_DATA_DIR / "inferencex"
 ADAPTER = inferencex.InferenceXAdapter()
@@ -24,12 +25,6 @@ pytestmark = pytest.mark.skipif(not DATASET.is_dir(), reason=f"InferenceX datase
 @pytest.fixture(scope="module")
 def output():
     return ADAPTER.read(DATASET)
-
-
-def _one(rows, **fields):
-    found = [r for r in rows if all(r.get(k) == v for k, v in fields.items())]
-    assert len(found) == 1, f"expected one row for {fields}, found {len(found)}"
-    return found[0]
 
 
 def test_every_source_row_is_mapped_or_rejected_with_a_reason(output):
@@ -43,7 +38,7 @@ def test_every_source_row_is_mapped_or_rejected_with_a_reason(output):
 
 def test_a_single_node_latest_row_is_converted_from_per_gpu_to_system_throughput_with_means(output):
     # benchmarks.shared.json: b200 trt fp8, tp 8 ep 1, 1024/1024, conc 4, run 26016874169 (2026-05-18)
-    row = _one(output.rows, run_id="inferencex-26016874169", hardware_key="b200", concurrency=4, input_tokens=1024,
+    row = one_row(output.rows, run_id="inferencex-26016874169", hardware_key="b200", concurrency=4, input_tokens=1024,
                output_tokens=1024, expert_parallel=1, speculative_decoding="none")
     assert row["engine"] == "tensorrt-llm" and row["dtype"] == "fp8" and row["mode"] == "serving"
     assert row["device_count"] == 8 and row["tensor_parallel"] == 8 and row["node_count"] == 1
@@ -63,7 +58,7 @@ def test_a_single_node_latest_row_is_converted_from_per_gpu_to_system_throughput
 
 def test_a_disaggregated_multinode_row_counts_prefill_and_decode_pools_and_output_over_decode_gpus(output):
     # benchmarks.shared.json: h200 dynamo-trt fp8, 1 prefill worker (tp 8) + 7 decode workers (tp 8), 8192/1024, conc 9
-    row = _one(output.rows, run_id="inferencex-23438524239", hardware_key="h200", concurrency=9, input_tokens=8192,
+    row = one_row(output.rows, run_id="inferencex-23438524239", hardware_key="h200", concurrency=9, input_tokens=8192,
                output_tokens=1024, disaggregated_prefill_decode=True)
     assert row["engine"] == "tensorrt-llm" and row["speculative_decoding"] == "none"
     assert (row["prefill_device_count"], row["decode_device_count"], row["device_count"]) == (8, 56, 64)
@@ -76,7 +71,7 @@ def test_a_disaggregated_multinode_row_counts_prefill_and_decode_pools_and_outpu
 
 def test_history_rows_without_means_carry_medians_marked_p50(output):
     # benchmarks-history.shared.json: b200 trt fp8, tp 8 ep 8, 1024/1024, conc 4, run 20082986826 (2025-12-10)
-    row = _one(output.rows, run_id="inferencex-20082986826", hardware_key="b200", engine="tensorrt-llm",
+    row = one_row(output.rows, run_id="inferencex-20082986826", hardware_key="b200", engine="tensorrt-llm",
                concurrency=4, input_tokens=1024, output_tokens=1024, expert_parallel=8, speculative_decoding="none")
     assert row["latency_statistic"] == "p50"
     assert row["ttft_s"] == pytest.approx(0.13348290650174022) == row["ttft_p50_s"]
@@ -88,7 +83,7 @@ def test_history_rows_without_means_carry_medians_marked_p50(output):
 
 def test_a_ci_row_takes_the_date_of_the_newest_earlier_dated_run_and_its_own_topology(output):
     # ci_agg_bmk/run_20609406656/agg_bmk.filtered.json: mi325x sglang fp8, tp 8 ep 1, 1024/1024, conc 64
-    row = _one(output.rows, run_id="inferencex-20609406656", hardware_key="mi325x", concurrency=64,
+    row = one_row(output.rows, run_id="inferencex-20609406656", hardware_key="mi325x", concurrency=64,
                input_tokens=1024, output_tokens=1024)
     assert row["engine"] == "sglang" and row["attention_data_parallel"] is False and row["expert_parallel"] == 1
     assert row["total_throughput_tok_s"] == pytest.approx(342.5476231826731 * 8)

@@ -22,6 +22,7 @@ from inference_estimation.lib.external.base import sha256_of
 from inference_estimation.lib.external.canonical import to_records
 from inference_estimation.lib.external.registry import all_adapters
 from tests.conftest import EXTERNAL_DATA_DIR
+from tests.lib.external.rows import one_row
 
 EXTERNAL = EXTERNAL_DATA_DIR
 V3, V2, V1 = MLEnergyV3Adapter(), MLEnergyV2Adapter(), MLEnergyV1Adapter()
@@ -49,12 +50,6 @@ def v1():
     return V1.read(_folder(V1))
 
 
-def _one(rows, **match):
-    found = [r for r in rows if all(r.get(k) == v for k, v in match.items())]
-    assert len(found) == 1, f"{len(found)} rows match {match}"
-    return found[0]
-
-
 def _v3_configs(task):
     return json.loads((_folder(V3) / "public" / "data" / "tasks" / f"{task}.json").read_text())["configurations"]
 
@@ -74,7 +69,7 @@ def test_v3_maps_835_llm_and_mllm_configurations_and_counts_every_diffusion_and_
 def test_v3_first_gpqa_configuration_keeps_units_and_sums_power_over_all_gpus(v3):
     raw = _v3_configs("gpqa")[0]
     assert (raw["model_id"], raw["gpu_model"], raw["num_gpus"], raw["max_num_seqs"]) == ("Qwen/Qwen3-14B", "B200", 1, 8)
-    row = _one(v3.rows, prompt_type="gpqa", model_key="Qwen/Qwen3-14B", device_name="B200", device_count=1, batch_size=8)
+    row = one_row(v3.rows, prompt_type="gpqa", model_key="Qwen/Qwen3-14B", device_name="B200", device_count=1, batch_size=8)
     assert row["hardware_key"] == "NVIDIA B200"
     assert (row["mode"], row["engine"], row["dtype"]) == ("serving", "vllm", "bfloat16")
     assert row["concurrency"] == 8  # measured avg_batch_size 7.997 -> 8 in flight
@@ -104,7 +99,7 @@ def test_v3_expert_parallel_runs_record_attention_tensor_parallel_degree(v3):
     ep = next(c for c in fim if (c["tensor_parallel"], c["data_parallel"], c["expert_parallel"], c["num_gpus"]) == (1, 1, 8, 8))
     dp = next(c for c in fim if (c["tensor_parallel"], c["data_parallel"], c["expert_parallel"], c["num_gpus"]) == (1, 8, 8, 8))
     for config, expected_tp in ((ep, 8), (dp, 1)):
-        row = _one(v3.rows, prompt_type="sourcegraph-fim", model_key=config["model_id"], device_count=8,
+        row = one_row(v3.rows, prompt_type="sourcegraph-fim", model_key=config["model_id"], device_count=8,
                    batch_size=config["max_num_seqs"], tensor_parallel=expected_tp,
                    output_throughput_tok_s=config["output_throughput_tokens_per_sec"])
         assert row["device_name"] == config["gpu_model"]
@@ -136,7 +131,7 @@ def test_v2_maps_314_llm_and_42_mllm_json_files_and_rejects_118_diffusion_files(
 def test_v2_llama_3_1_8b_h100_batch_128_converts_energy_per_request_to_energy_per_token(v2):
     raw = json.loads((_folder(V2) / "data" / "llm_text_generation" / "chat" / "H100 80GB HBM3" / "meta-llama"
                       / "Meta-Llama-3.1-8B-Instruct" / "bs128+tp1+pp1.json").read_text())
-    row = _one(v2.rows, model_key="meta-llama/Llama-3.1-8B-Instruct", hardware_key="NVIDIA H100 80GB HBM3",
+    row = one_row(v2.rows, model_key="meta-llama/Llama-3.1-8B-Instruct", hardware_key="NVIDIA H100 80GB HBM3",
                prompt_type="chat", batch_size=128)
     assert (row["device_count"], row["tensor_parallel"], row["concurrency"]) == (1, 1, 128)
     assert (row["engine"], row["engine_version"], row["mode"], row["dtype"]) == ("vllm", "0.5.4", "serving", None)
@@ -149,7 +144,7 @@ def test_v2_llama_3_1_8b_h100_batch_128_converts_energy_per_request_to_energy_pe
 
 
 def test_v2_pipeline_parallel_runs_count_tp_times_pp_gpus_and_the_whole_server_batch(v2):
-    row = _one(v2.rows, model_key="mistralai/Mixtral-8x22B-Instruct-v0.1", hardware_key="NVIDIA A100-SXM4-40GB",
+    row = one_row(v2.rows, model_key="mistralai/Mixtral-8x22B-Instruct-v0.1", hardware_key="NVIDIA A100-SXM4-40GB",
                batch_size=2048)  # file bs1024+tp8+pp2.json: max_num_seqs 1024 per pipeline stage
     assert (row["device_count"], row["tensor_parallel"]) == (16, 8)
     assert row["concurrency"] == 1994
@@ -178,7 +173,7 @@ def test_v1_maps_every_row_of_the_twelve_legacy_csvs_at_batch_size_1(v1):
 
 
 def test_v1_koala_13b_on_a100_chat_keeps_seconds_and_joules_per_response_and_derives_power(v1):
-    row = _one(v1.rows, model_key="BAIR/koala-13b", hardware_key="A100", prompt_type="chat")
+    row = one_row(v1.rows, model_key="BAIR/koala-13b", hardware_key="A100", prompt_type="chat")
     assert row["e2e_latency_s"] == pytest.approx(12.1433556952537)
     assert row["output_throughput_tok_s"] == pytest.approx(21.207721076321384)
     assert row["output_tokens"] == 266  # mean response_length 265.57

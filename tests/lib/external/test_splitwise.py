@@ -11,6 +11,7 @@ from inference_estimation.lib.external.adapters import splitwise
 from inference_estimation.lib.external.base import sha256_of
 from inference_estimation.lib.external.canonical import to_records
 from tests.conftest import EXTERNAL_DATA_DIR
+from tests.lib.external.rows import one_row
 
 DATASET = EXTERNAL_DATA_DIR / "splitwise_perf_model"
 ADAPTER = splitwise.SplitwisePerfModelAdapter()
@@ -27,12 +28,6 @@ def output():
 def raw_rows():
     with (DATASET / splitwise.DATA_FILE).open(newline="") as handle:
         return list(csv.DictReader(handle))
-
-
-def _one(rows, **fields):
-    found = [r for r in rows if all(r.get(k) == v for k, v in fields.items())]
-    assert len(found) == 1, f"expected one row for {fields}, found {len(found)}"
-    return found[0]
 
 
 def test_remote_file_is_pinned_to_the_commit_and_matches_the_local_sha256():
@@ -109,7 +104,7 @@ def test_milliseconds_become_seconds_as_means_of_the_five_repeats(output, raw_ro
         c: statistics.fmean(float(run[columns.index(c)]) for run in runs)
         for c in ("prompt_time", "token_time", "e2e_time")
     }
-    row = _one(
+    row = one_row(
         output.rows,
         model_key="meta-llama/Llama-2-70b-hf",
         hardware_key="a100-80gb",
@@ -128,7 +123,7 @@ def test_milliseconds_become_seconds_as_means_of_the_five_repeats(output, raw_ro
 
 def test_end_to_end_time_is_dropped_where_it_contradicts_the_forced_output_length(output):
     # e2e_time saturates near 25 s for 1024 output tokens at ~44 ms per step (expected ~45 s)
-    row = _one(
+    row = one_row(
         output.rows,
         model_key="meta-llama/Llama-2-70b-hf",
         hardware_key="a100-80gb",
