@@ -388,6 +388,11 @@ def _predict(args: argparse.Namespace) -> int:
         print(f"note: {note}")
     for warning in dict.fromkeys(w for p in result.values() for w in p.get("warnings", [])):
         print(f"warning: {warning}")
+    seen = next((p["measurements_seen"] for t, p in result.items() if t in ("tpot_s", "ttft_s")
+                 and "measurements_seen" in p), None)
+    if seen is not None:
+        print(f"seen in training: {seen['hardware']} measurements on this hardware, {seen['model']} of this model"
+              + (" (new hardware: predicted from its spec sheet)" if seen["hardware"] == 0 else ""))
     in_flight = next((p["concurrency_in_flight"] for p in result.values() if "concurrency_in_flight" in p), None)
     if in_flight is not None:
         print(f"note: {in_flight:g} requests in flight at that rate (Little's law: rate x e2e)")

@@ -452,6 +452,9 @@ def train_predictor(frame: pd.DataFrame, target: str, n_folds: int = 4, seed: in
         "models": sorted(frame.loc[trained_rows.index, "model_key"].astype(str).unique().tolist()),
         "hardware": sorted(frame.loc[trained_rows.index, "hardware_key"].astype(str).unique().tolist()),
         "hardware_kinds": sorted(frame.loc[trained_rows.index, "hardware_kind"].astype(str).unique().tolist()),
+        # how many rows of each device and model label this primitive (what `predict` says it has seen)
+        "rows_by_hardware": {str(k): int(v) for k, v in trained_rows["hardware_key"].astype(str).value_counts().items()},
+        "rows_by_model": {str(k): int(v) for k, v in trained_rows["model_key"].astype(str).value_counts().items()},
         "engines": sorted(frame.loc[trained_rows.index, "engine"].astype(str).unique().tolist()),
         "dtypes": sorted(frame.loc[trained_rows.index, "dtype"].astype(str).unique().tolist()),
         "modes": sorted(frame.loc[trained_rows.index, "mode"].astype(str).unique().tolist()),

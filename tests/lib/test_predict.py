@@ -369,3 +369,11 @@ def test_recommend_searches_devices_and_batches_and_says_why_each_hardware_was_d
     assert len(missed) and missed["reason"].str.contains("TPOT .* ms > .* ms").all()
     for hw in set(tight.table["hardware"]) & set(free["hardware"]):  # the SLO-limited batch is never larger
         assert tight.table.set_index("hardware").loc[hw, "batch_size"] <= free.set_index("hardware").loc[hw, "batch_size"]
+
+
+def test_predict_says_how_many_measurements_of_the_hardware_and_model_it_has_seen(catalog, models_dir):
+    work = workload(8, 512, 128, engine="vllm", dtype="bfloat16", device_count=2)
+    seen = predict(catalog, models_dir, "qwen2-7b", "amd-mi300x", work, allow_unpromoted=True)
+    assert seen["tpot_s"]["measurements_seen"] == {"hardware": 12, "model": 12}  # 4 models x 3 batches; 4 hw x 3
+    unseen = predict(catalog, models_dir, "qwen2-7b", "nvidia-h200-sxm-141gb", work, allow_unpromoted=True)
+    assert unseen["e2e_latency_s"]["measurements_seen"]["hardware"] == 0
