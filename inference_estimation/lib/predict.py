@@ -441,9 +441,10 @@ def predict_setup(setup: Setup, models_dir: Path, targets: list[str] | None = No
                        "promoted": predictors.promoted(target),
                        "derived_from": list(DERIVED_FROM.get(target, ()))}
         parts = [predictors.models[p][1] for p in DERIVED_FROM.get(target, (target,)) if p in predictors.models]
-        out[target]["measurements_seen"] = {
-            "hardware": min((c.get("rows_by_hardware", {}).get(hardware.key, 0) for c in parts), default=0),
-            "model": min((c.get("rows_by_model", {}).get(setup.model.key, 0) for c in parts), default=0)}
+        if parts and all("rows_by_hardware" in c for c in parts):  # cards written before the counts have none
+            out[target]["measurements_seen"] = {
+                "hardware": min(c["rows_by_hardware"].get(hardware.key, 0) for c in parts),
+                "model": min(c.get("rows_by_model", {}).get(setup.model.key, 0) for c in parts)}
         if unseen:
             out[target]["warnings"] = unseen
         if bool(values["saturated"]):
