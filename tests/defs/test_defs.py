@@ -14,7 +14,7 @@ def test_code_location_has_every_stage_of_the_flow():
     expected = {
         "hardware_specs", "model_specs", "benchmark_runs", "external_benchmarks",
         "staging/stg_benchmark_runs", "staging/stg_external_runs", "staging/stg_hardware", "staging/stg_models",
-        "intermediate/int_runs_unioned", "intermediate/int_training_rows",
+        "intermediate/int_runs_unioned", "intermediate/int_latest_points", "intermediate/int_training_rows",
         "marts/measurements", "marts/training_features", "predictors", "predictor_evaluation",
         "promoted_predictors", "shap_reports", "dataset_report", "feature_selection_reports",
         "performance_model_evaluation",
@@ -56,6 +56,11 @@ def test_lineage_runs_from_benchmarks_through_dbt_to_predictors_and_reports():
     assert parents("benchmark_runs") == {"hardware_specs", "model_specs"}
     assert "benchmark_runs" in parents("staging/stg_benchmark_runs")
     assert "external_benchmarks" in parents("staging/stg_external_runs")
+    # one intermediate feeds both marts' sides: the flow runs staging -> intermediate -> marts only
+    assert parents("marts/measurements") == {"intermediate/int_latest_points"}
+    assert parents("intermediate/int_training_rows") == {
+        "intermediate/int_latest_points", "staging/stg_models", "staging/stg_hardware"}
+    assert parents("marts/training_features") == {"intermediate/int_training_rows"}
     assert parents("predictors") == {"marts/training_features"}
     assert parents("shap_reports") == {"predictors", "marts/training_features"}  # every input declared
     assert parents("promoted_predictors") == {"predictors", "predictor_evaluation"}

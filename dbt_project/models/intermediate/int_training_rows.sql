@@ -1,7 +1,8 @@
--- One row per measured LLM point with its model and hardware facts joined: the input of the
--- feature builder (inference_estimation.lib.features), which also builds predict's rows.
--- Tabular-model rows stay in marts.measurements; the predictors speak about LLMs (their
--- features are tokens, FLOPs and bytes per token, which a tree ensemble does not have).
+-- One row per measured LLM point (its latest successful run, from int_latest_points, the same rows
+-- marts.measurements holds) with its model and hardware facts joined: the input of the feature builder
+-- (inference_estimation.lib.features), which also builds predict's rows. Tabular-model points stay in
+-- marts.measurements only; the predictors speak about LLMs (their features are tokens, FLOPs and bytes
+-- per token, which a tree ensemble does not have).
 select
     m.point_id, m.measurement_id, m.source, m.run_id, m.measured_at_ts, m.model_key, m.hardware_key,
     m.engine, m.dtype, m.mode, m.batch_size, m.input_tokens, m.output_tokens, m.device_count,
@@ -22,7 +23,7 @@ select
     h.hardware_kind, h.vendor, h.hw_device_count, h.peak_tflops_fp32, h.peak_tflops_bf16, h.peak_tflops_fp16,
     h.peak_tflops_fp8, h.peak_tflops_fp4, h.memory_gb, h.memory_bandwidth_gb_s, h.tdp_w, h.interconnect_bandwidth_gb_s,
     h.price_per_hour_usd, h.spec_source
-from {{ ref('measurements') }} as m
+from {{ ref('int_latest_points') }} as m
 inner join {{ ref('stg_models') }} as mo using (model_key)
 inner join {{ ref('stg_hardware') }} as h using (hardware_key)
 where mo.model_kind = 'llm'

@@ -1,6 +1,2 @@
--- One row per workload point (point_id): the latest successful run of that point.
--- Older runs stay in raw.* (history matters when drivers and engines change).
-select *
-from {{ ref('int_runs_unioned') }}
-where status = 'ok'
-qualify row_number() over (partition by point_id order by measured_at_ts desc, run_id desc) = 1
+-- One row per workload point (point_id): the latest successful run of it, every record column.
+select * from {{ ref('int_latest_points') }}

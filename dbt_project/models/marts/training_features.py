@@ -1,7 +1,9 @@
-"""One row per measured point: identity, targets and the feature frame.
+"""One row per measured LLM point: identity, targets, deployment shape and the feature frame.
 
-The features come from inference_estimation.lib.features -- the same function predict uses --
-so the frame a predictor is trained on and the frame it is asked about are built by one code.
+The features come from inference_estimation.lib.features.feature_frame -- the same function predict
+calls -- so the frame a predictor is trained on and the frame it is asked about are built by one
+code. The physics is not written in SQL: that would be a second copy predict could not call, since
+predict loads model files only, without the warehouse (models/overview.md says more).
 """
 
 import pandas as pd
