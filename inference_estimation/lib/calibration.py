@@ -1,0 +1,496 @@
+"""Calibrating new hardware in a handful of measurements, chosen by the predictor's uncertainty.
+
+Dagster-free. Three pieces:
+
+* **Uncertainty per candidate point** (log space, ranks candidates):
+
+  - ``ensemble``: the spread of the time primitives' log predictions over a few fits of
+    :func:`lib.modeling.fit_primitive` on bootstrap resamples of the training rows;
+  - ``distance``: the mean distance of the point to its nearest training rows in standardised
+    log workload, architecture and physics features (no model fit at all);
+  - the 90% interval is no ranking: its log half-width is one number per primitive.
+
+  ``benchmarks/active_calibration.py`` measures which ranks real errors best (Spearman between
+  uncertainty and the absolute log error of leave-one-hardware-out predictions on the public data).
+
+* **The planner** (:func:`plan_points`): from a candidate grid, greedily the k points that most
+  reduce the *expected* error on the device per unit of cost. The expected error follows a small
+  Gaussian model of the predictor's log residual on the device,
+  ``r_i = delta + g(x_i) + noise``: ``delta`` the device's offset from what the predictor says
+  (the part its per-device correction learns), ``g`` a smooth function of the standardised
+  features whose prior standard deviation at a point grows with its uncertainty (random Fourier
+  features of an RBF kernel: nearby points are correlated, which is how coverage enters), and
+  measurement noise. The predictor updates on a new device with the shrunken mean (median) of the
+  measured residuals (:func:`lib.modeling.hardware_corrections`), so the expected squared error on
+  the grid after measuring a set ``S`` is exact under that model for *that* estimator, not for
+  an idealised one -- a point is worth measuring when its residual is likely to be representative
+  of the grid's. Each point's cost is its predicted run time (warm-up + trials of the predicted
+  e2e latency + a fixed overhead) times the device's price per hour.
+
+* **The candidate grid** (:func:`candidate_grid`): a sweep's axes x the models that fit the device.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any, Sequence
+
+import numpy as np
+import pandas as pd
+
+from inference_estimation.lib.modeling import (
+    HARDWARE_CORRECTION_PRIOR_ROWS, FittedPrimitive, fit_phase_estimate, fit_primitive, predict_primitive_log,
+)
+from inference_estimation.lib.performance_model import TIME_PRIMITIVES
+
+#: Columns (log-transformed, standardised) in which "near the training data" and grid coverage are
+#: measured: the workload, the model's size and the physics the predictor is built on.
+DISTANCE_FEATURES = [
+    "effective_batch", "input_tokens", "output_tokens", "params", "weights_gb", "kv_cache_gb",
+    "prefill_arithmetic_intensity", "decode_arithmetic_intensity", "roofline_ttft_s", "roofline_tpot_s",
+    "memory_fit_ratio",
+]
+UNCERTAINTY_METHODS = ("distance", "ensemble")
+#: The planner's default uncertainty (see the measurement in benchmarks/active_calibration.py).
+DEFAULT_UNCERTAINTY = "distance"
+#: Nearest training rows averaged by the distance uncertainty.
+DISTANCE_NEIGHBOURS = 5
+#: Bootstrap members and CatBoost rounds of the ensemble uncertainty.
+ENSEMBLE_MEMBERS = 3
+ENSEMBLE_ITERATIONS = 150
+#: Prior log std of a new device's offset from the predictor (what its correction learns). On the
+#: public data, leave-one-hardware-out, the per-device median log residual of the time primitives
+#: spreads by about this much (benchmarks/active_calibration.py prints the measured value).
+DEVICE_OFFSET_STD = 0.30
+#: Prior log std of a point's own error beyond the device offset, at the grid's median uncertainty.
+POINT_ERROR_STD = 0.25
+#: Log std of one measurement's noise (repeat-to-repeat spread of a benchmark point).
+MEASUREMENT_NOISE_STD = 0.05
+#: Length scale of the coverage kernel, in standardised log-feature units.
+KERNEL_LENGTH = 1.5
+#: Random Fourier features of that kernel (low rank keeps a 10k-point plan in milliseconds).
+KERNEL_FEATURES = 256
+#: Run time one point costs besides its generations (model load, warm-up set-up), seconds.
+POINT_OVERHEAD_S = 5.0
+#: Generations one point runs (1 warm-up + up to 3 trials) when the sweep does not say.
+RUNS_PER_POINT = 4
+
+
+# ---------------------------------------------------------------------------------------- features
+def log_features(frame: pd.DataFrame, columns: Sequence[str] = DISTANCE_FEATURES) -> np.ndarray:
+    """``log`` of the positive feature values (NaN where unknown or not positive), rows x columns."""
+    out = np.full((len(frame), len(columns)), np.nan)
+    for j, column in enumerate(columns):
+        if column in frame:
+            values = pd.to_numeric(frame[column], errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                out[:, j] = np.where(values > 0, np.log(np.where(values > 0, values, 1.0)), np.nan)
+    return out
+
+
+@dataclass
+class Standardizer:
+    """Centre and scale of log features, fitted on reference rows; unknown values sit at the centre."""
+
+    centre: np.ndarray
+    scale: np.ndarray
+
+    @classmethod
+    def fit(cls, values: np.ndarray) -> "Standardizer":
+        """Median and standard deviation per column (1 where a column is constant or unknown)."""
+        with np.errstate(all="ignore"):
+            import warnings
+
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)
+                centre = np.nanmedian(values, axis=0) if len(values) else np.zeros(values.shape[1])
+                scale = np.nanstd(values, axis=0) if len(values) else np.ones(values.shape[1])
+        centre = np.where(np.isfinite(centre), centre, 0.0)
+        scale = np.where(np.isfinite(scale) & (scale > 1e-9), scale, 1.0)
+        return cls(centre, scale)
+
+    def transform(self, values: np.ndarray) -> np.ndarray:
+        """Standardised values; NaN becomes 0 (the centre)."""
+        z = (values - self.centre) / self.scale
+        return np.where(np.isfinite(z), z, 0.0)
+
+
+# ------------------------------------------------------------------------------------- uncertainty
+def distance_uncertainty(train: pd.DataFrame, candidates: pd.DataFrame,
+                         neighbours: int = DISTANCE_NEIGHBOURS) -> np.ndarray:
+    """Mean distance of each candidate to its nearest training rows (standardised log features).
+
+    Large where the predictor would extrapolate (a workload, model size or arithmetic intensity
+    it has never seen); needs no model fit.
+    """
+    from scipy.spatial import cKDTree
+
+    if len(train) == 0:
+        return np.ones(len(candidates))
+    ref = log_features(train)
+    scaler = Standardizer.fit(ref)
+    tree = cKDTree(scaler.transform(ref))
+    k = min(neighbours, len(train))
+    dist, _ = tree.query(scaler.transform(log_features(candidates)), k=k)
+    dist = dist.reshape(len(candidates), k)
+    return dist.mean(axis=1)
+
+
+def fit_ensemble(train: pd.DataFrame, primitives: Sequence[str] = TIME_PRIMITIVES, members: int = ENSEMBLE_MEMBERS,
+                 seed: int = 0, iterations: int = ENSEMBLE_ITERATIONS,
+                 split: str = "physics") -> dict[str, list[FittedPrimitive]]:
+    """Bootstrap fits of the primitives (rows resampled with replacement, a seed per member)."""
+    rng = np.random.default_rng(seed)
+    out: dict[str, list[FittedPrimitive]] = {p: [] for p in primitives}
+    for member in range(members):
+        sample = train.iloc[rng.integers(0, len(train), len(train))]
+        phase = fit_phase_estimate(sample, split, seed + member)
+        for primitive in primitives:
+            fitted = fit_primitive(sample, primitive, seed + member, iterations, phase)
+            if fitted is not None:
+                out[primitive].append(fitted)
+    return out
+
+
+def ensemble_uncertainty(ensemble: dict[str, list[FittedPrimitive]], candidates: pd.DataFrame) -> np.ndarray:
+    """Root mean (over primitives) of the members' variance of log predictions, per candidate."""
+    variances = []
+    for fits in ensemble.values():
+        if len(fits) >= 2:
+            logs = np.vstack([predict_primitive_log(f, candidates) for f in fits])
+            variances.append(np.nanvar(logs, axis=0))
+    if not variances:
+        return np.ones(len(candidates))
+    return np.sqrt(np.nanmean(np.vstack(variances), axis=0))
+
+
+def uncertainty(method: str, train: pd.DataFrame, candidates: pd.DataFrame,
+                ensemble: dict[str, list[FittedPrimitive]] | None = None, seed: int = 0) -> np.ndarray:
+    """The chosen uncertainty of each candidate (see :data:`UNCERTAINTY_METHODS`).
+
+    Raises:
+        ValueError: naming the unknown method.
+    """
+    if method == "distance":
+        return distance_uncertainty(train, candidates)
+    if method == "ensemble":
+        return ensemble_uncertainty(ensemble if ensemble is not None else fit_ensemble(train, seed=seed), candidates)
+    raise ValueError(f"uncertainty method {method!r} is unknown; use one of {', '.join(UNCERTAINTY_METHODS)}")
+
+
+def spearman(a: np.ndarray, b: np.ndarray) -> float:
+    """Spearman rank correlation over the pairs where both are finite (NaN under 3 pairs)."""
+    from scipy.stats import spearmanr
+
+    ok = np.isfinite(a) & np.isfinite(b)
+    if ok.sum() < 3:
+        return float("nan")
+    return float(spearmanr(a[ok], b[ok]).statistic)
+
+
+# ----------------------------------------------------------------------------------------- costs
+def point_cost_s(e2e_latency_s: np.ndarray, runs_per_point: int = RUNS_PER_POINT,
+                 overhead_s: float = POINT_OVERHEAD_S) -> np.ndarray:
+    """Seconds of device time one point takes: its generations plus a fixed overhead.
+
+    An unknown latency (NaN) costs the most expensive known point (never 0: a point with no
+    prediction is not free).
+    """
+    e2e = np.asarray(e2e_latency_s, dtype=float)
+    known = np.isfinite(e2e) & (e2e > 0)
+    fill = float(np.max(e2e[known])) if known.any() else 60.0
+    return overhead_s + runs_per_point * np.where(known, e2e, fill)
+
+
+# --------------------------------------------------------------------------------------- planner
+@dataclass
+class PlannedPoint:
+    """One chosen point and why: its uncertainty, cost, and the expected error after it is measured."""
+
+    candidate: int
+    model_key: str
+    batch_size: int | None
+    input_tokens: int | None
+    output_tokens: int | None
+    dtype: str
+    uncertainty: float
+    uncertainty_rank_pct: float
+    expected_cost_s: float
+    expected_cost_usd: float | None
+    expected_error_after_pct: float
+    why: str
+
+
+@dataclass
+class Plan:
+    """The planner's choice for one device.
+
+    ``expected_error_*_pct`` is the expected median absolute percentage error over the grid of the
+    time primitives (the Gaussian model of the module docstring), before and after the points.
+    """
+
+    hardware_key: str | None
+    points: list[PlannedPoint]
+    candidates: int
+    measured_before: int
+    expected_error_before_pct: float
+    expected_error_after_pct: float
+    expected_cost_s: float
+    expected_cost_usd: float | None
+    uncertainty_method: str
+    planning_s: float
+    order: list[int] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain values (JSON-ready)."""
+        return asdict(self)
+
+    def markdown(self) -> str:
+        """A table of the chosen points and why."""
+        cost = "expected cost (USD)" if self.expected_cost_usd is not None else "expected cost (device s)"
+        lines = [f"| # | model | batch | input | output | dtype | uncertainty (rank) | {cost} | expected error after |",
+                 "|---|---|---|---|---|---|---|---|---|"]
+        for i, p in enumerate(self.points, 1):
+            money = f"{p.expected_cost_usd:.4f}" if p.expected_cost_usd is not None else f"{p.expected_cost_s:.1f}"
+            lines.append(f"| {i} | {p.model_key} | {p.batch_size} | {p.input_tokens} | {p.output_tokens} | {p.dtype} | "
+                         f"{p.uncertainty:.3f} (top {100 - p.uncertainty_rank_pct:.0f}%) | {money} | "
+                         f"{p.expected_error_after_pct:.1f}% |")
+        lines.append("")
+        lines.append(f"Expected error on the grid ({self.candidates} candidates, {self.measured_before} measured "
+                     f"before): {self.expected_error_before_pct:.1f}% -> {self.expected_error_after_pct:.1f}% "
+                     f"(uncertainty: {self.uncertainty_method}).")
+        return "\n".join(lines)
+
+
+def _int(value: Any) -> int | None:
+    """An integer workload field, None when unknown (public rows may lack one)."""
+    try:
+        return None if value is None or not np.isfinite(float(value)) else int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _pct(squared_log_error: float) -> float:
+    """Median APE (%) of a zero-mean log-normal error with this variance."""
+    return 100.0 * (math.exp(0.6745 * math.sqrt(max(squared_log_error, 0.0))) - 1.0)
+
+
+def _fourier(z: np.ndarray, length: float, n_features: int, seed: int) -> np.ndarray:
+    """Random Fourier features of an RBF kernel of length ``length`` (rows x n_features)."""
+    rng = np.random.default_rng(seed)
+    w = rng.normal(0.0, 1.0 / length, size=(z.shape[1], n_features))
+    b = rng.uniform(0.0, 2 * np.pi, n_features)
+    return np.sqrt(2.0 / n_features) * np.cos(z @ w + b)
+
+
+def plan_points(candidates: pd.DataFrame, candidate_uncertainty: np.ndarray, cost_s: np.ndarray, k: int,
+                measured: pd.DataFrame | None = None, measured_uncertainty: np.ndarray | None = None,
+                price_per_hour_usd: float | None = None, method: str = DEFAULT_UNCERTAINTY,
+                offset_std: float = DEVICE_OFFSET_STD, point_std: float = POINT_ERROR_STD,
+                noise_std: float = MEASUREMENT_NOISE_STD, prior_rows: float = HARDWARE_CORRECTION_PRIOR_ROWS,
+                length: float = KERNEL_LENGTH, n_features: int = KERNEL_FEATURES, seed: int = 0,
+                hardware_key: str | None = None) -> Plan:
+    """Greedily the ``k`` candidates that most reduce the expected error on the grid per unit of cost.
+
+    Args:
+        candidates: feature rows of the grid (``model_key``, workload and :data:`DISTANCE_FEATURES`).
+        candidate_uncertainty: uncertainty per candidate (any method; scaled to the grid's median).
+        cost_s: device seconds per candidate (:func:`point_cost_s`).
+        k: points to choose (fewer when the grid is smaller).
+        measured: feature rows the device already has measured (they already inform its correction).
+        measured_uncertainty: their uncertainty (default: the grid's median).
+        price_per_hour_usd: the device's price (all its devices); None when unknown (costs in seconds).
+        method: name of the uncertainty method (recorded).
+        offset_std, point_std, noise_std, prior_rows, length, n_features: the model (module docstring).
+        seed: seed of the random Fourier features (the plan is deterministic for a seed).
+        hardware_key: recorded in the plan.
+
+    Returns:
+        The plan; ``order`` lists the chosen candidate positions in the order chosen (nested: the
+        first 3 of a 5-point plan are the 3-point plan).
+
+    Raises:
+        ValueError: for k < 1, or arrays whose length differs from the candidates'.
+    """
+    started = time.perf_counter()
+    n = len(candidates)
+    if k < 1:
+        raise ValueError(f"k must be >= 1, got {k}")
+    u = np.asarray(candidate_uncertainty, dtype=float)
+    cost = np.asarray(cost_s, dtype=float)
+    if len(u) != n or len(cost) != n:
+        raise ValueError(f"candidate_uncertainty ({len(u)}) and cost_s ({len(cost)}) must have one value per "
+                         f"candidate ({n})")
+    measured = measured if measured is not None else candidates.iloc[:0]
+    m = len(measured)
+    finite = u[np.isfinite(u) & (u > 0)]
+    ref = float(np.median(finite)) if len(finite) else 1.0
+    u = np.where(np.isfinite(u) & (u > 0), u, ref)
+    mu = np.full(m, ref) if measured_uncertainty is None else np.asarray(measured_uncertainty, dtype=float)
+    mu = np.where(np.isfinite(mu) & (mu > 0), mu, ref)
+    logs = log_features(pd.concat([candidates, measured], ignore_index=True)) if m else log_features(candidates)
+    z = Standardizer.fit(logs[:n]).transform(logs)
+    scale = point_std * np.concatenate([u, mu]) / ref
+    phi = _fourier(z, length, n_features, seed) * scale[:, None]
+    phi_c, phi_m = phi[:n], phi[n:]
+    var_o, var_n = offset_std ** 2, noise_std ** 2
+    diag = var_o + np.einsum("ij,ij->i", phi_c, phi_c) + var_n          # C_jj over the grid
+    mean_diag = float(diag.mean())
+    phi_bar = phi_c.mean(axis=0)
+    mean_cov = var_o + phi @ phi_bar                                      # mean_j C_ij, every row i
+    mean_cov[:n] += var_n / n
+    # the sums over the measured set S: sum_i mean_cov_i, sum_{i,i'} C_ii', and C_{S,c} per candidate
+    sum_mean = float(mean_cov[n:].sum())
+    col = var_o * m + phi_c @ phi_m.sum(axis=0) if m else np.zeros(n)
+    quad = float(var_o * m * m + np.sum(phi_m.sum(axis=0) ** 2) + var_n * m) if m else 0.0
+
+    def expected(size: int, s_mean: float, q: float) -> float:
+        if size == 0:
+            return mean_diag
+        a = (size / (size + prior_rows)) / size
+        return mean_diag - 2 * a * s_mean + a * a * q
+
+    before = expected(m, sum_mean, quad)
+    current = before
+    chosen: list[int] = []
+    after: list[float] = []
+    available = np.ones(n, dtype=bool)
+    size = m
+    for _ in range(min(k, n)):
+        s1 = size + 1
+        a = (s1 / (s1 + prior_rows)) / s1
+        e_new = mean_diag - 2 * a * (sum_mean + mean_cov[:n]) + a * a * (quad + 2 * col + diag)
+        gain = (current - e_new) / cost
+        gain[~available] = -np.inf
+        best = int(np.argmax(gain))
+        chosen.append(best)
+        available[best] = False
+        sum_mean += float(mean_cov[best])
+        quad += 2 * float(col[best]) + float(diag[best])
+        col = col + var_o + phi_c @ phi_c[best]
+        col[best] += var_n
+        size = s1
+        current = float(e_new[best])
+        after.append(current)
+    price = price_per_hour_usd if price_per_hour_usd and price_per_hour_usd > 0 else None
+    rank = pd.Series(u).rank(pct=True).to_numpy() * 100
+    points = []
+    for best, e_after in zip(chosen, after):
+        row = candidates.iloc[best]
+        usd = None if price is None else float(cost[best] / 3600 * price)
+        points.append(PlannedPoint(
+            candidate=best, model_key=str(row.get("model_key", "")), batch_size=_int(row.get("batch_size")),
+            input_tokens=_int(row.get("input_tokens")), output_tokens=_int(row.get("output_tokens")),
+            dtype=str(row.get("dtype", "")), uncertainty=float(u[best]), uncertainty_rank_pct=float(rank[best]),
+            expected_cost_s=float(cost[best]), expected_cost_usd=usd, expected_error_after_pct=_pct(e_after),
+            why=(f"uncertainty {u[best]:.3f} (higher than {rank[best]:.0f}% of the grid), "
+                 f"about {cost[best]:.1f} device-s" + (f" (${usd:.4f})" if usd is not None else "")
+                 + f"; expected grid error {_pct(e_after):.1f}% once measured")))
+    total_s = float(cost[chosen].sum()) if chosen else 0.0
+    return Plan(hardware_key=hardware_key, points=points, candidates=n, measured_before=m,
+                expected_error_before_pct=_pct(before), expected_error_after_pct=_pct(current),
+                expected_cost_s=total_s, expected_cost_usd=None if price is None else total_s / 3600 * price,
+                uncertainty_method=method, planning_s=time.perf_counter() - started, order=chosen)
+
+
+def corner_order(candidates: pd.DataFrame, k: int,
+                 axes: Sequence[str] = ("effective_batch", "input_tokens", "output_tokens", "params")) -> list[int]:
+    """A fixed "corners of the grid" design: the candidate nearest each corner of the workload box.
+
+    Corners in standardised log axes, all-low first, all-high second, then the others in binary
+    order; once every corner has a point, the farthest point from those chosen (max-min).
+    """
+    values = Standardizer.fit(log_features(candidates, axes)).transform(log_features(candidates, axes))
+    lo, hi = values.min(axis=0), values.max(axis=0)
+    d = values.shape[1]
+    codes = [0, 2 ** d - 1] + [c for c in range(1, 2 ** d - 1)]
+    chosen: list[int] = []
+    for code in codes:
+        if len(chosen) >= min(k, len(candidates)):
+            return chosen
+        corner = np.array([hi[j] if code >> j & 1 else lo[j] for j in range(d)])
+        dist = np.linalg.norm(values - corner, axis=1)
+        dist[chosen] = np.inf
+        best = int(np.argmin(dist))
+        if np.isfinite(dist[best]) and best not in chosen:
+            chosen.append(best)
+    while len(chosen) < min(k, len(candidates)):
+        dist = np.min(np.linalg.norm(values[:, None, :] - values[chosen][None, :, :], axis=2), axis=1)
+        dist[chosen] = -np.inf
+        chosen.append(int(np.argmax(dist)))
+    return chosen
+
+
+# ----------------------------------------------------------------------------------- the grid
+def workload_grid(models: Sequence[Any], hardware: Any, batch_sizes: Sequence[int], input_tokens: Sequence[int],
+                  output_tokens: Sequence[int], dtypes: Sequence[str], engine: str,
+                  source: str = "local") -> pd.DataFrame:
+    """Feature rows (plus ``model_key``, ``hardware_key``) for every model x workload point.
+
+    Built column-wise with the training frame's feature code (``lib.features``), so 10k points take
+    well under a second.
+    """
+    import itertools
+
+    from inference_estimation.lib.features import feature_frame, hardware_facts, model_facts
+
+    hw = hardware_facts(hardware)
+    rows = []
+    for model in models:
+        facts = {**model_facts(model), **hw, "engine": engine, "mode": "offline", "source": source,
+                 "power_scope": "all-devices", "device_count": hardware.device_count}
+        for dtype, b, i, o in itertools.product(dtypes, sorted(batch_sizes), sorted(input_tokens),
+                                                sorted(output_tokens)):
+            rows.append({**facts, "dtype": dtype, "batch_size": b, "input_tokens": i, "output_tokens": o})
+    facts_frame = pd.DataFrame.from_records(rows)
+    if facts_frame.empty:
+        return facts_frame
+    features = feature_frame(facts_frame)
+    features.insert(0, "hardware_key", facts_frame["hardware_key"].to_numpy())
+    features.insert(0, "model_key", facts_frame["model_key"].to_numpy())
+    return features
+
+
+def candidate_grid(catalog: Any, hardware_key: str, sweep_name: str,
+                   models: Sequence[str] | None = None) -> tuple[pd.DataFrame, list[str]]:
+    """The calibration candidates of a device: a sweep's points that fit it, for each runnable model.
+
+    Args:
+        catalog: the catalog.
+        hardware_key: the device.
+        sweep_name: the sweep whose axes (batch, input, output, dtype) and backend make the grid.
+        models: model keys to consider (default: the sweep's models).
+
+    Returns:
+        (feature rows with ``model_key`` and ``hardware_key``, one note per model left out and why).
+    """
+    from inference_estimation.lib.planning import fitting_points, skip_reason
+
+    hardware, sweep = catalog.hw(hardware_key), catalog.sweep(sweep_name)
+    frames, notes = [], []
+    for key in models if models is not None else sweep.models:
+        model = catalog.model(key)
+        reason = skip_reason(model, hardware, sweep)
+        if reason:
+            notes.append(f"{key}: {reason}")
+            continue
+        points, _ = fitting_points(model, hardware, sweep)
+        for point in points:
+            frames.append({"model": model, "point": point})
+    if not frames:
+        return pd.DataFrame(), notes
+    by_model: dict[str, list[Any]] = {}
+    for f in frames:
+        by_model.setdefault(f["model"].key, []).append(f["point"])
+    parts = []
+    for key, points in by_model.items():
+        grid = workload_grid([catalog.model(key)], hardware, sorted({p.batch_size for p in points}),
+                             sorted({p.input_tokens for p in points}), sorted({p.output_tokens for p in points}),
+                             sorted({p.dtype for p in points}), sweep.backend)
+        wanted = {(p.batch_size, p.input_tokens, p.output_tokens, p.dtype) for p in points}
+        keep = [(int(b), int(i), int(o), str(d)) in wanted for b, i, o, d in
+                zip(grid["batch_size"], grid["input_tokens"], grid["output_tokens"], grid["dtype"])]
+        parts.append(grid[np.array(keep, dtype=bool)])
+    return pd.concat(parts, ignore_index=True), notes
