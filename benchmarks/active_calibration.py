@@ -29,6 +29,7 @@ Usage:
 from __future__ import annotations
 
 import argparse
+import itertools
 import dataclasses
 import json
 import time
@@ -38,7 +39,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-STRATEGIES = ("planner", "planner_ensemble", "random", "corners")
 TARGETS = ("tpot_s", "output_throughput_tok_s", "ttft_s", "e2e_latency_s")
 GOALS = {"tpot_s": 5.0, "output_throughput_tok_s": 7.0}
 MAX_POINTS = 10
@@ -78,6 +78,38 @@ def answers(fits: dict, rows: pd.DataFrame) -> pd.DataFrame:
 
     value = {p: np.exp(predict_primitive_log(f, rows)) for p, f in fits.items()}
     return derive_targets(rows, PrimitiveBounds(value, value, value))
+
+
+def local_answers(uncorrected: dict, chosen: pd.DataFrame, rest: pd.DataFrame, phase, error_model,
+                  chosen_u: np.ndarray, rest_u: np.ndarray) -> pd.DataFrame:
+    """Answers for ``rest`` with :func:`lib.calibration.local_correction` from the chosen rows' residuals."""
+    from inference_estimation.lib import calibration as cal
+    from inference_estimation.lib.modeling import predict_primitive_log
+    from inference_estimation.lib.performance_model import PrimitiveBounds, derive_targets, primitive_labels
+
+    value = {}
+    for p, fitted in uncorrected.items():
+        log_pred = predict_primitive_log(fitted, rest)
+        if len(chosen):
+            label, _ = primitive_labels(chosen, p, phase)
+            resid = np.log(label) - predict_primitive_log(fitted, chosen)
+            log_pred = log_pred + cal.local_correction(error_model, chosen, resid, rest, chosen_u, rest_u)
+        value[p] = np.exp(log_pred)
+    return derive_targets(rest, PrimitiveBounds(value, value, value))
+
+
+def refit_check(train: pd.DataFrame, chosen: pd.DataFrame, rest: pd.DataFrame, phase, fits: dict,
+                iterations: int) -> dict[str, tuple[float, float]]:
+    """|log difference| (max, median) between the recomputed correction and real refits on train + chosen."""
+    from inference_estimation.lib.modeling import fit_phase_estimate, fit_primitive, predict_primitive_log
+
+    both = pd.concat([train, chosen])
+    out = {}
+    for label, ph in (("same phase estimate", phase), ("phase estimate refitted", fit_phase_estimate(both, "physics", 0))):
+        gaps = np.concatenate([np.abs(predict_primitive_log(fit_primitive(both, p, 0, iterations, ph), rest)
+                                      - predict_primitive_log(fits[p], rest)) for p in fits])
+        out[label] = (float(np.nanmax(gaps)), float(np.nanmedian(gaps)))
+    return out
 
 
 def mdape(frame: pd.DataFrame, pred: pd.DataFrame, target: str) -> float:
@@ -126,8 +158,8 @@ def main() -> None:
     print(f"training_features: {len(frame)} rows; held-out devices ({len(devices)}, >= {args.min_rows} measured "
           f"time rows): {', '.join(devices)}; {args.iterations} CatBoost rounds per fit\n")
 
-    curves: dict[str, dict[str, list[list[float]]]] = {s: {t: [] for t in TARGETS} for s in STRATEGIES}
-    costs: dict[str, list[list[float]]] = {s: [] for s in STRATEGIES}
+    curves: dict[str, dict[str, list[list[float]]]] = {}
+    costs: dict[str, list[list[float]]] = {}
     ranking: list[pd.DataFrame] = []
     refit_gap = None
     planning_s = []
@@ -160,47 +192,52 @@ def main() -> None:
             price = (hw.specs.price_per_hour_usd or 0) * hw.device_count or None
         except CatalogError:
             price = None
-        orders = {}
-        for name, method in (("planner", "distance"), ("planner_ensemble", "ensemble")):
-            plan = cal.plan_points(dev, u[method], cost_s, MAX_POINTS, price_per_hour_usd=price, method=method,
-                                   hardware_key=device)
-            planning_s.append(plan.planning_s)
-            orders[name] = [plan.order]
-        orders["random"] = [list(np.random.default_rng([seed, n_dev]).permutation(len(dev))[:MAX_POINTS])
-                            for seed in range(args.random_seeds)]
-        orders["corners"] = [cal.corner_order(dev, MAX_POINTS)]
         train_resid = {p: _residuals(f, train, p, phase) for p, f in base.items()}
-        for strategy, order_list in orders.items():
-            per_order = {t: [] for t in TARGETS}
-            per_cost = []
-            for order in order_list:
-                scores = {t: [] for t in TARGETS}
-                for k in range(0, MAX_POINTS + 1):
-                    chosen = dev.iloc[order[:k]]
-                    rest = dev.drop(index=dev.index[order[:k]])
-                    fits = {p: calibrated(f, train_resid[p], chosen, p, phase) for p, f in base.items()}
-                    pred = answers(fits, rest)
+        uncorrected = {p: dataclasses.replace(f, hardware_correction={}) for p, f in base.items()}
+        for estimator in cal.ESTIMATORS:
+            orders = {}
+            for name, method in (("planner", "distance"), ("planner_ensemble", "ensemble")):
+                plan = cal.plan_points(dev, u[method], cost_s, MAX_POINTS, price_per_hour_usd=price, method=method,
+                                       hardware_key=device, estimator=estimator)
+                planning_s.append(plan.planning_s)
+                orders[name] = [plan.order]
+            orders["random"] = [list(np.random.default_rng([seed, n_dev]).permutation(len(dev))[:MAX_POINTS])
+                                for seed in range(args.random_seeds)]
+            orders["corners"] = [cal.corner_order(dev, MAX_POINTS)]
+            error_model = {m: cal.DeviceErrorModel.fit(dev, u[m]) for m in cal.UNCERTAINTY_METHODS}
+            for strategy, order_list in orders.items():
+                key = f"{strategy}/{estimator}"
+                method = "ensemble" if strategy == "planner_ensemble" else "distance"
+                per_order = {t: [] for t in TARGETS}
+                per_cost = []
+                for order in order_list:
+                    scores = {t: [] for t in TARGETS}
+                    for k in range(0, MAX_POINTS + 1):
+                        chosen = dev.iloc[order[:k]]
+                        rest = dev.drop(index=dev.index[order[:k]])
+                        if estimator == "constant":
+                            fits = {p: calibrated(f, train_resid[p], chosen, p, phase) for p, f in base.items()}
+                            pred = answers(fits, rest)
+                        else:
+                            pred = local_answers(uncorrected, chosen, rest, phase, error_model[method],
+                                                 u[method][order[:k]], u[method][rest.index])
+                        for t in TARGETS:
+                            scores[t].append(mdape(rest, pred, t))
+                        if refit_gap is None and key == "planner/constant" and k == 3:
+                            refit_gap = refit_check(train, chosen, rest, phase, fits, args.iterations)
                     for t in TARGETS:
-                        scores[t].append(mdape(rest, pred, t))
-                    if refit_gap is None and strategy == "planner" and k == 3:
-                        both = pd.concat([train, chosen])
-                        refit_gap = {}
-                        for label, ph in (("same phase estimate", phase),
-                                          ("phase estimate refitted", fit_phase_estimate(both, "physics", 0))):
-                            gaps = np.concatenate([np.abs(predict_primitive_log(fit_primitive(both, p, 0, args.iterations,
-                                                                                              ph), rest)
-                                                          - predict_primitive_log(fits[p], rest))
-                                                   for p in TIME_PRIMITIVES])
-                            refit_gap[label] = (float(np.nanmax(gaps)), float(np.nanmedian(gaps)))
+                        per_order[t].append(scores[t])
+                    per_cost.append(np.cumsum([0.0] + [true_cost_s[i] for i in order]).tolist())
                 for t in TARGETS:
-                    per_order[t].append(scores[t])
-                per_cost.append(np.cumsum([0.0] + [true_cost_s[i] for i in order]).tolist())
-            for t in TARGETS:
-                curves[strategy][t].append(np.nanmedian(np.array(per_order[t], dtype=float), axis=0).tolist())
-            costs[strategy].append(np.median(np.array(per_cost), axis=0).tolist())
-        print(f"[{time.perf_counter() - started:6.0f}s] {device}: {len(dev)} rows, "
-              f"tpot k=0 {curves['planner']['tpot_s'][-1][0]:.1f}% -> planner k=5 {curves['planner']['tpot_s'][-1][5]:.1f}%"
-              f", random k=5 {curves['random']['tpot_s'][-1][5]:.1f}% ({time.perf_counter() - t0:.0f}s)", flush=True)
+                    curves.setdefault(key, {}).setdefault(t, []).append(
+                        np.nanmedian(np.array(per_order[t], dtype=float), axis=0).tolist())
+                costs.setdefault(key, []).append(np.median(np.array(per_cost), axis=0).tolist())
+        c = curves
+        print(f"[{time.perf_counter() - started:6.0f}s] {device}: {len(dev)} rows, tpot MdAPE k=0 "
+              f"{c['planner/constant']['tpot_s'][-1][0]:.1f}%; k=5 planner/constant "
+              f"{c['planner/constant']['tpot_s'][-1][5]:.1f}%, random/constant {c['random/constant']['tpot_s'][-1][5]:.1f}%"
+              f", planner/local {c['planner/local']['tpot_s'][-1][5]:.1f}%, random/local "
+              f"{c['random/local']['tpot_s'][-1][5]:.1f}% ({time.perf_counter() - t0:.0f}s)", flush=True)
 
     # ---- which uncertainty ranks real errors best
     rank = pd.concat(ranking, ignore_index=True)
@@ -236,7 +273,7 @@ def main() -> None:
         print(f"\n## {t}: MdAPE % on the device's remaining rows vs measurements (median over devices [q25-q75])")
         print("| strategy | " + " | ".join(f"k={k}" for k in ks) + " |")
         print("|---|" + "---|" * len(ks))
-        for s in STRATEGIES:
+        for s in curves:
             arr = np.array(curves[s][t], dtype=float)
             med, q25, q75 = (np.nanmedian(arr, axis=0), np.nanpercentile(arr, 25, axis=0),
                              np.nanpercentile(arr, 75, axis=0))
@@ -245,17 +282,17 @@ def main() -> None:
     print("\n## Cost spent (median over devices, device-seconds: 4 generations of the measured e2e + 5 s per point)")
     print("| strategy | " + " | ".join(f"k={k}" for k in ks if k) + " |")
     print("|---|" + "---|" * (len(ks) - 1))
-    for s in STRATEGIES:
+    for s in costs:
         med = np.median(np.array(costs[s]), axis=0)
         summary.setdefault("cost_s", {})[s] = med.tolist()
         print(f"| {s} | " + " | ".join(f"{med[k]:.0f}" for k in ks if k) + " |")
 
     print("\n## Goals (issue 13)")
-    for t in TARGETS[:2]:
-        plan = np.array(summary["curves"][t]["planner"]["median"])
-        rand10 = summary["curves"][t]["random"]["median"][10]
+    for t, estimator in itertools.product(TARGETS[:2], cal.ESTIMATORS):
+        plan = np.array(summary["curves"][t][f"planner/{estimator}"]["median"])
+        rand10 = summary["curves"][t][f"random/{estimator}"]["median"][10]
         reach = next((k for k in range(1, MAX_POINTS + 1) if plan[k] <= rand10), None)
-        print(f"- {t}: random's 10-point MdAPE {rand10:.1f}%; the planner reaches it with "
+        print(f"- {t}, {estimator} correction: random's 10-point MdAPE {rand10:.1f}%; the planner reaches it with "
               f"{reach if reach is not None else 'more than 10'} point(s) (goal <= 5: "
               f"{'met' if reach is not None and reach <= 5 else 'NOT met'}); planner at 5 points {plan[5]:.1f}% "
               f"(goal <= {GOALS[t]}%: {'met' if plan[5] <= GOALS[t] else 'NOT met'})")

@@ -53,6 +53,8 @@ DISTANCE_FEATURES = [
     "memory_fit_ratio",
 ]
 UNCERTAINTY_METHODS = ("distance", "ensemble")
+#: How the predictor turns a device's measurements into a correction (what the planner plans for).
+ESTIMATORS = ("constant", "local")
 #: The planner's default uncertainty (see the measurement in benchmarks/active_calibration.py).
 DEFAULT_UNCERTAINTY = "distance"
 #: Nearest training rows averaged by the distance uncertainty.
@@ -71,7 +73,7 @@ MEASUREMENT_NOISE_STD = 0.05
 #: Length scale of the coverage kernel, in standardised log-feature units.
 KERNEL_LENGTH = 1.5
 #: Random Fourier features of that kernel (low rank keeps a 10k-point plan in milliseconds).
-KERNEL_FEATURES = 256
+KERNEL_FEATURES = 128
 #: Run time one point costs besides its generations (model load, warm-up set-up), seconds.
 POINT_OVERHEAD_S = 5.0
 #: Generations one point runs (1 warm-up + up to 3 trials) when the sweep does not say.
@@ -242,6 +244,7 @@ class Plan:
     uncertainty_method: str
     planning_s: float
     order: list[int] = field(default_factory=list)
+    estimator: str = "constant"
 
     def as_dict(self) -> dict[str, Any]:
         """Plain values (JSON-ready)."""
@@ -277,21 +280,13 @@ def _pct(squared_log_error: float) -> float:
     return 100.0 * (math.exp(0.6745 * math.sqrt(max(squared_log_error, 0.0))) - 1.0)
 
 
-def _fourier(z: np.ndarray, length: float, n_features: int, seed: int) -> np.ndarray:
-    """Random Fourier features of an RBF kernel of length ``length`` (rows x n_features)."""
-    rng = np.random.default_rng(seed)
-    w = rng.normal(0.0, 1.0 / length, size=(z.shape[1], n_features))
-    b = rng.uniform(0.0, 2 * np.pi, n_features)
-    return np.sqrt(2.0 / n_features) * np.cos(z @ w + b)
-
-
 def plan_points(candidates: pd.DataFrame, candidate_uncertainty: np.ndarray, cost_s: np.ndarray, k: int,
                 measured: pd.DataFrame | None = None, measured_uncertainty: np.ndarray | None = None,
                 price_per_hour_usd: float | None = None, method: str = DEFAULT_UNCERTAINTY,
                 offset_std: float = DEVICE_OFFSET_STD, point_std: float = POINT_ERROR_STD,
                 noise_std: float = MEASUREMENT_NOISE_STD, prior_rows: float = HARDWARE_CORRECTION_PRIOR_ROWS,
                 length: float = KERNEL_LENGTH, n_features: int = KERNEL_FEATURES, seed: int = 0,
-                hardware_key: str | None = None) -> Plan:
+                hardware_key: str | None = None, estimator: str = "constant") -> Plan:
     """Greedily the ``k`` candidates that most reduce the expected error on the grid per unit of cost.
 
     Args:
@@ -306,6 +301,8 @@ def plan_points(candidates: pd.DataFrame, candidate_uncertainty: np.ndarray, cos
         offset_std, point_std, noise_std, prior_rows, length, n_features: the model (module docstring).
         seed: seed of the random Fourier features (the plan is deterministic for a seed).
         hardware_key: recorded in the plan.
+        estimator: how the predictor will use the measurements: ``constant`` (the served per-device
+            correction, a shrunken mean of the residuals) or ``local`` (:func:`local_correction`).
 
     Returns:
         The plan; ``order`` lists the chosen candidate positions in the order chosen (nested: the
@@ -330,50 +327,16 @@ def plan_points(candidates: pd.DataFrame, candidate_uncertainty: np.ndarray, cos
     u = np.where(np.isfinite(u) & (u > 0), u, ref)
     mu = np.full(m, ref) if measured_uncertainty is None else np.asarray(measured_uncertainty, dtype=float)
     mu = np.where(np.isfinite(mu) & (mu > 0), mu, ref)
-    logs = log_features(pd.concat([candidates, measured], ignore_index=True)) if m else log_features(candidates)
-    z = Standardizer.fit(logs[:n]).transform(logs)
-    scale = point_std * np.concatenate([u, mu]) / ref
-    phi = _fourier(z, length, n_features, seed) * scale[:, None]
-    phi_c, phi_m = phi[:n], phi[n:]
-    var_o, var_n = offset_std ** 2, noise_std ** 2
-    diag = var_o + np.einsum("ij,ij->i", phi_c, phi_c) + var_n          # C_jj over the grid
-    mean_diag = float(diag.mean())
-    phi_bar = phi_c.mean(axis=0)
-    mean_cov = var_o + phi @ phi_bar                                      # mean_j C_ij, every row i
-    mean_cov[:n] += var_n / n
-    # the sums over the measured set S: sum_i mean_cov_i, sum_{i,i'} C_ii', and C_{S,c} per candidate
-    sum_mean = float(mean_cov[n:].sum())
-    col = var_o * m + phi_c @ phi_m.sum(axis=0) if m else np.zeros(n)
-    quad = float(var_o * m * m + np.sum(phi_m.sum(axis=0) ** 2) + var_n * m) if m else 0.0
-
-    def expected(size: int, s_mean: float, q: float) -> float:
-        if size == 0:
-            return mean_diag
-        a = (size / (size + prior_rows)) / size
-        return mean_diag - 2 * a * s_mean + a * a * q
-
-    before = expected(m, sum_mean, quad)
-    current = before
-    chosen: list[int] = []
-    after: list[float] = []
-    available = np.ones(n, dtype=bool)
-    size = m
-    for _ in range(min(k, n)):
-        s1 = size + 1
-        a = (s1 / (s1 + prior_rows)) / s1
-        e_new = mean_diag - 2 * a * (sum_mean + mean_cov[:n]) + a * a * (quad + 2 * col + diag)
-        gain = (current - e_new) / cost
-        gain[~available] = -np.inf
-        best = int(np.argmax(gain))
-        chosen.append(best)
-        available[best] = False
-        sum_mean += float(mean_cov[best])
-        quad += 2 * float(col[best]) + float(diag[best])
-        col = col + var_o + phi_c @ phi_c[best]
-        col[best] += var_n
-        size = s1
-        current = float(e_new[best])
-        after.append(current)
+    error_model = DeviceErrorModel.fit(candidates, u, offset_std, point_std, noise_std, length, n_features, seed)
+    h_c = error_model.design(candidates, u)
+    h_m = error_model.design(measured, mu) if m else np.zeros((0, h_c.shape[1]))
+    if estimator == "constant":
+        before, chosen, after = _greedy_constant(h_c, h_m, cost, k, noise_std ** 2, prior_rows)
+    elif estimator == "local":
+        before, chosen, after = _greedy_local(h_c, h_m, cost, k, noise_std ** 2)
+    else:
+        raise ValueError(f"estimator {estimator!r} is unknown; use one of {', '.join(ESTIMATORS)}")
+    current = after[-1] if after else before
     price = price_per_hour_usd if price_per_hour_usd and price_per_hour_usd > 0 else None
     rank = pd.Series(u).rank(pct=True).to_numpy() * 100
     points = []
@@ -392,7 +355,149 @@ def plan_points(candidates: pd.DataFrame, candidate_uncertainty: np.ndarray, cos
     return Plan(hardware_key=hardware_key, points=points, candidates=n, measured_before=m,
                 expected_error_before_pct=_pct(before), expected_error_after_pct=_pct(current),
                 expected_cost_s=total_s, expected_cost_usd=None if price is None else total_s / 3600 * price,
-                uncertainty_method=method, planning_s=time.perf_counter() - started, order=chosen)
+                uncertainty_method=method, planning_s=time.perf_counter() - started, order=chosen,
+                estimator=estimator)
+
+
+def _greedy_constant(h_c: np.ndarray, h_m: np.ndarray, cost: np.ndarray, k: int, var_n: float,
+                     prior_rows: float) -> tuple[float, list[int], list[float]]:
+    """Greedy for the constant correction ``w/|S| * sum_S r`` (``w = |S| / (|S| + prior_rows)``).
+
+    With ``C_ij = h_i . h_j (+ var_n when i == j)``, the grid-mean expected squared error after
+    measuring S is ``mean_j C_jj - 2 a sum_{i in S} mean_j C_ij + a^2 sum_{i,i' in S} C_ii'``
+    (``a = w / |S|``); every term updates in O(n d) per chosen point.
+    """
+    n, m = len(h_c), len(h_m)
+    diag = np.einsum("ij,ij->i", h_c, h_c) + var_n
+    mean_diag = float(diag.mean())
+    h_bar = h_c.mean(axis=0)
+    mean_cov = h_c @ h_bar + var_n / n
+    sum_mean = float((h_m @ h_bar).sum())
+    h_sum = h_m.sum(axis=0)
+    col = h_c @ h_sum
+    quad = float(h_sum @ h_sum + var_n * m)
+
+    def expected(size: int, s_mean: float, q: float) -> float:
+        if size == 0:
+            return mean_diag
+        a = (size / (size + prior_rows)) / size
+        return mean_diag - 2 * a * s_mean + a * a * q
+
+    current = before = expected(m, sum_mean, quad)
+    chosen: list[int] = []
+    after: list[float] = []
+    available = np.ones(n, dtype=bool)
+    size = m
+    for _ in range(min(k, n)):
+        s1 = size + 1
+        a = (s1 / (s1 + prior_rows)) / s1
+        e_new = mean_diag - 2 * a * (sum_mean + mean_cov) + a * a * (quad + 2 * col + diag)
+        gain = (current - e_new) / cost
+        gain[~available] = -np.inf
+        best = int(np.argmax(gain))
+        chosen.append(best)
+        available[best] = False
+        sum_mean += float(mean_cov[best])
+        quad += 2 * float(col[best]) + float(diag[best])
+        col = col + h_c @ h_c[best]
+        col[best] += var_n
+        size = s1
+        current = float(e_new[best])
+        after.append(current)
+    return before, chosen, after
+
+
+def _greedy_local(h_c: np.ndarray, h_m: np.ndarray, cost: np.ndarray, k: int,
+                  var_n: float) -> tuple[float, list[int], list[float]]:
+    """Greedy expected variance reduction for the local (Bayesian linear) correction.
+
+    Weights ``w ~ N(0, I)``, ``r_i = h_i . w + noise``: after measuring S the posterior covariance
+    is ``Sigma = (I + H_S' H_S / var_n)^-1`` and the grid-mean expected squared error is
+    ``trace(Sigma M) + var_n`` with ``M = mean_j h_j h_j'``; adding point c lowers it by
+    ``h_c' Sigma M Sigma h_c / (var_n + h_c' Sigma h_c)`` (a rank-one update).
+    """
+    n, d = h_c.shape
+    sigma = np.linalg.inv(np.eye(d) + h_m.T @ h_m / var_n)
+    second = h_c.T @ h_c / n
+    current = before = float(np.trace(sigma @ second)) + var_n
+    chosen: list[int] = []
+    after: list[float] = []
+    available = np.ones(n, dtype=bool)
+    for _ in range(min(k, n)):
+        a = h_c @ sigma
+        denom = var_n + np.einsum("ij,ij->i", a, h_c)
+        drop = np.einsum("ij,ij->i", a @ second, a) / denom
+        gain = drop / cost
+        gain[~available] = -np.inf
+        best = int(np.argmax(gain))
+        chosen.append(best)
+        available[best] = False
+        vec = sigma @ h_c[best]
+        sigma = sigma - np.outer(vec, vec) / (var_n + h_c[best] @ vec)
+        current = float(current - drop[best])
+        after.append(current)
+    return before, chosen, after
+
+
+@dataclass
+class DeviceErrorModel:
+    """The Gaussian model of a device's log residuals that the planner and the local correction share.
+
+    A row's design vector is ``[offset_std, point_std * u / u_ref * z(x)]``: the device offset, and
+    random Fourier features ``z`` of an RBF kernel on standardised log features, scaled by the
+    row's uncertainty ``u`` relative to the grid's median ``u_ref``.
+    """
+
+    scaler: Standardizer
+    weights: np.ndarray
+    phases: np.ndarray
+    u_ref: float
+    offset_std: float
+    point_std: float
+    noise_std: float
+
+    @classmethod
+    def fit(cls, grid: pd.DataFrame, grid_uncertainty: np.ndarray, offset_std: float = DEVICE_OFFSET_STD,
+            point_std: float = POINT_ERROR_STD, noise_std: float = MEASUREMENT_NOISE_STD,
+            length: float = KERNEL_LENGTH, n_features: int = KERNEL_FEATURES, seed: int = 0) -> "DeviceErrorModel":
+        """Standardises on the grid, draws the Fourier features (seeded), takes the median uncertainty."""
+        u = np.asarray(grid_uncertainty, dtype=float)
+        finite = u[np.isfinite(u) & (u > 0)]
+        rng = np.random.default_rng(seed)
+        return cls(scaler=Standardizer.fit(log_features(grid)),
+                   weights=rng.normal(0.0, 1.0 / length, size=(len(DISTANCE_FEATURES), n_features)),
+                   phases=rng.uniform(0.0, 2 * np.pi, n_features),
+                   u_ref=float(np.median(finite)) if len(finite) else 1.0,
+                   offset_std=offset_std, point_std=point_std, noise_std=noise_std)
+
+    def design(self, rows: pd.DataFrame, row_uncertainty: np.ndarray | None = None) -> np.ndarray:
+        """Design vectors (rows x (1 + features)) of feature rows."""
+        u = np.full(len(rows), self.u_ref) if row_uncertainty is None else np.asarray(row_uncertainty, dtype=float)
+        u = np.where(np.isfinite(u) & (u > 0), u, self.u_ref)
+        z = self.scaler.transform(log_features(rows))
+        d = self.weights.shape[1]
+        phi = np.sqrt(2.0 / d) * np.cos(z @ self.weights + self.phases) * (self.point_std * u / self.u_ref)[:, None]
+        return np.hstack([np.full((len(rows), 1), self.offset_std), phi])
+
+
+def local_correction(model: DeviceErrorModel, measured: pd.DataFrame, residual_log: np.ndarray,
+                     targets: pd.DataFrame, measured_uncertainty: np.ndarray | None = None,
+                     target_uncertainty: np.ndarray | None = None) -> np.ndarray:
+    """Posterior-mean log correction at ``targets`` from a device's measured log residuals.
+
+    Where the served correction adds one shrunken median to every question on the device, this
+    one lets nearby measurements (in workload, model size and physics) count more: the Bayesian
+    linear model of :class:`DeviceErrorModel`. With no measurement it is 0 everywhere.
+    """
+    r = np.asarray(residual_log, dtype=float)
+    keep = np.isfinite(r)
+    if not keep.any():
+        return np.zeros(len(targets))
+    h_s = model.design(measured, measured_uncertainty)[keep]
+    var_n = model.noise_std ** 2
+    d = h_s.shape[1]
+    weights = np.linalg.solve(np.eye(d) + h_s.T @ h_s / var_n, h_s.T @ r[keep] / var_n)
+    return model.design(targets, target_uncertainty) @ weights
 
 
 def corner_order(candidates: pd.DataFrame, k: int,
