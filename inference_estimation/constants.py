@@ -41,3 +41,6 @@ CATBOOST_ONE_HOT_MAX_SIZE = 12
 EVALUATION_ITERATIONS = 300
 PREDICTION_INTERVAL = 0.90
 SHAP_MAX_ROWS = 500
+
+#: Calibration points a device's plan asks for (next_benchmarks, calibration_sensor, `calibrate`).
+CALIBRATION_POINTS = 5
