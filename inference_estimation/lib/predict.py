@@ -182,6 +182,25 @@ class Predictors:
         return constants.TARGET_UNITS.get(target, "")
 
 
+def measurements_seen(cards: list[dict[str, Any]], hardware_key: str, model_key: str) -> dict[str, int] | None:
+    """How many measured rows of this hardware and of this model trained an answer, or None if unknown.
+
+    Reads each card's ``measurement_counts`` (``{"hardware": {key: rows}, "models": {key: rows}}``,
+    rows that labelled the primitive); an answer derived from several primitives reports the
+    fewest (its weakest part). Cards without the field (written before it existed) give None.
+
+    Args:
+        cards: the cards of the primitives the answer is made of.
+        hardware_key: the catalog hardware key.
+        model_key: the catalog model key.
+    """
+    counts = [card.get("measurement_counts") for card in cards]
+    if not counts or any(c is None for c in counts):
+        return None
+    return {"hardware_rows": min(int(c.get("hardware", {}).get(hardware_key, 0)) for c in counts),
+            "model_rows": min(int(c.get("models", {}).get(model_key, 0)) for c in counts)}
+
+
 def predict(catalog: Catalog, models_dir: Path, model_key: str, hardware_key: str,
             work: dict[str, Any], targets: list[str] | None = None,
             allow_unpromoted: bool = False) -> dict[str, dict[str, Any]]:
@@ -198,7 +217,9 @@ def predict(catalog: Catalog, models_dir: Path, model_key: str, hardware_key: st
 
     Returns:
         ``{target: {"value", "unit", "lower_90", "upper_90", "promoted"}}``; ``value`` and bounds are
-        None, with a ``reason``, for power and energy without a power basis (see POWER_TARGETS).
+        None, with a ``reason``, for power and energy without a power basis (see POWER_TARGETS);
+        ``measurements_seen`` (``{"hardware_rows", "model_rows"}``, see :func:`measurements_seen`)
+        when the cards record it.
 
     Raises:
         PredictorsMissingError: when no predictor is available.
@@ -222,6 +243,10 @@ def predict(catalog: Catalog, models_dir: Path, model_key: str, hardware_key: st
                        "derived_from": list(DERIVED_FROM.get(target, ()))}
         if unseen:
             out[target]["warnings"] = unseen
+        seen = measurements_seen([predictors.models[p][1] for p in DERIVED_FROM.get(target, (target,))
+                                  if p in predictors.models], hardware.key, model.key)
+        if seen is not None:
+            out[target]["measurements_seen"] = seen
         if math.isnan(value) and target in POWER_TARGETS:
             out[target]["reason"] = (
                 f"no power basis for {hardware.key}: it has no TDP fact and the predictor saw no measured "

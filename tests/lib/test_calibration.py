@@ -183,3 +183,16 @@ def test_explicit_points_replace_the_grid_and_points_that_do_not_fit_are_left_ou
     assert spec.points == points
     long = (WorkloadPoint(batch_size=1, input_tokens=100_000, output_tokens=4),)
     assert "exceeds" in skip_reason(model, hw, sweep, long)
+
+
+def test_predict_reports_the_measurements_of_hardware_and_model_an_answer_was_trained_on():
+    from inference_estimation.lib.predict import measurements_seen
+
+    ttft = {"measurement_counts": {"hardware": {"local-cpu": 7, "nvidia-a10": 40}, "models": {"gpt2-small": 5}}}
+    tpot = {"measurement_counts": {"hardware": {"local-cpu": 9}, "models": {"gpt2-small": 3}}}
+    assert measurements_seen([ttft], "local-cpu", "gpt2-small") == {"hardware_rows": 7, "model_rows": 5}
+    # a derived answer is as well measured as its weakest primitive; an unseen device has 0
+    assert measurements_seen([ttft, tpot], "local-cpu", "gpt2-small") == {"hardware_rows": 7, "model_rows": 3}
+    assert measurements_seen([ttft, tpot], "nvidia-t4", "llama-3.1-8b") == {"hardware_rows": 0, "model_rows": 0}
+    # a card written before the field existed: unknown, not 0
+    assert measurements_seen([ttft, {"hardware": ["local-cpu"]}], "local-cpu", "gpt2-small") is None
