@@ -183,10 +183,14 @@ def main() -> None:
         ranking.append(pd.DataFrame({"device": device, "signed": signed, **{f"u_{k}": v for k, v in u.items()}}))
         # costs: predicted run time (1 warm-up + 3 trials + overhead) x price
         before = answers({p: dataclasses.replace(f, hardware_correction={}) for p, f in base.items()}, dev)
-        cost_s = cal.point_cost_s(before["e2e_latency_s"].to_numpy())
-        measured_e2e = pd.to_numeric(dev["e2e_latency_s"], errors="coerce").to_numpy(dtype=float)
-        true_cost_s = cal.point_cost_s(np.where(np.isfinite(measured_e2e), measured_e2e,
-                                                before["e2e_latency_s"].to_numpy()))
+        cost_s = cal.point_cost_s(cal.run_time_s(dev, before["e2e_latency_s"].to_numpy(),
+                                                 before["tpot_s"].to_numpy()))
+        measured = {c: pd.to_numeric(dev[c], errors="coerce").to_numpy(dtype=float) for c in ("e2e_latency_s", "tpot_s")}
+        true_cost_s = cal.point_cost_s(np.where(np.isfinite(measured["e2e_latency_s"]), measured["e2e_latency_s"],
+                                                cal.run_time_s(dev, before["e2e_latency_s"].to_numpy(),
+                                                               np.where(np.isfinite(measured["tpot_s"]),
+                                                                        measured["tpot_s"],
+                                                                        before["tpot_s"].to_numpy()))))
         try:
             hw = catalog.hw(device)
             price = (hw.specs.price_per_hour_usd or 0) * hw.device_count or None
@@ -258,7 +262,11 @@ def main() -> None:
         print(f"| {method} | {s['pooled_abs']:.3f} | {s['pooled_within']:.3f} | {s['median_per_device_within']:.3f} |")
     offsets = rank.groupby("device")["signed"].median()
     within_std = rank.groupby("device").apply(lambda g: float(np.nanstd(g["signed"] - g["signed"].median())))
-    print(f"\nSpread of device offsets (std of per-device median log residual): {float(offsets.std()):.3f} "
+    robust = 1.4826 * float(np.nanmedian(np.abs(offsets - offsets.median())))
+    summary_priors = {"offset_std": float(offsets.std()), "offset_robust_std": robust,
+                      "within_device_std_median": float(within_std.median())}
+    print(f"\nSpread of device offsets (std of per-device median log residual): {float(offsets.std()):.3f}, robust "
+          f"(1.4826 x MAD) {robust:.3f} "
           f"(planner prior DEVICE_OFFSET_STD {cal.DEVICE_OFFSET_STD}); median within-device log std: "
           f"{float(within_std.median()):.3f} (POINT_ERROR_STD {cal.POINT_ERROR_STD})")
     for label, (worst, median) in (refit_gap or {}).items():
@@ -268,7 +276,8 @@ def main() -> None:
 
     # ---- curves
     ks = [0, 1, 2, 3, 5, 7, 10]
-    summary: dict = {"devices": devices, "iterations": args.iterations, "ranking": rank_summary, "curves": {}}
+    summary: dict = {"devices": devices, "iterations": args.iterations, "ranking": rank_summary, "curves": {},
+                     "priors": summary_priors}
     for t in TARGETS:
         print(f"\n## {t}: MdAPE % on the device's remaining rows vs measurements (median over devices [q25-q75])")
         print("| strategy | " + " | ".join(f"k={k}" for k in ks) + " |")

@@ -206,6 +206,14 @@ def point_cost_s(e2e_latency_s: np.ndarray, runs_per_point: int = RUNS_PER_POINT
     return overhead_s + runs_per_point * np.where(known, e2e, fill)
 
 
+def run_time_s(rows: pd.DataFrame, e2e_latency_s: np.ndarray, tpot_s: np.ndarray) -> np.ndarray:
+    """One generation's run time: the e2e latency, else (decode-only rows) output tokens x TPOT."""
+    e2e = np.asarray(e2e_latency_s, dtype=float)
+    out = pd.to_numeric(rows["output_tokens"], errors="coerce").to_numpy(dtype=float) if "output_tokens" in rows \
+        else np.full(len(rows), np.nan)
+    return np.where(np.isfinite(e2e), e2e, out * np.asarray(tpot_s, dtype=float))
+
+
 # --------------------------------------------------------------------------------------- planner
 @dataclass
 class PlannedPoint:

@@ -65,7 +65,7 @@ def main(k: int) -> None:
     from inference_estimation.definitions import defs
     from inference_estimation.defs.benchmarks.config import benchmark_run_config
     from inference_estimation.defs.benchmarks.partitions import benchmark_partition_key, ensure_benchmark_partitions
-    from inference_estimation.defs.benchmarks.sensors import calibration_requests
+    from inference_estimation.defs.benchmarks.sensors import plan_run_requests
     from inference_estimation.lib.calibration import candidate_grid
     from inference_estimation.lib.catalog import load_catalog
     from inference_estimation.lib.predict import Predictors
@@ -105,10 +105,10 @@ def main(k: int) -> None:
     planned = run("calibration_job", partition_key="local-cpu",
                   run_config={**quiet, "ops": {"next_benchmarks": {"config": {"points": k, "sweep": "proof-calibrate"}}}})
     meta = {key: v.value for key, v in planned.asset_materializations_for_node("next_benchmarks")[-1].metadata.items()}
-    requests = [r for r in calibration_requests(catalog, {h: meta if h == "local-cpu" else {"measured_rows": 10 ** 9}
-                                                          for h in catalog.partition_hardware})]
     chosen = set()
-    for request in requests:  # what calibration_sensor requests, run as the daemon would run them
+    # what calibration_sensor requests for a plan (local-cpu has measurements of other models, so the
+    # sensor itself would leave it alone), run as the daemon would run them
+    for request in plan_run_requests(catalog, "local-cpu", meta):
         run("benchmark_job", partition_key=request.partition_key, tags=request.tags,
             run_config={**quiet, **request.run_config})
         chosen |= {(p["batch_size"], p["input_tokens"], p["output_tokens"])

@@ -120,16 +120,22 @@ def calibration_requests(catalog: Catalog, plans: dict[str, dict | None],
                 job_name=calibration_job.name, partition_key=hardware_key, run_key=f"calibration-plan:{hardware_key}",
                 run_config={"ops": {NEXT_BENCHMARKS: {"config": {"points": k}}}}, tags=LOCAL_HOST_TAGS))
             continue
-        if int(meta.get("measured_rows", 0)) >= int(meta.get("k", k)) or not meta.get("points"):
+        if int(meta.get("measured_rows", 0)) >= int(meta.get("k", k)):
             continue
-        for model_key, points in meta["points"].items():
-            requests.append(dg.RunRequest(
-                job_name=benchmark_job.name, partition_key=benchmark_partition_key(model_key, hardware_key),
-                run_key=f"calibration:{hardware_key}:{meta['plan_id']}:{model_key}",
-                run_config=benchmark_run_config(meta["sweep"], points),
-                tags={constants.HOST_TAG: catalog.hw(hardware_key).host, "sweep": meta["sweep"],
-                      "calibration_plan": str(meta["plan_id"])}))
+        requests.extend(plan_run_requests(catalog, hardware_key, meta))
     return requests
+
+
+def plan_run_requests(catalog: Catalog, hardware_key: str, plan: dict) -> list[dg.RunRequest]:
+    """One ``benchmark_job`` run per model of a device's plan (``next_benchmarks`` metadata), the
+    planned points in its run config, tagged with the device's host and the plan id."""
+    return [dg.RunRequest(
+        job_name=benchmark_job.name, partition_key=benchmark_partition_key(model_key, hardware_key),
+        run_key=f"calibration:{hardware_key}:{plan['plan_id']}:{model_key}",
+        run_config=benchmark_run_config(plan["sweep"], points),
+        tags={constants.HOST_TAG: catalog.hw(hardware_key).host, "sweep": plan["sweep"],
+              "calibration_plan": str(plan["plan_id"])})
+        for model_key, points in (plan.get("points") or {}).items()]
 
 
 @dg.sensor(jobs=[benchmark_job, calibration_job], minimum_interval_seconds=300,
