@@ -1,7 +1,7 @@
 """The local calibration proof, run in a fresh process whose INFERENCE_ESTIMATION_HOME is a temporary folder.
 
-On this CPU, through Dagster and the real harness: two models are measured at a few points and the
-primitives trained; ``llama-small-55m`` -- a model the predictor has never seen measured -- is
+On this CPU, through Dagster and the real harness: two models (``gpt2-small`` and a 2-layer Llama of
+the overlay below) are measured at a few points and the primitives trained; ``llama-small-55m`` -- a model the predictor has never seen measured -- is
 predicted on its grid; ``next_benchmarks`` plans k of its points; the calibration sensor's requests
 benchmark them through ``benchmark_job``; the refresh (dbt + predictors) retrains; the grid's other
 points are predicted again and then measured (the truth, measured last so it trains nothing). Prints
@@ -16,17 +16,24 @@ import sys
 import time
 
 OVERLAY = """\
+models:
+  - key: proof-llama-tiny
+    family: llama
+    default_dtype: float32
+    notes: A 2-layer Llama-architecture model that builds and runs in milliseconds (training data only).
+    architecture: {layers: 2, hidden_size: 128, heads: 4, kv_heads: 2, intermediate_size: 256, vocab_size: 2000,
+                   max_position_embeddings: 512}
 sweeps:
   - name: proof-train
-    models: [gpt2-small, qwen2-small-130m]
+    models: [gpt2-small, proof-llama-tiny]
     hardware: [local-cpu]
     batch_sizes: [1, 2, 4]
     input_tokens: [16, 64]
     output_tokens: [4, 16]
     warmup_runs: 1
-    min_trials: 1
-    max_trials: 2
-    target_cv: 0.5
+    min_trials: 2
+    max_trials: 3
+    target_cv: 0.1
     point_timeout_s: 60
     cv_folds: 2
   - name: proof-calibrate
@@ -36,9 +43,9 @@ sweeps:
     input_tokens: [16, 64]
     output_tokens: [4, 16]
     warmup_runs: 1
-    min_trials: 1
-    max_trials: 2
-    target_cv: 0.5
+    min_trials: 2
+    max_trials: 3
+    target_cv: 0.1
     point_timeout_s: 60
     cv_folds: 2
 """
@@ -92,7 +99,7 @@ def main(k: int) -> None:
     run("catalog_job", run_config=quiet)
     catalog = load_catalog()
     ensure_benchmark_partitions(instance, catalog)
-    for model in ("gpt2-small", "qwen2-small-130m"):
+    for model in ("gpt2-small", "proof-llama-tiny"):
         run("benchmark_job", partition_key=benchmark_partition_key(model, "local-cpu"), tags=host,
             run_config={**quiet, **benchmark_run_config("proof-train", TRAIN_POINTS)})
     refresh()
