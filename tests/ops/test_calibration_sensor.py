@@ -82,3 +82,29 @@ def test_a_new_launcher_entry_gets_a_plan_and_then_a_run_request_with_the_planne
             assert dg.validate_run_config(job, request.run_config)  # the job accepts the points
         assert not [r for r in second.run_requests if r.partition_key == "calib-box-cpu"
                     and r.job_name == "calibration_job"]  # planned once
+
+
+def test_explicit_points_reach_the_launch_op_and_an_invalid_one_fails_naming_point_and_field(isolated_home):
+    from inference_estimation.defs.benchmarks.assets import benchmark_runs
+    from inference_estimation.defs.benchmarks.config import BENCHMARK_ASSET, LAUNCH_OP, benchmark_run_config
+    from inference_estimation.defs.benchmarks.partitions import ensure_benchmark_partitions
+    from inference_estimation.defs.resources import HarnessSecrets, PipesMessageStore
+
+    points = [{"batch_size": 2, "input_tokens": 8, "output_tokens": 4, "dtype": "float32"}]
+    config = benchmark_run_config("test-tiny", points)
+    inner = benchmark_runs.node_def.config_mapping.resolve_from_unvalidated_config(config["ops"][BENCHMARK_ASSET]["config"])
+    assert inner == {LAUNCH_OP: {"config": {"sweep": "test-tiny", "points": points}}}
+
+    bad = benchmark_run_config("test-tiny", [{**points[0], "batch_size": 0}])
+    instance = dg.DagsterInstance.ephemeral()
+    ensure_benchmark_partitions(instance)
+    result = dg.materialize(
+        [benchmark_runs], partition_key=dg.MultiPartitionKey({"model": "gpt2-small", "hardware": "local-cpu"}),
+        run_config=bad, instance=instance, raise_on_error=False,
+        resources={"duckdb": DuckDBResource(database=str(isolated_home.warehouse_path)),
+                   "harness_secrets": HarnessSecrets(), "pipes_message_store": PipesMessageStore(),
+                   "catalog": CatalogResource(), "home": HomeResource()})
+    assert not result.success
+    message = next(e for e in result.all_events if e.is_step_failure).event_specific_data.error.message
+    assert "points[0]" in message and "batch_size" in message
+    assert not list(isolated_home.parquet_dir.rglob("*.parquet"))  # nothing launched

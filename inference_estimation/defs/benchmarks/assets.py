@@ -33,6 +33,7 @@ from inference_estimation.defs.resources import (
     PipesMessageStore,
 )
 from inference_estimation.launchers import launcher_for
+from inference_estimation.lib.catalog import CatalogError
 from inference_estimation.lib import warehouse
 from inference_estimation.lib.features import hardware_facts, model_facts
 from inference_estimation.lib.planning import build_job_spec, explicit_points, points_left_out, skip_reason
@@ -148,7 +149,10 @@ def launch_benchmark(
     entries = catalog.for_run(context.log)
     model, hardware, sweep = entries.model(keys["model"]), entries.hw(keys["hardware"]), entries.sweep(config.sweep)
     # explicit points (a calibration run) replace the sweep's grid; invalid ones fail here, naming the field
-    points = explicit_points(None if config.points is None else [p.model_dump() for p in config.points])
+    try:
+        points = explicit_points(None if config.points is None else [p.model_dump() for p in config.points])
+    except CatalogError as exc:
+        raise dg.Failure(description=f"run config ops.{BENCHMARK_ASSET}.config.{exc}") from None
     reason = skip_reason(model, hardware, sweep, points)
     if reason:
         context.log.warning(f"skipped {context.partition_key}: {reason}")

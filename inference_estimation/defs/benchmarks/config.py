@@ -111,7 +111,10 @@ def sweep_from_run_config(run_config: Mapping[str, Any]) -> str:
 
 
 def _launch_op_config(graph_config: Mapping[str, Any]) -> dict[str, Any]:
-    return {LAUNCH_OP: {"config": BenchmarkConfig(**graph_config).model_dump()}}
+    config = BenchmarkConfig(**graph_config).model_dump()
+    if config.get("points") is None:
+        config.pop("points", None)  # the sweep's grid: the op's config says only the sweep
+    return {LAUNCH_OP: {"config": config}}
 
 
 #: The ``benchmark_runs`` graph takes :class:`BenchmarkConfig` as its own config and gives it to the
