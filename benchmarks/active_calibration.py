@@ -5,6 +5,7 @@ starting from the primitives fitted without it, its measurements are added one a
 
 * ``planner`` -- :func:`lib.calibration.plan_points` with the distance uncertainty,
 * ``planner_ensemble`` -- the same planner with the bootstrap-ensemble uncertainty,
+* ``planner_nocost`` -- the planner (distance) choosing by error reduction alone, cost ignored,
 * ``random`` -- uniformly (median over ``--random-seeds`` orders),
 * ``corners`` -- a fixed corners-of-the-grid design (:func:`lib.calibration.corner_order`),
 
@@ -200,9 +201,10 @@ def main() -> None:
         uncorrected = {p: dataclasses.replace(f, hardware_correction={}) for p, f in base.items()}
         for estimator in cal.ESTIMATORS:
             orders = {}
-            for name, method in (("planner", "distance"), ("planner_ensemble", "ensemble")):
+            for name, method, power in (("planner", "distance", 1.0), ("planner_ensemble", "ensemble", 1.0),
+                                        ("planner_nocost", "distance", 0.0)):
                 plan = cal.plan_points(dev, u[method], cost_s, MAX_POINTS, price_per_hour_usd=price, method=method,
-                                       hardware_key=device, estimator=estimator)
+                                       hardware_key=device, estimator=estimator, cost_power=power)
                 planning_s.append(plan.planning_s)
                 orders[name] = [plan.order]
             orders["random"] = [list(np.random.default_rng([seed, n_dev]).permutation(len(dev))[:MAX_POINTS])

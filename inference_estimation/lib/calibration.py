@@ -70,8 +70,10 @@ DEVICE_OFFSET_STD = 0.30
 POINT_ERROR_STD = 0.25
 #: Log std of one measurement's noise (repeat-to-repeat spread of a benchmark point).
 MEASUREMENT_NOISE_STD = 0.05
-#: Length scale of the coverage kernel, in standardised log-feature units.
-KERNEL_LENGTH = 1.5
+#: Length scale of the coverage kernel, in standardised log-feature units. Two points of a grid sit
+#: about sqrt(2 x 11) ~ 4.7 apart in the 11 standardised features, so a length near that keeps
+#: neighbours correlated (at 1.5 every point was its own island and coverage did nothing).
+KERNEL_LENGTH = 3.5
 #: Random Fourier features of that kernel (low rank keeps a 10k-point plan in milliseconds).
 KERNEL_FEATURES = 128
 #: Run time one point costs besides its generations (model load, warm-up set-up), seconds.
@@ -294,7 +296,7 @@ def plan_points(candidates: pd.DataFrame, candidate_uncertainty: np.ndarray, cos
                 offset_std: float = DEVICE_OFFSET_STD, point_std: float = POINT_ERROR_STD,
                 noise_std: float = MEASUREMENT_NOISE_STD, prior_rows: float = HARDWARE_CORRECTION_PRIOR_ROWS,
                 length: float = KERNEL_LENGTH, n_features: int = KERNEL_FEATURES, seed: int = 0,
-                hardware_key: str | None = None, estimator: str = "constant") -> Plan:
+                hardware_key: str | None = None, estimator: str = "constant", cost_power: float = 1.0) -> Plan:
     """Greedily the ``k`` candidates that most reduce the expected error on the grid per unit of cost.
 
     Args:
@@ -311,6 +313,8 @@ def plan_points(candidates: pd.DataFrame, candidate_uncertainty: np.ndarray, cos
         hardware_key: recorded in the plan.
         estimator: how the predictor will use the measurements: ``constant`` (the served per-device
             correction, a shrunken mean of the residuals) or ``local`` (:func:`local_correction`).
+        cost_power: a point's value is its error reduction / cost ** cost_power (1: per unit of cost,
+            0: cost ignored).
 
     Returns:
         The plan; ``order`` lists the chosen candidate positions in the order chosen (nested: the
@@ -324,9 +328,10 @@ def plan_points(candidates: pd.DataFrame, candidate_uncertainty: np.ndarray, cos
     if k < 1:
         raise ValueError(f"k must be >= 1, got {k}")
     u = np.asarray(candidate_uncertainty, dtype=float)
-    cost = np.asarray(cost_s, dtype=float)
-    if len(u) != n or len(cost) != n:
-        raise ValueError(f"candidate_uncertainty ({len(u)}) and cost_s ({len(cost)}) must have one value per "
+    cost_in = np.asarray(cost_s, dtype=float)
+    cost = cost_in ** cost_power
+    if len(u) != n or len(cost_in) != n:
+        raise ValueError(f"candidate_uncertainty ({len(u)}) and cost_s ({len(cost_in)}) must have one value per "
                          f"candidate ({n})")
     measured = measured if measured is not None else candidates.iloc[:0]
     m = len(measured)
@@ -350,16 +355,16 @@ def plan_points(candidates: pd.DataFrame, candidate_uncertainty: np.ndarray, cos
     points = []
     for best, e_after in zip(chosen, after):
         row = candidates.iloc[best]
-        usd = None if price is None else float(cost[best] / 3600 * price)
+        usd = None if price is None else float(cost_in[best] / 3600 * price)
         points.append(PlannedPoint(
             candidate=best, model_key=str(row.get("model_key", "")), batch_size=_int(row.get("batch_size")),
             input_tokens=_int(row.get("input_tokens")), output_tokens=_int(row.get("output_tokens")),
             dtype=str(row.get("dtype", "")), uncertainty=float(u[best]), uncertainty_rank_pct=float(rank[best]),
-            expected_cost_s=float(cost[best]), expected_cost_usd=usd, expected_error_after_pct=_pct(e_after),
+            expected_cost_s=float(cost_in[best]), expected_cost_usd=usd, expected_error_after_pct=_pct(e_after),
             why=(f"uncertainty {u[best]:.3f} (higher than {rank[best]:.0f}% of the grid), "
-                 f"about {cost[best]:.1f} device-s" + (f" (${usd:.4f})" if usd is not None else "")
+                 f"about {cost_in[best]:.1f} device-s" + (f" (${usd:.4f})" if usd is not None else "")
                  + f"; expected grid error {_pct(e_after):.1f}% once measured")))
-    total_s = float(cost[chosen].sum()) if chosen else 0.0
+    total_s = float(cost_in[chosen].sum()) if chosen else 0.0
     return Plan(hardware_key=hardware_key, points=points, candidates=n, measured_before=m,
                 expected_error_before_pct=_pct(before), expected_error_after_pct=_pct(current),
                 expected_cost_s=total_s, expected_cost_usd=None if price is None else total_s / 3600 * price,
