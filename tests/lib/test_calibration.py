@@ -123,8 +123,11 @@ def test_local_correction_is_zero_without_measurements_and_follows_a_constant_of
     model = cal.DeviceErrorModel.fit(g, np.ones(len(g)))
     assert np.all(cal.local_correction(model, g.iloc[:0], np.array([]), g) == 0)
     measured = g.iloc[::3]
-    corr = cal.local_correction(model, measured, np.full(len(measured), 0.2), g)
+    precise = cal.DeviceErrorModel.fit(g, np.ones(len(g)), noise_std=0.02)
+    corr = cal.local_correction(precise, measured, np.full(len(measured), 0.2), g)
     assert np.all(np.abs(corr - 0.2) < 0.05)
+    shrunk = cal.local_correction(model, measured, np.full(len(measured), 0.2), g)  # noisier: shrunk towards 0
+    assert np.all((shrunk > 0.05) & (shrunk < 0.2))
 
 
 def test_corners_design_starts_at_the_low_and_high_corners():
