@@ -48,3 +48,5 @@ PAGED_ENGINE_MEMORY_UTILIZATION = 0.9
 #: Activation peak, CUDA graphs and the CUDA context a paged engine needs per device besides
 #: weights and KV cache (GB).
 PAGED_ENGINE_RESERVE_GB_PER_DEVICE = 1.0
+#: Calibration points a device's plan asks for (next_benchmarks, calibration_sensor, `calibrate`).
+CALIBRATION_POINTS = 5

@@ -60,6 +60,10 @@ performance_model_job = dg.define_asset_job(
     tags=LOCAL_HOST_TAGS,
     description="Score the coherent model (every answer derived from the primitives), k-shot curve, identities.",
 )
+calibration_job = dg.define_asset_job(
+    "calibration_job", selection=dg.AssetSelection.assets("next_benchmarks"), tags=LOCAL_HOST_TAGS,
+    description="Plan one device's next calibration points (next_benchmarks; partition = hardware).",
+)
 feature_selection_job = dg.define_asset_job(
     "feature_selection_job", selection=dg.AssetSelection.assets("feature_selection_reports"),
     tags=LOCAL_HOST_TAGS,
@@ -71,4 +75,4 @@ feature_selection_job = dg.define_asset_job(
 def jobs() -> dg.Definitions:
     """The jobs above."""
     return dg.Definitions(jobs=[catalog_job, benchmark_job, import_job, transform_job, training_job,
-                          performance_model_job, feature_selection_job])
+                          performance_model_job, feature_selection_job, calibration_job])

@@ -180,7 +180,7 @@ def _llm_points(sweep: SweepEntry) -> tuple[WorkloadPoint, ...]:
 
 
 def fitting_points(
-    model: ModelEntry, hardware: HardwareEntry, sweep: SweepEntry
+    model: ModelEntry, hardware: HardwareEntry, sweep: SweepEntry, points: tuple[WorkloadPoint, ...] | None = None
 ) -> tuple[tuple[WorkloadPoint, ...], list[str]]:
     """The sweep's LLM points that fit the hardware's memory, and a note per point left out.
 
@@ -188,11 +188,12 @@ def fitting_points(
         model: the partition's model.
         hardware: the partition's hardware.
         sweep: a ``transformers`` or ``vllm`` sweep.
+        points: explicit workload points to measure instead of the sweep's grid (a calibration run).
 
     Returns:
         (points to measure, descriptions of the points that do not fit).
     """
-    points = _llm_points(sweep)
+    points = _llm_points(sweep) if points is None else points
     keep, dropped = [], []
     for point in points:
         fit = point_fit(model, hardware, point, sweep.backend)
@@ -204,20 +205,47 @@ def fitting_points(
     return tuple(keep), dropped
 
 
-def points_left_out(model: ModelEntry, hardware: HardwareEntry, sweep: SweepEntry) -> list[str]:
-    """Why each LLM point of the sweep that does not fit the hardware's memory is left out."""
+def points_left_out(model: ModelEntry, hardware: HardwareEntry, sweep: SweepEntry,
+                    points: tuple[WorkloadPoint, ...] | None = None) -> list[str]:
+    """Why each LLM point of the sweep (or of ``points``) that does not fit the hardware's memory is left out."""
     if sweep.backend not in ("transformers", "vllm"):
         return []
-    return fitting_points(model, hardware, sweep)[1]
+    return fitting_points(model, hardware, sweep, points)[1]
 
 
-def skip_reason(model: ModelEntry, hardware: HardwareEntry, sweep: SweepEntry) -> str | None:
+def explicit_points(items: list[dict[str, Any]] | None) -> tuple[WorkloadPoint, ...] | None:
+    """Validated workload points from a run config's ``points`` list (None: the sweep's grid).
+
+    Raises:
+        CatalogError: naming the point and field, e.g. ``points[1].batch_size must be a positive
+            integer, got 0``, or for an empty list.
+    """
+    from benchmark_jobs.spec import SpecError
+
+    if items is None:
+        return None
+    if not items:
+        raise CatalogError("points: an explicit list of workload points must not be empty (omit it for the sweep's grid)")
+    out = []
+    for i, item in enumerate(items):
+        try:
+            out.append(WorkloadPoint(**{k: v for k, v in item.items() if v is not None}))
+        except SpecError as exc:
+            raise CatalogError(f"points[{i}]: {exc}") from None
+        except TypeError as exc:
+            raise CatalogError(f"points[{i}]: {exc}") from None
+    return tuple(out)
+
+
+def skip_reason(model: ModelEntry, hardware: HardwareEntry, sweep: SweepEntry,
+                points: tuple[WorkloadPoint, ...] | None = None) -> str | None:
     """Why this partition cannot run under this sweep, or None when it can.
 
     Args:
         model: the partition's model.
         hardware: the partition's hardware.
         sweep: the sweep being run.
+        points: explicit workload points instead of the sweep's grid (a calibration run).
     """
     if not sweep.covers(model.key, hardware.key):
         return (f"not in sweep {sweep.name!r} (it covers models {sweep.models} "
@@ -243,17 +271,22 @@ def skip_reason(model: ModelEntry, hardware: HardwareEntry, sweep: SweepEntry) -
             model.transformers_config()
         except CatalogError as exc:
             return str(exc)
-    if model.architecture and sweep.max_context_tokens > model.architecture.max_position_embeddings:
-        return (f"sweep context {sweep.max_context_tokens} tokens exceeds "
+    context = (sweep.max_context_tokens if points is None
+               else max(p.input_tokens + p.output_tokens for p in points))
+    if model.architecture and context > model.architecture.max_position_embeddings:
+        return (f"{'sweep' if points is None else 'points'} context {context} tokens exceeds "
                 f"{model.key!r}'s max_position_embeddings {model.architecture.max_position_embeddings}")
     if backend == "openai-server":
         return None  # the server's memory is the server's business
-    points, _ = fitting_points(model, hardware, sweep)
-    if not points:
-        smallest = min(_llm_points(sweep), key=lambda p: point_memory_gb(model, p, backend))
+    if points is not None and backend not in ("transformers", "vllm"):
+        return f"explicit points are for LLM sweeps (transformers, vllm); sweep {sweep.name!r} uses {backend!r}"
+    fitting, _ = fitting_points(model, hardware, sweep, points)
+    if not fitting:
+        smallest = min(points or _llm_points(sweep), key=lambda p: point_memory_gb(model, p, backend))
         fit = point_fit(model, hardware, smallest, backend)
         return (f"does not fit: {model.key} in {smallest.dtype} needs about {fit.required_gb:.1f} GB even at "
-                f"the sweep's smallest point; {hardware.key} offers {fit.usable_gb:.1f} GB usable")
+                f"the {'sweep' if points is None else 'run'}'s smallest point; {hardware.key} offers "
+                f"{fit.usable_gb:.1f} GB usable")
     return None
 
 
@@ -286,16 +319,20 @@ def _serving(sweep: SweepEntry) -> ServingSettings | None:
 
 
 def build_job_spec(
-    run_id: str, model: ModelEntry, hardware: HardwareEntry, sweep: SweepEntry, partition_key: str | None
+    run_id: str, model: ModelEntry, hardware: HardwareEntry, sweep: SweepEntry, partition_key: str | None,
+    points: tuple[WorkloadPoint, ...] | None = None,
 ) -> JobSpec:
     """The job spec for one partition of a sweep (the benchmark machine needs nothing else).
 
-    Secrets are not part of the spec: the serving API key and the Hugging Face token reach the
+    ``points`` replaces the sweep's grid with explicit LLM workload points (a calibration run); the
+    sweep still gives the backend and the measurement settings. Secrets are not part of the spec: the serving API key and the Hugging Face token reach the
     harness as environment variables through the launcher.
     """
     device = TORCH_DEVICES.get(hardware.kind)
     if device is None:
         raise CatalogError(f"hardware {hardware.key!r} ({hardware.kind}) has no torch device for the harness")
+    if points is not None and sweep.backend not in ("transformers", "vllm"):
+        raise CatalogError(f"explicit points are for LLM sweeps; sweep {sweep.name!r} uses {sweep.backend!r}")
     if sweep.backend == "tabular":
         points = tabular_points(sweep.batch_sizes, sweep.dtypes[0])
     elif sweep.backend == "openai-server":
@@ -304,7 +341,7 @@ def build_job_spec(
                                 sweep.serving.request_rates_rps, sweep.serving.concurrencies, sweep.dtypes[0],
                                 sweep.prompt_type)
     else:
-        points, _ = fitting_points(model, hardware, sweep)  # skip_reason said at least one fits
+        points, _ = fitting_points(model, hardware, sweep, points)  # skip_reason said at least one fits
         if not points:
             raise CatalogError(f"{model.key} fits no point of sweep {sweep.name!r} on {hardware.key}")
     return JobSpec(

@@ -316,6 +316,24 @@ class Predictors:
         return constants.TARGET_UNITS.get(target, "")
 
 
+def measurements_seen(cards: list[dict[str, Any]], hardware_key: str, model_key: str) -> dict[str, int] | None:
+    """How many rows of this hardware and of this model trained an answer, or None if unknown.
+
+    Reads each card's ``rows_by_hardware`` and ``rows_by_model`` (rows that labelled the
+    primitive); an answer derived from several primitives reports the fewest (its weakest part).
+    Cards written before the counts existed give None.
+
+    Args:
+        cards: the cards of the primitives the answer is made of.
+        hardware_key: the catalog hardware key.
+        model_key: the catalog model key.
+    """
+    if not cards or any("rows_by_hardware" not in c for c in cards):
+        return None
+    return {"hardware": min(int(c["rows_by_hardware"].get(hardware_key, 0)) for c in cards),
+            "model": min(int(c.get("rows_by_model", {}).get(model_key, 0)) for c in cards)}
+
+
 @dataclass
 class Setup:
     """A question resolved against the catalog: what is actually asked, and whether it can run.
@@ -440,11 +458,10 @@ def predict_setup(setup: Setup, models_dir: Path, targets: list[str] | None = No
                        "upper_90": None if math.isnan(upper) else float(upper),
                        "promoted": predictors.promoted(target),
                        "derived_from": list(DERIVED_FROM.get(target, ()))}
-        parts = [predictors.models[p][1] for p in DERIVED_FROM.get(target, (target,)) if p in predictors.models]
-        if parts and all("rows_by_hardware" in c for c in parts):  # cards written before the counts have none
-            out[target]["measurements_seen"] = {
-                "hardware": min(c["rows_by_hardware"].get(hardware.key, 0) for c in parts),
-                "model": min(c.get("rows_by_model", {}).get(setup.model.key, 0) for c in parts)}
+        seen = measurements_seen([predictors.models[p][1] for p in DERIVED_FROM.get(target, (target,))
+                                  if p in predictors.models], hardware.key, setup.model.key)
+        if seen is not None:
+            out[target]["measurements_seen"] = seen
         if unseen:
             out[target]["warnings"] = unseen
         if bool(values["saturated"]):

@@ -1,7 +1,8 @@
 """Declarative automation of everything downstream of the measurements.
 
 dbt models carry :func:`refresh_after_new_data` through the translator; the training assets,
-``shap_reports`` and ``dataset_report`` carry it on their definitions. ``feature_selection_reports``
+``shap_reports``, ``dataset_report`` and ``next_benchmarks`` (a device's calibration plan, made again
+once the predictors retrained) carry it on their definitions. ``feature_selection_reports``
 carries none on purpose: it retrains every target once per feature group (minutes), so it runs
 on demand (``feature_selection_job``), not after every new partition. The runs it launches carry the
 local host tag, which ``dagster.yaml`` limits to one run per host: a refresh never overlaps a
@@ -14,7 +15,8 @@ from inference_estimation import constants
 from inference_estimation.defs.jobs import LOCAL_HOST_TAGS
 
 #: The derived assets the sensor keeps fresh (benchmarks and imports are scheduled, not eager).
-REFRESHED_GROUPS = ("transform_staging", "transform_intermediate", "transform_marts", "training", "reports")
+REFRESHED_GROUPS = ("transform_staging", "transform_intermediate", "transform_marts", "training", "reports",
+                    "calibration")
 #: In those groups but refreshed on demand only (no automation condition): minutes per run.
 ON_DEMAND_ASSETS = ("feature_selection_reports",)
 

@@ -15,10 +15,17 @@ from inference_estimation.defs.benchmarks.config import (
     LAND_OP,
     LAUNCH_OP,
     BenchmarkConfig,
+    CalibrationConfig,
     ProbeConfig,
     benchmark_config_mapping,
 )
-from inference_estimation.defs.benchmarks.partitions import benchmark_partitions, ensure_benchmark_partitions
+from inference_estimation.defs.benchmarks.partitions import (
+    benchmark_partitions,
+    ensure_benchmark_partitions,
+    hardware_partitions,
+)
+from inference_estimation.defs.conditions import refresh_after_new_data
+from inference_estimation.defs.shared import PREDICTORS, TRAINING_FEATURES, read_training_features
 from inference_estimation.defs.resources import (
     CatalogResource,
     HarnessSecrets,
@@ -26,9 +33,10 @@ from inference_estimation.defs.resources import (
     PipesMessageStore,
 )
 from inference_estimation.launchers import launcher_for
+from inference_estimation.lib.catalog import CatalogError
 from inference_estimation.lib import warehouse
 from inference_estimation.lib.features import hardware_facts, model_facts
-from inference_estimation.lib.planning import build_job_spec, points_left_out, skip_reason
+from inference_estimation.lib.planning import build_job_spec, explicit_points, points_left_out, skip_reason
 from inference_estimation.lib.summaries import run_summary
 
 
@@ -140,13 +148,18 @@ def launch_benchmark(
     keys = context.partition_key.keys_by_dimension
     entries = catalog.for_run(context.log)
     model, hardware, sweep = entries.model(keys["model"]), entries.hw(keys["hardware"]), entries.sweep(config.sweep)
-    reason = skip_reason(model, hardware, sweep)
+    # explicit points (a calibration run) replace the sweep's grid; invalid ones fail here, naming the field
+    try:
+        points = explicit_points(None if config.points is None else [p.model_dump() for p in config.points])
+    except CatalogError as exc:
+        raise dg.Failure(description=f"run config ops.{BENCHMARK_ASSET}.config.{exc}") from None
+    reason = skip_reason(model, hardware, sweep, points)
     if reason:
         context.log.warning(f"skipped {context.partition_key}: {reason}")
         return dg.Output(LaunchedRun(sweep=sweep.name, skip_reason=reason))
     run_id = f"{context.run_id[:8]}-{model.key}-{hardware.key}"
-    spec = build_job_spec(run_id, model, hardware, sweep, str(context.partition_key))
-    left_out = points_left_out(model, hardware, sweep)
+    spec = build_job_spec(run_id, model, hardware, sweep, str(context.partition_key), points)
+    left_out = points_left_out(model, hardware, sweep, points)
     for note in left_out:
         context.log.warning(f"point left out, it does not fit {hardware.key}: {note}")
     context.log.info(f"launching {len(spec.points)} points of sweep {sweep.name} on {hardware.key}")
@@ -160,6 +173,7 @@ def launch_benchmark(
                                  launch_wall_s=time.perf_counter() - start,
                                  metadata={**result.metadata, **run_summary(result.records),
                                            "backend": spec.backend, "points_planned": len(spec.points),
+                                           "points_source": "sweep grid" if points is None else "explicit",
                                            "points_left_out": len(left_out),
                                            **({"points_left_out_why": "\n".join(left_out)} if left_out else {})}))
 
@@ -204,3 +218,68 @@ def land_benchmark(context: dg.OpExecutionContext, launched: LaunchedRun, duckdb
 def benchmark_runs(hardware_specs, model_specs):
     """Launch (no pool) then land (pool ``duckdb``): a slow remote benchmark never blocks other writers."""
     return land_benchmark(launch_benchmark(hardware_specs=hardware_specs, model_specs=model_specs))
+
+
+#: The calibration plan asset (per benchmarkable hardware); the sensor and ``calibrate`` read its metadata.
+NEXT_BENCHMARKS = "next_benchmarks"
+
+
+def _training_frame(duckdb: DuckDBResource):
+    """The training frame, or an empty one before the marts were ever built (a fresh home can plan)."""
+    import duckdb as duckdb_module
+    import pandas as pd
+
+    try:
+        return read_training_features(duckdb)
+    except duckdb_module.CatalogException:
+        return pd.DataFrame(columns=["hardware_key", "model_key"])
+
+
+@dg.asset(
+    name=NEXT_BENCHMARKS,
+    group_name="calibration",
+    kinds={"python", "catboost"},
+    partitions_def=hardware_partitions,
+    deps=[TRAINING_FEATURES, PREDICTORS],
+    automation_condition=refresh_after_new_data(),
+    description="The next k benchmark points of one device: from its sweep's grid (x the models that fit), "
+    "the points that most reduce the predictor's expected error on the device per unit of cost (predicted "
+    "run time x price per hour), with why (uncertainty, expected cost) and the expected error before and "
+    "after measuring them. calibration_sensor launches them; `inference-estimation calibrate` prints them.",
+)
+def next_benchmarks(context: dg.AssetExecutionContext, config: CalibrationConfig, duckdb: DuckDBResource,
+                    catalog: CatalogResource, home: HomeResource) -> dg.MaterializeResult:
+    """Plans this hardware partition's calibration points (lib.calibration.plan_for_hardware)."""
+    from inference_estimation.lib.calibration import plan_for_hardware
+
+    hardware_key = context.partition_key
+    result = plan_for_hardware(catalog.for_run(context.log), home.get().models_dir, _training_frame(duckdb),
+                               hardware_key, config.points, sweep=config.sweep, method=config.uncertainty,
+                               estimator=config.estimator)
+    for note in result.notes:
+        context.log.info(note)
+    plan = result.plan
+    metadata: dict = {
+        "hardware": result.hardware_key, "sweep": result.sweep or "none", "k": result.k,
+        "measured_rows": result.measured_rows,
+        "measured_rows_by_model": dg.MetadataValue.json(result.measured_rows_by_model),
+        "plan_id": result.plan_id or "none", "notes": "\n".join(result.notes) or "none",
+        "points": dg.MetadataValue.json(result.points_by_model()),
+    }
+    if plan is not None:
+        metadata.update({
+            "planned_points": len(plan.points), "candidates": plan.candidates,
+            "expected_error_before_pct": round(plan.expected_error_before_pct, 2),
+            "expected_error_after_pct": round(plan.expected_error_after_pct, 2),
+            "expected_cost_s": round(plan.expected_cost_s, 1),
+            "expected_cost_usd": round(plan.expected_cost_usd, 4) if plan.expected_cost_usd is not None else "unknown",
+            "uncertainty_method": plan.uncertainty_method, "estimator": plan.estimator,
+            "planning_s": round(plan.planning_s, 4),
+            "plan": dg.MetadataValue.md(plan.markdown()),
+            "why": dg.MetadataValue.json([{"model": p.model_key, "batch_size": p.batch_size,
+                                           "input_tokens": p.input_tokens, "output_tokens": p.output_tokens,
+                                           "why": p.why} for p in plan.points]),
+        })
+    else:
+        metadata["planned_points"] = 0
+    return dg.MaterializeResult(metadata=metadata)

@@ -15,14 +15,51 @@ LAUNCH_OP = "launch_benchmark"
 LAND_OP = "land_benchmark"
 
 
+class WorkloadPointConfig(dg.Config):
+    """One explicit workload point of a benchmark run (an LLM point; the harness validates it too).
+
+    Attributes:
+        batch_size: prompts per batch.
+        input_tokens: prompt length in tokens.
+        output_tokens: tokens generated per prompt (forced).
+        dtype: ``float32``, ``bfloat16`` or ``float16``.
+    """
+
+    batch_size: int
+    input_tokens: int
+    output_tokens: int
+    dtype: str = "float32"
+
+
 class BenchmarkConfig(dg.Config):
-    """Which sweep a benchmark partition runs.
+    """Which sweep a benchmark partition runs, and optionally which of its points.
 
     Attributes:
         sweep: a sweep name from the catalog (``test-tiny``, ``local-demo``, ...).
+        points: explicit workload points to measure instead of the sweep's grid (what a
+            calibration run measures); the sweep still gives the backend and measurement settings.
+            None: the sweep's whole grid.
     """
 
     sweep: str = constants.DEFAULT_SWEEP
+    points: list[WorkloadPointConfig] | None = None
+
+
+class CalibrationConfig(dg.Config):
+    """How ``next_benchmarks`` plans a device's calibration.
+
+    Attributes:
+        points: how many points to plan (k).
+        sweep: the sweep whose grid and settings to use (None: the default sweep if it covers the
+            device, else the first sweep that does).
+        uncertainty: ``distance`` (to the training data) or ``ensemble`` (bootstrap disagreement).
+        estimator: the correction the plan is for: ``constant`` (what predictors serve) or ``local``.
+    """
+
+    points: int = constants.CALIBRATION_POINTS
+    sweep: str | None = None
+    uncertainty: str = "distance"
+    estimator: str = "constant"
 
 
 class ProbeConfig(dg.Config):
@@ -35,20 +72,32 @@ class ProbeConfig(dg.Config):
     probe_max_seconds: float = 3.0
 
 
-def benchmark_run_config(sweep: str) -> dict[str, Any]:
-    """The run config that makes ``benchmark_runs`` run ``sweep``.
+def benchmark_run_config(sweep: str, points: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """The run config that makes ``benchmark_runs`` run ``sweep`` (or only ``points`` of it).
 
     It is the config of the asset's graph, which hands it on to the launch op (see
     :data:`benchmark_config_mapping`); callers never spell the op path themselves.
 
     Args:
         sweep: a sweep name from the catalog.
+        points: explicit workload points (``batch_size``, ``input_tokens``, ``output_tokens``,
+            ``dtype``) instead of the sweep's grid.
 
     Returns:
-        ``{"ops": {"benchmark_runs": {"config": {"sweep": sweep}}}}`` (merge other top-level keys,
-        e.g. ``loggers``, beside it).
+        ``{"ops": {"benchmark_runs": {"config": {"sweep": sweep, "points": ...}}}}`` (merge other
+        top-level keys, e.g. ``loggers``, beside it).
     """
-    return {"ops": {BENCHMARK_ASSET: {"config": BenchmarkConfig(sweep=sweep).model_dump()}}}
+    config = BenchmarkConfig(sweep=sweep, points=None if points is None else [WorkloadPointConfig(**p) for p in points])
+    dumped = config.model_dump()
+    if dumped.get("points") is None:
+        dumped.pop("points", None)
+    return {"ops": {BENCHMARK_ASSET: {"config": dumped}}}
+
+
+def points_from_run_config(run_config: Mapping[str, Any]) -> list[dict[str, Any]] | None:
+    """The explicit workload points a run config gives ``benchmark_runs`` (None: the sweep's grid)."""
+    config = run_config.get("ops", {}).get(BENCHMARK_ASSET, {}).get("config") or {}
+    return config.get("points")
 
 
 def sweep_from_run_config(run_config: Mapping[str, Any]) -> str:
@@ -62,7 +111,10 @@ def sweep_from_run_config(run_config: Mapping[str, Any]) -> str:
 
 
 def _launch_op_config(graph_config: Mapping[str, Any]) -> dict[str, Any]:
-    return {LAUNCH_OP: {"config": BenchmarkConfig(**graph_config).model_dump()}}
+    config = BenchmarkConfig(**graph_config).model_dump()
+    if config.get("points") is None:
+        config.pop("points", None)  # the sweep's grid: the op's config says only the sweep
+    return {LAUNCH_OP: {"config": config}}
 
 
 #: The ``benchmark_runs`` graph takes :class:`BenchmarkConfig` as its own config and gives it to the

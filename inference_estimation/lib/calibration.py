@@ -1,0 +1,734 @@
+"""Calibrating new hardware in a handful of measurements, chosen by the predictor's uncertainty.
+
+Dagster-free. Three pieces:
+
+* **Uncertainty per candidate point** (log space, ranks candidates):
+
+  - ``ensemble``: the spread of the time primitives' log predictions over a few fits of
+    :func:`lib.modeling.fit_primitive` on bootstrap resamples of the training rows;
+  - ``distance``: the mean distance of the point to its nearest training rows in standardised
+    log workload, architecture and physics features (no model fit at all);
+  - the 90% interval is no ranking: its log half-width is one number per primitive.
+
+  ``benchmarks/active_calibration.py`` measures which ranks real errors best (Spearman between
+  uncertainty and the absolute log error of leave-one-hardware-out predictions on the public data).
+
+* **The planner** (:func:`plan_points`): from a candidate grid, greedily the k points that most
+  reduce the *expected* error on the device per unit of cost. The expected error follows a small
+  Gaussian model of the predictor's log residual on the device,
+  ``r_i = delta + g(x_i) + noise``: ``delta`` the device's offset from what the predictor says
+  (the part its per-device correction learns), ``g`` a smooth function of the standardised
+  features whose prior standard deviation at a point grows with its uncertainty (random Fourier
+  features of an RBF kernel: nearby points are correlated, which is how coverage enters), and
+  measurement noise. The predictor updates on a new device with the shrunken mean (median) of the
+  measured residuals (:func:`lib.modeling.hardware_corrections`), so the expected squared error on
+  the grid after measuring a set ``S`` is exact under that model for *that* estimator, not for
+  an idealised one -- a point is worth measuring when its residual is likely to be representative
+  of the grid's. Each point's cost is its predicted run time (warm-up + trials of the predicted
+  e2e latency + a fixed overhead) times the device's price per hour.
+
+* **The candidate grid** (:func:`candidate_grid`): a sweep's axes x the models that fit the device.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any, Sequence
+
+import numpy as np
+import pandas as pd
+
+from inference_estimation.lib.modeling import (
+    HARDWARE_CORRECTION_PRIOR_ROWS, FittedPrimitive, fit_phase_estimate, fit_primitive, predict_primitive_log,
+)
+from inference_estimation.lib.performance_model import TIME_PRIMITIVES
+
+#: Columns (log-transformed, standardised) in which "near the training data" and grid coverage are
+#: measured: the workload, the model's size and the physics the predictor is built on.
+DISTANCE_FEATURES = [
+    "effective_batch", "input_tokens", "output_tokens", "params", "weights_gb", "kv_cache_gb",
+    "prefill_arithmetic_intensity", "decode_arithmetic_intensity", "roofline_ttft_s", "roofline_tpot_s",
+    "memory_fit_ratio",
+]
+UNCERTAINTY_METHODS = ("distance", "ensemble")
+#: How the predictor turns a device's measurements into a correction (what the planner plans for).
+ESTIMATORS = ("constant", "local")
+#: The planner's default uncertainty (see the measurement in benchmarks/active_calibration.py).
+DEFAULT_UNCERTAINTY = "distance"
+#: Nearest training rows averaged by the distance uncertainty.
+DISTANCE_NEIGHBOURS = 5
+#: Bootstrap members and CatBoost rounds of the ensemble uncertainty.
+ENSEMBLE_MEMBERS = 3
+ENSEMBLE_ITERATIONS = 150
+#: Prior log std of a new device's offset from the predictor (what its correction learns). On the
+#: public data, leave-one-hardware-out (29 devices with >= 20 rows), the per-device median log
+#: residual of the time primitives spreads by 0.15 robustly (1.4826 x MAD; the plain std, ~1, is
+#: three Apple devices the predictor misses by 5x) -- benchmarks/active_calibration.py prints it.
+DEVICE_OFFSET_STD = 0.15
+#: Prior log std of a point's own error beyond the device offset, at the grid's median uncertainty
+#: (same benchmark: the median within-device log std of the residuals is 0.36).
+POINT_ERROR_STD = 0.35
+#: Log std of what a measured residual says that no smooth function of the features explains:
+#: repeat-to-repeat noise plus campaign quirks. Not measured separately; kept well above a benchmark
+#: point's repeat CV so that the local correction does not chase single points.
+MEASUREMENT_NOISE_STD = 0.15
+#: Length scale of the coverage kernel, in standardised log-feature units. Two points of a grid sit
+#: about sqrt(2 x 11) ~ 4.7 apart in the 11 standardised features, so a length near that keeps
+#: neighbours correlated (at 1.5 every point was its own island and coverage did nothing).
+KERNEL_LENGTH = 3.5
+#: Random Fourier features of that kernel (low rank keeps a 10k-point plan in milliseconds).
+KERNEL_FEATURES = 128
+#: Run time one point costs besides its generations (model load, warm-up set-up), seconds.
+POINT_OVERHEAD_S = 5.0
+#: Generations one point runs (1 warm-up + up to 3 trials) when the sweep does not say.
+RUNS_PER_POINT = 4
+
+
+# ---------------------------------------------------------------------------------------- features
+def log_features(frame: pd.DataFrame, columns: Sequence[str] = DISTANCE_FEATURES) -> np.ndarray:
+    """``log`` of the positive feature values (NaN where unknown or not positive), rows x columns."""
+    out = np.full((len(frame), len(columns)), np.nan)
+    for j, column in enumerate(columns):
+        if column in frame:
+            values = pd.to_numeric(frame[column], errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                out[:, j] = np.where(values > 0, np.log(np.where(values > 0, values, 1.0)), np.nan)
+    return out
+
+
+@dataclass
+class Standardizer:
+    """Centre and scale of log features, fitted on reference rows; unknown values sit at the centre."""
+
+    centre: np.ndarray
+    scale: np.ndarray
+
+    @classmethod
+    def fit(cls, values: np.ndarray) -> "Standardizer":
+        """Median and standard deviation per column (1 where a column is constant or unknown)."""
+        with np.errstate(all="ignore"):
+            import warnings
+
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)
+                centre = np.nanmedian(values, axis=0) if len(values) else np.zeros(values.shape[1])
+                scale = np.nanstd(values, axis=0) if len(values) else np.ones(values.shape[1])
+        centre = np.where(np.isfinite(centre), centre, 0.0)
+        scale = np.where(np.isfinite(scale) & (scale > 1e-9), scale, 1.0)
+        return cls(centre, scale)
+
+    def transform(self, values: np.ndarray) -> np.ndarray:
+        """Standardised values; NaN becomes 0 (the centre)."""
+        z = (values - self.centre) / self.scale
+        return np.where(np.isfinite(z), z, 0.0)
+
+
+# ------------------------------------------------------------------------------------- uncertainty
+def distance_uncertainty(train: pd.DataFrame, candidates: pd.DataFrame,
+                         neighbours: int = DISTANCE_NEIGHBOURS) -> np.ndarray:
+    """Mean distance of each candidate to its nearest training rows (standardised log features).
+
+    Large where the predictor would extrapolate (a workload, model size or arithmetic intensity
+    it has never seen); needs no model fit.
+    """
+    from scipy.spatial import cKDTree
+
+    if len(train) == 0:
+        return np.ones(len(candidates))
+    ref = log_features(train)
+    scaler = Standardizer.fit(ref)
+    tree = cKDTree(scaler.transform(ref))
+    k = min(neighbours, len(train))
+    dist, _ = tree.query(scaler.transform(log_features(candidates)), k=k)
+    dist = dist.reshape(len(candidates), k)
+    return dist.mean(axis=1)
+
+
+def fit_ensemble(train: pd.DataFrame, primitives: Sequence[str] = TIME_PRIMITIVES, members: int = ENSEMBLE_MEMBERS,
+                 seed: int = 0, iterations: int = ENSEMBLE_ITERATIONS,
+                 split: str = "physics") -> dict[str, list[FittedPrimitive]]:
+    """Bootstrap fits of the primitives (rows resampled with replacement, a seed per member)."""
+    rng = np.random.default_rng(seed)
+    out: dict[str, list[FittedPrimitive]] = {p: [] for p in primitives}
+    for member in range(members):
+        sample = train.iloc[rng.integers(0, len(train), len(train))]
+        phase = fit_phase_estimate(sample, split, seed + member)
+        for primitive in primitives:
+            fitted = fit_primitive(sample, primitive, seed + member, iterations, phase)
+            if fitted is not None:
+                out[primitive].append(fitted)
+    return out
+
+
+def ensemble_uncertainty(ensemble: dict[str, list[FittedPrimitive]], candidates: pd.DataFrame) -> np.ndarray:
+    """Root mean (over primitives) of the members' variance of log predictions, per candidate."""
+    variances = []
+    for fits in ensemble.values():
+        if len(fits) >= 2:
+            logs = np.vstack([predict_primitive_log(f, candidates) for f in fits])
+            variances.append(np.nanvar(logs, axis=0))
+    if not variances:
+        return np.ones(len(candidates))
+    return np.sqrt(np.nanmean(np.vstack(variances), axis=0))
+
+
+def uncertainty(method: str, train: pd.DataFrame, candidates: pd.DataFrame,
+                ensemble: dict[str, list[FittedPrimitive]] | None = None, seed: int = 0) -> np.ndarray:
+    """The chosen uncertainty of each candidate (see :data:`UNCERTAINTY_METHODS`).
+
+    Raises:
+        ValueError: naming the unknown method.
+    """
+    if method == "distance":
+        return distance_uncertainty(train, candidates)
+    if method == "ensemble":
+        return ensemble_uncertainty(ensemble if ensemble is not None else fit_ensemble(train, seed=seed), candidates)
+    raise ValueError(f"uncertainty method {method!r} is unknown; use one of {', '.join(UNCERTAINTY_METHODS)}")
+
+
+def spearman(a: np.ndarray, b: np.ndarray) -> float:
+    """Spearman rank correlation over the pairs where both are finite (NaN under 3 pairs)."""
+    from scipy.stats import spearmanr
+
+    ok = np.isfinite(a) & np.isfinite(b)
+    if ok.sum() < 3:
+        return float("nan")
+    return float(spearmanr(a[ok], b[ok]).statistic)
+
+
+# ----------------------------------------------------------------------------------------- costs
+def point_cost_s(e2e_latency_s: np.ndarray, runs_per_point: int = RUNS_PER_POINT,
+                 overhead_s: float = POINT_OVERHEAD_S) -> np.ndarray:
+    """Seconds of device time one point takes: its generations plus a fixed overhead.
+
+    An unknown latency (NaN) costs the most expensive known point (never 0: a point with no
+    prediction is not free).
+    """
+    e2e = np.asarray(e2e_latency_s, dtype=float)
+    known = np.isfinite(e2e) & (e2e > 0)
+    fill = float(np.max(e2e[known])) if known.any() else 60.0
+    return overhead_s + runs_per_point * np.where(known, e2e, fill)
+
+
+def run_time_s(rows: pd.DataFrame, e2e_latency_s: np.ndarray, tpot_s: np.ndarray) -> np.ndarray:
+    """One generation's run time: the e2e latency, else (decode-only rows) output tokens x TPOT."""
+    e2e = np.asarray(e2e_latency_s, dtype=float)
+    out = pd.to_numeric(rows["output_tokens"], errors="coerce").to_numpy(dtype=float) if "output_tokens" in rows \
+        else np.full(len(rows), np.nan)
+    return np.where(np.isfinite(e2e), e2e, out * np.asarray(tpot_s, dtype=float))
+
+
+# --------------------------------------------------------------------------------------- planner
+@dataclass
+class PlannedPoint:
+    """One chosen point and why: its uncertainty, cost, and the expected error after it is measured."""
+
+    candidate: int
+    model_key: str
+    batch_size: int | None
+    input_tokens: int | None
+    output_tokens: int | None
+    dtype: str
+    uncertainty: float
+    uncertainty_rank_pct: float
+    expected_cost_s: float
+    expected_cost_usd: float | None
+    expected_error_after_pct: float
+    why: str
+
+
+@dataclass
+class Plan:
+    """The planner's choice for one device.
+
+    ``expected_error_*_pct`` is the expected median absolute percentage error over the grid of the
+    time primitives (the Gaussian model of the module docstring), before and after the points.
+    """
+
+    hardware_key: str | None
+    points: list[PlannedPoint]
+    candidates: int
+    measured_before: int
+    expected_error_before_pct: float
+    expected_error_after_pct: float
+    expected_cost_s: float
+    expected_cost_usd: float | None
+    uncertainty_method: str
+    planning_s: float
+    order: list[int] = field(default_factory=list)
+    estimator: str = "constant"
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain values (JSON-ready)."""
+        return asdict(self)
+
+    def markdown(self) -> str:
+        """A table of the chosen points and why."""
+        cost = "expected cost (USD)" if self.expected_cost_usd is not None else "expected cost (device s)"
+        lines = [f"| # | model | batch | input | output | dtype | uncertainty (rank) | {cost} | expected error after |",
+                 "|---|---|---|---|---|---|---|---|---|"]
+        for i, p in enumerate(self.points, 1):
+            money = f"{p.expected_cost_usd:.4f}" if p.expected_cost_usd is not None else f"{p.expected_cost_s:.1f}"
+            lines.append(f"| {i} | {p.model_key} | {p.batch_size} | {p.input_tokens} | {p.output_tokens} | {p.dtype} | "
+                         f"{p.uncertainty:.3f} (top {100 - p.uncertainty_rank_pct:.0f}%) | {money} | "
+                         f"{p.expected_error_after_pct:.1f}% |")
+        lines.append("")
+        lines.append(f"Expected error on the grid ({self.candidates} candidates, {self.measured_before} measured "
+                     f"before): {self.expected_error_before_pct:.1f}% -> {self.expected_error_after_pct:.1f}% "
+                     f"(uncertainty: {self.uncertainty_method}).")
+        return "\n".join(lines)
+
+
+def _int(value: Any) -> int | None:
+    """An integer workload field, None when unknown (public rows may lack one)."""
+    try:
+        return None if value is None or not np.isfinite(float(value)) else int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _pct(squared_log_error: float) -> float:
+    """Median APE (%) of a zero-mean log-normal error with this variance."""
+    return 100.0 * (math.exp(0.6745 * math.sqrt(max(squared_log_error, 0.0))) - 1.0)
+
+
+def plan_points(candidates: pd.DataFrame, candidate_uncertainty: np.ndarray, cost_s: np.ndarray, k: int,
+                measured: pd.DataFrame | None = None, measured_uncertainty: np.ndarray | None = None,
+                price_per_hour_usd: float | None = None, method: str = DEFAULT_UNCERTAINTY,
+                offset_std: float = DEVICE_OFFSET_STD, point_std: float = POINT_ERROR_STD,
+                noise_std: float = MEASUREMENT_NOISE_STD, prior_rows: float = HARDWARE_CORRECTION_PRIOR_ROWS,
+                length: float = KERNEL_LENGTH, n_features: int = KERNEL_FEATURES, seed: int = 0,
+                hardware_key: str | None = None, estimator: str = "constant", cost_power: float = 1.0) -> Plan:
+    """Greedily the ``k`` candidates that most reduce the expected error on the grid per unit of cost.
+
+    Args:
+        candidates: feature rows of the grid (``model_key``, workload and :data:`DISTANCE_FEATURES`).
+        candidate_uncertainty: uncertainty per candidate (any method; scaled to the grid's median).
+        cost_s: device seconds per candidate (:func:`point_cost_s`).
+        k: points to choose (fewer when the grid is smaller).
+        measured: feature rows the device already has measured (they already inform its correction).
+        measured_uncertainty: their uncertainty (default: the grid's median).
+        price_per_hour_usd: the device's price (all its devices); None when unknown (costs in seconds).
+        method: name of the uncertainty method (recorded).
+        offset_std, point_std, noise_std, prior_rows, length, n_features: the model (module docstring).
+        seed: seed of the random Fourier features (the plan is deterministic for a seed).
+        hardware_key: recorded in the plan.
+        estimator: how the predictor will use the measurements: ``constant`` (the served per-device
+            correction, a shrunken mean of the residuals) or ``local`` (:func:`local_correction`).
+        cost_power: a point's value is its error reduction / cost ** cost_power (1: per unit of cost,
+            0: cost ignored).
+
+    Returns:
+        The plan; ``order`` lists the chosen candidate positions in the order chosen (nested: the
+        first 3 of a 5-point plan are the 3-point plan).
+
+    Raises:
+        ValueError: for k < 1, or arrays whose length differs from the candidates'.
+    """
+    started = time.perf_counter()
+    n = len(candidates)
+    if k < 1:
+        raise ValueError(f"k must be >= 1, got {k}")
+    u = np.asarray(candidate_uncertainty, dtype=float)
+    cost_in = np.asarray(cost_s, dtype=float)
+    cost = cost_in ** cost_power
+    if len(u) != n or len(cost_in) != n:
+        raise ValueError(f"candidate_uncertainty ({len(u)}) and cost_s ({len(cost_in)}) must have one value per "
+                         f"candidate ({n})")
+    measured = measured if measured is not None else candidates.iloc[:0]
+    m = len(measured)
+    finite = u[np.isfinite(u) & (u > 0)]
+    ref = float(np.median(finite)) if len(finite) else 1.0
+    u = np.where(np.isfinite(u) & (u > 0), u, ref)
+    mu = np.full(m, ref) if measured_uncertainty is None else np.asarray(measured_uncertainty, dtype=float)
+    mu = np.where(np.isfinite(mu) & (mu > 0), mu, ref)
+    error_model = DeviceErrorModel.fit(candidates, u, offset_std, point_std, noise_std, length, n_features, seed)
+    h_c = error_model.design(candidates, u)
+    h_m = error_model.design(measured, mu) if m else np.zeros((0, h_c.shape[1]))
+    if estimator == "constant":
+        before, chosen, after = _greedy_constant(h_c, h_m, cost, k, noise_std ** 2, prior_rows)
+    elif estimator == "local":
+        before, chosen, after = _greedy_local(h_c, h_m, cost, k, noise_std ** 2)
+    else:
+        raise ValueError(f"estimator {estimator!r} is unknown; use one of {', '.join(ESTIMATORS)}")
+    current = after[-1] if after else before
+    price = price_per_hour_usd if price_per_hour_usd and price_per_hour_usd > 0 else None
+    rank = pd.Series(u).rank(pct=True).to_numpy() * 100
+    points = []
+    for best, e_after in zip(chosen, after):
+        row = candidates.iloc[best]
+        usd = None if price is None else float(cost_in[best] / 3600 * price)
+        points.append(PlannedPoint(
+            candidate=best, model_key=str(row.get("model_key", "")), batch_size=_int(row.get("batch_size")),
+            input_tokens=_int(row.get("input_tokens")), output_tokens=_int(row.get("output_tokens")),
+            dtype=str(row.get("dtype", "")), uncertainty=float(u[best]), uncertainty_rank_pct=float(rank[best]),
+            expected_cost_s=float(cost_in[best]), expected_cost_usd=usd, expected_error_after_pct=_pct(e_after),
+            why=(f"uncertainty {u[best]:.3f} (higher than {rank[best]:.0f}% of the grid), "
+                 f"about {cost_in[best]:.1f} device-s" + (f" (${usd:.4f})" if usd is not None else "")
+                 + f"; expected grid error {_pct(e_after):.1f}% once measured")))
+    total_s = float(cost_in[chosen].sum()) if chosen else 0.0
+    return Plan(hardware_key=hardware_key, points=points, candidates=n, measured_before=m,
+                expected_error_before_pct=_pct(before), expected_error_after_pct=_pct(current),
+                expected_cost_s=total_s, expected_cost_usd=None if price is None else total_s / 3600 * price,
+                uncertainty_method=method, planning_s=time.perf_counter() - started, order=chosen,
+                estimator=estimator)
+
+
+def _greedy_constant(h_c: np.ndarray, h_m: np.ndarray, cost: np.ndarray, k: int, var_n: float,
+                     prior_rows: float) -> tuple[float, list[int], list[float]]:
+    """Greedy for the constant correction ``w/|S| * sum_S r`` (``w = |S| / (|S| + prior_rows)``).
+
+    With ``C_ij = h_i . h_j (+ var_n when i == j)``, the grid-mean expected squared error after
+    measuring S is ``mean_j C_jj - 2 a sum_{i in S} mean_j C_ij + a^2 sum_{i,i' in S} C_ii'``
+    (``a = w / |S|``); every term updates in O(n d) per chosen point.
+    """
+    n, m = len(h_c), len(h_m)
+    diag = np.einsum("ij,ij->i", h_c, h_c) + var_n
+    mean_diag = float(diag.mean())
+    h_bar = h_c.mean(axis=0)
+    mean_cov = h_c @ h_bar + var_n / n
+    sum_mean = float((h_m @ h_bar).sum())
+    h_sum = h_m.sum(axis=0)
+    col = h_c @ h_sum
+    quad = float(h_sum @ h_sum + var_n * m)
+
+    def expected(size: int, s_mean: float, q: float) -> float:
+        if size == 0:
+            return mean_diag
+        a = (size / (size + prior_rows)) / size
+        return mean_diag - 2 * a * s_mean + a * a * q
+
+    current = before = expected(m, sum_mean, quad)
+    chosen: list[int] = []
+    after: list[float] = []
+    available = np.ones(n, dtype=bool)
+    size = m
+    for _ in range(min(k, n)):
+        s1 = size + 1
+        a = (s1 / (s1 + prior_rows)) / s1
+        e_new = mean_diag - 2 * a * (sum_mean + mean_cov) + a * a * (quad + 2 * col + diag)
+        gain = (current - e_new) / cost
+        gain[~available] = -np.inf
+        best = int(np.argmax(gain))
+        chosen.append(best)
+        available[best] = False
+        sum_mean += float(mean_cov[best])
+        quad += 2 * float(col[best]) + float(diag[best])
+        col = col + h_c @ h_c[best]
+        col[best] += var_n
+        size = s1
+        current = float(e_new[best])
+        after.append(current)
+    return before, chosen, after
+
+
+def _greedy_local(h_c: np.ndarray, h_m: np.ndarray, cost: np.ndarray, k: int,
+                  var_n: float) -> tuple[float, list[int], list[float]]:
+    """Greedy expected variance reduction for the local (Bayesian linear) correction.
+
+    Weights ``w ~ N(0, I)``, ``r_i = h_i . w + noise``: after measuring S the posterior covariance
+    is ``Sigma = (I + H_S' H_S / var_n)^-1`` and the grid-mean expected squared error is
+    ``trace(Sigma M) + var_n`` with ``M = mean_j h_j h_j'``; adding point c lowers it by
+    ``h_c' Sigma M Sigma h_c / (var_n + h_c' Sigma h_c)`` (a rank-one update).
+    """
+    n, d = h_c.shape
+    sigma = np.linalg.inv(np.eye(d) + h_m.T @ h_m / var_n)
+    second = h_c.T @ h_c / n
+    current = before = float(np.trace(sigma @ second)) + var_n
+    chosen: list[int] = []
+    after: list[float] = []
+    available = np.ones(n, dtype=bool)
+    for _ in range(min(k, n)):
+        a = h_c @ sigma
+        denom = var_n + np.einsum("ij,ij->i", a, h_c)
+        drop = np.einsum("ij,ij->i", a @ second, a) / denom
+        gain = drop / cost
+        gain[~available] = -np.inf
+        best = int(np.argmax(gain))
+        chosen.append(best)
+        available[best] = False
+        vec = sigma @ h_c[best]
+        sigma = sigma - np.outer(vec, vec) / (var_n + h_c[best] @ vec)
+        current = float(current - drop[best])
+        after.append(current)
+    return before, chosen, after
+
+
+@dataclass
+class DeviceErrorModel:
+    """The Gaussian model of a device's log residuals that the planner and the local correction share.
+
+    A row's design vector is ``[offset_std, point_std * u / u_ref * z(x)]``: the device offset, and
+    random Fourier features ``z`` of an RBF kernel on standardised log features, scaled by the
+    row's uncertainty ``u`` relative to the grid's median ``u_ref``.
+    """
+
+    scaler: Standardizer
+    weights: np.ndarray
+    phases: np.ndarray
+    u_ref: float
+    offset_std: float
+    point_std: float
+    noise_std: float
+
+    @classmethod
+    def fit(cls, grid: pd.DataFrame, grid_uncertainty: np.ndarray, offset_std: float = DEVICE_OFFSET_STD,
+            point_std: float = POINT_ERROR_STD, noise_std: float = MEASUREMENT_NOISE_STD,
+            length: float = KERNEL_LENGTH, n_features: int = KERNEL_FEATURES, seed: int = 0) -> "DeviceErrorModel":
+        """Standardises on the grid, draws the Fourier features (seeded), takes the median uncertainty."""
+        u = np.asarray(grid_uncertainty, dtype=float)
+        finite = u[np.isfinite(u) & (u > 0)]
+        rng = np.random.default_rng(seed)
+        return cls(scaler=Standardizer.fit(log_features(grid)),
+                   weights=rng.normal(0.0, 1.0 / length, size=(len(DISTANCE_FEATURES), n_features)),
+                   phases=rng.uniform(0.0, 2 * np.pi, n_features),
+                   u_ref=float(np.median(finite)) if len(finite) else 1.0,
+                   offset_std=offset_std, point_std=point_std, noise_std=noise_std)
+
+    def design(self, rows: pd.DataFrame, row_uncertainty: np.ndarray | None = None) -> np.ndarray:
+        """Design vectors (rows x (1 + features)) of feature rows."""
+        u = np.full(len(rows), self.u_ref) if row_uncertainty is None else np.asarray(row_uncertainty, dtype=float)
+        u = np.where(np.isfinite(u) & (u > 0), u, self.u_ref)
+        z = self.scaler.transform(log_features(rows))
+        d = self.weights.shape[1]
+        phi = np.sqrt(2.0 / d) * np.cos(z @ self.weights + self.phases) * (self.point_std * u / self.u_ref)[:, None]
+        return np.hstack([np.full((len(rows), 1), self.offset_std), phi])
+
+
+def local_correction(model: DeviceErrorModel, measured: pd.DataFrame, residual_log: np.ndarray,
+                     targets: pd.DataFrame, measured_uncertainty: np.ndarray | None = None,
+                     target_uncertainty: np.ndarray | None = None) -> np.ndarray:
+    """Posterior-mean log correction at ``targets`` from a device's measured log residuals.
+
+    Where the served correction adds one shrunken median to every question on the device, this
+    one lets nearby measurements (in workload, model size and physics) count more: the Bayesian
+    linear model of :class:`DeviceErrorModel`. With no measurement it is 0 everywhere.
+    """
+    r = np.asarray(residual_log, dtype=float)
+    keep = np.isfinite(r)
+    if not keep.any():
+        return np.zeros(len(targets))
+    h_s = model.design(measured, measured_uncertainty)[keep]
+    var_n = model.noise_std ** 2
+    d = h_s.shape[1]
+    weights = np.linalg.solve(np.eye(d) + h_s.T @ h_s / var_n, h_s.T @ r[keep] / var_n)
+    return model.design(targets, target_uncertainty) @ weights
+
+
+def corner_order(candidates: pd.DataFrame, k: int,
+                 axes: Sequence[str] = ("effective_batch", "input_tokens", "output_tokens", "params")) -> list[int]:
+    """A fixed "corners of the grid" design: the candidate nearest each corner of the workload box.
+
+    Corners in standardised log axes, all-low first, all-high second, then the others in binary
+    order; once every corner has a point, the farthest point from those chosen (max-min).
+    """
+    values = Standardizer.fit(log_features(candidates, axes)).transform(log_features(candidates, axes))
+    lo, hi = values.min(axis=0), values.max(axis=0)
+    d = values.shape[1]
+    codes = [0, 2 ** d - 1] + [c for c in range(1, 2 ** d - 1)]
+    chosen: list[int] = []
+    for code in codes:
+        if len(chosen) >= min(k, len(candidates)):
+            return chosen
+        corner = np.array([hi[j] if code >> j & 1 else lo[j] for j in range(d)])
+        dist = np.linalg.norm(values - corner, axis=1)
+        dist[chosen] = np.inf
+        best = int(np.argmin(dist))
+        if np.isfinite(dist[best]) and best not in chosen:
+            chosen.append(best)
+    while len(chosen) < min(k, len(candidates)):
+        dist = np.min(np.linalg.norm(values[:, None, :] - values[chosen][None, :, :], axis=2), axis=1)
+        dist[chosen] = -np.inf
+        chosen.append(int(np.argmax(dist)))
+    return chosen
+
+
+# ----------------------------------------------------------------------------------- the grid
+def workload_grid(models: Sequence[Any], hardware: Any, batch_sizes: Sequence[int], input_tokens: Sequence[int],
+                  output_tokens: Sequence[int], dtypes: Sequence[str], engine: str,
+                  source: str = "local") -> pd.DataFrame:
+    """Feature rows (plus ``model_key``, ``hardware_key``) for every model x workload point.
+
+    Built column-wise with the training frame's feature code (``lib.features``), so 10k points take
+    well under a second.
+    """
+    import itertools
+
+    from inference_estimation.lib.features import feature_frame, hardware_facts, model_facts
+
+    hw = hardware_facts(hardware)
+    rows = []
+    for model in models:
+        facts = {**model_facts(model), **hw, "engine": engine, "mode": "offline", "source": source,
+                 "power_scope": "all-devices", "device_count": hardware.device_count}
+        for dtype, b, i, o in itertools.product(dtypes, sorted(batch_sizes), sorted(input_tokens),
+                                                sorted(output_tokens)):
+            rows.append({**facts, "dtype": dtype, "batch_size": b, "input_tokens": i, "output_tokens": o})
+    facts_frame = pd.DataFrame.from_records(rows)
+    if facts_frame.empty:
+        return facts_frame
+    features = feature_frame(facts_frame)
+    features.insert(0, "hardware_key", facts_frame["hardware_key"].to_numpy())
+    features.insert(0, "model_key", facts_frame["model_key"].to_numpy())
+    return features
+
+
+def candidate_grid(catalog: Any, hardware_key: str, sweep_name: str,
+                   models: Sequence[str] | None = None) -> tuple[pd.DataFrame, list[str]]:
+    """The calibration candidates of a device: a sweep's points that fit it, for each runnable model.
+
+    Args:
+        catalog: the catalog.
+        hardware_key: the device.
+        sweep_name: the sweep whose axes (batch, input, output, dtype) and backend make the grid.
+        models: model keys to consider (default: the sweep's models).
+
+    Returns:
+        (feature rows with ``model_key`` and ``hardware_key``, one note per model left out and why).
+    """
+    from inference_estimation.lib.planning import fitting_points, skip_reason
+
+    hardware, sweep = catalog.hw(hardware_key), catalog.sweep(sweep_name)
+    frames, notes = [], []
+    for key in models if models is not None else sweep.models:
+        model = catalog.model(key)
+        reason = skip_reason(model, hardware, sweep)
+        if reason:
+            notes.append(f"{key}: {reason}")
+            continue
+        points, _ = fitting_points(model, hardware, sweep)
+        for point in points:
+            frames.append({"model": model, "point": point})
+    if not frames:
+        return pd.DataFrame(), notes
+    by_model: dict[str, list[Any]] = {}
+    for f in frames:
+        by_model.setdefault(f["model"].key, []).append(f["point"])
+    parts = []
+    for key, points in by_model.items():
+        grid = workload_grid([catalog.model(key)], hardware, sorted({p.batch_size for p in points}),
+                             sorted({p.input_tokens for p in points}), sorted({p.output_tokens for p in points}),
+                             sorted({p.dtype for p in points}), sweep.backend)
+        wanted = {(p.batch_size, p.input_tokens, p.output_tokens, p.dtype) for p in points}
+        keep = [(int(b), int(i), int(o), str(d)) in wanted for b, i, o, d in
+                zip(grid["batch_size"], grid["input_tokens"], grid["output_tokens"], grid["dtype"])]
+        parts.append(grid[np.array(keep, dtype=bool)])
+    return pd.concat(parts, ignore_index=True), notes
+
+
+# ------------------------------------------------------------------------------ one device's plan
+@dataclass
+class HardwarePlan:
+    """What the ``next_benchmarks`` asset and ``calibrate`` show for one device.
+
+    Attributes:
+        hardware_key: the device.
+        sweep: the sweep whose axes made the grid (and whose settings the runs use).
+        k: points asked for.
+        measured_rows: rows of the device in the training frame (what its correction has seen).
+        measured_rows_by_model: the same per model.
+        plan: the chosen points (None when there is nothing to plan: no sweep covers the device,
+            or no candidate fits).
+        notes: why models or the whole device were left out.
+        plan_id: a short hash of the chosen points (a calibration run is requested once per plan).
+    """
+
+    hardware_key: str
+    sweep: str | None
+    k: int
+    measured_rows: int
+    measured_rows_by_model: dict[str, int]
+    plan: Plan | None
+    notes: list[str]
+    plan_id: str = ""
+
+    def points_by_model(self) -> dict[str, list[dict[str, Any]]]:
+        """The chosen points as benchmark run-config points, per model."""
+        out: dict[str, list[dict[str, Any]]] = {}
+        for p in self.plan.points if self.plan else []:
+            out.setdefault(p.model_key, []).append({"batch_size": p.batch_size, "input_tokens": p.input_tokens,
+                                                    "output_tokens": p.output_tokens, "dtype": p.dtype})
+        return out
+
+
+def covering_sweeps(catalog: Any, hardware_key: str) -> list[str]:
+    """Sweeps that cover the device with at least one model (the default sweep first)."""
+    from inference_estimation import constants
+
+    names = [s.name for s in catalog.sweeps.values() if hardware_key in s.hardware]
+    return sorted(names, key=lambda n: n != constants.DEFAULT_SWEEP)
+
+
+def plan_for_hardware(catalog: Any, models_dir: Any, frame: pd.DataFrame, hardware_key: str, k: int,
+                      sweep: str | None = None, method: str = DEFAULT_UNCERTAINTY, estimator: str = "constant",
+                      seed: int = 0) -> HardwarePlan:
+    """Plans the next ``k`` calibration points of a device.
+
+    Args:
+        catalog: the catalog.
+        models_dir: the predictors folder (promoted ones first, trained-but-unpromoted otherwise);
+            without predictors every point costs the same unknown time and the plan is by coverage.
+        frame: the training frame (``marts.training_features``; may be empty).
+        hardware_key: the device (key or alias).
+        k: points to choose.
+        sweep: the sweep whose grid to plan over (default: :func:`covering_sweeps`' first).
+        method: uncertainty method (:data:`UNCERTAINTY_METHODS`).
+        estimator: the correction the plan is for (:data:`ESTIMATORS`).
+        seed: seed of the kernel features (and of the ensemble).
+
+    Raises:
+        CatalogError: for an unknown hardware or sweep.
+    """
+    import hashlib
+    import json
+
+    from inference_estimation.lib.predict import Predictors, PredictorsMissingError, predictor_folders
+
+    hardware = catalog.hw(hardware_key)
+    mine = frame[frame["hardware_key"].astype(str) == hardware.key] if len(frame) else frame
+    by_model = {str(m): int(n) for m, n in mine.groupby("model_key").size().items()} if len(mine) else {}
+    notes: list[str] = []
+    if sweep is None:
+        covering = covering_sweeps(catalog, hardware.key)
+        if not covering:
+            return HardwarePlan(hardware.key, None, k, len(mine), by_model, None,
+                                [f"no sweep covers {hardware.key}; add it to a sweep's hardware to calibrate it"])
+        sweep = covering[0]
+    grid, notes = candidate_grid(catalog, hardware.key, sweep)
+    if grid.empty:
+        return HardwarePlan(hardware.key, sweep, k, len(mine), by_model, None,
+                            notes + [f"no point of sweep {sweep!r} runs on {hardware.key}"])
+    # leave out what the device has measured already (same model and workload)
+    if len(mine):
+        done = set(zip(mine["model_key"].astype(str), pd.to_numeric(mine["batch_size"], errors="coerce"),
+                       pd.to_numeric(mine["input_tokens"], errors="coerce"),
+                       pd.to_numeric(mine["output_tokens"], errors="coerce")))
+        fresh = [(m, float(b), float(i), float(o)) not in done for m, b, i, o in
+                 zip(grid["model_key"], grid["batch_size"], grid["input_tokens"], grid["output_tokens"])]
+        grid = grid[np.array(fresh, dtype=bool)].reset_index(drop=True)
+        if grid.empty:
+            return HardwarePlan(hardware.key, sweep, k, len(mine), by_model, None,
+                                notes + [f"every point of sweep {sweep!r} is measured on {hardware.key}"])
+    e2e = np.full(len(grid), np.nan)
+    try:
+        allow = not predictor_folders(models_dir)
+        predicted = Predictors.load(models_dir, allow_unpromoted=allow).frame(grid, grid["hardware_key"].to_numpy())
+        if "e2e_latency_s" in predicted:
+            e2e = predicted["e2e_latency_s"].to_numpy(dtype=float)
+    except PredictorsMissingError:
+        notes.append("no trained predictor yet: every point costs the same (unknown) time")
+    cost = point_cost_s(e2e, 1 + catalog.sweep(sweep).max_trials)
+    train = frame[frame["hardware_key"].astype(str) != hardware.key] if len(frame) else frame
+    if method == "ensemble" and len(train) < 8:
+        method = "distance"
+    u = uncertainty(method, train, grid, seed=seed)
+    u_measured = uncertainty(method, train, mine, seed=seed) if len(mine) and method == "distance" else None
+    price = hardware.specs.price_per_hour_usd * hardware.device_count if hardware.specs.price_per_hour_usd else None
+    plan = plan_points(grid, u, cost, k, measured=mine if len(mine) else None, measured_uncertainty=u_measured,
+                       price_per_hour_usd=price, method=method, seed=seed, hardware_key=hardware.key,
+                       estimator=estimator)
+    chosen = [asdict(p) for p in plan.points]
+    plan_id = hashlib.sha256(json.dumps([sweep, chosen], sort_keys=True, default=str).encode()).hexdigest()[:12]
+    return HardwarePlan(hardware.key, sweep, k, len(mine), by_model, plan, notes, plan_id)
