@@ -26,6 +26,12 @@ IDENTITY_TEXT = {
     "output_throughput_tok_s": "batch x out / e2e",
     "energy_per_output_token_j": "power x e2e / (batch x out)",
 }
+#: The same when serving: the batch is the concurrency in flight.
+SERVING_IDENTITY_TEXT = {
+    "e2e_latency_s": "ttft + (out - 1) x tpot",
+    "output_throughput_tok_s": "in flight x out / e2e",
+    "energy_per_output_token_j": "power x e2e / (in flight x out)",
+}
 
 
 def _gate_refusal(result: Any) -> str | None:
@@ -105,17 +111,21 @@ def _sweep(args: argparse.Namespace) -> int:
                     print(f"  {event.step_key}: {event.event_specific_data.error.to_string()}", file=sys.stderr)
         return result
 
+    refresh_only = getattr(args, "refresh_only", False)
+    if refresh_only:
+        sweeps = []
+        print(f"refresh: dbt, the predictors and their evaluation from what is in the warehouse; home {home.root}")
     for each in sweeps:
         print(f"sweep {each.name!r} ({each.backend}): {len(each.models)} model(s) x {len(each.hardware)} hardware; "
               f"home {home.root}")
     failures = []
-    if not step("catalog facts and hardware probe", "catalog_job", run_config=log_config).success:
+    if not refresh_only and not step("catalog facts and hardware probe", "catalog_job", run_config=log_config).success:
         failures.append("catalog_job")
-    added = ensure_benchmark_partitions(instance, load_catalog())  # model_specs adds them too; not if it failed
+    added = [] if refresh_only else ensure_benchmark_partitions(instance, load_catalog())
     if added:
         print(f"new benchmark partition keys: {added}", flush=True)
     warnings_out = []
-    if not args.no_external:
+    if not args.no_external and not refresh_only:
         from inference_estimation.lib.external.registry import EXTERNAL_DIR_ENV, all_adapters
 
         from_path = args.external_from or os.environ.get(EXTERNAL_DIR_ENV)
@@ -296,8 +306,10 @@ def _setup_line(echo: dict[str, Any], defaulted: list[str]) -> str:
     load = (f", concurrency {echo['concurrency']}" if echo.get("concurrency") else "") + \
         (f", {echo['request_rate_rps']:g} req/s" if echo.get("request_rate_rps") else "")
     taken = f" (defaults: {', '.join(defaulted)})" if defaulted else ""
+    # a serving question is about the load, not a batch (the batch formed is what the load keeps in flight)
+    batch = "" if echo["mode"] == "serving" else f"batch {echo['batch_size']}, "
     return (f"setup: {echo['model']} on {echo['device_count']} x {echo['hardware']}, {echo['engine']}, "
-            f"{echo['dtype']}, batch {echo['batch_size']}, {echo['input_tokens']}+{echo['output_tokens']} tokens, "
+            f"{echo['dtype']}, {batch}{echo['input_tokens']}+{echo['output_tokens']} tokens, "
             f"{echo['mode']}{load}, source {echo['source']}{taken}")
 
 
@@ -394,7 +406,8 @@ def _predict(args: argparse.Namespace) -> int:
         print(f"seen in training: {seen['hardware']} measurements on this hardware, {seen['model']} of this model"
               + (" (new hardware: predicted from its spec sheet)" if seen["hardware"] == 0 else ""))
     in_flight = next((p["concurrency_in_flight"] for p in result.values() if "concurrency_in_flight" in p), None)
-    if in_flight is not None:
+    saturated = any("saturates" in w for p in result.values() for w in p.get("warnings", []))
+    if in_flight is not None and not saturated:
         print(f"note: {in_flight:g} requests in flight at that rate (Little's law: rate x e2e)")
     for target, p in result.items():
         if p["value"] is None:
@@ -402,7 +415,8 @@ def _predict(args: argparse.Namespace) -> int:
             continue
         interval = (f"  [90%: {p['lower_90']:.4g} - {p['upper_90']:.4g}]" if p["lower_90"] is not None else "")
         flag = "" if p["promoted"] else "  (not promoted: did not beat its baselines)"
-        derived = f"  (= {IDENTITY_TEXT[target]})" if target in IDENTITY_TEXT else ""
+        identities = SERVING_IDENTITY_TEXT if echo["mode"] == "serving" else IDENTITY_TEXT
+        derived = f"  (= {identities[target]})" if target in identities else ""
         print(f"{target:26s} {p['value']:.4g} {p['unit']}{interval}{flag}{derived}")
         if target in explanations and "physics_known" in explanations[target]:
             ex = explanations[target]
@@ -866,6 +880,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--verbose", action="store_true",
                    help="show what each job prints (dbt's log lines); by default only a failed job's output is shown")
     p.set_defaults(func=_sweep)
+
+    p = sub.add_parser("refresh", parents=[common],
+                       help="rebuild the marts and retrain, evaluate and promote the predictors from what is already "
+                            "in the warehouse (after `import user-csv` or an import), benchmarking nothing")
+    p.add_argument("--log-level", default="CRITICAL", help="Dagster console log level")
+    p.add_argument("--verbose", action="store_true", help="show what each job prints (dbt's log lines)")
+    p.set_defaults(func=_sweep, refresh_only=True, sweep=None, no_external=True, external_from=None)
 
     p = sub.add_parser("import", parents=[common], describe=_import_description,
                        help="import a public dataset (or `all`, or `user-csv`) into the warehouse; "

@@ -72,7 +72,7 @@ def test_a_setup_that_does_not_fit_is_refused_with_the_fewest_devices_not_answer
 @pytest.mark.parametrize("args, reason", [
     (("--model", "llama-3.1-8b", "--input-tokens", "200000"), "exceeds 'llama-3.1-8b''s max_position_embeddings"),
     (("--model", "xgboost-reg-200x8"), "is a tabular model"),
-    (("--model", "llama-3.1-8b", "--hardware", "nvidia-t4", "--dtype", "fp8"), "no FP8 math"),
+    (("--model", "llama-3.1-8b", "--hardware", "nvidia-t4", "--dtype", "fp8"), "neither FP8 nor bfloat16 math"),
 ])
 def test_impossible_setups_are_refused(home, args, reason):
     base = {"--model": "llama-3.1-8b", "--hardware": "H100", "--batch-size": "1", "--input-tokens": "512",
@@ -121,10 +121,12 @@ def test_batch_size_max_and_serving_questions_without_a_batch(home):
     serving = _cli("predict", "--model", "llama-3.1-8b", "--hardware", "H100", "--mode", "serving",
                    "--concurrency", "16", *Q, "--format", "json", home=home)
     assert serving.returncode == 0, serving.stderr
-    assert json.loads(serving.stdout)["setup"]["batch_size"] == 16
+    answer = json.loads(serving.stdout)
+    assert answer["setup"]["batch_size"] is None and answer["setup"]["concurrency"] == 16  # a load, not a batch
     rate = _cli("predict", "--model", "llama-3.1-8b", "--hardware", "H100", "--mode", "serving",
                 "--request-rate-rps", "2.5", *Q, home=home)
     assert rate.returncode == 0 and "2.5 req/s" in rate.stdout
+    assert "requests in flight at that rate (Little's law" in rate.stdout and "(= in flight x out / e2e)" in rate.stdout
     offline = _cli("predict", "--model", "llama-3.1-8b", "--hardware", "H100", *Q, home=home)
     assert "missing --batch-size" in _one_error_line(offline)
 

@@ -357,7 +357,7 @@ class HardwareIndex:
         if not group:
             singles = [e for e in self.groups[signature] if e.count == 1]
             return Resolution(None, self._order(q, singles),
-                              f"no entry of {q.count} such devices (give the device count separately)")
+                              f"no entry of {q.count} such devices; give the device count separately")
         members = [e for e in group if (not q.vendor or e.vendor == q.vendor)
                    and (not q.form or e.form in (q.form, None))
                    and (not q.socket or not e.socket or e.socket == q.socket)

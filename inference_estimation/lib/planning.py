@@ -93,8 +93,13 @@ def default_engine_dtype(hardware: HardwareEntry) -> tuple[str, str]:
 DTYPE_MATH = {
     "bfloat16": (("peak_tflops_bf16",), "no bfloat16 math (bfloat16 arrived with Ampere/CDNA2)"),
     "float16": (("peak_tflops_fp16", "peak_tflops_bf16"), "no 16-bit math"),
-    "fp8": (("peak_tflops_fp8",), "no FP8 math (FP8 arrived with Ada/Hopper/MI300)"),
-    "fp4": (("peak_tflops_fp4",), "no FP4 math (FP4 arrived with Blackwell/MI355X)"),
+    # FP8 and FP4 weights also run without FP8/FP4 math: engines dequantise them to 16 bits in the
+    # matmul (vLLM's Marlin kernels for FP8, MXFP4 and NVFP4 on Ampere and later; gpt-oss ships MXFP4
+    # and runs on one H100), so bfloat16 math (Ampere/CDNA2 and later) is what they need.
+    "fp8": (("peak_tflops_fp8", "peak_tflops_bf16"), "neither FP8 nor bfloat16 math (weight-only FP8 kernels "
+            "need Ampere/CDNA2 or later)"),
+    "fp4": (("peak_tflops_fp4", "peak_tflops_fp8", "peak_tflops_bf16"), "neither FP4 nor bfloat16 math "
+            "(weight-only FP4 kernels need Ampere/CDNA2 or later)"),
     "int8": (("peak_tflops_fp16", "peak_tflops_bf16"), "no 16-bit math to dequantise int8 weights to"),
     "int4": (("peak_tflops_fp16", "peak_tflops_bf16"), "no 16-bit math to dequantise int4 weights to"),
 }
@@ -113,8 +118,12 @@ def dtype_unsupported(hardware: HardwareEntry, dtype: str) -> str | None:
     specs = hardware.specs
     peaks = [specs.peak_tflops_fp32, specs.peak_tflops_bf16, specs.peak_tflops_fp16, specs.peak_tflops_fp8,
              specs.peak_tflops_fp4]
-    if all(p is None for p in peaks):
-        return None
+    if all(p is None for p in peaks) or specs.memory_bandwidth_gb_s is None:
+        # Without a peak or a bandwidth there is no physics to correct: a number would be a guess.
+        missing = [name for name, value in (("peak TFLOP/s fact", None if all(p is None for p in peaks) else 1),
+                                            ("memory_bandwidth_gb_s", specs.memory_bandwidth_gb_s)) if value is None]
+        return (f"no physics for {hardware.key}: its catalog entry has no {' and no '.join(missing)}; add it "
+                f"from its spec sheet in a catalog overlay (`inference-estimation catalog show {hardware.key}`)")
     needed, why = DTYPE_MATH[dtype]
     if any(getattr(specs, fact) is not None for fact in needed):
         return None

@@ -270,18 +270,36 @@ class Predictors:
         if solve.any():
             c = np.ones(int(solve.sum()))
             sub = rows.loc[solve].copy()
+            cap = self._in_flight_cap(sub)
             for _ in range(SERVING_FIXED_POINT_ITERATIONS):
                 sub["concurrency"] = c
                 e2e = self.frame(feature_frame(sub), None if hardware is None else hardware[solve])
                 e2e = e2e["e2e_latency_s"].to_numpy() if "e2e_latency_s" in e2e else np.full(len(sub), np.nan)
-                target = np.clip(rate.to_numpy()[solve] * e2e, 1.0, MAX_SOLVED_CONCURRENCY)
+                target = np.clip(rate.to_numpy()[solve] * e2e, 1.0, cap)
                 c = np.where(np.isnan(target), c, np.sqrt(c * target))  # damped: geometric mean of old and new
-            saturated[solve] = c >= MAX_SOLVED_CONCURRENCY * 0.99
+            saturated[solve] = c >= cap * 0.99
             rows.loc[solve, "concurrency"] = np.round(c, 2)
         features = feature_frame(rows)
         answers = self.frame(features, hardware)
         answers["saturated"] = saturated
         return features, answers
+
+    @staticmethod
+    def _in_flight_cap(rows: pd.DataFrame) -> np.ndarray:
+        """The most requests a setup can hold in flight: a paged engine's KV-cache capacity (the
+        memory rule's ``max_batch``, at most :data:`PAGED_MAX_SEQUENCES`), else
+        :data:`MAX_SOLVED_CONCURRENCY`. Beyond it requests queue and the rate is not served."""
+        def col(name: str) -> np.ndarray:
+            return pd.to_numeric(rows.get(name), errors="coerce").to_numpy(dtype="float64", na_value=np.nan) \
+                if name in rows else np.full(len(rows), np.nan)
+        dtype = rows["dtype"].astype(str).to_numpy() if "dtype" in rows else "bfloat16"
+        engine = rows["engine"].astype(str).to_numpy() if "engine" in rows else "unknown"
+        fit = memory_fit_arrays(col("params"), col("layers"), col("kv_heads"), col("head_dim"), dtype, engine, 1.0,
+                                col("input_tokens") + col("output_tokens"), col("memory_gb"), col("device_count"),
+                                rows["hardware_kind"].astype(str).to_numpy() if "hardware_kind" in rows else "unknown",
+                                kv_cache_dim_per_layer=col("kv_cache_dim_per_layer"))
+        cap = np.where(fit["paged"], np.minimum(fit["max_batch"], PAGED_MAX_SEQUENCES), MAX_SOLVED_CONCURRENCY)
+        return np.where(np.isnan(cap) | (cap < 1), MAX_SOLVED_CONCURRENCY, cap)
 
     def unseen_choices(self, features: pd.DataFrame) -> list[list[str]]:
         """Per row, the categorical choices no loaded primitive was trained on (engine, dtype, mode).
@@ -358,7 +376,7 @@ class Setup:
         """What was answered: resolved keys, engine, dtype, device count, workload and memory."""
         w = self.work
         out = {"model": self.model.key, "hardware": self.hardware.key, "engine": w["engine"], "dtype": w["dtype"],
-               "device_count": w["device_count"], "batch_size": w["batch_size"], "input_tokens": w["input_tokens"],
+               "device_count": w["device_count"], "batch_size": None if w["mode"] == "serving" else w["batch_size"], "input_tokens": w["input_tokens"],
                "output_tokens": w["output_tokens"], "mode": w["mode"], "concurrency": w["concurrency"],
                "request_rate_rps": w["request_rate_rps"], "source": w["source"]}
         if self.memory is not None and not math.isnan(self.memory.usable_gb):
@@ -404,8 +422,6 @@ def resolve_setup(catalog: Catalog, model_key: str, hardware_key: str, work: dic
         work["batch_size"] = largest
     elif work.get("batch_size") is None:
         work["batch_size"] = work.get("concurrency") or 1
-        if work.get("concurrency") is None:
-            notes.append("a request-rate question: the predictors see the rate, the batch formed is left to them")
     if not isinstance(work["batch_size"], int):
         work["batch_size"] = None if work["batch_size"] in (None, "max") else work["batch_size"]
     refusal = refusal or setup_refusal(model, hardware, work["dtype"], work["engine"], work["batch_size"],
@@ -466,8 +482,9 @@ def predict_setup(setup: Setup, models_dir: Path, targets: list[str] | None = No
             out[target]["warnings"] = unseen
         if bool(values["saturated"]):
             out[target].setdefault("warnings", []).append(
-                f"the request rate saturates this setup: even {MAX_SOLVED_CONCURRENCY:.0f} requests in flight "
-                "cannot serve it (answers are at that concurrency)")
+                f"the request rate saturates this setup: the most requests it holds in flight "
+                f"({features['concurrency'].iloc[0]:g}, its KV cache or batch limit) cannot serve it; requests queue "
+                "without bound (answers are at that concurrency)")
         if setup.work.get("request_rate_rps") is not None and setup.work.get("concurrency") is None:
             out[target]["concurrency_in_flight"] = float(features["concurrency"].iloc[0])
         if math.isnan(value) and target == "peak_memory_gb":

@@ -214,8 +214,8 @@ def test_a_model_that_does_not_fit_is_refused_naming_the_fewest_devices_that_wou
     ("llama-3.1-8b", "H100", {"input_tokens": 200_000}, "exceeds 'llama-3.1-8b''s max_position_embeddings 131072"),
     ("xgboost-reg-200x8", "H100", {}, "is a tabular model"),
     ("llama-3.1-8b", "nvidia-v100-sxm2-32gb", {"dtype": "bf16"}, "no bfloat16 math"),
-    ("llama-3.1-8b", "nvidia-t4", {"dtype": "fp8"}, "no FP8 math"),
-    ("llama-3.1-8b", "nvidia-a100-sxm4-80gb", {"dtype": "nvfp4"}, "no FP4 math"),
+    ("llama-3.1-8b", "nvidia-t4", {"dtype": "fp8"}, "neither FP8 nor bfloat16 math"),
+    ("llama-3.1-8b", "nvidia-v100-sxm2-32gb", {"dtype": "nvfp4"}, "neither FP4 nor bfloat16 math"),
 ])
 def test_impossible_setups_are_refused_with_the_reason(catalog, models_dir, model, hardware, kwargs, match):
     args = {"batch_size": 1, "input_tokens": 512, "output_tokens": 128, **kwargs}
@@ -310,7 +310,7 @@ def test_batch_refuses_rows_that_cannot_run_and_predicts_the_rest(catalog, model
         catalog, "llama-3.1-8b", "H100", workload("max", 1024, 256)).work["batch_size"]
     assert result.loc[1, ["resolved_model", "resolved_hardware", "resolved_engine", "resolved_dtype"]].tolist() == \
         ["llama-3.1-8b", "nvidia-h100-sxm-80gb", "vllm", "bfloat16"]
-    assert "tabular model" in result.loc[2, "refusal"] and "no FP8 math" in result.loc[3, "refusal"]
+    assert "tabular model" in result.loc[2, "refusal"] and "neither FP8 nor bfloat16 math" in result.loc[3, "refusal"]
     assert result.loc[4, "refusal"] == "" and int(result.loc[4, "resolved_batch_size"]) == 8
     assert float(result.loc[4, "tpot_s"]) == pytest.approx(predict(
         catalog, models_dir, "llama-3.1-8b", "H100", workload(None, 512, 128, mode="serving", concurrency=8)
@@ -377,3 +377,9 @@ def test_predict_says_how_many_measurements_of_the_hardware_and_model_it_has_see
     assert seen["tpot_s"]["measurements_seen"] == {"hardware": 12, "model": 12}  # 4 models x 3 batches; 4 hw x 3
     unseen = predict(catalog, models_dir, "qwen2-7b", "nvidia-h200-sxm-141gb", work, allow_unpromoted=True)
     assert unseen["e2e_latency_s"]["measurements_seen"]["hardware"] == 0
+
+
+def test_four_bit_weights_run_weight_only_on_gpus_without_fp4_math(catalog, models_dir):
+    """gpt-oss-120b ships MXFP4 weights and runs on one 80 GB H100 (dequantised to 16-bit math)."""
+    setup = resolve_setup(catalog, "openai/gpt-oss-120b", "H100", workload(1, 1024, 256, dtype="mxfp4"))
+    assert setup.refusal is None and setup.work["dtype"] == "fp4" and setup.work["device_count"] == 1
