@@ -11,7 +11,10 @@ Dagster-free. Three pieces:
   - the 90% interval is no ranking: its log half-width is one number per primitive.
 
   ``benchmarks/active_calibration.py`` measures which ranks real errors best (Spearman between
-  uncertainty and the absolute log error of leave-one-hardware-out predictions on the public data).
+  uncertainty and the absolute log error of leave-one-hardware-out predictions on the public data,
+  29 devices): the ensemble (0.21 pooled, 0.15 within a device after removing its median) ranks
+  better than the distance (0.06, 0.14); both are weak. The plans they lead to score alike and
+  the distance needs no model fit, so it is the default.
 
 * **The planner** (:func:`plan_points`): from a candidate grid, greedily the k points that most
   reduce the *expected* error on the device per unit of cost. The expected error follows a small
@@ -55,7 +58,8 @@ DISTANCE_FEATURES = [
 UNCERTAINTY_METHODS = ("distance", "ensemble")
 #: How the predictor turns a device's measurements into a correction (what the planner plans for).
 ESTIMATORS = ("constant", "local")
-#: The planner's default uncertainty (see the measurement in benchmarks/active_calibration.py).
+#: The planner's default uncertainty (the ensemble ranks errors better but plans no better, and costs
+#: fits: see the module docstring).
 DEFAULT_UNCERTAINTY = "distance"
 #: Nearest training rows averaged by the distance uncertainty.
 DISTANCE_NEIGHBOURS = 5
