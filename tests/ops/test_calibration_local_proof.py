@@ -15,9 +15,10 @@ import pytest
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 POINTS = 4
-#: Above this median repeat CV the machine is too busy for timings to say anything: on a 2-core
-#: box shared with other CPU work, one point's repeats spread by up to 100% and two neighbouring
-#: points by 18x, so "the error fell" would measure the neighbours' load, not calibration.
+#: When any run's median repeat CV is above this, the machine was too busy for timings to say
+#: anything: on a 2-core box shared with other CPU work, one point's repeats spread by up to 120%
+#: and the same point measured 30x slower in one run than in the next, so "the error fell" would
+#: measure the neighbours' load, not calibration.
 MAX_MEDIAN_LATENCY_CV = 0.15
 
 
@@ -36,9 +37,10 @@ def test_a_calibration_run_of_planned_points_lowers_the_error_on_the_rest_of_the
     assert result["scored_points"] == 12 - plan["planned_points"]
     errors = result["mdape_pct"]
     assert all(e["points"] >= result["scored_points"] - 1 for e in errors.values())
-    if result["median_latency_cv"] > MAX_MEDIAN_LATENCY_CV:
-        pytest.skip(f"the machine was too busy to judge timings: median repeat CV {result['median_latency_cv']:.2f} "
-                    f"> {MAX_MEDIAN_LATENCY_CV} (errors {errors})")
+    noise = result["worst_run_median_latency_cv"]
+    if noise > MAX_MEDIAN_LATENCY_CV:
+        pytest.skip(f"the machine was too busy to judge timings: a run's median repeat CV was {noise:.2f} > "
+                    f"{MAX_MEDIAN_LATENCY_CV} (errors {errors})")
     # The error on the points that were not calibrated falls: on average over TPOT, throughput and e2e.
     before = sum(e["before"] for e in errors.values()) / len(errors)
     after = sum(e["after"] for e in errors.values()) / len(errors)
