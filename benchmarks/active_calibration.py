@@ -30,8 +30,8 @@ Usage:
 from __future__ import annotations
 
 import argparse
-import itertools
 import dataclasses
+import itertools
 import json
 import time
 import warnings
@@ -114,6 +114,7 @@ def refit_check(train: pd.DataFrame, chosen: pd.DataFrame, rest: pd.DataFrame, p
 
 
 def mdape(frame: pd.DataFrame, pred: pd.DataFrame, target: str) -> float:
+    """MdAPE % of ``pred`` on the rows of ``frame`` that measured ``target`` (NaN when none)."""
     from inference_estimation.lib.evaluation import measured_mask
 
     mask = measured_mask(frame, target)
@@ -126,6 +127,7 @@ def mdape(frame: pd.DataFrame, pred: pd.DataFrame, target: str) -> float:
 
 
 def main() -> None:
+    """Runs the simulation over the held-out devices and prints the tables."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--warehouse", default="/tmp/acc-home3/warehouse.duckdb",
                         help="a warehouse with marts.training_features (benchmarks/accuracy.py builds one); read-only")
@@ -155,7 +157,7 @@ def main() -> None:
     devices = list(counts[counts >= args.min_rows].index)
     if args.devices:
         devices = devices[:: max(1, len(devices) // args.devices)][: args.devices]  # spread over sizes
-    catalog = load_catalog(strict=False)
+    catalog = load_catalog(strict=True)
     print(f"training_features: {len(frame)} rows; held-out devices ({len(devices)}, >= {args.min_rows} measured "
           f"time rows): {', '.join(devices)}; {args.iterations} CatBoost rounds per fit\n")
 

@@ -38,7 +38,7 @@ def test_the_same_inputs_give_the_same_plan_and_a_shorter_plan_is_the_start_of_a
     assert five.order == again.order and len(set(five.order)) == 5
     assert three.order == five.order[:3]
     afters = [p.expected_error_after_pct for p in five.points]
-    assert five.expected_error_before_pct > afters[0] and all(a >= b - 1e-9 for a, b in zip(afters, afters[1:]))
+    assert five.expected_error_before_pct > afters[0] and all(a >= b - 1e-9 for a, b in zip(afters, afters[1:], strict=False))
     assert five.expected_error_after_pct == pytest.approx(afters[-1])
 
 

@@ -71,7 +71,10 @@ def main(k: int) -> None:
     from inference_estimation import constants
     from inference_estimation.definitions import defs
     from inference_estimation.defs.benchmarks.config import benchmark_run_config
-    from inference_estimation.defs.benchmarks.partitions import benchmark_partition_key, ensure_benchmark_partitions
+    from inference_estimation.defs.benchmarks.partitions import (
+        benchmark_partition_key,
+        ensure_benchmark_partitions,
+    )
     from inference_estimation.defs.benchmarks.sensors import plan_run_requests
     from inference_estimation.lib.calibration import candidate_grid
     from inference_estimation.lib.catalog import load_catalog
@@ -122,7 +125,7 @@ def main(k: int) -> None:
                    for p in request.run_config["ops"]["benchmark_runs"]["config"]["points"]}
     refresh()
     after = predicted()
-    keys = list(zip(grid["batch_size"].astype(int), grid["input_tokens"].astype(int), grid["output_tokens"].astype(int)))
+    keys = list(zip(grid["batch_size"].astype(int), grid["input_tokens"].astype(int), grid["output_tokens"].astype(int), strict=True))
     rest = [i for i, key in enumerate(keys) if key not in chosen]
     truth_points = [{"batch_size": keys[i][0], "input_tokens": keys[i][1], "output_tokens": keys[i][2],
                      "dtype": "float32"} for i in rest]
@@ -133,6 +136,10 @@ def main(k: int) -> None:
     con = duckdb.connect(str(home.warehouse_path), read_only=True)
     truth = con.execute("select batch_size, input_tokens, output_tokens, " + ", ".join(TARGETS) +
                         " from raw.benchmark_runs where run_id = ? and status = 'ok'", [run_id]).df()
+    # the noisiest run's median repeat CV: one run measured while the machine was busy is enough to
+    # make "before vs after" measure the load instead of the calibration
+    noise = con.execute("select max(cv) from (select run_id, median(latency_cv) as cv from raw.benchmark_runs "
+                        "where status = 'ok' group by run_id)").fetchone()[0]
     con.close()
     truth_by_key = {(int(r.batch_size), int(r.input_tokens), int(r.output_tokens)): r for r in truth.itertuples()}
     errors = {}
@@ -146,6 +153,7 @@ def main(k: int) -> None:
     print(json.dumps({"plan": {key: meta[key] for key in ("sweep", "planned_points", "points", "expected_error_before_pct",
                                                           "expected_error_after_pct", "measured_rows")},
                       "calibrated_points": len(chosen), "scored_points": len(rest), "mdape_pct": errors,
+                      "worst_run_median_latency_cv": None if noise is None else float(noise),
                       "wall_s": round(time.perf_counter() - started, 1)}, default=str))
 
 

@@ -11,8 +11,15 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 POINTS = 4
+#: When any run's median repeat CV is above this, the machine was too busy for timings to say
+#: anything: on a 2-core box shared with other CPU work, one point's repeats spread by up to 120%
+#: and the same point measured 30x slower in one run than in the next, so "the error fell" would
+#: measure the neighbours' load, not calibration.
+MAX_MEDIAN_LATENCY_CV = 0.15
 
 
 def test_a_calibration_run_of_planned_points_lowers_the_error_on_the_rest_of_the_grid(tmp_path):
@@ -30,6 +37,10 @@ def test_a_calibration_run_of_planned_points_lowers_the_error_on_the_rest_of_the
     assert result["scored_points"] == 12 - plan["planned_points"]
     errors = result["mdape_pct"]
     assert all(e["points"] >= result["scored_points"] - 1 for e in errors.values())
+    noise = result["worst_run_median_latency_cv"]
+    if noise > MAX_MEDIAN_LATENCY_CV:
+        pytest.skip(f"the machine was too busy to judge timings: a run's median repeat CV was {noise:.2f} > "
+                    f"{MAX_MEDIAN_LATENCY_CV} (errors {errors})")
     # The error on the points that were not calibrated falls: on average over TPOT, throughput and e2e.
     before = sum(e["before"] for e in errors.values()) / len(errors)
     after = sum(e["after"] for e in errors.values()) / len(errors)
