@@ -4,6 +4,7 @@ import duckdb
 from dagster_duckdb import DuckDBResource
 
 from inference_estimation.defs.reports.assets import dataset_report
+from inference_estimation.defs.resources import HomeResource
 
 
 def test_dataset_report_on_an_empty_training_mart_says_so_instead_of_failing(pipeline, isolated_home, session_home):
@@ -16,6 +17,7 @@ def test_dataset_report_on_an_empty_training_mart_says_so_instead_of_failing(pip
         con.execute("detach session")
     finally:
         con.close()
-    result = dataset_report(duckdb=DuckDBResource(database=str(isolated_home.warehouse_path)))
+    result = dataset_report(duckdb=DuckDBResource(database=str(isolated_home.warehouse_path)),
+                            home=HomeResource(root=str(isolated_home.root)))
     assert result.metadata["rows"] == 0 and result.metadata["models"] == 0
     assert "No training rows yet" in (isolated_home.reports_dir / "dataset" / "report.md").read_text()

@@ -70,8 +70,8 @@ def test_the_ui_binds_to_loopback_unless_told_otherwise(monkeypatch):
     assert cli.build_parser().parse_args(["ui"]).host == "127.0.0.1"
     assert cli.build_parser().parse_args(["ui", "--host", "0.0.0.0"]).host == "0.0.0.0"
     launched = {}
-    monkeypatch.setattr(cli.os, "execvpe", lambda exe, args, env: launched.update(args=args))
-    monkeypatch.setattr(cli.os, "chdir", lambda path: None)
+    # `ui` runs `dagster dev` as a child process tree; capture the command instead of starting it
+    monkeypatch.setattr(cli, "run_process_tree", lambda command, cwd=None: launched.update(args=command) or 0)
     cli.main(["ui", "--port", "3999"])
     args = launched["args"]
     assert args[args.index("-h") + 1] == "127.0.0.1" and args[args.index("-p") + 1] == "3999"

@@ -1,8 +1,9 @@
 """Declarative automation of everything downstream of the measurements.
 
 dbt models carry :func:`refresh_after_new_data` through the translator; the training assets,
-``shap_reports``, ``dataset_report`` and ``next_benchmarks`` (a device's calibration plan, made again
-once the predictors retrained) carry it on their definitions. ``feature_selection_reports``
+``shap_reports``, ``dataset_report`` and ``performance_model_evaluation`` carry it on their definitions
+(``next_benchmarks``, a device's calibration plan, is made by ``calibration_sensor`` and ``calibrate``:
+its partitions are the dynamic hardware keys, which the automation evaluator does not follow here). ``feature_selection_reports``
 carries none on purpose: it retrains every target once per feature group (minutes), so it runs
 on demand (``feature_selection_job``), not after every new partition. The runs it launches carry the
 local host tag, which ``dagster.yaml`` limits to one run per host: a refresh never overlaps a
@@ -16,7 +17,7 @@ from inference_estimation.defs.jobs import LOCAL_HOST_TAGS
 
 #: The derived assets the sensor keeps fresh (benchmarks and imports are scheduled, not eager).
 REFRESHED_GROUPS = ("transform_staging", "transform_intermediate", "transform_marts", "training", "reports",
-                    "calibration")
+                    "performance_model")
 #: In those groups but refreshed on demand only (no automation condition): minutes per run.
 ON_DEMAND_ASSETS = ("feature_selection_reports",)
 
