@@ -122,7 +122,7 @@ def run_case(case: Case, log: Callable[[str], None]) -> None:
         case.problems.append(f"failed to run: {type(exc).__name__}: {exc}")
         return
     expected = case.expect_statuses or ["ok"] * len(case.records)
-    for record, status in zip(case.records, expected):
+    for record, status in zip(case.records, expected, strict=False):
         if record.status != status:
             case.problems.append(f"batch {record.batch_size}: status {record.status} (expected {status}): {record.error}")
         if record.status != "ok":
@@ -189,6 +189,7 @@ def environment_lines(device: str) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Runs the GPU check and prints its figures and power sources; returns the exit status."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--device", default="cuda", help="cuda (default) or cpu")
     parser.add_argument("--quick", action="store_true", help="tiny models and settings (seconds)")

@@ -30,6 +30,7 @@ K3_GOALS = {"tpot_s": 4.0, "output_throughput_tok_s": 5.0}
 
 
 def main() -> None:
+    """Runs the benchmark and prints its report (see the module docstring)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--from", dest="from_path", default=str(Path(__file__).resolve().parents[2] / "shared" / "data" / "external"))
     parser.add_argument("--home", default=None)

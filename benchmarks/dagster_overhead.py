@@ -23,6 +23,7 @@ from pathlib import Path
 
 
 def main() -> None:
+    """Runs the benchmark and prints its report (see the module docstring)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sweep", default="local-demo")
     parser.add_argument("--model", default="llama-small-55m")

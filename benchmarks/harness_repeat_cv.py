@@ -12,8 +12,8 @@ Usage:
 from __future__ import annotations
 
 import argparse
-import os
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -34,6 +34,7 @@ LLAMA_SMALL_55M = {
 
 
 def main() -> None:
+    """Runs the benchmark and prints its report (see the module docstring)."""
     load_before = os.getloadavg()[0]
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5)

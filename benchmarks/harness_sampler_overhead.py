@@ -27,8 +27,8 @@ Usage:
 from __future__ import annotations
 
 import argparse
-import os
 import contextlib
+import os
 import random
 import statistics
 import sys
@@ -92,6 +92,7 @@ def _bootstrap_median_ci(values: list[float], n: int = 2000, seed: int = 0) -> t
 
 
 def main() -> None:
+    """Runs the benchmark and prints its report (see the module docstring)."""
     load_before = os.getloadavg()[0]
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=20)
@@ -122,7 +123,7 @@ def main() -> None:
     print("| variant | median e2e (s) | overhead vs bare (median of per-round ratios) | 95% CI |")
     print("| --- | --- | --- | --- |")
     for name, values in latencies.items():
-        ratios = [v / b - 1 for v, b in zip(values, bare)]
+        ratios = [v / b - 1 for v, b in zip(values, bare, strict=False)]
         low, high = _bootstrap_median_ci(ratios)
         print(
             f"| {name} | {statistics.median(values):.4f} | {statistics.median(ratios) * 100:+.2f}% | "

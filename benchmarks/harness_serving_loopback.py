@@ -33,6 +33,7 @@ def _ms(value: float | None) -> str:
 
 
 def main() -> None:
+    """Runs the benchmark and prints its report (see the module docstring)."""
     load_before = os.getloadavg()[0]
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=40)

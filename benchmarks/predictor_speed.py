@@ -168,6 +168,7 @@ def time_cli(home_dir: Path, runs: int) -> tuple[float, str]:
 
 
 def main() -> None:
+    """Runs the benchmark and prints its report (see the module docstring)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--from", dest="from_path",
                         default=str(Path(__file__).resolve().parents[2] / "shared" / "data" / "external"))

@@ -1,0 +1,1 @@
+"""The inference-estimation Dagster code location (``definitions.py``) and its library."""

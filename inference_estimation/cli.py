@@ -560,7 +560,9 @@ def _catalog(args: argparse.Namespace) -> int:
         from pathlib import Path
 
         from inference_estimation.lib.external.spec_crosscheck import (
-            WATTGPU_FOLDER, SpecTableError, cross_check_wattgpu,
+            WATTGPU_FOLDER,
+            SpecTableError,
+            cross_check_wattgpu,
         )
 
         root = Path(args.check_specs_from).expanduser()
@@ -785,7 +787,10 @@ def _calibrate(args: argparse.Namespace) -> int:
     from inference_estimation import constants
     from inference_estimation.definitions import defs
     from inference_estimation.defs.benchmarks.config import benchmark_run_config
-    from inference_estimation.defs.benchmarks.partitions import benchmark_partition_key, ensure_benchmark_partitions
+    from inference_estimation.defs.benchmarks.partitions import (
+        benchmark_partition_key,
+        ensure_benchmark_partitions,
+    )
 
     catalog = _lenient_catalog()
     hardware = catalog.hw(args.hardware)

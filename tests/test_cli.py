@@ -7,7 +7,6 @@ import sys
 import pytest
 
 
-
 def _cli(*args, home):
     return subprocess.run([sys.executable, "-m", "inference_estimation.cli", "--home", str(home), *args],
                           capture_output=True, text=True, timeout=120)
@@ -24,7 +23,7 @@ def test_predict_json_has_value_unit_and_90_percent_bounds_per_target(pipeline, 
     result = body["predictions"]
     # test-tiny measures no power (estimates only), so power and energy have no predictor
     assert set(result) == {"e2e_latency_s", "ttft_s", "tpot_s", "output_throughput_tok_s", "peak_memory_gb"}
-    for target, p in result.items():
+    for _target, p in result.items():
         assert {"value", "unit", "lower_90", "upper_90", "promoted", "derived_from"} <= set(p)
         assert 0 < p["lower_90"] < p["value"] < p["upper_90"]
     # one coherent answer: e2e is TTFT plus the remaining decode steps, throughput follows from it

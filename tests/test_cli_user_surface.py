@@ -77,7 +77,7 @@ def test_a_setup_that_does_not_fit_is_refused_with_the_fewest_devices_not_answer
 def test_impossible_setups_are_refused(home, args, reason):
     base = {"--model": "llama-3.1-8b", "--hardware": "H100", "--batch-size": "1", "--input-tokens": "512",
             "--output-tokens": "128"}
-    base.update(dict(zip(args[::2], args[1::2])))
+    base.update(dict(zip(args[::2], args[1::2], strict=False)))
     out = _cli("predict", *[x for kv in base.items() for x in kv], home=home)
     assert out.returncode == 3 and reason in out.stdout, out.stdout + out.stderr
 

@@ -100,7 +100,7 @@ class AmdsmiEnergySource(PowerSource):
         return [energy_uj(self.amdsmi.amdsmi_get_energy_count(h)) for h in self.handles]
 
     def energy_between_j(self, start: list[float], end: list[float]) -> float:
-        return sum(e - s for s, e in zip(start, end)) / 1e6
+        return sum(e - s for s, e in zip(start, end, strict=False)) / 1e6
 
 
 def energy_uj(reading: Mapping[str, Any]) -> float:
@@ -168,7 +168,7 @@ def amdsmi_power_source(
 
 
 def _visible_indices(device: str, device_count: int, environ: Mapping[str, str]) -> list[int]:
-    """amdsmi handle indices of ``device`` onwards, through the ROCm visibility variables."""
+    """Amdsmi handle indices of ``device`` onwards, through the ROCm visibility variables."""
     _, _, index_text = device.partition(":")
     first = int(index_text) if index_text else 0
     wanted = range(first, first + max(device_count, 1))

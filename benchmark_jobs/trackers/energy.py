@@ -75,7 +75,7 @@ class RaplSource(PowerSource):
 
     def energy_between_j(self, start: list[int], end: list[int]) -> float:
         total_uj = 0
-        for begin_uj, end_uj, range_uj in zip(start, end, self.max_range_uj):
+        for begin_uj, end_uj, range_uj in zip(start, end, self.max_range_uj, strict=False):
             delta_uj = end_uj - begin_uj
             if delta_uj < 0:  # the counter wrapped once
                 delta_uj += range_uj

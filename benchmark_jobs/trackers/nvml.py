@@ -47,7 +47,7 @@ class NvmlEnergySource(PowerSource):
         return [int(self.nvml.nvmlDeviceGetTotalEnergyConsumption(h)) for h in self.handles]
 
     def energy_between_j(self, start: list[int], end: list[int]) -> float:
-        return sum(e - s for s, e in zip(start, end)) / 1e3
+        return sum(e - s for s, e in zip(start, end, strict=False)) / 1e3
 
 
 def nvml_power_source(

@@ -1,0 +1,1 @@
+"""Dagster definitions by stage, autoloaded by ``definitions.py``."""

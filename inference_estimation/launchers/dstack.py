@@ -181,6 +181,7 @@ class DstackLauncher(Launcher):
 
     @property
     def client(self) -> Any:
+        """The dstack API client, connected on first use."""
         if self._client is None:
             self._client = connect()
         return self._client

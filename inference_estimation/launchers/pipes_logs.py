@@ -72,6 +72,7 @@ class PipesLogStreamMessageReader(dg.PipesMessageReader):
         return list(self._tail)
 
     def no_messages_debug_text(self) -> str:
+        """What Dagster says when no Pipes message arrived (where to look)."""
         return (f"Attempted to read Pipes messages from the job's log stream ({self.stream}); "
                 "check the job's logs (`dstack logs <run>`).")
 

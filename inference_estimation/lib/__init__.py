@@ -1,0 +1,1 @@
+"""Dagster-free logic: catalog, features, the performance model, predict, warehouse."""

@@ -17,7 +17,15 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 #: libyaml's safe loader when PyYAML was built with it (about 5x faster on the catalog; a cold
 #: ``predict`` parses it once), else the pure-Python safe loader. Both construct plain types only.

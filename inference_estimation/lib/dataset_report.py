@@ -70,8 +70,8 @@ def source_additions(frame: pd.DataFrame) -> pd.DataFrame:
         devices, other_devices = set(own["hardware_key"].dropna()), set(others["hardware_key"].dropna())
         engines = set(own["engine"].dropna()) if "engine" in own else set()
         other_engines = set(others["engine"].dropna()) if "engine" in others else set()
-        pairs = set(zip(own["hardware_key"], own["engine"])) if "engine" in own else set()
-        other_pairs = set(zip(others["hardware_key"], others["engine"])) if "engine" in others else set()
+        pairs = set(zip(own["hardware_key"], own["engine"], strict=False)) if "engine" in own else set()
+        other_pairs = set(zip(others["hardware_key"], others["engine"], strict=False)) if "engine" in others else set()
         conc = own["concurrency"].dropna() if "concurrency" in own else pd.Series(dtype=float)
         other_conc = others["concurrency"].dropna() if "concurrency" in others else pd.Series(dtype=float)
         rows.append({

@@ -41,7 +41,12 @@ from inference_estimation import constants
 from inference_estimation.lib.features import FEATURE_COLUMNS, MODEL_FEATURES, PHYSICS_FEATURES
 from inference_estimation.lib.learners import LEARNERS, ensemble_log
 from inference_estimation.lib.modeling import (
-    calibrated_baseline, cross_conformal_coverage, error_metrics, group_folds, out_of_fold, out_of_fold_with,
+    calibrated_baseline,
+    cross_conformal_coverage,
+    error_metrics,
+    group_folds,
+    out_of_fold,
+    out_of_fold_with,
     select_rows,
 )
 
@@ -180,7 +185,10 @@ def _primitive_out_of_fold(frame: pd.DataFrame, rows: pd.DataFrame, target: str,
     train it too; scoring stays on ``rows`` (measured values).
     """
     from inference_estimation.lib.modeling import (
-        DEFAULT_SPLIT, fit_phase_estimate, fit_primitive, predict_primitive_log,
+        DEFAULT_SPLIT,
+        fit_phase_estimate,
+        fit_primitive,
+        predict_primitive_log,
     )
 
     column = SPLITS[split]
@@ -374,7 +382,7 @@ def measured_mask(frame: pd.DataFrame, target: str) -> np.ndarray:
 
 def _coherent_fold(frame: pd.DataFrame, train_idx: np.ndarray, test_idx: np.ndarray, seed: int, iterations: int,
                    split: str) -> dict[str, np.ndarray]:
-    """log predictions of every primitive for the test rows, from a fit on the training rows."""
+    """Log predictions of every primitive for the test rows, from a fit on the training rows."""
     from inference_estimation.lib.modeling import fit_phase_estimate, fit_primitive, predict_primitive_log
     from inference_estimation.lib.performance_model import PRIMITIVES
 
@@ -397,6 +405,11 @@ def coherent_out_of_fold(frame: pd.DataFrame, folds: list[np.ndarray], seed: int
     take their bounds from the primitives' through the identities.
 
     Args:
+        frame: training_features rows.
+        folds: test-row indices per fold.
+        seed: CatBoost seed.
+        iterations: CatBoost rounds per fit.
+        split: how e2e-only rows are split into phase labels (``physics``, ``model`` or ``none``).
         extra_train: fold -> test rows moved into that fold's training (k-shot calibration).
     """
     from inference_estimation.lib.modeling import scored_labels
@@ -436,7 +449,12 @@ def _per_target_out_of_fold(frame: pd.DataFrame, target: str, folds: list[np.nda
     out = np.full(len(frame), np.nan)
     y_log = np.log(pd.to_numeric(frame[target], errors="coerce").to_numpy(dtype=float))
     fit_predict = None
-    from inference_estimation.lib.modeling import catboost_fit_predict, log_offset, model_matrix, _fallback_log
+    from inference_estimation.lib.modeling import (
+        _fallback_log,
+        catboost_fit_predict,
+        log_offset,
+        model_matrix,
+    )
 
     fit_predict = catboost_fit_predict(iterations)
     for test_idx in folds:
@@ -485,7 +503,7 @@ def _score(frame: pd.DataFrame, target: str, pred: np.ndarray, mask: np.ndarray,
 
 
 def k_shot_rows(frame: pd.DataFrame, test_idx: np.ndarray, k: int, seed: int) -> np.ndarray:
-    """k measured rows of each held-out device in ``test_idx`` (seeded; nested: the 3 include the 1)."""
+    """K measured rows of each held-out device in ``test_idx`` (seeded; nested: the 3 include the 1)."""
     from inference_estimation.constants import TARGETS
 
     any_measured = np.zeros(len(frame), dtype=bool)

@@ -88,7 +88,7 @@ def write_shap_report(model: CatBoostRegressor, X: pd.DataFrame, target: str, fo
         paths[kind] = folder / f"{kind}.png"
         plt.savefig(paths[kind], dpi=90)
         plt.close("all")
-    mean_abs = dict(sorted(zip(X.columns, np.abs(explanation.values).mean(axis=0).astype(float)),
+    mean_abs = dict(sorted(zip(X.columns, np.abs(explanation.values).mean(axis=0).astype(float), strict=False),
                            key=lambda kv: -kv[1]))
     top = [name for name in mean_abs if name in X.columns][:3]
     dependence = []

@@ -48,10 +48,13 @@ import numpy as np
 import pandas as pd
 
 from inference_estimation.lib.catalog import HardwareEntry, ModelEntry
-
 from inference_estimation.lib.memory import memory_fit_arrays
 from inference_estimation.lib.vocabulary import (
-    BYTES_PER_ELEMENT, KV_BYTES_PER_ELEMENT, PEAK_COLUMNS_BY_DTYPE, normalize_dtype, normalize_engine,
+    BYTES_PER_ELEMENT,
+    KV_BYTES_PER_ELEMENT,
+    PEAK_COLUMNS_BY_DTYPE,
+    normalize_dtype,
+    normalize_engine,
 )
 
 #: Columns that describe a model (also the columns of ``raw.models``, after ``model_key``).

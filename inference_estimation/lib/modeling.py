@@ -31,7 +31,12 @@ from catboost import CatBoostRegressor, Pool
 from inference_estimation import constants
 from inference_estimation.lib.features import CATEGORICAL_FEATURES, FEATURE_COLUMNS, MODEL_FEATURES
 from inference_estimation.lib.performance_model import (
-    MEASURED_POWER_SOURCES, PRIMITIVES, TIME_PRIMITIVES, PhaseEstimate, physics_phase_estimate, primitive_labels,
+    MEASURED_POWER_SOURCES,
+    PRIMITIVES,
+    TIME_PRIMITIVES,
+    PhaseEstimate,
+    physics_phase_estimate,
+    primitive_labels,
     summarize_kinds,
 )
 
@@ -431,7 +436,7 @@ def train_predictor(frame: pd.DataFrame, target: str, n_folds: int = 4, seed: in
     final = fit_primitive(frame, target, seed, constants.CATBOOST_ITERATIONS, fit_phase_estimate(frame, split, seed))
     trained_rows = frame.loc[final.rows_index]
     X = model_matrix(frame.iloc[:1], np.ones(1), MODEL_FEATURES)
-    importances = dict(zip(X.columns, map(float, final.model.get_feature_importance())))
+    importances = dict(zip(X.columns, map(float, final.model.get_feature_importance()), strict=False))
     card = {
         "card_version": CARD_VERSION,
         "target": target,

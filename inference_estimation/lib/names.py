@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import difflib
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 #: Most candidates a refusal lists.
@@ -145,7 +145,7 @@ class ModelIndex:
                 exact.setdefault(spelling.strip().lower(), key)
                 forms = model_levels(spelling)
                 spellings[key].append((set(forms[2].split()), forms[0]))
-                for level, form in zip(levels, forms):
+                for level, form in zip(levels, forms, strict=False):
                     if form:
                         level.setdefault(form, set()).add(key)
         return cls(exact=exact, levels=levels, spellings=spellings)
@@ -157,7 +157,7 @@ class ModelIndex:
             return Resolution(self.exact[wanted])
         forms = model_levels(name)
         query = set(forms[2].split())
-        for level, form in zip(self.levels, forms):
+        for level, form in zip(self.levels, forms, strict=False):
             keys = level.get(form)
             if keys and len(keys) == 1:
                 return Resolution(next(iter(keys)))
@@ -286,7 +286,7 @@ def _key_facts(key: str) -> tuple[tuple[str, ...], str | None, str | None]:
     forms = [re.sub(r"\d+$", "", p) for p in parts]
     form = next((_FORM_WORDS[f] for f in forms if f in ("sxm", "pcie", "nvl")), None)
     socket = next((p for p in parts if re.fullmatch(r"sxm\d", p)), None)
-    kept = [p for p, f in zip(parts, forms) if f not in ("sxm", "pcie", "nvl", "oam")
+    kept = [p for p, f in zip(parts, forms, strict=False) if f not in ("sxm", "pcie", "nvl", "oam")
             and not re.fullmatch(r"\d+gb|x\d+", p)]
     return tuple(_ALNUM_RUNS.findall(" ".join(kept))), form, socket
 
@@ -351,7 +351,7 @@ class HardwareIndex:
             keys = [e.key for m in found for e in self.groups[m[2]] if e.count == 1]
             return Resolution(None, tuple(keys[:MAX_CANDIDATES]), "names several devices")
         start, end, signature = found[0]
-        unknown = [t for j, (t, u) in enumerate(zip(q.tokens, q.used))
+        unknown = [t for j, (t, u) in enumerate(zip(q.tokens, q.used, strict=False))
                    if not u and not start <= j < end and t not in _HW_FILLER]
         group = [e for e in self.groups[signature] if e.count == (q.count or 1)]
         if not group:

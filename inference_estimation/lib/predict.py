@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 from catboost import Pool
 
+from inference_estimation import constants
 from inference_estimation.lib.catalog import Catalog, CatalogError, HardwareEntry, ModelEntry
 from inference_estimation.lib.features import (
     CATEGORICAL_FEATURES,
@@ -36,11 +37,20 @@ from inference_estimation.lib.features import (
     model_facts,
     prediction_row,
 )
-from inference_estimation import constants
 from inference_estimation.lib.memory import DEVICE_COUNTS, MemoryFit, memory_fit, memory_fit_arrays
-from inference_estimation.lib.modeling import card_matrix, correction_for, load_predictor, physics_baseline, predict_log
+from inference_estimation.lib.modeling import (
+    card_matrix,
+    correction_for,
+    load_predictor,
+    physics_baseline,
+    predict_log,
+)
 from inference_estimation.lib.performance_model import (
-    ANSWER_TARGETS, DERIVED_FROM, PRIMITIVES, PrimitiveBounds, derive_targets,
+    ANSWER_TARGETS,
+    DERIVED_FROM,
+    PRIMITIVES,
+    PrimitiveBounds,
+    derive_targets,
 )
 from inference_estimation.lib.planning import (
     context_refusal,
@@ -771,7 +781,7 @@ def _batch_fact_rows(catalog: Catalog, input_csv: Path, raw: pd.DataFrame,
     keys = [model_list[m].key for m in model_codes[too_long]]
     refusal[too_long] = [context_refusal(k, int(i), int(o), int(limit)) for k, i, o, limit in
                          zip(keys, values["input_tokens"][too_long], values["output_tokens"][too_long],
-                             max_pos[too_long])]
+                             max_pos[too_long], strict=False)]
     open_rows = refusal == ""
     for (h, d), rows in pairs.groupby(["h", "d"]).groups.items():
         reason = dtype_unsupported(hw_list[h], d)
@@ -794,7 +804,7 @@ def _batch_fact_rows(catalog: Catalog, input_csv: Path, raw: pd.DataFrame,
             for mk, hk, d, e, p, b, c, dev, req, use, f in zip(
                 model_keys[short], hw_keys[short], dtype[short], engine[short], memory["paged"][short], batch[short],
                 context[short], devices[short], memory["required_gb"][short], memory["usable_gb"][short],
-                fewest[short])]
+                fewest[short], strict=False)]
     facts = facts.assign(
         engine=engine, dtype=dtype, mode=mode, source=values["source"], power_scope="all-devices",
         batch_size=batch, input_tokens=values["input_tokens"], output_tokens=values["output_tokens"],

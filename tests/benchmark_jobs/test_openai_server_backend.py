@@ -30,7 +30,14 @@ from benchmark_jobs.backends.serving_load import (
 )
 from benchmark_jobs.metrics import meets_limits, serving_summary
 from benchmark_jobs.runner import BenchmarkSetupError, run_spec
-from benchmark_jobs.spec import JobSpec, MeasurementSettings, ModelSpec, ServingSettings, SpecError, serving_points
+from benchmark_jobs.spec import (
+    JobSpec,
+    MeasurementSettings,
+    ModelSpec,
+    ServingSettings,
+    SpecError,
+    serving_points,
+)
 from benchmark_jobs.trackers.power_source import SampledPowerSource
 
 SUPPORT = Path(__file__).parent / "support" / "tiny_openai_server.py"

@@ -5,7 +5,12 @@ from __future__ import annotations
 import pytest
 
 from benchmark_jobs.schema import (
-    POINT_KEY_FIELDS, SCHEMA_VERSION, MeasurementRecord, RecordValidationError, arrow_type_names, field_names,
+    POINT_KEY_FIELDS,
+    SCHEMA_VERSION,
+    MeasurementRecord,
+    RecordValidationError,
+    arrow_type_names,
+    field_names,
 )
 
 NEW_FIELDS = ["disaggregated_prefill_decode", "prefill_device_count", "decode_device_count", "node_count",

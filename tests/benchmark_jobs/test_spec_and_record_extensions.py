@@ -7,7 +7,7 @@ import dataclasses
 import pytest
 
 from benchmark_jobs.runner import _is_oom
-from benchmark_jobs.schema import SCHEMA_VERSION, MeasurementRecord, field_names
+from benchmark_jobs.schema import MeasurementRecord, field_names
 from benchmark_jobs.spec import JobSpec, SpecError, WorkloadPoint, serving_points, tabular_points
 
 

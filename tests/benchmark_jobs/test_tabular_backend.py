@@ -31,7 +31,7 @@ def test_each_tabular_library_is_trained_in_process_and_timed_per_batch_of_rows(
     module = pytest.importorskip(library)
     records = run_spec(_tabular_spec(make_spec, family), lambda r: None, lambda m: None)
     assert [r.status for r in records] == ["ok", "ok"], [r.error for r in records]
-    for record, rows in zip(records, (1, 64)):
+    for record, rows in zip(records, (1, 64), strict=False):
         assert (record.engine, record.engine_version) == (ENGINES[family], module.__version__)
         assert (record.batch_size, record.input_tokens, record.output_tokens, record.prompt_type) == (rows, None, None, None)
         assert record.row_throughput_rows_s == pytest.approx(rows / record.e2e_latency_s)

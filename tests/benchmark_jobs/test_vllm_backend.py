@@ -181,7 +181,7 @@ def test_vllm_backend_through_the_runner_with_a_stand_in_vllm_builds_dummy_weigh
     assert llm.kwargs["max_model_len"] == 22 and llm.kwargs["enforce_eager"] is True
     assert llm.prompts_seen == [1, 1, 1, 4, 4, 4]  # warm-up + 2 trials per point
     assert llm.shut_down
-    for record, batch in zip(records, (1, 4)):
+    for record, batch in zip(records, (1, 4), strict=False):
         assert (record.status, record.engine, record.engine_version) == ("ok", "vllm", "0.0-stand-in")
         assert record.batch_size == batch and record.n_trials == 2
         assert record.ttft_s == pytest.approx(0.01 * (batch + 1) / 2)  # mean of the batch's requests

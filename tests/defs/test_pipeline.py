@@ -16,8 +16,9 @@ from inference_estimation.lib.catalog import load_catalog
 from inference_estimation.lib.features import FEATURE_COLUMNS, feature_frame, prediction_row
 from inference_estimation.lib.home import get_home
 from inference_estimation.lib.warehouse import land_run
-
-from tests.conftest import MODELS, SWEEP, bench_config as _bench_config, partition as _partition
+from tests.conftest import MODELS, SWEEP
+from tests.conftest import bench_config as _bench_config
+from tests.conftest import partition as _partition
 
 
 def _query(sql: str):

@@ -130,7 +130,7 @@ def test_submission_refused_by_dstack_is_a_launcher_error_with_its_message(dstac
 
 def test_with_object_storage_the_task_gets_the_bucket_endpoint_and_boto3_and_the_backends_packages(
         dstack_server, s3_endpoint):
-    """vLLM sweep on an 8-GPU entry with the S3 transport: what reaches the dstack server."""
+    """VLLM sweep on an 8-GPU entry with the S3 transport: what reaches the dstack server."""
     from dagster_pipes import decode_param
 
     from inference_estimation.defs.resources import PipesMessageStore

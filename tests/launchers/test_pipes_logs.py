@@ -54,7 +54,7 @@ def _tiny_spec(hardware_key: str = "local-cpu", run_id: str = "pipes-logs-test")
 
 
 def _as_log_chunks(output: bytes, sizes=(7, 130, 1, 4096, 33)) -> list[bytes]:
-    """A job's merged output as a pseudo-terminal writes it ("\\r\\n") cut into uneven chunks."""
+    r"""A job's merged output as a pseudo-terminal writes it ("\\r\\n") cut into uneven chunks."""
     data = output.replace(b"\n", b"\r\n")
     chunks, i, k = [], 0, 0
     while i < len(data):

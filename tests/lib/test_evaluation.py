@@ -6,8 +6,17 @@ import pytest
 
 from inference_estimation.lib.catalog import load_catalog
 from inference_estimation.lib.evaluation import (
-    METHODS, SPLITS, TargetEvaluation, comparison_summary, comparison_table, comparison_verdict, evaluate_target,
-    kendall_tau_by_workload, markdown_table, promotion_decision, split_folds,
+    METHODS,
+    SPLITS,
+    TargetEvaluation,
+    comparison_summary,
+    comparison_table,
+    comparison_verdict,
+    evaluate_target,
+    kendall_tau_by_workload,
+    markdown_table,
+    promotion_decision,
+    split_folds,
 )
 from inference_estimation.lib.features import feature_frame, prediction_row
 

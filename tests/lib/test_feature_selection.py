@@ -18,7 +18,7 @@ HARDWARE = ("nvidia-h100-sxm-80gb", "nvidia-a100-sxm4-80gb", "amd-mi300x", "amd-
 
 @pytest.fixture(scope="module")
 def frame():
-    """tpot = roofline / efficiency, where AMD runs at half NVIDIA's efficiency (two devices each)."""
+    """Tpot = roofline / efficiency, where AMD runs at half NVIDIA's efficiency (two devices each)."""
     catalog = load_catalog(overlay_dirs=[])
     rng = np.random.default_rng(2)
     rows = []

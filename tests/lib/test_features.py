@@ -75,7 +75,7 @@ def test_a_frame_of_many_rows_equals_the_rows_built_one_at_a_time(catalog):
     ]
     pairs = [("llama-3.1-8b", "nvidia-h100-sxm-80gb"), ("mistral-7b-v0.1", "nvidia-l40s"),
              ("deepseek-v3", "amd-mi300x"), ("gpt2-small", "local-cpu"), ("qwen2-7b", "nvidia-a100-sxm4-80gb")]
-    rows = [prediction_row(catalog.model(m), catalog.hw(h), w) for (m, h), w in zip(pairs, works)]
+    rows = [prediction_row(catalog.model(m), catalog.hw(h), w) for (m, h), w in zip(pairs, works, strict=False)]
     together = feature_frame(rows)
     for i, row in enumerate(rows):
         alone = feature_frame([row]).iloc[0]

@@ -3,11 +3,11 @@
 import numpy as np
 import pytest
 
+from benchmark_jobs.spec import WorkloadPoint
 from inference_estimation.lib.catalog import load_catalog
 from inference_estimation.lib.features import model_facts
 from inference_estimation.lib.memory import fewest_devices, memory_fit, memory_fit_arrays
 from inference_estimation.lib.planning import point_fit, setup_refusal
-from benchmark_jobs.spec import WorkloadPoint
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,13 @@ from inference_estimation.lib.catalog import load_catalog
 from inference_estimation.lib.explain import write_shap_report
 from inference_estimation.lib.features import MODEL_FEATURES, feature_frame, prediction_row
 from inference_estimation.lib.modeling import (
-    TrainingDataError, _group_folds, card_matrix, load_predictor, predict_log, save_predictor, select_rows,
+    TrainingDataError,
+    _group_folds,
+    card_matrix,
+    load_predictor,
+    predict_log,
+    save_predictor,
+    select_rows,
     train_predictor,
 )
 

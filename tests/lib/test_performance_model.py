@@ -8,7 +8,12 @@ from inference_estimation.lib.catalog import load_catalog
 from inference_estimation.lib.evaluation import coherent_markdown, evaluate_coherent
 from inference_estimation.lib.features import feature_frame, prediction_row
 from inference_estimation.lib.performance_model import (
-    ANSWER_TARGETS, PRIMITIVES, PrimitiveBounds, derive_targets, identity_residuals, physics_phase_estimate,
+    ANSWER_TARGETS,
+    PRIMITIVES,
+    PrimitiveBounds,
+    derive_targets,
+    identity_residuals,
+    physics_phase_estimate,
     primitive_labels,
 )
 

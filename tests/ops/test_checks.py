@@ -12,10 +12,10 @@ import pandas as pd
 import pytest
 from dagster_duckdb import DuckDBResource
 
-from inference_estimation.defs.training import checks as mart_checks
 from inference_estimation.defs.external.checks import MAX_SOURCE_AGE_DAYS, external_sources_fresh
 from inference_estimation.defs.external.partitions import external_partitions
 from inference_estimation.defs.resources import CatalogResource, HomeResource
+from inference_estimation.defs.training import checks as mart_checks
 from inference_estimation.lib import quality
 from inference_estimation.lib.external.importer import USER_CSV_SOURCE
 from inference_estimation.lib.modeling import load_predictor, select_rows

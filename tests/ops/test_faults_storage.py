@@ -182,8 +182,8 @@ def _mart_counts(home) -> dict[str, int]:
 def test_re_running_everything_gives_identical_mart_row_counts(concurrent_home, monkeypatch):
     from dagster_dbt import DbtCliResource
 
-    from inference_estimation.defs.training import checks as mart_checks
     from inference_estimation.defs.benchmarks.assets import hardware_specs, model_specs
+    from inference_estimation.defs.training import checks as mart_checks
     from inference_estimation.defs.transform.assets import dbt_models
     from inference_estimation.defs.transform.project import dbt_executable, dbt_project
 

@@ -20,6 +20,7 @@ TARGET_COLUMNS = ["e2e_latency_s", "ttft_s", "tpot_s", "output_throughput_tok_s"
 
 
 def model(dbt, session):
+    """The dbt Python model: training rows joined to the single-source feature frame."""
     dbt.config(materialized="table")
     from inference_estimation.lib.features import FEATURE_COLUMNS, feature_frame, roofline_violations
 

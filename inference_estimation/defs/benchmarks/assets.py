@@ -25,16 +25,16 @@ from inference_estimation.defs.benchmarks.partitions import (
     hardware_partitions,
 )
 from inference_estimation.defs.conditions import refresh_after_new_data
-from inference_estimation.defs.shared import PREDICTORS, TRAINING_FEATURES, read_training_features
 from inference_estimation.defs.resources import (
     CatalogResource,
     HarnessSecrets,
     HomeResource,
     PipesMessageStore,
 )
+from inference_estimation.defs.shared import PREDICTORS, TRAINING_FEATURES, read_training_features
 from inference_estimation.launchers import launcher_for
-from inference_estimation.lib.catalog import CatalogError
 from inference_estimation.lib import warehouse
+from inference_estimation.lib.catalog import CatalogError
 from inference_estimation.lib.features import hardware_facts, model_facts
 from inference_estimation.lib.planning import build_job_spec, explicit_points, points_left_out, skip_reason
 from inference_estimation.lib.summaries import run_summary

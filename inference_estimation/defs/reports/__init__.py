@@ -1,0 +1,1 @@
+"""Reports stage: SHAP, feature selection and dataset coverage."""

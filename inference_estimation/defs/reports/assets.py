@@ -11,7 +11,11 @@ from inference_estimation.defs.conditions import refresh_after_new_data
 from inference_estimation.defs.reports.config import FeatureSelectionConfig
 from inference_estimation.defs.resources import HomeResource
 from inference_estimation.defs.shared import (
-    PREDICTORS, TRAINING_FEATURES, latest_metadata, read_training_features, target_partitions,
+    PREDICTORS,
+    TRAINING_FEATURES,
+    latest_metadata,
+    read_training_features,
+    target_partitions,
 )
 from inference_estimation.lib.explain import write_shap_report
 from inference_estimation.lib.modeling import card_matrix, load_predictor, select_rows
@@ -100,7 +104,11 @@ def dataset_report(duckdb: DuckDBResource, home: HomeResource) -> dg.Materialize
     import base64
 
     from inference_estimation.lib.dataset_report import (
-        coverage_table, plot_coverage, rows_by_source_hardware_engine, source_additions, target_correlations,
+        coverage_table,
+        plot_coverage,
+        rows_by_source_hardware_engine,
+        source_additions,
+        target_correlations,
         to_markdown,
     )
 

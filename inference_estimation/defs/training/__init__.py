@@ -1,0 +1,1 @@
+"""Training stage: primitives' predictors, their evaluation, promotion and the gate."""

@@ -16,14 +16,31 @@ from dagster_duckdb import DuckDBResource
 from inference_estimation.defs.conditions import refresh_after_new_data
 from inference_estimation.defs.resources import HomeResource
 from inference_estimation.defs.shared import (
-    PREDICTOR_EVALUATION, PREDICTORS, TRAINING_FEATURES, latest_metadata, read_training_features, target_partitions,
+    PREDICTOR_EVALUATION,
+    PREDICTORS,
+    TRAINING_FEATURES,
+    latest_metadata,
+    read_training_features,
+    target_partitions,
 )
 from inference_estimation.defs.training.config import EvaluationConfig, TrainingConfig
 from inference_estimation.lib.evaluation import (
-    coherent_markdown, comparison_summary, comparison_table, comparison_verdict, evaluate_coherent, evaluate_target,
-    markdown_table, plot_mdape, promotion_decision,
+    coherent_markdown,
+    comparison_summary,
+    comparison_table,
+    comparison_verdict,
+    evaluate_coherent,
+    evaluate_target,
+    markdown_table,
+    plot_mdape,
+    promotion_decision,
 )
-from inference_estimation.lib.modeling import TrainingDataError, frame_data_version, save_predictor, train_predictor
+from inference_estimation.lib.modeling import (
+    TrainingDataError,
+    frame_data_version,
+    save_predictor,
+    train_predictor,
+)
 
 
 def failed_gate_checks(instance: dg.DagsterInstance) -> list[str]:

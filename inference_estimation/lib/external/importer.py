@@ -19,7 +19,10 @@ from inference_estimation.lib import warehouse
 from inference_estimation.lib.catalog import Catalog
 from inference_estimation.lib.external.base import Adapter
 from inference_estimation.lib.external.canonical import (
-    content_run_id, read_canonical_csv, to_records, write_canonical_csv,
+    content_run_id,
+    read_canonical_csv,
+    to_records,
+    write_canonical_csv,
 )
 
 USER_CSV_SOURCE = "user-csv"

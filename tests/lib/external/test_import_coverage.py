@@ -8,7 +8,11 @@ import pandas as pd
 import pytest
 
 from inference_estimation.lib.catalog import load_catalog
-from inference_estimation.lib.dataset_report import coverage_table, rows_by_source_hardware_engine, source_additions
+from inference_estimation.lib.dataset_report import (
+    coverage_table,
+    rows_by_source_hardware_engine,
+    source_additions,
+)
 from inference_estimation.lib.external.adapters import ibm_llm_pilot, inferencex
 from inference_estimation.lib.external.importer import import_adapter
 from tests.conftest import EXTERNAL_DATA_DIR

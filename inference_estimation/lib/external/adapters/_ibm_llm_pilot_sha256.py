@@ -1,4 +1,4 @@
-"""SHA-256 of the 526 raw per-case CSVs of IBM/LLM-performance-prediction @3c66483
+r"""SHA-256 of the 526 raw per-case CSVs of IBM/LLM-performance-prediction @3c66483
 (``preprocess_data/performance_characterization_data_raw/``), pinned for download.
 
 Computed on a machine without internet by regenerating each file from the dataset curator's lossless

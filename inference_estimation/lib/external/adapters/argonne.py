@@ -309,7 +309,7 @@ class ArgonneLLMInferenceBenchAdapter(Adapter):
             if header is None:
                 raise DatasetError(f"{self.source}: {path}: line {line_no}: data before any header")
             rec: dict[str, Any] = {"_line": line_no}
-            for name, value in zip(header, cells):
+            for name, value in zip(header, cells, strict=False):
                 field = _COLUMN_ALIASES.get(name)
                 if field is None or value == "":
                     continue

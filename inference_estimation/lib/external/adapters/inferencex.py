@@ -295,7 +295,7 @@ class InferenceXAdapter(Adapter):
         loaded = [(kind, path, run, self._load(path)) for kind, path, run in files]
         # Dates of GitHub runs, from the fixtures (CI artifacts carry none).
         run_dates: dict[int, str] = {}
-        for kind, path, _, rows in loaded:
+        for kind, _path, _, rows in loaded:
             if kind != "fixture":
                 continue
             for row in rows:
@@ -304,7 +304,7 @@ class InferenceXAdapter(Adapter):
                     run_dates[int(match["run"])] = max(run_dates.get(int(match["run"]), ""), str(row["date"]))
         dated = sorted(run_dates)
         seen: set[tuple] = set()
-        for kind, path, ci_run, rows in loaded:
+        for kind, _path, ci_run, rows in loaded:
             for row in rows:
                 hardware = base_hardware(row.get("hardware") or row.get("hw") or "")
                 if hardware in HELD_OUT_HARDWARE:

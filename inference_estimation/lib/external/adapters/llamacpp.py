@@ -207,7 +207,7 @@ def parse_readme(path: Path, source: str = "llamacpp-gpu-bench") -> tuple[list[d
         model = _MODEL_CELL.fullmatch(_plain(cells[1]))
         if model is None:
             raise fail(lineno, f"model cell {cells[1]!r} is not '<size> <quantisation>' (e.g. '8B Q4_K_M')")
-        for (test, num_tokens), cell in zip(columns, cells[2:]):
+        for (test, num_tokens), cell in zip(columns, cells[2:], strict=False):
             value = _plain(cell)
             oom = value.upper() == "OOM"
             if not oom:
