@@ -16,9 +16,7 @@ import sys
 import time
 from typing import Any
 
-#: The sweep of the main job when none is named.
-DEFAULT_SWEEP = "local-demo"
-
+from inference_estimation.constants import DEFAULT_SWEEP  # constants only: a light import
 
 #: How a derived answer follows from the primitives (printed next to it).
 IDENTITY_TEXT = {

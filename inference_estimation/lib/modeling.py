@@ -32,6 +32,7 @@ from inference_estimation import constants
 from inference_estimation.lib.features import CATEGORICAL_FEATURES, FEATURE_COLUMNS, MODEL_FEATURES
 from inference_estimation.lib.performance_model import (
     MEASURED_POWER_SOURCES,
+    POWER_TARGETS,
     PRIMITIVES,
     TIME_PRIMITIVES,
     PhaseEstimate,
@@ -40,8 +41,6 @@ from inference_estimation.lib.performance_model import (
     summarize_kinds,
 )
 
-#: Power and energy train only on measured power, never on estimates.
-POWER_TARGETS = {"avg_power_w", "energy_per_output_token_j"}
 #: How e2e-only rows are split into prefill and decode labels (see lib.performance_model). On the
 #: public data, leave-one-hardware-out MdAPE (ttft/tpot/e2e): physics 25.5/15.9/16.8, a CatBoost
 #: first stage 27.4/16.0/17.5, no split (e2e-only rows unused) 24.6/14.7/43.2.

@@ -48,6 +48,7 @@ from inference_estimation.lib.modeling import (
 from inference_estimation.lib.performance_model import (
     ANSWER_TARGETS,
     DERIVED_FROM,
+    POWER_TARGETS,
     PRIMITIVES,
     PrimitiveBounds,
     derive_targets,
@@ -173,10 +174,10 @@ def predictor_folders(models_dir: Path, allow_unpromoted: bool = False) -> dict[
     return dict(sorted(folders.items()))
 
 
-#: Targets that need a power basis: a TDP fact of the hardware (the physics baseline) or measured
-#: power on hardware of its kind in the predictor's training data. Without either, CatBoost would
-#: extrapolate from other kinds (e.g. a 2-core VM predicted like the MLPerf servers' wall power).
-POWER_TARGETS = ("avg_power_w", "energy_per_output_token_j")
+#: Power and energy (:data:`performance_model.POWER_TARGETS`) need a power basis: a TDP fact of the
+#: hardware (the physics baseline) or measured power on hardware of its kind in the predictor's
+#: training data. Without either, CatBoost would extrapolate from other kinds (e.g. a 2-core VM
+#: predicted like the MLPerf servers' wall power).
 
 
 def power_basis_missing(card: dict[str, Any], features: pd.DataFrame) -> pd.Series:
