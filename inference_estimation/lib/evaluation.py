@@ -318,6 +318,33 @@ def comparison_verdict(evaluation: TargetEvaluation) -> str:
             f"{relation} CatBoost ({mdape['catboost']:.1f}%). CatBoost stays the served predictor.")
 
 
+def plot_holdout(oof: pd.DataFrame, target: str, path: Path) -> Path:
+    """Log-log scatter of held-out predictions against measurements (grouped by model), with the
+    y = x line and the +-10% band: what the predictor page shows at a glance."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(4.5, 4.2))
+    ax.scatter(oof["y_true"], oof["y_pred"], s=6, alpha=0.5)
+    low = float(min(oof["y_true"].min(), oof["y_pred"].min()))
+    high = float(max(oof["y_true"].max(), oof["y_pred"].max()))
+    line = np.array([low, high])
+    ax.plot(line, line, color="black", lw=1)
+    ax.fill_between(line, line * 0.9, line * 1.1, color="grey", alpha=0.2, label="±10%")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel(f"measured {target}")
+    ax.set_ylabel(f"predicted {target} (held out, grouped by model)")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return path
+
+
 def plot_mdape(evaluation: TargetEvaluation, path: Path) -> Path:
     """Grouped bar chart of MdAPE per split and method."""
     import matplotlib

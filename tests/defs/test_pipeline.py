@@ -134,6 +134,7 @@ def test_predictors_and_shap_reports_materialize_per_target(pipeline, session_ho
         assert pipeline[target].success, target  # a refusal to promote is not a failed run
         meta = _metadata(pipeline[target], "predictors")
         assert meta["status"] == "trained" and meta["rows"] == 8 and "holdout_mdape_pct" in meta, target
+        assert "data:image/png;base64," in meta["plot"]  # held-out predicted vs measured, on the asset's page
         report = _metadata(pipeline[target], "shap_reports")
         assert "data:image/png;base64," in report["report"]
         assert (session_home.reports_dir / target / "beeswarm.png").stat().st_size > 5000

@@ -20,7 +20,7 @@ import pytest
 from tests.ops.browser import Browser, chromium_path
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-GRAPH_ASSETS = ("benchmark_runs", "stg_benchmark_runs", "measurements", "training_features", "predictors",
+GRAPH_ASSETS = ("benchmark_runs", "stg_benchmark_runs", "int_latest_points", "training_features", "predictors",
                 "shap_reports")
 #: Clicks the first element whose own text is exactly the given string; true when found.
 CLICK_TEXT = ("(() => {{ const el = Array.from(document.querySelectorAll('a, button, span'))"
@@ -133,7 +133,7 @@ def test_ui_shows_the_graph_partitions_and_shap_plots_and_graphql_has_the_materi
     assert all(landed[p]["rows_landed"] > 0 for p in ("local-cpu|gpt2-small", "local-cpu|llama-small-55m"))
     shap = _graphql(port, history, {"path": ["shap_reports"]})["assetOrError"]["assetMaterializations"]
     reports = {m["partition"]: e["mdStr"] for m in shap for e in m["metadataEntries"] if e["label"] == "report"}
-    assert "data:image/png;base64," in reports["e2e_latency_s"]
+    assert "data:image/png;base64," in reports["tpot_s"]  # one report per learned primitive
     dims = _graphql(port, """{ assetNodeOrError(assetKey: {path: ["benchmark_runs"]}) { ... on AssetNode {
         partitionKeysByDimension { name partitionKeys } } } }""")["assetNodeOrError"]["partitionKeysByDimension"]
     dims = {d["name"]: d["partitionKeys"] for d in dims}
@@ -160,10 +160,10 @@ def test_ui_shows_the_graph_partitions_and_shap_plots_and_graphql_has_the_materi
     shot("benchmark-partition-metadata")
 
     # A SHAP report renders its plots (base64 PNGs inside the markdown metadata).
-    browser.goto(f"{base}/assets/shap_reports?view=partitions&partition=e2e_latency_s")
+    browser.goto(f"{base}/assets/shap_reports?view=partitions&partition=tpot_s")
     assert browser.wait_for_text("[Show Markdown]"), browser.text()[:2000]
     assert browser.evaluate(CLICK_TEXT.format("[Show Markdown]"))
-    assert browser.wait_for_text("SHAP report: e2e_latency_s")
+    assert browser.wait_for_text("SHAP report: tpot_s")
     assert browser.wait_for("Array.from(document.querySelectorAll('[role=dialog] img'))"
                             ".filter(i => i.src.startsWith('data:image/png') && i.naturalWidth > 100).length >= 2")
     shot("shap-report")

@@ -32,6 +32,7 @@ from inference_estimation.lib.evaluation import (
     evaluate_coherent,
     evaluate_target,
     markdown_table,
+    plot_holdout,
     plot_mdape,
     promotion_decision,
 )
@@ -106,6 +107,10 @@ def predictors(context: dg.AssetExecutionContext, config: TrainingConfig, duckdb
         context.log.warning(str(exc))
         return dg.MaterializeResult(metadata={"status": "not trained", "reason": str(exc)})
     paths = save_predictor(trained, folder)
+    import base64
+
+    plot = plot_holdout(trained.oof, target, home.get().reports_dir / target / "holdout.png")
+    image = f"![held-out predictions](data:image/png;base64,{base64.b64encode(plot.read_bytes()).decode()})"
     return dg.MaterializeResult(data_version=dg.DataVersion(trained.card["data_version"]), metadata={
         "status": "trained",
         "rows": trained.card["n_rows"],
@@ -118,6 +123,7 @@ def predictors(context: dg.AssetExecutionContext, config: TrainingConfig, duckdb
         "card_path": dg.MetadataValue.path(str(paths["card"])),
         **_round({k: v for k, v in trained.card["metrics"].items() if not isinstance(v, str)}),
         "top_features": dg.MetadataValue.json(trained.card["top_features"]),
+        "plot": dg.MetadataValue.md(image),
     })
 
 
