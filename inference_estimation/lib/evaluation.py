@@ -318,6 +318,18 @@ def comparison_verdict(evaluation: TargetEvaluation) -> str:
             f"{relation} CatBoost ({mdape['catboost']:.1f}%). CatBoost stays the served predictor.")
 
 
+def _save_figure(fig, ax, path: Path) -> Path:
+    """Adds the legend, saves the figure as a PNG at ``path`` and frees it."""
+    import matplotlib.pyplot as plt
+
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return path
+
+
 def plot_holdout(oof: pd.DataFrame, target: str, path: Path) -> Path:
     """Log-log scatter of held-out predictions against measurements (grouped by model), with the
     y = x line and the +-10% band: what the predictor page shows at a glance."""
@@ -337,12 +349,7 @@ def plot_holdout(oof: pd.DataFrame, target: str, path: Path) -> Path:
     ax.set_yscale("log")
     ax.set_xlabel(f"measured {target}")
     ax.set_ylabel(f"predicted {target} (held out, grouped by model)")
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
-    return path
+    return _save_figure(fig, ax, path)
 
 
 def plot_mdape(evaluation: TargetEvaluation, path: Path) -> Path:
@@ -362,12 +369,7 @@ def plot_mdape(evaluation: TargetEvaluation, path: Path) -> Path:
     ax.set_xticklabels([_short(s) for s in splits])
     ax.set_ylabel("MdAPE (%)")
     ax.set_title(f"{evaluation.target}: held-out error by split")
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
-    return path
+    return _save_figure(fig, ax, path)
 
 
 # ------------------------------------------------------------------ the coherent model, all targets
