@@ -13,6 +13,8 @@ below what the spec sheets resolve.
 
 from __future__ import annotations
 
+from typing import Any
+
 #: Canonical dtype -> effective bytes per weight element.
 BYTES_PER_ELEMENT: dict[str, float] = {
     "float32": 4.0, "bfloat16": 2.0, "float16": 2.0, "fp8": 1.0, "int8": 1.0, "fp4": 0.53, "int4": 0.53,
@@ -76,19 +78,28 @@ def _key(value: str) -> str:
     return str(value).strip().lower().replace(" ", "-")
 
 
+def _canonical(value: str, canon: Any, synonyms: dict[str, str], field: str, kind: str, hint: str = "") -> str:
+    """``value`` in the canonical spelling of ``canon`` (directly or through ``synonyms``).
+
+    Raises:
+        VocabularyError: naming ``field`` and listing the canonical values.
+    """
+    key = _key(value)
+    if key in canon:
+        return key
+    if key in synonyms:
+        return synonyms[key]
+    raise VocabularyError(f"{field}: {value!r} is not a known {kind}; use one of {', '.join(canon)}{hint}")
+
+
 def canonical_dtype(value: str, field: str = "dtype") -> str:
     """The canonical dtype for any accepted spelling (``bf16`` -> ``bfloat16``, ``nvfp4`` -> ``fp4``).
 
     Raises:
         VocabularyError: naming ``field`` and listing the canonical dtypes.
     """
-    key = _key(value)
-    if key in BYTES_PER_ELEMENT:
-        return key
-    if key in DTYPE_SYNONYMS:
-        return DTYPE_SYNONYMS[key]
-    raise VocabularyError(f"{field}: {value!r} is not a known dtype; use one of {', '.join(BYTES_PER_ELEMENT)} "
-                          f"(or a synonym such as bf16, fp16, nvfp4, mxfp4, awq, q4_k_m)")
+    return _canonical(value, BYTES_PER_ELEMENT, DTYPE_SYNONYMS, field, "dtype",
+                      " (or a synonym such as bf16, fp16, nvfp4, mxfp4, awq, q4_k_m)")
 
 
 def canonical_engine(value: str, field: str = "engine") -> str:
@@ -97,12 +108,7 @@ def canonical_engine(value: str, field: str = "engine") -> str:
     Raises:
         VocabularyError: naming ``field`` and listing the canonical engines.
     """
-    key = _key(value)
-    if key in ENGINES:
-        return key
-    if key in ENGINE_SYNONYMS:
-        return ENGINE_SYNONYMS[key]
-    raise VocabularyError(f"{field}: {value!r} is not a known engine; use one of {', '.join(ENGINES)}")
+    return _canonical(value, ENGINES, ENGINE_SYNONYMS, field, "engine")
 
 
 def normalize_dtype(value: object) -> str | None:
