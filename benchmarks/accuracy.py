@@ -53,7 +53,8 @@ def main() -> None:
 
     from inference_estimation import constants
     from inference_estimation.definitions import defs
-    from inference_estimation.lib.evaluation import (
+    from inference_estimation.lib.data.external.registry import all_adapters
+    from inference_estimation.lib.ml.evaluation import (
         coherent_markdown,
         comparison_table,
         comparison_verdict,
@@ -61,7 +62,6 @@ def main() -> None:
         evaluate_target,
         markdown_table,
     )
-    from inference_estimation.lib.external.registry import all_adapters
 
     instance = dg.DagsterInstance.get()
     quiet = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}

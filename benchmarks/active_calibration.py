@@ -3,17 +3,17 @@
 For each held-out device (hardware with at least ``--min-rows`` measured rows in the public data),
 starting from the primitives fitted without it, its measurements are added one at a time, chosen
 
-* ``planner`` -- :func:`lib.calibration.plan_points` with the distance uncertainty,
+* ``planner`` -- :func:`lib.ml.calibration.plan_points` with the distance uncertainty,
 * ``planner_ensemble`` -- the same planner with the bootstrap-ensemble uncertainty,
 * ``planner_nocost`` -- the planner (distance) choosing by error reduction alone, cost ignored,
 * ``random`` -- uniformly (median over ``--random-seeds`` orders),
-* ``corners`` -- a fixed corners-of-the-grid design (:func:`lib.calibration.corner_order`),
+* ``corners`` -- a fixed corners-of-the-grid design (:func:`lib.ml.calibration.corner_order`),
 
 and after each addition the rest of the device's rows are scored (MdAPE of TPOT, throughput,
 TTFT and e2e from the coherent model). A device's few rows never enter the trees
 (``MIN_DEVICE_ROWS_FOR_TREES``), so "retrain" changes only its per-device correction: the script
-recomputes that correction with :func:`lib.modeling.hardware_corrections` exactly as
-:func:`lib.modeling.fit_primitive` does, holding the first-stage phase estimate (which splits
+recomputes that correction with :func:`lib.ml.modeling.hardware_corrections` exactly as
+:func:`lib.ml.modeling.fit_primitive` does, holding the first-stage phase estimate (which splits
 e2e-only rows into phase labels) at the training frame's. It checks both against a real refit:
 identical with the same phase estimate; with the phase estimate refitted on train + chosen rows,
 its median moves by a hair, the split labels with it, and the trees by a few percent (retrain
@@ -47,9 +47,9 @@ MAX_POINTS = 10
 
 def _residuals(fitted, rows: pd.DataFrame, primitive: str, phase) -> tuple[np.ndarray, pd.DataFrame]:
     """Labelled rows of ``rows`` and their log residuals to the fitted trees (no correction)."""
-    from inference_estimation.lib.features import MODEL_FEATURES
-    from inference_estimation.lib.modeling import log_offset, model_matrix, predict_log
-    from inference_estimation.lib.performance_model import primitive_labels
+    from inference_estimation.lib.ml.modeling import log_offset, model_matrix, predict_log
+    from inference_estimation.lib.ml.performance_model import primitive_labels
+    from inference_estimation.lib.physics.features import MODEL_FEATURES
 
     label, _ = primitive_labels(rows, primitive, phase)
     keep = ~np.isnan(label)
@@ -61,7 +61,7 @@ def _residuals(fitted, rows: pd.DataFrame, primitive: str, phase) -> tuple[np.nd
 
 def calibrated(fitted, train_resid: tuple[np.ndarray, pd.DataFrame], chosen: pd.DataFrame, primitive: str, phase):
     """The fitted primitive with the correction fit_primitive would learn from train + chosen rows."""
-    from inference_estimation.lib.modeling import hardware_corrections
+    from inference_estimation.lib.ml.modeling import hardware_corrections
 
     resid, labelled = train_resid
     if len(chosen):
@@ -74,8 +74,8 @@ def calibrated(fitted, train_resid: tuple[np.ndarray, pd.DataFrame], chosen: pd.
 
 def answers(fits: dict, rows: pd.DataFrame) -> pd.DataFrame:
     """Coherent answers (TTFT, TPOT, e2e, throughput) from the time primitives."""
-    from inference_estimation.lib.modeling import predict_primitive_log
-    from inference_estimation.lib.performance_model import PrimitiveBounds, derive_targets
+    from inference_estimation.lib.ml.modeling import predict_primitive_log
+    from inference_estimation.lib.ml.performance_model import PrimitiveBounds, derive_targets
 
     value = {p: np.exp(predict_primitive_log(f, rows)) for p, f in fits.items()}
     return derive_targets(rows, PrimitiveBounds(value, value, value))
@@ -83,10 +83,14 @@ def answers(fits: dict, rows: pd.DataFrame) -> pd.DataFrame:
 
 def local_answers(uncorrected: dict, chosen: pd.DataFrame, rest: pd.DataFrame, phase, error_model,
                   chosen_u: np.ndarray, rest_u: np.ndarray) -> pd.DataFrame:
-    """Answers for ``rest`` with :func:`lib.calibration.local_correction` from the chosen rows' residuals."""
-    from inference_estimation.lib import calibration as cal
-    from inference_estimation.lib.modeling import predict_primitive_log
-    from inference_estimation.lib.performance_model import PrimitiveBounds, derive_targets, primitive_labels
+    """Answers for ``rest`` with :func:`lib.ml.calibration.local_correction` from the chosen rows' residuals."""
+    from inference_estimation.lib.ml import calibration as cal
+    from inference_estimation.lib.ml.modeling import predict_primitive_log
+    from inference_estimation.lib.ml.performance_model import (
+        PrimitiveBounds,
+        derive_targets,
+        primitive_labels,
+    )
 
     value = {}
     for p, fitted in uncorrected.items():
@@ -102,7 +106,7 @@ def local_answers(uncorrected: dict, chosen: pd.DataFrame, rest: pd.DataFrame, p
 def refit_check(train: pd.DataFrame, chosen: pd.DataFrame, rest: pd.DataFrame, phase, fits: dict,
                 iterations: int) -> dict[str, tuple[float, float]]:
     """|log difference| (max, median) between the recomputed correction and real refits on train + chosen."""
-    from inference_estimation.lib.modeling import fit_phase_estimate, fit_primitive, predict_primitive_log
+    from inference_estimation.lib.ml.modeling import fit_phase_estimate, fit_primitive, predict_primitive_log
 
     both = pd.concat([train, chosen])
     out = {}
@@ -115,7 +119,7 @@ def refit_check(train: pd.DataFrame, chosen: pd.DataFrame, rest: pd.DataFrame, p
 
 def mdape(frame: pd.DataFrame, pred: pd.DataFrame, target: str) -> float:
     """MdAPE % of ``pred`` on the rows of ``frame`` that measured ``target`` (NaN when none)."""
-    from inference_estimation.lib.evaluation import measured_mask
+    from inference_estimation.lib.ml.evaluation import measured_mask
 
     mask = measured_mask(frame, target)
     p = pred[target].to_numpy(dtype=float)
@@ -140,11 +144,11 @@ def main() -> None:
     warnings.filterwarnings("ignore")
     import duckdb
 
-    from inference_estimation.lib import calibration as cal
     from inference_estimation.lib.catalog import CatalogError, load_catalog
-    from inference_estimation.lib.evaluation import measured_mask
-    from inference_estimation.lib.modeling import fit_phase_estimate, fit_primitive, predict_primitive_log
-    from inference_estimation.lib.performance_model import TIME_PRIMITIVES
+    from inference_estimation.lib.ml import calibration as cal
+    from inference_estimation.lib.ml.evaluation import measured_mask
+    from inference_estimation.lib.ml.modeling import fit_phase_estimate, fit_primitive, predict_primitive_log
+    from inference_estimation.lib.ml.performance_model import TIME_PRIMITIVES
 
     started = time.perf_counter()
     con = duckdb.connect(args.warehouse, read_only=True)
@@ -176,7 +180,7 @@ def main() -> None:
         ensemble = cal.fit_ensemble(train, iterations=args.iterations)
         u = {"distance": cal.distance_uncertainty(train, dev), "ensemble": cal.ensemble_uncertainty(ensemble, dev)}
         # real errors of the uncalibrated predictor, per time primitive, for the ranking measurement
-        from inference_estimation.lib.modeling import scored_labels
+        from inference_estimation.lib.ml.modeling import scored_labels
 
         errs = []
         for p, fitted in base.items():

@@ -42,8 +42,8 @@ def main() -> None:
     from inference_estimation.defs.benchmarks.config import benchmark_run_config
     from inference_estimation.defs.benchmarks.partitions import benchmark_partition_key
     from inference_estimation.launchers.local import LocalLauncher
+    from inference_estimation.lib.bench.planning import build_job_spec
     from inference_estimation.lib.catalog import load_catalog
-    from inference_estimation.lib.planning import build_job_spec
 
     instance = dg.DagsterInstance.get()
     quiet = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}

@@ -43,7 +43,7 @@ def import_public_data(home_dir: Path, from_path: str) -> None:
     import dagster as dg
 
     from inference_estimation.definitions import defs
-    from inference_estimation.lib.external.registry import all_adapters
+    from inference_estimation.lib.data.external.registry import all_adapters
 
     instance = dg.DagsterInstance.get()
     quiet = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
@@ -73,17 +73,17 @@ def resize(frame, rows: int, seed: int = 0):
     return pd.concat([frame, extra], ignore_index=True)
 
 
-def time_training(frame, models_dir: Path, reports_dir: Path) -> dict[str, dict[str, float]]:
+def time_training(frame, predictors_dir: Path, reports_dir: Path) -> dict[str, dict[str, float]]:
     """Per primitive: seconds to train (incl. grouped out-of-fold scoring) + save, and to draw SHAP."""
     from inference_estimation import constants
-    from inference_estimation.lib.explain import write_shap_report
-    from inference_estimation.lib.modeling import (
+    from inference_estimation.lib.ml.modeling import (
         TrainingDataError,
         card_matrix,
         save_predictor,
         select_rows,
         train_predictor,
     )
+    from inference_estimation.lib.ml.shap_report import write_shap_report
 
     out = {}
     for target in constants.PRIMITIVES:
@@ -93,7 +93,7 @@ def time_training(frame, models_dir: Path, reports_dir: Path) -> dict[str, dict[
         except TrainingDataError as exc:
             out[target] = {"rows": 0, "train_s": time.perf_counter() - t0, "shap_s": 0.0, "note": str(exc)[:60]}
             continue
-        save_predictor(trained, models_dir / "promoted" / target)
+        save_predictor(trained, predictors_dir / "promoted" / target)
         t1 = time.perf_counter()
         rows = select_rows(frame, target)
         if len(rows) > constants.SHAP_MAX_ROWS:
@@ -107,7 +107,7 @@ def time_training(frame, models_dir: Path, reports_dir: Path) -> dict[str, dict[
 def time_evaluation(frame) -> dict[str, float]:
     """Seconds of the grouped evaluation (four splits, every learner and baseline) per target."""
     from inference_estimation import constants
-    from inference_estimation.lib.evaluation import evaluate_target
+    from inference_estimation.lib.ml.evaluation import evaluate_target
 
     out = {}
     for target in constants.PRIMITIVES:
@@ -137,16 +137,16 @@ def batch_csv(path: Path, rows: int, seed: int = 0) -> None:
     }).to_csv(path, index=False)
 
 
-def time_batch(models_dir: Path, input_csv: Path, output_csv: Path, repeats: int = 3) -> float:
+def time_batch(predictors_dir: Path, input_csv: Path, output_csv: Path, repeats: int = 3) -> float:
     """Best-of-``repeats`` rows/s of predict_batch (the catalog is loaded once, as the CLI does)."""
     from inference_estimation.lib.catalog import load_catalog
-    from inference_estimation.lib.predict import predict_batch
+    from inference_estimation.lib.ml.batch_predict import predict_batch
 
     catalog = load_catalog()
     best = float("inf")
     for _ in range(repeats):
         t0 = time.perf_counter()
-        n = predict_batch(catalog, models_dir, input_csv, output_csv)
+        n = predict_batch(catalog, predictors_dir, input_csv, output_csv)
         best = min(best, time.perf_counter() - t0)
     return n / best
 
@@ -204,7 +204,7 @@ def main() -> None:
           f"{'topped up' if len(public) < args.rows else 'sampled'}); CPUs {len(os.sched_getaffinity(0))}\n")
 
     t0 = time.perf_counter()
-    training = time_training(frame, home.models_dir, home.reports_dir)
+    training = time_training(frame, home.predictors_dir, home.reports_dir)
     train_total = time.perf_counter() - t0
     print("| target | rows | train + grouped OOF + save (s) | SHAP (s) |")
     print("|---|---|---|---|")
@@ -214,7 +214,7 @@ def main() -> None:
 
     input_csv = home_dir / "speed_batch.csv"
     batch_csv(input_csv, args.batch_rows)
-    rows_per_s = time_batch(home.models_dir, input_csv, home_dir / "speed_batch_out.csv")
+    rows_per_s = time_batch(home.predictors_dir, input_csv, home_dir / "speed_batch_out.csv")
     cli_s, cli_out = time_cli(home_dir, args.cli_runs)
 
     print("\n## Predictor speed")

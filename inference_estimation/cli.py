@@ -124,7 +124,7 @@ def _sweep(args: argparse.Namespace) -> int:
         print(f"new benchmark partition keys: {added}", flush=True)
     warnings_out = []
     if not args.no_external and not refresh_only:
-        from inference_estimation.lib.external.registry import EXTERNAL_DIR_ENV, all_adapters
+        from inference_estimation.lib.data.external.registry import EXTERNAL_DIR_ENV, all_adapters
 
         from_path = args.external_from or os.environ.get(EXTERNAL_DIR_ENV)
         where = from_path or "their pinned public URLs"
@@ -166,12 +166,12 @@ def _sweep(args: argparse.Namespace) -> int:
         print("failed: " + "; ".join(failures), file=sys.stderr)
         return 1
     for target in constants.PRIMITIVES:
-        card_path = home.models_dir / target / "card.json"
+        card_path = home.predictors_dir / target / "card.json"
         if not card_path.exists():
             print(f"  {target:26s} not trained (too little usable data; power needs measured power)")
             continue
         m = json.loads(card_path.read_text())["metrics"]
-        promoted = (home.models_dir / "promoted" / target / "card.json").exists()
+        promoted = (home.predictors_dir / "promoted" / target / "card.json").exists()
         print(f"  {target:26s} grouped-by-model held-out MdAPE {m['holdout_mdape_pct']:6.1f}%  "
               f"90% coverage {m['holdout_interval_coverage_90']:.2f}"
               + (f"  | physics baseline MdAPE {m['baseline_physics_mdape_pct']:.1f}%"
@@ -182,8 +182,8 @@ def _sweep(args: argparse.Namespace) -> int:
 
 def _import_sources() -> list[str]:
     """Every source `import` takes: the public datasets' adapters, then `user-csv`."""
-    from inference_estimation.lib.external.importer import USER_CSV_SOURCE
-    from inference_estimation.lib.external.registry import all_adapters
+    from inference_estimation.lib.data.external.importer import USER_CSV_SOURCE
+    from inference_estimation.lib.data.external.registry import all_adapters
 
     return [*all_adapters(), USER_CSV_SOURCE]
 
@@ -206,7 +206,7 @@ USER_ERROR_CLASSES = ("CanonicalFormatError", "DatasetError", "CatalogError", "V
 def _import(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from inference_estimation.lib.external.importer import USER_CSV_SOURCE
+    from inference_estimation.lib.data.external.importer import USER_CSV_SOURCE
 
     known = _import_sources()
     sources = [s for s in known if s != USER_CSV_SOURCE] if args.source == "all" else [args.source]
@@ -222,7 +222,7 @@ def _import(args: argparse.Namespace) -> int:
     home = activate_home(args.home)
     if USER_CSV_SOURCE in sources:  # the user's own files: every bad row named before anything runs
         from inference_estimation.lib.catalog import CatalogError
-        from inference_estimation.lib.external.canonical import (
+        from inference_estimation.lib.data.external.canonical import (
             CanonicalFormatError,
             read_canonical_csv,
             to_records,
@@ -316,12 +316,12 @@ def _predict(args: argparse.Namespace) -> int:
 
     from inference_estimation.lib.catalog import CatalogError
     from inference_estimation.lib.home import activate_home
-    from inference_estimation.lib.predict import (
+    from inference_estimation.lib.ml.batch_predict import predict_batch
+    from inference_estimation.lib.ml.predict import (
         BatchInputError,
         PredictorsMissingError,
         SetupRefused,
-        explain,
-        predict_batch,
+        explain_prediction,
         predict_setup,
         predictor_folders,
         resolve_setup,
@@ -336,7 +336,7 @@ def _predict(args: argparse.Namespace) -> int:
         try:
             t0 = time.perf_counter()
             stats: dict[str, int] = {}
-            n = predict_batch(_lenient_catalog(), home.models_dir, Path(args.input), Path(args.output),
+            n = predict_batch(_lenient_catalog(), home.predictors_dir, Path(args.input), Path(args.output),
                               allow_unpromoted=args.allow_unpromoted, stats=stats)
         except (BatchInputError, PredictorsMissingError) as exc:
             _print_error(exc)
@@ -363,11 +363,11 @@ def _predict(args: argparse.Namespace) -> int:
         echo = setup.echo()
         if setup.refusal:
             raise SetupRefused(setup)
-        result = predict_setup(setup, home.models_dir, allow_unpromoted=args.allow_unpromoted)
+        result = predict_setup(setup, home.predictors_dir, allow_unpromoted=args.allow_unpromoted)
         explanations = {}
         if args.explain:
             for target in (t for t, p in result.items() if p["value"] is not None):
-                explanations[target] = explain(catalog, home.models_dir, args.model, args.hardware, work, target,
+                explanations[target] = explain_prediction(catalog, home.predictors_dir, args.model, args.hardware, work, target,
                                                allow_unpromoted=args.allow_unpromoted)
     except SetupRefused as exc:
         if args.format == "json":
@@ -379,7 +379,7 @@ def _predict(args: argparse.Namespace) -> int:
     except (CatalogError, PredictorsMissingError, ValueError) as exc:
         _print_error(exc)
         return 2
-    left_out = sorted(set(predictor_folders(home.models_dir, allow_unpromoted=True)) - set(result))
+    left_out = sorted(set(predictor_folders(home.predictors_dir, allow_unpromoted=True)) - set(result))
     if left_out:
         print(f"note: trained but not promoted, left out: {', '.join(left_out)} "
               "(--allow-unpromoted shows them, flagged)", file=sys.stderr)
@@ -477,11 +477,12 @@ def _recommend_text(rec: Any, show_dropped: bool, top: int, width: int = 100) ->
 def _recommend(args: argparse.Namespace) -> int:
     from inference_estimation.lib.catalog import CatalogError
     from inference_estimation.lib.home import activate_home
-    from inference_estimation.lib.predict import PredictorsMissingError, SetupRefused, recommend
+    from inference_estimation.lib.ml.predict import PredictorsMissingError, SetupRefused
+    from inference_estimation.lib.ml.recommend import recommend
 
     home = activate_home(args.home)
     try:
-        rec = recommend(_lenient_catalog(), home.models_dir, args.model, args.input_tokens, args.output_tokens,
+        rec = recommend(_lenient_catalog(), home.predictors_dir, args.model, args.input_tokens, args.output_tokens,
                         max_ttft_s=args.max_ttft_ms / 1000 if args.max_ttft_ms else None,
                         max_tpot_s=args.max_tpot_ms / 1000 if args.max_tpot_ms else None, rps=args.rps,
                         engine=args.engine, dtype=args.dtype, source=args.source, max_devices=args.max_devices,
@@ -520,7 +521,7 @@ def _evaluate(args: argparse.Namespace) -> int:
             found["performance_model"] = json.loads(coherent.read_text())
         print(json.dumps(found, indent=2))
     else:
-        from inference_estimation.lib.evaluation import TargetEvaluation, comparison_table
+        from inference_estimation.lib.ml.evaluation import TargetEvaluation, comparison_table
 
         for target in found:
             print((home.reports_dir / target / "evaluation.md").read_text())
@@ -557,7 +558,7 @@ def _catalog(args: argparse.Namespace) -> int:
     if args.check_specs_from:
         from pathlib import Path
 
-        from inference_estimation.lib.external.spec_crosscheck import (
+        from inference_estimation.lib.data.external.spec_crosscheck import (
             WATTGPU_FOLDER,
             SpecTableError,
             cross_check_wattgpu,
@@ -752,7 +753,11 @@ def _batch_size_arg(text: str) -> int | str:
 
 def _vocabulary_arg(kind: str):
     def parse(text: str) -> str:
-        from inference_estimation.lib.vocabulary import VocabularyError, canonical_dtype, canonical_engine
+        from inference_estimation.lib.catalog.vocabulary import (
+            VocabularyError,
+            canonical_dtype,
+            canonical_engine,
+        )
 
         try:
             return canonical_dtype(text) if kind == "dtype" else canonical_engine(text)

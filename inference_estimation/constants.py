@@ -8,7 +8,7 @@ DUCKDB_POOL = "duckdb"
 
 DEFAULT_SWEEP = "local-demo"
 #: The primitives that are learned, one CatBoost predictor each (training partitions); every other
-#: answer follows from them by identities (lib/performance_model.py).
+#: answer follows from them by identities (lib/ml/performance_model.py).
 PRIMITIVES = ("ttft_s", "tpot_s", "avg_power_w", "peak_memory_gb")
 #: Every figure an answer gives (power and energy from measured power only).
 TARGETS = ("e2e_latency_s", "ttft_s", "tpot_s", "output_throughput_tok_s", "peak_memory_gb", "avg_power_w",
@@ -43,7 +43,7 @@ PREDICTION_INTERVAL = 0.90
 SHAP_MAX_ROWS = 500
 
 #: Share of each device a paged engine reserves up front (vLLM's default ``gpu_memory_utilization``);
-#: weights, activations and the paged KV cache share it (``lib/memory.py``).
+#: weights, activations and the paged KV cache share it (``lib/physics/memory.py``).
 PAGED_ENGINE_MEMORY_UTILIZATION = 0.9
 #: Activation peak, CUDA graphs and the CUDA context a paged engine needs per device besides
 #: weights and KV cache (GB).

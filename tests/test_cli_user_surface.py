@@ -11,9 +11,9 @@ import pandas as pd
 import pytest
 
 from inference_estimation.lib.catalog import load_catalog
-from inference_estimation.lib.features import feature_frame, prediction_row
-from inference_estimation.lib.modeling import save_predictor, train_predictor
-from inference_estimation.lib.predict import workload
+from inference_estimation.lib.ml.modeling import save_predictor, train_predictor
+from inference_estimation.lib.ml.predict import workload
+from inference_estimation.lib.physics.features import feature_frame, prediction_row
 
 MODELS = ("llama-3.1-8b", "llama-3.1-70b", "mistral-7b-v0.1", "qwen2-7b")
 HARDWARE = ("nvidia-h100-sxm-80gb", "amd-mi300x", "nvidia-a100-sxm4-80gb", "nvidia-l40s")

@@ -1,6 +1,6 @@
 {#
   The measurement record (benchmark_jobs/schema.py, MeasurementRecord) as dbt sees it: every field, in the
-  record's order, with the DuckDB type the landing gives it (inference_estimation/lib/warehouse.py maps
+  record's order, with the DuckDB type the landing gives it (inference_estimation/lib/data/warehouse.py maps
   string -> varchar, int64 -> bigint, float64 -> double, bool -> boolean). This list is the only copy in dbt;
   tests/defs/test_dbt_models.py compares it with benchmark_jobs.schema.arrow_type_names(), so a field added
   to the record fails the tests until it is added here, and the failure prints the lines to paste.

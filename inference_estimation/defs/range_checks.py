@@ -1,9 +1,9 @@
 """The range and grain checks shared by every stage that lands measurement rows.
 
 Benchmarks, external imports and the training gate each get one Dagster check per rule of
-:data:`~inference_estimation.lib.quality.RANGE_RULES`.
+:data:`~inference_estimation.lib.data.quality.RANGE_RULES`.
 
-The rules themselves are Dagster-free SQL in :mod:`inference_estimation.lib.quality`; this module
+The rules themselves are Dagster-free SQL in :mod:`inference_estimation.lib.data.quality`; this module
 only turns them into check specs and results, so no stage imports another for them.
 """
 
@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 import dagster as dg
 
-from inference_estimation.lib import quality
+from inference_estimation.lib.data import quality
 
 
 def range_check_specs(asset: dg.AssetsDefinition | dg.AssetKey, blocking: bool,

@@ -34,7 +34,7 @@ class Home:
         return self.root / "parquet"
 
     @property
-    def models_dir(self) -> Path:
+    def predictors_dir(self) -> Path:
         """Trained predictors (CatBoost ``.cbm`` + JSON cards), one folder per target."""
         return self.root / "predictors"
 
@@ -55,7 +55,7 @@ class Home:
 
     def ensure(self) -> "Home":
         """Creates the folders and seeds ``dagster.yaml``; returns self."""
-        for path in (self.root, self.parquet_dir, self.models_dir, self.reports_dir, self.catalog_dir,
+        for path in (self.root, self.parquet_dir, self.predictors_dir, self.reports_dir, self.catalog_dir,
                      self.dagster_home):
             path.mkdir(parents=True, exist_ok=True)
         src = REPO_ROOT / "dagster.yaml"

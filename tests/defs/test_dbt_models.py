@@ -17,7 +17,7 @@ from inference_estimation.lib.catalog import SPEC_SOURCES, HardwareEntry, ModelE
 DBT_DIR = Path(__file__).resolve().parents[2] / "dbt_project"
 MODELS_DIR = DBT_DIR / "models"
 RECORD_MACRO = DBT_DIR / "macros" / "measurement_record.sql"
-#: The DuckDB type the landing gives each record type (inference_estimation/lib/warehouse.py).
+#: The DuckDB type the landing gives each record type (inference_estimation/lib/data/warehouse.py).
 DUCK_TYPES = {"string": "varchar", "int64": "bigint", "float64": "double", "bool": "boolean"}
 LAYERS = ("staging", "intermediate", "marts")
 #: The layers a model of each layer may read (besides sources, which only staging reads).

@@ -70,7 +70,7 @@ def test_rows_faster_than_the_roofline_are_flagged_and_kept_out_of_training(impo
                      "where roofline_violation <> '' group by 1 order by 2 desc")
     assert flagged, "some public rows beat their hardware's roofline bound"
     assert all(n > 0 for _, n in flagged)
-    from inference_estimation.lib.modeling import select_rows
+    from inference_estimation.lib.ml.modeling import select_rows
 
     con = duckdb.connect(str(get_home().warehouse_path), read_only=True)
     try:

@@ -13,9 +13,9 @@ import pytest
 
 from inference_estimation.definitions import defs
 from inference_estimation.lib.catalog import load_catalog
-from inference_estimation.lib.features import FEATURE_COLUMNS, feature_frame, prediction_row
+from inference_estimation.lib.data.warehouse import land_run
 from inference_estimation.lib.home import get_home
-from inference_estimation.lib.warehouse import land_run
+from inference_estimation.lib.physics.features import FEATURE_COLUMNS, feature_frame, prediction_row
 from tests.conftest import MODELS, SWEEP
 from tests.conftest import bench_config as _bench_config
 from tests.conftest import partition as _partition
@@ -138,14 +138,14 @@ def test_predictors_and_shap_reports_materialize_per_target(pipeline, session_ho
         report = _metadata(pipeline[target], "shap_reports")
         assert "data:image/png;base64," in report["report"]
         assert (session_home.reports_dir / target / "beeswarm.png").stat().st_size > 5000
-        assert (session_home.models_dir / target / "model.cbm").exists()
+        assert (session_home.predictors_dir / target / "model.cbm").exists()
 
 
 def test_power_targets_are_not_trained_on_estimated_power(pipeline, session_home):
     for target in ("avg_power_w",):
         meta = _metadata(pipeline[target], "predictors")
         assert meta["status"] == "not trained" and "0 usable rows" in meta["reason"]
-        assert not (session_home.models_dir / target).exists()
+        assert not (session_home.predictors_dir / target).exists()
 
 
 def test_evaluation_scores_every_split_the_data_allows_and_gates_promotion(pipeline, session_home):
@@ -155,7 +155,7 @@ def test_evaluation_scores_every_split_the_data_allows_and_gates_promotion(pipel
     assert "leave_one_hardware_out | (skipped)" in table  # test-tiny has one hardware
     check = [e for e in pipeline["tpot_s"].get_asset_check_evaluations() if e.check_name == "beats_baselines"]
     assert len(check) == 1
-    promoted = (session_home.models_dir / "promoted" / "tpot_s" / "card.json").exists()
+    promoted = (session_home.predictors_dir / "promoted" / "tpot_s" / "card.json").exists()
     assert promoted == check[0].passed  # promoted exactly when the check passed
     decision = _metadata(pipeline["tpot_s"], "promoted_predictors")
     assert decision["promoted"] == check[0].passed

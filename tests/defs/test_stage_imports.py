@@ -78,7 +78,7 @@ def test_pending_cross_stage_imports_are_still_real_so_the_list_only_shrinks():
     ("def f():\n    from inference_estimation.defs.training import assets", {("x/a.py", "training")}),
     ("from ..benchmarks import checks", {("x/a.py", "benchmarks")}),
     ("from inference_estimation.defs.resources import HomeResource", set()),
-    ("from inference_estimation.lib import quality", set()),
+    ("from inference_estimation.lib.data import quality", set()),
 ])
 def test_the_import_walk_sees_module_level_lazy_and_relative_imports(tmp_path, source, expected):
     path = tmp_path / "a.py"

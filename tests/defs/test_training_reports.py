@@ -9,8 +9,8 @@ import duckdb
 import pytest
 
 from inference_estimation.definitions import defs
-from inference_estimation.lib.evaluation import METHODS
-from inference_estimation.lib.modeling import select_rows
+from inference_estimation.lib.ml.evaluation import METHODS
+from inference_estimation.lib.ml.modeling import select_rows
 from tests.conftest import TARGETS
 
 

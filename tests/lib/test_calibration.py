@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from inference_estimation.lib import calibration as cal
 from inference_estimation.lib.catalog import CatalogError, load_catalog
+from inference_estimation.lib.ml import calibration as cal
 
 
 def grid(n_models: int = 2, batches=(1, 2, 4, 8), inputs=(32, 128, 512), outputs=(8, 64)) -> pd.DataFrame:
@@ -163,7 +163,7 @@ def test_plan_for_hardware_without_data_or_predictors_still_plans_by_coverage(tm
 
 
 def test_explicit_points_are_validated_naming_point_and_field():
-    from inference_estimation.lib.planning import explicit_points
+    from inference_estimation.lib.bench.planning import explicit_points
 
     assert explicit_points(None) is None
     points = explicit_points([{"batch_size": 2, "input_tokens": 8, "output_tokens": 4, "dtype": "float32"}])
@@ -177,7 +177,7 @@ def test_explicit_points_are_validated_naming_point_and_field():
 
 def test_explicit_points_replace_the_grid_and_points_that_do_not_fit_are_left_out():
     from benchmark_jobs.spec import WorkloadPoint
-    from inference_estimation.lib.planning import build_job_spec, skip_reason
+    from inference_estimation.lib.bench.planning import build_job_spec, skip_reason
 
     catalog = load_catalog(overlay_dirs=[])
     model, hw, sweep = catalog.model("gpt2-small"), catalog.hw("local-cpu"), catalog.sweep("test-tiny")
@@ -190,7 +190,7 @@ def test_explicit_points_replace_the_grid_and_points_that_do_not_fit_are_left_ou
 
 
 def test_predict_reports_the_measurements_of_hardware_and_model_an_answer_was_trained_on():
-    from inference_estimation.lib.predict import measurements_seen
+    from inference_estimation.lib.ml.predict import measurements_seen
 
     ttft = {"rows_by_hardware": {"local-cpu": 7, "nvidia-a10": 40}, "rows_by_model": {"gpt2-small": 5}}
     tpot = {"rows_by_hardware": {"local-cpu": 9}, "rows_by_model": {"gpt2-small": 3}}

@@ -9,7 +9,7 @@ the parameter count implied by the architecture (which catches architecture typo
 import pytest
 
 from inference_estimation.lib.catalog import load_catalog
-from inference_estimation.lib.features import model_facts
+from inference_estimation.lib.physics.features import model_facts
 
 
 @pytest.fixture(scope="module")

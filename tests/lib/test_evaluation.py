@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from inference_estimation.lib.catalog import load_catalog
-from inference_estimation.lib.evaluation import (
+from inference_estimation.lib.ml.evaluation import (
     METHODS,
     SPLITS,
     TargetEvaluation,
@@ -18,7 +18,7 @@ from inference_estimation.lib.evaluation import (
     promotion_decision,
     split_folds,
 )
-from inference_estimation.lib.features import feature_frame, prediction_row
+from inference_estimation.lib.physics.features import feature_frame, prediction_row
 
 HARDWARE = ("nvidia-h100-sxm-80gb", "amd-mi300x", "nvidia-a100-sxm4-80gb", "nvidia-l40s")
 

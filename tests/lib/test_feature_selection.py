@@ -5,13 +5,13 @@ import pandas as pd
 import pytest
 
 from inference_estimation.lib.catalog import load_catalog
-from inference_estimation.lib.feature_selection import (
+from inference_estimation.lib.ml.feature_selection import (
     FEATURE_GROUPS,
     feature_selection,
     feature_selection_markdown,
     within_tolerance,
 )
-from inference_estimation.lib.features import MODEL_FEATURES, feature_frame, prediction_row
+from inference_estimation.lib.physics.features import MODEL_FEATURES, feature_frame, prediction_row
 
 HARDWARE = ("nvidia-h100-sxm-80gb", "nvidia-a100-sxm4-80gb", "amd-mi300x", "amd-mi250x")
 

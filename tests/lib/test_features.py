@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from inference_estimation.lib.catalog import load_catalog
-from inference_estimation.lib.features import FEATURE_COLUMNS, feature_frame, prediction_row
+from inference_estimation.lib.physics.features import FEATURE_COLUMNS, feature_frame, prediction_row
 
 
 @pytest.fixture(scope="module")
@@ -95,7 +95,7 @@ def test_prefill_counts_the_lm_head_once_per_sequence_not_per_prompt_token(catal
     row = _row(catalog, model="qwen2-small-130m", hw="local-cpu", engine="transformers", dtype="float32",
                batch_size=2, input_tokens=64)
     head = a.hidden_size * a.vocab_size
-    from inference_estimation.lib.features import matmul_params
+    from inference_estimation.lib.physics.features import matmul_params
 
     body = matmul_params(a, active=True) - head
     q_dim = a.heads * a.resolved_head_dim

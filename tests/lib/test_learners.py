@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from inference_estimation.lib.learners import (
+from inference_estimation.lib.ml.learners import (
     RidgeLogModel,
     ensemble_log,
     hist_gbm_fit_predict,

@@ -1,13 +1,13 @@
-"""The one memory-fit rule (lib/memory.py) and its callers agreeing on it."""
+"""The one memory-fit rule (lib/physics/memory.py) and its callers agreeing on it."""
 
 import numpy as np
 import pytest
 
 from benchmark_jobs.spec import WorkloadPoint
+from inference_estimation.lib.bench.planning import point_fit, setup_refusal
 from inference_estimation.lib.catalog import load_catalog
-from inference_estimation.lib.features import model_facts
-from inference_estimation.lib.memory import fewest_devices, memory_fit, memory_fit_arrays
-from inference_estimation.lib.planning import point_fit, setup_refusal
+from inference_estimation.lib.physics.features import model_facts
+from inference_estimation.lib.physics.memory import fewest_devices, memory_fit, memory_fit_arrays
 
 
 @pytest.fixture(scope="module")

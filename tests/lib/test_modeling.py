@@ -11,9 +11,7 @@ import pandas as pd
 import pytest
 
 from inference_estimation.lib.catalog import load_catalog
-from inference_estimation.lib.explain import write_shap_report
-from inference_estimation.lib.features import MODEL_FEATURES, feature_frame, prediction_row
-from inference_estimation.lib.modeling import (
+from inference_estimation.lib.ml.modeling import (
     TrainingDataError,
     _group_folds,
     card_matrix,
@@ -23,6 +21,8 @@ from inference_estimation.lib.modeling import (
     select_rows,
     train_predictor,
 )
+from inference_estimation.lib.ml.shap_report import write_shap_report
+from inference_estimation.lib.physics.features import MODEL_FEATURES, feature_frame, prediction_row
 
 
 @pytest.fixture(scope="module")

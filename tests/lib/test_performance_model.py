@@ -5,9 +5,8 @@ import pandas as pd
 import pytest
 
 from inference_estimation.lib.catalog import load_catalog
-from inference_estimation.lib.evaluation import coherent_markdown, evaluate_coherent
-from inference_estimation.lib.features import feature_frame, prediction_row
-from inference_estimation.lib.performance_model import (
+from inference_estimation.lib.ml.evaluation import coherent_markdown, evaluate_coherent
+from inference_estimation.lib.ml.performance_model import (
     ANSWER_TARGETS,
     PRIMITIVES,
     PrimitiveBounds,
@@ -16,6 +15,7 @@ from inference_estimation.lib.performance_model import (
     physics_phase_estimate,
     primitive_labels,
 )
+from inference_estimation.lib.physics.features import feature_frame, prediction_row
 
 
 @pytest.fixture(scope="module")
@@ -129,7 +129,7 @@ def test_coherent_evaluation_scores_every_target_with_a_k_shot_curve_and_zero_id
 def test_a_devices_own_few_measurements_correct_what_its_physics_misses(catalog):
     """One device runs 1.6x slower than its spec sheet says; 3 of its measurements in training are
     enough for the per-device correction to move its predictions most of the way there."""
-    from inference_estimation.lib.modeling import fit_primitive, predict_primitive_log
+    from inference_estimation.lib.ml.modeling import fit_primitive, predict_primitive_log
 
     rng = np.random.default_rng(3)
     rows = []

@@ -7,19 +7,19 @@ import pandas as pd
 import pytest
 
 from inference_estimation.lib.catalog import load_catalog
-from inference_estimation.lib.features import feature_frame, prediction_row
-from inference_estimation.lib.modeling import save_predictor, train_predictor
-from inference_estimation.lib.predict import (
+from inference_estimation.lib.ml.batch_predict import predict_batch
+from inference_estimation.lib.ml.modeling import save_predictor, train_predictor
+from inference_estimation.lib.ml.predict import (
     BatchInputError,
     PredictorsMissingError,
     SetupRefused,
-    explain,
+    explain_prediction,
     predict,
-    predict_batch,
-    recommend,
     resolve_setup,
     workload,
 )
+from inference_estimation.lib.ml.recommend import recommend
+from inference_estimation.lib.physics.features import feature_frame, prediction_row
 
 MODELS = ("llama-3.1-8b", "llama-3.1-70b", "mistral-7b-v0.1", "qwen2-7b")
 HARDWARE = ("nvidia-h100-sxm-80gb", "amd-mi300x", "nvidia-a100-sxm4-80gb", "nvidia-l40s")
@@ -31,7 +31,7 @@ def catalog():
 
 
 @pytest.fixture(scope="module")
-def models_dir(catalog, tmp_path_factory):
+def predictors_dir(catalog, tmp_path_factory):
     """TTFT and TPOT predictors trained on a physics-shaped frame, saved; only TPOT promoted."""
     rng = np.random.default_rng(2)
     rows = [prediction_row(catalog.model(m), catalog.hw(h), workload(b, 512, 128, engine="vllm", dtype="bfloat16",
@@ -50,11 +50,11 @@ def models_dir(catalog, tmp_path_factory):
     return root
 
 
-def test_predict_uses_promoted_predictors_unless_told_otherwise(catalog, models_dir):
+def test_predict_uses_promoted_predictors_unless_told_otherwise(catalog, predictors_dir):
     work = workload(8, 512, 128, engine="vllm", dtype="bfloat16", device_count=2)
-    promoted = predict(catalog, models_dir, "llama-3.1-8b", "nvidia-h100-sxm-80gb", work)
+    promoted = predict(catalog, predictors_dir, "llama-3.1-8b", "nvidia-h100-sxm-80gb", work)
     assert set(promoted) == {"tpot_s"} and promoted["tpot_s"]["promoted"]
-    both = predict(catalog, models_dir, "llama-3.1-8b", "nvidia-h100-sxm-80gb", work, allow_unpromoted=True)
+    both = predict(catalog, predictors_dir, "llama-3.1-8b", "nvidia-h100-sxm-80gb", work, allow_unpromoted=True)
     # the derived targets follow from both phases; one of them is unpromoted, so they are flagged too
     assert set(both) == {"tpot_s", "ttft_s", "e2e_latency_s", "output_throughput_tok_s"}
     assert not both["ttft_s"]["promoted"] and not both["e2e_latency_s"]["promoted"] and both["tpot_s"]["promoted"]
@@ -62,31 +62,31 @@ def test_predict_uses_promoted_predictors_unless_told_otherwise(catalog, models_
     p = both["tpot_s"]
     assert p["lower_90"] < p["value"] < p["upper_90"]
     with pytest.raises(PredictorsMissingError, match="allow-unpromoted"):
-        predict(catalog, models_dir / "nowhere", "llama-3.1-8b", "nvidia-h100-sxm-80gb", work)
+        predict(catalog, predictors_dir / "nowhere", "llama-3.1-8b", "nvidia-h100-sxm-80gb", work)
 
 
-def test_prediction_for_spec_only_hardware_follows_its_bandwidth(catalog, models_dir):
+def test_prediction_for_spec_only_hardware_follows_its_bandwidth(catalog, predictors_dir):
     """H200 is in no training row: its larger bandwidth must still make decoding faster than H100's."""
     work = workload(1, 512, 128, engine="vllm", dtype="bfloat16", device_count=2)
-    h100 = predict(catalog, models_dir, "llama-3.1-70b", "nvidia-h100-sxm-80gb", work)["tpot_s"]["value"]
-    h200 = predict(catalog, models_dir, "llama-3.1-70b", "nvidia-h200-sxm-141gb", work)["tpot_s"]["value"]
+    h100 = predict(catalog, predictors_dir, "llama-3.1-70b", "nvidia-h100-sxm-80gb", work)["tpot_s"]["value"]
+    h200 = predict(catalog, predictors_dir, "llama-3.1-70b", "nvidia-h200-sxm-141gb", work)["tpot_s"]["value"]
     assert h200 < h100
 
 
-def test_explain_reports_the_physics_baseline_and_top_corrections(catalog, models_dir):
+def test_explain_reports_the_physics_baseline_and_top_corrections(catalog, predictors_dir):
     work = workload(8, 512, 128, engine="vllm", dtype="bfloat16", device_count=2)
-    ex = explain(catalog, models_dir, "qwen2-7b", "amd-mi300x", work, "tpot_s", top=3)
+    ex = explain_prediction(catalog, predictors_dir, "qwen2-7b", "amd-mi300x", work, "tpot_s", top=3)
     assert ex["physics_baseline"] > 0 and len(ex["contributions"]) == 3
-    assert ex["prediction"] == pytest.approx(predict(catalog, models_dir, "qwen2-7b", "amd-mi300x", work)["tpot_s"]["value"])
+    assert ex["prediction"] == pytest.approx(predict(catalog, predictors_dir, "qwen2-7b", "amd-mi300x", work)["tpot_s"]["value"])
 
 
-def test_batch_prediction_writes_one_row_per_config_and_names_bad_rows(catalog, models_dir, tmp_path):
+def test_batch_prediction_writes_one_row_per_config_and_names_bad_rows(catalog, predictors_dir, tmp_path):
     good = tmp_path / "configs.csv"
     good.write_text("model,hardware,batch_size,input_tokens,output_tokens,engine,dtype,device_count\n"
                     "meta-llama/Llama-3.1-8B-Instruct,NVIDIA H100 80GB HBM3,8,512,128,vllm,bfloat16,2\n"
                     "qwen2-7b,amd-mi300x,1,512,128,vllm,bfloat16,2\n")
     out = tmp_path / "predictions.csv"
-    assert predict_batch(catalog, models_dir, good, out) == 2
+    assert predict_batch(catalog, predictors_dir, good, out) == 2
     result = pd.read_csv(out)
     assert list(result.columns[:3]) == ["model", "hardware", "batch_size"]
     assert (result["tpot_s_lower_90"] < result["tpot_s"]).all()
@@ -94,11 +94,11 @@ def test_batch_prediction_writes_one_row_per_config_and_names_bad_rows(catalog, 
     bad.write_text("model,hardware,batch_size,input_tokens,output_tokens\nqwen2-7b,amd-mi300x,1,512,128\n"
                    "qwen2-7b,tpu-v9,1,512,128\n")
     with pytest.raises(BatchInputError, match=r"bad.csv: line 3, column 'hardware'.*tpu-v9"):
-        predict_batch(catalog, models_dir, bad, tmp_path / "x.csv")
+        predict_batch(catalog, predictors_dir, bad, tmp_path / "x.csv")
 
 
-def test_recommend_ranks_hardware_that_fits_and_meets_the_tpot_limit(catalog, models_dir):
-    table = recommend(catalog, models_dir, "llama-3.1-70b", 512, 128, max_tpot_s=1.0, rps=5, allow_unpromoted=True).table
+def test_recommend_ranks_hardware_that_fits_and_meets_the_tpot_limit(catalog, predictors_dir):
+    table = recommend(catalog, predictors_dir, "llama-3.1-70b", 512, 128, max_tpot_s=1.0, rps=5, allow_unpromoted=True).table
     assert not table.empty and (table["tpot_s"] <= 1.0).all()
     assert (table["devices"] >= 1).all() and (table["replicas_for_rps"] >= 1).all()
     # 70B in bf16 (141 GB) needs at least two 80 GB devices
@@ -108,7 +108,7 @@ def test_recommend_ranks_hardware_that_fits_and_meets_the_tpot_limit(catalog, mo
     assert list(priced) == sorted(priced)
 
 
-def test_batch_prediction_equals_the_one_at_a_time_prediction_of_every_row(catalog, models_dir, tmp_path):
+def test_batch_prediction_equals_the_one_at_a_time_prediction_of_every_row(catalog, predictors_dir, tmp_path):
     configs = tmp_path / "configs.csv"
     configs.write_text("model,hardware,batch_size,input_tokens,output_tokens,engine,dtype,device_count,mode,concurrency\n"
                        "llama-3.1-8b,nvidia-h100-sxm-80gb,8,512,128,vllm,bfloat16,2,offline,\n"
@@ -116,27 +116,27 @@ def test_batch_prediction_equals_the_one_at_a_time_prediction_of_every_row(catal
                        "mistral-7b-v0.1,nvidia-l40s,4,256,32,,,,,\n"  # defaults of a GPU: vllm, bfloat16
                        "llama-3.1-8b,nvidia-h100-sxm-80gb,32,512,128,vllm,fp8,1,offline,\n")
     out = tmp_path / "predictions.csv"
-    assert predict_batch(catalog, models_dir, configs, out, allow_unpromoted=True) == 4
+    assert predict_batch(catalog, predictors_dir, configs, out, allow_unpromoted=True) == 4
     batch = pd.read_csv(out)
     works = [workload(8, 512, 128, engine="vllm", dtype="bfloat16", device_count=2),
              workload(1, 1024, 64, engine="vllm", dtype="bfloat16", mode="serving", concurrency=16),
              workload(4, 256, 32),  # the hardware's defaults, as in the CSV
              workload(32, 512, 128, engine="vllm", dtype="fp8", device_count=1)]
     for i, work in enumerate(works):
-        single = predict(catalog, models_dir, batch["model"][i], batch["hardware"][i], work, allow_unpromoted=True)
+        single = predict(catalog, predictors_dir, batch["model"][i], batch["hardware"][i], work, allow_unpromoted=True)
         for target, p in single.items():
             assert batch[target][i] == pytest.approx(p["value"], rel=1e-9), (i, target)
             assert batch[f"{target}_upper_90"][i] == pytest.approx(p["upper_90"], rel=1e-9), (i, target)
 
 
-def test_batch_names_every_bad_cell_in_file_order_one_line_each(catalog, models_dir, tmp_path):
+def test_batch_names_every_bad_cell_in_file_order_one_line_each(catalog, predictors_dir, tmp_path):
     bad, out = tmp_path / "bad.csv", tmp_path / "x.csv"
     bad.write_text("model,hardware,batch_size,input_tokens,output_tokens\n"
                    "qwen2-7b,amd-mi300x,1,512,128\n"
                    "qwen2-7b,amd-mi300x,1,0,128\n"        # line 3: non-positive size
                    "qwen2-7b,tpu-v9,two,512,128\n")       # line 4: an unknown hardware and a type error
     with pytest.raises(BatchInputError) as caught:
-        predict_batch(catalog, models_dir, bad, out)
+        predict_batch(catalog, predictors_dir, bad, out)
     lines = str(caught.value).splitlines()
     assert len(lines) == 3 and all(line.startswith(f"{bad}: line ") for line in lines)
     assert lines[0].endswith("line 3, column 'input_tokens': '0' is not allowed; expected an integer >= 1")
@@ -144,7 +144,7 @@ def test_batch_names_every_bad_cell_in_file_order_one_line_each(catalog, models_
     assert lines[2].endswith("line 4, column 'batch_size': 'two' is not allowed; expected an integer >= 1 or 'max'")
     bad.write_text("model,hardware,batch_size,input_tokens,output_tokens\nqwen2-7b,,1,512,128\n")
     with pytest.raises(BatchInputError, match=r"line 2, column 'hardware': value is required"):
-        predict_batch(catalog, models_dir, bad, out)
+        predict_batch(catalog, predictors_dir, bad, out)
     assert not out.exists()
 
 
@@ -162,7 +162,7 @@ def test_power_without_a_tdp_fact_on_a_kind_never_trained_on_is_null_with_a_reas
     cpu = predict(catalog, tmp_path, "gpt2-medium", "local-cpu", work)["avg_power_w"]
     assert cpu["value"] is None and cpu["lower_90"] is None and cpu["upper_90"] is None
     assert "no TDP fact" in cpu["reason"] and "cpu" in cpu["reason"]
-    explained = explain(catalog, tmp_path, "gpt2-medium", "local-cpu", work, "avg_power_w")
+    explained = explain_prediction(catalog, tmp_path, "gpt2-medium", "local-cpu", work, "avg_power_w")
     assert explained["prediction"] is None and explained["contributions"] == [] and "no power basis" in explained["reason"]
     gpu = predict(catalog, tmp_path, "gpt2-medium", "nvidia-l4", work)["avg_power_w"]  # a TDP fact: grounded
     assert gpu["value"] is not None and "reason" not in gpu and gpu["value"] < 2 * catalog.hw("nvidia-l4").specs.tdp_w
@@ -175,22 +175,22 @@ def test_power_without_a_tdp_fact_on_a_kind_never_trained_on_is_null_with_a_reas
     assert np.isnan(out.loc[0, "avg_power_w"]) and out.loc[1, "avg_power_w"] > 0
 
 
-def test_an_engine_the_predictors_never_saw_is_flagged_not_guessed_silently(catalog, models_dir):
-    seen = predict(catalog, models_dir, "qwen2-7b", "amd-mi300x",
+def test_an_engine_the_predictors_never_saw_is_flagged_not_guessed_silently(catalog, predictors_dir):
+    seen = predict(catalog, predictors_dir, "qwen2-7b", "amd-mi300x",
                    workload(8, 512, 128, engine="vllm", dtype="bfloat16", device_count=2), allow_unpromoted=True)
     assert all("warnings" not in p for p in seen.values())
-    unseen = predict(catalog, models_dir, "qwen2-7b", "amd-mi300x",
+    unseen = predict(catalog, predictors_dir, "qwen2-7b", "amd-mi300x",
                      workload(8, 512, 128, engine="sglang", dtype="fp8", device_count=2), allow_unpromoted=True)
     warnings = unseen["e2e_latency_s"]["warnings"]
     assert any("engine 'sglang' was never measured" in w for w in warnings)
     assert any("dtype 'fp8' was never measured" in w for w in warnings)
 
 
-def test_a_request_rate_is_solved_for_the_concurrency_in_flight_by_littles_law(catalog, models_dir):
+def test_a_request_rate_is_solved_for_the_concurrency_in_flight_by_littles_law(catalog, predictors_dir):
     work = workload(1, 512, 128, engine="vllm", dtype="bfloat16", device_count=2, mode="serving",
                     request_rate_rps=2.0)
     work["batch_size"] = None
-    answer = predict(catalog, models_dir, "llama-3.1-8b", "nvidia-h100-sxm-80gb", work, allow_unpromoted=True)
+    answer = predict(catalog, predictors_dir, "llama-3.1-8b", "nvidia-h100-sxm-80gb", work, allow_unpromoted=True)
     e2e, c = answer["e2e_latency_s"]["value"], answer["e2e_latency_s"]["concurrency_in_flight"]
     assert c >= 1 and c == pytest.approx(2.0 * e2e, rel=0.05)  # Little: in flight = rate x time in system
     # a coherent answer at that concurrency: throughput = concurrency * out / e2e = rate * out
@@ -198,10 +198,10 @@ def test_a_request_rate_is_solved_for_the_concurrency_in_flight_by_littles_law(c
 
 
 # ------------------------------------------------------------------ setups that cannot run, and what was answered
-def test_a_model_that_does_not_fit_is_refused_naming_the_fewest_devices_that_would(catalog, models_dir):
+def test_a_model_that_does_not_fit_is_refused_naming_the_fewest_devices_that_would(catalog, predictors_dir):
     work = workload(1, 1024, 256, engine="vllm", dtype="bfloat16")
     with pytest.raises(SetupRefused, match=r"does not fit: deepseek-r1 in bfloat16 on 1 x nvidia-h100-sxm-80gb") as caught:
-        predict(catalog, models_dir, "deepseek-r1", "H100", work)
+        predict(catalog, predictors_dir, "deepseek-r1", "H100", work)
     fewest = int(str(caught.value).rsplit(" are ", 1)[1])
     assert fewest > 8  # ~1.3 TB of weights
     setup = resolve_setup(catalog, "deepseek-r1", "H100", {**work, "device_count": fewest})
@@ -217,10 +217,10 @@ def test_a_model_that_does_not_fit_is_refused_naming_the_fewest_devices_that_wou
     ("llama-3.1-8b", "nvidia-t4", {"dtype": "fp8"}, "neither FP8 nor bfloat16 math"),
     ("llama-3.1-8b", "nvidia-v100-sxm2-32gb", {"dtype": "nvfp4"}, "neither FP4 nor bfloat16 math"),
 ])
-def test_impossible_setups_are_refused_with_the_reason(catalog, models_dir, model, hardware, kwargs, match):
+def test_impossible_setups_are_refused_with_the_reason(catalog, predictors_dir, model, hardware, kwargs, match):
     args = {"batch_size": 1, "input_tokens": 512, "output_tokens": 128, **kwargs}
     with pytest.raises(SetupRefused, match=match):
-        predict(catalog, models_dir, model, hardware, workload(**args))
+        predict(catalog, predictors_dir, model, hardware, workload(**args))
 
 
 @pytest.mark.parametrize("kwargs, match", [
@@ -237,14 +237,14 @@ def test_bad_workload_values_are_errors_naming_the_field(kwargs, match):
         workload(**{"batch_size": 1, "input_tokens": 8, "output_tokens": 4, **kwargs})
 
 
-def test_unknown_source_is_an_error_listing_the_known_ones(catalog, models_dir):
+def test_unknown_source_is_an_error_listing_the_known_ones(catalog, predictors_dir):
     with pytest.raises(ValueError, match=r"source: 'bogus' is not a source the predictors know; use one of local"):
-        predict(catalog, models_dir, "llama-3.1-8b", "H100", workload(1, 512, 128, source="bogus"))
+        predict(catalog, predictors_dir, "llama-3.1-8b", "H100", workload(1, 512, 128, source="bogus"))
 
 
-def test_synonyms_are_the_same_question_and_4_bit_is_not_16_bit(catalog, models_dir):
+def test_synonyms_are_the_same_question_and_4_bit_is_not_16_bit(catalog, predictors_dir):
     def tpot(dtype, engine="vllm"):
-        return predict(catalog, models_dir, "llama-3.1-8b", "H100", workload(1, 512, 128, engine=engine, dtype=dtype),
+        return predict(catalog, predictors_dir, "llama-3.1-8b", "H100", workload(1, 512, 128, engine=engine, dtype=dtype),
                        allow_unpromoted=True)["tpot_s"]["value"]
 
     assert tpot("bf16") == tpot("bfloat16") == tpot("BF16", engine="vLLM")
@@ -273,27 +273,27 @@ def test_batch_size_max_is_the_largest_batch_whose_kv_cache_fits(catalog):
     assert paged.work["batch_size"] == 256  # vLLM's max_num_seqs caps what its cache would hold
 
 
-def test_serving_questions_need_no_batch_size(catalog, models_dir):
+def test_serving_questions_need_no_batch_size(catalog, predictors_dir):
     at_concurrency = workload(None, 512, 128, mode="serving", concurrency=16)
     setup = resolve_setup(catalog, "llama-3.1-8b", "H100", at_concurrency)
     assert setup.refusal is None and setup.work["batch_size"] == 16
-    assert predict(catalog, models_dir, "llama-3.1-8b", "H100", at_concurrency)["tpot_s"]["value"] > 0
+    assert predict(catalog, predictors_dir, "llama-3.1-8b", "H100", at_concurrency)["tpot_s"]["value"] > 0
     at_rate = workload(None, 512, 128, mode="serving", request_rate_rps=4.0)
-    assert predict(catalog, models_dir, "llama-3.1-8b", "H100", at_rate)["tpot_s"]["value"] > 0
+    assert predict(catalog, predictors_dir, "llama-3.1-8b", "H100", at_rate)["tpot_s"]["value"] > 0
 
 
-def test_explain_factors_multiply_to_the_prediction(catalog, models_dir):
+def test_explain_factors_multiply_to_the_prediction(catalog, predictors_dir):
     work = workload(8, 512, 128, engine="vllm", dtype="bfloat16", device_count=2)
-    ex = explain(catalog, models_dir, "llama-3.1-8b", "amd-mi300x", work, "tpot_s", top=3)
+    ex = explain_prediction(catalog, predictors_dir, "llama-3.1-8b", "amd-mi300x", work, "tpot_s", top=3)
     product = ex["physics_baseline"] * ex["base_correction"] * ex["remainder"] * ex["hardware_correction_factor"]
     for c in ex["contributions"]:
         product *= c["factor"]
     assert product == pytest.approx(ex["prediction"], rel=1e-9)
     assert ex["prediction"] == pytest.approx(
-        predict(catalog, models_dir, "llama-3.1-8b", "amd-mi300x", work)["tpot_s"]["value"], rel=1e-9)
+        predict(catalog, predictors_dir, "llama-3.1-8b", "amd-mi300x", work)["tpot_s"]["value"], rel=1e-9)
 
 
-def test_batch_refuses_rows_that_cannot_run_and_predicts_the_rest(catalog, models_dir, tmp_path):
+def test_batch_refuses_rows_that_cannot_run_and_predicts_the_rest(catalog, predictors_dir, tmp_path):
     configs, out = tmp_path / "configs.csv", tmp_path / "out.csv"
     configs.write_text("model,hardware,batch_size,input_tokens,output_tokens,dtype,mode,concurrency\n"
                        "deepseek-r1,H100,1,1024,256,,,\n"
@@ -301,7 +301,7 @@ def test_batch_refuses_rows_that_cannot_run_and_predicts_the_rest(catalog, model
                        "xgboost-reg-200x8,H100,1,8,4,,,\n"
                        "llama-3.1-8b,nvidia-t4,,512,128,fp8,serving,8\n"
                        "llama-3.1-8b,H100,,512,128,,serving,8\n")
-    assert predict_batch(catalog, models_dir, configs, out) == 5
+    assert predict_batch(catalog, predictors_dir, configs, out) == 5
     result = pd.read_csv(out, keep_default_na=False)
     single = resolve_setup(catalog, "deepseek-r1", "H100", workload(1, 1024, 256))
     assert result.loc[0, "refusal"] == single.refusal and result.loc[0, "tpot_s"] == ""
@@ -313,7 +313,7 @@ def test_batch_refuses_rows_that_cannot_run_and_predicts_the_rest(catalog, model
     assert "tabular model" in result.loc[2, "refusal"] and "neither FP8 nor bfloat16 math" in result.loc[3, "refusal"]
     assert result.loc[4, "refusal"] == "" and int(result.loc[4, "resolved_batch_size"]) == 8
     assert float(result.loc[4, "tpot_s"]) == pytest.approx(predict(
-        catalog, models_dir, "llama-3.1-8b", "H100", workload(None, 512, 128, mode="serving", concurrency=8)
+        catalog, predictors_dir, "llama-3.1-8b", "H100", workload(None, 512, 128, mode="serving", concurrency=8)
     )["tpot_s"]["value"], rel=1e-9)
 
 
@@ -330,28 +330,28 @@ def test_batch_refuses_rows_that_cannot_run_and_predicts_the_rest(catalog, model
     ("model,hardware,batch_size,input_tokens,output_tokens,source\nqwen2-7b,H100,1,512,128,bogus\n",
      r"line 2, column 'source': 'bogus' is not a source the predictors know"),
 ])
-def test_batch_file_errors_say_file_line_column_value_and_expected(catalog, models_dir, tmp_path, content, match):
+def test_batch_file_errors_say_file_line_column_value_and_expected(catalog, predictors_dir, tmp_path, content, match):
     path, out = tmp_path / "in.csv", tmp_path / "out.csv"
     if content is not None:
         path.write_text(content)
     with pytest.raises(BatchInputError, match=match):
-        predict_batch(catalog, models_dir, path, out)
+        predict_batch(catalog, predictors_dir, path, out)
     assert not out.exists()
 
 
-def test_batch_reports_at_most_twenty_bad_cells_and_counts_the_rest(catalog, models_dir, tmp_path):
+def test_batch_reports_at_most_twenty_bad_cells_and_counts_the_rest(catalog, predictors_dir, tmp_path):
     path = tmp_path / "in.csv"
     path.write_text("model,hardware,batch_size,input_tokens,output_tokens\n" + "qwen2-7b,H100,x,512,128\n" * 30)
     with pytest.raises(BatchInputError) as caught:
-        predict_batch(catalog, models_dir, path, tmp_path / "out.csv")
+        predict_batch(catalog, predictors_dir, path, tmp_path / "out.csv")
     lines = str(caught.value).splitlines()
     assert len(lines) == 21 and lines[19].endswith("line 21, column 'batch_size': 'x' is not allowed; "
                                                     "expected an integer >= 1 or 'max'")
     assert "10 more bad cell(s); 30 bad row(s)" in lines[20]
 
 
-def test_recommend_searches_devices_and_batches_and_says_why_each_hardware_was_dropped(catalog, models_dir):
-    rec = recommend(catalog, models_dir, "llama-3.1-70b", 1024, 256, allow_unpromoted=True)
+def test_recommend_searches_devices_and_batches_and_says_why_each_hardware_was_dropped(catalog, predictors_dir):
+    rec = recommend(catalog, predictors_dir, "llama-3.1-70b", 1024, 256, allow_unpromoted=True)
     table, dropped = rec.table, rec.dropped.set_index("hardware")["reason"]
     assert "nvidia-h100-sxm-80gb-x8" not in set(table["hardware"]) | set(dropped.index)  # one H100, counted once
     assert table["hardware"].is_unique and len(table) > 0
@@ -361,9 +361,9 @@ def test_recommend_searches_devices_and_batches_and_says_why_each_hardware_was_d
     assert h100["devices"] >= 2 and h100["dtype"] == "bfloat16"
     assert catalog.hw("nvidia-v100-sxm2-32gb").key not in set(table["hardware"]) or \
         table.set_index("hardware").loc["nvidia-v100-sxm2-32gb", "dtype"] == "float16"
-    free = recommend(catalog, models_dir, "llama-3.1-8b", 1024, 256, allow_unpromoted=True).table
+    free = recommend(catalog, predictors_dir, "llama-3.1-8b", 1024, 256, allow_unpromoted=True).table
     limit = float(free["tpot_s"].median())
-    tight = recommend(catalog, models_dir, "llama-3.1-8b", 1024, 256, max_tpot_s=limit, allow_unpromoted=True)
+    tight = recommend(catalog, predictors_dir, "llama-3.1-8b", 1024, 256, max_tpot_s=limit, allow_unpromoted=True)
     assert (tight.table["tpot_s"] <= limit).all() and len(tight.table) < len(free)
     missed = tight.dropped[tight.dropped["reason"].str.startswith("misses the limits")]
     assert len(missed) and missed["reason"].str.contains("TPOT .* ms > .* ms").all()
@@ -371,15 +371,15 @@ def test_recommend_searches_devices_and_batches_and_says_why_each_hardware_was_d
         assert tight.table.set_index("hardware").loc[hw, "batch_size"] <= free.set_index("hardware").loc[hw, "batch_size"]
 
 
-def test_predict_says_how_many_measurements_of_the_hardware_and_model_it_has_seen(catalog, models_dir):
+def test_predict_says_how_many_measurements_of_the_hardware_and_model_it_has_seen(catalog, predictors_dir):
     work = workload(8, 512, 128, engine="vllm", dtype="bfloat16", device_count=2)
-    seen = predict(catalog, models_dir, "qwen2-7b", "amd-mi300x", work, allow_unpromoted=True)
+    seen = predict(catalog, predictors_dir, "qwen2-7b", "amd-mi300x", work, allow_unpromoted=True)
     assert seen["tpot_s"]["measurements_seen"] == {"hardware": 12, "model": 12}  # 4 models x 3 batches; 4 hw x 3
-    unseen = predict(catalog, models_dir, "qwen2-7b", "nvidia-h200-sxm-141gb", work, allow_unpromoted=True)
+    unseen = predict(catalog, predictors_dir, "qwen2-7b", "nvidia-h200-sxm-141gb", work, allow_unpromoted=True)
     assert unseen["e2e_latency_s"]["measurements_seen"]["hardware"] == 0
 
 
-def test_four_bit_weights_run_weight_only_on_gpus_without_fp4_math(catalog, models_dir):
+def test_four_bit_weights_run_weight_only_on_gpus_without_fp4_math(catalog, predictors_dir):
     """gpt-oss-120b ships MXFP4 weights and runs on one 80 GB H100 (dequantised to 16-bit math)."""
     setup = resolve_setup(catalog, "openai/gpt-oss-120b", "H100", workload(1, 1024, 256, dtype="mxfp4"))
     assert setup.refusal is None and setup.work["dtype"] == "fp4" and setup.work["device_count"] == 1

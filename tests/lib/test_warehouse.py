@@ -6,7 +6,7 @@ import duckdb
 import pytest
 
 from benchmark_jobs.schema import MeasurementRecord
-from inference_estimation.lib import warehouse
+from inference_estimation.lib.data import warehouse
 
 
 def _records(run_id: str, n: int = 3) -> list[MeasurementRecord]:

@@ -76,9 +76,9 @@ def main(k: int) -> None:
         ensure_benchmark_partitions,
     )
     from inference_estimation.defs.benchmarks.sensors import plan_run_requests
-    from inference_estimation.lib.calibration import candidate_grid
     from inference_estimation.lib.catalog import load_catalog
-    from inference_estimation.lib.predict import Predictors
+    from inference_estimation.lib.ml.calibration import candidate_grid
+    from inference_estimation.lib.ml.predict import Predictors
 
     started = time.perf_counter()
     instance = dg.DagsterInstance.get()
@@ -109,7 +109,7 @@ def main(k: int) -> None:
     grid, _ = candidate_grid(catalog, "local-cpu", "proof-calibrate")
 
     def predicted():
-        return Predictors.load(home.models_dir, allow_unpromoted=True).frame(grid, grid["hardware_key"].to_numpy())
+        return Predictors.load(home.predictors_dir, allow_unpromoted=True).frame(grid, grid["hardware_key"].to_numpy())
 
     before = predicted()
     planned = run("calibration_job", partition_key="local-cpu",

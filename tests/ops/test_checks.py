@@ -16,10 +16,11 @@ from inference_estimation.defs.external.checks import MAX_SOURCE_AGE_DAYS, exter
 from inference_estimation.defs.external.partitions import external_partitions
 from inference_estimation.defs.resources import CatalogResource, HomeResource
 from inference_estimation.defs.training import checks as mart_checks
-from inference_estimation.lib import quality
-from inference_estimation.lib.external.importer import USER_CSV_SOURCE
-from inference_estimation.lib.modeling import load_predictor, select_rows
-from inference_estimation.lib.predict import predictor_folders
+from inference_estimation.lib.data import quality
+from inference_estimation.lib.data.external.importer import USER_CSV_SOURCE
+from inference_estimation.lib.ml import drift
+from inference_estimation.lib.ml.modeling import load_predictor, select_rows
+from inference_estimation.lib.ml.predict import predictor_folders
 
 
 def _training_frame(home):
@@ -41,7 +42,7 @@ def _copy_marts(session_home, isolated_home) -> None:
         con.execute("detach session")
     finally:
         con.close()
-    shutil.copytree(session_home.models_dir, isolated_home.models_dir, dirs_exist_ok=True)
+    shutil.copytree(session_home.predictors_dir, isolated_home.predictors_dir, dirs_exist_ok=True)
 
 
 def _run_checks(home, *checks) -> dict:
@@ -73,7 +74,7 @@ def test_the_gate_before_training_passes_on_the_pipeline_and_blocks_absurd_rows(
 
 
 def test_drift_is_flagged_when_new_measurements_leave_the_90_percent_interval_too_often(pipeline, session_home):
-    folder = predictor_folders(session_home.models_dir, allow_unpromoted=True)["tpot_s"]
+    folder = predictor_folders(session_home.predictors_dir, allow_unpromoted=True)["tpot_s"]
     model, card = load_predictor(folder)
     frame = _training_frame(session_home)
     # The local points (other tests add public data), dated before the predictor was trained: a
@@ -82,18 +83,18 @@ def test_drift_is_flagged_when_new_measurements_leave_the_90_percent_interval_to
     frame = frame[frame["source"] == "local"].assign(
         measured_at_ts=(trained_at - pd.Timedelta(days=1)).tz_localize(None))
 
-    same = quality.prediction_drift(frame, model, card, since=None)
+    same = drift.prediction_drift(frame, model, card, since=None)
     assert same["new_rows"] == len(select_rows(frame, "tpot_s")) > 0
     assert not same["drifted"]  # the data it was trained on
-    assert quality.prediction_drift(frame, model, card, since=card["trained_at"])["new_rows"] == 0
+    assert drift.prediction_drift(frame, model, card, since=card["trained_at"])["new_rows"] == 0
     later = frame.assign(measured_at_ts=(trained_at + pd.Timedelta(days=1)).tz_localize(None))
-    assert quality.prediction_drift(later, model, card, since=card["trained_at"])["new_rows"] == same["new_rows"]
+    assert drift.prediction_drift(later, model, card, since=card["trained_at"])["new_rows"] == same["new_rows"]
 
     factor = math.exp(2 * card["interval"]["log_halfwidth"] + 0.5)  # far outside the interval, whatever its width
     slower = frame.assign(tpot_s=frame["tpot_s"] * factor)  # e.g. a driver regression
-    drifted = quality.prediction_drift(slower, model, card, since=None)
+    drifted = drift.prediction_drift(slower, model, card, since=None)
     assert drifted["drifted"] and drifted["share_outside"] > drifted["expected_share_outside"] == 0.1
-    assert drifted["p_value"] < quality.DRIFT_ALPHA
+    assert drifted["p_value"] < drift.DRIFT_ALPHA
 
 
 def test_the_drift_check_warns_on_marts_measured_after_the_predictor(pipeline, session_home, isolated_home):
@@ -107,7 +108,7 @@ def test_the_drift_check_warns_on_marts_measured_after_the_predictor(pipeline, s
     evaluation = _run_checks(isolated_home, mart_checks.prediction_drift)["prediction_drift"]
     assert evaluation.passed and evaluation.metadata["tpot_s/new_rows"].value == 0
     widest = max(load_predictor(f)[1]["interval"]["log_halfwidth"]
-                 for f in predictor_folders(isolated_home.models_dir, allow_unpromoted=True).values())
+                 for f in predictor_folders(isolated_home.predictors_dir, allow_unpromoted=True).values())
     factor = math.exp(2 * widest + 0.5)
     con = duckdb.connect(str(isolated_home.warehouse_path))
     try:  # a week later every latency is far slower: new rows, far outside every interval
@@ -120,7 +121,7 @@ def test_the_drift_check_warns_on_marts_measured_after_the_predictor(pipeline, s
     assert evaluation.severity == dg.AssetCheckSeverity.WARN
     meta = {k: v.value for k, v in evaluation.metadata.items()}
     assert "tpot_s" in meta["drifted_targets"] and meta["tpot_s/share_outside"] > 0.5
-    assert meta["tpot_s/new_rows"] > 0 and meta["tpot_s/p_value"] < quality.DRIFT_ALPHA
+    assert meta["tpot_s/new_rows"] > 0 and meta["tpot_s/p_value"] < drift.DRIFT_ALPHA
 
 
 def test_sources_older_than_the_bound_or_never_imported_are_stale():
@@ -150,7 +151,7 @@ def test_a_training_run_started_after_a_failed_gate_refuses_to_train_and_keeps_t
     """Blocking checks stop their own run; a training run launched later must not train past them."""
     from inference_estimation.defs.training.assets import failed_gate_checks, predictors
 
-    card = session_home.models_dir / "tpot_s" / "card.json"
+    card = session_home.predictors_dir / "tpot_s" / "card.json"
     before = card.read_bytes()
     features = mart_checks.TRAINING_FEATURES
     resources = {"duckdb": DuckDBResource(database=str(session_home.warehouse_path)), "home": HomeResource()}

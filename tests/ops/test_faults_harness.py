@@ -19,8 +19,8 @@ from inference_estimation.defs.resources import (
     HomeResource,
     PipesMessageStore,
 )
-from inference_estimation.lib import quality
-from inference_estimation.lib.warehouse import ensure_raw_tables
+from inference_estimation.lib.data import quality
+from inference_estimation.lib.data.warehouse import ensure_raw_tables
 from tests.ops.conftest import (
     check_evaluations,
     count_rows,

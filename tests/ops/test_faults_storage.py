@@ -17,8 +17,8 @@ from dagster_duckdb import DuckDBResource
 from benchmark_jobs.schema import MeasurementRecord
 from inference_estimation.defs.benchmarks.partitions import ensure_benchmark_partitions
 from inference_estimation.defs.resources import CatalogResource, HomeResource
-from inference_estimation.lib import warehouse
 from inference_estimation.lib.catalog import load_catalog
+from inference_estimation.lib.data import warehouse
 from inference_estimation.lib.home import HOME_ENV, Home
 from tests.ops.conftest import (
     OPS_SWEEP,

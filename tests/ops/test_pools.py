@@ -28,8 +28,8 @@ from inference_estimation.defs.benchmarks.config import (
     sweep_from_run_config,
 )
 from inference_estimation.defs.benchmarks.partitions import ensure_benchmark_partitions
-from inference_estimation.lib import warehouse
 from inference_estimation.lib.catalog import load_catalog
+from inference_estimation.lib.data import warehouse
 from inference_estimation.lib.home import HOME_ENV, Home
 from tests.ops.conftest import OPS_SWEEP, count_rows, launcher_overlay, sweep_overlay
 from tests.ops.standins import slow_harness_interpreter

@@ -14,10 +14,10 @@ from dagster_duckdb import DuckDBResource
 
 from inference_estimation import cli
 from inference_estimation.defs.resources import HarnessSecrets, PipesMessageStore, harness_secrets_from_env
-from inference_estimation.lib import quality, warehouse
 from inference_estimation.lib.catalog import CatalogError, load_catalog
+from inference_estimation.lib.data import quality, warehouse
 from inference_estimation.lib.home import REPO_ROOT
-from inference_estimation.lib.modeling import load_predictor
+from inference_estimation.lib.ml.modeling import load_predictor
 from tests.ops.conftest import launcher_overlay, materialize_partition, metadata, sweep_overlay
 from tests.ops.standins import harness_interpreter
 
@@ -78,10 +78,10 @@ def test_the_ui_binds_to_loopback_unless_told_otherwise(monkeypatch):
 
 
 #: Modules that read state back from disk (model files, run files, catalog, reports).
-LOAD_PATHS = ["inference_estimation/lib/predict.py", "inference_estimation/lib/modeling.py",
-              "inference_estimation/lib/warehouse.py", "inference_estimation/lib/catalog.py",
-              "inference_estimation/lib/explain.py", "inference_estimation/lib/features.py",
-              "inference_estimation/lib/learners.py", "inference_estimation/cli.py", "benchmark_jobs/spec.py",
+LOAD_PATHS = ["inference_estimation/lib/ml/predict.py", "inference_estimation/lib/ml/modeling.py",
+              "inference_estimation/lib/data/warehouse.py", "inference_estimation/lib/catalog/",
+              "inference_estimation/lib/ml/shap_report.py", "inference_estimation/lib/physics/features.py",
+              "inference_estimation/lib/ml/learners.py", "inference_estimation/cli.py", "benchmark_jobs/spec.py",
               "benchmark_jobs/schema.py"]
 UNSAFE_CALLS = {"pickle", "cPickle", "dill", "cloudpickle", "joblib", "marshal", "shelve"}
 
@@ -108,7 +108,7 @@ class _Payload:
 
 
 def test_predictor_files_load_only_in_catboost_format_so_a_pickle_never_executes(pipeline, session_home, tmp_path):
-    folder = next(p.parent for p in session_home.models_dir.rglob("model.cbm"))
+    folder = next(p.parent for p in session_home.predictors_dir.rglob("model.cbm"))
     assert (folder / "model.cbm").read_bytes()[:4] == b"CBM1"  # CatBoost's own format
     model, card = load_predictor(folder)
     assert card["target"] and model.tree_count_ > 0

@@ -1,6 +1,6 @@
 -- One row per measured LLM point (its latest successful run, from int_latest_points, the same rows
 -- marts.measurements holds) with its model and hardware facts joined: the input of the feature builder
--- (inference_estimation.lib.features), which also builds predict's rows. Tabular-model points stay in
+-- (inference_estimation.lib.physics.features), which also builds predict's rows. Tabular-model points stay in
 -- marts.measurements only; the predictors speak about LLMs (their features are tokens, FLOPs and bytes
 -- per token, which a tree ensemble does not have).
 select

@@ -1,6 +1,6 @@
 """One row per measured LLM point: identity, targets, deployment shape and the feature frame.
 
-The features come from inference_estimation.lib.features.feature_frame -- the same function predict
+The features come from inference_estimation.lib.physics.features.feature_frame -- the same function predict
 calls -- so the frame a predictor is trained on and the frame it is asked about are built by one
 code. The physics is not written in SQL: that would be a second copy predict could not call, since
 predict loads model files only, without the warehouse (models/overview.md says more).
@@ -22,7 +22,7 @@ TARGET_COLUMNS = ["e2e_latency_s", "ttft_s", "tpot_s", "output_throughput_tok_s"
 def model(dbt, session):
     """The dbt Python model: training rows joined to the single-source feature frame."""
     dbt.config(materialized="table")
-    from inference_estimation.lib.features import FEATURE_COLUMNS, feature_frame, roofline_violations
+    from inference_estimation.lib.physics.features import FEATURE_COLUMNS, feature_frame, roofline_violations
 
     rows = dbt.ref("int_training_rows").df()
     features = feature_frame(rows)

@@ -33,11 +33,16 @@ from inference_estimation.defs.resources import (
 )
 from inference_estimation.defs.shared import PREDICTORS, TRAINING_FEATURES, read_training_features
 from inference_estimation.launchers import launcher_for
-from inference_estimation.lib import warehouse
+from inference_estimation.lib.bench.planning import (
+    build_job_spec,
+    explicit_points,
+    points_left_out,
+    skip_reason,
+)
+from inference_estimation.lib.bench.summaries import run_summary
 from inference_estimation.lib.catalog import CatalogError
-from inference_estimation.lib.features import hardware_facts, model_facts
-from inference_estimation.lib.planning import build_job_spec, explicit_points, points_left_out, skip_reason
-from inference_estimation.lib.summaries import run_summary
+from inference_estimation.lib.data import warehouse
+from inference_estimation.lib.physics.features import hardware_facts, model_facts
 
 
 @dg.asset(
@@ -249,11 +254,11 @@ def _training_frame(duckdb: DuckDBResource):
 )
 def next_benchmarks(context: dg.AssetExecutionContext, config: CalibrationConfig, duckdb: DuckDBResource,
                     catalog: CatalogResource, home: HomeResource) -> dg.MaterializeResult:
-    """Plans this hardware partition's calibration points (lib.calibration.plan_for_hardware)."""
-    from inference_estimation.lib.calibration import plan_for_hardware
+    """Plans this hardware partition's calibration points (lib.ml.calibration.plan_for_hardware)."""
+    from inference_estimation.lib.ml.calibration import plan_for_hardware
 
     hardware_key = context.partition_key
-    result = plan_for_hardware(catalog.for_run(context.log), home.get().models_dir, _training_frame(duckdb),
+    result = plan_for_hardware(catalog.for_run(context.log), home.get().predictors_dir, _training_frame(duckdb),
                                hardware_key, config.points, sweep=config.sweep, method=config.uncertainty,
                                estimator=config.estimator)
     for note in result.notes:

@@ -12,8 +12,8 @@ from dagster_duckdb import DuckDBResource
 from inference_estimation.defs.benchmarks.assets import benchmark_runs
 from inference_estimation.defs.range_checks import range_check_results, range_check_specs
 from inference_estimation.defs.resources import CatalogResource
-from inference_estimation.lib import quality
-from inference_estimation.lib.warehouse import RAW_SCHEMA, ensure_raw_tables
+from inference_estimation.lib.data import quality
+from inference_estimation.lib.data.warehouse import RAW_SCHEMA, ensure_raw_tables
 
 
 def check_scope(context: dg.AssetCheckExecutionContext, con) -> tuple[str, str]:

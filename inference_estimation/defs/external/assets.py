@@ -10,8 +10,12 @@ from inference_estimation import constants
 from inference_estimation.defs.external.config import ExternalConfig
 from inference_estimation.defs.external.partitions import external_partitions
 from inference_estimation.defs.resources import CatalogResource, HomeResource
-from inference_estimation.lib.external.importer import USER_CSV_SOURCE, import_adapter, import_canonical_csvs
-from inference_estimation.lib.external.registry import all_adapters, dataset_folder
+from inference_estimation.lib.data.external.importer import (
+    USER_CSV_SOURCE,
+    import_adapter,
+    import_canonical_csvs,
+)
+from inference_estimation.lib.data.external.registry import all_adapters, dataset_folder
 
 #: The catalog-fact assets an import resolves names against (by key: no stage imports another).
 CATALOG_FACTS = [dg.AssetKey("hardware_specs"), dg.AssetKey("model_specs")]

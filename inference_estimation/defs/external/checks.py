@@ -14,9 +14,9 @@ from inference_estimation.defs.external.assets import external_benchmarks
 from inference_estimation.defs.external.partitions import external_partitions
 from inference_estimation.defs.range_checks import range_check_results, range_check_specs
 from inference_estimation.defs.resources import CatalogResource
-from inference_estimation.lib import quality
-from inference_estimation.lib.external.importer import USER_CSV_SOURCE
-from inference_estimation.lib.warehouse import RAW_SCHEMA, ensure_raw_tables
+from inference_estimation.lib.data import quality
+from inference_estimation.lib.data.external.importer import USER_CSV_SOURCE
+from inference_estimation.lib.data.warehouse import RAW_SCHEMA, ensure_raw_tables
 
 #: An imported source older than this is stale (the import schedule runs monthly).
 MAX_SOURCE_AGE_DAYS = 35.0

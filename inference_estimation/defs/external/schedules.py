@@ -8,7 +8,7 @@ import dagster as dg
 from inference_estimation import constants
 from inference_estimation.defs.external.checks import external_sources_fresh
 from inference_estimation.defs.external.partitions import external_partitions
-from inference_estimation.lib.external.importer import USER_CSV_SOURCE
+from inference_estimation.lib.data.external.importer import USER_CSV_SOURCE
 
 #: First day of the month, 02:00 UTC: before the weekly sweeps (Sunday 03:00).
 IMPORT_CRON = "0 2 1 * *"

@@ -17,8 +17,8 @@ from inference_estimation.defs.shared import (
     read_training_features,
     target_partitions,
 )
-from inference_estimation.lib.explain import write_shap_report
-from inference_estimation.lib.modeling import card_matrix, load_predictor, select_rows
+from inference_estimation.lib.ml.modeling import card_matrix, load_predictor, select_rows
+from inference_estimation.lib.ml.shap_report import write_shap_report
 
 
 @dg.asset(
@@ -66,7 +66,7 @@ def shap_reports(context: dg.AssetExecutionContext, duckdb: DuckDBResource, home
 def feature_selection_reports(context: dg.AssetExecutionContext, config: FeatureSelectionConfig,
                               duckdb: DuckDBResource, home: HomeResource) -> dg.MaterializeResult:
     """Runs the drop-group ablation of this partition's target; writes feature_selection.md/.json."""
-    from inference_estimation.lib.feature_selection import feature_selection, feature_selection_markdown
+    from inference_estimation.lib.ml.feature_selection import feature_selection, feature_selection_markdown
 
     target = context.partition_key
     selection = feature_selection(read_training_features(duckdb), target, n_folds=config.folds, seed=config.seed,
@@ -103,7 +103,7 @@ def dataset_report(duckdb: DuckDBResource, home: HomeResource) -> dg.Materialize
     """Writes the coverage table and plot of the current training frame."""
     import base64
 
-    from inference_estimation.lib.dataset_report import (
+    from inference_estimation.lib.data.dataset_report import (
         coverage_table,
         plot_coverage,
         rows_by_source_hardware_engine,

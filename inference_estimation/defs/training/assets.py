@@ -24,7 +24,7 @@ from inference_estimation.defs.shared import (
     target_partitions,
 )
 from inference_estimation.defs.training.config import EvaluationConfig, TrainingConfig
-from inference_estimation.lib.evaluation import (
+from inference_estimation.lib.ml.evaluation import (
     coherent_markdown,
     comparison_summary,
     comparison_table,
@@ -36,7 +36,7 @@ from inference_estimation.lib.evaluation import (
     plot_mdape,
     promotion_decision,
 )
-from inference_estimation.lib.modeling import (
+from inference_estimation.lib.ml.modeling import (
     TrainingDataError,
     frame_data_version,
     save_predictor,
@@ -98,7 +98,7 @@ def predictors(context: dg.AssetExecutionContext, config: TrainingConfig, duckdb
             f"{', '.join(failed)} on {TRAINING_FEATURES.to_user_string()} failed; fix the data and rebuild "
             "the marts (transform_job), which re-runs the gate",
             metadata={"failed_gate_checks": failed})
-    folder = home.get().models_dir / target
+    folder = home.get().predictors_dir / target
     try:
         trained = train_predictor(read_training_features(duckdb), target, n_folds=config.cv_folds, seed=config.seed)
     except TrainingDataError as exc:
@@ -204,9 +204,9 @@ def promoted_predictors(context: dg.AssetExecutionContext, home: HomeResource) -
     target = context.partition_key
     trained = latest_metadata(context.instance, PREDICTORS, target) or {}
     evaluated = latest_metadata(context.instance, PREDICTOR_EVALUATION, target) or {}
-    models_dir = home.get().models_dir
-    source = models_dir / target
-    dest = models_dir / "promoted" / target
+    predictors_dir = home.get().predictors_dir
+    source = predictors_dir / target
+    dest = predictors_dir / "promoted" / target
     kept = json.loads((dest / "card.json").read_text())["data_version"] if (dest / "card.json").exists() else None
     on_disk = json.loads((source / "card.json").read_text())["data_version"] if (source / "card.json").exists() else None
     reason = None

@@ -16,7 +16,8 @@ from inference_estimation import constants
 from inference_estimation.defs.range_checks import range_check_results, range_check_specs
 from inference_estimation.defs.resources import CatalogResource, HomeResource
 from inference_estimation.defs.shared import TRAINING_FEATURES
-from inference_estimation.lib import quality
+from inference_estimation.lib.data import quality
+from inference_estimation.lib.ml import drift
 
 _MEASUREMENTS = "marts.measurements"
 _TRAINING = "marts.training_features"
@@ -50,20 +51,20 @@ def training_rows_in_range(context: dg.AssetCheckExecutionContext, duckdb: DuckD
                 "as often as promised (warns when the share outside is improbably high: one-sided binomial test).")
 def prediction_drift(duckdb: DuckDBResource, home: HomeResource) -> dg.AssetCheckResult:
     """Per target: new rows, share outside the interval, expected share, p-value."""
-    from inference_estimation.lib.modeling import load_predictor
-    from inference_estimation.lib.predict import predictor_folders
+    from inference_estimation.lib.ml.modeling import load_predictor
+    from inference_estimation.lib.ml.predict import predictor_folders
 
     with duckdb.get_connection() as con:
         frame = con.execute(f"select * from {_TRAINING}").df() if quality.relation_exists(con, _TRAINING) else None
     metadata: dict = {"expected_share_outside": round(1 - constants.PREDICTION_INTERVAL, 4),
-                      "alpha": quality.DRIFT_ALPHA, "min_new_rows": quality.DRIFT_MIN_ROWS}
+                      "alpha": drift.DRIFT_ALPHA, "min_new_rows": drift.DRIFT_MIN_ROWS}
     drifted = []
     # The promoted predictor of each target (what `predict` answers with), else the latest trained one.
-    for folder in predictor_folders(home.get().models_dir, allow_unpromoted=True).values():
+    for folder in predictor_folders(home.get().predictors_dir, allow_unpromoted=True).values():
         if frame is None:
             break
         model, card = load_predictor(folder)
-        result = quality.prediction_drift(frame, model, card, since=card.get("trained_at"))
+        result = drift.prediction_drift(frame, model, card, since=card.get("trained_at"))
         target = result["target"]
         for key in ("new_rows", "outside_interval", "share_outside", "p_value"):
             metadata[f"{target}/{key}"] = result[key]

@@ -9,9 +9,9 @@ import pytest
 
 from benchmark_jobs.schema import POINT_KEY_FIELDS
 from inference_estimation.lib.catalog import load_catalog
-from inference_estimation.lib.external.adapters import argonne
-from inference_estimation.lib.external.base import sha256_of
-from inference_estimation.lib.external.canonical import to_records
+from inference_estimation.lib.data.external.adapters import argonne
+from inference_estimation.lib.data.external.base import sha256_of
+from inference_estimation.lib.data.external.canonical import to_records
 from tests.conftest import EXTERNAL_DATA_DIR
 
 DATASET = EXTERNAL_DATA_DIR / "argonne_llm_inference_bench"

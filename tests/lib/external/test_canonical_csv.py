@@ -4,8 +4,12 @@ import duckdb
 import pytest
 
 from inference_estimation.lib.catalog import load_catalog
-from inference_estimation.lib.external.canonical import CanonicalFormatError, read_canonical_csv, to_records
-from inference_estimation.lib.external.importer import import_canonical_csvs
+from inference_estimation.lib.data.external.canonical import (
+    CanonicalFormatError,
+    read_canonical_csv,
+    to_records,
+)
+from inference_estimation.lib.data.external.importer import import_canonical_csvs
 
 GOOD = """source,model_key,hardware_key,engine,dtype,batch_size,input_tokens,output_tokens,tpot_s,output_throughput_tok_s,avg_power_w,power_source,power_scope
 my-lab,meta-llama/Llama-3.1-8B-Instruct,NVIDIA H100 80GB HBM3,vllm,bfloat16,8,512,128,0.012,650,540,nvml-power,device

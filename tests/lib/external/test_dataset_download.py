@@ -8,8 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from inference_estimation.lib.external.base import Adapter, AdapterOutput, DatasetError, RemoteFile, fetch
-from inference_estimation.lib.external.registry import dataset_folder
+from inference_estimation.lib.data.external.base import (
+    Adapter,
+    AdapterOutput,
+    DatasetError,
+    RemoteFile,
+    fetch,
+)
+from inference_estimation.lib.data.external.registry import dataset_folder
 
 
 @pytest.fixture

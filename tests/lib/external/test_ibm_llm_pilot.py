@@ -8,9 +8,9 @@ import csv
 import pytest
 
 from inference_estimation.lib.catalog import load_catalog
-from inference_estimation.lib.external.adapters import ibm_llm_pilot
-from inference_estimation.lib.external.base import DatasetError
-from inference_estimation.lib.external.canonical import to_records
+from inference_estimation.lib.data.external.adapters import ibm_llm_pilot
+from inference_estimation.lib.data.external.base import DatasetError
+from inference_estimation.lib.data.external.canonical import to_records
 from tests.conftest import EXTERNAL_DATA_DIR
 from tests.lib.external.rows import one_row
 
@@ -131,7 +131,7 @@ def test_without_aggregates_the_raw_files_are_read_and_map_to_the_same_rows(tmp_
 
 
 def test_the_raw_files_and_features_are_pinned_at_the_commit_and_the_samples_match_their_sha256():
-    from inference_estimation.lib.external.base import sha256_of
+    from inference_estimation.lib.data.external.base import sha256_of
 
     pinned = {f.path: f for f in ADAPTER.remote_files}
     assert len(pinned) == 527  # 526 obtainable raw files + llm_features.csv

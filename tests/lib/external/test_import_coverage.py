@@ -8,13 +8,13 @@ import pandas as pd
 import pytest
 
 from inference_estimation.lib.catalog import load_catalog
-from inference_estimation.lib.dataset_report import (
+from inference_estimation.lib.data.dataset_report import (
     coverage_table,
     rows_by_source_hardware_engine,
     source_additions,
 )
-from inference_estimation.lib.external.adapters import ibm_llm_pilot, inferencex
-from inference_estimation.lib.external.importer import import_adapter
+from inference_estimation.lib.data.external.adapters import ibm_llm_pilot, inferencex
+from inference_estimation.lib.data.external.importer import import_adapter
 from tests.conftest import EXTERNAL_DATA_DIR
 
 pytestmark = pytest.mark.skipif(

@@ -10,9 +10,9 @@ import math
 import pytest
 
 from inference_estimation.lib.catalog import load_catalog
-from inference_estimation.lib.external.adapters import inferencex
-from inference_estimation.lib.external.base import sha256_of
-from inference_estimation.lib.external.canonical import to_records
+from inference_estimation.lib.data.external.adapters import inferencex
+from inference_estimation.lib.data.external.base import sha256_of
+from inference_estimation.lib.data.external.canonical import to_records
 from tests.conftest import EXTERNAL_DATA_DIR
 from tests.lib.external.rows import one_row
 

@@ -8,9 +8,9 @@ import pytest
 
 from benchmark_jobs.schema import POINT_KEY_FIELDS
 from inference_estimation.lib.catalog import load_catalog
-from inference_estimation.lib.external.adapters import llamacpp
-from inference_estimation.lib.external.adapters.llamacpp import CSV_FILE, LlamaCppGpuBenchAdapter
-from inference_estimation.lib.external.canonical import to_records
+from inference_estimation.lib.data.external.adapters import llamacpp
+from inference_estimation.lib.data.external.adapters.llamacpp import CSV_FILE, LlamaCppGpuBenchAdapter
+from inference_estimation.lib.data.external.canonical import to_records
 from tests.conftest import EXTERNAL_DATA_DIR
 
 EXTERNAL = EXTERNAL_DATA_DIR
@@ -102,7 +102,7 @@ def test_rows_become_valid_records_with_unique_workload_points(output):
 
 
 def test_the_original_readme_is_the_pinned_remote_file():
-    # the README is parsed directly (tests/lib/external/test_llamacpp_readme.py); the derived CSV
+    # the README is parsed directly (tests/lib/data/external/test_llamacpp_readme.py); the derived CSV
     # read here is the fallback for folders without it
     assert [r.path for r in ADAPTER.remote_files] == ["README.md"]
     assert "aa72e0ec86c356c41f8281c9733e9a13c3675800/README.md" in ADAPTER.remote_files[0].url
@@ -116,6 +116,6 @@ def test_adapter_reads_the_dataset_in_well_under_ten_seconds(raw_rows):
 
 
 def test_adapter_is_discovered_by_the_registry():
-    from inference_estimation.lib.external.registry import all_adapters
+    from inference_estimation.lib.data.external.registry import all_adapters
 
     assert isinstance(all_adapters()["llamacpp-gpu-bench"], LlamaCppGpuBenchAdapter)

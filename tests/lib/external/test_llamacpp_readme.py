@@ -14,8 +14,8 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from inference_estimation.lib.external.adapters import llamacpp
-from inference_estimation.lib.external.adapters.llamacpp import (
+from inference_estimation.lib.data.external.adapters import llamacpp
+from inference_estimation.lib.data.external.adapters.llamacpp import (
     COMMIT,
     CSV_FILE,
     LONG_COLUMNS,
@@ -23,7 +23,7 @@ from inference_estimation.lib.external.adapters.llamacpp import (
     LlamaCppGpuBenchAdapter,
     parse_readme,
 )
-from inference_estimation.lib.external.base import DatasetError, RemoteFile, fetch
+from inference_estimation.lib.data.external.base import DatasetError, RemoteFile, fetch
 from tests.conftest import EXTERNAL_DATA_DIR
 
 ADAPTER = LlamaCppGpuBenchAdapter()

@@ -6,10 +6,10 @@ import time
 import pytest
 
 from inference_estimation.lib.catalog import load_catalog
-from inference_estimation.lib.external.adapters import llmperf
-from inference_estimation.lib.external.adapters.llmperf import LLMPerfLeaderboardAdapter, summary_to_row
-from inference_estimation.lib.external.base import sha256_of
-from inference_estimation.lib.external.canonical import to_records
+from inference_estimation.lib.data.external.adapters import llmperf
+from inference_estimation.lib.data.external.adapters.llmperf import LLMPerfLeaderboardAdapter, summary_to_row
+from inference_estimation.lib.data.external.base import sha256_of
+from inference_estimation.lib.data.external.canonical import to_records
 from tests.conftest import EXTERNAL_DATA_DIR
 
 EXTERNAL = EXTERNAL_DATA_DIR
@@ -86,6 +86,6 @@ def test_adapter_reads_the_dataset_in_well_under_ten_seconds(summaries):
 
 
 def test_adapter_is_discovered_by_the_registry():
-    from inference_estimation.lib.external.registry import all_adapters
+    from inference_estimation.lib.data.external.registry import all_adapters
 
     assert isinstance(all_adapters()["llmperf"], LLMPerfLeaderboardAdapter)

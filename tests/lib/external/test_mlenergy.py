@@ -9,7 +9,7 @@ import pytest
 
 from benchmark_jobs.schema import POINT_KEY_FIELDS
 from inference_estimation.lib.catalog import load_catalog
-from inference_estimation.lib.external.adapters.mlenergy import (
+from inference_estimation.lib.data.external.adapters.mlenergy import (
     ADAPTERS,
     DIFFUSION_REASON,
     DUPLICATE_REASON,
@@ -18,9 +18,9 @@ from inference_estimation.lib.external.adapters.mlenergy import (
     MLEnergyV2Adapter,
     MLEnergyV3Adapter,
 )
-from inference_estimation.lib.external.base import sha256_of
-from inference_estimation.lib.external.canonical import to_records
-from inference_estimation.lib.external.registry import all_adapters
+from inference_estimation.lib.data.external.base import sha256_of
+from inference_estimation.lib.data.external.canonical import to_records
+from inference_estimation.lib.data.external.registry import all_adapters
 from tests.conftest import EXTERNAL_DATA_DIR
 from tests.lib.external.rows import one_row
 

@@ -8,15 +8,15 @@ import pytest
 
 from benchmark_jobs.schema import POINT_KEY_FIELDS
 from inference_estimation.lib.catalog import load_catalog
-from inference_estimation.lib.external.adapters.mlperf import (
+from inference_estimation.lib.data.external.adapters.mlperf import (
     BENCHMARK_MODELS,
     MLPerfInferenceAdapter,
     normalise_accelerator,
     normalise_processor,
     parse_engine,
 )
-from inference_estimation.lib.external.base import sha256_of
-from inference_estimation.lib.external.canonical import to_records
+from inference_estimation.lib.data.external.base import sha256_of
+from inference_estimation.lib.data.external.canonical import to_records
 from tests.conftest import EXTERNAL_DATA_DIR
 
 EXTERNAL = EXTERNAL_DATA_DIR
@@ -203,6 +203,6 @@ def test_adapter_reads_both_files_in_well_under_ten_seconds(raw_rows):
 
 
 def test_adapter_is_discovered_by_the_registry():
-    from inference_estimation.lib.external.registry import all_adapters
+    from inference_estimation.lib.data.external.registry import all_adapters
 
     assert isinstance(all_adapters()["mlperf-inference"], MLPerfInferenceAdapter)

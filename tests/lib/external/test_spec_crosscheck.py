@@ -5,7 +5,7 @@ import shutil
 import pytest
 
 from inference_estimation.lib.catalog import load_catalog
-from inference_estimation.lib.external import spec_crosscheck
+from inference_estimation.lib.data.external import spec_crosscheck
 from tests.conftest import EXTERNAL_DATA_DIR
 
 DATASET = EXTERNAL_DATA_DIR / spec_crosscheck.WATTGPU_FOLDER

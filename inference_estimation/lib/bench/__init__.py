@@ -1,0 +1,1 @@
+"""Benchmark planning: what one benchmark partition measures, and summaries of its runs."""

@@ -1,0 +1,137 @@
+"""Hardware entries: a device's specs and the launcher that reaches it (local process or dstack)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import (
+    Field,
+    field_validator,
+    model_validator,
+)
+
+from inference_estimation.lib.catalog.base import (
+    SPEC_SOURCES,
+    StrictEntry,
+    check_key,
+)
+
+
+class HardwareSpecs(StrictEntry):
+    """Spec facts per ONE device (multiply by ``device_count`` for the entry). Null = unknown."""
+
+    peak_tflops_fp32: float | None = Field(default=None, gt=0)
+    peak_tflops_bf16: float | None = Field(default=None, gt=0)
+    peak_tflops_fp16: float | None = Field(default=None, gt=0)
+    peak_tflops_fp8: float | None = Field(default=None, gt=0)
+    #: Dense FP4 (NVFP4/MXFP4) tensor-core peak; null where the device has no FP4 math.
+    peak_tflops_fp4: float | None = Field(default=None, gt=0)
+    memory_gb: float | None = Field(default=None, gt=0)
+    memory_bandwidth_gb_s: float | None = Field(default=None, gt=0)
+    tdp_w: float | None = Field(default=None, gt=0)
+    interconnect: str | None = None
+    interconnect_bandwidth_gb_s: float | None = Field(default=None, gt=0)
+    price_per_hour_usd: float | None = Field(default=None, ge=0)
+
+    def peak_tflops(self, dtype: str) -> float | None:
+        """Peak dense TFLOP/s for a dtype (fp16 falls back to bf16 and vice versa)."""
+        table = {
+            "float32": self.peak_tflops_fp32,
+            "bfloat16": self.peak_tflops_bf16 or self.peak_tflops_fp16,
+            "float16": self.peak_tflops_fp16 or self.peak_tflops_bf16,
+            "fp8": self.peak_tflops_fp8,
+            "fp4": self.peak_tflops_fp4 or self.peak_tflops_fp8,
+        }
+        value = table.get(dtype)
+        # CPUs are probed in fp32 only; lower precisions are not faster there without AMX.
+        return value if value is not None else self.peak_tflops_fp32
+
+
+class LocalLaunchConfig(StrictEntry):
+    """Run the harness as a subprocess on this machine."""
+
+    type: Literal["local"]
+    host: str = "localhost"
+    threads: int | None = Field(default=None, gt=0)
+    #: Interpreter of the environment that runs the harness (default: the orchestrator's own);
+    #: lets e.g. a vLLM environment with its own torch run beside the orchestrator.
+    python: str | None = None
+    #: Longest the job may run before its process group is killed (None = computed from the
+    #: spec: ``inference_estimation.launchers.local.job_timeout_s``); dstack's entry names it alike.
+    timeout_s: int | None = Field(default=None, gt=0)
+
+
+class DstackLaunchConfig(StrictEntry):
+    """Run the harness as a dstack task on a cloud or on-prem machine (see ``launchers/dstack.py``).
+
+    Attributes:
+        resources: dstack's ``resources`` spec; its ``gpu`` names exactly one device type and
+            a count equal to the entry's ``device_count`` (the renderer checks this).
+        max_price_per_hour_usd: cap on the instance's hourly price (dstack's ``max_price``).
+        backends: dstack backends to consider (default: every backend of the project).
+        timeout_s: longest the job may run once started (dstack's ``max_duration``).
+        image: container image; null = dstack's default CUDA image with ``python`` (AMD needs a
+            ROCm image, and a task with an image is checked against its registry at plan time).
+        spot_policy: ``on-demand`` by default: an interrupted spot instance loses the run.
+        provisioning_timeout_s: longest wait for an instance before the launch is given up.
+        max_retries: Dagster retries of a partition after a TRANSIENT dstack failure only
+            (spot interruption, unreachable instance, provisioning error after an offer was taken).
+        retry_backoff_s: first retry delay; doubled for each further retry.
+    """
+
+    type: Literal["dstack"]
+    resources: dict[str, Any]
+    max_price_per_hour_usd: float | None = Field(default=None, gt=0)
+    backends: list[str] | None = None
+    timeout_s: int = Field(default=3600, gt=0)
+    image: str | None = None
+    spot_policy: Literal["on-demand", "spot", "auto"] = "on-demand"
+    provisioning_timeout_s: int = Field(default=1800, gt=0)
+    max_retries: int = Field(default=2, ge=0)
+    retry_backoff_s: float = Field(default=60.0, ge=0)
+
+
+class HardwareEntry(StrictEntry):
+    """One hardware target: ONE device type and a count."""
+
+    key: str
+    #: cpu; cuda (NVIDIA); rocm (AMD Instinct/Radeon); xpu (Intel GPUs); hpu (Intel Gaudi);
+    #: rdu (SambaNova); mps (Apple-silicon GPUs, unified memory); tpu (Google Cloud TPU chips,
+    #: predict-only: no harness runs on them).
+    kind: Literal["cpu", "cuda", "rocm", "xpu", "hpu", "rdu", "mps", "tpu"]
+    vendor: str
+    device_name: str | None = None
+    device_count: int = Field(default=1, gt=0)
+    aliases: list[str] = Field(default_factory=list)
+    specs: HardwareSpecs = Field(default_factory=HardwareSpecs)
+    spec_source: Literal[SPEC_SOURCES]  # type: ignore[valid-type]
+    spec_source_overrides: dict[str, Literal[SPEC_SOURCES]] = Field(default_factory=dict)  # type: ignore[valid-type]
+    spec_reference: str | None = None
+    launcher: LocalLaunchConfig | DstackLaunchConfig | None = Field(default=None, discriminator="type")
+
+    _key = field_validator("key")(classmethod(lambda cls, v: check_key(v)))
+
+    @model_validator(mode="after")
+    def _overrides_name_facts(self) -> HardwareEntry:
+        unknown = set(self.spec_source_overrides) - set(HardwareSpecs.model_fields)
+        if unknown:
+            raise ValueError(f"spec_source_overrides names unknown spec facts: {sorted(unknown)}")
+        return self
+
+    def source_of(self, fact: str) -> str:
+        """Where a spec fact came from."""
+        return self.spec_source_overrides.get(fact, self.spec_source)
+
+    @property
+    def benchmarkable(self) -> bool:
+        """Whether this entry can be launched (it names a launcher)."""
+        return self.launcher is not None
+
+    @property
+    def host(self) -> str:
+        """The run-concurrency key: runs on the same host never overlap."""
+        if isinstance(self.launcher, LocalLaunchConfig):
+            return self.launcher.host
+        return f"dstack:{self.key}"
+
+

@@ -1,0 +1,1 @@
+"""Data: the DuckDB warehouse, row checks, dataset reports and the public-data importers."""

@@ -1,0 +1,1 @@
+"""Machine learning: the coherent performance model, its training, evaluation, calibration and answers."""

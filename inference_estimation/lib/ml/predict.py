@@ -1,0 +1,604 @@
+"""Predictions from saved model files and the catalog only -- no warehouse, no Dagster.
+
+Every function builds feature rows with the same code that built the training frame
+(:mod:`inference_estimation.lib.physics.features`), so a configuration gets identical features at
+training and prediction time. ``predict`` answers one configuration and ``explain_prediction``
+takes one answer apart into factors that multiply to it; many configurations at once are
+:mod:`inference_estimation.lib.ml.batch_predict`, the hardware search for a model and a
+service-level target :mod:`inference_estimation.lib.ml.recommend`.
+
+A question is first *resolved* (:func:`resolve_setup`): names to catalog keys, dtype and engine to
+their canonical spelling (:mod:`inference_estimation.lib.catalog.vocabulary`), defaults that fit the
+hardware (GPU: vLLM + bfloat16; CPU: transformers + float32), ``batch_size="max"`` to the largest
+batch whose KV cache fits; then *checked* (:func:`inference_estimation.lib.bench.planning.setup_refusal`):
+a setup that cannot run -- a tabular model, a context beyond the model's, a dtype the device has
+no math for, a model that does not fit (with the fewest devices that would) -- is refused with the
+reason and gets no numbers.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from catboost import Pool
+
+from inference_estimation import constants
+from inference_estimation.lib.bench.planning import (
+    default_engine_dtype,
+    device_memory_gb,
+    setup_refusal,
+)
+from inference_estimation.lib.catalog import Catalog, HardwareEntry, ModelEntry
+from inference_estimation.lib.catalog.vocabulary import canonical_dtype, canonical_engine
+from inference_estimation.lib.ml.modeling import (
+    card_matrix,
+    correction_for,
+    load_predictor,
+    physics_baseline,
+    predict_log,
+)
+from inference_estimation.lib.ml.performance_model import (
+    ANSWER_TARGETS,
+    DERIVED_FROM,
+    POWER_TARGETS,
+    PRIMITIVES,
+    PrimitiveBounds,
+    derive_targets,
+)
+from inference_estimation.lib.physics.features import (
+    CATEGORICAL_FEATURES,
+    feature_frame,
+    model_facts,
+    prediction_row,
+)
+from inference_estimation.lib.physics.memory import MemoryFit, memory_fit, memory_fit_arrays
+
+#: Workload modes: ``offline`` (a fixed batch) and ``serving`` (a concurrency or a request rate).
+MODES = ("offline", "serving")
+#: The source whose conventions a prediction follows by default: this project's harness.
+DEFAULT_SOURCE = "local"
+#: Sequences a paged engine keeps in flight at most (vLLM's default ``max_num_seqs``): the cap
+#: of ``batch_size="max"`` on such engines.
+PAGED_MAX_SEQUENCES = 256
+#: Damped fixed-point iterations that solve a request rate for the concurrency in flight.
+SERVING_FIXED_POINT_ITERATIONS = 16
+#: Requests in flight beyond which a request rate counts as saturating the server.
+MAX_SOLVED_CONCURRENCY = 4096.0
+
+
+class PredictorsMissingError(FileNotFoundError):
+    """No trained predictor was found in the models folder."""
+
+
+class BatchInputError(ValueError):
+    """Rows of a batch-prediction CSV are invalid; one line per bad row (file, line, column, value, expected)."""
+
+
+class SetupRefused(ValueError):
+    """The setup cannot run (see :func:`inference_estimation.lib.bench.planning.setup_refusal`); no numbers.
+
+    Attributes:
+        setup: the resolved setup, with its ``refusal``.
+    """
+
+    def __init__(self, setup: Setup):
+        super().__init__(setup.refusal)
+        self.setup = setup
+
+
+def _positive_int(name: str, value: Any) -> int:
+    """An integer >= 1, or a ValueError naming the field (1.5 is an error, never truncated)."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer, float, np.floating)) or \
+            (isinstance(value, (float, np.floating)) and not float(value).is_integer()):
+        raise ValueError(f"{name}: {value!r} is not an integer; expected an integer >= 1")
+    if value < 1:
+        raise ValueError(f"{name} must be >= 1, got {value}")
+    return int(value)
+
+
+def workload(batch_size: int | str | None, input_tokens: int, output_tokens: int, engine: str | None = None,
+             dtype: str | None = None, device_count: int | None = None, mode: str = "offline",
+             source: str = DEFAULT_SOURCE, power_scope: str = "all-devices", concurrency: int | None = None,
+             request_rate_rps: float | None = None) -> dict[str, Any]:
+    """A workload dict in the training frame's column names, every value checked.
+
+    Args:
+        batch_size: sequences per batch; ``"max"`` for the largest batch whose KV cache fits (resolved
+            per hardware by :func:`resolve_setup`); None in ``serving`` mode with a concurrency or a
+            request rate (the load sets the batch).
+        input_tokens: prompt tokens per sequence.
+        output_tokens: generated tokens per sequence.
+        engine: engine in any accepted spelling; None = the hardware's default (:func:`resolve_setup`).
+        dtype: dtype in any accepted spelling; None = the hardware's default.
+        device_count: devices the model is spread over (None: the hardware entry's).
+        mode: ``offline`` or ``serving``.
+        source: whose measurement conventions the prediction follows (default ``local``: this
+            project's harness -- offline, generation forced to ``output_tokens``).
+        power_scope: ``all-devices`` means power summed over the devices used.
+        concurrency: requests in flight (serving).
+        request_rate_rps: requests per second (serving).
+
+    Raises:
+        ValueError: naming the field, for a non-positive or non-integer size, an unknown engine,
+            dtype or mode (:class:`VocabularyError`), or a load figure without serving mode.
+    """
+    if mode not in MODES:
+        raise ValueError(f"mode: {mode!r} is not a known mode; use one of {', '.join(MODES)}")
+    input_tokens, output_tokens = _positive_int("input_tokens", input_tokens), _positive_int("output_tokens", output_tokens)
+    if concurrency is not None:
+        concurrency = _positive_int("concurrency", concurrency)
+    if request_rate_rps is not None and not (isinstance(request_rate_rps, (int, float)) and request_rate_rps > 0
+                                             and math.isfinite(request_rate_rps)):
+        raise ValueError(f"request_rate_rps must be > 0, got {request_rate_rps!r}")
+    if mode == "offline" and (concurrency is not None or request_rate_rps is not None):
+        raise ValueError("concurrency and request_rate_rps describe a serving load; use mode 'serving'")
+    if batch_size is None:
+        if mode != "serving" or (concurrency is None and request_rate_rps is None):
+            raise ValueError("batch_size is required offline (a number or 'max'); a serving question "
+                             "(mode 'serving') names a concurrency or a request rate instead")
+    elif not (isinstance(batch_size, str) and batch_size.strip().lower() == "max"):
+        batch_size = _positive_int("batch_size", batch_size)
+    else:
+        batch_size = "max"
+    if device_count is not None:
+        device_count = _positive_int("device_count", device_count)
+    out: dict[str, Any] = {
+        "engine": None if engine is None else canonical_engine(engine),
+        "dtype": None if dtype is None else canonical_dtype(dtype), "mode": mode, "batch_size": batch_size,
+        "input_tokens": input_tokens, "output_tokens": output_tokens, "source": source, "power_scope": power_scope,
+        "concurrency": concurrency, "request_rate_rps": request_rate_rps,
+    }
+    if device_count is not None:
+        out["device_count"] = device_count
+        out["tensor_parallel"] = device_count
+    return out
+
+
+def predictor_folders(predictors_dir: Path, allow_unpromoted: bool = False) -> dict[str, Path]:
+    """Target -> predictor folder: the promoted ones, plus (if allowed) trained-but-unpromoted ones."""
+    folders = {p.parent.name: p.parent for p in (predictors_dir / "promoted").glob("*/card.json")}
+    if allow_unpromoted:
+        for p in predictors_dir.glob("*/card.json"):
+            folders.setdefault(p.parent.name, p.parent)
+    return dict(sorted(folders.items()))
+
+
+#: Power and energy (:data:`performance_model.POWER_TARGETS`) need a power basis: a TDP fact of the
+#: hardware (the physics baseline) or measured power on hardware of its kind in the predictor's
+#: training data. Without either, CatBoost would extrapolate from other kinds (e.g. a 2-core VM
+#: predicted like the MLPerf servers' wall power).
+
+
+def power_basis_missing(card: dict[str, Any], features: pd.DataFrame) -> pd.Series:
+    """True for the feature rows whose power/energy prediction would have no basis (see POWER_TARGETS).
+
+    Cards written before ``hardware_kinds`` existed are not guarded (retraining adds it).
+    """
+    kinds = card.get("hardware_kinds")
+    if kinds is None:
+        return pd.Series(False, index=features.index)
+    seen_kind = features["hardware_kind"].astype(str).isin(kinds)
+    if card.get("target") == "peak_memory_gb":
+        # what a device reports as peak memory depends on its kind (a CPU's resident set with the
+        # runtime; a GPU allocator's peak; an engine's reservation): no transfer across kinds
+        return ~seen_kind
+    if card.get("target") not in POWER_TARGETS:
+        return pd.Series(False, index=features.index)
+    has_tdp = pd.to_numeric(features["tdp_total_w"], errors="coerce").notna()
+    return ~(has_tdp | seen_kind)
+
+
+@dataclass
+class Predictors:
+    """Loaded predictors, kept in memory for many predictions."""
+
+    models: dict[str, tuple[Any, dict[str, Any], bool]]
+
+    @classmethod
+    def load(cls, predictors_dir: Path, allow_unpromoted: bool = False, targets: list[str] | None = None) -> "Predictors":
+        """Loads the promoted (or also unpromoted) predictors.
+
+        Raises:
+            PredictorsMissingError: when none is found.
+        """
+        found = predictor_folders(predictors_dir, allow_unpromoted)
+        models = {}
+        wanted = None if targets is None else {p for t in targets for p in DERIVED_FROM.get(t, (t,))}
+        for target, folder in found.items():
+            if target in PRIMITIVES and (wanted is None or target in wanted):
+                model, card = load_predictor(folder)
+                models[target] = (model, card, folder.parent.name == "promoted")
+        if not models:
+            hint = "" if allow_unpromoted else " (--allow-unpromoted uses predictors that did not beat their baselines)"
+            raise PredictorsMissingError(f"no {'trained' if allow_unpromoted else 'promoted'} predictors in "
+                                         f"{predictors_dir}; run `inference-estimation sweep` first{hint}")
+        return cls(models)
+
+    def frame(self, features: pd.DataFrame, hardware_keys: Any = None) -> pd.DataFrame:
+        """Every answer target with ``_lower_90``/``_upper_90`` for feature rows.
+
+        ``hardware_keys`` (one catalog key per row) apply each primitive's per-device correction
+        learned from that device's own measurements (none for a device it never saw).
+
+        The primitives are predicted (90% bounds from their conformal log half-width) and every
+        other target is derived from them by the identities of
+        :mod:`inference_estimation.lib.ml.performance_model`, bounds included, so the answers never
+        contradict each other. A target whose primitives are not all loaded is left out.
+        """
+        # pandas categoricals reach CatBoost as categories + codes: building its Pool is ~10x faster
+        # than from strings on large batches, with the same predictions (values are hashed alike).
+        features = features.astype({c: "category" for c in CATEGORICAL_FEATURES if c in features})
+        value, lower, upper = {}, {}, {}
+        for target, (model, card, _) in self.models.items():
+            X, offset = card_matrix(card, features)
+            correction = (card.get("hardware_correction") or {}).get("log", {})
+            sources = features["source"].astype(str).to_numpy() if "source" in features else None
+            log_pred = predict_log(model, X, offset) + correction_for(correction, hardware_keys, len(features), sources)
+            half = (card.get("interval") or {}).get("log_halfwidth")
+            value[target] = np.exp(log_pred)
+            lower[target] = np.exp(log_pred - half) if half is not None else np.full(len(features), np.nan)
+            upper[target] = np.exp(log_pred + half) if half is not None else np.full(len(features), np.nan)
+            missing = power_basis_missing(card, features).to_numpy()
+            for array in (value[target], lower[target], upper[target]):
+                array[missing] = np.nan
+        answers = derive_targets(features, PrimitiveBounds(value, lower, upper))
+        keep = [t for t in ANSWER_TARGETS if all(p in self.models for p in DERIVED_FROM.get(t, (t,)))]
+        return answers[[f"{t}{w}" for t in keep for w in ("", "_lower_90", "_upper_90")]]
+
+    def answer(self, rows: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """Features and answers for fact rows (model facts, hardware facts, workload, ``hardware_key``).
+
+        A serving question at a request rate without a concurrency is solved for the concurrency in
+        flight by Little's law, ``concurrency = rate * e2e(concurrency)``, a fixed point found by
+        damped iteration from one request in flight. Where even :data:`MAX_SOLVED_CONCURRENCY`
+        requests in flight cannot serve the rate, the server is saturated: the row keeps that
+        concurrency and says so in ``saturated``.
+
+        Returns:
+            (feature rows with the concurrency used, answers of :meth:`frame` plus ``saturated``).
+        """
+        rows = rows.reset_index(drop=True).copy()
+        hardware = rows["hardware_key"].to_numpy() if "hardware_key" in rows else None
+        rate = pd.to_numeric(rows.get("request_rate_rps"), errors="coerce") if "request_rate_rps" in rows else None
+        concurrency = pd.to_numeric(rows.get("concurrency"), errors="coerce") if "concurrency" in rows else None
+        solve = np.zeros(len(rows), dtype=bool)
+        if rate is not None:
+            solve = ((rows.get("mode", pd.Series("offline", index=rows.index)).astype(str) == "serving").to_numpy()
+                     & rate.notna().to_numpy()
+                     & (concurrency.isna().to_numpy() if concurrency is not None else True))
+        saturated = np.zeros(len(rows), dtype=bool)
+        if solve.any():
+            c = np.ones(int(solve.sum()))
+            sub = rows.loc[solve].copy()
+            cap = self._in_flight_cap(sub)
+            for _ in range(SERVING_FIXED_POINT_ITERATIONS):
+                sub["concurrency"] = c
+                e2e = self.frame(feature_frame(sub), None if hardware is None else hardware[solve])
+                e2e = e2e["e2e_latency_s"].to_numpy() if "e2e_latency_s" in e2e else np.full(len(sub), np.nan)
+                target = np.clip(rate.to_numpy()[solve] * e2e, 1.0, cap)
+                c = np.where(np.isnan(target), c, np.sqrt(c * target))  # damped: geometric mean of old and new
+            saturated[solve] = c >= cap * 0.99
+            rows.loc[solve, "concurrency"] = np.round(c, 2)
+        features = feature_frame(rows)
+        answers = self.frame(features, hardware)
+        answers["saturated"] = saturated
+        return features, answers
+
+    @staticmethod
+    def _in_flight_cap(rows: pd.DataFrame) -> np.ndarray:
+        """The most requests a setup can hold in flight: a paged engine's KV-cache capacity (the
+        memory rule's ``max_batch``, at most :data:`PAGED_MAX_SEQUENCES`), else
+        :data:`MAX_SOLVED_CONCURRENCY`. Beyond it requests queue and the rate is not served."""
+        def col(name: str) -> np.ndarray:
+            return pd.to_numeric(rows.get(name), errors="coerce").to_numpy(dtype="float64", na_value=np.nan) \
+                if name in rows else np.full(len(rows), np.nan)
+        dtype = rows["dtype"].astype(str).to_numpy() if "dtype" in rows else "bfloat16"
+        engine = rows["engine"].astype(str).to_numpy() if "engine" in rows else "unknown"
+        fit = memory_fit_arrays(col("params"), col("layers"), col("kv_heads"), col("head_dim"), dtype, engine, 1.0,
+                                col("input_tokens") + col("output_tokens"), col("memory_gb"), col("device_count"),
+                                rows["hardware_kind"].astype(str).to_numpy() if "hardware_kind" in rows else "unknown",
+                                kv_cache_dim_per_layer=col("kv_cache_dim_per_layer"))
+        cap = np.where(fit["paged"], np.minimum(fit["max_batch"], PAGED_MAX_SEQUENCES), MAX_SOLVED_CONCURRENCY)
+        return np.where(np.isnan(cap) | (cap < 1), MAX_SOLVED_CONCURRENCY, cap)
+
+    def unseen_choices(self, features: pd.DataFrame) -> list[list[str]]:
+        """Per row, the categorical choices no loaded primitive was trained on (engine, dtype, mode).
+
+        CatBoost answers an unseen category with the average effect of the seen ones; that is a
+        guess, so predictions say it rather than hide it.
+        """
+        seen: dict[str, set[str]] = {"engine": set(), "dtype": set(), "mode": set()}
+        for _, card, _ in self.models.values():
+            for column, values in (("engine", card.get("engines")), ("dtype", card.get("dtypes")),
+                                   ("mode", card.get("modes"))):
+                if values is None:
+                    seen[column] = None  # an older card: unknown, no warning
+                elif seen[column] is not None:
+                    seen[column].update(values)
+        out: list[list[str]] = [[] for _ in range(len(features))]
+        for column, known in seen.items():
+            if not known or column not in features:
+                continue
+            for i, value in enumerate(features[column].astype(str)):
+                if value not in known:
+                    out[i].append(f"{column} {value!r} was never measured in the training data "
+                                  f"({', '.join(sorted(known))}); its effect is the average of those, not learned")
+        return out
+
+    def promoted(self, target: str) -> bool:
+        """Whether a target's answer comes only from promoted primitives."""
+        return all(self.models[p][2] for p in DERIVED_FROM.get(target, (target,)) if p in self.models)
+
+    def unit(self, target: str) -> str:
+        """The unit of an answer target."""
+        return constants.TARGET_UNITS.get(target, "")
+
+
+def measurements_seen(cards: list[dict[str, Any]], hardware_key: str, model_key: str) -> dict[str, int] | None:
+    """How many rows of this hardware and of this model trained an answer, or None if unknown.
+
+    Reads each card's ``rows_by_hardware`` and ``rows_by_model`` (rows that labelled the
+    primitive); an answer derived from several primitives reports the fewest (its weakest part).
+    Cards written before the counts existed give None.
+
+    Args:
+        cards: the cards of the primitives the answer is made of.
+        hardware_key: the catalog hardware key.
+        model_key: the catalog model key.
+    """
+    if not cards or any("rows_by_hardware" not in c for c in cards):
+        return None
+    return {"hardware": min(int(c["rows_by_hardware"].get(hardware_key, 0)) for c in cards),
+            "model": min(int(c.get("rows_by_model", {}).get(model_key, 0)) for c in cards)}
+
+
+@dataclass
+class Setup:
+    """A question resolved against the catalog: what is actually asked, and whether it can run.
+
+    Attributes:
+        model: the catalog model.
+        hardware: the catalog hardware.
+        work: the resolved workload (canonical engine and dtype, a numeric batch, the device count).
+        memory: the memory rule's verdict (None for a model without an architecture).
+        refusal: why the setup cannot run, or None.
+        notes: things the user should know (defaults taken, part of a batch queued, ...).
+    """
+
+    model: ModelEntry
+    hardware: HardwareEntry
+    work: dict[str, Any]
+    memory: MemoryFit | None
+    refusal: str | None = None
+    notes: list[str] = field(default_factory=list)
+
+    def echo(self) -> dict[str, Any]:
+        """What was answered: resolved keys, engine, dtype, device count, workload and memory."""
+        w = self.work
+        out = {"model": self.model.key, "hardware": self.hardware.key, "engine": w["engine"], "dtype": w["dtype"],
+               "device_count": w["device_count"], "batch_size": None if w["mode"] == "serving" else w["batch_size"], "input_tokens": w["input_tokens"],
+               "output_tokens": w["output_tokens"], "mode": w["mode"], "concurrency": w["concurrency"],
+               "request_rate_rps": w["request_rate_rps"], "source": w["source"]}
+        if self.memory is not None and not math.isnan(self.memory.usable_gb):
+            out["memory"] = {"required_gb": round(self.memory.required_gb, 2),
+                             "usable_gb": round(self.memory.usable_gb, 2),
+                             "weights_gb": round(self.memory.weights_gb, 2),
+                             "max_batch": self.memory.max_batch}
+        return out
+
+
+def resolve_setup(catalog: Catalog, model_key: str, hardware_key: str, work: dict[str, Any]) -> Setup:
+    """Resolves a question (names, defaults, ``batch_size="max"``) and checks that it can run.
+
+    Raises:
+        CatalogError: for an unknown model or hardware (listing the closest keys).
+        ValueError: for an invalid workload (see :func:`workload`).
+    """
+    model, hardware = catalog.model(model_key), catalog.hw(hardware_key)
+    work = dict(work)
+    default_engine, default_dtype = default_engine_dtype(hardware)
+    notes = []
+    if work.get("engine") is None:
+        work["engine"] = default_engine
+    if work.get("dtype") is None:
+        work["dtype"] = default_dtype
+    work["engine"], work["dtype"] = canonical_engine(work["engine"]), canonical_dtype(work["dtype"])
+    devices = work.get("device_count") or hardware.device_count
+    work["device_count"] = _positive_int("device_count", devices)
+    work.setdefault("tensor_parallel", None)
+    context = work["input_tokens"] + work["output_tokens"]
+    facts = model_facts(model)
+    fit_at_one = memory_fit(facts, device_memory_gb(hardware), hardware.kind, work["dtype"], work["engine"], 1,
+                            context, work["device_count"]) if model.kind == "llm" else None
+    refusal = None
+    if work.get("batch_size") == "max" and model.kind == "llm":
+        largest = None if fit_at_one is None else fit_at_one.max_batch
+        if largest is None:
+            refusal = f"batch_size 'max' needs {hardware.key}'s memory size (its catalog entry has none)"
+        elif largest < 1:
+            largest = 1  # setup_refusal says why one sequence does not fit
+        if fit_at_one is not None and fit_at_one.paged and largest:
+            largest = min(largest, PAGED_MAX_SEQUENCES)
+        work["batch_size"] = largest
+    elif work.get("batch_size") is None:
+        work["batch_size"] = work.get("concurrency") or 1
+    if not isinstance(work["batch_size"], int):
+        work["batch_size"] = None if work["batch_size"] in (None, "max") else work["batch_size"]
+    refusal = refusal or setup_refusal(model, hardware, work["dtype"], work["engine"], work["batch_size"],
+                                       work["input_tokens"], work["output_tokens"], work["device_count"])
+    memory = None
+    if model.kind == "llm" and work["batch_size"] is not None:
+        memory = memory_fit(facts, device_memory_gb(hardware), hardware.kind, work["dtype"], work["engine"],
+                            work["batch_size"], context, work["device_count"])
+        if refusal is None and memory.paged and memory.max_batch is not None and work["batch_size"] > memory.max_batch:
+            notes.append(f"{work['engine']}'s KV cache holds {memory.max_batch} of the {work['batch_size']} sequences "
+                         "at once; the rest queue")
+    return Setup(model=model, hardware=hardware, work=work, memory=memory, refusal=refusal, notes=notes)
+
+
+def check_source(predictors: Predictors, source: str) -> None:
+    """An unknown source is an error listing the sources the predictors were trained on."""
+    known = {DEFAULT_SOURCE}
+    cards = [card for _, card, _ in predictors.models.values()]
+    if any("sources" not in card for card in cards):
+        return
+    for card in cards:
+        known.update(card["sources"])
+    if source not in known:
+        raise ValueError(f"source: {source!r} is not a source the predictors know; use one of {', '.join(sorted(known))}")
+
+
+def predict_setup(setup: Setup, predictors_dir: Path, targets: list[str] | None = None,
+                  allow_unpromoted: bool = False) -> dict[str, dict[str, Any]]:
+    """Predicts every available target for a resolved setup (see :func:`predict`).
+
+    Raises:
+        SetupRefused: when the setup cannot run.
+    """
+    if setup.refusal:
+        raise SetupRefused(setup)
+    predictors = Predictors.load(predictors_dir, allow_unpromoted, targets)
+    check_source(predictors, setup.work["source"])
+    features, answers = predictors.answer(pd.DataFrame([prediction_row(setup.model, setup.hardware, setup.work)]))
+    values = answers.iloc[0]
+    unseen = predictors.unseen_choices(features)[0]
+    out: dict[str, dict[str, Any]] = {}
+    hardware = setup.hardware
+    power_card = predictors.models.get("avg_power_w", (None, {}, False))[1]
+    for target in ANSWER_TARGETS:
+        if target not in values or (targets is not None and target not in targets):
+            continue
+        value, lower, upper = values[target], values[f"{target}_lower_90"], values[f"{target}_upper_90"]
+        out[target] = {"value": None if math.isnan(value) else float(value), "unit": predictors.unit(target),
+                       "lower_90": None if math.isnan(lower) else float(lower),
+                       "upper_90": None if math.isnan(upper) else float(upper),
+                       "promoted": predictors.promoted(target),
+                       "derived_from": list(DERIVED_FROM.get(target, ()))}
+        seen = measurements_seen([predictors.models[p][1] for p in DERIVED_FROM.get(target, (target,))
+                                  if p in predictors.models], hardware.key, setup.model.key)
+        if seen is not None:
+            out[target]["measurements_seen"] = seen
+        if unseen:
+            out[target]["warnings"] = unseen
+        if bool(values["saturated"]):
+            out[target].setdefault("warnings", []).append(
+                f"the request rate saturates this setup: the most requests it holds in flight "
+                f"({features['concurrency'].iloc[0]:g}, its KV cache or batch limit) cannot serve it; requests queue "
+                "without bound (answers are at that concurrency)")
+        if setup.work.get("request_rate_rps") is not None and setup.work.get("concurrency") is None:
+            out[target]["concurrency_in_flight"] = float(features["concurrency"].iloc[0])
+        if math.isnan(value) and target == "peak_memory_gb":
+            memory_card = predictors.models.get("peak_memory_gb", (None, {}, False))[1]
+            out[target]["reason"] = (
+                f"no peak-memory measurement on {hardware.kind} hardware in training (trained on: "
+                f"{', '.join(memory_card.get('hardware_kinds', []))}); the memory rule's estimate is in the setup")
+        elif math.isnan(value) and target in POWER_TARGETS:
+            out[target]["reason"] = (
+                f"no power basis for {hardware.key}: it has no TDP fact and the predictor saw no measured "
+                f"power on {hardware.kind} hardware (trained on: {', '.join(power_card.get('hardware_kinds', []))})")
+    return out
+
+
+def predict(catalog: Catalog, predictors_dir: Path, model_key: str, hardware_key: str,
+            work: dict[str, Any], targets: list[str] | None = None,
+            allow_unpromoted: bool = False) -> dict[str, dict[str, Any]]:
+    """Predicts every available target for one configuration.
+
+    Args:
+        catalog: the catalog (model and hardware facts).
+        predictors_dir: folder of predictors (``<target>/`` trained, ``promoted/<target>/`` promoted).
+        model_key: model key, Hugging Face id or alias.
+        hardware_key: hardware key or alias.
+        work: the workload (see :func:`workload`); engine and dtype default per hardware.
+        targets: restrict to these targets (default: every promoted one).
+        allow_unpromoted: also use predictors that did not (yet) beat their baselines.
+
+    Returns:
+        ``{target: {"value", "unit", "lower_90", "upper_90", "promoted"}}``; ``value`` and bounds are
+        None, with a ``reason``, for power and energy without a power basis (see POWER_TARGETS).
+
+    Raises:
+        PredictorsMissingError: when no predictor is available.
+        CatalogError: for an unknown model or hardware (listing the closest keys).
+        SetupRefused: when the setup cannot run (the reason names what to change).
+    """
+    return predict_setup(resolve_setup(catalog, model_key, hardware_key, work), predictors_dir, targets,
+                         allow_unpromoted)
+
+
+def explain_prediction(catalog: Catalog, predictors_dir: Path, model_key: str, hardware_key: str, work: dict[str, Any],
+            target: str, top: int = 5, allow_unpromoted: bool = False) -> dict[str, Any]:
+    """One prediction taken apart into factors that multiply to it exactly.
+
+    ``prediction = physics_baseline x base_correction x prod(contributions' factors) x remainder``:
+    the baseline is the physics estimate (or the predictor's constant fallback where the physics is
+    unknown), ``base_correction`` the model's mean correction (CatBoost's SHAP expected value),
+    each contribution ``exp`` of one feature's SHAP value in log space (the ``top`` largest), and
+    ``remainder`` the product of every other feature's factor.
+
+    Returns:
+        ``{"target", "physics_baseline", "physics_known", "base_correction", "contributions":
+        [{"feature", "value", "factor"}], "remainder", "prediction"}``; ``prediction`` None, no
+        contributions and a ``reason`` where :func:`predict` gives no value (power or energy
+        without a power basis).
+
+    Raises:
+        SetupRefused: when the setup cannot run.
+    """
+    setup = resolve_setup(catalog, model_key, hardware_key, work)
+    if setup.refusal:
+        raise SetupRefused(setup)
+    if target in DERIVED_FROM:
+        # A derived target is explained through the primitives it is made of.
+        answer = predict_setup(setup, predictors_dir, [target], allow_unpromoted)[target]
+        return {"target": target, "physics_baseline": None, "prediction": answer["value"], "contributions": [],
+                "identity": IDENTITIES[target],
+                "primitives": {p: explain_prediction(catalog, predictors_dir, model_key, hardware_key, work, p, top, allow_unpromoted)
+                               for p in DERIVED_FROM[target]}}
+    predictors = Predictors.load(predictors_dir, allow_unpromoted, [target])
+    predictor, card, _ = predictors.models[target]
+    features = feature_frame([prediction_row(setup.model, setup.hardware, setup.work)])
+    if bool(power_basis_missing(card, features).iloc[0]):
+        return {"target": target, "physics_baseline": None, "prediction": None, "contributions": [],
+                "reason": f"no power basis for {setup.hardware.key} (see predict)"}
+    X, offset = card_matrix(card, features)
+    cats = [c for c in card["categorical_features"] if c in X.columns]
+    shap = predictor.get_feature_importance(Pool(X, cat_features=cats), type="ShapValues")[0]
+    contributions, expected = shap[:-1], float(shap[-1])
+    order = np.argsort(-np.abs(contributions))[:top]
+    rest = np.setdiff1d(np.arange(len(contributions)), order)
+    physics = physics_baseline(features, target)[0]
+    base = float(np.exp(offset[0]))
+    correction = float(correction_for((card.get("hardware_correction") or {}).get("log", {}), [setup.hardware.key], 1,
+                                      [str(features["source"].iloc[0])])[0])
+    return {
+        "target": target,
+        "physics_baseline": base,
+        "physics_known": not math.isnan(physics),
+        "base_correction": float(np.exp(expected)),
+        "contributions": [{"feature": X.columns[i], "value": _plain(X.iloc[0, i]),
+                           "factor": float(np.exp(contributions[i]))} for i in order],
+        "remainder": float(np.exp(contributions[rest].sum())),
+        # what this device's own measurements said beyond its physics (1.0 for a device never measured)
+        "hardware_correction_factor": float(np.exp(correction)),
+        "prediction": float(np.exp(predict_log(predictor, X, offset)[0] + correction)),
+    }
+
+
+#: How each derived target follows from the primitives.
+IDENTITIES = {
+    "e2e_latency_s": "e2e = ttft + (output_tokens - 1) * tpot",
+    "output_throughput_tok_s": "throughput = batch (or concurrency) * output_tokens / e2e",
+    "energy_per_output_token_j": "energy/token = power * e2e / (batch * output_tokens)",
+}
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, (np.floating, float)):
+        return None if math.isnan(float(value)) else float(value)
+    return value.item() if hasattr(value, "item") else value

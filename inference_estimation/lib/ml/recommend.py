@@ -1,0 +1,165 @@
+"""Which hardware runs a model best under service-level limits: a search over devices, counts and batches.
+
+Every candidate is answered by the coherent model (:mod:`inference_estimation.lib.ml.predict`) and
+checked by the one memory rule; each device left out says why.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from inference_estimation.lib.catalog import Catalog, HardwareEntry
+from inference_estimation.lib.ml.predict import (
+    DEFAULT_SOURCE,
+    Predictors,
+    Setup,
+    SetupRefused,
+    check_source,
+    resolve_setup,
+    workload,
+)
+from inference_estimation.lib.physics.features import (
+    feature_frame,
+    prediction_row,
+)
+
+
+@dataclass
+class Recommendation:
+    """What ``recommend`` found.
+
+    Attributes:
+        table: one row per hardware that runs the model within the limits, best first.
+        dropped: one row per hardware left out, with the ``reason``.
+        setup: the question as answered (model key, engine, dtype, workload, limits).
+    """
+
+    table: pd.DataFrame
+    dropped: pd.DataFrame
+    setup: dict[str, Any]
+
+
+#: Batch sizes ``recommend`` tries (each up to the largest whose KV cache fits, which is tried too).
+RECOMMEND_BATCHES = (1, 2, 4, 8, 16, 32, 64, 128, 256)
+#: Device counts ``recommend`` tries.
+RECOMMEND_DEVICE_COUNTS = (1, 2, 4, 8)
+
+
+def _distinct_devices(catalog: Catalog) -> list[HardwareEntry]:
+    """Accelerators once each: an entry that only multiplies another's devices (same kind, vendor and
+    per-device specs, more devices, e.g. ``nvidia-h100-sxm-80gb-x8``) is the same device; recommend
+    searches device counts itself."""
+    seen: dict[tuple, HardwareEntry] = {}
+    for hw in sorted(catalog.hardware.values(), key=lambda h: (h.device_count, h.key)):
+        identity = (hw.kind, hw.vendor, tuple(sorted(hw.specs.model_dump().items())))
+        seen.setdefault(identity, hw)
+    return [h for h in catalog.hardware.values() if h in seen.values()]
+
+
+def recommend(catalog: Catalog, predictors_dir: Path, model_key: str, input_tokens: int, output_tokens: int,
+              max_ttft_s: float | None = None, max_tpot_s: float | None = None, rps: float | None = None,
+              engine: str | None = None, dtype: str | None = None, source: str = DEFAULT_SOURCE,
+              allow_unpromoted: bool = False, max_devices: int = 8) -> Recommendation:
+    """Ranks hardware for serving a model: cost per million output tokens, then joules per token.
+
+    For every catalog accelerator (each device type once), every device count of
+    :data:`RECOMMEND_DEVICE_COUNTS` up to ``max_devices`` on which the model fits, and every batch
+    of :data:`RECOMMEND_BATCHES` up to the largest whose KV cache fits (that largest batch too):
+    TTFT/TPOT/throughput are predicted (90% intervals), candidates that miss a limit are dropped,
+    and each hardware keeps its cheapest candidate -- usually the largest batch within the limits
+    (the SLO-limited batch) on the fewest devices. ``engine``/``dtype`` None take each device's
+    default (vLLM, bfloat16 or float16 where it has no bfloat16). The memory rule and the dtype
+    support are :func:`inference_estimation.lib.bench.planning.setup_refusal`'s.
+
+    Returns:
+        The ranked table, the dropped hardware with a reason each, and the setup echo.
+
+    Raises:
+        CatalogError: for an unknown model.
+        ValueError: for an unknown engine or dtype, or non-positive sizes.
+        SetupRefused: for a model that is not an LLM or a context beyond its maximum.
+    """
+    work = workload(1, input_tokens, output_tokens, engine=engine, dtype=dtype, source=source)
+    model = catalog.model(model_key)
+    setup = {"model": model.key, "engine": work["engine"] or "vllm (default)",
+             "dtype": work["dtype"] or "bfloat16 (default; float16 without bfloat16 math)",
+             "input_tokens": input_tokens, "output_tokens": output_tokens, "source": source,
+             "max_ttft_s": max_ttft_s, "max_tpot_s": max_tpot_s, "rps": rps}
+    dropped: list[dict[str, Any]] = []
+    candidates: list[tuple[HardwareEntry, Setup]] = []
+    for hw in _distinct_devices(catalog):
+        if hw.kind == "cpu":
+            continue
+        if not hw.specs.memory_gb or not hw.specs.memory_bandwidth_gb_s:
+            dropped.append({"hardware": hw.key, "reason": "no memory or bandwidth fact in the catalog"})
+            continue
+        last_refusal = None
+        for devices in (d for d in RECOMMEND_DEVICE_COUNTS if d <= max_devices):
+            base = resolve_setup(catalog, model.key, hw.key, {**work, "batch_size": "max", "device_count": devices})
+            if base.refusal:
+                if model.kind != "llm" or "max_position_embeddings" in base.refusal:
+                    raise SetupRefused(base)
+                last_refusal = base.refusal  # on the most devices tried, naming the fewest that fit
+                if not base.refusal.startswith("does not fit"):
+                    break  # dtype support: more devices do not help
+                continue
+            largest = base.work["batch_size"]  # smaller batches fit too (the rule is monotone in the batch)
+            for batch in sorted({b for b in RECOMMEND_BATCHES if b <= largest} | {largest}):
+                candidates.append((hw, Setup(model=base.model, hardware=hw, memory=None,
+                                             work={**base.work, "batch_size": batch})))
+        if not any(c[0] is hw for c in candidates):
+            dropped.append({"hardware": hw.key, "reason": last_refusal or "no candidate"})
+    columns = ["hardware", "devices", "batch_size", "engine", "dtype", "price_per_hour_usd"]
+    if not candidates:
+        return Recommendation(pd.DataFrame(columns=columns), pd.DataFrame(dropped, columns=["hardware", "reason"]),
+                              setup)
+    rows = [prediction_row(s.model, s.hardware, s.work) for _, s in candidates]
+    predictors = Predictors.load(predictors_dir, allow_unpromoted)
+    check_source(predictors, source)
+    pred = predictors.frame(feature_frame(rows), [r["hardware_key"] for r in rows])
+    table = pd.DataFrame({
+        "hardware": [hw.key for hw, _ in candidates], "devices": [s.work["device_count"] for _, s in candidates],
+        "batch_size": [s.work["batch_size"] for _, s in candidates],
+        "engine": [s.work["engine"] for _, s in candidates], "dtype": [s.work["dtype"] for _, s in candidates],
+        "price_per_hour_usd": [(hw.specs.price_per_hour_usd or np.nan) * s.work["device_count"]
+                               for hw, s in candidates],
+    })
+    for column in pred.columns:
+        table[column] = pred[column].to_numpy()
+    if "output_throughput_tok_s" in table:
+        table["usd_per_million_tokens"] = table["price_per_hour_usd"] / (table["output_throughput_tok_s"] * 3600) * 1e6
+        if "energy_per_output_token_j" not in table and "avg_power_w" in table:
+            table["energy_per_output_token_j"] = table["avg_power_w"] / table["output_throughput_tok_s"]
+        if rps:
+            per_replica_rps = table["output_throughput_tok_s"] / output_tokens
+            table["replicas_for_rps"] = np.ceil(rps / per_replica_rps)
+            table["devices_for_rps"] = table["replicas_for_rps"] * table["devices"]
+    misses = pd.Series("", index=table.index, dtype=object)
+    for limit, column, label in ((max_ttft_s, "ttft_s", "TTFT"), (max_tpot_s, "tpot_s", "TPOT")):
+        if limit is None:
+            continue
+        if column not in table:
+            misses[:] = misses + f"no promoted {column} predictor to check the {label} limit; "
+            continue
+        over = table[column].to_numpy() > limit
+        misses[over] = misses[over] + [f"{label} {v * 1000:.4g} ms > {limit * 1000:.4g} ms; "
+                                       for v in table.loc[over, column]]
+    sort = [c for c in ("usd_per_million_tokens", "energy_per_output_token_j", "devices") if c in table]
+    table["_miss"] = misses.str.rstrip("; ")
+    kept = table[table["_miss"] == ""]
+    for hw_key, group in table.groupby("hardware", sort=False):
+        if (group["_miss"] == "").any():
+            continue
+        best = group.iloc[0]  # the smallest batch on the fewest devices: the easiest to meet
+        dropped.append({"hardware": hw_key, "reason": f"misses the limits even at batch {best['batch_size']} on "
+                                                      f"{best['devices']} device(s): {best['_miss']}"})
+    kept = kept.drop(columns="_miss")
+    if sort:
+        kept = kept.sort_values(sort, na_position="last")
+    best_per_hw = kept.drop_duplicates("hardware", keep="first").reset_index(drop=True)
+    return Recommendation(best_per_hw, pd.DataFrame(dropped, columns=["hardware", "reason"]), setup)
