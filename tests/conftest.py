@@ -30,8 +30,9 @@ def _session_benchmark_partitions():
     import dagster as dg
 
     from inference_estimation.defs.benchmarks.partitions import ensure_benchmark_partitions
+    from inference_estimation.lib.catalog import load_catalog
 
-    ensure_benchmark_partitions(dg.DagsterInstance.get())
+    ensure_benchmark_partitions(dg.DagsterInstance.get(), load_catalog(strict=False))
 
 
 @pytest.fixture(scope="session")

@@ -8,7 +8,8 @@ import dagster as dg
 
 from inference_estimation import constants
 from inference_estimation.defs.benchmarks.partitions import benchmark_partitions
-from inference_estimation.lib.catalog import CatalogError, load_catalog
+from inference_estimation.defs.resources import CatalogResource
+from inference_estimation.lib.catalog import CatalogError
 
 LOCAL_HOST_TAGS = {constants.HOST_TAG: "localhost"}
 
@@ -16,12 +17,13 @@ LOCAL_HOST_TAGS = {constants.HOST_TAG: "localhost"}
 def host_tags_for_partition(partition_key: str) -> dict[str, str]:
     """Run tags for one benchmark partition: its hardware's host (one run per host at a time).
 
-    The catalog is read now, not at load time: hardware added since the code location loaded (a
+    Tag functions get no resources, so the catalog resource is built with its defaults (the home's
+    overlays). The catalog is read now, not at load time: hardware added since the code location loaded (a
     new dynamic partition) gets its own host.
     """
     dims = benchmark_partitions.get_partition_key_from_str(partition_key).keys_by_dimension
     try:
-        return {constants.HOST_TAG: load_catalog(strict=False).hw(dims["hardware"]).host}
+        return {constants.HOST_TAG: CatalogResource().load().hw(dims["hardware"]).host}
     except CatalogError:  # a kept key of hardware no longer in the catalog: the asset refuses the pair
         return {constants.HOST_TAG: f"unknown:{dims['hardware']}"}
 

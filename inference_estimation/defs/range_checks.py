@@ -4,12 +4,14 @@ Benchmarks, external imports and the training gate each get one Dagster check pe
 :data:`~inference_estimation.lib.data.quality.RANGE_RULES`.
 
 The rules themselves are Dagster-free SQL in :mod:`inference_estimation.lib.data.quality`; this module
-only turns them into check specs and results, so no stage imports another for them.
+only turns them into check specs and results, so no stage imports another for them. The schema
+check of a raw table (:func:`raw_schema_check`) is shared the same way.
 """
 
 from collections.abc import Iterator
 
 import dagster as dg
+from dagster_duckdb import DuckDBResource
 
 from inference_estimation.lib.data import quality
 
@@ -39,3 +41,30 @@ def range_check_results(context: dg.AssetCheckExecutionContext, results: dict[st
             severity = dg.AssetCheckSeverity.WARN if rule in quality.WARNING_RULES else dg.AssetCheckSeverity.ERROR
             yield dg.AssetCheckResult(asset_key=asset_key, check_name=rule, passed=result.passed, severity=severity,
                                       metadata={**result.metadata(), "scope": scope})
+
+
+def raw_schema_check(asset: dg.AssetsDefinition, table: str, name: str, rows: str) -> dg.AssetChecksDefinition:
+    """The blocking check that a raw table matches the measurement record (``benchmark_jobs.schema``).
+
+    Args:
+        asset: the asset that lands the table.
+        table: the raw table (``benchmark_runs``, ``external_runs``).
+        name: the check's name.
+        rows: what the rows are, for the description (``"benchmark rows"``).
+
+    Returns:
+        A check comparing the table's columns and types with the record and every row's enumerations
+        (status, mode, power source/scope) and identity fields; it catches rows written around the
+        harness or the importer.
+    """
+
+    @dg.asset_check(asset=asset, name=name, blocking=True,
+                    description=f"raw.{table} has exactly the measurement record's columns and types, and every "
+                    f"one of its {rows}' enumerations (status, mode, power source/scope) and identity fields "
+                    "are valid.")
+    def _check(duckdb: DuckDBResource) -> dg.AssetCheckResult:
+        with duckdb.get_connection() as con:
+            result = quality.schema_result(con, table)
+        return dg.AssetCheckResult(passed=result.passed, metadata=result.metadata())
+
+    return _check

@@ -58,9 +58,10 @@ def materialize_partition(home: Home, model: str, sweep: str = OPS_SWEEP, extra_
         HomeResource,
         PipesMessageStore,
     )
+    from inference_estimation.lib.catalog import load_catalog
 
     instance = instance or dg.DagsterInstance.ephemeral()
-    ensure_benchmark_partitions(instance)  # the catalog's keys, as the sync sensor would add them
+    ensure_benchmark_partitions(instance, load_catalog(strict=False))  # the catalog's keys, as the sync sensor would add them
     return dg.materialize(
         [benchmark_runs, checks.benchmark_rows_consistent, checks.benchmark_rows_match_schema,
          checks.benchmark_rows_in_range, *extra_assets],

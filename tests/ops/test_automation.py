@@ -14,6 +14,7 @@ from inference_estimation.definitions import defs
 from inference_estimation.defs.automation.sensors import refresh_sensor
 from inference_estimation.defs.benchmarks.config import sweep_from_run_config
 from inference_estimation.defs.benchmarks.sensors import new_partitions_sensor
+from inference_estimation.defs.resources import CatalogResource
 from inference_estimation.lib.catalog import load_catalog
 from inference_estimation.lib.home import REPO_ROOT
 from tests.ops.conftest import launcher_overlay, materialize_partition, sweep_overlay
@@ -36,7 +37,8 @@ def _check_sweep_schedules(stack: contextlib.ExitStack) -> None:
         assert schedule.default_status == dg.DefaultScheduleStatus.STOPPED
         assert schedule.cron_schedule == "0 3 * * 0" and schedule.job_name == "benchmark_job"
         tick = schedule.evaluate_tick(dg.build_schedule_context(
-            instance=instance, repository_def=repository, scheduled_execution_time=datetime.datetime(2026, 1, 4, 3)))
+            instance=instance, resources={"catalog": CatalogResource()}, repository_def=repository,
+            scheduled_execution_time=datetime.datetime(2026, 1, 4, 3)))
         assert len(tick.run_requests) == len(sweep.models) * len(sweep.hardware)
         # the tick added its pairs' keys before requesting them (no sync tick needed first)
         assert {str(r.partition_key) for r in tick.run_requests} <= {str(k) for k in benchmark_partition_keys(instance)}

@@ -49,7 +49,7 @@ def test_a_device_with_its_k_measurements_is_left_alone():
 def test_a_new_launcher_entry_gets_a_plan_and_then_a_run_request_with_the_planned_points(isolated_home):
     (isolated_home.catalog_dir / "calib-box.yaml").write_text(NEW_BOX)
     with dg.instance_for_test() as instance:
-        first = calibration_sensor(dg.build_sensor_context(instance=instance))
+        first = calibration_sensor(dg.build_sensor_context(instance=instance, resources={"catalog": CatalogResource()}))
         for add in first.dynamic_partitions_requests:  # what the daemon does with the sensor's result
             instance.add_dynamic_partitions(add.partitions_def_name, list(add.partition_keys))
         assert "calib-box-cpu" in instance.get_dynamic_partitions("benchmark_hardware")
@@ -67,7 +67,7 @@ def test_a_new_launcher_entry_gets_a_plan_and_then_a_run_request_with_the_planne
         assert meta["expected_error_after_pct"] < meta["expected_error_before_pct"]
         assert meta["expected_cost_usd"] != "unknown"  # the entry has a price
 
-        second = calibration_sensor(dg.build_sensor_context(instance=instance))
+        second = calibration_sensor(dg.build_sensor_context(instance=instance, resources={"catalog": CatalogResource()}))
         bench = [r for r in second.run_requests if r.job_name == "benchmark_job"]
         assert {r.partition_key.keys_by_dimension["hardware"] for r in bench} == {"calib-box-cpu"}
         assert {r.partition_key.keys_by_dimension["model"]: points_from_run_config(r.run_config) for r in bench} \
@@ -97,7 +97,7 @@ def test_explicit_points_reach_the_launch_op_and_an_invalid_one_fails_naming_poi
 
     bad = benchmark_run_config("test-tiny", [{**points[0], "batch_size": 0}])
     instance = dg.DagsterInstance.ephemeral()
-    ensure_benchmark_partitions(instance)
+    ensure_benchmark_partitions(instance, load_catalog(strict=False))
     result = dg.materialize(
         [benchmark_runs], partition_key=dg.MultiPartitionKey({"model": "gpt2-small", "hardware": "local-cpu"}),
         run_config=bad, instance=instance, raise_on_error=False,

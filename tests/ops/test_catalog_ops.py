@@ -24,14 +24,15 @@ from inference_estimation.definitions import defs
 from inference_estimation.defs.benchmarks.config import sweep_from_run_config
 from inference_estimation.defs.benchmarks.partitions import benchmark_partition_keys
 from inference_estimation.defs.benchmarks.sensors import new_partitions_sensor
+from inference_estimation.defs.resources import CatalogResource
 with dg.instance_for_test() as instance:
-    result = new_partitions_sensor(dg.build_sensor_context(instance=instance))
+    result = new_partitions_sensor(dg.build_sensor_context(instance=instance, resources={"catalog": CatalogResource()}))
     for add in result.dynamic_partitions_requests:  # what the daemon does with the sensor's result
         instance.add_dynamic_partitions(add.partitions_def_name, list(add.partition_keys))
     partitions = sorted(str(k) for k in benchmark_partition_keys(instance))
     schedule = defs.resolve_schedule_def("sweep_ops_grow_weekly")
     ticks = schedule.evaluate_tick(dg.build_schedule_context(
-        instance=instance, repository_def=defs.get_repository_def(),
+        instance=instance, resources={"catalog": CatalogResource()}, repository_def=defs.get_repository_def(),
         scheduled_execution_time=datetime.datetime(2026, 1, 4, 3)))
 print(json.dumps({
     "partitions": partitions,
@@ -80,8 +81,9 @@ import json
 import dagster as dg
 from inference_estimation.definitions import defs
 from inference_estimation.defs.benchmarks.sensors import catalog_partitions_sensor
+from inference_estimation.defs.resources import CatalogResource
 with dg.instance_for_test() as instance:
-    result = catalog_partitions_sensor(dg.build_sensor_context(instance=instance))
+    result = catalog_partitions_sensor(dg.build_sensor_context(instance=instance, resources={"catalog": CatalogResource()}))
 print(json.dumps({
     "adds": {a.partitions_def_name: list(a.partition_keys) for a in result.dynamic_partitions_requests},
     "good_sweep_schedule": defs.resolve_schedule_def("sweep_ops_good_weekly").name,
@@ -190,10 +192,11 @@ def test_partitions_follow_the_catalog_without_a_reload_and_a_new_pair_materiali
     )
     from inference_estimation.defs.benchmarks.sensors import catalog_partitions_sensor, new_partitions_sensor
     from inference_estimation.defs.jobs import host_tags_for_partition
+    from inference_estimation.defs.resources import CatalogResource
     from tests.ops.conftest import materialize_partition, metadata
 
     def tick(sensor, instance):
-        result = sensor(dg.build_sensor_context(instance=instance, definitions=defs))
+        result = sensor(dg.build_sensor_context(instance=instance, definitions=defs, resources={"catalog": CatalogResource()}))
         if isinstance(result, dg.SensorResult):
             for add in result.dynamic_partitions_requests or []:  # applied as the daemon applies them
                 instance.add_dynamic_partitions(add.partitions_def_name, list(add.partition_keys))

@@ -15,13 +15,12 @@ IDENTITY_COLUMNS = ["point_id", "measurement_id", "source", "run_id", "measured_
 DEPLOYMENT_COLUMNS = ["plain_deployment", "disaggregated_prefill_decode", "prefill_device_count",
                       "decode_device_count", "node_count", "expert_parallel", "attention_data_parallel",
                       "speculative_decoding", "throughput_scope", "latency_statistic"]
-TARGET_COLUMNS = ["e2e_latency_s", "ttft_s", "tpot_s", "output_throughput_tok_s", "peak_memory_gb",
-                  "avg_power_w", "energy_per_output_token_j"]
 
 
 def model(dbt, session):
     """The dbt Python model: training rows joined to the single-source feature frame."""
     dbt.config(materialized="table")
+    from inference_estimation.constants import TARGETS
     from inference_estimation.lib.physics.features import FEATURE_COLUMNS, feature_frame, roofline_violations
 
     rows = dbt.ref("int_training_rows").df()
@@ -30,7 +29,7 @@ def model(dbt, session):
     # predict builds them.
     identity = [c for c in IDENTITY_COLUMNS if c not in FEATURE_COLUMNS]
     deployment = [c for c in DEPLOYMENT_COLUMNS if c not in FEATURE_COLUMNS]
-    out = pd.concat([rows[identity + TARGET_COLUMNS + deployment], features], axis=1)
+    out = pd.concat([rows[identity + list(TARGETS) + deployment], features], axis=1)
     # Physically impossible rows (faster than the hardware's roofline bound) stay visible here,
     # flagged, and the predictors never train on them.
     out["roofline_violation"] = roofline_violations(rows, features)

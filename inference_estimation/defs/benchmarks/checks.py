@@ -10,7 +10,7 @@ import dagster as dg
 from dagster_duckdb import DuckDBResource
 
 from inference_estimation.defs.benchmarks.assets import benchmark_runs
-from inference_estimation.defs.range_checks import range_check_results, range_check_specs
+from inference_estimation.defs.range_checks import range_check_results, range_check_specs, raw_schema_check
 from inference_estimation.defs.resources import CatalogResource
 from inference_estimation.lib.data import quality
 from inference_estimation.lib.data.warehouse import RAW_SCHEMA, ensure_raw_tables
@@ -42,14 +42,8 @@ def benchmark_rows_consistent(context: dg.AssetCheckExecutionContext, duckdb: Du
     )
 
 
-@dg.asset_check(asset=benchmark_runs, blocking=True,
-                description="raw.benchmark_runs has exactly the measurement record's columns and types, and "
-                "every row's enumerations (status, mode, power source/scope) and identity fields are valid.")
-def benchmark_rows_match_schema(duckdb: DuckDBResource) -> dg.AssetCheckResult:
-    """Compares the raw table with benchmark_jobs.schema (catches rows written around the harness)."""
-    with duckdb.get_connection() as con:
-        result = quality.schema_result(con, "benchmark_runs")
-    return dg.AssetCheckResult(passed=result.passed, metadata=result.metadata())
+benchmark_rows_match_schema = raw_schema_check(benchmark_runs, "benchmark_runs", "benchmark_rows_match_schema",
+                                               "benchmark rows")
 
 
 @dg.multi_asset_check(specs=range_check_specs(benchmark_runs, blocking=True), can_subset=True,

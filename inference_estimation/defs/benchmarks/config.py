@@ -6,6 +6,8 @@ from typing import Any
 import dagster as dg
 
 from inference_estimation import constants
+from inference_estimation.defs.benchmarks.partitions import benchmark_partition_key
+from inference_estimation.lib.catalog import Catalog
 
 #: The benchmark asset; its graph has the same name, so it is also the key of its run config.
 BENCHMARK_ASSET = "benchmark_runs"
@@ -92,6 +94,32 @@ def benchmark_run_config(sweep: str, points: list[dict[str, Any]] | None = None)
     if dumped.get("points") is None:
         dumped.pop("points", None)
     return {"ops": {BENCHMARK_ASSET: {"config": dumped}}}
+
+
+def benchmark_run_request(catalog: Catalog, sweep: str, model_key: str, hardware_key: str, run_key: str | None,
+                          points: list[dict[str, Any]] | None = None, job_name: str | None = None,
+                          tags: Mapping[str, str] | None = None) -> dg.RunRequest:
+    """The one way a benchmark partition is requested (schedules, sensors, calibration and the CLI).
+
+    Args:
+        catalog: the catalog (the hardware's host tag comes from it).
+        sweep: the sweep whose config the run takes.
+        model_key: the partition's model.
+        hardware_key: the partition's hardware.
+        run_key: the request's run key (what makes a sensor or schedule request it once), or None.
+        points: explicit workload points instead of the sweep's grid.
+        job_name: the job, when the requester targets more than one.
+        tags: extra run tags (e.g. the calibration plan id).
+
+    Returns:
+        A run request for partition ``model|hardware`` of ``benchmark_runs`` with the sweep's run config
+        and the tags every benchmark run carries: its hardware's host (one run per host at a time) and
+        the sweep.
+    """
+    return dg.RunRequest(
+        run_key=run_key, job_name=job_name, partition_key=benchmark_partition_key(model_key, hardware_key),
+        run_config=benchmark_run_config(sweep, points),
+        tags={constants.HOST_TAG: catalog.hw(hardware_key).host, "sweep": sweep, **(tags or {})})
 
 
 def points_from_run_config(run_config: Mapping[str, Any]) -> list[dict[str, Any]] | None:

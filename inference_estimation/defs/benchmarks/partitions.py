@@ -14,7 +14,7 @@ launch a pair whose model or hardware is no longer in the catalog.
 
 import dagster as dg
 
-from inference_estimation.lib.catalog import Catalog, load_catalog
+from inference_estimation.lib.catalog import Catalog
 
 #: Names of the two dynamic partition sets in the instance.
 MODEL_PARTITIONS = "benchmark_models"
@@ -57,17 +57,16 @@ def add_requests(missing: dict[str, list[str]]) -> list[dg.AddDynamicPartitionsR
             for name, keys in missing.items()]
 
 
-def ensure_benchmark_partitions(instance: dg.DagsterInstance, catalog: Catalog | None = None) -> dict[str, list[str]]:
+def ensure_benchmark_partitions(instance: dg.DagsterInstance, catalog: Catalog) -> dict[str, list[str]]:
     """Adds the catalog's benchmarkable model and hardware keys to ``instance`` (idempotent).
 
     Args:
         instance: the Dagster instance that holds the dynamic partitions.
-        catalog: the catalog to follow; loaded from the YAML files (and overlays) when None.
+        catalog: the catalog to follow.
 
     Returns:
         The keys added, by partitions set name (empty when the instance was up to date).
     """
-    catalog = catalog or load_catalog(strict=False)
     missing, _ = partition_key_diff(catalog, instance)
     for name, keys in missing.items():
         try:

@@ -13,14 +13,14 @@ import warnings
 
 import dagster as dg
 
-from inference_estimation import constants
-from inference_estimation.defs.benchmarks.config import benchmark_run_config
+from inference_estimation.defs.benchmarks.config import benchmark_run_request
 from inference_estimation.defs.benchmarks.partitions import (
     benchmark_partition_key,
     ensure_benchmark_partitions,
 )
 from inference_estimation.defs.jobs import benchmark_job
-from inference_estimation.lib.catalog import Catalog, SweepEntry, load_catalog
+from inference_estimation.defs.resources import CatalogResource
+from inference_estimation.lib.catalog import Catalog, SweepEntry
 
 #: Sunday 03:00 UTC: weekly, at an hour nobody is benchmarking by hand.
 WEEKLY_CRON = "0 3 * * 0"
@@ -39,15 +39,9 @@ def sweep_run_requests(catalog: Catalog, sweep: SweepEntry, stamp: str) -> list[
         sweep: the sweep.
         stamp: what makes the run keys of one tick unique (the scheduled time).
     """
-    requests = []
-    for hardware_key in sweep.hardware:
-        for model_key in sweep.models:
-            key = benchmark_partition_key(model_key, hardware_key)
-            requests.append(dg.RunRequest(
-                run_key=f"{sweep.name}:{key}:{stamp}", partition_key=key,
-                run_config=benchmark_run_config(sweep.name),
-                tags={constants.HOST_TAG: catalog.hw(hardware_key).host, "sweep": sweep.name}))
-    return requests
+    return [benchmark_run_request(catalog, sweep.name, model_key, hardware_key,
+                                  run_key=f"{sweep.name}:{benchmark_partition_key(model_key, hardware_key)}:{stamp}")
+            for hardware_key in sweep.hardware for model_key in sweep.models]
 
 
 def sweep_schedule(catalog: Catalog, sweep: SweepEntry) -> dg.ScheduleDefinition:
@@ -57,8 +51,8 @@ def sweep_schedule(catalog: Catalog, sweep: SweepEntry) -> dg.ScheduleDefinition
                  default_status=dg.DefaultScheduleStatus.STOPPED,
                  description=f"Weekly sweep {sweep.name!r}: {len(sweep.models)} model(s) x {len(sweep.hardware)} "
                  f"hardware, one run per partition. {sweep.description}".strip())
-    def _schedule(context: dg.ScheduleEvaluationContext):
-        now = load_catalog(strict=False)
+    def _schedule(context: dg.ScheduleEvaluationContext, catalog: CatalogResource):
+        now = catalog.load()
         if sweep.name not in now.sweeps:
             return dg.SkipReason(f"sweep {sweep.name!r} is no longer in the catalog")
         ensure_benchmark_partitions(context.instance, now)
@@ -74,7 +68,7 @@ def schedules() -> dg.Definitions:
     An invalid overlay file is left out, with a warning naming its file and field, so it cannot
     take the code location down.
     """
-    catalog = load_catalog(strict=False)
+    catalog = CatalogResource().load()  # the resource's default: the home's overlays, invalid ones left out
     for error in catalog.skipped_overlays:
         warnings.warn(f"catalog overlay left out: {error}", stacklevel=1)
     return dg.Definitions(schedules=[sweep_schedule(catalog, sweep) for sweep in catalog.sweeps.values()])

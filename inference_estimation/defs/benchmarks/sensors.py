@@ -19,15 +19,16 @@ import dagster as dg
 
 from inference_estimation import constants
 from inference_estimation.defs.benchmarks.assets import NEXT_BENCHMARKS, benchmark_runs
-from inference_estimation.defs.benchmarks.config import benchmark_run_config
+from inference_estimation.defs.benchmarks.config import benchmark_run_request
 from inference_estimation.defs.benchmarks.partitions import (
     add_requests,
     benchmark_partition_key,
     partition_key_diff,
 )
 from inference_estimation.defs.jobs import LOCAL_HOST_TAGS, benchmark_job, calibration_job
+from inference_estimation.defs.resources import CatalogResource
 from inference_estimation.defs.shared import latest_metadata
-from inference_estimation.lib.catalog import Catalog, load_catalog
+from inference_estimation.lib.catalog import Catalog
 
 
 def covering_sweep(catalog: Catalog, model_key: str, hardware_key: str) -> str | None:
@@ -50,10 +51,8 @@ def unmeasured_partition_requests(catalog: Catalog, materialized: set[str]) -> l
         sweep = covering_sweep(catalog, model_key, hardware_key)
         if sweep is None or str(key) in materialized:
             continue
-        requests.append(dg.RunRequest(
-            run_key=f"new-partition:{sweep}:{key}", partition_key=key,
-            run_config=benchmark_run_config(sweep),
-            tags={constants.HOST_TAG: catalog.hw(hardware_key).host, "sweep": sweep}))
+        requests.append(benchmark_run_request(catalog, sweep, model_key, hardware_key,
+                                              run_key=f"new-partition:{sweep}:{key}"))
     return requests
 
 
@@ -64,9 +63,9 @@ def _describe(adds: list[dg.AddDynamicPartitionsRequest]) -> str:
 @dg.sensor(minimum_interval_seconds=30, default_status=dg.DefaultSensorStatus.RUNNING,
            description="Keeps the benchmark partitions (model x hardware) in step with the catalog YAML: adds "
            "the keys of models some sweep benchmarks and of hardware with a launcher. Launches nothing.")
-def catalog_partitions_sensor(context: dg.SensorEvaluationContext):
+def catalog_partitions_sensor(context: dg.SensorEvaluationContext, catalog: CatalogResource):
     """Adds the catalog's new benchmarkable model and hardware keys as dynamic partitions."""
-    catalog = load_catalog(strict=False)
+    catalog = catalog.load()
     broken = "; ".join(catalog.skipped_overlays)
     if broken:  # the rest of the catalog still syncs; the tick names the file and field
         context.log.error(f"catalog overlay(s) left out until fixed: {broken}")
@@ -84,9 +83,9 @@ def catalog_partitions_sensor(context: dg.SensorEvaluationContext):
 @dg.sensor(job=benchmark_job, minimum_interval_seconds=300, default_status=dg.DefaultSensorStatus.STOPPED,
            description="Benchmarks partitions that appeared in the catalog (a model added to a sweep, hardware "
            "given a launcher) and were never measured; one run each, tagged with the hardware's host.")
-def new_partitions_sensor(context: dg.SensorEvaluationContext):
+def new_partitions_sensor(context: dg.SensorEvaluationContext, catalog: CatalogResource):
     """Adds the catalog's new partition keys and requests its never-materialized, sweep-covered pairs."""
-    catalog = load_catalog(strict=False)
+    catalog = catalog.load()
     for error in catalog.skipped_overlays:
         context.log.error(f"catalog overlay left out: {error}")
     adds = add_requests(partition_key_diff(catalog, context.instance)[0])  # processed before the run requests
@@ -129,12 +128,10 @@ def calibration_requests(catalog: Catalog, plans: dict[str, dict | None],
 def plan_run_requests(catalog: Catalog, hardware_key: str, plan: dict) -> list[dg.RunRequest]:
     """One ``benchmark_job`` run per model of a device's plan (``next_benchmarks`` metadata), the
     planned points in its run config, tagged with the device's host and the plan id."""
-    return [dg.RunRequest(
-        job_name=benchmark_job.name, partition_key=benchmark_partition_key(model_key, hardware_key),
-        run_key=f"calibration:{hardware_key}:{plan['plan_id']}:{model_key}",
-        run_config=benchmark_run_config(plan["sweep"], points),
-        tags={constants.HOST_TAG: catalog.hw(hardware_key).host, "sweep": plan["sweep"],
-              "calibration_plan": str(plan["plan_id"])})
+    return [benchmark_run_request(catalog, plan["sweep"], model_key, hardware_key,
+                                  run_key=f"calibration:{hardware_key}:{plan['plan_id']}:{model_key}",
+                                  points=points, job_name=benchmark_job.name,
+                                  tags={"calibration_plan": str(plan["plan_id"])})
         for model_key, points in (plan.get("points") or {}).items()]
 
 
@@ -143,9 +140,9 @@ def plan_run_requests(catalog: Catalog, hardware_key: str, plan: dict) -> list[d
            description="Calibrates hardware that gained a launcher and has fewer than k measurements: plans its "
            "next points (next_benchmarks), then benchmarks them as ordinary benchmark_runs partitions with the "
            "points in the run config. Launches benchmarks, so it starts stopped.")
-def calibration_sensor(context: dg.SensorEvaluationContext):
+def calibration_sensor(context: dg.SensorEvaluationContext, catalog: CatalogResource):
     """Requests plans for unplanned devices and the planned points of devices short of k measurements."""
-    catalog = load_catalog(strict=False)
+    catalog = catalog.load()
     for error in catalog.skipped_overlays:
         context.log.error(f"catalog overlay left out: {error}")
     adds = add_requests(partition_key_diff(catalog, context.instance)[0])

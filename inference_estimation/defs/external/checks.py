@@ -12,7 +12,7 @@ from dagster_duckdb import DuckDBResource
 
 from inference_estimation.defs.external.assets import external_benchmarks
 from inference_estimation.defs.external.partitions import external_partitions
-from inference_estimation.defs.range_checks import range_check_results, range_check_specs
+from inference_estimation.defs.range_checks import range_check_results, range_check_specs, raw_schema_check
 from inference_estimation.defs.resources import CatalogResource
 from inference_estimation.lib.data import quality
 from inference_estimation.lib.data.external.importer import USER_CSV_SOURCE
@@ -22,14 +22,8 @@ from inference_estimation.lib.data.warehouse import RAW_SCHEMA, ensure_raw_table
 MAX_SOURCE_AGE_DAYS = 35.0
 
 
-@dg.asset_check(asset=external_benchmarks, blocking=True,
-                description="raw.external_runs has exactly the measurement record's columns and types, and "
-                "every row's enumerations and identity fields are valid.")
-def external_rows_match_schema(duckdb: DuckDBResource) -> dg.AssetCheckResult:
-    """Compares the raw table with benchmark_jobs.schema."""
-    with duckdb.get_connection() as con:
-        result = quality.schema_result(con, "external_runs")
-    return dg.AssetCheckResult(passed=result.passed, metadata=result.metadata())
+external_rows_match_schema = raw_schema_check(external_benchmarks, "external_runs", "external_rows_match_schema",
+                                              "imported rows")
 
 
 @dg.multi_asset_check(specs=range_check_specs(external_benchmarks, blocking=True), can_subset=True,

@@ -6,6 +6,7 @@ import statistics
 from typing import Any, Sequence
 
 from benchmark_jobs.schema import MeasurementRecord
+from inference_estimation.constants import TARGETS
 
 
 def run_summary(records: Sequence[MeasurementRecord]) -> dict[str, Any]:
@@ -13,8 +14,7 @@ def run_summary(records: Sequence[MeasurementRecord]) -> dict[str, Any]:
     ok = [r for r in records if r.status == "ok"]
     out: dict[str, Any] = {"points": len(records), "points_ok": len(ok),
                            "points_failed": len(records) - len(ok)}
-    for name in ("e2e_latency_s", "ttft_s", "tpot_s", "output_throughput_tok_s", "peak_memory_gb",
-                 "avg_power_w", "latency_cv"):
+    for name in (*TARGETS, "latency_cv"):
         values = [getattr(r, name) for r in ok if getattr(r, name) is not None]
         if values:
             out[f"median_{name}"] = round(statistics.median(values), 6)

@@ -398,13 +398,17 @@ class CoherentEvaluation:
 
 def measured_mask(frame: pd.DataFrame, target: str) -> np.ndarray:
     """Rows on which ``target`` was measured (physically possible; measured power for power targets)."""
-    from inference_estimation.lib.ml.performance_model import MEASURED_POWER_SOURCES, usable_rows
+    from inference_estimation.lib.ml.performance_model import (
+        MEASURED_POWER_SOURCES,
+        POWER_TARGETS,
+        usable_rows,
+    )
 
     value = pd.to_numeric(frame[target], errors="coerce").to_numpy(dtype=float) if target in frame else None
     if value is None:
         return np.zeros(len(frame), dtype=bool)
     mask = np.isfinite(value) & (value > 0) & usable_rows(frame)
-    if target in ("avg_power_w", "energy_per_output_token_j"):
+    if target in POWER_TARGETS:
         mask &= frame["power_source"].isin(MEASURED_POWER_SOURCES).to_numpy()
     return mask
 

@@ -481,9 +481,7 @@ def train_predictor(frame: pd.DataFrame, target: str, n_folds: int = 4, seed: in
 
 
 #: Measured columns whose values decide the primitives' labels (part of the data version).
-PRIMITIVE_LABEL_COLUMNS = ["e2e_latency_s", "ttft_s", "tpot_s", "output_throughput_tok_s", "peak_memory_gb",
-                           "avg_power_w", "energy_per_output_token_j", "power_source", "roofline_violation",
-                           "plain_deployment"]
+PRIMITIVE_LABEL_COLUMNS = [*constants.TARGETS, "power_source", "roofline_violation", "plain_deployment"]
 
 
 def frame_data_version(frame: pd.DataFrame) -> str:
