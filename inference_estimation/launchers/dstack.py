@@ -40,8 +40,7 @@ from inference_estimation.launchers.base import (
 )
 from inference_estimation.launchers.dstack_task import exact_resources, task_config
 from inference_estimation.launchers.pipes_logs import PipesLogStreamMessageReader
-from inference_estimation.lib.catalog import DstackLauncher as DstackLauncherConfig
-from inference_estimation.lib.catalog import HardwareEntry
+from inference_estimation.lib.catalog import DstackLaunchConfig, HardwareEntry
 
 #: No offer/fleet could take the job. Permanent unless an instance had already been assigned.
 NO_CAPACITY_REASONS = frozenset({"failed_to_start_due_to_no_capacity", "waiting_instance_limit_exceeded"})
@@ -170,11 +169,11 @@ class DstackLauncher(Launcher):
 
     def __init__(self, hardware: HardwareEntry, client: Any = None, poll_interval_s: float = 5.0,
                  sleep: Callable[[float], None] = time.sleep) -> None:
-        if not isinstance(hardware.launcher, DstackLauncherConfig):
+        if not isinstance(hardware.launcher, DstackLaunchConfig):
             raise LauncherError(f"hardware {hardware.key!r} has no dstack launcher")
         exact_resources(hardware)  # fail before any submission if the entry cannot be rendered
         self.hardware = hardware
-        self.config: DstackLauncherConfig = hardware.launcher
+        self.config: DstackLaunchConfig = hardware.launcher
         self._client = client
         self.poll_interval_s = poll_interval_s
         self._sleep = sleep

@@ -19,7 +19,7 @@ from typing import Any
 
 import yaml
 
-from inference_estimation.lib.catalog import DstackLauncher, HardwareEntry, load_catalog
+from inference_estimation.lib.catalog import DstackLaunchConfig, HardwareEntry, load_catalog
 
 TEMPLATES_DIR = Path(__file__).resolve().parents[2] / "benchmark_jobs" / "templates"
 HARNESS_DIR = Path(__file__).resolve().parents[2] / "benchmark_jobs"
@@ -66,7 +66,7 @@ def exact_resources(hardware: HardwareEntry) -> dict[str, Any]:
             exactly one device type, or names a count other than the entry's ``device_count``.
     """
     launcher = hardware.launcher
-    if not isinstance(launcher, DstackLauncher):
+    if not isinstance(launcher, DstackLaunchConfig):
         raise TaskRenderError(f"hardware {hardware.key!r} has no dstack launcher")
     resources = copy.deepcopy(launcher.resources)
     gpu = resources.get("gpu")
@@ -123,7 +123,7 @@ def task_config(hardware: HardwareEntry, *, name: str | None = None, env: dict[s
     """
     launcher = hardware.launcher
     resources = exact_resources(hardware)  # also checks the launcher type
-    assert isinstance(launcher, DstackLauncher)
+    assert isinstance(launcher, DstackLaunchConfig)
     config: dict[str, Any] = {"type": "task"}
     if name:
         config["name"] = name
@@ -172,7 +172,7 @@ def _device_summary(hardware: HardwareEntry) -> str:
 def dstack_hardware(catalog=None) -> list[HardwareEntry]:
     """Catalog entries launched through dstack, in key order."""
     catalog = catalog or load_catalog(overlay_dirs=[])
-    return [h for _, h in sorted(catalog.hardware.items()) if isinstance(h.launcher, DstackLauncher)]
+    return [h for _, h in sorted(catalog.hardware.items()) if isinstance(h.launcher, DstackLaunchConfig)]
 
 
 def write_templates(folder: Path = TEMPLATES_DIR) -> list[Path]:

@@ -33,19 +33,6 @@ class HardwareSpecs(StrictEntry):
     interconnect_bandwidth_gb_s: float | None = Field(default=None, gt=0)
     price_per_hour_usd: float | None = Field(default=None, ge=0)
 
-    def peak_tflops(self, dtype: str) -> float | None:
-        """Peak dense TFLOP/s for a dtype (fp16 falls back to bf16 and vice versa)."""
-        table = {
-            "float32": self.peak_tflops_fp32,
-            "bfloat16": self.peak_tflops_bf16 or self.peak_tflops_fp16,
-            "float16": self.peak_tflops_fp16 or self.peak_tflops_bf16,
-            "fp8": self.peak_tflops_fp8,
-            "fp4": self.peak_tflops_fp4 or self.peak_tflops_fp8,
-        }
-        value = table.get(dtype)
-        # CPUs are probed in fp32 only; lower precisions are not faster there without AMX.
-        return value if value is not None else self.peak_tflops_fp32
-
 
 class LocalLaunchConfig(StrictEntry):
     """Run the harness as a subprocess on this machine."""
