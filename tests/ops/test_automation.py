@@ -36,9 +36,11 @@ def _check_sweep_schedules(stack: contextlib.ExitStack) -> None:
         schedule = defs.resolve_schedule_def(f"sweep_{sweep.name.replace('-', '_')}_weekly")
         assert schedule.default_status == dg.DefaultScheduleStatus.STOPPED
         assert schedule.cron_schedule == "0 3 * * 0" and schedule.job_name == "benchmark_job"
-        tick = schedule.evaluate_tick(dg.build_schedule_context(
-            instance=instance, resources={"catalog": CatalogResource()}, repository_def=repository,
-            scheduled_execution_time=datetime.datetime(2026, 1, 4, 3)))
+        # A context with resources is a context manager: leaving it tears the resources down.
+        with dg.build_schedule_context(instance=instance, resources={"catalog": CatalogResource()},
+                                       repository_def=repository,
+                                       scheduled_execution_time=datetime.datetime(2026, 1, 4, 3)) as context:
+            tick = schedule.evaluate_tick(context)
         assert len(tick.run_requests) == len(sweep.models) * len(sweep.hardware)
         # the tick added its pairs' keys before requesting them (no sync tick needed first)
         assert {str(r.partition_key) for r in tick.run_requests} <= {str(k) for k in benchmark_partition_keys(instance)}

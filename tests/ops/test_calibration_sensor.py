@@ -49,7 +49,8 @@ def test_a_device_with_its_k_measurements_is_left_alone():
 def test_a_new_launcher_entry_gets_a_plan_and_then_a_run_request_with_the_planned_points(isolated_home):
     (isolated_home.catalog_dir / "calib-box.yaml").write_text(NEW_BOX)
     with dg.instance_for_test() as instance:
-        first = calibration_sensor(dg.build_sensor_context(instance=instance, resources={"catalog": CatalogResource()}))
+        with dg.build_sensor_context(instance=instance, resources={"catalog": CatalogResource()}) as context:
+            first = calibration_sensor(context)
         for add in first.dynamic_partitions_requests:  # what the daemon does with the sensor's result
             instance.add_dynamic_partitions(add.partitions_def_name, list(add.partition_keys))
         assert "calib-box-cpu" in instance.get_dynamic_partitions("benchmark_hardware")
@@ -67,7 +68,8 @@ def test_a_new_launcher_entry_gets_a_plan_and_then_a_run_request_with_the_planne
         assert meta["expected_error_after_pct"] < meta["expected_error_before_pct"]
         assert meta["expected_cost_usd"] != "unknown"  # the entry has a price
 
-        second = calibration_sensor(dg.build_sensor_context(instance=instance, resources={"catalog": CatalogResource()}))
+        with dg.build_sensor_context(instance=instance, resources={"catalog": CatalogResource()}) as context:
+            second = calibration_sensor(context)
         bench = [r for r in second.run_requests if r.job_name == "benchmark_job"]
         assert {r.partition_key.keys_by_dimension["hardware"] for r in bench} == {"calib-box-cpu"}
         assert {r.partition_key.keys_by_dimension["model"]: points_from_run_config(r.run_config) for r in bench} \

@@ -196,7 +196,9 @@ def test_partitions_follow_the_catalog_without_a_reload_and_a_new_pair_materiali
     from tests.ops.conftest import materialize_partition, metadata
 
     def tick(sensor, instance):
-        result = sensor(dg.build_sensor_context(instance=instance, definitions=defs, resources={"catalog": CatalogResource()}))
+        with dg.build_sensor_context(instance=instance, definitions=defs,
+                                     resources={"catalog": CatalogResource()}) as context:
+            result = sensor(context)
         if isinstance(result, dg.SensorResult):
             for add in result.dynamic_partitions_requests or []:  # applied as the daemon applies them
                 instance.add_dynamic_partitions(add.partitions_def_name, list(add.partition_keys))
