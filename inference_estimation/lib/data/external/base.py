@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import abc
 import hashlib
+import json
 import urllib.request
 from collections import Counter
+from collections.abc import Hashable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -54,10 +56,30 @@ class AdapterOutput:
     rows: list[dict[str, Any]] = field(default_factory=list)
     rejected: Counter = field(default_factory=Counter)
     notes: list[str] = field(default_factory=list)
+    _seen: set[Hashable] = field(default_factory=set, init=False, repr=False, compare=False)
 
     def reject(self, reason: str, n: int = 1) -> None:
         """Counts ``n`` source rows rejected for ``reason``."""
         self.rejected[reason] += n
+
+    def first_time(self, key: Hashable, reason: str) -> bool:
+        """Whether ``key`` is new to this output; a repeat is counted as rejected for ``reason``.
+
+        The keys seen so far are kept per output (one key space for the whole dataset read), so
+        an adapter keeps the first row of a repeated identity and counts every later one.
+
+        Args:
+            key: the identity of a source row (a tuple of its identifying fields).
+            reason: the rejection reason counted when ``key`` was seen before.
+
+        Returns:
+            True the first time ``key`` is given; False (after counting one rejection) on a repeat.
+        """
+        if key in self._seen:
+            self.reject(reason)
+            return False
+        self._seen.add(key)
+        return True
 
 
 class Adapter(abc.ABC):
@@ -93,6 +115,24 @@ class Adapter(abc.ABC):
         if not path.exists():
             raise DatasetError(f"{self.source}: missing file {path}")
         return path
+
+    def read_json_list(self, path: Path, what: str) -> list[Any]:
+        """The top-level JSON array of a dataset file.
+
+        Args:
+            path: the JSON file.
+            what: what the array holds, for the error message (e.g. "result rows").
+
+        Raises:
+            DatasetError: naming the file when it cannot be read or parsed, or is not a JSON array.
+        """
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise DatasetError(f"{self.source}: cannot parse {path}: {exc}") from exc
+        if not isinstance(data, list):
+            raise DatasetError(f"{self.source}: {path} is not a JSON array of {what}")
+        return data
 
 
 def sha256_of(path: Path) -> str:

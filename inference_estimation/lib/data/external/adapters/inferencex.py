@@ -63,7 +63,6 @@ rejected ("run date unknown").
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from pathlib import Path
@@ -257,15 +256,6 @@ class InferenceXAdapter(Adapter):
           for run, sha in sorted(_CI_SHA256.items())),
     )
 
-    def _load(self, path: Path) -> list[dict[str, Any]]:
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
-            raise DatasetError(f"{self.source}: cannot parse {path}: {exc}") from exc
-        if not isinstance(data, list):
-            raise DatasetError(f"{self.source}: {path} is not a JSON array of result rows")
-        return data
-
     def _files(self, folder: Path) -> list[tuple[str, Path, str | None]]:
         """(kind, path, github run id or None) of every result file, in reading order."""
         files: list[tuple[str, Path, str | None]] = []
@@ -292,7 +282,7 @@ class InferenceXAdapter(Adapter):
     def read(self, folder: Path) -> AdapterOutput:
         files = self._files(folder)
         out = AdapterOutput(notes=[f"read {len(files)} files: " + ", ".join(str(p.relative_to(folder)) for _, p, _ in files)])
-        loaded = [(kind, path, run, self._load(path)) for kind, path, run in files]
+        loaded = [(kind, path, run, self.read_json_list(path, "result rows")) for kind, path, run in files]
         # Dates of GitHub runs, from the fixtures (CI artifacts carry none).
         run_dates: dict[int, str] = {}
         for kind, _path, _, rows in loaded:
@@ -303,7 +293,6 @@ class InferenceXAdapter(Adapter):
                 if match and row.get("date"):
                     run_dates[int(match["run"])] = max(run_dates.get(int(match["run"]), ""), str(row["date"]))
         dated = sorted(run_dates)
-        seen: set[tuple] = set()
         for kind, _path, ci_run, rows in loaded:
             for row in rows:
                 hardware = base_hardware(row.get("hardware") or row.get("hw") or "")
@@ -337,11 +326,8 @@ class InferenceXAdapter(Adapter):
                     out.reject("row lacks required fields")
                     continue
                 key = tuple(mapped[f] for f in _MEASUREMENT_KEY)
-                if key in seen:
-                    out.reject("same measurement in another file (fixture/CI overlap or repeated row)")
-                    continue
-                seen.add(key)
-                out.rows.append(mapped)
+                if out.first_time(key, "same measurement in another file (fixture/CI overlap or repeated row)"):
+                    out.rows.append(mapped)
         return out
 
 

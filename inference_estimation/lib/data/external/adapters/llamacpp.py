@@ -257,17 +257,13 @@ class LlamaCppGpuBenchAdapter(Adapter):
         else:
             raise DatasetError(f"{self.source}: missing file {readme} (or the derived {CSV_FILE} beside it)")
         out = AdapterOutput(notes=[note])
-        seen: set[tuple] = set()
         for raw in raw_rows:
             row = self._map(raw, out)
             if row is None:
                 continue
             identity = tuple(raw[c] for c in ("gpu", "num_gpus", "model", "quantization", "test", "num_tokens"))
-            if identity in seen:
-                out.reject("duplicate row")
-                continue
-            seen.add(identity)
-            out.rows.append(row)
+            if out.first_time(identity, "duplicate row"):
+                out.rows.append(row)
         return out
 
     def _read_csv(self, path: Path) -> list[dict[str, str]]:

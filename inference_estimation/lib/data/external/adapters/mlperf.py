@@ -27,13 +27,12 @@ Semantics (see the comments next to each conversion):
 
 from __future__ import annotations
 
-import json
 import re
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from inference_estimation.lib.data.external.base import Adapter, AdapterOutput, DatasetError, RemoteFile
+from inference_estimation.lib.data.external.base import Adapter, AdapterOutput, RemoteFile
 
 #: (round, file inside the dataset folder, commit it was taken from, snapshot date).
 ROUNDS = (
@@ -185,19 +184,12 @@ class MLPerfInferenceAdapter(Adapter):
 
     def read(self, folder: Path) -> AdapterOutput:
         out = AdapterOutput()
-        seen: set[tuple] = set()
         non_llm: Counter = Counter()
         for round_name, relative, repo, commit, date in ROUNDS:
-            path = self.require(folder, relative)
-            try:
-                rows = json.loads(path.read_text(encoding="utf-8"))
-            except (OSError, ValueError) as exc:
-                raise DatasetError(f"{self.source}: cannot parse {path}: {exc}") from exc
-            if not isinstance(rows, list):
-                raise DatasetError(f"{self.source}: {path} is not a JSON list of result rows")
+            rows = self.read_json_list(self.require(folder, relative), "result rows")
             before = len(out.rows)
             for raw in rows:
-                self._map(raw, round_name, date, out, seen, non_llm)
+                self._map(raw, round_name, date, out, non_llm)
             out.notes.append(f"read {relative} ({repo}@{commit[:7]}): {len(rows)} rows, "
                              f"{len(out.rows) - before} LLM rows mapped")
         if non_llm:
@@ -205,8 +197,7 @@ class MLPerfInferenceAdapter(Adapter):
                              + ", ".join(f"{m} {n}" for m, n in sorted(non_llm.items())))
         return out
 
-    def _map(self, raw: dict[str, Any], round_name: str, date: str, out: AdapterOutput, seen: set[tuple],
-             non_llm: Counter) -> None:
+    def _map(self, raw: dict[str, Any], round_name: str, date: str, out: AdapterOutput, non_llm: Counter) -> None:
         benchmark = str(raw.get("Model", ""))
         if benchmark not in BENCHMARK_MODELS:
             non_llm[benchmark] += 1
@@ -270,10 +261,8 @@ class MLPerfInferenceAdapter(Adapter):
         base = re.sub(r"-99(\.9)?$", "", benchmark)
         identity = (round_name, raw.get("Submitter"), raw.get("Platform"), model, base, scenario, throughput,
                     power, dtype, accelerator, device_count)
-        if identity in seen:
-            out.reject("duplicate: same system and result under the -99 and -99.9 accuracy targets")
+        if not out.first_time(identity, "duplicate: same system and result under the -99 and -99.9 accuracy targets"):
             return
-        seen.add(identity)
 
         row: dict[str, Any] = {
             "source": self.source,

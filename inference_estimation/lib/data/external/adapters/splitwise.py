@@ -107,15 +107,11 @@ class SplitwisePerfModelAdapter(Adapter):
     def read(self, folder: Path) -> AdapterOutput:
         out = AdapterOutput()
         raw_rows = self._rows(folder)
-        seen_lines: set[tuple] = set()
         trials: dict[tuple, list[dict[str, Any]]] = {}
         capped: list[dict[str, Any]] = []
         for raw in raw_rows:
-            line = tuple(raw[c] for c in _COLUMNS)
-            if line in seen_lines:
-                out.reject(R_EXACT_DUPLICATE)
+            if not out.first_time(tuple(raw[c] for c in _COLUMNS), R_EXACT_DUPLICATE):
                 continue
-            seen_lines.add(line)
             if raw["hardware"] == POWER_CAPPED:
                 capped.append(raw)
                 continue

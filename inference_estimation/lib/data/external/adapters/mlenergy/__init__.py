@@ -35,13 +35,11 @@ LLM)"), repeated runs of a configuration already mapped (v3 publishes a second s
 configurations), and rows without a usable metric.
 """
 
+# Re-exported for callers (the tests); the adapters import the other shared constants from .common.
 from inference_estimation.lib.data.external.adapters.mlenergy.common import (
     DIFFUSION_REASON,
     DUPLICATE_REASON,
     MLLM_TEXT_DECODER,
-    MLLM_UNKNOWN_REASON,
-    NO_METRIC_REASON,
-    PRECISION_REASON,
 )
 from inference_estimation.lib.data.external.adapters.mlenergy.v1 import MLEnergyV1Adapter
 from inference_estimation.lib.data.external.adapters.mlenergy.v2 import MLEnergyV2Adapter
@@ -54,9 +52,6 @@ __all__ = [
     "DIFFUSION_REASON",
     "DUPLICATE_REASON",
     "MLLM_TEXT_DECODER",
-    "MLLM_UNKNOWN_REASON",
-    "NO_METRIC_REASON",
-    "PRECISION_REASON",
     "MLEnergyV1Adapter",
     "MLEnergyV2Adapter",
     "MLEnergyV3Adapter",

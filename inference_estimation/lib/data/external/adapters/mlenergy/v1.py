@@ -57,7 +57,6 @@ class MLEnergyV1Adapter(Adapter):
         files = sorted(legacy.glob("*_benchmark.csv"))
         if not files:
             raise DatasetError(f"{self.source}: no *_benchmark.csv under {legacy}")
-        seen: set[tuple] = set()
         for path in files:
             match = _V1_FILE.match(path.name)
             if not match:
@@ -69,17 +68,14 @@ class MLEnergyV1Adapter(Adapter):
                 raise DatasetError(f"{self.source}: cannot parse {path}: {exc}") from exc
             out.notes.append(f"read data/legacy/{path.name}: {len(rows)} rows")
             for row in rows:
-                self._map(row, gpu, task, out, seen)
+                self._map(row, gpu, task, out)
         out.notes.append("not read: data/legacy/score.csv (ARC/HellaSwag/TruthfulQA accuracy, not a measurement)")
         return out
 
-    def _map(self, r: dict[str, str], gpu: str, task: str, out: AdapterOutput, seen: set[tuple]) -> None:
+    def _map(self, r: dict[str, str], gpu: str, task: str, out: AdapterOutput) -> None:
         model = (r.get("model") or "").strip()
-        key = (gpu, task, model)
-        if key in seen:
-            out.reject(DUPLICATE_REASON)
+        if not out.first_time((gpu, task, model), DUPLICATE_REASON):
             return
-        seen.add(key)
         # Per request, averaged over ~3000 ShareGPT prompts (scripts/benchmark.py): latency = wall time
         # of one batch-1 generation, prefill + decode (s); response_length = generated tokens;
         # throughput = mean of response_length / latency (tokens/s); energy = GPU energy of that

@@ -62,12 +62,11 @@ class MLEnergyV2Adapter(Adapter):
         diffusion = [p for p in sorted((data / "diffusion").rglob("*.json")) if p.name != "models.json"]
         out.reject(DIFFUSION_REASON, len(diffusion))
         out.notes.append(f"counted {len(diffusion)} data/diffusion/**/*.json as rejected (diffusion)")
-        seen: set[tuple] = set()
         for kind in ("llm_text_generation", "mllm_text_generation"):
             files = list(self._config_files(data / kind))
             out.notes.append(f"read {len(files)} data/{kind}/<task>/<GPU>/<org>/<model>/bs*+tp*+pp*.json")
             for task, path in files:
-                self._map(load_json(path, self.source), path, kind, task, out, seen)
+                self._map(load_json(path, self.source), path, kind, task, out)
         out.notes.append("not read: the derived mlenergy_v2_*_flat.csv files (the same JSON rows again)")
         return out
 
@@ -77,17 +76,15 @@ class MLEnergyV2Adapter(Adapter):
         for path in sorted(root.glob("*/*/*/*/*.json")):
             yield path.relative_to(root).parts[0], path
 
-    def _map(self, j: dict[str, Any], path: Path, kind: str, task: str, out: AdapterOutput, seen: set[tuple]) -> None:
+    def _map(self, j: dict[str, Any], path: Path, kind: str, task: str, out: AdapterOutput) -> None:
         model = j.get("Model")
         if kind == "mllm_text_generation" and model not in MLLM_TEXT_DECODER:
             out.reject(MLLM_UNKNOWN_REASON)
             return
         tp, pp = int(j.get("TP") or 1), int(j.get("PP") or 1)
         key = (kind, task, model, j.get("GPU"), tp, pp, j.get("Max BS (reqs)"))
-        if key in seen:
-            out.reject(DUPLICATE_REASON)
+        if not out.first_time(key, DUPLICATE_REASON):
             return
-        seen.add(key)
         # Token tput (tok/s): output tokens/s of the engine at steady state (all GPUs together).
         # Avg TPOT (s): mean time per output token per request.
         throughput, tpot = num(j.get("Token tput (tok/s)")), num(j.get("Avg TPOT (s)"))

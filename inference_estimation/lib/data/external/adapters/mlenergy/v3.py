@@ -52,7 +52,6 @@ class MLEnergyV3Adapter(Adapter):
         out = AdapterOutput()
         index = load_json(self.require(folder, "public/data/index.json"), self.source)
         kinds = {task: kind for kind, tasks in index.get("architectures", {}).items() for task in tasks}
-        seen: set[tuple] = set()
         for task in index.get("tasks", []):
             relative = f"public/data/tasks/{task}.json"
             configs = load_json(self.require(folder, relative), self.source).get("configurations", [])
@@ -65,12 +64,12 @@ class MLEnergyV3Adapter(Adapter):
                 out.reject(f"unknown task kind: {task}", len(configs))
                 continue
             for config in configs:
-                self._map(config, task, kind, out, seen)
+                self._map(config, task, kind, out)
         out.notes.append("not read: public/data/models/*.json (the same configurations again, per model) and the "
                          "derived *_flat.csv files")
         return out
 
-    def _map(self, c: dict[str, Any], task: str, kind: str, out: AdapterOutput, seen: set[tuple]) -> None:
+    def _map(self, c: dict[str, Any], task: str, kind: str, out: AdapterOutput) -> None:
         model = c.get("model_id")
         if kind == "mllm" and model not in MLLM_TEXT_DECODER:
             out.reject(MLLM_UNKNOWN_REASON)
@@ -84,10 +83,8 @@ class MLEnergyV3Adapter(Adapter):
         # 2xH100 bs256/bs512); the first in file order is kept, the repeat counted as a duplicate.
         key = (task, model, c.get("gpu_model"), c.get("num_gpus"), c.get("max_num_seqs"),
                c.get("tensor_parallel"), c.get("data_parallel"), c.get("expert_parallel"), c.get("weight_precision"))
-        if key in seen:
-            out.reject(DUPLICATE_REASON)
+        if not out.first_time(key, DUPLICATE_REASON):
             return
-        seen.add(key)
         # output_throughput_tokens_per_sec: steady-state output tokens/s of the whole server (all GPUs).
         throughput = num(c.get("output_throughput_tokens_per_sec"))
         if throughput is None:
