@@ -3,7 +3,7 @@
 import dagster as dg
 import pytest
 
-from inference_estimation.cli import _gate_refusal
+from inference_estimation.cli.sweep import gate_refusal
 
 
 def _run(check_passes: bool, evaluation_raises: bool = False, promoted_false: bool = False):
@@ -33,4 +33,4 @@ def _run(check_passes: bool, evaluation_raises: bool = False, promoted_false: bo
     ({"check_passes": False, "evaluation_raises": True}, None),     # a real failure keeps its trace
 ])
 def test_the_gate_refusal_is_told_from_a_real_failure(kwargs, expected):
-    assert _gate_refusal(_run(**kwargs)) == expected
+    assert gate_refusal(_run(**kwargs)) == expected

@@ -13,6 +13,7 @@ from catboost import CatBoostError
 from dagster_duckdb import DuckDBResource
 
 from inference_estimation import cli
+from inference_estimation.cli import ui as cli_ui
 from inference_estimation.defs.resources import HarnessSecrets, PipesMessageStore, harness_secrets_from_env
 from inference_estimation.lib.catalog import CatalogError, load_catalog
 from inference_estimation.lib.data import quality, warehouse
@@ -71,25 +72,37 @@ def test_the_ui_binds_to_loopback_unless_told_otherwise(monkeypatch):
     assert cli.build_parser().parse_args(["ui", "--host", "0.0.0.0"]).host == "0.0.0.0"
     launched = {}
     # `ui` runs `dagster dev` as a child process tree; capture the command instead of starting it
-    monkeypatch.setattr(cli, "run_process_tree", lambda command, cwd=None: launched.update(args=command) or 0)
+    monkeypatch.setattr(cli_ui, "run_process_tree", lambda command, cwd=None: launched.update(args=command) or 0)
     cli.main(["ui", "--port", "3999"])
     args = launched["args"]
     assert args[args.index("-h") + 1] == "127.0.0.1" and args[args.index("-p") + 1] == "3999"
 
 
 #: Modules that read state back from disk (model files, run files, catalog, reports): every module of
-#: ``lib/`` and the command line, and the harness's spec and record.
-LOAD_ROOTS = ["inference_estimation/lib", "inference_estimation/cli.py", "inference_estimation/cli",
-              "benchmark_jobs/spec.py", "benchmark_jobs/schema.py"]
-LOAD_PATHS = sorted(str(p.relative_to(REPO_ROOT)) for root in LOAD_ROOTS for p in
-                    ([REPO_ROOT / root] if root.endswith(".py") else (REPO_ROOT / root).rglob("*.py"))
-                    if p.exists())
+#: ``lib/`` and of the command line, and the harness's spec and record. A folder stands for every module
+#: in it.
+LOAD_PATHS = ["inference_estimation/lib/", "inference_estimation/cli/", "benchmark_jobs/spec.py",
+              "benchmark_jobs/schema.py"]
 UNSAFE_CALLS = {"pickle", "cPickle", "dill", "cloudpickle", "joblib", "marshal", "shelve"}
 
 
-def test_no_load_path_imports_pickle_or_calls_an_unsafe_loader():
-    assert len(LOAD_PATHS) > 40, LOAD_PATHS  # the whole of lib/ is read
+def _load_path_modules() -> list[str]:
+    modules = []
     for rel in LOAD_PATHS:
+        path = REPO_ROOT / rel
+        modules += sorted(str(p.relative_to(REPO_ROOT)) for p in path.rglob("*.py")) if path.is_dir() else [rel]
+    return modules
+
+
+def test_the_load_paths_name_existing_modules():
+    modules = _load_path_modules()
+    assert "inference_estimation/cli/predict.py" in modules and "inference_estimation/lib/catalog/loading.py" in modules
+    assert len(modules) > 50  # the whole of lib/ and cli/
+    assert all((REPO_ROOT / rel).is_file() for rel in modules), [m for m in modules if not (REPO_ROOT / m).is_file()]
+
+
+def test_no_load_path_imports_pickle_or_calls_an_unsafe_loader():
+    for rel in _load_path_modules():
         tree = ast.parse((REPO_ROOT / rel).read_text(), rel)
         for node in ast.walk(tree):
             if isinstance(node, (ast.Import, ast.ImportFrom)):

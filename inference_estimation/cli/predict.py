@@ -1,0 +1,272 @@
+"""``predict``, ``recommend`` and ``evaluate``: answers from the trained predictors, as text or JSON.
+
+They load model files, reports and the catalog only (no Dagster), so a cold ``predict`` is quick;
+the text formatting of each answer lives here too.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import time
+from typing import Any
+
+from inference_estimation.cli.args import lenient_catalog, print_error
+
+#: How a derived answer follows from the primitives (printed next to it).
+IDENTITY_TEXT = {
+    "e2e_latency_s": "ttft + (out - 1) x tpot",
+    "output_throughput_tok_s": "batch x out / e2e",
+    "energy_per_output_token_j": "power x e2e / (batch x out)",
+}
+#: The same when serving: the batch is the concurrency in flight.
+SERVING_IDENTITY_TEXT = {
+    "e2e_latency_s": "ttft + (out - 1) x tpot",
+    "output_throughput_tok_s": "in flight x out / e2e",
+    "energy_per_output_token_j": "power x e2e / (in flight x out)",
+}
+#: Exit status of a setup that cannot run (a refusal: the reason, no numbers).
+EXIT_REFUSED = 3
+
+
+def _setup_line(echo: dict[str, Any], defaulted: list[str]) -> str:
+    """The ``setup:`` line: what is predicted, and which settings took their defaults."""
+    load = (f", concurrency {echo['concurrency']}" if echo.get("concurrency") else "") + \
+        (f", {echo['request_rate_rps']:g} req/s" if echo.get("request_rate_rps") else "")
+    taken = f" (defaults: {', '.join(defaulted)})" if defaulted else ""
+    # a serving question is about the load, not a batch (the batch formed is what the load keeps in flight)
+    batch = "" if echo["mode"] == "serving" else f"batch {echo['batch_size']}, "
+    return (f"setup: {echo['model']} on {echo['device_count']} x {echo['hardware']}, {echo['engine']}, "
+            f"{echo['dtype']}, {batch}{echo['input_tokens']}+{echo['output_tokens']} tokens, "
+            f"{echo['mode']}{load}, source {echo['source']}{taken}")
+
+
+def predict_command(args: argparse.Namespace) -> int:
+    """``predict``: every target for one setup (or each row of a CSV); a setup that cannot run is refused."""
+    from pathlib import Path
+
+    from inference_estimation.lib.catalog import CatalogError
+    from inference_estimation.lib.home import activate_home
+    from inference_estimation.lib.ml.batch_predict import predict_batch
+    from inference_estimation.lib.ml.predict import (
+        BatchInputError,
+        PredictorsMissingError,
+        SetupRefused,
+        explain_prediction,
+        predict_setup,
+        predictor_folders,
+        resolve_setup,
+        workload,
+    )
+
+    home = activate_home(args.home)
+    if args.input:
+        if not args.output:
+            print("error: --input needs --output", file=sys.stderr)
+            return 2
+        try:
+            t0 = time.perf_counter()
+            stats: dict[str, int] = {}
+            n = predict_batch(lenient_catalog(), home.predictors_dir, Path(args.input), Path(args.output),
+                              allow_unpromoted=args.allow_unpromoted, stats=stats)
+        except (BatchInputError, PredictorsMissingError) as exc:
+            print_error(exc)
+            return 2
+        refused = f"; {stats['refused']} refused (see the refusal column)" if stats.get("refused") else ""
+        print(f"{n} rows predicted in {time.perf_counter() - t0:.2f}s{refused} -> {args.output}")
+        return 0
+    required = ["model", "hardware", "input_tokens", "output_tokens"]
+    if args.mode == "offline" or (args.concurrency is None and args.request_rate_rps is None):
+        required.insert(2, "batch_size")
+    missing = [f"--{k.replace('_', '-')}" for k in required if getattr(args, k) is None]
+    if missing:
+        print(f"error: missing {', '.join(missing)} (or use --input FILE --output FILE; a serving question "
+              "takes --mode serving with --concurrency or --request-rate-rps instead of --batch-size)", file=sys.stderr)
+        return 2
+    defaulted = [name for name, value in (("engine", args.engine), ("dtype", args.dtype),
+                                          ("device count", args.device_count)) if value is None]
+    try:
+        work = workload(args.batch_size, args.input_tokens, args.output_tokens, engine=args.engine,
+                        dtype=args.dtype, device_count=args.device_count, mode=args.mode, source=args.source,
+                        concurrency=args.concurrency, request_rate_rps=args.request_rate_rps)
+        catalog = lenient_catalog()
+        setup = resolve_setup(catalog, args.model, args.hardware, work)
+        echo = setup.echo()
+        if setup.refusal:
+            raise SetupRefused(setup)
+        result = predict_setup(setup, home.predictors_dir, allow_unpromoted=args.allow_unpromoted)
+        explanations = {}
+        if args.explain:
+            for target in (t for t, p in result.items() if p["value"] is not None):
+                explanations[target] = explain_prediction(catalog, home.predictors_dir, args.model, args.hardware, work, target,
+                                               allow_unpromoted=args.allow_unpromoted)
+    except SetupRefused as exc:
+        if args.format == "json":
+            print(json.dumps({"setup": exc.setup.echo(), "refusal": str(exc)}, indent=2))
+        else:
+            print(_setup_line(exc.setup.echo(), defaulted))
+            print(f"refused: {exc}")
+        return EXIT_REFUSED
+    except (CatalogError, PredictorsMissingError, ValueError) as exc:
+        print_error(exc)
+        return 2
+    left_out = sorted(set(predictor_folders(home.predictors_dir, allow_unpromoted=True)) - set(result))
+    if left_out:
+        print(f"note: trained but not promoted, left out: {', '.join(left_out)} "
+              "(--allow-unpromoted shows them, flagged)", file=sys.stderr)
+    if args.format == "json":
+        for target, ex in explanations.items():
+            result[target]["explanation"] = {k: v for k, v in ex.items() if k != "target"}
+        print(json.dumps({"setup": echo, "notes": setup.notes, "predictions": result}, indent=2))
+        return 0
+    print(_setup_line(echo, defaulted))
+    if "memory" in echo:
+        m = echo["memory"]
+        print(f"memory: needs about {m['required_gb']:.1f} GB of {m['usable_gb']:.1f} GB usable "
+              f"(weights {m['weights_gb']:.1f} GB); the KV cache holds up to {m['max_batch']} sequences of "
+              f"{echo['input_tokens'] + echo['output_tokens']} tokens at once")
+    for note in setup.notes:
+        print(f"note: {note}")
+    for warning in dict.fromkeys(w for p in result.values() for w in p.get("warnings", [])):
+        print(f"warning: {warning}")
+    seen = next((p["measurements_seen"] for t, p in result.items() if t in ("tpot_s", "ttft_s")
+                 and "measurements_seen" in p), None)
+    if seen is not None:
+        print(f"seen in training: {seen['hardware']} measurements on this hardware, {seen['model']} of this model"
+              + (" (new hardware: predicted from its spec sheet)" if seen["hardware"] == 0 else ""))
+    in_flight = next((p["concurrency_in_flight"] for p in result.values() if "concurrency_in_flight" in p), None)
+    saturated = any("saturates" in w for p in result.values() for w in p.get("warnings", []))
+    if in_flight is not None and not saturated:
+        print(f"note: {in_flight:g} requests in flight at that rate (Little's law: rate x e2e)")
+    for target, p in result.items():
+        if p["value"] is None:
+            print(f"{target:26s} n/a ({p.get('reason', 'no prediction')})")
+            continue
+        interval = (f"  [90%: {p['lower_90']:.4g} - {p['upper_90']:.4g}]" if p["lower_90"] is not None else "")
+        flag = "" if p["promoted"] else "  (not promoted: did not beat its baselines)"
+        identities = SERVING_IDENTITY_TEXT if echo["mode"] == "serving" else IDENTITY_TEXT
+        derived = f"  (= {identities[target]})" if target in identities else ""
+        print(f"{target:26s} {p['value']:.4g} {p['unit']}{interval}{flag}{derived}")
+        if target in explanations and "physics_known" in explanations[target]:
+            ex = explanations[target]
+            base = "physics baseline" if ex["physics_known"] else "constant baseline (physics unknown)"
+            device = (f" x this device's own measurements {ex['hardware_correction_factor']:.3f}"
+                      if abs(ex.get("hardware_correction_factor", 1.0) - 1.0) > 1e-9 else "")
+            print(f"    = {base} {ex['physics_baseline']:.4g} x base correction {ex['base_correction']:.3f}"
+                  f" x the factors below x remainder {ex['remainder']:.3f} (all other features){device}")
+            for c in ex["contributions"]:
+                value = f"{c['value']:.4g}" if isinstance(c["value"], float) else c["value"]
+                print(f"      x{c['factor']:.3f}  {c['feature']} = {value}")
+    return 0
+
+
+def _recommend_text(rec: Any, show_dropped: bool, top: int, width: int = 100) -> str:
+    """The ranked table and the dropped hardware in ``width`` columns."""
+    import textwrap
+
+    table = rec.table.head(top)
+    cols = [("hardware", "hardware", 30, "s"), ("devices", "dev", 3, "d"), ("batch_size", "batch", 5, "d"),
+            ("dtype", "dtype", 8, "s"), ("ttft_s", "TTFT ms", 8, "ms"), ("tpot_s", "TPOT ms", 8, "ms"),
+            ("output_throughput_tok_s", "tok/s", 8, "g"), ("usd_per_million_tokens", "$/Mtok", 7, "g"),
+            ("energy_per_output_token_j", "J/tok", 6, "g"), ("devices_for_rps", "dev@rps", 7, "g")]
+    cols = [c for c in cols if c[0] in table]
+
+    def cell(value: Any, kind: str, size: int) -> str:
+        if value is None or (isinstance(value, float) and math.isnan(value)):
+            return "-".rjust(size)
+        if kind == "s":
+            text = str(value)
+            return (text if len(text) <= size else text[:size - 1] + "~").ljust(size)
+        if kind == "d":
+            return f"{int(value)}".rjust(size)
+        if kind == "ms":
+            value *= 1000
+        return (f"{value:.0f}" if abs(value) >= 1000 else f"{value:.4g}").rjust(size)
+
+    s = rec.setup
+    lines = textwrap.wrap(f"{s['model']}: {s['input_tokens']}+{s['output_tokens']} tokens, engine {s['engine']}, "
+                          f"dtype {s['dtype']}"
+                          + (f", TTFT <= {s['max_ttft_s'] * 1000:g} ms" if s["max_ttft_s"] else "")
+                          + (f", TPOT <= {s['max_tpot_s'] * 1000:g} ms" if s["max_tpot_s"] else "")
+                          + (f", {s['rps']:g} req/s" if s["rps"] else ""), width=width, subsequent_indent="  ")
+    if not table.empty:
+        lines.append(" ".join(h.ljust(size) if kind == "s" else h.rjust(size) for _, h, size, kind in cols))
+        for _, row in table.iterrows():
+            lines.append(" ".join(cell(row[c], kind, size) for c, _, size, kind in cols))
+    if table.empty:
+        lines.append("no hardware fits the model and meets the limits; why each was dropped:")
+    if show_dropped or table.empty:
+        lines.append(f"dropped ({len(rec.dropped)}):")
+        for _, row in rec.dropped.iterrows():
+            lines.extend(textwrap.wrap(f"{row['hardware']}: {row['reason']}", width=width, initial_indent="  ",
+                                       subsequent_indent="      "))
+    elif len(rec.dropped):
+        lines.append(f"{len(rec.dropped)} hardware dropped (--show-dropped says why)")
+    return "\n".join(line.rstrip() for line in lines)
+
+
+def recommend_command(args: argparse.Namespace) -> int:
+    """``recommend``: the catalog's hardware ranked for serving a model (exit 1 when none fits)."""
+    from inference_estimation.lib.catalog import CatalogError
+    from inference_estimation.lib.home import activate_home
+    from inference_estimation.lib.ml.predict import PredictorsMissingError, SetupRefused
+    from inference_estimation.lib.ml.recommend import recommend
+
+    home = activate_home(args.home)
+    try:
+        rec = recommend(lenient_catalog(), home.predictors_dir, args.model, args.input_tokens, args.output_tokens,
+                        max_ttft_s=args.max_ttft_ms / 1000 if args.max_ttft_ms else None,
+                        max_tpot_s=args.max_tpot_ms / 1000 if args.max_tpot_ms else None, rps=args.rps,
+                        engine=args.engine, dtype=args.dtype, source=args.source, max_devices=args.max_devices,
+                        allow_unpromoted=args.allow_unpromoted)
+    except SetupRefused as exc:
+        print(f"refused: {exc}")
+        return EXIT_REFUSED
+    except (CatalogError, PredictorsMissingError, ValueError) as exc:
+        print_error(exc)
+        return 2
+    if args.format == "json":
+        print(json.dumps({"setup": rec.setup,
+                          "recommendations": json.loads(rec.table.head(args.top).to_json(orient="records")),
+                          "dropped": rec.dropped.to_dict(orient="records")}, indent=2))
+    else:
+        print(_recommend_text(rec, args.show_dropped, args.top))
+    return 0 if not rec.table.empty else 1
+
+
+def evaluate_command(args: argparse.Namespace) -> int:
+    """``evaluate``: the predictors' evaluation tables (or their JSON) from the home's reports."""
+    from inference_estimation import constants
+    from inference_estimation.lib.home import activate_home
+
+    home = activate_home(args.home)
+    found = {}
+    for target in constants.PRIMITIVES:
+        path = home.reports_dir / target / "evaluation.json"
+        if path.exists():
+            found[target] = json.loads(path.read_text())
+    coherent = home.reports_dir / "performance_model" / "evaluation.json"
+    if not found:
+        print(f"error: no evaluation in {home.reports_dir}; run `inference-estimation sweep` first", file=sys.stderr)
+        return 2
+    if args.format == "json":
+        if coherent.exists():
+            found["performance_model"] = json.loads(coherent.read_text())
+        print(json.dumps(found, indent=2))
+    else:
+        from inference_estimation.lib.ml.evaluation import TargetEvaluation, comparison_table
+
+        for target in found:
+            print((home.reports_dir / target / "evaluation.md").read_text())
+        evaluations = [TargetEvaluation(target=d["target"], rows=d["rows"], splits=d["splits"], skipped=d["skipped"])
+                       for d in found.values()]
+        print("### Leave-one-hardware-out: MdAPE % by learner and baseline (best learner in bold)\n")
+        print(comparison_table(evaluations, split="leave_one_hardware_out"))
+        if coherent.exists():  # every answer target, derived from the primitives as predict serves them
+            print()
+            print((coherent.parent / "evaluation.md").read_text())
+    return 0
+
+

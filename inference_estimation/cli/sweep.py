@@ -1,0 +1,354 @@
+"""The job sequencer: ``sweep``, ``refresh`` and ``import`` run Dagster jobs one after another.
+
+``sweep`` materializes the whole graph for one sweep in the persistent Dagster instance inside
+``$INFERENCE_ESTIMATION_HOME`` (so ``dagster dev`` afterwards shows every run, materialization
+and its lineage): catalog facts, the public datasets, one run per benchmark partition,
+``dbt build``, one training + SHAP run per primitive target, then the coherent model's score.
+Each job is one :class:`StepRunner` call, one status line; a card summary of the predictors ends
+a good run. ``refresh`` is the same from ``dbt build`` on; ``import`` lands datasets only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import json
+import math
+import os
+import sys
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any, TextIO
+
+from inference_estimation.cli.args import dagster_quietly, lenient_catalog, log_config
+from inference_estimation.constants import DEFAULT_SWEEP  # constants only: a light import
+
+#: Environment variable: seconds between the "still running" lines of a long step (0: none).
+#: Unset, a terminal gets one every :data:`HEARTBEAT_TERMINAL_S` and a pipe or file none.
+HEARTBEAT_ENV = "INFERENCE_ESTIMATION_HEARTBEAT_S"
+#: Seconds between "still running" lines when stdout is a terminal.
+HEARTBEAT_TERMINAL_S = 60.0
+
+#: Exceptions that are the user's to fix (their file, folder or catalog): one line, exit 2.
+USER_ERROR_CLASSES = ("CanonicalFormatError", "DatasetError", "CatalogError", "VocabularyError")
+
+
+def heartbeat_interval_s(stream: TextIO | None = None) -> float | None:
+    """Seconds between the "still running" lines of a step, or None for none (see :data:`HEARTBEAT_ENV`)."""
+    text = os.environ.get(HEARTBEAT_ENV, "").strip()
+    if text:
+        try:
+            value = float(text)
+        except ValueError:
+            value = math.nan
+        if math.isfinite(value) and value >= 0:
+            return value or None
+        print(f"warning: {HEARTBEAT_ENV}={text!r} is not a number of seconds >= 0; ignored", file=sys.stderr)
+    stream = sys.stdout if stream is None else stream
+    return HEARTBEAT_TERMINAL_S if getattr(stream, "isatty", lambda: False)() else None
+
+
+class StepRunner:
+    """Runs jobs one at a time in one Dagster instance, each as one status line.
+
+    A call prints ``[elapsed] label ...``, runs the job in process and prints
+    ``[elapsed] label: ok|FAILED|not promoted: <reason> in <s> (run <id>)``. What the job prints
+    (dbt's log lines) is kept and shown only if it fails, followed by its failed steps' errors;
+    a designed refusal of the promotion gate is not a failure. While a job runs longer than
+    ``heartbeat_s``, a line every ``heartbeat_s`` says it still does, so a long benchmark is
+    not minutes of silence.
+
+    Args:
+        defs: The definitions whose jobs are run (resolved by name).
+        instance: The Dagster instance that records the runs.
+        verbose: Show what each job prints while it runs instead of only on failure.
+        heartbeat_s: Seconds between "still running" lines; None for none.
+    """
+
+    def __init__(self, defs: Any, instance: Any, *, verbose: bool = False, heartbeat_s: float | None = None):
+        self.defs = defs
+        self.instance = instance
+        self.verbose = verbose
+        self.heartbeat_s = heartbeat_s
+        self.started = time.perf_counter()
+
+    def clock(self) -> str:
+        """Seconds since the runner started, as the ``[  123.4s]`` prefix of its lines."""
+        return f"[{time.perf_counter() - self.started:7.1f}s]"
+
+    def __call__(self, label: str, job_name: str, **kwargs: Any) -> Any:
+        """Runs job ``job_name`` (``kwargs`` go to ``execute_in_process``) and returns its result."""
+        t0 = time.perf_counter()
+        print(f"{self.clock()} {label} ...", flush=True)
+        captured = io.StringIO()
+        quiet = contextlib.redirect_stdout(captured) if not self.verbose else contextlib.nullcontext()
+        with self._heartbeat(label, t0, out=sys.stdout), quiet:
+            result = self.defs.resolve_job_def(job_name).execute_in_process(
+                instance=self.instance, raise_on_error=False, **kwargs)
+        refusal = gate_refusal(result) if job_name == "training_job" else None
+        status = f"not promoted: {refusal}" if refusal else "ok" if result.success else "FAILED"
+        print(f"{self.clock()} {label}: {status} in {time.perf_counter() - t0:.1f}s (run {result.run_id[:8]})",
+              flush=True)
+        if not result.success and not refusal:
+            tail = captured.getvalue().strip().splitlines()[-40:]
+            if tail:
+                print("  output of the failed job (last lines):\n    " + "\n    ".join(tail), file=sys.stderr)
+            for event in result.all_events:
+                if event.is_step_failure:
+                    print(f"  {event.step_key}: {event.event_specific_data.error.to_string()}", file=sys.stderr)
+        return result
+
+    @contextlib.contextmanager
+    def _heartbeat(self, label: str, t0: float, out: TextIO) -> Iterator[None]:
+        """While the block runs, a daemon thread writes a "still running" line to ``out`` (the real
+        stdout: the job's own output is redirected) every ``heartbeat_s``; it is joined on exit."""
+        if self.heartbeat_s is None:
+            yield
+            return
+        stop = threading.Event()
+
+        def beat() -> None:
+            while not stop.wait(self.heartbeat_s):
+                minutes = (time.perf_counter() - t0) / 60
+                print(f"{self.clock()}   ... still running {label} ({minutes:.1f} min)", file=out, flush=True)
+
+        thread = threading.Thread(target=beat, name=f"heartbeat: {label}", daemon=True)
+        thread.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            thread.join()
+
+
+def gate_refusal(result: Any) -> str | None:
+    """The promotion gate's reason when it refused a predictor (a designed outcome), else None.
+
+    Either form of the refusal: ``promoted_predictors`` materialized with ``promoted: false`` and a
+    ``reason`` (a successful run), or the blocking ``beats_baselines`` check alone failing the run.
+    """
+    if result.success:
+        try:
+            materializations = result.asset_materializations_for_node("promoted_predictors")
+        except Exception:  # noqa: BLE001 - a job without that node
+            return None
+        for materialization in materializations:
+            meta = materialization.metadata
+            if "promoted" in meta and meta["promoted"].value is False:
+                return str(meta["reason"].value) if "reason" in meta else "did not beat its baselines"
+        return None
+    gate = [e for e in result.get_asset_check_evaluations() if e.check_name == "beats_baselines"]
+    other_failures = [e for e in result.all_events if e.is_step_failure
+                      and e.event_specific_data.error.cls_name != "DagsterAssetCheckFailedError"]
+    if gate and not gate[0].passed and not other_failures:
+        reason = gate[0].metadata.get("reason")
+        return str(reason.value) if reason is not None else "did not beat its baselines"
+    return None
+
+
+def sweep_command(args: argparse.Namespace) -> int:
+    """``sweep`` (and ``refresh``, with ``args.refresh_only``): the graph's jobs in order, one line each."""
+    from inference_estimation.lib.home import activate_home
+
+    home = activate_home(args.home)
+    dg = dagster_quietly()
+    from inference_estimation import constants
+    from inference_estimation.definitions import defs
+    from inference_estimation.defs.benchmarks.config import benchmark_run_config
+    from inference_estimation.defs.benchmarks.partitions import (
+        benchmark_partition_key,
+        ensure_benchmark_partitions,
+    )
+    from inference_estimation.lib.catalog import load_catalog
+
+    catalog = load_catalog()
+    sweeps = [catalog.sweep(name) for name in dict.fromkeys(args.sweep or [DEFAULT_SWEEP])]
+    sweep = sweeps[0]  # its cv_folds train the predictors
+    instance = dg.DagsterInstance.get()
+    logs = log_config(args.log_level)
+    run = StepRunner(defs, instance, verbose=args.verbose, heartbeat_s=heartbeat_interval_s())
+    refresh_only = getattr(args, "refresh_only", False)
+    if refresh_only:
+        sweeps = []
+        print(f"refresh: dbt, the predictors and their evaluation from what is in the warehouse; home {home.root}")
+    for each in sweeps:
+        print(f"sweep {each.name!r} ({each.backend}): {len(each.models)} model(s) x {len(each.hardware)} hardware; "
+              f"home {home.root}")
+    failures: list[str] = []  # steps that failed: exit 1
+    notes: list[str] = []  # steps that did not deliver but are no failure (an import, a refused promotion)
+
+    # 1. catalog facts and the hardware probe; the catalog's benchmark partitions exist from here on
+    if not refresh_only and not run("catalog facts and hardware probe", "catalog_job", run_config=logs).success:
+        failures.append("catalog_job")
+    added = [] if refresh_only else ensure_benchmark_partitions(instance, load_catalog())
+    if added:
+        print(f"new benchmark partition keys: {added}", flush=True)
+
+    # 2. the public datasets
+    if not args.no_external and not refresh_only:
+        from inference_estimation.lib.data.external.registry import EXTERNAL_DIR_ENV, all_adapters
+
+        from_path = args.external_from or os.environ.get(EXTERNAL_DIR_ENV)
+        where = from_path or "their pinned public URLs"
+        for source in all_adapters():
+            config = {**logs, "ops": {"external_benchmarks": {"config": {"from_path": from_path}}}}
+            if not run(f"import {source} from {where}", "import_job", partition_key=source, run_config=config).success:
+                notes.append(f"import {source}")
+
+    # 3. one benchmark run per (model, hardware) partition of each sweep
+    for each in sweeps:
+        for hardware_key in each.hardware:
+            host = catalog.hw(hardware_key).host
+            for model_key in each.models:
+                key = benchmark_partition_key(model_key, hardware_key)
+                result = run(f"benchmark {model_key} on {hardware_key} ({each.name})", "benchmark_job",
+                             partition_key=key, run_config={**logs, **benchmark_run_config(each.name)},
+                             tags={constants.HOST_TAG: host, "sweep": each.name})
+                if not result.success:
+                    failures.append(f"benchmark {key} ({each.name})")
+
+    # 4. the marts
+    if not run("dbt build", "transform_job", run_config=logs).success:
+        print("dbt failed; predictors not trained", file=sys.stderr)
+        return 1
+
+    # 5. one predictor per primitive target (the promotion gate may refuse one: a note, not a failure)
+    training_config = {**logs, "ops": {"predictors": {"config": {"cv_folds": sweep.cv_folds}}}}
+    for target in constants.PRIMITIVES:
+        result = run(f"train, evaluate, promote, explain {target}", "training_job", partition_key=target,
+                     run_config=training_config)
+        refusal = gate_refusal(result)
+        if refusal and "no trained predictor" not in refusal:
+            notes.append(f"{target} not promoted ({refusal})")
+        elif not result.success:
+            failures.append(f"training {target}")
+
+    # 6. every answer target, derived from the primitives as `predict` serves them
+    if not run("score the coherent model (all answers from the primitives)", "performance_model_job",
+               run_config=logs).success:
+        failures.append("performance_model_job")
+
+    print(f"done in {time.perf_counter() - run.started:.1f}s; home {home.root}")
+    if notes:
+        print("notes: " + "; ".join(notes), file=sys.stderr)
+    if failures:
+        print("failed: " + "; ".join(failures), file=sys.stderr)
+        return 1
+    _print_card_summary(home.predictors_dir, constants.PRIMITIVES)
+    return 0
+
+
+def _print_card_summary(predictors_dir: Path, targets: Sequence[str]) -> None:
+    """One line per target from its predictor card: held-out MdAPE, interval coverage, promoted or not."""
+    for target in targets:
+        card_path = predictors_dir / target / "card.json"
+        if not card_path.exists():
+            print(f"  {target:26s} not trained (too little usable data; power needs measured power)")
+            continue
+        m = json.loads(card_path.read_text())["metrics"]
+        promoted = (predictors_dir / "promoted" / target / "card.json").exists()
+        print(f"  {target:26s} grouped-by-model held-out MdAPE {m['holdout_mdape_pct']:6.1f}%  "
+              f"90% coverage {m['holdout_interval_coverage_90']:.2f}"
+              + (f"  | physics baseline MdAPE {m['baseline_physics_mdape_pct']:.1f}%"
+                 if "baseline_physics_mdape_pct" in m else "")
+              + ("  promoted" if promoted else "  NOT promoted"))
+
+
+def _import_sources() -> list[str]:
+    """Every source `import` takes: the public datasets' adapters, then `user-csv`."""
+    from inference_estimation.lib.data.external.importer import USER_CSV_SOURCE
+    from inference_estimation.lib.data.external.registry import all_adapters
+
+    return [*all_adapters(), USER_CSV_SOURCE]
+
+
+def import_description() -> str:
+    """The ``import`` command's description, naming its sources (built only when help is shown)."""
+    return ("Import public measurement datasets (or your own canonical CSVs) into the warehouse. "
+            f"Sources: {', '.join(_import_sources())}; `all` imports every public dataset.")
+
+
+def _failure_message(result: Any) -> tuple[str, str]:
+    """(exception class, first message line) of a failed in-process run's first step failure."""
+    for event in result.all_events:
+        if event.is_step_failure:
+            error = event.event_specific_data.error
+            while error.cause is not None and error.cls_name in ("DagsterExecutionStepExecutionError",):
+                error = error.cause
+            return error.cls_name, error.message.strip()
+    return "", "the run failed (see the Dagster UI for its log)"
+
+
+def import_command(args: argparse.Namespace) -> int:
+    """``import``: land public datasets (or the user's canonical CSVs), one line per source."""
+    from inference_estimation.lib.data.external.importer import USER_CSV_SOURCE
+
+    known = _import_sources()
+    sources = [s for s in known if s != USER_CSV_SOURCE] if args.source == "all" else [args.source]
+    unknown = [s for s in sources if s not in known]
+    if unknown:
+        print(f"error: unknown source {', '.join(unknown)}; known: {', '.join(known)}, all", file=sys.stderr)
+        return 2
+    if args.from_path is not None and not Path(args.from_path).is_dir():
+        print(f"error: --from {args.from_path}: no such folder", file=sys.stderr)
+        return 2
+    from inference_estimation.lib.home import activate_home
+
+    home = activate_home(args.home)
+    if USER_CSV_SOURCE in sources:  # the user's own files: every bad row named before anything runs
+        from inference_estimation.lib.catalog import CatalogError
+        from inference_estimation.lib.data.external.canonical import (
+            CanonicalFormatError,
+            read_canonical_csv,
+            to_records,
+        )
+
+        folder = Path(args.from_path) if args.from_path else home.root / "imports"
+        paths = sorted(folder.glob("*.csv")) if folder.is_dir() else []
+        if not paths:
+            print(f"error: no *.csv file in {folder} (put canonical CSVs there or pass --from FOLDER)", file=sys.stderr)
+            return 2
+        try:
+            catalog = lenient_catalog()
+            for path in paths:
+                to_records(read_canonical_csv(path), catalog, origin=str(path), strict=True)
+        except (CanonicalFormatError, CatalogError) as exc:
+            for line in str(exc).splitlines():
+                print(f"error: {line}", file=sys.stderr)
+            return 2
+    dg = dagster_quietly()
+    from inference_estimation.definitions import defs
+
+    instance = dg.DagsterInstance.get()
+    logs = log_config(args.log_level)
+    status = 0
+    imported = 0
+    started = time.perf_counter()
+    catalog_run = defs.resolve_job_def("catalog_job").execute_in_process(
+        instance=instance, run_config=logs, raise_on_error=False)
+    if not catalog_run.success:
+        print(f"error: catalog facts: {_failure_message(catalog_run)[1].splitlines()[0]}", file=sys.stderr)
+        return 1
+    for source in sources:
+        t0 = time.perf_counter()
+        config = {**logs, "ops": {"external_benchmarks": {"config": {"from_path": args.from_path}}}}
+        result = defs.resolve_job_def("import_job").execute_in_process(
+            instance=instance, partition_key=source, run_config=config, raise_on_error=False)
+        if not result.success:
+            cls, message = _failure_message(result)
+            user_error = cls in USER_ERROR_CLASSES
+            status = max(status, 2 if user_error else 1)
+            first = message.splitlines()[0] if message else cls
+            print(f"{source:24s} {'error' if user_error else 'FAILED'}: {first} (run {result.run_id[:8]})",
+                  file=sys.stderr, flush=True)
+            continue
+        imported += 1
+        meta = {k: v.value for k, v in result.asset_materializations_for_node("external_benchmarks")[-1].metadata.items()}
+        print(f"{source:24s} read {meta['rows_read']:6d}  mapped {meta['rows_mapped']:6d}  rejected "
+              f"{meta['rows_rejected']:6d}  landed {meta['rows_landed']:6d}  in {time.perf_counter() - t0:5.1f}s",
+              flush=True)
+    print(f"imported {imported} of {len(sources)} source(s) in {time.perf_counter() - started:.1f}s; home {home.root}")
+    return status
