@@ -104,3 +104,22 @@ def test_a_heartbeat_interval_that_is_not_a_number_is_named_in_one_warning_and_i
     monkeypatch.setenv(HEARTBEAT_ENV, "soon")
     assert heartbeat_interval_s(_Terminal(False)) is None
     assert capsys.readouterr().err.strip() == f"warning: {HEARTBEAT_ENV}='soon' is not a number of seconds >= 0; ignored"
+
+
+def test_a_quiet_step_prints_nothing_when_it_succeeds_and_its_failure_when_it_fails(capsys):
+    assert StepRunner(_Defs(_Job(seconds=0.0)), instance=None)("import mlperf", "import_job", quiet=True).success
+    assert capsys.readouterr().out == ""
+    assert not StepRunner(_Defs(_Job(seconds=0.0, success=False)), instance=None)(
+        "import mlperf", "import_job", quiet=True).success
+    out, err = capsys.readouterr()
+    assert out.splitlines()[-1].split("] ", 1)[1].startswith("import mlperf: FAILED in ") and "harness died" in err
+
+
+def test_a_pipe_gets_one_line_per_step_and_a_terminal_a_start_line_the_status_line_overwrites(capsys):
+    StepRunner(_Defs(_Job(seconds=0.0)), instance=None)("dbt build", "transform_job")
+    piped = capsys.readouterr().out
+    assert len(piped.splitlines()) == 1 and "dbt build: ok in" in piped and "..." not in piped
+    StepRunner(_Defs(_Job(seconds=0.0)), instance=None, live=True)("dbt build", "transform_job")
+    live = capsys.readouterr().out
+    start, status = live.split("\r")
+    assert start.endswith("] dbt build ...") and "dbt build: ok in" in status and len(status) > len(start)

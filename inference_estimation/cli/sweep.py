@@ -54,44 +54,59 @@ def heartbeat_interval_s(stream: TextIO | None = None) -> float | None:
 class StepRunner:
     """Runs jobs one at a time in one Dagster instance, each as one status line.
 
-    A call prints ``[elapsed] label ...``, runs the job in process and prints
-    ``[elapsed] label: ok|FAILED|not promoted: <reason> in <s> (run <id>)``. What the job prints
-    (dbt's log lines) is kept and shown only if it fails, followed by its failed steps' errors;
-    a designed refusal of the promotion gate is not a failure. While a job runs longer than
-    ``heartbeat_s``, a line every ``heartbeat_s`` says it still does, so a long benchmark is
-    not minutes of silence.
+    A call runs the job in process and prints ``[elapsed] label: ok|FAILED|not promoted: <reason>
+    in <s> (run <id>)``: a good run of the whole graph fits on one screen. On a terminal the line
+    ``[elapsed] label ...`` shows what runs until the status line overwrites it; with a heartbeat
+    it stays, and while a job runs longer than ``heartbeat_s`` a line every ``heartbeat_s`` says it
+    still does, so a long benchmark is not minutes of silence. What the job prints (dbt's log
+    lines) is kept and shown only if it fails, followed by its failed steps' errors; a designed
+    refusal of the promotion gate is not a failure.
 
     Args:
         defs: The definitions whose jobs are run (resolved by name).
         instance: The Dagster instance that records the runs.
         verbose: Show what each job prints while it runs instead of only on failure.
         heartbeat_s: Seconds between "still running" lines; None for none.
+        live: Whether stdout is a terminal (the start line is overwritten by the status line).
     """
 
-    def __init__(self, defs: Any, instance: Any, *, verbose: bool = False, heartbeat_s: float | None = None):
+    def __init__(self, defs: Any, instance: Any, *, verbose: bool = False, heartbeat_s: float | None = None,
+                 live: bool = False):
         self.defs = defs
         self.instance = instance
         self.verbose = verbose
         self.heartbeat_s = heartbeat_s
+        self.live = live
         self.started = time.perf_counter()
 
     def clock(self) -> str:
         """Seconds since the runner started, as the ``[  123.4s]`` prefix of its lines."""
         return f"[{time.perf_counter() - self.started:7.1f}s]"
 
-    def __call__(self, label: str, job_name: str, **kwargs: Any) -> Any:
-        """Runs job ``job_name`` (``kwargs`` go to ``execute_in_process``) and returns its result."""
+    def __call__(self, label: str, job_name: str, quiet: bool = False, **kwargs: Any) -> Any:
+        """Runs job ``job_name`` (``kwargs`` go to ``execute_in_process``) and returns its result.
+
+        Args:
+            label: what the step does, for its lines.
+            job_name: the job.
+            quiet: print nothing unless it fails (a step summarised by its caller).
+            **kwargs: ``execute_in_process`` arguments (partition key, run config, tags).
+        """
         t0 = time.perf_counter()
-        print(f"{self.clock()} {label} ...", flush=True)
+        if not quiet and self.heartbeat_s is not None:
+            print(f"{self.clock()} {label} ...", flush=True)
+        elif not quiet and self.live and not self.verbose:
+            print(f"{self.clock()} {label} ...", end="\r", flush=True)
         captured = io.StringIO()
-        quiet = contextlib.redirect_stdout(captured) if not self.verbose else contextlib.nullcontext()
-        with self._heartbeat(label, t0, out=sys.stdout), quiet:
+        keep_output = contextlib.redirect_stdout(captured) if not self.verbose else contextlib.nullcontext()
+        with self._heartbeat(label, t0, out=sys.stdout), keep_output:
             result = self.defs.resolve_job_def(job_name).execute_in_process(
                 instance=self.instance, raise_on_error=False, **kwargs)
         refusal = gate_refusal(result) if job_name == "training_job" else None
         status = f"not promoted: {refusal}" if refusal else "ok" if result.success else "FAILED"
-        print(f"{self.clock()} {label}: {status} in {time.perf_counter() - t0:.1f}s (run {result.run_id[:8]})",
-              flush=True)
+        if not quiet or not (result.success or refusal):
+            print(f"{self.clock()} {label}: {status} in {time.perf_counter() - t0:.1f}s (run {result.run_id[:8]})",
+                  flush=True)
         if not result.success and not refusal:
             tail = captured.getvalue().strip().splitlines()[-40:]
             if tail:
@@ -157,11 +172,8 @@ def sweep_command(args: argparse.Namespace) -> int:
     dg = dagster_quietly()
     from inference_estimation import constants
     from inference_estimation.definitions import defs
-    from inference_estimation.defs.benchmarks.config import benchmark_run_config
-    from inference_estimation.defs.benchmarks.partitions import (
-        benchmark_partition_key,
-        ensure_benchmark_partitions,
-    )
+    from inference_estimation.defs.benchmarks.config import benchmark_run_request
+    from inference_estimation.defs.benchmarks.partitions import ensure_benchmark_partitions
     from inference_estimation.lib.catalog import load_catalog
 
     catalog = load_catalog()
@@ -169,7 +181,8 @@ def sweep_command(args: argparse.Namespace) -> int:
     sweep = sweeps[0]  # its cv_folds train the predictors
     instance = dg.DagsterInstance.get()
     logs = log_config(args.log_level)
-    run = StepRunner(defs, instance, verbose=args.verbose, heartbeat_s=heartbeat_interval_s())
+    run = StepRunner(defs, instance, verbose=args.verbose, heartbeat_s=heartbeat_interval_s(),
+                     live=sys.stdout.isatty())
     refresh_only = getattr(args, "refresh_only", False)
     if refresh_only:
         sweeps = []
@@ -183,7 +196,7 @@ def sweep_command(args: argparse.Namespace) -> int:
     # 1. catalog facts and the hardware probe; the catalog's benchmark partitions exist from here on
     if not refresh_only and not run("catalog facts and hardware probe", "catalog_job", run_config=logs).success:
         failures.append("catalog_job")
-    added = [] if refresh_only else ensure_benchmark_partitions(instance, load_catalog())
+    added = [] if refresh_only else ensure_benchmark_partitions(instance, load_catalog())  # after the probe
     if added:
         print(f"new benchmark partition keys: {added}", flush=True)
 
@@ -193,22 +206,29 @@ def sweep_command(args: argparse.Namespace) -> int:
 
         from_path = args.external_from or os.environ.get(EXTERNAL_DIR_ENV)
         where = from_path or "their pinned public URLs"
-        for source in all_adapters():
+        sources, t0 = all_adapters(), time.perf_counter()
+        if run.live:
+            print(f"{run.clock()} import {len(sources)} public datasets ...", end="\r", flush=True)
+        for source in sources:  # one line for all of them; a failed import says so on its own line
             config = {**logs, "ops": {"external_benchmarks": {"config": {"from_path": from_path}}}}
-            if not run(f"import {source} from {where}", "import_job", partition_key=source, run_config=config).success:
+            if not run(f"import {source} from {where}", "import_job", quiet=True, partition_key=source,
+                       run_config=config).success:
                 notes.append(f"import {source}")
+        imported = len(sources) - len([n for n in notes if n.startswith("import ")])
+        print(f"{run.clock()} import {imported} of {len(sources)} public datasets from {where}: "
+              f"{'ok' if imported == len(sources) else 'see the lines above'} in {time.perf_counter() - t0:.1f}s",
+              flush=True)
 
     # 3. one benchmark run per (model, hardware) partition of each sweep
     for each in sweeps:
         for hardware_key in each.hardware:
-            host = catalog.hw(hardware_key).host
             for model_key in each.models:
-                key = benchmark_partition_key(model_key, hardware_key)
+                request = benchmark_run_request(catalog, each.name, model_key, hardware_key, run_key=None)
                 result = run(f"benchmark {model_key} on {hardware_key} ({each.name})", "benchmark_job",
-                             partition_key=key, run_config={**logs, **benchmark_run_config(each.name)},
-                             tags={constants.HOST_TAG: host, "sweep": each.name})
+                             partition_key=request.partition_key, run_config={**logs, **request.run_config},
+                             tags=request.tags)
                 if not result.success:
-                    failures.append(f"benchmark {key} ({each.name})")
+                    failures.append(f"benchmark {request.partition_key} ({each.name})")
 
     # 4. the marts
     if not run("dbt build", "transform_job", run_config=logs).success:
