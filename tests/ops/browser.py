@@ -61,7 +61,9 @@ class Browser:
         port = endpoint.split(":")[2].split("/")[0]
         pages = json.loads(urllib.request.urlopen(f"http://127.0.0.1:{port}/json/list", timeout=10).read())
         page = next(p for p in pages if p.get("type") == "page")
-        self.ws = connect(page["webSocketDebuggerUrl"], max_size=64 * 1024 * 1024, open_timeout=30)
+        # A context manager (websockets >= 17.1 warns otherwise); close() leaves it.
+        self._connection = connect(page["webSocketDebuggerUrl"], max_size=64 * 1024 * 1024, open_timeout=30)
+        self.ws = self._connection.__enter__()
         self._ids = itertools.count(1)
         self.call("Page.enable")
         self.call("Emulation.setDeviceMetricsOverride", width=1600, height=1000, deviceScaleFactor=1, mobile=False)
@@ -115,7 +117,7 @@ class Browser:
     def close(self) -> None:
         """Closes the connection and stops Chromium (its whole process group)."""
         try:
-            self.ws.close()
+            self._connection.__exit__(None, None, None)
         finally:
             if self.process.poll() is None:
                 os.killpg(self.process.pid, signal.SIGTERM)
