@@ -229,3 +229,19 @@ def test_catalog_show_and_home_after_the_subcommand(home):
     before = subprocess.run([sys.executable, "-m", "inference_estimation.cli", "--home", str(home), "catalog", "show",
                              "llama-3.1-8b"], capture_output=True, text=True, timeout=120)
     assert before.returncode == 0 and "# model llama-3.1-8b" in before.stdout
+
+
+@pytest.mark.parametrize("seen, expected", [
+    ({"ttft_s": (925, 0), "tpot_s": (1436, 34)},
+     "seen in training: TTFT from 925 measurements on this hardware, 0 of this model; "
+     "TPOT from 1436 measurements on this hardware, 34 of this model"),
+    ({"ttft_s": (40, 3), "tpot_s": (40, 3)}, "seen in training: 40 measurements on this hardware, 3 of this model"),
+    ({"ttft_s": (0, 5), "tpot_s": (0, 5)},
+     "seen in training: 0 measurements on this hardware, 5 of this model (new hardware: predicted from its spec sheet)"),
+    ({"e2e_latency_s": (1, 1)}, None),
+])
+def test_the_seen_line_gives_each_time_primitive_its_own_counts_when_they_differ(seen, expected):
+    from inference_estimation.cli.predict import seen_line
+
+    result = {t: {"value": 1.0, "measurements_seen": {"hardware": h, "model": m}} for t, (h, m) in seen.items()}
+    assert seen_line(result) == expected

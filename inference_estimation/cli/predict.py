@@ -131,11 +131,9 @@ def predict_command(args: argparse.Namespace) -> int:
         print(f"note: {note}")
     for warning in dict.fromkeys(w for p in result.values() for w in p.get("warnings", [])):
         print(f"warning: {warning}")
-    seen = next((p["measurements_seen"] for t, p in result.items() if t in ("tpot_s", "ttft_s")
-                 and "measurements_seen" in p), None)
-    if seen is not None:
-        print(f"seen in training: {seen['hardware']} measurements on this hardware, {seen['model']} of this model"
-              + (" (new hardware: predicted from its spec sheet)" if seen["hardware"] == 0 else ""))
+    seen = seen_line(result)
+    if seen:
+        print(seen)
     in_flight = next((p["concurrency_in_flight"] for p in result.values() if "concurrency_in_flight" in p), None)
     saturated = any("saturates" in w for p in result.values() for w in p.get("warnings", []))
     if in_flight is not None and not saturated:
@@ -270,3 +268,23 @@ def evaluate_command(args: argparse.Namespace) -> int:
     return 0
 
 
+def seen_line(result: dict[str, dict[str, Any]]) -> str | None:
+    """What the time primitives learned from this setup's hardware and model, as one line (None: unknown).
+
+    One count when TTFT and TPOT were trained on the same rows of it, else each primitive's own: a
+    model can be in TPOT's rows (decode-only public data) and not in TTFT's, and "0 of this model"
+    alone would hide that the decode half has seen it.
+    """
+    seen = {t: p["measurements_seen"] for t, p in result.items() if t in ("ttft_s", "tpot_s")
+            and p.get("measurements_seen") is not None}
+    if not seen:
+        return None
+    counts = {(s["hardware"], s["model"]) for s in seen.values()}
+    if len(counts) == 1:
+        hardware_rows, model_rows = counts.pop()
+        text = f"{hardware_rows} measurements on this hardware, {model_rows} of this model"
+    else:
+        text = "; ".join(f"{t.removesuffix('_s').upper()} from {s['hardware']} measurements on this hardware, "
+                         f"{s['model']} of this model" for t, s in seen.items())
+    new_hardware = all(s["hardware"] == 0 for s in seen.values())
+    return f"seen in training: {text}" + (" (new hardware: predicted from its spec sheet)" if new_hardware else "")
