@@ -226,8 +226,11 @@ class MeasurementRecord:
         for name in ("batch_size", "input_tokens", "output_tokens", "device_count", "tensor_parallel",
                      "prefill_device_count", "decode_device_count", "node_count", "expert_parallel"):
             value = getattr(self, name)
-            if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
-                raise RecordValidationError(f"field '{name}' must be a positive integer, got {value!r}")
+            # input_tokens may be 0: a decode from an empty prompt (llama-bench tg); null = unknown.
+            least = 0 if name == "input_tokens" else 1
+            if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < least):
+                kind = "a non-negative" if least == 0 else "a positive"
+                raise RecordValidationError(f"field '{name}' must be {kind} integer, got {value!r}")
         pools = (self.prefill_device_count, self.decode_device_count)
         if all(p is not None for p in pools) and sum(pools) != self.device_count:
             raise RecordValidationError(f"fields 'prefill_device_count' + 'decode_device_count' ({pools[0]} + {pools[1]}) "

@@ -371,4 +371,37 @@ def import_command(args: argparse.Namespace) -> int:
               f"{meta['rows_rejected']:6d}  landed {meta['rows_landed']:6d}  in {time.perf_counter() - t0:5.1f}s",
               flush=True)
     print(f"imported {imported} of {len(sources)} source(s) in {time.perf_counter() - started:.1f}s; home {home.root}")
+    _print_usage(home, sources)
     return status
+
+
+def _print_usage(home: Any, sources: list[str]) -> None:
+    """Rows used per source and target in the last built ``marts.training_features`` (if built).
+
+    The marts are rebuilt by the transform step (``sweep`` or the Dagster UI), not by ``import``,
+    so the lines say which build they describe.
+    """
+    import duckdb
+
+    from inference_estimation.lib.data.row_usage import REPORT_TARGETS, usage_report
+
+    path = home.warehouse_path
+    if not Path(path).exists():
+        return
+    try:
+        with duckdb.connect(str(path), read_only=True) as con:
+            frame = con.execute("select * from marts.training_features").df()
+    except duckdb.Error:
+        return  # marts not built yet
+    frame = frame[frame["source"].isin(sources)]
+    if frame.empty:
+        return
+    report = usage_report(frame)
+    short = {"ttft_s": "ttft", "tpot_s": "tpot", "e2e_latency_s": "e2e", "output_throughput_tok_s": "tput",
+             "avg_power_w": "power", "energy_per_output_token_j": "J/tok", "peak_memory_gb": "mem"}
+    print("rows used for training / rows measured, per target (marts.training_features as last transformed; "
+          "reasons in the dataset report):")
+    for source, lines in report.groupby("source"):
+        cells = [f"{short[t]} {int(r.used)}/{int(r.present)}" for t in REPORT_TARGETS
+                 for r in lines[lines["target"] == t].itertuples() if r.present]
+        print(f"  {source:24s} " + "  ".join(cells))

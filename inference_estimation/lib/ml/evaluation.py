@@ -397,20 +397,13 @@ class CoherentEvaluation:
 
 
 def measured_mask(frame: pd.DataFrame, target: str) -> np.ndarray:
-    """Rows on which ``target`` was measured (physically possible; measured power for power targets)."""
-    from inference_estimation.lib.ml.performance_model import (
-        MEASURED_POWER_SOURCES,
-        POWER_TARGETS,
-        usable_rows,
-    )
+    """Rows on which ``target`` was measured and that count for it (the one rule,
+    :func:`inference_estimation.lib.physics.usability.counts_for`)."""
+    from inference_estimation.lib.physics.usability import counts_for
 
-    value = pd.to_numeric(frame[target], errors="coerce").to_numpy(dtype=float) if target in frame else None
-    if value is None:
+    if target not in frame:
         return np.zeros(len(frame), dtype=bool)
-    mask = np.isfinite(value) & (value > 0) & usable_rows(frame)
-    if target in POWER_TARGETS:
-        mask &= frame["power_source"].isin(MEASURED_POWER_SOURCES).to_numpy()
-    return mask
+    return counts_for(frame, target)
 
 
 def _coherent_fold(frame: pd.DataFrame, train_idx: np.ndarray, test_idx: np.ndarray, seed: int, iterations: int,

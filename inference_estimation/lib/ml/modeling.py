@@ -29,9 +29,8 @@ import pandas as pd
 from catboost import CatBoostRegressor, Pool
 
 from inference_estimation import constants
+from inference_estimation.lib.physics import usability
 from inference_estimation.lib.ml.performance_model import (
-    MEASURED_POWER_SOURCES,
-    POWER_TARGETS,
     PRIMITIVES,
     TIME_PRIMITIVES,
     PhaseEstimate,
@@ -75,15 +74,10 @@ class TrainedPredictor:
 
 
 def select_rows(frame: pd.DataFrame, target: str) -> pd.DataFrame:
-    """Rows usable for a target: positive finite target, physically possible (not faster than
-    the roofline bound), and measured power for power targets."""
-    rows = frame[frame[target].notna() & (frame[target] > 0)]
-    if "roofline_violation" in rows.columns:
-        rows = rows[rows["roofline_violation"].fillna("") == ""]
-    rows = rows[np.isfinite(rows[target].astype(float))]
-    if target in POWER_TARGETS:
-        rows = rows[rows["power_source"].isin(MEASURED_POWER_SOURCES)]
-    return rows.reset_index(drop=True)
+    """Rows that count for a target: a positive finite value that the one rule training applies
+    (:func:`inference_estimation.lib.physics.usability.counts_for`: plain deployment, not faster than
+    the roofline bound, measured power for power targets, the workload the target needs) admits."""
+    return frame[usability.counts_for(frame, target)].reset_index(drop=True)
 
 
 def physics_baseline(frame: pd.DataFrame, target: str) -> np.ndarray:

@@ -46,6 +46,7 @@ import numpy as np
 import pandas as pd
 
 from inference_estimation.constants import PRIMITIVES
+from inference_estimation.lib.physics import usability
 
 #: The published figures that follow from the primitives by identities.
 DERIVED_TARGETS = ("e2e_latency_s", "output_throughput_tok_s", "energy_per_output_token_j")
@@ -59,8 +60,8 @@ DERIVED_FROM = {
     "energy_per_output_token_j": ("avg_power_w", "ttft_s", "tpot_s"),
 }
 #: Power and energy train only on measured power, never on estimates.
-MEASURED_POWER_SOURCES = {"nvml-energy", "nvml-power", "amdsmi", "rapl", "wall"}
-POWER_TARGETS = ("avg_power_w", "energy_per_output_token_j")
+MEASURED_POWER_SOURCES = usability.MEASURED_POWER_SOURCES
+POWER_TARGETS = usability.POWER_TARGETS
 LABEL_KINDS = ("measured", "identity", "split")
 SPLIT_METHODS = ("model", "physics", "none")
 
@@ -79,20 +80,17 @@ def _positive(values: np.ndarray) -> np.ndarray:
     return np.where(np.isfinite(values) & (values > 0), values, np.nan)
 
 
-def usable_rows(frame: pd.DataFrame) -> np.ndarray:
-    """Rows whose figures may label anything.
+def usable_rows(frame: pd.DataFrame, target: str | None = None) -> np.ndarray:
+    """Rows whose figures may label ``target`` (any target when None): the one rule,
+    :func:`inference_estimation.lib.physics.usability.unused_reasons`.
 
     Physically possible (not faster than the roofline), and a plain deployment: disaggregated
     prefill/decode pools, speculative decoding (a TPOT per *accepted* token, several per step) and
     multi-node runs measure other quantities than the primitives model, so they are kept in the
-    warehouse and the reports but label nothing (``plain_deployment`` false).
+    warehouse and the reports but label nothing (``plain_deployment`` false). With a target: also
+    measured power for power targets and the workload lengths the target needs.
     """
-    ok = np.ones(len(frame), dtype=bool)
-    if "roofline_violation" in frame:
-        ok &= (frame["roofline_violation"].fillna("").astype(str) == "").to_numpy()
-    if "plain_deployment" in frame:
-        ok &= (frame["plain_deployment"].astype("boolean").fillna(True)).to_numpy(dtype=bool)
-    return ok
+    return usability.usable_mask(frame, target)
 
 
 def observed_e2e(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
@@ -138,11 +136,9 @@ def primitive_labels(frame: pd.DataFrame, primitive: str,
         (label or NaN per row, label kind per row: ``measured``/``identity``/``split``/"").
     """
     n = len(frame)
-    ok = usable_rows(frame)
+    ok = usable_rows(frame, primitive)
     kind = np.full(n, "", dtype=object)
     measured = _positive(_num(frame, primitive))
-    if primitive in ("avg_power_w",):
-        ok = ok & frame.get("power_source", pd.Series([""] * n)).isin(MEASURED_POWER_SOURCES).to_numpy()
     label = np.where(ok, measured, np.nan)
     kind[~np.isnan(label)] = "measured"
     if primitive == "peak_memory_gb":

@@ -294,7 +294,8 @@ def _physics(cols: _Columns, dtype: np.ndarray, batch: np.ndarray, peak: np.ndar
     memory_gb = cols.num("memory_gb")
     peak, bandwidth = _or(peak, np.nan), _or(cols.num("memory_bandwidth_gb_s"), np.nan)
     flops_s, bytes_s = peak * 1e12 * devices, bandwidth * 1e9 * devices
-    has_in, has_out = ~np.isnan(_or(n_in, np.nan)), ~np.isnan(_or(n_out, np.nan))
+    # 0 input tokens = a decode from an empty prompt (llama-bench tg): no prefill phase.
+    has_in, has_out = ~np.isnan(_or(n_in, np.nan)) & (n_in0 > 0), ~np.isnan(_or(n_out, np.nan))
     # Tensor parallelism: two all-reduces per layer (attention and MLP outputs) of tokens x hidden
     # activations; a ring moves 2 (tp - 1) / tp of the message per device over its link.
     link = np.where(np.isnan(cols.num("interconnect_bandwidth_gb_s")), FALLBACK_LINK_GB_S,

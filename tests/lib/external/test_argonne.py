@@ -107,7 +107,7 @@ def test_each_workload_point_appears_once_even_across_spellings_of_the_same_devi
     )
 
 
-def test_main_rows_map_latency_to_e2e_and_throughput_to_total_not_output_tokens(output):
+def test_main_rows_map_latency_to_e2e_throughput_to_total_and_its_output_share(output):
     # raw: Nvidia GH200 GPU,1,TensorRT-LLM,mistralai/Mistral-7B-v0.1,128,16,
     #   0.8496496915817261,4820.8103181615925
     row = _one(
@@ -124,8 +124,11 @@ def test_main_rows_map_latency_to_e2e_and_throughput_to_total_not_output_tokens(
     assert row["total_throughput_tok_s"] == pytest.approx(4820.8103181615925)
     assert row["dtype"] == "float16" and row["mode"] == "offline" and row["tensor_parallel"] == 1
     assert row["power_source"] == "none" and row.get("avg_power_w") is None
+    assert row["output_throughput_tok_s"] == pytest.approx(16 * 128 / 0.8496496915817261)
     for r in output.rows:
-        assert r.get("output_throughput_tok_s") is None
+        if r.get("e2e_latency_s"):  # the output share of the same run: batch x output / latency
+            expected = r["batch_size"] * r["output_tokens"] / r["e2e_latency_s"]
+            assert r["output_throughput_tok_s"] == pytest.approx(expected)
         assert r["input_tokens"] == r["output_tokens"] or r["output_tokens"] == 1  # "Input Output Length"
         if r["engine"] != "llama.cpp" and r["total_throughput_tok_s"] and r["e2e_latency_s"]:
             tokens = r["batch_size"] * (r["input_tokens"] + r["output_tokens"])

@@ -9,7 +9,7 @@ import pytest
 from benchmark_jobs.schema import POINT_KEY_FIELDS
 from inference_estimation.lib.catalog import load_catalog
 from inference_estimation.lib.data.external.adapters import llamacpp
-from inference_estimation.lib.data.external.adapters.llamacpp import CSV_FILE, LlamaCppGpuBenchAdapter
+from inference_estimation.lib.data.external.adapters.llamacpp import CSV_FILE, PROMPT_TYPES, LlamaCppGpuBenchAdapter
 from inference_estimation.lib.data.external.canonical import to_records
 from tests.conftest import EXTERNAL_DATA_DIR
 
@@ -32,9 +32,10 @@ def output(raw_rows):
 
 
 def _row(output, device_name, count, model, dtype, prompt_type, tokens):
-    length = "output_tokens" if prompt_type == "llama-bench-tg" else "input_tokens"
+    test = prompt_type.removeprefix("llama-bench-")
+    length = "output_tokens" if test == "tg" else "input_tokens"
     found = [r for r in output.rows if r["device_name"] == device_name and r["device_count"] == count
-             and r["model_key"] == model and r["dtype"] == dtype and r["prompt_type"] == prompt_type
+             and r["model_key"] == model and r["dtype"] == dtype and r["prompt_type"] == PROMPT_TYPES[test]
              and r.get(length) == tokens]
     assert len(found) == 1
     return found[0]
@@ -63,7 +64,8 @@ def test_text_generation_row_becomes_decode_throughput_and_time_per_output_token
     assert row["hardware_key"] == "NVIDIA GeForce RTX 4090"
     assert row["output_throughput_tok_s"] == pytest.approx(130.58)
     assert row["tpot_s"] == pytest.approx(1 / 130.58)
-    assert row.get("input_tokens") is None  # tg decodes from an empty context
+    assert row["input_tokens"] == 0 and row["output_tokens"] == 512  # tg decodes from an empty prompt
+    assert row["prompt_type"].startswith("llama-bench-tg: decode from an empty prompt")
     assert row.get("ttft_s") is None and row.get("total_throughput_tok_s") is None
 
 
@@ -71,7 +73,8 @@ def test_prompt_processing_row_becomes_prefill_time_of_the_prompt(output):
     # README: "4090 24GB * 8 | 70B F16 | pp 4096 = 2311.43"
     row = _row(output, "4090 24GB", 8, "meta-llama/Meta-Llama-3-70B", "float16", "llama-bench-pp", 4096)
     assert row["ttft_s"] == pytest.approx(4096 / 2311.43)
-    assert row.get("output_tokens") is None
+    assert row["output_tokens"] == 1  # a prefill yields one token: e2e = ttft
+    assert row["e2e_latency_s"] == row["ttft_s"]
     assert row.get("tpot_s") is None and row.get("output_throughput_tok_s") is None
 
 

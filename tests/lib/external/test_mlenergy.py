@@ -69,10 +69,11 @@ def test_v3_maps_835_llm_and_mllm_configurations_and_counts_every_diffusion_and_
 def test_v3_first_gpqa_configuration_keeps_units_and_sums_power_over_all_gpus(v3):
     raw = _v3_configs("gpqa")[0]
     assert (raw["model_id"], raw["gpu_model"], raw["num_gpus"], raw["max_num_seqs"]) == ("Qwen/Qwen3-14B", "B200", 1, 8)
-    row = one_row(v3.rows, prompt_type="gpqa", model_key="Qwen/Qwen3-14B", device_name="B200", device_count=1, batch_size=8)
+    row = one_row(v3.rows, prompt_type="gpqa", model_key="Qwen/Qwen3-14B", device_name="B200", device_count=1, concurrency=8)
     assert row["hardware_key"] == "NVIDIA B200"
     assert (row["mode"], row["engine"], row["dtype"]) == ("serving", "vllm", "bfloat16")
-    assert row["concurrency"] == 8  # measured avg_batch_size 7.997 -> 8 in flight
+    assert row["concurrency"] == 8  # max_num_seqs, the swept knob
+    assert row["batch_size"] == 8  # measured avg_batch_size 7.997 -> the running batch
     assert row["output_tokens"] == 7026  # avg_output_len 7026.24 (reasoning, not forced)
     assert row["input_tokens"] is None
     assert row["output_throughput_tok_s"] == pytest.approx(234.06050523961807)
@@ -81,7 +82,9 @@ def test_v3_first_gpqa_configuration_keeps_units_and_sums_power_over_all_gpus(v3
     assert row["itl_p50_s"] == pytest.approx(0.03362808651581872)  # 33.63 ms -> s
     assert row["itl_p90_s"] == pytest.approx(0.05168297459313183)
     assert row["itl_p99_s"] == pytest.approx(0.0686399259546306)
-    assert row.get("tpot_s") is None and row.get("energy_j") is None
+    # TPOT = the median ITL: the decode step at the running batch (a median: latency_statistic p50)
+    assert row["tpot_s"] == row["itl_p50_s"] and row["latency_statistic"] == "p50"
+    assert row.get("energy_j") is None
     assert (row["power_source"], row["power_scope"]) == ("nvml-energy", "all-devices")
 
 
@@ -100,16 +103,16 @@ def test_v3_expert_parallel_runs_record_attention_tensor_parallel_degree(v3):
     dp = next(c for c in fim if (c["tensor_parallel"], c["data_parallel"], c["expert_parallel"], c["num_gpus"]) == (1, 8, 8, 8))
     for config, expected_tp in ((ep, 8), (dp, 1)):
         row = one_row(v3.rows, prompt_type="sourcegraph-fim", model_key=config["model_id"], device_count=8,
-                   batch_size=config["max_num_seqs"], tensor_parallel=expected_tp,
+                   concurrency=config["max_num_seqs"], tensor_parallel=expected_tp,
                    output_throughput_tok_s=config["output_throughput_tokens_per_sec"])
         assert row["device_name"] == config["gpu_model"]
 
 
-def test_v3_precisions_map_fp8_to_fp8_and_gpt_oss_mxfp4_to_the_4_bit_class(v3):
+def test_v3_precisions_map_fp8_to_fp8_and_gpt_oss_mxfp4_to_fp4(v3):
     by_model = {(r["model_key"], r["dtype"], r["weight_dtype"]) for r in v3.rows}
-    assert ("openai/gpt-oss-120b", "int4", "int4") in by_model
+    assert ("openai/gpt-oss-120b", "fp4", "mxfp4") in by_model
     assert ("meta-llama/Llama-3.1-405B-Instruct-FP8", "fp8", "fp8") in by_model
-    assert {r["dtype"] for r in v3.rows} == {"bfloat16", "fp8", "int4"}
+    assert {r["dtype"] for r in v3.rows} == {"bfloat16", "fp8", "fp4"}
     assert {r["hardware_key"] for r in v3.rows} == {"NVIDIA H100 80GB HBM3", "NVIDIA B200"}
 
 

@@ -10,6 +10,7 @@ from benchmark_jobs.schema import POINT_KEY_FIELDS
 from inference_estimation.lib.catalog import load_catalog
 from inference_estimation.lib.data.external.adapters.mlperf import (
     BENCHMARK_MODELS,
+    WORKLOADS,
     MLPerfInferenceAdapter,
     normalise_accelerator,
     normalise_processor,
@@ -37,7 +38,8 @@ def output(raw_rows):
 
 
 def _row(output, prompt_type):
-    found = [r for r in output.rows if r["prompt_type"] == prompt_type]
+    # Server/Interactive rows append their scenario's latency limits (";p99-limits:...").
+    found = [r for r in output.rows if r["prompt_type"].split(";")[0] == prompt_type]
     assert len(found) == 1, f"expected one row {prompt_type}, got {len(found)}"
     return found[0]
 
@@ -78,7 +80,10 @@ def test_h200_maxq_llama2_offline_row_carries_whole_system_wall_power_and_output
     assert row["avg_power_w"] == pytest.approx(6152.9844351733)  # Watts, whole system at the wall
     assert (row["power_source"], row["power_scope"]) == ("wall", "system")
     assert row["energy_per_output_token_j"] == pytest.approx(6152.9844351733 / 25262.1)
-    for unknown in ("batch_size", "input_tokens", "output_tokens", "concurrency", "request_rate_rps"):
+    # Offline: the dataset's mean lengths; batch null = the engine's own saturation batch.
+    assert (row["input_tokens"], row["output_tokens"]) == (WORKLOADS["llama2-70b"].input_tokens, 294)
+    assert (row["node_count"], row["throughput_scope"]) == (1, "system")
+    for unknown in ("batch_size", "concurrency", "request_rate_rps"):
         assert row.get(unknown) is None
     # Its -99.9 twin carries the identical result and is counted as a duplicate, not emitted.
     assert not [r for r in output.rows if r["prompt_type"] == "mlperf/v4.1/llama2-70b-99.9/offline/v4.1-0049"]
@@ -105,12 +110,13 @@ def test_mi300x_vendor_string_is_normalised_and_vllm_version_parsed(output):
     assert row["power_source"] == "none"
 
 
-def test_multi_node_gb200_nvl72_counts_all_72_gpus_and_fp4_maps_to_int4(output):
+def test_multi_node_gb200_nvl72_counts_all_72_gpus_and_fp4_is_fp4(output):
     row = _row(output, "mlperf/v5.1/deepseek-r1/offline/5.1-0071")
     assert row["model_key"] == "deepseek-ai/DeepSeek-R1"
     assert row["hardware_key"] == "NVIDIA GB200"
     assert row["device_count"] == 72  # a# = 4 per node x 18 nodes
-    assert (row["dtype"], row["weight_dtype"]) == ("int4", "fp4")
+    assert row["node_count"] == 18  # several nodes: not a plain deployment
+    assert (row["dtype"], row["weight_dtype"]) == ("fp4", "fp4")
     assert row["output_throughput_tok_s"] == pytest.approx(289712.0)
 
 
@@ -119,6 +125,11 @@ def test_server_and_interactive_scenarios_are_serving_mode(output):
     interactive = _row(output, "mlperf/v5.1/llama2-70b-99/interactive/5.1-0070")
     assert server["mode"] == interactive["mode"] == "serving"
     assert interactive["output_throughput_tok_s"] == pytest.approx(29745.6)
+    # request rate = output tokens/s / mean output tokens per sample; limits named, not measured
+    assert interactive["request_rate_rps"] == pytest.approx(29745.6 / 294)
+    assert server["prompt_type"].endswith(";p99-limits:ttft=2s,tpot=0.2s")
+    assert interactive["prompt_type"].endswith(";p99-limits:ttft=0.45s,tpot=0.04s")
+    assert interactive.get("ttft_p99_s") is None and interactive.get("tpot_p99_s") is None
     assert Counter(r["mode"] for r in output.rows).keys() == {"offline", "serving"}
 
 

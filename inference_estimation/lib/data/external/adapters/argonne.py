@@ -27,7 +27,8 @@ Semantics (see the comments next to each conversion):
 * ``Latency`` is seconds for the whole batch, prefill + decode -> ``e2e_latency_s``.
 * ``Throughput`` counts INPUT + OUTPUT tokens of the whole batch per second (verified:
   Throughput x Latency = 2 x L x batch for every non-llama.cpp row; the benchmark scripts compute
-  ``batch * (input_len + output_len) / latency``) -> ``total_throughput_tok_s``, never output.
+  ``batch * (input_len + output_len) / latency``) -> ``total_throughput_tok_s``; the output
+  share of the same run, ``batch * output_len / latency``, -> ``output_throughput_tok_s``.
 * llama.cpp rows come from ``llama-bench -p L -n L -pg L,L -b B``: ONE sequence; ``-b`` is the
   logical prompt-processing chunk (n_batch), not concurrent sequences (Throughput x Latency = 2 x L
   for every B). They map to ``batch_size=1``; the four n_batch variants of a point are one
@@ -376,6 +377,10 @@ class ArgonneLLMInferenceBenchAdapter(Adapter):
             "ttft_s": rec.get("ttft") if rec["output"] == 1 else None,
             # Throughput: input + output tokens of the whole batch per second -> total, not output.
             "total_throughput_tok_s": throughput or None,
+            # The output share of the same run: batch x output tokens / latency (= Throughput x
+            # output / (input + output), the scripts' own formula), so the row also states the
+            # output throughput the predictors answer.
+            "output_throughput_tok_s": batch * rec["output"] / latency if latency else None,
             "n_trials": 1 if single_stream else None,  # llama-bench -r 1; others not stated
             "power_source": "none",
             "measured_at": self.measured_at,

@@ -34,12 +34,13 @@ Semantics of the two tests (llama-bench):
 * ``tg N`` (text_generation): N tokens are generated one at a time from an empty context (no
   prompt) and tokens/s = N / generation time. -> decode: ``output_tokens = N``,
   ``output_throughput_tok_s = tok/s``, ``tpot_s = 1 / (tok/s)`` (mean time per generated token,
-  over a context growing from 0 to N). ``input_tokens`` is null: the prompt length is 0, and the
-  record only accepts positive lengths (null = no prompt phase measured).
+  over a context growing from 0 to N). ``input_tokens = 0``: the prompt is empty (the record's
+  0 = no prompt, null = not known).
 * ``pp N`` (prompt_processing): one N-token prompt is evaluated and tokens/s = N / prompt time.
   -> prefill: ``input_tokens = N``, ``ttft_s = N / (tok/s)``. That is the prefill TIME of the
   prompt derived from the throughput, not a TTFT measured by a client (no sampling, no
-  scheduling or network); ``output_tokens`` stays null (nothing is generated).
+  scheduling or network); ``output_tokens = 1`` (the forward pass yields one token) and
+  ``e2e_latency_s = ttft_s``.
 
 Both: ``batch_size = 1``, ``mode = offline``, ``engine = llama.cpp`` (build not stated -> no
 version), ``tensor_parallel = 1`` (llama.cpp splits LAYERS across GPUs -- pipeline-style, not
@@ -67,6 +68,12 @@ README_SHA256 = "1222c372f95d48c023dc738bb4578e6c02eee7dd308ee564d6b05ce688604d1
 README_URL = f"https://raw.githubusercontent.com/{REPOSITORY}/{COMMIT}/{README_FILE}"
 #: Columns of the long-format rows, in the derived CSV's order (both read paths yield these).
 LONG_COLUMNS = ("section", "gpu", "num_gpus", "model", "quantization", "test", "num_tokens", "tokens_per_s", "oom")
+#: llama-bench test -> ``prompt_type``: what the row's workload is (the record says it too:
+#: tg rows have 0 input tokens, pp rows 1 output token).
+PROMPT_TYPES = {
+    "tg": "llama-bench-tg: decode from an empty prompt, batch 1",
+    "pp": "llama-bench-pp: prefill of the prompt, 1 output token, batch 1",
+}
 #: The README section whose tables are read (a level-3 heading, e.g. "### LLaMA 3 🦙🦙🦙:"); the
 #: model family its "Model" cells ("8B Q4_K_M") belong to.
 README_SECTION = re.compile(r"LLaMA 3(?![\d.])")
@@ -311,13 +318,17 @@ class LlamaCppGpuBenchAdapter(Adapter):
             "weight_source": "pretrained",
             "mode": "offline",
             "batch_size": 1,  # llama-bench runs one sequence
-            "prompt_type": f"llama-bench-{test}",
+            "prompt_type": PROMPT_TYPES[test],
             "power_source": "none",
         }
         if test == "tg":
-            row["output_tokens"] = num_tokens  # tokens generated; no prompt (input_tokens null)
+            # A decode from an empty context: no prompt (0 input tokens), N generated tokens.
+            row["input_tokens"] = 0
+            row["output_tokens"] = num_tokens
         else:
-            row["input_tokens"] = num_tokens  # prompt length; nothing generated (output_tokens null)
+            # A prefill of the N-token prompt; the test's one forward pass yields one token.
+            row["input_tokens"] = num_tokens
+            row["output_tokens"] = 1
 
         if raw["oom"].strip().lower() == "true":
             row["status"] = "oom"
@@ -339,8 +350,10 @@ class LlamaCppGpuBenchAdapter(Adapter):
             row["tpot_s"] = 1.0 / tok_s
         else:
             # Prompt tokens/s -> time to process the whole prompt (s): a prefill time, not a
-            # client-measured TTFT.
+            # client-measured TTFT. With one output token the whole run is that prefill
+            # (e2e = ttft + (1 - 1) tpot).
             row["ttft_s"] = num_tokens / tok_s
+            row["e2e_latency_s"] = row["ttft_s"]
         return row
 
 

@@ -11,10 +11,20 @@ Semantics (see the comments next to each conversion):
 * ``Performance_Result`` in ``Tokens/s`` is the OUTPUT tokens per second of the WHOLE system under
   test, so it maps to ``output_throughput_tok_s`` with ``device_count`` = accelerators per node x
   nodes. Rows reported in Samples/s, Queries/s or Latency (ms) are rejected (not tokens/s).
-* Offline -> ``mode=offline``; Server and Interactive -> ``mode=serving`` (requests arrive by a
-  Poisson process under TTFT/TPOT limits set by the MLPerf rules; the limits and the achieved rate
-  are not in this file). Batch size, input and output lengths, concurrency and request rate are
-  NOT given (prompts are real datasets with variable lengths) -- they stay null.
+* Workload (:data:`WORKLOADS`): each benchmark runs a fixed dataset, so its mean input and output
+  tokens per sample come from the MLPerf rules and reference implementation (cited per figure;
+  "not verified" where no primary source states it). ``input_tokens``/``output_tokens`` are those
+  means, rounded.
+* Offline -> ``mode=offline``, ``batch_size`` null: every query is issued at once and the engine
+  forms its own batches, so the batch is the engine's saturation batch (what the scheduler model
+  derives from the engine's limits). ``output_throughput_tok_s`` is the saturation throughput of
+  the whole system (``throughput_scope = system``).
+* Server and Interactive -> ``mode=serving``: Poisson arrivals, and the result is the highest
+  throughput whose p99 TTFT and p99 TPOT meet the scenario's limits. ``request_rate_rps`` =
+  achieved output tokens/s ÷ the benchmark's mean output tokens per sample (the completed-request
+  rate the throughput implies; the convention of this adapter). The limits are not measured
+  values, so they go into ``prompt_type`` (``...;p99-limits:ttft=2s,tpot=0.2s``), never into
+  ``ttft_p99_s``/``tpot_p99_s``.
 * ``Power_Result`` in Watts (MLPerf Power) is the average WALL power of the whole system ->
   ``power_source=wall``, ``power_scope=system``.
 * ``prompt_type`` names the round, benchmark, scenario and submission ID
@@ -23,15 +33,22 @@ Semantics (see the comments next to each conversion):
   (the staging layer requires a unique workload point per run; these rows have no batch size or
   lengths that would otherwise tell them apart).
 * ``tensor_parallel`` is not published; it is left unset (the record then defaults to 1).
+* ``node_count`` = ``Nodes``; ``device_count`` = accelerators per node x nodes (several nodes is
+  not a plain deployment: such rows stay in the warehouse and label nothing).
+* ``dtype``: ``weight_data_types`` through the one vocabulary
+  (:func:`~inference_estimation.lib.catalog.vocabulary.normalize_dtype`): ``fp4``/``mxfp4``/``nvfp4``
+  are FP4; ``weight_dtype`` keeps a 4-bit variant's own name (``mxfp4``).
 """
 
 from __future__ import annotations
 
 import re
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from inference_estimation.lib.catalog.vocabulary import BYTES_PER_ELEMENT, normalize_dtype
 from inference_estimation.lib.data.external.base import Adapter, AdapterOutput, RemoteFile
 
 #: (round, file inside the dataset folder, commit it was taken from, snapshot date).
@@ -76,13 +93,106 @@ USED_MODELS = {
 MODIFIED_USED_MODELS = {"llama3_1-405b_finetuned", "llama3_1-405b_pruned"}
 _MODIFIED_PLATFORM = re.compile(r"pruned|sparse", re.IGNORECASE)
 
-#: ``weight_data_types`` -> record dtype. The file states the WEIGHT precision only; it is used
-#: for ``dtype`` too (the compute precision is not published). 4-bit floats (NVFP4 "fp4", OCP
-#: "mxfp4") have no record dtype: they map to ``int4`` (same 0.5 byte per weight, which is what
-#: the roofline features use) and ``weight_dtype`` keeps the original name.
-_DTYPES = {"fp32": "float32", "fp16": "float16", "bf16": "bfloat16", "fp8": "fp8", "int8": "int8",
-           "int4": "int4", "uint4": "int4", "fp4": "int4", "mxfp4": "int4"}
-_WEIGHT_DTYPES = {"uint4": "int4", "fp4": "fp4", "mxfp4": "mxfp4"}
+#: ``weight_data_types`` spellings the vocabulary does not list (MLPerf's own) -> its spelling. The
+#: file states the WEIGHT precision only; it is used for ``dtype`` too (the compute precision is
+#: not published).
+_MLPERF_DTYPE_SPELLINGS = {"uint4": "int4"}
+
+
+@dataclass(frozen=True)
+class Workload:
+    """One MLPerf LLM benchmark's workload: dataset, mean tokens per sample and latency limits.
+
+    Attributes:
+        dataset: the prompt set (and its sample count) of the closed division.
+        input_tokens: mean prompt tokens per sample (rounded).
+        output_tokens: mean generated tokens per sample (rounded).
+        server_limits_s: (p99 TTFT, p99 TPOT) limits of the Server scenario, seconds (None: none).
+        interactive_limits_s: the same for the Interactive scenario (None: no such scenario).
+        source: where each figure comes from.
+    """
+
+    dataset: str
+    input_tokens: int
+    output_tokens: int
+    server_limits_s: tuple[float, float] | None
+    interactive_limits_s: tuple[float, float] | None
+    source: str
+
+
+#: Benchmark family (the ``Model`` name without ``-99``/``-99.9``/``-edge``) -> its workload.
+#: Citations: "rules" = mlcommons/inference_policies ``inference_rules.adoc`` @c58dbd6d (v4.1) and
+#: @dff5f517 (v5.1 benchmarks); "checker" = mlcommons/inference ``tools/submission/
+#: submission_checker.py`` at v4.1 (379ee534) / v5.1 (75f297d4); "README" = the reference
+#: implementation's ``language/<model>/README.md``. Output means are the checker's
+#: ``tokens_per_sample`` reference (submissions must be within 0.9-1.1x of it). No primary source
+#: publishes a MEAN INPUT length for any of these datasets: every input figure below is marked
+#: "not verified" and says what it rests on.
+WORKLOADS: dict[str, Workload] = {
+    "gptj": Workload(
+        dataset="CNN/DailyMail v3.0.0 validation, 13,368 samples (rules; max_seq_len 2048, max 128 new tokens)",
+        # input: not verified -- CNN/DailyMail articles average 781 tokens (See et al. 2017, "Get To
+        # The Point", Table 1; word tokens, before GPT-J's BPE and the instruction template).
+        input_tokens=781,
+        # output: not verified -- the checker bounds the SUM of generated characters (GEN_LEN
+        # 4,016,878 over 13,368 samples = 300 chars/sample); at ~4 characters per BPE token that is
+        # ~75 tokens (beam search 4, min 30, max 128 new tokens per the rules).
+        output_tokens=75,
+        server_limits_s=(20.0, 20.0),  # rules: 20 s per sample (one latency bound; no separate TPOT)
+        interactive_limits_s=None,
+        source="rules @c58dbd6d; checker v4.1; input: See et al. 2017 (not verified)"),
+    "llama2-70b": Workload(
+        dataset="OpenOrca GPT-4 split, 24,576 samples, prompts <= 1,024 tokens (README; processorca.py --seqlen_limit=1024)",
+        # input: not verified -- no published mean; the dataset keeps prompts of at most 1,024
+        # Llama-2 tokens (system prompt + question). 500 is a mid-range estimate, not a measurement.
+        input_tokens=500,
+        output_tokens=294,  # checker: tokens_per_sample 294.45
+        server_limits_s=(2.0, 0.2),  # rules: TTFT 2000 ms, TPOT 200 ms (p99)
+        interactive_limits_s=(0.45, 0.04),  # v5.1 rules: TTFT 450 ms, TPOT 40 ms (p99)
+        source="rules @dff5f517; checker v5.1 tokens_per_sample 294.45; input not verified (estimate)"),
+    "mixtral-8x7b": Workload(
+        dataset="5k OpenOrca + 5k GSM8K + 5k MBXP = 15,000 samples (README)",
+        # input: not verified -- no published mean (short OpenOrca/GSM8K/MBXP prompts; estimate).
+        input_tokens=400,
+        output_tokens=145,  # checker: tokens_per_sample 145.9 (v4.1) / 144.84 (v5.1)
+        server_limits_s=(2.0, 0.2),  # rules: TTFT 2000 ms, TPOT 200 ms (p99)
+        interactive_limits_s=None,
+        source="README; checker v4.1/v5.1; input not verified (estimate)"),
+    "llama3.1-405b": Workload(
+        dataset="LongBench, LongDataCollections, Ruler and GovReport subset, 8,313 samples (README)",
+        # input: not verified -- the MLCommons v5.0 LLM task-force article (mlcommons.org/2025/04/
+        # llm-inference-v5) describes long-context prompts averaging about 9,400 tokens.
+        input_tokens=9400,
+        output_tokens=685,  # README/checker: tokens_per_sample 684.68
+        server_limits_s=(6.0, 0.175),  # rules: TTFT 6000 ms, TPOT 175 ms (p99)
+        interactive_limits_s=(4.5, 0.08),  # rules: TTFT 4500 ms, TPOT 80 ms (p99)
+        source="README; rules @dff5f517; input: MLCommons v5.0 article (not verified)"),
+    "llama3.1-8b": Workload(
+        dataset="CNN/DailyMail v3.0.0, 13,368 samples datacenter / 5,000 edge (rules)",
+        # input: not verified -- as GPT-J (781-token articles, See et al. 2017) in the Llama 3
+        # chat template (PREPROCESSING.md, max_length 2048).
+        input_tokens=781,
+        # output: not verified -- the checker bounds generated characters (8,167,644 over 13,368
+        # samples = 611 chars/sample), which at >= 4.8 chars/token is the 128-token cap.
+        output_tokens=128,
+        server_limits_s=(2.0, 0.1),  # rules: TTFT 2000 ms, TPOT 100 ms (p99)
+        interactive_limits_s=(0.5, 0.03),  # rules: TTFT 500 ms, TPOT 30 ms (p99)
+        source="rules @dff5f517; checker v5.1; input not verified"),
+    "deepseek-r1": Workload(
+        dataset="mlperf_deepseek_r1: AIME, MATH500, GPQA, MMLU-Pro, LiveCodeBench, 4,388 samples (README)",
+        # input: not verified -- no published mean (single-question reasoning prompts; estimate).
+        input_tokens=800,
+        output_tokens=3950,  # checker: tokens_per_sample 3949.648
+        server_limits_s=(2.0, 0.08),  # v5.1 rules: TTFT 2000 ms, TPOT 80 ms (p99)
+        interactive_limits_s=None,  # none in v5.1
+        source="rules @dff5f517; checker v5.1; input not verified (estimate)"),
+}
+
+
+def benchmark_family(benchmark: str) -> str:
+    """``llama2-70b-99.9`` -> ``llama2-70b``; ``llama3.1-8b-edge`` -> ``llama3.1-8b``."""
+    return re.sub(r"-edge$", "", re.sub(r"-99(\.9)?$", "", benchmark))
+
 
 #: Accelerator spelling (a regex on MLPerf's ``Accelerator``) -> a spelling the catalog resolves
 #: (nvidia-smi / rocm-smi product names where known). Order matters: GH200 before H200, GB200
@@ -152,13 +262,18 @@ def parse_engine(software: str) -> tuple[str | None, str | None]:
 
 
 def _dtypes(raw: Any, used_model: str) -> tuple[str | None, str | None]:
+    """(dtype, weight_dtype) in the one vocabulary; (None, None) when the precision is unknown."""
     key = str(raw or "").strip().lower()
     if key in ("", "unset"):
         # Krai's open-division rows leave the field UNSET but name the precision in the model.
         key = "fp8" if "fp8" in used_model.lower() else ""
-    if key not in _DTYPES:
+    if not key:
         return None, None
-    return _DTYPES[key], _WEIGHT_DTYPES.get(key, _DTYPES[key])
+    dtype = normalize_dtype(_MLPERF_DTYPE_SPELLINGS.get(key, key))
+    if dtype not in BYTES_PER_ELEMENT:
+        return None, None
+    # A 4-bit float variant keeps its own name as the weight dtype (mxfp4); others are canonical.
+    return dtype, (key if dtype == "fp4" and key != "fp4" else dtype)
 
 
 def _count(value: Any) -> int | None:
@@ -264,6 +379,7 @@ class MLPerfInferenceAdapter(Adapter):
         if not out.first_time(identity, "duplicate: same system and result under the -99 and -99.9 accuracy targets"):
             return
 
+        workload = WORKLOADS[benchmark_family(benchmark)]
         row: dict[str, Any] = {
             "source": self.source,
             "model_key": model,
@@ -278,13 +394,23 @@ class MLPerfInferenceAdapter(Adapter):
             # Offline: all queries issued at once, the system batches freely -> offline.
             # Server / Interactive: Poisson arrivals under latency limits -> serving.
             "mode": "offline" if scenario == "Offline" else "serving",
-            "prompt_type": f"mlperf/{round_name}/{benchmark}/{scenario.lower()}/{raw.get('ID')}",
+            "prompt_type": f"mlperf/{round_name}/{benchmark}/{scenario.lower()}/{raw.get('ID')}"
+                           + _limits_label(workload, scenario),
+            # The benchmark's dataset means (WORKLOADS); offline batch null = the engine's own
+            # saturation batch.
+            "input_tokens": workload.input_tokens,
+            "output_tokens": workload.output_tokens,
+            "node_count": nodes,
             # Tokens/s = generated (output) tokens per second of the whole system, all devices.
             "output_throughput_tok_s": throughput,
+            "throughput_scope": "system",
             "power_source": "none",
             "measured_at": date,
             "status": "ok",
         }
+        if scenario != "Offline":
+            # Completed requests/s implied by the throughput: output tokens/s / mean output tokens.
+            row["request_rate_rps"] = throughput / workload.output_tokens
         if power is not None and power > 0:
             # MLPerf Power: average wall power of the whole system (hosts, fans, all accelerators)
             # measured by an approved analyzer during the performance run, in watts.
@@ -294,6 +420,14 @@ class MLPerfInferenceAdapter(Adapter):
             # J per output token = W / (output tokens/s); same run, same scope (whole system).
             row["energy_per_output_token_j"] = power / throughput
         out.rows.append(row)
+
+
+def _limits_label(workload: Workload, scenario: str) -> str:
+    """``;p99-limits:ttft=2s,tpot=0.2s`` for a Server/Interactive row ("" offline or without limits)."""
+    limits = {"Server": workload.server_limits_s, "Interactive": workload.interactive_limits_s}.get(scenario)
+    if limits is None:
+        return ""
+    return f";p99-limits:ttft={limits[0]:g}s,tpot={limits[1]:g}s"
 
 
 def _float(value: Any) -> float | None:

@@ -2,6 +2,30 @@
 
 Reads ``public/data/index.json`` and ``public/data/tasks/<task>.json`` of github
 ml-energy/leaderboard at the commit pinned in ``pins/v3.json``.
+
+What a row states (the conventions of this adapter):
+
+* **TPOT is the median ITL.** ``median_itl_ms`` is the median client-side gap between successive
+  output tokens, pooled over every request of the run (multi-token chunks split evenly; the
+  ``mlenergy-data`` toolkit's definition). With all requests submitted at once and at most
+  ``max_num_seqs`` running, almost every gap is one engine step decoding the running batch, so the
+  median gap is the decode step time at the measured average running batch ``avg_batch_size``.
+  It is stored as ``tpot_s`` with ``latency_statistic = "p50"`` (a median, not a mean); the p50,
+  p90 and p99 ITL stay in ``itl_p50_s``/``itl_p90_s``/``itl_p99_s``.
+* **The running batch.** ``mode = serving``; ``concurrency`` = ``max_num_seqs``, the knob the
+  benchmark sweeps (the most requests vLLM runs at once); ``batch_size`` = ``avg_batch_size``
+  rounded, the MEASURED time-mean of running requests over the steady state (vLLM's
+  ``num_requests_running`` gauge). The leaderboard keeps only runs with ``avg_batch_size >=
+  0.85 max_num_seqs``, so the two are close; ``batch_size`` is the batch the median ITL was
+  measured at.
+* **Workload.** ``output_tokens`` = ``avg_output_len`` (mean output tokens per request, not
+  forced). ``input_tokens`` is null: the benchmark publishes no prompt-length statistic per task
+  (the leaderboard JSON carries only output-length histograms; the prompts are whole datasets
+  named per task, e.g. GPQA diamond, Arena chats, Sourcegraph FIM completions), so rows that need
+  the prompt length (TTFT, e2e) cannot use these rows, and the usage report counts them under
+  "no input length".
+* Output throughput (steady state, whole server) and energy per output token (all GPUs) as
+  published.
 """
 
 from __future__ import annotations
@@ -22,6 +46,7 @@ from inference_estimation.lib.data.external.adapters.mlenergy.common import (
     num,
     pinned_files,
 )
+from inference_estimation.lib.catalog.vocabulary import canonical_dtype
 from inference_estimation.lib.data.external.base import Adapter, AdapterOutput
 
 #: v3 ``gpu_model`` -> the name nvidia-smi reports (what the catalog resolves). The leaderboard's
@@ -31,9 +56,11 @@ V3_GPU_NAMES = {"H100": "NVIDIA H100 80GB HBM3", "B200": "NVIDIA B200"}
 #: v3 ``weight_precision`` -> (dtype, weight_dtype). The record's dtype is the weight precision
 #: class (features use it for bytes per weight). FP8 checkpoints run W8A8 FP8 in vLLM.
 #: ``mxfp4`` (gpt-oss only) is the OCP microscaling 4-bit float (E2M1 + a shared 8-bit scale per
-#: 32 values, ~4.25 bits/weight) on the MoE expert weights; the record has no fp4 value, so it maps
-#: to the 4-bit class ``int4`` (0.5 byte/weight). Attention weights and activations stay bf16.
-V3_PRECISIONS = {"bfloat16": ("bfloat16", "bfloat16"), "fp8": ("fp8", "fp8"), "mxfp4": ("int4", "int4")}
+#: 32 values, ~4.25 bits/weight) on the MoE expert weights: canonical ``fp4`` (the vocabulary's
+#: 4-bit float, so FP4 peaks apply where the device has FP4 tensor cores); ``weight_dtype`` keeps
+#: the variant. Attention weights and activations stay bf16.
+V3_PRECISIONS = {name: (canonical_dtype(name, "weight_precision"), name if name == "mxfp4" else canonical_dtype(name))
+                 for name in ("bfloat16", "fp8", "mxfp4")}
 
 
 class MLEnergyV3Adapter(Adapter):
@@ -114,19 +141,23 @@ class MLEnergyV3Adapter(Adapter):
             # All requests of the task are submitted to an OpenAI-compatible vLLM server and it is
             # measured at steady state with at most max_num_seqs running: a serving run.
             "mode": "serving",
-            # max_num_seqs: the configured maximum running batch. Only runs whose measured steady-state
-            # average batch is >= 0.85 x max_num_seqs pass the leaderboard's stability filter.
-            "batch_size": count(c.get("max_num_seqs")),
-            # avg_batch_size: measured mean number of requests running concurrently at steady state.
-            "concurrency": count(c.get("avg_batch_size")),
-            "input_tokens": None,  # not published (prompt lengths come from the task dataset)
+            # max_num_seqs: the configured maximum running batch (the swept knob). Only runs whose
+            # measured steady-state average batch is >= 0.85 x max_num_seqs pass the leaderboard's
+            # stability filter.
+            "concurrency": count(c.get("max_num_seqs")),
+            # avg_batch_size: measured time-mean of running requests at steady state -- the batch the
+            # median ITL below was measured at (module docstring).
+            "batch_size": count(c.get("avg_batch_size")),
+            "input_tokens": None,  # not published per task (module docstring)
             # avg_output_len: mean output tokens per request (not forced; reasoning tasks run to ~8k).
             "output_tokens": count(c.get("avg_output_len")),
             "prompt_type": task,
             "output_throughput_tok_s": throughput,
-            # *_itl_ms: inter-token latency percentiles in ms (chunked-prefill zero-ITL entries smoothed
-            # by the toolkit) -> seconds. p95 has no record field. tpot_s stays null: the export has
-            # the median, not the mean, time per output token.
+            # median_itl_ms = the decode step time at the running batch -> tpot_s, a median
+            # (latency_statistic p50). *_itl_ms percentiles in ms (chunked-prefill zero-ITL entries
+            # smoothed by the toolkit) -> seconds; p95 has no record field.
+            "tpot_s": ms_to_s(c.get("median_itl_ms")),
+            "latency_statistic": "p50",
             "itl_p50_s": ms_to_s(c.get("median_itl_ms")),
             "itl_p90_s": ms_to_s(c.get("p90_itl_ms")),
             "itl_p99_s": ms_to_s(c.get("p99_itl_ms")),
