@@ -84,6 +84,6 @@ def usage_markdown(report: pd.DataFrame) -> str:
 
 
 def usage_totals(report: pd.DataFrame) -> dict[str, dict[str, int]]:
-    """target -> {present, usable, used} summed over sources (for metadata and CLI lines)."""
+    """Target -> {present, usable, used} summed over sources (for metadata and CLI lines)."""
     grouped = report.groupby("target")[["present", "usable", "used"]].sum()
     return {target: {k: int(v) for k, v in row.items()} for target, row in grouped.iterrows()}

@@ -29,7 +29,6 @@ import pandas as pd
 from catboost import CatBoostRegressor, Pool
 
 from inference_estimation import constants
-from inference_estimation.lib.physics import usability
 from inference_estimation.lib.ml.performance_model import (
     PRIMITIVES,
     TIME_PRIMITIVES,
@@ -38,6 +37,7 @@ from inference_estimation.lib.ml.performance_model import (
     primitive_labels,
     summarize_kinds,
 )
+from inference_estimation.lib.physics import usability
 from inference_estimation.lib.physics.features import CATEGORICAL_FEATURES, FEATURE_COLUMNS, MODEL_FEATURES
 
 #: How e2e-only rows are split into prefill and decode labels (see lib.ml.performance_model). On the

@@ -35,12 +35,14 @@ REPORT_TARGETS = ("ttft_s", "tpot_s", "e2e_latency_s", "output_throughput_tok_s"
                   "energy_per_output_token_j", "peak_memory_gb")
 #: target -> the workload lengths it needs: ``input`` (prompt tokens, 0 allowed) and/or ``output``.
 #: TTFT is a prefill of the prompt; TPOT a decode step (its context may be unknown, but not how
-#: many tokens were generated); e2e, throughput and memory need both; power needs neither.
+#: many tokens were generated); e2e and memory need both. A throughput without a prompt length is
+#: read as decode-only (``tpot = batch / throughput``, the performance model's convention), so it
+#: needs the output length only; power needs neither.
 WORKLOAD_NEEDS: dict[str, tuple[str, ...]] = {
     "ttft_s": ("input",),
     "tpot_s": ("output",),
     "e2e_latency_s": ("input", "output"),
-    "output_throughput_tok_s": ("input", "output"),
+    "output_throughput_tok_s": ("output",),
     "avg_power_w": (),
     "energy_per_output_token_j": ("output",),
     "peak_memory_gb": ("input", "output"),

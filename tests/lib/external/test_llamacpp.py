@@ -9,7 +9,11 @@ import pytest
 from benchmark_jobs.schema import POINT_KEY_FIELDS
 from inference_estimation.lib.catalog import load_catalog
 from inference_estimation.lib.data.external.adapters import llamacpp
-from inference_estimation.lib.data.external.adapters.llamacpp import CSV_FILE, PROMPT_TYPES, LlamaCppGpuBenchAdapter
+from inference_estimation.lib.data.external.adapters.llamacpp import (
+    CSV_FILE,
+    PROMPT_TYPES,
+    LlamaCppGpuBenchAdapter,
+)
 from inference_estimation.lib.data.external.canonical import to_records
 from tests.conftest import EXTERNAL_DATA_DIR
 

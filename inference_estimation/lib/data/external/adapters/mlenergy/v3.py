@@ -33,6 +33,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from inference_estimation.lib.catalog.vocabulary import canonical_dtype
 from inference_estimation.lib.data.external.adapters.mlenergy.common import (
     DIFFUSION_REASON,
     DUPLICATE_REASON,
@@ -46,7 +47,6 @@ from inference_estimation.lib.data.external.adapters.mlenergy.common import (
     num,
     pinned_files,
 )
-from inference_estimation.lib.catalog.vocabulary import canonical_dtype
 from inference_estimation.lib.data.external.base import Adapter, AdapterOutput
 
 #: v3 ``gpu_model`` -> the name nvidia-smi reports (what the catalog resolves). The leaderboard's
