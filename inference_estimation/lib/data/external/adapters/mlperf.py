@@ -113,7 +113,7 @@ class Workload:
     """
 
     dataset: str
-    input_tokens: int
+    input_tokens: int | None
     output_tokens: int
     server_limits_s: tuple[float, float] | None
     interactive_limits_s: tuple[float, float] | None
@@ -126,8 +126,9 @@ class Workload:
 #: submission_checker.py`` at v4.1 (379ee534) / v5.1 (75f297d4); "README" = the reference
 #: implementation's ``language/<model>/README.md``. Output means are the checker's
 #: ``tokens_per_sample`` reference (submissions must be within 0.9-1.1x of it). No primary source
-#: publishes a MEAN INPUT length for any of these datasets: every input figure below is marked
-#: "not verified" and says what it rests on.
+#: publishes a MEAN INPUT length for any of these datasets: where a secondary figure exists (CNN/
+#: DailyMail's article length) it is used and marked "not verified"; elsewhere the input length is
+#: unknown (null) and the rows train nothing that needs it (the usage report counts them).
 WORKLOADS: dict[str, Workload] = {
     "gptj": Workload(
         dataset="CNN/DailyMail v3.0.0 validation, 13,368 samples (rules; max_seq_len 2048, max 128 new tokens)",
@@ -144,29 +145,28 @@ WORKLOADS: dict[str, Workload] = {
     "llama2-70b": Workload(
         dataset="OpenOrca GPT-4 split, 24,576 samples, prompts <= 1,024 tokens (README; processorca.py --seqlen_limit=1024)",
         # input: not verified -- no published mean; the dataset keeps prompts of at most 1,024
-        # Llama-2 tokens (system prompt + question). 500 is a mid-range estimate, not a measurement.
-        input_tokens=500,
+        # Llama-2 tokens (system prompt + question). Left unknown rather than guessed.
+        input_tokens=None,
         output_tokens=294,  # checker: tokens_per_sample 294.45
         server_limits_s=(2.0, 0.2),  # rules: TTFT 2000 ms, TPOT 200 ms (p99)
         interactive_limits_s=(0.45, 0.04),  # v5.1 rules: TTFT 450 ms, TPOT 40 ms (p99)
-        source="rules @dff5f517; checker v5.1 tokens_per_sample 294.45; input not verified (estimate)"),
+        source="rules @dff5f517; checker v5.1 tokens_per_sample 294.45; input unknown"),
     "mixtral-8x7b": Workload(
         dataset="5k OpenOrca + 5k GSM8K + 5k MBXP = 15,000 samples (README)",
-        # input: not verified -- no published mean (short OpenOrca/GSM8K/MBXP prompts; estimate).
-        input_tokens=400,
+        # input: no published mean (short OpenOrca/GSM8K/MBXP prompts): left unknown.
+        input_tokens=None,
         output_tokens=145,  # checker: tokens_per_sample 145.9 (v4.1) / 144.84 (v5.1)
         server_limits_s=(2.0, 0.2),  # rules: TTFT 2000 ms, TPOT 200 ms (p99)
         interactive_limits_s=None,
-        source="README; checker v4.1/v5.1; input not verified (estimate)"),
+        source="README; checker v4.1/v5.1; input unknown"),
     "llama3.1-405b": Workload(
         dataset="LongBench, LongDataCollections, Ruler and GovReport subset, 8,313 samples (README)",
-        # input: not verified -- the MLCommons v5.0 LLM task-force article (mlcommons.org/2025/04/
-        # llm-inference-v5) describes long-context prompts averaging about 9,400 tokens.
-        input_tokens=9400,
+        # input: no mean found in a primary source we could read (long-context prompts): unknown.
+        input_tokens=None,
         output_tokens=685,  # README/checker: tokens_per_sample 684.68
         server_limits_s=(6.0, 0.175),  # rules: TTFT 6000 ms, TPOT 175 ms (p99)
         interactive_limits_s=(4.5, 0.08),  # rules: TTFT 4500 ms, TPOT 80 ms (p99)
-        source="README; rules @dff5f517; input: MLCommons v5.0 article (not verified)"),
+        source="README; rules @dff5f517; input unknown"),
     "llama3.1-8b": Workload(
         dataset="CNN/DailyMail v3.0.0, 13,368 samples datacenter / 5,000 edge (rules)",
         # input: not verified -- as GPT-J (781-token articles, See et al. 2017) in the Llama 3
@@ -180,12 +180,12 @@ WORKLOADS: dict[str, Workload] = {
         source="rules @dff5f517; checker v5.1; input not verified"),
     "deepseek-r1": Workload(
         dataset="mlperf_deepseek_r1: AIME, MATH500, GPQA, MMLU-Pro, LiveCodeBench, 4,388 samples (README)",
-        # input: not verified -- no published mean (single-question reasoning prompts; estimate).
-        input_tokens=800,
+        # input: no published mean (single-question reasoning prompts): left unknown.
+        input_tokens=None,
         output_tokens=3950,  # checker: tokens_per_sample 3949.648
         server_limits_s=(2.0, 0.08),  # v5.1 rules: TTFT 2000 ms, TPOT 80 ms (p99)
         interactive_limits_s=None,  # none in v5.1
-        source="rules @dff5f517; checker v5.1; input not verified (estimate)"),
+        source="rules @dff5f517; checker v5.1; input unknown"),
 }
 
 
