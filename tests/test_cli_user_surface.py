@@ -249,3 +249,15 @@ def test_the_seen_line_gives_each_time_primitive_its_own_counts_when_they_differ
 
     result = {t: {"value": 1.0, "measurements_seen": {"hardware": h, "model": m}} for t, (h, m) in seen.items()}
     assert seen_line(result) == expected
+
+
+def test_output_piped_to_a_reader_that_stops_early_ends_quietly(home):
+    # `inference-estimation catalog | head -1`: the reader is gone before the command writes
+    read, write = os.pipe()
+    os.close(read)
+    env = {k: v for k, v in os.environ.items() if k != "INFERENCE_ESTIMATION_HOME"}
+    run = subprocess.run([sys.executable, "-m", "inference_estimation.cli", "catalog", "--home", str(home)],
+                         stdout=write, stderr=subprocess.PIPE, text=True, timeout=180, env=env)
+    os.close(write)
+    assert "Traceback" not in run.stderr and "BrokenPipeError" not in run.stderr, run.stderr
+    assert run.returncode == 0
