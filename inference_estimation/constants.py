@@ -18,6 +18,10 @@ TARGET_UNITS = {
     "peak_memory_gb": "GB", "avg_power_w": "W", "energy_per_output_token_j": "J/token",
 }
 
+#: Accelerators one node holds when its catalog entry names no ``devices_per_node`` (the common
+#: 8-GPU server: HGX/DGX, MI300X platforms, Gaudi boxes).
+DEFAULT_DEVICES_PER_NODE = 8
+
 #: Share of a device's memory a benchmark may plan to use (weights + KV + activations).
 USABLE_MEMORY_FRACTION = 0.8
 #: Multiplier on weights + KV cache for activations, allocator slack and the runtime itself.

@@ -58,8 +58,9 @@ Q = ("--input-tokens", "1024", "--output-tokens", "256")
 def test_a_setup_that_does_not_fit_is_refused_with_the_fewest_devices_not_answered(home):
     out = _cli("predict", "--model", "deepseek-r1", "--hardware", "H100", "--batch-size", "1", *Q, home=home)
     assert out.returncode == 3, out.stderr
-    assert "refused: does not fit: deepseek-r1 in bfloat16 on 1 x nvidia-h100-sxm-80gb" in out.stdout
-    assert "the fewest nvidia-h100-sxm-80gb devices that fit it at bfloat16 are 32" in out.stdout
+    # in the dtype it was released in (fp8), which the H100 runs
+    assert "refused: does not fit: deepseek-r1 in fp8 on 1 x nvidia-h100-sxm-80gb" in out.stdout
+    assert "the fewest nvidia-h100-sxm-80gb devices that fit it at fp8 are 16" in out.stdout
     assert "tpot_s" not in out.stdout
     as_json = _cli("predict", "--model", "llama-3.1-70b", "--hardware", "H100", "--batch-size", "1", *Q,
                    "--format", "json", home=home)
@@ -157,7 +158,10 @@ def test_batch_files_refuse_rows_and_report_bad_rows_one_line_each(home, tmp_pat
     result = pd.read_csv(out, keep_default_na=False)
     assert result["refusal"].str.startswith("does not fit").tolist() == [True, False, False]
     assert result.loc[0, "tpot_s"] == "" and float(result.loc[2, "tpot_s"]) > 0
-    assert result["resolved_engine"].tolist() == ["vllm"] * 3 and result["resolved_dtype"].tolist() == ["bfloat16"] * 3
+    # each model in the dtype it was released in (deepseek-r1: fp8), and the notes say so
+    assert result["resolved_engine"].tolist() == ["vllm"] * 3
+    assert result["resolved_dtype"].tolist() == ["fp8", "bfloat16", "bfloat16"]
+    assert result["notes"].str.contains("its catalog default_dtype").all()
     bad = tmp_path / "bad.csv"
     bad.write_text("model,hardware,batch_size,input_tokens,output_tokens,dtype\n"
                    "llama-3.1-8b,H100,1.5,512,128,\nllama-3.1-8b,H100,1,512,128,banana\n")
@@ -245,3 +249,15 @@ def test_the_seen_line_gives_each_time_primitive_its_own_counts_when_they_differ
 
     result = {t: {"value": 1.0, "measurements_seen": {"hardware": h, "model": m}} for t, (h, m) in seen.items()}
     assert seen_line(result) == expected
+
+
+def test_output_piped_to_a_reader_that_stops_early_ends_quietly(home):
+    # `inference-estimation catalog | head -1`: the reader is gone before the command writes
+    read, write = os.pipe()
+    os.close(read)
+    env = {k: v for k, v in os.environ.items() if k != "INFERENCE_ESTIMATION_HOME"}
+    run = subprocess.run([sys.executable, "-m", "inference_estimation.cli", "catalog", "--home", str(home)],
+                         stdout=write, stderr=subprocess.PIPE, text=True, timeout=180, env=env)
+    os.close(write)
+    assert "Traceback" not in run.stderr and "BrokenPipeError" not in run.stderr, run.stderr
+    assert run.returncode == 0

@@ -12,6 +12,7 @@ so a cold ``predict`` imports no Dagster.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from inference_estimation.cli.args import DEFAULTS_HELP, Parser, batch_size_arg, vocabulary_arg
@@ -169,4 +170,9 @@ def main(argv: list[str] | None = None) -> int:
     except CatalogError as exc:  # e.g. `sweep` with a malformed overlay: the file and field, no traceback
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:
+        # the reader went away (`... | head`): what it wanted was printed; no traceback, and stdout
+        # pointed at /dev/null so the interpreter's final flush does not raise again
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 

@@ -20,12 +20,14 @@ from benchmark_jobs.spec import (
     serving_points,
     tabular_points,
 )
+from inference_estimation.constants import DEFAULT_DEVICES_PER_NODE
 from inference_estimation.lib.catalog import CatalogError, HardwareEntry, ModelEntry, SweepEntry
 from inference_estimation.lib.catalog.vocabulary import (
     DEFAULT_CPU_DTYPE,
     DEFAULT_CPU_ENGINE,
     DEFAULT_GPU_DTYPE,
     DEFAULT_GPU_ENGINE,
+    canonical_dtype,
 )
 from inference_estimation.lib.physics.features import model_facts
 from inference_estimation.lib.physics.memory import DEVICE_COUNTS, MemoryFit, fewest_devices, memory_fit
@@ -77,16 +79,34 @@ def point_memory_gb(model: ModelEntry, point: WorkloadPoint, backend: str) -> fl
                       point.input_tokens + point.output_tokens, 1).required_gb
 
 
-def default_engine_dtype(hardware: HardwareEntry) -> tuple[str, str]:
-    """The engine and dtype a question about ``hardware`` means when it names none.
+def default_engine_dtype(hardware: HardwareEntry, model: ModelEntry | None = None) -> tuple[str, str]:
+    """The engine and dtype a question about ``model`` on ``hardware`` means when it names none.
 
-    GPUs and other accelerators: vLLM in bfloat16 (float16 where the device has no bfloat16
-    math, e.g. V100 and T4); CPUs and Apple GPUs: transformers in float32.
+    GPUs and other accelerators: vLLM in the dtype the model was released in (its catalog
+    ``default_dtype``: DeepSeek-R1 in fp8, gpt-oss in fp4) where the device can run it, else
+    bfloat16, else float16 (V100 and T4 have no bfloat16 math); CPUs and Apple GPUs: transformers
+    in float32 (what the transformers backend computes in there).
     """
+    return default_engine_dtype_note(hardware, model)[:2]
+
+
+def default_engine_dtype_note(hardware: HardwareEntry, model: ModelEntry | None = None) -> tuple[str, str, str]:
+    """:func:`default_engine_dtype` with the sentence that says why that dtype was taken."""
     if hardware.kind in ("cpu", "mps"):
-        return DEFAULT_CPU_ENGINE, DEFAULT_CPU_DTYPE
+        released = f" ({model.key} was released in {model.default_dtype})" if model is not None else ""
+        return DEFAULT_CPU_ENGINE, DEFAULT_CPU_DTYPE, (
+            f"dtype {DEFAULT_CPU_DTYPE}: transformers computes in {DEFAULT_CPU_DTYPE} on {hardware.kind}{released}")
+    if model is not None and model.kind == "llm":
+        released = canonical_dtype(model.default_dtype)
+        why_not = dtype_unsupported(hardware, released)
+        if why_not is None:
+            return DEFAULT_GPU_ENGINE, released, (
+                f"dtype {released}: the dtype {model.key} was released in (its catalog default_dtype)")
+        fallback = DEFAULT_GPU_DTYPE if dtype_unsupported(hardware, DEFAULT_GPU_DTYPE) is None else "float16"
+        return DEFAULT_GPU_ENGINE, fallback, (
+            f"dtype {fallback}: {model.key} was released in {released}, which {hardware.key} cannot run ({why_not})")
     dtype = DEFAULT_GPU_DTYPE if dtype_unsupported(hardware, DEFAULT_GPU_DTYPE) is None else "float16"
-    return DEFAULT_GPU_ENGINE, dtype
+    return DEFAULT_GPU_ENGINE, dtype, f"dtype {dtype}: the default on {hardware.kind} hardware"
 
 
 #: Canonical dtype -> (peak-TFLOP/s spec facts of which at least one must be known, what is missing).
@@ -98,7 +118,7 @@ DTYPE_MATH = {
     # and runs on one H100), so bfloat16 math (Ampere/CDNA2 and later) is what they need.
     "fp8": (("peak_tflops_fp8", "peak_tflops_bf16"), "neither FP8 nor bfloat16 math (weight-only FP8 kernels "
             "need Ampere/CDNA2 or later)"),
-    "fp4": (("peak_tflops_fp4", "peak_tflops_fp8", "peak_tflops_bf16"), "neither FP4 nor bfloat16 math "
+    "fp4": (("peak_tflops_fp4", "peak_tflops_bf16"), "neither FP4 nor bfloat16 math "
             "(weight-only FP4 kernels need Ampere/CDNA2 or later)"),
     "int8": (("peak_tflops_fp16", "peak_tflops_bf16"), "no 16-bit math to dequantise int8 weights to"),
     "int4": (("peak_tflops_fp16", "peak_tflops_bf16"), "no 16-bit math to dequantise int4 weights to"),
@@ -153,14 +173,110 @@ def memory_refusal(model_key: str, hardware_key: str, dtype: str, engine: str, p
             f"{context} tokens) needs about {required_gb:.1f} GB of {usable_gb:.1f} GB usable; {hint}")
 
 
+def tensor_parallel_problem(model: ModelEntry, tensor_parallel: int) -> str | None:
+    """Why ``tensor_parallel`` devices cannot shard the model's attention, or None when they can.
+
+    Engines (vLLM, SGLang, TensorRT-LLM) give every device the same number of attention heads, so
+    the device count must divide ``heads``; KV heads are split when there are more of them than
+    devices (the count must divide them) and replicated when there are fewer (the count must be a
+    multiple of them).
+    """
+    a = model.architecture
+    if a is None or tensor_parallel <= 1:
+        return None
+    if a.heads % tensor_parallel:
+        return f"{tensor_parallel} does not divide its {a.heads} attention heads"
+    if tensor_parallel < a.kv_heads and a.kv_heads % tensor_parallel:
+        return f"{tensor_parallel} does not divide its {a.kv_heads} KV heads"
+    if tensor_parallel > a.kv_heads and tensor_parallel % a.kv_heads:
+        return (f"{tensor_parallel} is not a multiple of its {a.kv_heads} KV heads (fewer KV heads than devices "
+                "are replicated, each to the same number of devices)")
+    return None
+
+
+def tensor_parallel_sizes(model: ModelEntry, counts: tuple[int, ...] = DEVICE_COUNTS) -> tuple[int, ...]:
+    """The device counts of ``counts`` that can shard the model's attention (:func:`tensor_parallel_problem`)."""
+    return tuple(c for c in counts if tensor_parallel_problem(model, c) is None)
+
+
+def tensor_parallel_refusal(model: ModelEntry, tensor_parallel: int) -> str | None:
+    """The refusal of a tensor-parallel layout the model's heads cannot be sharded over, or None."""
+    problem = tensor_parallel_problem(model, tensor_parallel)
+    if problem is None:
+        return None
+    sizes = [c for c in range(1, max(DEVICE_COUNTS) + 1) if tensor_parallel_problem(model, c) is None]
+    return (f"cannot run: tensor parallel over {tensor_parallel} devices does not fit {model.key}'s attention "
+            f"({problem}; engines shard heads evenly over the devices); device counts that can: "
+            f"{', '.join(map(str, sizes))}")
+
+
+def devices_per_node(hardware: HardwareEntry) -> int | None:
+    """Devices one node of ``hardware`` joins by its interconnect (None for CPUs: not judged)."""
+    if hardware.kind == "cpu":
+        return None
+    return hardware.specs.devices_per_node or DEFAULT_DEVICES_PER_NODE
+
+
+def node_refusal(hardware: HardwareEntry, device_count: int) -> str | None:
+    """Why ``device_count`` devices of ``hardware`` cannot be answered past one node, or None.
+
+    Past one node the collectives cross the network between nodes; a figure is given only when the
+    catalog names that network (``specs.scale_out_interconnect`` and its bandwidth) and the nodes
+    are full, so the answer can say how many nodes and over what.
+    """
+    per_node = devices_per_node(hardware)
+    if per_node is None or device_count <= per_node:
+        return None
+    specs = hardware.specs
+    if device_count % per_node:
+        return (f"cannot run as asked: {device_count} x {hardware.key} does not fill whole nodes of {per_node} "
+                f"devices; use a multiple of {per_node}, or at most {per_node} (one node)")
+    nodes = device_count // per_node
+    if specs.scale_out_interconnect is None or specs.scale_out_bandwidth_gb_s is None:
+        return (f"not answered: {device_count} x {hardware.key} spans {nodes} nodes of {per_node}, and the catalog "
+                f"names no network between its nodes (specs.scale_out_interconnect and scale_out_bandwidth_gb_s), so "
+                f"the collectives' cost would be a guess; ask for at most {per_node} devices (one node, "
+                f"{specs.interconnect or 'its interconnect'}) or add both facts in a hardware overlay")
+    return None
+
+
+def node_note(hardware: HardwareEntry, device_count: int) -> str | None:
+    """The sentence an answer past one node carries (node count and network), or None within a node."""
+    per_node = devices_per_node(hardware)
+    if per_node is None or device_count <= per_node or node_refusal(hardware, device_count):
+        return None
+    specs = hardware.specs
+    return (f"{device_count} x {hardware.key} = {device_count // per_node} nodes of {per_node} "
+            f"({specs.interconnect or 'interconnect unknown'} inside a node), joined by "
+            f"{specs.scale_out_interconnect} at {specs.scale_out_bandwidth_gb_s:g} GB/s per device: "
+            "tensor-parallel collectives are costed at that bandwidth")
+
+
+def layout_refusal(model: ModelEntry, hardware: HardwareEntry, device_count: int) -> str | None:
+    """Why the model cannot be laid out over ``device_count`` devices of ``hardware``, or None.
+
+    Tensor parallel applies on accelerators (a CPU entry's count is sockets, not shards).
+    """
+    if hardware.kind == "cpu":
+        return None
+    return tensor_parallel_refusal(model, device_count) or node_refusal(hardware, device_count)
+
+
+def layout_counts(model: ModelEntry, hardware: HardwareEntry) -> tuple[int, ...]:
+    """The counts of :data:`DEVICE_COUNTS` the model's heads can be sharded over (all on a CPU)."""
+    return DEVICE_COUNTS if hardware.kind == "cpu" else tensor_parallel_sizes(model)
+
+
 def setup_refusal(model: ModelEntry, hardware: HardwareEntry, dtype: str, engine: str, batch_size: int | None,
                   input_tokens: int, output_tokens: int, device_count: int) -> str | None:
     """Why an LLM inference setup cannot run, or None when it can (or when it cannot be told).
 
     Checks, in order: an LLM at all, the context against ``max_position_embeddings``, the dtype
-    against the hardware's math, and memory (:mod:`inference_estimation.lib.physics.memory`); a setup
-    that does not fit names the fewest devices that would, at that dtype. Batch prediction
-    applies the same checks column-wise with the same messages.
+    against the hardware's math, the layout (tensor parallel must divide the attention heads;
+    past one node the network between nodes must be known), and memory
+    (:mod:`inference_estimation.lib.physics.memory`); a setup that does not fit names the fewest
+    devices that would, at that dtype, among the counts its heads can be sharded over. Batch
+    prediction applies the same checks column-wise with the same messages.
     """
     if model.kind != "llm":
         return tabular_refusal(model)
@@ -173,11 +289,15 @@ def setup_refusal(model: ModelEntry, hardware: HardwareEntry, dtype: str, engine
     unsupported = dtype_unsupported(hardware, dtype)
     if unsupported:
         return unsupported
+    layout = layout_refusal(model, hardware, device_count)
+    if layout:
+        return layout
     facts = model_facts(model)
     memory = device_memory_gb(hardware)
     fit = memory_fit(facts, memory, hardware.kind, dtype, engine, batch_size, context, device_count)
     if fit.fits is False:
-        fewest = fewest_devices(facts, memory, hardware.kind, dtype, engine, batch_size, context)
+        fewest = fewest_devices(facts, memory, hardware.kind, dtype, engine, batch_size, context,
+                                counts=layout_counts(model, hardware))
         return memory_refusal(model.key, hardware.key, dtype, engine, fit.paged, batch_size, context, device_count,
                               fit.required_gb, fit.usable_gb, fewest)
     return None

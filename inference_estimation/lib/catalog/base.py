@@ -10,7 +10,10 @@ from pydantic import (
 )
 
 KEY_PATTERN = re.compile(r"^[a-z0-9]([a-z0-9.\-]*[a-z0-9])?$")
-DTYPES = ("float32", "bfloat16", "float16", "fp8", "int8", "int4")
+from inference_estimation.lib.catalog.vocabulary import BYTES_PER_ELEMENT
+
+#: The canonical dtypes (one vocabulary: :mod:`inference_estimation.lib.catalog.vocabulary`).
+DTYPES = tuple(BYTES_PER_ELEMENT)
 SPEC_SOURCES = ("vendor-sheet", "public-table", "probe", "user")
 
 

@@ -31,6 +31,14 @@ class HardwareSpecs(StrictEntry):
     tdp_w: float | None = Field(default=None, gt=0)
     interconnect: str | None = None
     interconnect_bandwidth_gb_s: float | None = Field(default=None, gt=0)
+    #: The most devices one node (server, tray or rack domain) joins by ``interconnect``; null =
+    #: :data:`inference_estimation.constants.DEFAULT_DEVICES_PER_NODE` for accelerators.
+    devices_per_node: int | None = Field(default=None, gt=0)
+    #: The network between nodes (e.g. ``infiniband-ndr``): a question past one node is answered
+    #: only when it is known, and the answer names it with the node count.
+    scale_out_interconnect: str | None = None
+    #: Scale-out bandwidth per device, both directions (one 400 Gb/s NIC per GPU = 100 GB/s).
+    scale_out_bandwidth_gb_s: float | None = Field(default=None, gt=0)
     price_per_hour_usd: float | None = Field(default=None, ge=0)
 
 
@@ -84,8 +92,9 @@ class HardwareEntry(StrictEntry):
     key: str
     #: cpu; cuda (NVIDIA); rocm (AMD Instinct/Radeon); xpu (Intel GPUs); hpu (Intel Gaudi);
     #: rdu (SambaNova); mps (Apple-silicon GPUs, unified memory); tpu (Google Cloud TPU chips,
-    #: predict-only: no harness runs on them).
-    kind: Literal["cpu", "cuda", "rocm", "xpu", "hpu", "rdu", "mps", "tpu"]
+    #: predict-only: no harness runs on them); tt (Tenstorrent Tensix cards run by tt-metal,
+    #: predict-only).
+    kind: Literal["cpu", "cuda", "rocm", "xpu", "hpu", "rdu", "mps", "tpu", "tt"]
     vendor: str
     device_name: str | None = None
     device_count: int = Field(default=1, gt=0)

@@ -24,16 +24,19 @@ BYTES_PER_ELEMENT: dict[str, float] = {
 KV_BYTES_PER_ELEMENT: dict[str, float] = {
     "float32": 4.0, "bfloat16": 2.0, "float16": 2.0, "fp8": 1.0, "int8": 1.0, "fp4": 2.0, "int4": 2.0,
 }
-#: Canonical dtype -> peak-TFLOP/s spec columns tried in order. FP4 runs on FP4 tensor cores
-#: where the device has them (Blackwell, MI355X), else it is dequantised to FP8/16-bit math;
-#: weight-only int4 (AWQ/GPTQ/GGUF) always computes in 16 bits.
+#: Canonical dtype -> peak-TFLOP/s spec columns tried in order. FP8 and FP4 run on FP8/FP4 tensor
+#: cores where the device has them (FP8: Ada, Hopper, CDNA3 and later; FP4: Blackwell, MI355X);
+#: elsewhere they run *weight-only*: the weights are stored in 8 or 4 bits (memory and bandwidth
+#: at that size) and dequantised in the matmul, which computes in 16 bits at the 16-bit peak --
+#: no FP8/FP4 speed-up on a device without that math (FP4 on H100 computes at the bf16 peak).
+#: Weight-only int4 (AWQ/GPTQ/GGUF) always computes in 16 bits.
 PEAK_COLUMNS_BY_DTYPE: dict[str, list[str]] = {
     "float32": ["peak_tflops_fp32"],
     "bfloat16": ["peak_tflops_bf16", "peak_tflops_fp16"],
     "float16": ["peak_tflops_fp16", "peak_tflops_bf16"],
     "fp8": ["peak_tflops_fp8", "peak_tflops_bf16", "peak_tflops_fp16"],
     "int8": ["peak_tflops_fp8", "peak_tflops_bf16", "peak_tflops_fp16"],
-    "fp4": ["peak_tflops_fp4", "peak_tflops_fp8", "peak_tflops_bf16", "peak_tflops_fp16"],
+    "fp4": ["peak_tflops_fp4", "peak_tflops_bf16", "peak_tflops_fp16"],
     "int4": ["peak_tflops_bf16", "peak_tflops_fp16"],
 }
 DTYPE_SYNONYMS: dict[str, str] = {
@@ -53,7 +56,8 @@ DEFAULT_CPU_DTYPE = "float32"
 #: Canonical engine names (what the predictors see). Tabular engines are the tree libraries.
 ENGINES: tuple[str, ...] = (
     "transformers", "vllm", "sglang", "tensorrt-llm", "llama.cpp", "tgi", "deepspeed-mii", "deepspeed",
-    "mlc-llm", "lmdeploy", "sambaflow", "llmboost", "pytorch", "xgboost", "catboost", "sklearn",
+    "mlc-llm", "lmdeploy", "sambaflow", "llmboost", "pytorch", "atom", "tensorrt-llm-pytorch",
+    "xgboost", "catboost", "sklearn",
 )
 ENGINE_SYNONYMS: dict[str, str] = {
     "hf": "transformers", "huggingface": "transformers", "hf-transformers": "transformers",
@@ -61,6 +65,12 @@ ENGINE_SYNONYMS: dict[str, str] = {
     "sgl": "sglang",
     "trt-llm": "tensorrt-llm", "trtllm": "tensorrt-llm", "tensorrt_llm": "tensorrt-llm", "trt": "tensorrt-llm",
     "tensorrtllm": "tensorrt-llm", "nvidia-tensorrt-llm": "tensorrt-llm",
+    # TensorRT-LLM's PyTorch backend (`trtllm-serve --backend pytorch`, the default from 1.0)
+    "trtllm-pytorch": "tensorrt-llm-pytorch", "trt-llm-pytorch": "tensorrt-llm-pytorch",
+    "tensorrt-llm-pyt": "tensorrt-llm-pytorch", "tensorrt_llm_pytorch": "tensorrt-llm-pytorch",
+    "tensorrt-llm-(pytorch)": "tensorrt-llm-pytorch", "trtllm-pyt": "tensorrt-llm-pytorch",
+    # AMD's ATOM inference engine (ROCm/ATOM)
+    "amd-atom": "atom", "rocm-atom": "atom",
     "llamacpp": "llama.cpp", "llama-cpp": "llama.cpp", "llama_cpp": "llama.cpp", "ggml": "llama.cpp",
     "text-generation-inference": "tgi", "hf-tgi": "tgi",
     "mii": "deepspeed-mii", "deepspeed_mii": "deepspeed-mii", "deepspeed-fastgen": "deepspeed-mii",

@@ -14,10 +14,13 @@ import pandas as pd
 
 from inference_estimation.lib.bench.planning import (
     context_refusal,
-    default_engine_dtype,
+    default_engine_dtype_note,
     device_memory_gb,
     dtype_unsupported,
+    layout_counts,
+    layout_refusal,
     memory_refusal,
+    node_note,
     tabular_refusal,
 )
 from inference_estimation.lib.catalog import Catalog, CatalogError
@@ -29,6 +32,7 @@ from inference_estimation.lib.ml.predict import (
     BatchInputError,
     Predictors,
     check_source,
+    saturation_warning,
 )
 from inference_estimation.lib.physics.features import (
     HARDWARE_FACT_COLUMNS,
@@ -45,7 +49,9 @@ BATCH_COLUMNS = {"model": str, "hardware": str, "batch_size": int, "input_tokens
 REQUIRED_BATCH_COLUMNS = ("model", "hardware", "input_tokens", "output_tokens")
 #: Columns the output adds after the input's: what was answered, and why a row got no numbers.
 RESOLVED_BATCH_COLUMNS = ("resolved_model", "resolved_hardware", "resolved_engine", "resolved_dtype",
-                          "resolved_device_count", "resolved_batch_size", "refusal")
+                          "resolved_device_count", "resolved_batch_size", "resolved_concurrency", "refusal", "notes")
+#: How the notes of one row are joined in the ``notes`` cell.
+NOTES_SEPARATOR = " | "
 #: Bad rows named in one error (the rest are counted).
 MAX_REPORTED_ERRORS = 20
 
@@ -127,6 +133,9 @@ def _batch_fact_rows(catalog: Catalog, input_csv: Path, raw: pd.DataFrame,
         missing = (v == "") if v.dtype == object else np.isnan(v)
         errors.add(np.asarray(missing, dtype=bool), column, lambda i: "value is required")
     no_batch = (text["batch_size"] == "").to_numpy()
+    errors.add(serving & ~no_batch, "batch_size",
+               lambda i: "a serving row is sized by its load, not by a batch; expected an empty batch_size with a "
+                         "concurrency or a request_rate_rps (or mode 'offline' for a fixed batch)")
     errors.add(no_batch & ~(serving & load), "batch_size",
                lambda i: "value is required offline; expected an integer >= 1 or 'max' "
                          "(a serving row names a concurrency or a request_rate_rps instead)")
@@ -164,11 +173,17 @@ def _batch_fact_rows(catalog: Catalog, input_csv: Path, raw: pd.DataFrame,
     hardware = pd.DataFrame([hardware_facts(h) for h in hw_list], columns=HARDWARE_FACT_COLUMNS)
     facts = pd.concat([models.iloc[model_codes].reset_index(drop=True),
                        hardware.iloc[hw_codes].reset_index(drop=True)], axis=1)
-    hw_defaults = [default_engine_dtype(h) for h in hw_list]
-    engine = np.where(values["engine"] == "", np.array([d[0] for d in hw_defaults], dtype=object)[hw_codes],
+    # defaults per (model, hardware): the model's released dtype where the device runs it
+    pair_codes, pair_index = pd.factorize(pd.Series(list(zip(model_codes, hw_codes, strict=True)), dtype=object))
+    pair_defaults = [default_engine_dtype_note(hw_list[h], model_list[m]) for m, h in pair_index]
+    engine = np.where(values["engine"] == "", np.array([d[0] for d in pair_defaults], dtype=object)[pair_codes],
                       values["engine"])
-    dtype = np.where(values["dtype"] == "", np.array([d[1] for d in hw_defaults], dtype=object)[hw_codes],
+    dtype_defaulted = values["dtype"] == ""
+    dtype = np.where(dtype_defaulted, np.array([d[1] for d in pair_defaults], dtype=object)[pair_codes],
                      values["dtype"])
+    notes: list[list[str]] = [[] for _ in range(n)]
+    for i in np.flatnonzero(dtype_defaulted):
+        notes[i].append(pair_defaults[pair_codes[i]][2])
     given = values["device_count"]
     hw_count = np.array([h.device_count for h in hw_list], dtype="float64")[hw_codes]
     devices = np.where(np.isnan(given), hw_count, given)
@@ -199,7 +214,7 @@ def _batch_fact_rows(catalog: Catalog, input_csv: Path, raw: pd.DataFrame,
     refusal = np.full(n, "", dtype=object)
     refusal[max_unknown] = [f"batch_size 'max' needs {h}'s memory size (its catalog entry has none)"
                             for h in np.asarray(values["hardware"])[max_unknown]]
-    # setup_refusal's checks and messages, column-wise, in its order: tabular, context, dtype, memory
+    # setup_refusal's checks and messages, column-wise, in its order: tabular, context, dtype, layout, memory
     open_rows = refusal == ""
     tabular = open_rows & ~llm
     for m in np.unique(model_codes[tabular]):
@@ -218,12 +233,29 @@ def _batch_fact_rows(catalog: Catalog, input_csv: Path, raw: pd.DataFrame,
             rows = np.asarray(rows)
             refusal[rows[open_rows[rows]]] = reason
     open_rows = refusal == ""
+    layouts = pd.DataFrame({"m": model_codes, "h": hw_codes, "d": devices})
+    interconnect = pd.to_numeric(facts["interconnect_bandwidth_gb_s"], errors="coerce").to_numpy(dtype="float64", copy=True)
+    for (m, h, d), rows in layouts[open_rows].groupby(["m", "h", "d"]).groups.items():
+        rows = np.asarray(rows)
+        reason = layout_refusal(model_list[m], hw_list[h], int(d))
+        if reason:
+            refusal[rows] = reason
+            continue
+        across_nodes = node_note(hw_list[h], int(d))
+        if across_nodes:  # costed at the network between nodes, as resolve_setup does
+            interconnect[rows] = hw_list[h].specs.scale_out_bandwidth_gb_s
+            for i in rows:
+                notes[i].append(across_nodes)
+    facts["interconnect_bandwidth_gb_s"] = interconnect
+    open_rows = refusal == ""
     with np.errstate(invalid="ignore"):
         short = open_rows & (memory["memory_fit_ratio"] > 1.0)
     if short.any():
         fewest = np.full(n, np.nan)
-        for count in DEVICE_COUNTS:
-            fits = fit(batch, np.full(n, float(count)))["memory_fit_ratio"] <= 1.0
+        allowed = np.array([[count in layout_counts(model_list[m], hw_list[h]) for count in DEVICE_COUNTS]
+                            for m, h in pair_index], dtype=bool)[pair_codes]
+        for j, count in enumerate(DEVICE_COUNTS):
+            fits = (fit(batch, np.full(n, float(count)))["memory_fit_ratio"] <= 1.0) & allowed[:, j]
             fewest = np.where(np.isnan(fewest) & fits, count, fewest)
         model_keys = np.array([m.key for m in model_list], dtype=object)[model_codes]
         hw_keys = np.array([h.key for h in hw_list], dtype=object)[hw_codes]
@@ -234,6 +266,12 @@ def _batch_fact_rows(catalog: Catalog, input_csv: Path, raw: pd.DataFrame,
                 model_keys[short], hw_keys[short], dtype[short], engine[short], memory["paged"][short], batch[short],
                 context[short], devices[short], memory["required_gb"][short], memory["usable_gb"][short],
                 fewest[short], strict=False)]
+    open_rows = refusal == ""
+    with np.errstate(invalid="ignore"):
+        queued = open_rows & memory["paged"].astype(bool) & (batch > memory["max_batch"])
+    for i in np.flatnonzero(queued):  # resolve_setup's note, row by row
+        notes[i].append(f"{engine[i]}'s KV cache holds {int(memory['max_batch'][i])} of the {int(batch[i])} "
+                        "sequences at once; the rest queue")
     facts = facts.assign(
         engine=engine, dtype=dtype, mode=mode, source=values["source"], power_scope="all-devices",
         batch_size=batch, input_tokens=values["input_tokens"], output_tokens=values["output_tokens"],
@@ -244,9 +282,13 @@ def _batch_fact_rows(catalog: Catalog, input_csv: Path, raw: pd.DataFrame,
         "resolved_model": np.array([m.key for m in model_list], dtype=object)[model_codes],
         "resolved_hardware": np.array([h.key for h in hw_list], dtype=object)[hw_codes],
         "resolved_engine": engine, "resolved_dtype": dtype, "resolved_device_count": devices.astype(int),
-        "resolved_batch_size": pd.array(np.where(np.isnan(batch), np.nan, batch), dtype="Int64"),
+        # a serving row's batch is its load: the concurrency (given, or solved for by predict_batch)
+        "resolved_batch_size": pd.array(np.where(np.isnan(batch) | serving, np.nan, batch), dtype="Float64"),
+        "resolved_concurrency": pd.array(np.where(serving, values["concurrency"], np.nan), dtype="Float64"),
         "refusal": refusal,
+        "notes": [NOTES_SEPARATOR.join(row) for row in notes],
     })
+    resolved["resolved_batch_size"] = resolved["resolved_batch_size"].astype("Int64")
     return facts, resolved
 
 
@@ -289,7 +331,9 @@ def predict_batch(catalog: Catalog, predictors_dir: Path, input_csv: Path, outpu
     request_rate_rps instead. Model and hardware accept keys or any resolvable name; engine and
     dtype any spelling of :mod:`inference_estimation.lib.catalog.vocabulary`, empty = the hardware's
     default. The output repeats the input columns, adds :data:`RESOLVED_BATCH_COLUMNS` (what was
-    answered; ``refusal`` says why a row that cannot run got no numbers) and ``<target>``,
+    answered -- a serving row's ``resolved_concurrency`` is the concurrency given or solved for
+    from its request rate; ``refusal`` says why a row that cannot run got no numbers; ``notes``
+    every note and warning a single ``predict`` prints, joined by :data:`NOTES_SEPARATOR`) and ``<target>``,
     ``<target>_lower_90``, ``<target>_upper_90``. Column-wise throughout (one catalog lookup per
     distinct name, features built as arrays), so large files are fast.
 
@@ -322,10 +366,21 @@ def predict_batch(catalog: Catalog, predictors_dir: Path, input_csv: Path, outpu
             bad_sources[source] = str(exc).split(": ", 1)[1]
     errors.add(sources.isin(bad_sources).to_numpy(), "source", lambda i: bad_sources[sources.iloc[i]])
     errors.raise_if_any()
-    _, result = predictors.answer(facts)
+    features, result = predictors.answer(facts)
+    saturated = result["saturated"].to_numpy(dtype=bool)
     result = result.drop(columns="saturated").reset_index(drop=True)
     refused = (resolved["refusal"] != "").to_numpy()
     result.loc[refused, :] = np.nan
+    serving = (facts["mode"].astype(str) == "serving").to_numpy()
+    in_flight = pd.to_numeric(features["concurrency"], errors="coerce").to_numpy(dtype="float64")
+    resolved["resolved_concurrency"] = pd.array(np.where(serving & ~refused, in_flight, np.nan), dtype="Float64")
+    notes = [[note] if note else [] for note in resolved["notes"]]
+    for i, warnings in enumerate(predictors.unseen_choices(features)):
+        if not refused[i]:
+            notes[i].extend(warnings)
+    for i in np.flatnonzero(saturated & ~refused):
+        notes[i].append(saturation_warning(in_flight[i]))
+    resolved["notes"] = [NOTES_SEPARATOR.join(row) for row in notes]
     if stats is not None:
         stats["refused"] = int(refused.sum())
     out = pd.concat([raw.reset_index(drop=True), resolved, result], axis=1)

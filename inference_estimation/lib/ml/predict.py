@@ -9,10 +9,13 @@ service-level target :mod:`inference_estimation.lib.ml.recommend`.
 
 A question is first *resolved* (:func:`resolve_setup`): names to catalog keys, dtype and engine to
 their canonical spelling (:mod:`inference_estimation.lib.catalog.vocabulary`), defaults that fit the
-hardware (GPU: vLLM + bfloat16; CPU: transformers + float32), ``batch_size="max"`` to the largest
+hardware (GPU: vLLM in the model's released dtype where the device runs it, else bfloat16; CPU:
+transformers + float32), ``batch_size="max"`` to the largest
 batch whose KV cache fits; then *checked* (:func:`inference_estimation.lib.bench.planning.setup_refusal`):
 a setup that cannot run -- a tabular model, a context beyond the model's, a dtype the device has
-no math for, a model that does not fit (with the fewest devices that would) -- is refused with the
+no math for, a tensor-parallel count that does not divide the attention heads, more devices than
+a node without a known network between nodes, a model that does not fit (with the fewest devices
+that would) -- is refused with the
 reason and gets no numbers.
 """
 
@@ -29,8 +32,9 @@ from catboost import Pool
 
 from inference_estimation import constants
 from inference_estimation.lib.bench.planning import (
-    default_engine_dtype,
+    default_engine_dtype_note,
     device_memory_gb,
+    node_note,
     setup_refusal,
 )
 from inference_estimation.lib.catalog import Catalog, HardwareEntry, ModelEntry
@@ -114,7 +118,8 @@ def workload(batch_size: int | str | None, input_tokens: int, output_tokens: int
         input_tokens: prompt tokens per sequence.
         output_tokens: generated tokens per sequence.
         engine: engine in any accepted spelling; None = the hardware's default (:func:`resolve_setup`).
-        dtype: dtype in any accepted spelling; None = the hardware's default.
+        dtype: dtype in any accepted spelling; None = the model's released dtype where the hardware
+            can run it (:func:`inference_estimation.lib.bench.planning.default_engine_dtype`).
         device_count: devices the model is spread over (None: the hardware entry's).
         mode: ``offline`` or ``serving``.
         source: whose measurement conventions the prediction follows (default ``local``: this
@@ -125,7 +130,8 @@ def workload(batch_size: int | str | None, input_tokens: int, output_tokens: int
 
     Raises:
         ValueError: naming the field, for a non-positive or non-integer size, an unknown engine,
-            dtype or mode (:class:`VocabularyError`), or a load figure without serving mode.
+            dtype or mode (:class:`VocabularyError`), a load figure without serving mode, or a
+            batch size in serving mode (the load sets the batch).
     """
     if mode not in MODES:
         raise ValueError(f"mode: {mode!r} is not a known mode; use one of {', '.join(MODES)}")
@@ -137,6 +143,10 @@ def workload(batch_size: int | str | None, input_tokens: int, output_tokens: int
         raise ValueError(f"request_rate_rps must be > 0, got {request_rate_rps!r}")
     if mode == "offline" and (concurrency is not None or request_rate_rps is not None):
         raise ValueError("concurrency and request_rate_rps describe a serving load; use mode 'serving'")
+    if mode == "serving" and batch_size is not None:
+        raise ValueError(f"batch_size: a serving question is sized by its load, not by a batch ({batch_size!r} "
+                         "given); use concurrency (requests in flight, --concurrency) or request_rate_rps "
+                         "(--request-rate-rps) and leave batch_size out, or use mode 'offline' for a fixed batch")
     if batch_size is None:
         if mode != "serving" or (concurrency is None and request_rate_rps is None):
             raise ValueError("batch_size is required offline (a number or 'max'); a serving question "
@@ -339,6 +349,12 @@ class Predictors:
         return constants.TARGET_UNITS.get(target, "")
 
 
+def saturation_warning(concurrency: float) -> str:
+    """The warning of a request rate that a setup cannot serve (answers at its most requests in flight)."""
+    return (f"the request rate saturates this setup: the most requests it holds in flight ({concurrency:g}, its "
+            "KV cache or batch limit) cannot serve it; requests queue without bound (answers are at that concurrency)")
+
+
 def measurements_seen(cards: list[dict[str, Any]], hardware_key: str, model_key: str) -> dict[str, int] | None:
     """How many rows of this hardware and of this model trained an answer, or None if unknown.
 
@@ -401,12 +417,13 @@ def resolve_setup(catalog: Catalog, model_key: str, hardware_key: str, work: dic
     """
     model, hardware = catalog.model(model_key), catalog.hw(hardware_key)
     work = dict(work)
-    default_engine, default_dtype = default_engine_dtype(hardware)
+    default_engine, default_dtype, dtype_note = default_engine_dtype_note(hardware, model)
     notes = []
     if work.get("engine") is None:
         work["engine"] = default_engine
     if work.get("dtype") is None:
         work["dtype"] = default_dtype
+        notes.append(dtype_note)
     work["engine"], work["dtype"] = canonical_engine(work["engine"]), canonical_dtype(work["dtype"])
     devices = work.get("device_count") or hardware.device_count
     work["device_count"] = _positive_int("device_count", devices)
@@ -431,6 +448,12 @@ def resolve_setup(catalog: Catalog, model_key: str, hardware_key: str, work: dic
         work["batch_size"] = None if work["batch_size"] in (None, "max") else work["batch_size"]
     refusal = refusal or setup_refusal(model, hardware, work["dtype"], work["engine"], work["batch_size"],
                                        work["input_tokens"], work["output_tokens"], work["device_count"])
+    across_nodes = node_note(hardware, work["device_count"]) if refusal is None else None
+    if across_nodes:
+        # past one node the collectives cross the network between nodes: cost them at its bandwidth
+        notes.append(across_nodes)
+        hardware = hardware.model_copy(update={"specs": hardware.specs.model_copy(
+            update={"interconnect_bandwidth_gb_s": hardware.specs.scale_out_bandwidth_gb_s})})
     memory = None
     if model.kind == "llm" and work["batch_size"] is not None:
         memory = memory_fit(facts, device_memory_gb(hardware), hardware.kind, work["dtype"], work["engine"],
@@ -486,10 +509,7 @@ def predict_setup(setup: Setup, predictors_dir: Path, targets: list[str] | None 
         if unseen:
             out[target]["warnings"] = unseen
         if bool(values["saturated"]):
-            out[target].setdefault("warnings", []).append(
-                f"the request rate saturates this setup: the most requests it holds in flight "
-                f"({features['concurrency'].iloc[0]:g}, its KV cache or batch limit) cannot serve it; requests queue "
-                "without bound (answers are at that concurrency)")
+            out[target].setdefault("warnings", []).append(saturation_warning(features["concurrency"].iloc[0]))
         if setup.work.get("request_rate_rps") is not None and setup.work.get("concurrency") is None:
             out[target]["concurrency_in_flight"] = float(features["concurrency"].iloc[0])
         if math.isnan(value) and target == "peak_memory_gb":

@@ -35,7 +35,8 @@ from inference_estimation import constants
 from inference_estimation.lib.catalog.vocabulary import BYTES_PER_ELEMENT, KV_BYTES_PER_ELEMENT
 
 #: Engines that reserve device memory up front and page their KV cache.
-PAGED_ENGINES = frozenset({"vllm", "sglang", "tensorrt-llm", "tgi", "lmdeploy", "deepspeed-mii"})
+PAGED_ENGINES = frozenset({"vllm", "sglang", "tensorrt-llm", "tensorrt-llm-pytorch", "atom", "tgi", "lmdeploy",
+                           "deepspeed-mii"})
 #: Device counts tried when looking for the fewest devices that fit (tensor parallel sizes).
 DEVICE_COUNTS = (1, 2, 4, 8, 16, 32, 64)
 
