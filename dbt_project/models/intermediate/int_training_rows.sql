@@ -5,9 +5,9 @@
 -- per token, which a tree ensemble does not have).
 select
     m.point_id, m.measurement_id, m.source, m.run_id, m.measured_at_ts, m.model_key, m.hardware_key,
-    m.engine, m.dtype, m.mode, m.batch_size, m.input_tokens, m.output_tokens, m.device_count,
+    m.engine, m.engine_version, m.prompt_type, m.dtype, m.mode, m.batch_size, m.input_tokens, m.output_tokens, m.device_count,
     m.tensor_parallel, m.concurrency, m.request_rate_rps, m.power_source, m.power_scope,
-    m.e2e_latency_s, m.ttft_s, m.tpot_s, m.output_throughput_tok_s, m.peak_memory_gb, m.avg_power_w,
+    m.e2e_latency_s, m.ttft_s, m.tpot_s, m.itl_p50_s, m.output_throughput_tok_s, m.peak_memory_gb, m.avg_power_w,
     m.energy_per_output_token_j,
     -- Deployment shape (schema 1.2). Rows that are not a plain deployment (disaggregated
     -- prefill/decode, speculative decoding, several nodes) must not be mixed with plain ones.

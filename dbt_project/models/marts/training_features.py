@@ -21,6 +21,7 @@ def model(dbt, session):
     """The dbt Python model: training rows joined to the single-source feature frame."""
     dbt.config(materialized="table")
     from inference_estimation.constants import TARGETS
+    from inference_estimation.lib.ml.step_model import STEP_INPUT_COLUMNS
     from inference_estimation.lib.physics.features import FEATURE_COLUMNS, feature_frame, roofline_violations
 
     rows = dbt.ref("int_training_rows").df()
@@ -29,7 +30,10 @@ def model(dbt, session):
     # predict builds them.
     identity = [c for c in IDENTITY_COLUMNS if c not in FEATURE_COLUMNS]
     deployment = [c for c in DEPLOYMENT_COLUMNS if c not in FEATURE_COLUMNS]
-    out = pd.concat([rows[identity + list(TARGETS) + deployment], features], axis=1)
+    # the step model's inputs that are not features already (facts, engine version, ITL)
+    seen = set(identity) | set(TARGETS) | set(deployment) | set(FEATURE_COLUMNS)
+    step_inputs = [c for c in STEP_INPUT_COLUMNS if c not in seen and c in rows.columns]
+    out = pd.concat([rows[identity + list(TARGETS) + deployment + step_inputs], features], axis=1)
     # Physically impossible rows (faster than the hardware's roofline bound) stay visible here,
     # flagged, and the predictors never train on them.
     out["roofline_violation"] = roofline_violations(rows, features)

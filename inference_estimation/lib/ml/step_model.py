@@ -1,0 +1,460 @@
+"""The step-time model: a few learned efficiencies, each engine's scheduler, campaign effects.
+
+One engine iteration costs its physical terms (:mod:`inference_estimation.lib.physics.step`)
+divided by efficiencies in (0, 1] plus non-negative overheads; each engine's scheduler
+(:mod:`inference_estimation.lib.ml.scheduler`) turns step times into TTFT, TPOT, median ITL,
+e2e and throughput. What is learned is small and explainable:
+
+* ``gemm`` -- matmul efficiency, by platform (cpu/cuda/rocm/hpu/...), engine and dtype, lower for
+  steps of few tokens (``log2(4096 / tokens)``, the GEMM's M dimension);
+* ``memory`` -- achieved share of memory bandwidth, by platform, engine and dtype;
+* ``attention`` -- attention-kernel efficiency, by platform and engine;
+* ``link`` -- achieved share of interconnect bandwidth, and ``collective_latency`` the seconds one
+  tensor-parallel collective costs besides its bytes (by platform);
+* overheads: per step (by engine and platform, and software year), per layer (by platform), per
+  decoding sequence (by engine), and a server's fixed cost before the first token (by engine);
+* ``burst`` -- in a closed loop, the share of requests that arrive in step with the others (by
+  engine; :func:`inference_estimation.lib.ml.scheduler.schedule`).
+
+Each efficiency is ``exp(-softplus(z))`` with ``z`` a sum of one coefficient per category level
+(and the numeric terms): bounded, so no answer is faster than the physical bound, and readable
+(``--explain`` prints them). Categories never seen in training add nothing (the intercept).
+
+**Campaigns.** A campaign is source x hardware x engine x engine version. Slow or fast campaigns
+(another harness, a tuned or an old build) would bias what is shared, so each gets a random
+effect: ``u`` on its decode-side times (TPOT, ITL, e2e; throughput inversely) and ``v`` on its TTFT,
+with Gaussian priors whose
+spreads are estimated from the effects themselves. For fixed shared parameters the effects are
+concentrated out in closed form (shrunken weighted means of the campaign's log residuals), so the
+optimiser only moves the ~100 shared coefficients. A question about a campaign never seen gets
+no effect, and its interval includes the effects' spread -- the honest uncertainty of a new
+campaign. A user's own rows (calibration) pin their campaign's effects without moving the rest.
+
+**Software moves.** The year of each row's measurement enters the step overhead; by default an answer is for the newest year seen for its engine (the setup says so).
+
+The fit is robust (soft-L1 on log residuals) and weights every campaign by the square root of its
+row count, so one large sweep does not decide the shared coefficients alone.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from inference_estimation.lib.catalog.vocabulary import normalize_engine
+from inference_estimation.lib.ml.engines import engine_columns
+from inference_estimation.lib.ml.scheduler import Schedule, Workload, schedule
+from inference_estimation.lib.physics.step import (
+    Efficiencies,
+    StepTerms,
+    canonical_dtypes,
+    step_facts,
+    step_time,
+)
+
+STEP_MODEL_VERSION = "1.0"
+#: Targets the step model answers (times in s, throughput in output tokens/s).
+TIME_TARGETS = ("ttft_s", "tpot_s", "itl_p50_s", "e2e_latency_s")
+STEP_TARGETS = (*TIME_TARGETS, "output_throughput_tok_s")
+#: z-score of a two-sided 90% interval.
+Z90 = 1.6448536269514722
+#: Year the software-trend terms are centred on.
+BASE_YEAR = 2025.0
+#: Fallback measurement year when a row has none.
+DEFAULT_YEAR = 2025.0
+
+#: Columns the step model reads from a row (model and hardware facts, workload, provenance); the
+#: training frame carries them beside the feature frame, and ``predict`` builds them from the catalog.
+STEP_INPUT_COLUMNS = (
+    "source", "hardware_key", "engine", "engine_version", "prompt_type", "dtype", "mode", "batch_size",
+    "concurrency", "request_rate_rps", "input_tokens", "output_tokens", "device_count", "tensor_parallel",
+    "measured_at_ts", "latency_statistic", "itl_p50_s",
+    "params", "matmul_params", "active_matmul_params", "layers", "hidden_size", "heads", "kv_heads", "head_dim",
+    "vocab_size", "experts", "active_experts", "kv_cache_dim_per_layer",
+    "hardware_kind", "peak_tflops_fp32", "peak_tflops_bf16", "peak_tflops_fp16", "peak_tflops_fp8",
+    "peak_tflops_fp4", "memory_gb", "memory_bandwidth_gb_s", "interconnect_bandwidth_gb_s",
+)
+
+#: block -> (categorical columns with one coefficient per level, numeric columns, initial intercept)
+BLOCKS: dict[str, tuple[tuple[str, ...], tuple[str, ...], float]] = {
+    "gemm": (("platform", "engine", "dtype"), (), 0.0),             # eta = exp(-softplus(z)) ~ 0.5
+    "memory": (("platform", "engine", "dtype"), (), -0.9),          # ~ 0.7
+    "attention": (("platform", "engine"), (), 0.5),
+    "link": (("platform",), (), 0.0),
+    "collective_latency": (("platform",), (), -11.5),              # log seconds: ~10 us
+    "step_overhead": (("platform", "engine"), ("year",), -6.0),     # log seconds: ~2.5 ms
+    "layer_overhead": (("platform",), (), -11.0),                  # ~17 us
+    "seq_overhead": (("engine",), (), -12.0),                      # ~6 us
+    "ttft_overhead": (("engine",), (), -4.0),                      # ~18 ms
+    "burst": (("engine",), (), 0.0),                               # share in a burst: sigmoid(z)
+}
+#: The token-count slope of the GEMM efficiency (>= 0 through softplus), starting value.
+GEMM_TOKENS_SLOPE_INIT = 0.0
+#: Prior spread (z units / log units) of a category coefficient: pulls rare levels to the intercept.
+COEF_PRIOR_SD = 1.0
+#: Initial prior spreads of the campaign effects (log units), re-estimated after the first fit.
+CAMPAIGN_SD_INIT = (0.3, 0.5)
+#: Soft-L1 scale of the robust loss (log units).
+LOSS_SCALE = 0.1
+
+
+def softplus(z: np.ndarray) -> np.ndarray:
+    """``log(1 + e^z)`` without overflow."""
+    return np.logaddexp(0.0, z)
+
+
+def _year(frame: pd.DataFrame) -> np.ndarray:
+    for col in ("measured_at_ts", "measured_at"):
+        if col in frame:
+            ts = pd.to_datetime(frame[col], errors="coerce", utc=True)
+            years = (ts.dt.year + (ts.dt.day_of_year - 1) / 365.0).to_numpy(dtype="float64", na_value=np.nan)
+            return np.where(np.isnan(years), DEFAULT_YEAR, years)
+    return np.full(len(frame), DEFAULT_YEAR)
+
+
+def _text(frame: pd.DataFrame, col: str, missing: str = "unknown") -> np.ndarray:
+    if col not in frame:
+        return np.full(len(frame), missing, dtype=object)
+    s = frame[col]
+    return np.where(s.isna().to_numpy(), missing, s.astype(str).to_numpy(dtype=object))
+
+
+def _num(frame: pd.DataFrame, col: str) -> np.ndarray:
+    if col not in frame:
+        return np.full(len(frame), np.nan)
+    return pd.to_numeric(frame[col], errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
+
+
+_VERSION = re.compile(r"(\d+\.\d+(?:\.\d+)?)")
+
+
+def engine_version_number(text: object) -> str | None:
+    """The release number inside an engine version or image tag (``vllm/vllm-openai:v0.13.0`` -> 0.13.0)."""
+    if text is None or (isinstance(text, float) and text != text):
+        return None
+    match = _VERSION.search(str(text).split(":")[-1]) or _VERSION.search(str(text))
+    return match.group(1) if match else None
+
+
+def campaign_keys(frame: pd.DataFrame) -> np.ndarray:
+    """``source|hardware|engine|version`` per row: the unit that shares one set of conditions."""
+    version = [engine_version_number(v) or "" for v in _text(frame, "engine_version", "")]
+    engine = [normalize_engine(e) or "unknown" for e in _text(frame, "engine")]
+    parts = zip(_text(frame, "source"), _text(frame, "hardware_key"), engine, version, strict=True)
+    return np.array(["|".join(p) for p in parts], dtype=object)
+
+
+@dataclass
+class Prepared:
+    """Everything the simulation needs per row, computed once per frame."""
+
+    n: int
+    facts: Any
+    engines: Any
+    work: Workload
+    categories: dict[str, np.ndarray]
+    numerics: dict[str, np.ndarray]
+    campaign: np.ndarray
+    codes: dict[str, tuple[np.ndarray, list[str]]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for col, values in self.categories.items():
+            codes, uniques = pd.factorize(pd.Series(values, dtype=object))
+            self.codes[col] = (codes, [str(u) for u in uniques])
+
+
+def prepare(frame: pd.DataFrame, year: np.ndarray | None = None) -> Prepared:
+    """Per-row facts, engine defaults, workload and the efficiency covariates of ``frame``.
+
+    Args:
+        frame: rows with the catalog's model and hardware facts and the workload columns
+            (``engine``, ``engine_version``, ``dtype``, ``mode``, ``batch_size``, ``concurrency``,
+            ``request_rate_rps``, ``input_tokens``, ``output_tokens``, ``device_count``,
+            ``tensor_parallel``, ``prompt_type``, ``measured_at_ts``).
+        year: the software year to answer for (default: each row's measurement year).
+    """
+    dtype = canonical_dtypes(frame)
+    engine = np.array([normalize_engine(e) or "unknown" for e in _text(frame, "engine")], dtype=object)
+    facts = step_facts(frame, dtype, layer_split=engine == "llama.cpp")
+    serving = _text(frame, "mode", "offline") == "serving"
+    prompt = _text(frame, "prompt_type", "")
+    bench = (engine == "llama.cpp") & ~serving & np.array([("pp" in p or "tg" in p or p == "") for p in prompt])
+    versions = np.array([engine_version_number(v) for v in _text(frame, "engine_version", "")], dtype=object)
+    eng = engine_columns(engine, _num(frame, "memory_gb") * 1e9 / 1024.0**3, serving, versions, bench)
+    work = Workload(serving=serving, batch=_num(frame, "batch_size"), concurrency=_num(frame, "concurrency"),
+                    request_rate_rps=_num(frame, "request_rate_rps"), input_tokens=_num(frame, "input_tokens"),
+                    output_tokens=_num(frame, "output_tokens"))
+    kind = _text(frame, "hardware_kind")
+    cats = {"platform": kind, "engine": engine, "dtype": dtype}
+    yr = _year(frame) if year is None else year
+    nums = {"year": yr - BASE_YEAR}
+    return Prepared(n=len(frame), facts=facts, engines=eng, work=work, categories=cats, numerics=nums,
+                    campaign=campaign_keys(frame))
+
+
+@dataclass
+class Coefficients:
+    """The shared parameters: per block an intercept, a value per category level, numeric slopes."""
+
+    intercept: dict[str, float]
+    levels: dict[str, dict[str, dict[str, float]]]
+    slopes: dict[str, dict[str, float]]
+    gemm_tokens_slope: float = GEMM_TOKENS_SLOPE_INIT
+
+    def block_values(self, block: str, prep: Prepared) -> np.ndarray:
+        """``z`` of ``block`` per row."""
+        z = np.full(prep.n, self.intercept[block])
+        for col, table in self.levels[block].items():
+            codes, uniques = prep.codes[col]
+            z = z + np.array([table.get(u, 0.0) for u in uniques], dtype="float64")[codes]
+        for col, slope in self.slopes[block].items():
+            z = z + slope * prep.numerics[col]
+        return z
+
+
+class Layout:
+    """Maps :class:`Coefficients` to and from one flat vector (the optimiser's view)."""
+
+    def __init__(self, levels: dict[str, dict[str, list[str]]]):
+        self.levels = levels
+        self.names: list[tuple[str, ...]] = []
+        for block, (cats, nums, _) in BLOCKS.items():
+            self.names.append((block, "intercept"))
+            for col in cats:
+                self.names.extend((block, col, level) for level in levels[block][col])
+            self.names.extend((block, "slope", col) for col in nums)
+        self.names.append(("gemm", "tokens_slope"))
+        self.prior_mask = np.array([len(n) == 3 for n in self.names])
+
+    def initial(self) -> np.ndarray:
+        """The starting vector: each block's initial intercept, every other coefficient 0."""
+        x = np.zeros(len(self.names))
+        for i, name in enumerate(self.names):
+            if name[1] == "intercept":
+                x[i] = BLOCKS[name[0]][2]
+        return x
+
+    def coefficients(self, x: np.ndarray) -> Coefficients:
+        """The :class:`Coefficients` a flat vector stands for."""
+        intercept: dict[str, float] = {}
+        levels: dict[str, dict[str, dict[str, float]]] = {b: {c: {} for c in BLOCKS[b][0]} for b in BLOCKS}
+        slopes: dict[str, dict[str, float]] = {b: {} for b in BLOCKS}
+        tokens = 0.0
+        for value, name in zip(x, self.names, strict=True):
+            if name[1] == "intercept":
+                intercept[name[0]] = float(value)
+            elif name[1] == "slope":
+                slopes[name[0]][name[2]] = float(value)
+            elif name[1] == "tokens_slope":
+                tokens = float(value)
+            else:
+                levels[name[0]][name[1]][name[2]] = float(value)
+        return Coefficients(intercept, levels, slopes, tokens)
+
+
+def efficiencies_for(coef: Coefficients, prep: Prepared) -> dict[str, np.ndarray]:
+    """Per-row z of each block (efficiencies before the token term, log overheads)."""
+    return {block: coef.block_values(block, prep) for block in BLOCKS}
+
+
+def make_clock(coef: Coefficients, z: dict[str, np.ndarray]):
+    """The step clock: physical terms -> seconds, with these rows' efficiencies."""
+    eta_mem = np.exp(-softplus(z["memory"]))
+    eta_attn = np.exp(-softplus(z["attention"]))
+    eta_link = np.exp(-softplus(z["link"]))
+    o_step, o_layer, o_seq = np.exp(z["step_overhead"]), np.exp(z["layer_overhead"]), np.exp(z["seq_overhead"])
+    latency = np.exp(z["collective_latency"])
+    slope = softplus(coef.gemm_tokens_slope) - np.log(2.0)  # 0 at the initial value
+
+    def clock(t: StepTerms) -> np.ndarray:
+        small = np.maximum(np.log2(4096.0 / np.maximum(t.tokens, 1.0)), 0.0)
+        eta_gemm = np.exp(-softplus(z["gemm"] + slope * small))
+        e = Efficiencies(gemm=eta_gemm, memory=eta_mem, attention=eta_attn, link=eta_link,
+                         step_overhead_s=o_step, layer_overhead_s=o_layer, seq_overhead_s=o_seq,
+                         collective_latency_s=latency)
+        return step_time(t, e)
+
+    return clock
+
+
+def simulate(coef: Coefficients, prep: Prepared) -> Schedule:
+    """Every figure of every row under the shared coefficients (no campaign effect)."""
+    z = efficiencies_for(coef, prep)
+    return schedule(prep.facts, prep.engines, prep.work, make_clock(coef, z), np.exp(z["ttft_overhead"]),
+                    1.0 / (1.0 + np.exp(-z["burst"])))
+
+
+# ---------------------------------------------------------------------------------------------
+# labels: what each row measured, and what the simulation compares it with
+
+
+@dataclass
+class Observations:
+    """Measured figures in log form: row index, target, log value (one entry per figure used)."""
+
+    row: np.ndarray
+    target: np.ndarray
+    log_value: np.ndarray
+
+
+def observations(frame: pd.DataFrame, usable: np.ndarray) -> Observations:
+    """The figures each usable row trains (see :func:`label_rule` for which and why)."""
+    rows, targets, values = [], [], []
+    for target, use in label_rule(frame, usable).items():
+        value = _num(frame, target)
+        idx = np.flatnonzero(use)
+        rows.append(idx)
+        targets.append(np.full(len(idx), target, dtype=object))
+        values.append(np.log(value[idx]))
+    return Observations(np.concatenate(rows), np.concatenate(targets), np.concatenate(values))
+
+
+def label_rule(frame: pd.DataFrame, usable: np.ndarray) -> dict[str, np.ndarray]:
+    """Which measured figure of each row trains the step model (one rule, also used by reports).
+
+    * TTFT whenever measured (with an input length);
+    * TPOT as the mean time per output token (serving: only with the prompt length, which sets the
+      prefill work interleaved with the decodes); a TPOT the source states as a median
+      (``latency_statistic = p50``) is the median ITL instead, and ``itl_p50_s`` is used where
+      TPOT is absent;
+    * e2e only where TTFT or TPOT is missing (else it repeats them);
+    * output throughput only where no latency pins the row, and never for an open-loop row
+      (at a request rate below capacity the throughput is the rate times the output, whatever
+      the hardware). Serving and saturation throughput also need the prompt length.
+    """
+    pos = lambda col: np.isfinite(_num(frame, col)) & (_num(frame, col) > 0)  # noqa: E731
+    has_in = np.nan_to_num(_num(frame, "input_tokens")) > 0
+    serving = _text(frame, "mode", "offline") == "serving"
+    loaded = ~serving | np.isfinite(_num(frame, "concurrency")) | np.isfinite(_num(frame, "request_rate_rps"))
+    ok = usable & loaded
+    median = _text(frame, "latency_statistic", "") == "p50"
+    ttft = ok & pos("ttft_s") & has_in
+    # a mean TPOT while serving includes the prefills interleaved with decodes: without the prompt
+    # length that share is unknown, so such a row trains nothing through TPOT
+    in_known = np.isfinite(_num(frame, "input_tokens"))
+    saturation = ~serving & ~np.isfinite(_num(frame, "batch_size"))
+    needs_prompt = serving | saturation
+    tpot = ok & pos("tpot_s") & ~median & (in_known | ~needs_prompt)
+    itl = ok & ((pos("tpot_s") & median) | (~pos("tpot_s") & pos("itl_p50_s")))
+    e2e = ok & pos("e2e_latency_s") & has_in & ~(ttft & (tpot | itl))
+    open_loop = serving & ~np.isfinite(_num(frame, "concurrency"))
+    thr = ok & pos("output_throughput_tok_s") & ~(ttft | tpot | itl | e2e) & ~open_loop & (in_known | ~needs_prompt)
+    itl_value = np.where(pos("tpot_s") & median, _num(frame, "tpot_s"), _num(frame, "itl_p50_s"))
+    frame_itl = itl_value  # the value the ITL label uses
+    out = {"ttft_s": ttft, "tpot_s": tpot, "e2e_latency_s": e2e, "output_throughput_tok_s": thr}
+    out["itl_p50_s"] = itl & np.isfinite(frame_itl)
+    return out
+
+
+def _predicted(sched: Schedule, target: str) -> np.ndarray:
+    return getattr(sched, target)
+
+
+def _signs(targets: np.ndarray) -> np.ndarray:
+    """+1 for times (a slow campaign raises them), -1 for throughput."""
+    return np.where(targets == "output_throughput_tok_s", -1.0, 1.0)
+
+
+@dataclass
+class StepModel:
+    """A fitted step-time model: shared coefficients, campaign effects and spreads.
+
+    Attributes:
+        coefficients: the shared parameters.
+        campaign_effects: campaign -> (u on decode-side times, v on TTFT) in log units.
+        campaign_sd: prior spreads (u, v) of campaign effects, log units.
+        residual_sd: robust spread of the remaining log residuals per target.
+        newest_year: engine -> the newest measurement year seen (answers default to it).
+        card: training facts (rows, campaigns, data version, fit time, ...).
+    """
+
+    coefficients: Coefficients
+    campaign_effects: dict[str, tuple[float, float]]
+    campaign_sd: tuple[float, float]
+    residual_sd: dict[str, float]
+    newest_year: dict[str, float]
+    card: dict[str, Any] = field(default_factory=dict)
+
+    # --- answers -----------------------------------------------------------------------------
+    def predict(self, frame: pd.DataFrame, campaigns: np.ndarray | None = None,
+                as_of_year: float | None = None) -> dict[str, np.ndarray]:
+        """Every step target per row with its 90% interval.
+
+        Args:
+            frame: question rows (facts + workload).
+            campaigns: the campaign each row is asked "as measured by" (None or unknown: a new
+                campaign -- no effect, and the interval includes the campaigns' spread).
+            as_of_year: software year to answer for (default: the newest seen per engine).
+
+        Returns:
+            ``{target: values, f"{target}_lower_90": ..., f"{target}_upper_90": ..., "saturated",
+            "running_batch", "in_flight"}``.
+        """
+        engines = np.array([normalize_engine(e) or "unknown" for e in _text(frame, "engine")], dtype=object)
+        if as_of_year is None:
+            year = np.array([self.newest_year.get(e, max(self.newest_year.values(), default=DEFAULT_YEAR))
+                             for e in engines])
+        else:
+            year = np.full(len(frame), float(as_of_year))
+        prep = prepare(frame, year=year)
+        sched = simulate(self.coefficients, prep)
+        keys = campaigns if campaigns is not None else np.full(len(frame), "", dtype=object)
+        effects = np.array([self.campaign_effects.get(k, (np.nan, np.nan)) for k in keys], dtype="float64")
+        known = ~np.isnan(effects[:, 0])
+        u, v = np.nan_to_num(effects[:, 0]), np.nan_to_num(effects[:, 1])
+        su, sv = self.campaign_sd
+        out: dict[str, np.ndarray] = {}
+        for target in ("ttft_s", "tpot_s", "itl_p50_s"):
+            value = _predicted(sched, target) * np.exp(v if target == "ttft_s" else u)
+            extra = sv**2 if target == "ttft_s" else su**2
+            sd = np.sqrt(self.residual_sd.get(target, 0.3) ** 2 + np.where(known, 0.0, extra))
+            out[target] = value
+            out[f"{target}_lower_90"] = value * np.exp(-Z90 * sd)
+            out[f"{target}_upper_90"] = value * np.exp(Z90 * sd)
+        # e2e and throughput by the identities, bounds through the same monotone formulas
+        n_out = np.maximum(np.nan_to_num(prep.work.output_tokens, nan=1.0), 1.0)
+        for suffix, other in (("", ""), ("_lower_90", "_upper_90"), ("_upper_90", "_lower_90")):
+            out[f"e2e_latency_s{suffix}"] = out[f"ttft_s{suffix}"] + (n_out - 1.0) * out[f"tpot_s{suffix}"]
+            out[f"output_throughput_tok_s{suffix}"] = sched.throughput_from(
+                out[f"ttft_s{other}"], out[f"tpot_s{other}"], prep.work.output_tokens)
+        out["saturated"] = sched.saturated
+        out["running_batch"] = sched.running_batch
+        out["in_flight"] = sched.in_flight
+        out["decode_step_s"] = sched.decode_step_s * np.exp(u)
+        out["prefill_step_s"] = sched.prefill_step_s * np.exp(u)
+        out["campaign_known"] = known
+        return out
+
+    # --- files -------------------------------------------------------------------------------
+    def to_json(self) -> dict[str, Any]:
+        """Plain JSON data of the model (the file's content)."""
+        c = self.coefficients
+        return {"version": STEP_MODEL_VERSION, "intercept": c.intercept, "levels": c.levels, "slopes": c.slopes,
+                "gemm_tokens_slope": c.gemm_tokens_slope,
+                "campaign_effects": {k: list(v) for k, v in self.campaign_effects.items()},
+                "campaign_sd": list(self.campaign_sd), "residual_sd": self.residual_sd,
+                "newest_year": self.newest_year, "card": self.card}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> StepModel:
+        """The model from :meth:`to_json`'s data."""
+        coef = Coefficients(data["intercept"], data["levels"], data["slopes"], data["gemm_tokens_slope"])
+        return cls(coef, {k: (v[0], v[1]) for k, v in data["campaign_effects"].items()},
+                   tuple(data["campaign_sd"]), data["residual_sd"], data["newest_year"], data.get("card", {}))
+
+    def save(self, path: Path) -> Path:
+        """Writes the model as one JSON file (no pickle)."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(self.to_json(), indent=1, sort_keys=True))
+        return path
+
+    @classmethod
+    def load(cls, path: Path) -> StepModel:
+        """Reads a model written by :meth:`save`."""
+        return cls.from_json(json.loads(Path(path).read_text()))
