@@ -246,6 +246,10 @@ def sweep_command(args: argparse.Namespace) -> int:
         elif not result.success:
             failures.append(f"training {target}")
 
+    # 5b. the step-time model (what `predict` answers time targets with), checked and promoted
+    if not run("fit, check and promote the step-time model", "step_model_job", run_config=logs).success:
+        failures.append("step_model_job")
+
     # 6. every answer target, derived from the primitives as `predict` serves them
     if not run("score the coherent model (all answers from the primitives)", "performance_model_job",
                run_config=logs).success:

@@ -57,6 +57,11 @@ training_job = dg.define_asset_job(
     "training_job", selection=dg.AssetSelection.groups("training") | dg.AssetSelection.assets("shap_reports"),
     tags=LOCAL_HOST_TAGS, description="Train, evaluate, promote (if it beats its baselines) and explain one target.",
 )
+step_model_job = dg.define_asset_job(
+    "step_model_job", selection=dg.AssetSelection.groups("step_model"), tags=LOCAL_HOST_TAGS,
+    description="Fit the step-time model (efficiencies, schedulers, campaign effects), check it against "
+    "physics and promote it.",
+)
 performance_model_job = dg.define_asset_job(
     "performance_model_job", selection=dg.AssetSelection.assets("performance_model_evaluation"),
     tags=LOCAL_HOST_TAGS,
@@ -77,4 +82,4 @@ feature_selection_job = dg.define_asset_job(
 def jobs() -> dg.Definitions:
     """The jobs above."""
     return dg.Definitions(jobs=[catalog_job, benchmark_job, import_job, transform_job, training_job,
-                          performance_model_job, feature_selection_job, calibration_job])
+                          step_model_job, performance_model_job, feature_selection_job, calibration_job])

@@ -9,6 +9,7 @@ from inference_estimation.lib.ml.engines import engine_defaults
 from inference_estimation.lib.ml.scheduler import physical_bounds
 from inference_estimation.lib.ml.step_fit import _levels
 from inference_estimation.lib.ml.step_model import Layout, prepare, simulate
+from inference_estimation.lib.ml.step_report import catalog_grid
 from inference_estimation.lib.physics.features import prediction_row
 from inference_estimation.lib.physics.step import (
     Efficiencies,
@@ -25,24 +26,8 @@ MAX_STEP_OVER_SLOWEST_TERM = 2 * 2 ** (1 / 3) + 1
 
 
 def _grid() -> pd.DataFrame:
-    """Every catalog LLM with an architecture on every device with a peak and a bandwidth, at a few workloads."""
-    catalog = load_catalog(strict=False)
-    models = [m for m in catalog.models.values() if m.kind == "llm" and m.architecture is not None]
-    devices = [h for h in catalog.hardware.values()
-               if h.specs.memory_bandwidth_gb_s and (h.specs.peak_tflops_bf16 or h.specs.peak_tflops_fp16
-                                                     or h.specs.peak_tflops_fp32)]
-    rows = []
-    for i, model in enumerate(models):
-        for j, hw in enumerate(devices):
-            if (i + j) % 3:  # a third of the pairs keeps the grid fast and still covers every model and device
-                continue
-            for mode, batch, conc, n_in, n_out in (("offline", 1, None, 128, 64), ("offline", 32, None, 2048, 256),
-                                                   ("serving", None, 64, 1024, 512)):
-                rows.append(prediction_row(model, hw, {"engine": "vllm" if hw.kind != "cpu" else "transformers",
-                                                       "dtype": "bfloat16", "mode": mode, "batch_size": batch,
-                                                       "concurrency": conc, "input_tokens": n_in,
-                                                       "output_tokens": n_out}))
-    return pd.DataFrame(rows)
+    """A third of the catalog's LLM x device pairs (every model and device appears) at a few workloads."""
+    return catalog_grid(load_catalog(strict=False), stride=3)
 
 
 @pytest.fixture(scope="module")

@@ -54,6 +54,7 @@ from inference_estimation.lib.ml.performance_model import (
     PrimitiveBounds,
     derive_targets,
 )
+from inference_estimation.lib.ml.step_serving import answer_with_step_model, load_step_model
 from inference_estimation.lib.physics.features import (
     CATEGORICAL_FEATURES,
     feature_frame,
@@ -208,6 +209,9 @@ class Predictors:
     """Loaded predictors, kept in memory for many predictions."""
 
     models: dict[str, tuple[Any, dict[str, Any], bool]]
+    #: The step-time model that answers the time targets when present (and whether it is promoted).
+    step: Any = None
+    step_promoted: bool = False
 
     @classmethod
     def load(cls, predictors_dir: Path, allow_unpromoted: bool = False, targets: list[str] | None = None) -> "Predictors":
@@ -223,11 +227,12 @@ class Predictors:
             if target in PRIMITIVES and (wanted is None or target in wanted):
                 model, card = load_predictor(folder)
                 models[target] = (model, card, folder.parent.name == "promoted")
-        if not models:
+        step, step_promoted = load_step_model(predictors_dir, allow_unpromoted)
+        if not models and step is None:
             hint = "" if allow_unpromoted else " (--allow-unpromoted uses predictors that did not beat their baselines)"
             raise PredictorsMissingError(f"no {'trained' if allow_unpromoted else 'promoted'} predictors in "
                                          f"{predictors_dir}; run `inference-estimation sweep` first{hint}")
-        return cls(models)
+        return cls(models, step, step_promoted)
 
     def frame(self, features: pd.DataFrame, hardware_keys: Any = None) -> pd.DataFrame:
         """Every answer target with ``_lower_90``/``_upper_90`` for feature rows.
@@ -274,6 +279,8 @@ class Predictors:
         """
         rows = rows.reset_index(drop=True).copy()
         hardware = rows["hardware_key"].to_numpy() if "hardware_key" in rows else None
+        if self.step is not None and hardware is not None:
+            return self._answer_with_step(rows, hardware)
         rate = pd.to_numeric(rows.get("request_rate_rps"), errors="coerce") if "request_rate_rps" in rows else None
         concurrency = pd.to_numeric(rows.get("concurrency"), errors="coerce") if "concurrency" in rows else None
         solve = np.zeros(len(rows), dtype=bool)
@@ -297,6 +304,23 @@ class Predictors:
         features = feature_frame(rows)
         answers = self.frame(features, hardware)
         answers["saturated"] = saturated
+        return features, answers
+
+    def _answer_with_step(self, rows: pd.DataFrame, hardware: np.ndarray) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """:meth:`answer` with the time targets from the step model and each engine's scheduler."""
+        saturation = (rows["batch_is_max"].fillna(False).astype(bool).to_numpy() if "batch_is_max" in rows
+                      else np.zeros(len(rows), dtype=bool))
+        features = feature_frame(rows)
+        answers = self.frame(features, hardware)
+        answers, extras = answer_with_step_model(self.step, rows, answers, saturation)
+        solved = np.isnan(pd.to_numeric(rows.get("concurrency"), errors="coerce").to_numpy(dtype=float)) \
+            if "concurrency" in rows else np.ones(len(rows), dtype=bool)
+        rate_rows = solved & pd.to_numeric(rows.get("request_rate_rps"), errors="coerce").notna().to_numpy() \
+            if "request_rate_rps" in rows else np.zeros(len(rows), dtype=bool)
+        features["concurrency"] = np.where(rate_rows, np.round(extras["in_flight"], 2), features["concurrency"])
+        answers["saturated"] = extras["saturated"]
+        answers["running_batch"] = extras["running_batch"]
+        answers["campaign"] = extras["campaign"]
         return features, answers
 
     @staticmethod
@@ -341,12 +365,33 @@ class Predictors:
         return out
 
     def promoted(self, target: str) -> bool:
-        """Whether a target's answer comes only from promoted primitives."""
+        """Whether a target's answer comes only from promoted primitives (and step model)."""
+        if self.step is not None and target in ("ttft_s", "tpot_s", "e2e_latency_s", "output_throughput_tok_s",
+                                                "energy_per_output_token_j") and not self.step_promoted:
+            return False
         return all(self.models[p][2] for p in DERIVED_FROM.get(target, (target,)) if p in self.models)
 
     def unit(self, target: str) -> str:
         """The unit of an answer target."""
         return constants.TARGET_UNITS.get(target, "")
+
+
+def step_notes(step: Any, setup: Setup, values: pd.Series) -> list[str]:
+    """What the step model assumed for this answer: saturation batch, campaign, software year."""
+    notes = []
+    engine = setup.work["engine"]
+    if setup.work.get("batch_is_max") and "running_batch" in values and values["running_batch"] == values["running_batch"]:
+        notes.append(f"batch 'max' is {engine}'s saturation batch: {values['running_batch']:.0f} sequences running at "
+                     "once per replica (the engine's sequence limit, capped by its KV cache); the memory line above "
+                     "is the most whose whole context fits at once")
+    campaign = values.get("campaign") if "campaign" in values else ""
+    if campaign:
+        kind = "your calibration" if str(campaign).startswith("user") else "that campaign's measurements"
+        notes.append(f"time targets as campaign {campaign} measured them ({kind})")
+    year = step.newest_year.get(engine)
+    if year:
+        notes.append(f"time targets for the newest {engine} software in the training data ({int(year)})")
+    return notes
 
 
 def saturation_warning(concurrency: float) -> str:
@@ -434,6 +479,7 @@ def resolve_setup(catalog: Catalog, model_key: str, hardware_key: str, work: dic
                             context, work["device_count"]) if model.kind == "llm" else None
     refusal = None
     if work.get("batch_size") == "max" and model.kind == "llm":
+        work["batch_is_max"] = True
         largest = None if fit_at_one is None else fit_at_one.max_batch
         if largest is None:
             refusal = f"batch_size 'max' needs {hardware.key}'s memory size (its catalog entry has none)"
@@ -490,6 +536,8 @@ def predict_setup(setup: Setup, predictors_dir: Path, targets: list[str] | None 
     features, answers = predictors.answer(pd.DataFrame([prediction_row(setup.model, setup.hardware, setup.work)]))
     values = answers.iloc[0]
     unseen = predictors.unseen_choices(features)[0]
+    if predictors.step is not None:
+        setup.notes.extend(step_notes(predictors.step, setup, values))
     out: dict[str, dict[str, Any]] = {}
     hardware = setup.hardware
     power_card = predictors.models.get("avg_power_w", (None, {}, False))[1]

@@ -1,0 +1,96 @@
+"""Step-model stage: fit the step-time model on every usable public and local row, check it, promote it.
+
+``step_model`` fits the shared efficiencies and every campaign's effects through each engine's
+scheduler (:mod:`inference_estimation.lib.ml.step_fit`) and records in its metadata what it learned
+(efficiencies, overheads, campaign spread), how well it reproduces the warehouse's own rows and
+how long the fit took. Its blocking check ``respects_physics`` asks the saved model for every
+catalog device x model at a few workloads and fails if any answer is faster than the physical
+bound; ``promoted_step_model`` then points ``predict`` at exactly that file (it does not run when
+the check failed in the same run).
+"""
+
+import json
+import shutil
+
+import dagster as dg
+from dagster_duckdb import DuckDBResource
+
+from inference_estimation.defs.resources import CatalogResource, HomeResource
+from inference_estimation.defs.shared import TRAINING_FEATURES, read_training_features
+from inference_estimation.defs.step_model.config import StepModelConfig
+from inference_estimation.lib.ml.modeling import frame_data_version
+from inference_estimation.lib.ml.step_evaluation import step_usable
+from inference_estimation.lib.ml.step_fit import StepFitError, fit_step_model
+from inference_estimation.lib.ml.step_report import coefficient_table, physics_violations, reproduction
+from inference_estimation.lib.ml.step_serving import step_model_path
+
+STEP_MODEL = dg.AssetKey("step_model")
+
+
+@dg.asset(
+    group_name="step_model",
+    kinds={"scipy"},
+    deps=[TRAINING_FEATURES],
+    check_specs=[dg.AssetCheckSpec(
+        "respects_physics", asset=STEP_MODEL, blocking=True,
+        description="Every answer of the saved model on the catalog's device x model grid is at least its "
+        "physical bound (one prompt's prefill, one sequence's decode step at peak).")],
+    description="The step-time model: per-step physics over a few learned efficiencies and overheads, each "
+    "engine's scheduler, and a random effect per campaign (source x hardware x engine x version), fitted on "
+    "every usable row; saved as step_model.json (no pickle).",
+)
+def step_model(context: dg.AssetExecutionContext, config: StepModelConfig, duckdb: DuckDBResource,
+               home: HomeResource, catalog: CatalogResource) -> dg.MaterializeResult:
+    """Fits and saves the step model, and checks it against physics on the catalog grid."""
+    frame = read_training_features(duckdb)
+    path = step_model_path(home.get().predictors_dir, promoted=False)
+    try:
+        model = fit_step_model(frame, step_usable(frame), max_evaluations=config.max_evaluations)
+    except StepFitError as exc:
+        path.unlink(missing_ok=True)
+        context.log.warning(str(exc))
+        return dg.MaterializeResult(metadata={"status": "not trained", "reason": str(exc)}, check_results=[
+            dg.AssetCheckResult(check_name="respects_physics", passed=False, metadata={"reason": str(exc)})])
+    version = frame_data_version(frame)
+    model.card["data_version"] = version
+    model.save(path)
+    violations = physics_violations(model, catalog.load())
+    reproduced = reproduction(model, frame)
+    metadata = {
+        "status": "trained", "data_version": version, "path": dg.MetadataValue.path(str(path)),
+        "rows": model.card["rows"], "figures": model.card["figures"], "campaigns": model.card["campaigns"],
+        "fit_seconds": model.card["fit_seconds"], "parameters": model.card["parameters"],
+        "campaign_spread_decode_log": round(model.campaign_sd[0], 4),
+        "campaign_spread_ttft_log": round(model.campaign_sd[1], 4),
+        "coefficients": dg.MetadataValue.md(coefficient_table(model)),
+        **{f"in_sample/{t}/mdape_pct": round(v, 2) for t, v in reproduced.items()},
+    }
+    check = dg.AssetCheckResult(
+        check_name="respects_physics", passed=violations["count"] == 0,
+        metadata={"answers_checked": violations["checked"], "faster_than_bound": violations["count"],
+                  "worst_ratio_to_bound": violations["worst_ratio"]})
+    return dg.MaterializeResult(data_version=dg.DataVersion(version), metadata=metadata, check_results=[check])
+
+
+@dg.asset(
+    group_name="step_model",
+    kinds={"scipy"},
+    deps=[step_model],
+    description="The step model `predict` uses: the file step_model checked, copied atomically beside the "
+    "promoted CatBoost primitives. Does not run when step_model's blocking physics check failed.",
+)
+def promoted_step_model(context: dg.AssetExecutionContext, home: HomeResource) -> dg.MaterializeResult:
+    """Promotes the step model that was just checked (or records that there is none)."""
+    predictors_dir = home.get().predictors_dir
+    source, dest = step_model_path(predictors_dir, False), step_model_path(predictors_dir, True)
+    if not source.exists():
+        context.log.warning("no trained step model to promote")
+        return dg.MaterializeResult(metadata={"promoted": False, "reason": "no trained step model"})
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    staging = dest.with_name(f".{dest.name}.staging")
+    shutil.copyfile(source, staging)
+    staging.replace(dest)
+    version = json.loads(dest.read_text()).get("card", {}).get("data_version", "unknown")
+    return dg.MaterializeResult(data_version=dg.DataVersion(version), metadata={
+        "promoted": True, "data_version": version, "path": dg.MetadataValue.path(str(dest))})
+

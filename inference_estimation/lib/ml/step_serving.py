@@ -1,0 +1,106 @@
+"""Serving the step-time model in ``predict``: the time targets from the step model and scheduler.
+
+When a trained step model is present (``<predictors>/promoted/step_model.json``, or the trained one
+with ``--allow-unpromoted``), TTFT, TPOT, median ITL, e2e and throughput come from it; power and
+peak memory stay CatBoost primitives, and energy per output token is ``power / throughput`` (both
+bounds from the opposite bounds), so every identity still holds exactly.
+
+Which campaign an answer speaks for:
+
+* a question naming ``source`` is answered "as that campaign measured it" when the step model
+  knows a campaign of that source on this hardware and engine (the newest engine version);
+* otherwise, a device the user calibrated (:mod:`inference_estimation.lib.ml.step_calibration`)
+  is answered with its calibration by default;
+* else as a new campaign (no effect; the interval includes the campaigns' spread).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from inference_estimation.lib.catalog.vocabulary import normalize_engine
+from inference_estimation.lib.ml.step_model import STEP_TARGETS, StepModel
+
+STEP_MODEL_FILE = "step_model.json"
+#: Targets the step model answers in ``predict`` (the CatBoost time primitives are not used then).
+SERVED_STEP_TARGETS = ("ttft_s", "tpot_s", "e2e_latency_s", "output_throughput_tok_s")
+
+
+def step_model_path(predictors_dir: Path, promoted: bool) -> Path:
+    """Where the (promoted) step model is stored."""
+    return predictors_dir / ("promoted" if promoted else "step_model") / STEP_MODEL_FILE
+
+
+def load_step_model(predictors_dir: Path, allow_unpromoted: bool) -> tuple[StepModel | None, bool]:
+    """The promoted step model (or the trained one when allowed), and whether it is promoted."""
+    promoted = step_model_path(predictors_dir, True)
+    if promoted.exists():
+        return StepModel.load(promoted), True
+    trained = step_model_path(predictors_dir, False)
+    if allow_unpromoted and trained.exists():
+        return StepModel.load(trained), False
+    return None, False
+
+
+def campaign_for(model: StepModel, source: str | None, hardware_key: str, engine: str | None) -> str | None:
+    """The stored campaign a question speaks for (see the module docstring), or None."""
+    engine = normalize_engine(engine) or "unknown"
+    keys = [k.split("|") for k in model.campaign_effects]
+    if source and source != "local":
+        named = [k for k in keys if k[0] == source and k[1] == hardware_key and k[2] == engine]
+        if named:
+            return "|".join(max(named, key=lambda k: _version_key(k[3])))
+    calibrated = [k for k in keys if k[0].startswith("user") and k[1] == hardware_key and k[2] == engine]
+    if calibrated:
+        return "|".join(max(calibrated, key=lambda k: _version_key(k[3])))
+    return None
+
+
+def _version_key(text: str) -> tuple[int, ...]:
+    return tuple(int(p) for p in text.split(".") if p.isdigit()) if text else ()
+
+
+def answer_with_step_model(model: StepModel, rows: pd.DataFrame, answers: pd.DataFrame,
+                           saturation: np.ndarray | None = None) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
+    """Replaces the time targets of ``answers`` with the step model's and re-derives energy.
+
+    Args:
+        model: the step model.
+        rows: the question rows (catalog facts and workload, ``hardware_key``, ``source``).
+        answers: the CatBoost answers of the same rows (power and memory are kept from them).
+        saturation: rows asked at the engine's saturation batch (``--batch-size max``).
+
+    Returns:
+        (answers with the step targets, extras: ``saturated``, ``running_batch``, ``in_flight``,
+        ``campaign``).
+    """
+    rows = rows.reset_index(drop=True).copy()
+    if saturation is not None and saturation.any():
+        rows["batch_size"] = np.where(saturation, np.nan, pd.to_numeric(rows["batch_size"], errors="coerce"))
+    sources = rows["source"].astype(str).to_numpy() if "source" in rows else np.full(len(rows), "local")
+    engines = rows["engine"].astype(str).to_numpy() if "engine" in rows else np.full(len(rows), "unknown")
+    hardware = rows["hardware_key"].astype(str).to_numpy()
+    campaigns = np.array([campaign_for(model, s, h, e) or "" for s, h, e in zip(sources, hardware, engines, strict=True)],
+                         dtype=object)
+    step = model.predict(rows, campaigns=campaigns)
+    answers = answers.reset_index(drop=True).copy()
+    for target in SERVED_STEP_TARGETS:
+        for suffix in ("", "_lower_90", "_upper_90"):
+            answers[f"{target}{suffix}"] = step[f"{target}{suffix}"]
+    if "avg_power_w" in answers:
+        power = {s: pd.to_numeric(answers[f"avg_power_w{s}"], errors="coerce").to_numpy(dtype=float)
+                 for s in ("", "_lower_90", "_upper_90")}
+        thr = {s: step[f"output_throughput_tok_s{s}"] for s in ("", "_lower_90", "_upper_90")}
+        with np.errstate(divide="ignore", invalid="ignore"):
+            answers["energy_per_output_token_j"] = power[""] / thr[""]
+            answers["energy_per_output_token_j_lower_90"] = power["_lower_90"] / thr["_upper_90"]
+            answers["energy_per_output_token_j_upper_90"] = power["_upper_90"] / thr["_lower_90"]
+    extras = {"saturated": step["saturated"], "running_batch": step["running_batch"], "in_flight": step["in_flight"],
+              "campaign": campaigns}
+    return answers, extras
+
+
+__all__ = ["STEP_TARGETS", "answer_with_step_model", "campaign_for", "load_step_model", "step_model_path"]

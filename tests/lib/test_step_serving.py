@@ -1,0 +1,78 @@
+"""``predict`` with a promoted step model: time targets from the step model and scheduler, the
+identities exact, the saturation batch and the software year said, calibration served by default."""
+
+import numpy as np
+import pytest
+
+from inference_estimation.lib.catalog import load_catalog
+from inference_estimation.lib.ml.predict import Predictors, predict, resolve_setup, workload
+from inference_estimation.lib.ml.step_fit import fit_campaign, fit_step_model
+from inference_estimation.lib.ml.step_model import StepModel
+from inference_estimation.lib.ml.step_serving import campaign_for, step_model_path
+from tests.lib.step_rows import synthetic_rows
+
+
+@pytest.fixture(scope="module")
+def predictors_dir(tmp_path_factory):
+    frame = synthetic_rows({}, noise=0.02, seed=1)
+    model = fit_step_model(frame, np.ones(len(frame), dtype=bool), max_evaluations=15)
+    folder = tmp_path_factory.mktemp("predictors")
+    model.save(step_model_path(folder, promoted=True))
+    return folder
+
+
+def test_predict_answers_time_targets_from_the_step_model_with_exact_identities(predictors_dir):
+    catalog = load_catalog(strict=False)
+    out = predict(catalog, predictors_dir, "llama-3.1-8b", "nvidia-h100-sxm-80gb",
+                  workload(None, 1024, 512, mode="serving", concurrency=32))
+    ttft, tpot, e2e = (out[t]["value"] for t in ("ttft_s", "tpot_s", "e2e_latency_s"))
+    assert e2e == pytest.approx(ttft + 511 * tpot, rel=1e-12)
+    assert out["output_throughput_tok_s"]["value"] == pytest.approx(32 * 512 / e2e, rel=1e-9)
+    for target in ("ttft_s", "tpot_s", "e2e_latency_s", "output_throughput_tok_s"):
+        assert out[target]["lower_90"] <= out[target]["value"] <= out[target]["upper_90"]
+    assert "energy_per_output_token_j" not in out  # no power predictor in this folder: no energy
+
+
+def test_batch_max_is_the_engines_saturation_batch_and_the_setup_says_so(predictors_dir):
+    catalog = load_catalog(strict=False)
+    setup = resolve_setup(catalog, "llama-3.1-8b", "nvidia-h100-sxm-80gb", workload("max", 1024, 1024))
+    from inference_estimation.lib.ml.predict import predict_setup
+
+    out = predict_setup(setup, predictors_dir)
+    notes = " ".join(setup.notes)
+    assert "saturation batch" in notes and "newest vllm software" in notes
+    small = predict(catalog, predictors_dir, "llama-3.1-8b", "nvidia-h100-sxm-80gb", workload(8, 1024, 1024))
+    assert out["output_throughput_tok_s"]["value"] > 4 * small["output_throughput_tok_s"]["value"]
+
+
+def test_a_request_rate_is_served_below_capacity_and_flagged_above(predictors_dir):
+    catalog = load_catalog(strict=False)
+    low = predict(catalog, predictors_dir, "llama-3.1-8b", "nvidia-h100-sxm-80gb",
+                  workload(None, 512, 256, mode="serving", request_rate_rps=2.0))
+    assert low["output_throughput_tok_s"]["value"] == pytest.approx(2.0 * 256)
+    assert "concurrency_in_flight" in low["ttft_s"]
+    high = predict(catalog, predictors_dir, "llama-3.1-8b", "nvidia-h100-sxm-80gb",
+                   workload(None, 512, 256, mode="serving", request_rate_rps=5000.0))
+    assert any("saturates" in w for w in high["ttft_s"].get("warnings", []))
+
+
+def test_a_calibrated_device_is_answered_with_its_calibration_without_naming_the_campaign(predictors_dir, tmp_path):
+    model = StepModel.load(step_model_path(predictors_dir, promoted=True))
+    mine = synthetic_rows({}, noise=0.0, seed=2)
+    mine = mine[(mine["hardware_key"] == "nvidia-l40s") & (mine["model_key"] == "llama-3.1-8b")].head(5).copy()
+    mine["source"] = "user-lab"
+    mine[["ttft_s", "tpot_s"]] *= 2.0
+    fit_campaign(model, mine)
+    assert campaign_for(model, None, "nvidia-l40s", "vllm") is not None
+    assert campaign_for(model, None, "nvidia-h100-sxm-80gb", "vllm") is None
+    folder = tmp_path / "p"
+    model.save(step_model_path(folder, promoted=True))
+    catalog = load_catalog(strict=False)
+    work = workload(None, 1024, 512, mode="serving", concurrency=4)
+    before = predict(catalog, predictors_dir, "llama-3.1-8b", "nvidia-l40s", work)
+    after = predict(catalog, folder, "llama-3.1-8b", "nvidia-l40s", work)
+    assert after["tpot_s"]["value"] / before["tpot_s"]["value"] > 1.5
+    other_before = predict(catalog, predictors_dir, "llama-3.1-8b", "nvidia-h100-sxm-80gb", work)
+    other_after = predict(catalog, folder, "llama-3.1-8b", "nvidia-h100-sxm-80gb", work)
+    assert other_after["tpot_s"]["value"] == other_before["tpot_s"]["value"]
+    assert Predictors.load(folder).step is not None
