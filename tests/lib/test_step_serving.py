@@ -5,10 +5,11 @@ import numpy as np
 import pytest
 
 from inference_estimation.lib.catalog import load_catalog
-from inference_estimation.lib.ml.predict import Predictors, predict, resolve_setup, workload
-from inference_estimation.lib.ml.step_fit import fit_campaign, fit_step_model
+from inference_estimation.lib.ml.predict import predict, resolve_setup, workload
+from inference_estimation.lib.ml.step_calibration import calibrate
+from inference_estimation.lib.ml.step_fit import fit_step_model
 from inference_estimation.lib.ml.step_model import StepModel
-from inference_estimation.lib.ml.step_serving import campaign_for, step_model_path
+from inference_estimation.lib.ml.step_serving import step_model_path
 from tests.lib.step_rows import synthetic_rows
 
 
@@ -62,17 +63,35 @@ def test_a_calibrated_device_is_answered_with_its_calibration_without_naming_the
     mine = mine[(mine["hardware_key"] == "nvidia-l40s") & (mine["model_key"] == "llama-3.1-8b")].head(5).copy()
     mine["source"] = "user-lab"
     mine[["ttft_s", "tpot_s"]] *= 2.0
-    fit_campaign(model, mine)
-    assert campaign_for(model, None, "nvidia-l40s", "vllm") is not None
-    assert campaign_for(model, None, "nvidia-h100-sxm-80gb", "vllm") is None
     folder = tmp_path / "p"
     model.save(step_model_path(folder, promoted=True))
+    cal = calibrate(model, mine)
+    assert cal.u > 0.5 and cal.v > 0.5
+    cal.save(folder)
     catalog = load_catalog(strict=False)
     work = workload(None, 1024, 512, mode="serving", concurrency=4)
     before = predict(catalog, predictors_dir, "llama-3.1-8b", "nvidia-l40s", work)
     after = predict(catalog, folder, "llama-3.1-8b", "nvidia-l40s", work)
-    assert after["tpot_s"]["value"] / before["tpot_s"]["value"] > 1.5
+    assert after["tpot_s"]["value"] / before["tpot_s"]["value"] > 1.6
     other_before = predict(catalog, predictors_dir, "llama-3.1-8b", "nvidia-h100-sxm-80gb", work)
     other_after = predict(catalog, folder, "llama-3.1-8b", "nvidia-h100-sxm-80gb", work)
     assert other_after["tpot_s"]["value"] == other_before["tpot_s"]["value"]
-    assert Predictors.load(folder).step is not None
+
+
+def test_calibration_reproduces_the_given_points_and_fades_far_from_them(predictors_dir):
+    model = StepModel.load(step_model_path(predictors_dir, promoted=True))
+    rows = synthetic_rows({}, noise=0.0, seed=3)
+    mine = rows[(rows["hardware_key"] == "amd-mi300x") & (rows["model_key"] == "llama-3.1-8b")
+                & (rows["mode"] == "offline")].head(4).copy()
+    rng = np.random.default_rng(0)
+    mine["tpot_s"] *= np.exp(rng.normal(0.3, 0.15, len(mine)))  # a setup slower, and unevenly so
+    mine["ttft_s"] *= np.exp(rng.normal(-0.2, 0.15, len(mine)))
+    cal = calibrate(model, mine)
+    answers = model.predict(mine, adjust=cal.adjustment(mine))
+    for target in ("tpot_s", "ttft_s"):
+        error = np.abs(answers[target] / mine[target].to_numpy() - 1)
+        assert np.median(error) < 0.03
+    far = mine.head(1).copy()
+    far["batch_size"], far["input_tokens"] = 1024, 16
+    local = cal.adjustment(far).local_log["tpot_s"]
+    assert abs(local[0]) < 0.01  # far from every point only the campaign effect remains

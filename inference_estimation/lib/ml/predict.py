@@ -54,6 +54,7 @@ from inference_estimation.lib.ml.performance_model import (
     PrimitiveBounds,
     derive_targets,
 )
+from inference_estimation.lib.ml.step_calibration import load_calibrations
 from inference_estimation.lib.ml.step_serving import answer_with_step_model, load_step_model
 from inference_estimation.lib.physics.features import (
     CATEGORICAL_FEATURES,
@@ -212,6 +213,8 @@ class Predictors:
     #: The step-time model that answers the time targets when present (and whether it is promoted).
     step: Any = None
     step_promoted: bool = False
+    #: The user's calibrations of the step model, by (hardware, engine).
+    calibrations: dict = field(default_factory=dict)
 
     @classmethod
     def load(cls, predictors_dir: Path, allow_unpromoted: bool = False, targets: list[str] | None = None) -> "Predictors":
@@ -232,7 +235,8 @@ class Predictors:
             hint = "" if allow_unpromoted else " (--allow-unpromoted uses predictors that did not beat their baselines)"
             raise PredictorsMissingError(f"no {'trained' if allow_unpromoted else 'promoted'} predictors in "
                                          f"{predictors_dir}; run `inference-estimation sweep` first{hint}")
-        return cls(models, step, step_promoted)
+        calibrations = load_calibrations(predictors_dir) if step is not None else {}
+        return cls(models, step, step_promoted, calibrations)
 
     def frame(self, features: pd.DataFrame, hardware_keys: Any = None) -> pd.DataFrame:
         """Every answer target with ``_lower_90``/``_upper_90`` for feature rows.
@@ -312,7 +316,7 @@ class Predictors:
                       else np.zeros(len(rows), dtype=bool))
         features = feature_frame(rows)
         answers = self.frame(features, hardware)
-        answers, extras = answer_with_step_model(self.step, rows, answers, saturation)
+        answers, extras = answer_with_step_model(self.step, rows, answers, saturation, self.calibrations)
         solved = np.isnan(pd.to_numeric(rows.get("concurrency"), errors="coerce").to_numpy(dtype=float)) \
             if "concurrency" in rows else np.ones(len(rows), dtype=bool)
         rate_rows = solved & pd.to_numeric(rows.get("request_rate_rps"), errors="coerce").notna().to_numpy() \
@@ -385,9 +389,11 @@ def step_notes(step: Any, setup: Setup, values: pd.Series) -> list[str]:
                      "once per replica (the engine's sequence limit, capped by its KV cache); the memory line above "
                      "is the most whose whole context fits at once")
     campaign = values.get("campaign") if "campaign" in values else ""
-    if campaign:
-        kind = "your calibration" if str(campaign).startswith("user") else "that campaign's measurements"
-        notes.append(f"time targets as campaign {campaign} measured them ({kind})")
+    if campaign and str(campaign).startswith("calibrated:"):
+        notes.append(f"time targets calibrated to your measurements of {setup.hardware.key} with {engine} "
+                     f"({str(campaign).removeprefix('calibrated:')}); name a public source to ask as it measured")
+    elif campaign:
+        notes.append(f"time targets as campaign {campaign} measured them")
     year = step.newest_year.get(engine)
     if year:
         notes.append(f"time targets for the newest {engine} software in the training data ({int(year)})")

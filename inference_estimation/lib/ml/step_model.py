@@ -362,6 +362,33 @@ def _signs(targets: np.ndarray) -> np.ndarray:
 
 
 @dataclass
+class Adjustment:
+    """Per-row effects and local log corrections that override the stored campaign's (calibration).
+
+    Attributes:
+        active: rows the adjustment applies to.
+        u, v: decode-side and TTFT effects (log).
+        local_log: target -> the interpolated log residual of the nearby measured points.
+        local_weight: target -> how near measured points are (0 far .. 1 at one): the interval
+            narrows towards ``noise_sd`` there.
+        noise_sd: the spread of a measurement around its own point (log).
+    """
+
+    active: np.ndarray
+    u: np.ndarray
+    v: np.ndarray
+    local_log: dict[str, np.ndarray]
+    local_weight: dict[str, np.ndarray]
+    noise_sd: float = 0.05
+
+    @classmethod
+    def none(cls, n: int) -> Adjustment:
+        """No adjustment for ``n`` rows."""
+        zeros = np.zeros(n)
+        return cls(np.zeros(n, dtype=bool), zeros, zeros, {}, {})
+
+
+@dataclass
 class StepModel:
     """A fitted step-time model: shared coefficients, campaign effects and spreads.
 
@@ -383,7 +410,7 @@ class StepModel:
 
     # --- answers -----------------------------------------------------------------------------
     def predict(self, frame: pd.DataFrame, campaigns: np.ndarray | None = None,
-                as_of_year: float | None = None) -> dict[str, np.ndarray]:
+                as_of_year: float | None = None, adjust: Adjustment | None = None) -> dict[str, np.ndarray]:
         """Every step target per row with its 90% interval.
 
         Args:
@@ -391,6 +418,8 @@ class StepModel:
             campaigns: the campaign each row is asked "as measured by" (None or unknown: a new
                 campaign -- no effect, and the interval includes the campaigns' spread).
             as_of_year: software year to answer for (default: the newest seen per engine).
+            adjust: per-row effects and local corrections that replace the stored campaign's (a
+                user's calibration, :mod:`inference_estimation.lib.ml.step_calibration`).
 
         Returns:
             ``{target: values, f"{target}_lower_90": ..., f"{target}_upper_90": ..., "saturated",
@@ -406,14 +435,21 @@ class StepModel:
         sched = simulate(self.coefficients, prep)
         keys = campaigns if campaigns is not None else np.full(len(frame), "", dtype=object)
         effects = np.array([self.campaign_effects.get(k, (np.nan, np.nan)) for k in keys], dtype="float64")
-        known = ~np.isnan(effects[:, 0])
-        u, v = np.nan_to_num(effects[:, 0]), np.nan_to_num(effects[:, 1])
+        if adjust is None:
+            adjust = Adjustment.none(len(frame))
+        use = adjust.active
+        known = use | ~np.isnan(effects[:, 0])
+        u = np.where(use, adjust.u, np.nan_to_num(effects[:, 0]))
+        v = np.where(use, adjust.v, np.nan_to_num(effects[:, 1]))
         su, sv = self.campaign_sd
         out: dict[str, np.ndarray] = {}
         for target in ("ttft_s", "tpot_s", "itl_p50_s"):
-            value = _predicted(sched, target) * np.exp(v if target == "ttft_s" else u)
+            local = adjust.local_log.get(target, np.zeros(len(frame)))
+            value = _predicted(sched, target) * np.exp((v if target == "ttft_s" else u) + local)
             extra = sv**2 if target == "ttft_s" else su**2
             sd = np.sqrt(self.residual_sd.get(target, 0.3) ** 2 + np.where(known, 0.0, extra))
+            near = adjust.local_weight.get(target, np.zeros(len(frame)))
+            sd = np.sqrt((1.0 - near) * sd**2 + near * adjust.noise_sd**2)
             out[target] = value
             out[f"{target}_lower_90"] = value * np.exp(-Z90 * sd)
             out[f"{target}_upper_90"] = value * np.exp(Z90 * sd)

@@ -9,8 +9,9 @@ Which campaign an answer speaks for:
 
 * a question naming ``source`` is answered "as that campaign measured it" when the step model
   knows a campaign of that source on this hardware and engine (the newest engine version);
-* otherwise, a device the user calibrated (:mod:`inference_estimation.lib.ml.step_calibration`)
-  is answered with its calibration by default;
+* otherwise, a device and engine the user calibrated (:mod:`inference_estimation.lib.ml.step_calibration`)
+  is answered with its calibration by default (reproducing the user's points, interpolating
+  between them);
 * else as a new campaign (no effect; the interval includes the campaigns' spread).
 """
 
@@ -22,7 +23,8 @@ import numpy as np
 import pandas as pd
 
 from inference_estimation.lib.catalog.vocabulary import normalize_engine
-from inference_estimation.lib.ml.step_model import STEP_TARGETS, StepModel
+from inference_estimation.lib.ml.step_calibration import Calibration
+from inference_estimation.lib.ml.step_model import STEP_TARGETS, Adjustment, StepModel
 
 STEP_MODEL_FILE = "step_model.json"
 #: Targets the step model answers in ``predict`` (the CatBoost time primitives are not used then).
@@ -46,17 +48,13 @@ def load_step_model(predictors_dir: Path, allow_unpromoted: bool) -> tuple[StepM
 
 
 def campaign_for(model: StepModel, source: str | None, hardware_key: str, engine: str | None) -> str | None:
-    """The stored campaign a question speaks for (see the module docstring), or None."""
+    """The stored campaign a question naming ``source`` speaks for (the newest engine version), or None."""
     engine = normalize_engine(engine) or "unknown"
+    if not source or source == "local":
+        return None
     keys = [k.split("|") for k in model.campaign_effects]
-    if source and source != "local":
-        named = [k for k in keys if k[0] == source and k[1] == hardware_key and k[2] == engine]
-        if named:
-            return "|".join(max(named, key=lambda k: _version_key(k[3])))
-    calibrated = [k for k in keys if k[0].startswith("user") and k[1] == hardware_key and k[2] == engine]
-    if calibrated:
-        return "|".join(max(calibrated, key=lambda k: _version_key(k[3])))
-    return None
+    named = [k for k in keys if k[0] == source and k[1] == hardware_key and k[2] == engine]
+    return "|".join(max(named, key=lambda k: _version_key(k[3]))) if named else None
 
 
 def _version_key(text: str) -> tuple[int, ...]:
@@ -64,7 +62,9 @@ def _version_key(text: str) -> tuple[int, ...]:
 
 
 def answer_with_step_model(model: StepModel, rows: pd.DataFrame, answers: pd.DataFrame,
-                           saturation: np.ndarray | None = None) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
+                           saturation: np.ndarray | None = None,
+                           calibrations: dict[tuple[str, str], Calibration] | None = None,
+                           ) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
     """Replaces the time targets of ``answers`` with the step model's and re-derives energy.
 
     Args:
@@ -72,6 +72,7 @@ def answer_with_step_model(model: StepModel, rows: pd.DataFrame, answers: pd.Dat
         rows: the question rows (catalog facts and workload, ``hardware_key``, ``source``).
         answers: the CatBoost answers of the same rows (power and memory are kept from them).
         saturation: rows asked at the engine's saturation batch (``--batch-size max``).
+        calibrations: the user's calibrations by (hardware, engine).
 
     Returns:
         (answers with the step targets, extras: ``saturated``, ``running_batch``, ``in_flight``,
@@ -85,7 +86,12 @@ def answer_with_step_model(model: StepModel, rows: pd.DataFrame, answers: pd.Dat
     hardware = rows["hardware_key"].astype(str).to_numpy()
     campaigns = np.array([campaign_for(model, s, h, e) or "" for s, h, e in zip(sources, hardware, engines, strict=True)],
                          dtype=object)
-    step = model.predict(rows, campaigns=campaigns)
+    adjust = _calibrated(rows, hardware, engines, campaigns, calibrations or {})
+    for i, (h, e) in enumerate(zip(hardware, engines, strict=True)):
+        cal = (calibrations or {}).get((h, normalize_engine(e) or "unknown"))
+        if cal is not None and adjust.active[i]:
+            campaigns[i] = f"calibrated:{cal.campaign}"
+    step = model.predict(rows, campaigns=campaigns, adjust=adjust)
     answers = answers.reset_index(drop=True).copy()
     for target in SERVED_STEP_TARGETS:
         for suffix in ("", "_lower_90", "_upper_90"):
@@ -101,6 +107,28 @@ def answer_with_step_model(model: StepModel, rows: pd.DataFrame, answers: pd.Dat
     extras = {"saturated": step["saturated"], "running_batch": step["running_batch"], "in_flight": step["in_flight"],
               "campaign": campaigns}
     return answers, extras
+
+
+def _calibrated(rows: pd.DataFrame, hardware: np.ndarray, engines: np.ndarray, campaigns: np.ndarray,
+                calibrations: dict[tuple[str, str], Calibration]) -> Adjustment:
+    """The calibration adjustments of rows of calibrated devices that name no public campaign."""
+    adjust = Adjustment.none(len(rows))
+    if not calibrations:
+        return adjust
+    keys = [(h, normalize_engine(e) or "unknown") for h, e in zip(hardware, engines, strict=True)]
+    for key, cal in calibrations.items():
+        idx = np.array([i for i, k in enumerate(keys) if k == key and not campaigns[i]], dtype=int)
+        if not len(idx):
+            continue
+        part = cal.adjustment(rows.iloc[idx])
+        adjust.active[idx] = True
+        adjust.u, adjust.v = adjust.u.copy(), adjust.v.copy()
+        adjust.u[idx], adjust.v[idx] = cal.u, cal.v
+        for target, values in part.local_log.items():
+            adjust.local_log.setdefault(target, np.zeros(len(rows)))[idx] = values
+            adjust.local_weight.setdefault(target, np.zeros(len(rows)))[idx] = part.local_weight[target]
+        adjust.noise_sd = part.noise_sd
+    return adjust
 
 
 __all__ = ["STEP_TARGETS", "answer_with_step_model", "campaign_for", "load_step_model", "step_model_path"]
