@@ -419,3 +419,24 @@ def test_batch_rows_get_the_same_layout_refusals_and_node_notes_as_single_questi
     assert float(result.loc[1, "tpot_s"]) == pytest.approx(predict(
         catalog, predictors_dir, "llama-3.1-70b", "H100", workload(1, 512, 128, dtype="bf16", device_count=16),
         allow_unpromoted=True)["tpot_s"]["value"], rel=1e-9)
+
+
+def test_a_gpu_answer_without_a_peak_memory_prediction_shows_the_memory_rules_estimate_labelled(
+        catalog, predictors_dir, tmp_path):
+    # a peak-memory predictor that has seen CPUs only: no transfer to a GPU's allocator
+    rows = [prediction_row(catalog.model(m), catalog.hw("local-cpu"), workload(b, i, 16))
+            for m in ("gpt2-small", "llama-small-55m") for b in (1, 2, 4, 8) for i in (32, 64, 128)]
+    feats = feature_frame(rows)
+    frame = pd.concat([pd.DataFrame(rows)[["model_key", "hardware_key"]], feats], axis=1)
+    frame["power_source"] = "none"
+    frame["peak_memory_gb"] = 0.5 + feats["batch_size"].to_numpy(dtype=float) * 0.01
+    folder = tmp_path / "predictors"
+    shutil.copytree(predictors_dir, folder)
+    save_predictor(train_predictor(frame, "peak_memory_gb", n_folds=2), folder / "peak_memory_gb")
+    result = predict(catalog, folder, "llama-3.1-8b", "nvidia-h100-sxm-80gb", workload(8, 512, 128),
+                     allow_unpromoted=True)
+    memory = result["peak_memory_gb"]
+    assert memory["value"] is None and "no peak-memory measurement on cuda" in memory["reason"]
+    estimate = memory["estimate"]
+    assert 16.0 < estimate["value"] < 20.0  # 8B bf16 weights (16 GB) + the KV cache of 8 x 640 tokens
+    assert estimate["basis"].startswith("memory rule, all devices: weights 16.")
