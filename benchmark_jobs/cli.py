@@ -4,7 +4,9 @@
     python -m benchmark_jobs run --pipes                               # under Dagster Pipes
     python -m benchmark_jobs probe [--seconds 3]                       # CPU roofline + power probe
 
-Standalone, records go to ``--out`` (or stdout) as JSON lines and progress to stderr. Under
+Standalone, records go to ``--out`` (or stdout) as JSON lines -- or, when ``--out`` ends in
+``.csv``, as a canonical CSV (one column per record field), which ``inference-estimation import
+user-csv`` lands as it is -- and progress to stderr. Under
 Pipes, the spec comes from the ``spec`` extra and each record is sent as a custom message
 ``{"type": "measurement", "record": {...}}`` as soon as it is measured. A fatal error (bad spec,
 model cannot be built) exits non-zero with a message; failing points are rows with a status.
@@ -14,6 +16,8 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import csv
+import dataclasses
 import json
 import sys
 from collections.abc import Sequence
@@ -50,7 +54,8 @@ def _build_parser() -> argparse.ArgumentParser:
     source.add_argument(
         "--pipes", action="store_true", help="read the spec from Dagster Pipes and report through it"
     )
-    run.add_argument("--out", help="JSON-lines output file (standalone; default stdout)")
+    run.add_argument("--out", help="output file (standalone; default stdout): JSON lines, or a canonical CSV "
+                                   "for `inference-estimation import user-csv` when the name ends in .csv")
     probe = commands.add_parser(
         "probe", help="measure peak matmul GFLOP/s and memory GB/s of this CPU; name the power sources"
     )
@@ -75,10 +80,19 @@ def _run_standalone(spec_path: str, out_path: str | None) -> int:
     except (SpecError, OSError) as exc:
         return _fatal(str(exc))
     with contextlib.ExitStack() as stack:
-        out: IO[str] = stack.enter_context(open(out_path, "w", encoding="utf-8")) if out_path else sys.stdout
+        out: IO[str] = (stack.enter_context(open(out_path, "w", encoding="utf-8", newline=""))
+                        if out_path else sys.stdout)
+        as_csv = bool(out_path) and out_path.lower().endswith(".csv")
+        writer = csv.DictWriter(out, fieldnames=[f.name for f in dataclasses.fields(MeasurementRecord)])
+        if as_csv:
+            writer.writeheader()
 
         def emit(record: MeasurementRecord) -> None:
-            out.write(json.dumps(record.to_dict()) + "\n")
+            if as_csv:  # empty = null; booleans as true/false (what the canonical reader parses)
+                writer.writerow({k: "" if v is None else str(v).lower() if isinstance(v, bool) else v
+                                 for k, v in record.to_dict().items()})
+            else:
+                out.write(json.dumps(record.to_dict()) + "\n")
             out.flush()  # a crash later still leaves the rows measured so far
 
         try:

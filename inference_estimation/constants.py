@@ -54,3 +54,6 @@ PAGED_ENGINE_MEMORY_UTILIZATION = 0.9
 PAGED_ENGINE_RESERVE_GB_PER_DEVICE = 1.0
 #: Calibration points a device's plan asks for (next_benchmarks, calibration_sensor, `calibrate`).
 CALIBRATION_POINTS = 5
+#: Concurrencies of the serving points a calibration plan lists beside its offline points (one
+#: user, a small and a loaded server), at each planned model's median offline workload.
+CALIBRATION_SERVING_CONCURRENCIES = (1, 8, 32)

@@ -34,7 +34,24 @@ def test_calibrate_dry_run_prints_k_points_with_why_and_records_the_plan_without
     assert text.stdout.count("| float32 |") == 2
 
 
-def test_calibrate_refuses_hardware_without_a_launcher_naming_it(tmp_path):
-    out = _cli("calibrate", "--hardware", "nvidia-t4", "--dry-run", home=tmp_path / "home")
+def test_calibrate_refuses_to_benchmark_hardware_without_a_launcher_pointing_at_dry_run(tmp_path):
+    out = _cli("calibrate", "--hardware", "nvidia-t4", home=tmp_path / "home")
     assert out.returncode == 2 and "nvidia-t4" in out.stderr and "launcher" in out.stderr
-    assert "Traceback" not in out.stderr
+    assert "--dry-run" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_calibrate_dry_run_plans_a_device_without_a_launcher_with_serving_points_and_the_next_step(tmp_path):
+    home = tmp_path / "home"
+    out = _cli("calibrate", "--hardware", "NVIDIA L40S", "--points", "3", "--dry-run", "--format", "json", home=home)
+    assert out.returncode == 0, out.stderr[-3000:]
+    plan = json.loads(out.stdout)
+    assert plan["hardware"] == "nvidia-l40s" and plan["planned_points"] == 3
+    assert {p["concurrency"] for p in plan["serving_points"]} == {1, 8, 32}
+    assert {p["model"] for p in plan["serving_points"]} == set(plan["points"])
+    # the offline points as harness specs, the exact commands and the CSV's columns, then the import
+    assert len(plan["specs"]) == len(plan["points"]) and all(os.path.isfile(p) for p in plan["specs"])
+    spec = json.loads(open(plan["specs"][0]).read())
+    assert spec["hardware_key"] == "nvidia-l40s" and spec["points"]
+    assert "python -m benchmark_jobs run --spec" in plan["next_step"] and "--out" in plan["next_step"]
+    assert "import user-csv" in plan["next_step"] and "model_key, hardware_key" in plan["next_step"]
+    assert not list(home.rglob("*.parquet"))  # nothing benchmarked

@@ -17,6 +17,18 @@ def calibrate_command(args: argparse.Namespace) -> int:
     from inference_estimation.lib.home import activate_home
 
     home = activate_home(args.home)
+    catalog = lenient_catalog()
+    hardware = catalog.hw(args.hardware)
+    if args.points < 1:
+        print(f"error: --points must be >= 1, got {args.points}", file=sys.stderr)
+        return 2
+    if hardware.key not in catalog.partition_hardware:  # no partition: planned here, without Dagster
+        if not args.dry_run:
+            print(f"error: hardware {hardware.key!r} has no launcher in the catalog, so this tool cannot benchmark "
+                  "it; `--dry-run` plans its points to measure by hand (and says how), or give it a launcher "
+                  "(local or dstack) in an overlay file", file=sys.stderr)
+            return 2
+        return _plan_by_hand(args, catalog, hardware, home)
     dg = dagster_quietly()
     from inference_estimation import constants
     from inference_estimation.definitions import defs
@@ -25,16 +37,6 @@ def calibrate_command(args: argparse.Namespace) -> int:
         benchmark_partition_key,
         ensure_benchmark_partitions,
     )
-
-    catalog = lenient_catalog()
-    hardware = catalog.hw(args.hardware)
-    if hardware.key not in catalog.partition_hardware:
-        print(f"error: hardware {hardware.key!r} has no launcher in the catalog, so it cannot be benchmarked; give "
-              "it one (a local or dstack launcher) in an overlay file first", file=sys.stderr)
-        return 2
-    if args.points < 1:
-        print(f"error: --points must be >= 1, got {args.points}", file=sys.stderr)
-        return 2
     instance = dg.DagsterInstance.get()
     ensure_benchmark_partitions(instance, catalog)
     logs = log_config(args.log_level)
@@ -64,6 +66,14 @@ def calibrate_command(args: argparse.Namespace) -> int:
             print(meta["plan"])
         if meta.get("notes", "none") != "none":
             print("notes: " + str(meta["notes"]).replace("\n", "; "))
+        _print_serving_points(meta.get("serving_points") or [])
+        if meta.get("points"):
+            how = (f"through dstack ({hardware.launcher.type} launcher)" if hardware.launcher.type == "dstack"
+                   else f"on this machine ({hardware.launcher.type} launcher)")
+            print(f"next: `inference-estimation calibrate --hardware {hardware.key} --points {args.points}"
+                  f"{'' if args.sweep is None else f' --sweep {args.sweep}'}` benchmarks the offline points {how}, "
+                  "then rebuilds and retrains; the serving points need the engine's OpenAI-compatible server up "
+                  "and a sweep with backend openai-server (serving.concurrencies)")
     points = meta.get("points") or {}
     if args.dry_run or not points:
         return 0
@@ -98,3 +108,91 @@ def calibrate_command(args: argparse.Namespace) -> int:
     return 0
 
 
+
+
+def _print_serving_points(serving: list[dict[str, Any]]) -> None:
+    if not serving:
+        return
+    print("serving points (beside the offline ones; a deployment is sized by serving):")
+    for p in serving:
+        print(f"  {p['model']}: concurrency {p['concurrency']}, {p['input_tokens']} input / {p['output_tokens']} "
+              f"output tokens, {p['dtype']}")
+
+
+def _plan_by_hand(args: argparse.Namespace, catalog: Any, hardware: Any, home: Any) -> int:
+    """``--dry-run`` for a device without a launcher: the plan, its harness specs and the next step.
+
+    Nothing is benchmarked and nothing is recorded in Dagster (the device is no partition). The
+    offline points are written as harness job specs under the home, so they can be measured on
+    the device itself and imported with ``import user-csv``.
+    """
+    from pathlib import Path
+
+    import duckdb
+    import pandas as pd
+
+    from benchmark_jobs.spec import WorkloadPoint
+    from inference_estimation.lib.bench.planning import build_job_spec
+    from inference_estimation.lib.catalog import CatalogError
+    from inference_estimation.lib.ml.calibration import axes_sweep, plan_for_hardware, with_device_in_sweep
+
+    sweep = args.sweep or axes_sweep(catalog, hardware.key)
+    if sweep is None:
+        print(f"error: no sweep has a device of kind {hardware.kind!r} to plan {hardware.key} over; name one with "
+              "--sweep", file=sys.stderr)
+        return 2
+    try:
+        planning = with_device_in_sweep(catalog, hardware.key, sweep)
+    except CatalogError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    frame = pd.DataFrame(columns=["hardware_key", "model_key"])
+    if home.warehouse_path.exists():
+        try:
+            with duckdb.connect(str(home.warehouse_path), read_only=True) as con:
+                frame = con.execute("select * from marts.training_features").df()
+        except duckdb.Error:
+            pass  # no marts yet: plan by coverage
+    result = plan_for_hardware(planning, home.predictors_dir, frame, hardware.key, args.points, sweep=sweep,
+                               method=args.uncertainty)
+    points = result.points_by_model()
+    serving = result.serving_points() if result.plan else []
+    folder = home.root / "calibration" / hardware.key
+    specs: list[Path] = []
+    entry = planning.sweep(sweep)
+    for model_key, model_points in points.items():
+        spec = build_job_spec(f"calibration-{hardware.key}-{model_key}-{result.plan_id}", planning.model(model_key),
+                              hardware, entry, None, tuple(WorkloadPoint(**p) for p in model_points))
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"{model_key}.spec.json"
+        path.write_text(json.dumps(spec.to_dict(), indent=2))
+        specs.append(path)
+    next_step = (
+        f"{hardware.key} has no launcher, so measure the points by hand on the device: copy this repository "
+        "there with the spec files and run "
+        + "; ".join(f"`python -m benchmark_jobs run --spec {p.name} --out {p.name.replace('.spec.json', '.csv')}`"
+                    for p in specs)
+        + " (the harness "
+        "writes a canonical CSV: source, model_key, hardware_key, engine, dtype, batch_size, input_tokens, "
+        "output_tokens, ttft_s, tpot_s, e2e_latency_s, output_throughput_tok_s, avg_power_w, energy_j, ...); "
+        "bring the CSVs back into one folder and run here `inference-estimation import user-csv --from FOLDER` and `inference-estimation refresh`. "
+        "Serving points: measure at each concurrency against the engine's server (the harness's openai-server "
+        "backend, or your own load generator) and add rows with mode=serving and concurrency to a CSV of the "
+        "same columns. Or give the device a dstack launcher in an overlay to have calibrate run them.")
+    if args.format == "json":
+        print(json.dumps({"hardware": hardware.key, "sweep": sweep, "measured_rows": result.measured_rows,
+                          "planned_points": len(result.plan.points) if result.plan else 0, "points": points,
+                          "serving_points": serving, "notes": result.notes, "specs": [str(p) for p in specs],
+                          "next_step": next_step}, indent=2, default=str))
+        return 0
+    print(f"calibration plan for {hardware.key} (no launcher: planned here, benchmarking nothing; grid of sweep "
+          f"{sweep}; {result.measured_rows} measured rows of it in the training data; home {home.root})")
+    if result.plan is not None:
+        print(result.plan.markdown())
+    if result.notes:
+        print("notes: " + "; ".join(result.notes))
+    _print_serving_points(serving)
+    if specs:
+        print("harness specs of the offline points: " + ", ".join(str(p) for p in specs))
+    print("next: " + next_step)
+    return 0

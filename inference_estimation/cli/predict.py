@@ -139,6 +139,11 @@ def predict_command(args: argparse.Namespace) -> int:
     if in_flight is not None and not saturated:
         print(f"note: {in_flight:g} requests in flight at that rate (Little's law: rate x e2e)")
     for target, p in result.items():
+        if p["value"] is None and "estimate" in p:  # a rule's estimate, labelled as such
+            e = p["estimate"]
+            print(f"{target:26s} {e['value']:.4g} {e['unit']}  (estimate, not predicted: {e['basis']}; "
+                  f"{p.get('reason', 'no prediction')})")
+            continue
         if p["value"] is None:
             print(f"{target:26s} n/a ({p.get('reason', 'no prediction')})")
             continue

@@ -324,11 +324,7 @@ def import_command(args: argparse.Namespace) -> int:
     home = activate_home(args.home)
     if USER_CSV_SOURCE in sources:  # the user's own files: every bad row named before anything runs
         from inference_estimation.lib.catalog import CatalogError
-        from inference_estimation.lib.data.external.canonical import (
-            CanonicalFormatError,
-            read_canonical_csv,
-            to_records,
-        )
+        from inference_estimation.lib.data.external.canonical import CanonicalFormatError, check_canonical_csv
 
         folder = Path(args.from_path) if args.from_path else home.root / "imports"
         paths = sorted(folder.glob("*.csv")) if folder.is_dir() else []
@@ -337,11 +333,19 @@ def import_command(args: argparse.Namespace) -> int:
             return 2
         try:
             catalog = lenient_catalog()
-            for path in paths:
-                to_records(read_canonical_csv(path), catalog, origin=str(path), strict=True)
-        except (CanonicalFormatError, CatalogError) as exc:
-            for line in str(exc).splitlines():
-                print(f"error: {line}", file=sys.stderr)
+        except CatalogError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        bad_files = 0
+        for path in paths:  # every file's bad cells, each file in one pass
+            try:
+                check_canonical_csv(path, catalog)
+            except CanonicalFormatError as exc:
+                bad_files += 1
+                for line in str(exc).splitlines():
+                    print(f"error: {line}", file=sys.stderr)
+        if bad_files:
+            print(f"error: {bad_files} of {len(paths)} file(s) refused; nothing was imported", file=sys.stderr)
             return 2
     dg = dagster_quietly()
     from inference_estimation.definitions import defs

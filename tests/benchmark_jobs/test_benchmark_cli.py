@@ -146,3 +146,18 @@ def test_standalone_run_without_out_writes_only_json_records_to_stdout(
     lines = capsys.readouterr().out.splitlines()
     assert len(lines) == 1
     assert MeasurementRecord.from_dict(json.loads(lines[0])).status == "ok"
+
+
+def test_standalone_run_with_a_csv_out_writes_a_canonical_csv_that_import_user_csv_reads(
+    make_spec, spec_as_dict, tmp_path
+):
+    from inference_estimation.lib.data.external.canonical import read_canonical_csv
+
+    spec_path, out_path = tmp_path / "spec.json", tmp_path / "rows.csv"
+    spec_path.write_text(
+        json.dumps(spec_as_dict(make_spec(POINTS, min_trials=1, max_trials=1, warmup_runs=0)))
+    )
+    assert cli.main(["run", "--spec", str(spec_path), "--out", str(out_path)]) == cli.EXIT_OK
+    rows = read_canonical_csv(out_path)  # every column a record field, every cell of its type
+    assert [(r["batch_size"], r["status"]) for r in rows] == [(1, "ok"), (2, "ok")]
+    assert all(r["e2e_latency_s"] > 0 and r["hardware_key"] for r in rows)

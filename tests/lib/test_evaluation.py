@@ -112,3 +112,20 @@ def test_comparison_table_has_a_row_per_split_with_every_method_and_names_the_be
     verdict = comparison_verdict(evaluation)
     assert "leave_one_hardware_out" in verdict and ("beats" if ens < cat else "does not beat") in verdict
     assert len(comparison_table([evaluation], split="leave_one_hardware_out").splitlines()) == 3
+
+
+def test_a_mape_a_few_rows_blow_up_is_shown_as_such_and_zero_measurements_score_nothing(recwarn):
+    import warnings
+
+    from inference_estimation.lib.ml import evaluation as ev
+
+    cells = ev._metric_cells({"rows": 50, "mdape_pct": 12.0, "mape_pct": 6.4e29, "within_10pct_share": 0.4})
+    assert "6.4e" not in cells and ">1000 (a few rows; typical: MdAPE)" in cells
+    assert "| 35.0 |" in ev._metric_cells({"rows": 50, "mdape_pct": 12.0, "mape_pct": 35.0, "within_10pct_share": 0.4})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)  # np.log(0) would raise here
+        logged = ev._log_measured(np.array([0.0, 2.0, -1.0, np.nan]))
+    assert np.isnan(logged[[0, 2, 3]]).all() and logged[1] == pytest.approx(np.log(2.0))
+    frame = pd.DataFrame({"tpot_s": [0.0, 0.01, 0.02]})
+    score = ev._score(frame, "tpot_s", np.array([0.01, 0.011, 0.02]), np.ones(3, dtype=bool), "random")
+    assert score["rows"] == 2 and score["mape_pct"] == pytest.approx(5.0)  # the zero row is not scored

@@ -4,8 +4,9 @@
 Accelerator/System, ML.ENERGY, Argonne, LLM-Pilot, InferenceX, WattGPU, Epoch, LLMPerf,
 llama.cpp tables, llm-analysis, Vidur, Splitwise), from nvidia-smi / rocm-smi / hl-smi / JAX,
 cloud GPU names (GCP accelerator types, Azure VM series, AWS) and common hand-written forms,
-each with the key it must resolve to, ``-`` (must be refused: not in the catalog) or ``?KEY``
-(must be refused, naming KEY first).
+each with the key it must resolve to, ``-`` (must be refused: not in the catalog), ``?KEY``
+(must be refused, naming KEY first) or ``!`` (must be refused suggesting nothing: no entry of
+its family and generation).
 """
 
 import csv
@@ -40,19 +41,21 @@ def _outcome(catalog, kind: str, spelling: str) -> tuple[str | None, tuple[str, 
 def test_spelling_table_resolves_at_least_98_percent_and_never_to_a_wrong_key(catalog, capsys):
     rows = _table()
     assert len(rows) >= 150
-    unknown_keys = [r["expected"] for r in rows if r["expected"].lstrip("?") not in ("-", *catalog.hardware,
+    unknown_keys = [r["expected"] for r in rows if r["expected"].lstrip("?") not in ("-", "!", *catalog.hardware,
                                                                                     *catalog.models)]
     assert not unknown_keys, f"table names keys the catalog lacks: {unknown_keys}"
-    to_resolve = [r for r in rows if r["expected"] != "-" and not r["expected"].startswith("?")]
+    to_resolve = [r for r in rows if r["expected"] not in ("-", "!") and not r["expected"].startswith("?")]
     right, wrong, refused, bad_refusals = 0, [], [], []
     for row in rows:
         got, candidates = _outcome(catalog, row["kind"], row["spelling"])
         expected = row["expected"]
-        if expected == "-" or expected.startswith("?"):
+        if expected in ("-", "!") or expected.startswith("?"):
             if got is not None:
                 wrong.append((row["spelling"], expected, got))
             elif expected.startswith("?") and candidates[:1] != (expected[1:],):
                 bad_refusals.append((row["spelling"], expected[1:], candidates))
+            elif expected == "!" and candidates:
+                bad_refusals.append((row["spelling"], "nothing", candidates))
         elif got == expected:
             right += 1
         elif got is None:
@@ -71,11 +74,49 @@ def test_spelling_table_resolves_at_least_98_percent_and_never_to_a_wrong_key(ca
     assert not bad_refusals, f"refusals not naming the right key first: {bad_refusals}"
 
 
-def test_ambiguous_hardware_is_refused_naming_every_candidate_socketed_part_first(catalog):
-    with pytest.raises(CatalogError, match="ambiguous hardware 'A100 40GB'; could be: "
-                                           "nvidia-a100-sxm4-40gb, nvidia-a100-pcie-40gb") as err:
-        catalog.hw("A100 40GB")
-    assert err.value.candidates == ("nvidia-a100-sxm4-40gb", "nvidia-a100-pcie-40gb")
+def test_a_name_of_several_sizes_is_asked_listing_every_one_and_a_form_factor_defaults_to_the_socketed_part(catalog):
+    # one rule for bare and sized names: the memory size is never guessed ...
+    with pytest.raises(CatalogError, match="ambiguous hardware 'A100'; could be: nvidia-a100-sxm4-40gb, "
+                                           "nvidia-a100-sxm4-80gb, nvidia-a100-pcie-40gb, nvidia-a100-pcie-80gb") as err:
+        catalog.hw("A100")
+    assert len(err.value.candidates) == 4  # every variant, not the first three
+    with pytest.raises(CatalogError, match="ambiguous hardware 'V100'; could be: nvidia-v100-sxm2-16gb, "
+                                           "nvidia-v100-sxm2-32gb"):
+        catalog.hw("V100")
+    with pytest.raises(CatalogError, match="could be: nvidia-a100-pcie-40gb, nvidia-a100-pcie-80gb"):
+        catalog.hw("A100 PCIe")
+    # ... and the form factor is the socketed part unless the spelling says otherwise, as for H100
+    assert catalog.hw("A100 40GB").key == "nvidia-a100-sxm4-40gb"
+    assert catalog.hw("V100 32GB").key == "nvidia-v100-sxm2-32gb"
+    assert catalog.hw("H100").key == "nvidia-h100-sxm-80gb"
+
+
+def test_suggestions_stay_in_the_family_and_generation_the_name_says(catalog):
+    def refused(name: str) -> tuple[str, ...]:
+        with pytest.raises(CatalogError) as err:
+            catalog.hw(name)
+        return err.value.candidates
+
+    assert refused("NVIDIA L4OS") == ("nvidia-l40s",)  # a letter O for a zero: suggested, never taken
+    for other, not_it in (("H20", "nvidia-h200-sxm-141gb"), ("B100", "nvidia-b200"), ("H800", "nvidia-h100-sxm-80gb"),
+                          ("A800 80GB", "nvidia-a100-sxm4-80gb"), ("T3K", "nvidia-t4"), ("MI300A", "amd-mi300x")):
+        assert not_it not in refused(other), other
+    assert catalog.hw("p150 (Blackhole)").key == "tenstorrent-blackhole-p150"
+    assert catalog.hw("N300").key == "tenstorrent-wormhole-n300"
+    assert "nvidia-jetson-agx-orin-64gb" not in refused("Jetson Orin Nano")
+    with pytest.raises(CatalogError, match="closest: phi-3-mini-4k;") as err:
+        catalog.model("Phi-3-mini-128k")
+    assert "phi-3-vision-128k" not in err.value.candidates
+
+
+def test_a_name_with_nothing_close_is_refused_saying_how_to_add_it(catalog):
+    with pytest.raises(CatalogError, match=r"unknown hardware 'RTX 5090'; not in the catalog: add it in a hardware "
+                                           r"overlay, \$INFERENCE_ESTIMATION_HOME/catalog/<name>.yaml.*memory_gb") as err:
+        catalog.hw("RTX 5090")
+    assert err.value.candidates == ()
+    with pytest.raises(CatalogError, match=r"unknown model 'foo-bar-13b'; not in the catalog: add it in a model "
+                                           r"overlay.*architecture \(layers, hidden_size, heads, kv_heads"):
+        catalog.model("foo-bar-13b")
 
 
 def test_a_word_the_reader_does_not_know_refuses_instead_of_guessing(catalog):
@@ -118,8 +159,9 @@ def test_model_versions_are_never_dropped_but_packaging_and_dates_are(catalog):
     assert catalog.model("deepseek-ai/DeepSeek-V3-0324").key == "deepseek-v3"
     with pytest.raises(CatalogError):
         catalog.model("deepseek-ai/DeepSeek-V2-Lite")
-    with pytest.raises(CatalogError, match="closest: starcoder2-15b"):
-        catalog.model("bigcode/starcoder2-16b")  # a size that does not exist is not rounded
+    with pytest.raises(CatalogError, match="not in the catalog") as err:
+        catalog.model("bigcode/starcoder2-16b")  # a size that does not exist is not rounded, nor offered
+    assert err.value.candidates == ()
 
 
 def test_name_indexes_are_built_once_per_catalog_and_lookups_stay_fast():

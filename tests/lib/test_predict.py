@@ -90,11 +90,23 @@ def test_batch_prediction_writes_one_row_per_config_and_names_bad_rows(catalog, 
     result = pd.read_csv(out)
     assert list(result.columns[:3]) == ["model", "hardware", "batch_size"]
     assert (result["tpot_s_lower_90"] < result["tpot_s"]).all()
-    bad = tmp_path / "bad.csv"
-    bad.write_text("model,hardware,batch_size,input_tokens,output_tokens\nqwen2-7b,amd-mi300x,1,512,128\n"
-                   "qwen2-7b,tpu-v9,1,512,128\n")
-    with pytest.raises(BatchInputError, match=r"bad.csv: line 3, column 'hardware'.*tpu-v9"):
-        predict_batch(catalog, predictors_dir, bad, tmp_path / "x.csv")
+
+
+def test_a_name_no_catalog_entry_or_vocabulary_knows_refuses_its_row_not_the_file(catalog, predictors_dir, tmp_path):
+    path, out = tmp_path / "mixed.csv", tmp_path / "x.csv"
+    path.write_text("model,hardware,batch_size,input_tokens,output_tokens,engine,dtype\n"
+                    "qwen2-7b,amd-mi300x,1,512,128,atom,\n"           # AMD's ATOM: an engine
+                    "qwen2-7b,tpu-v9,1,512,128,,\n"                   # no such hardware
+                    "qwen2-7b,amd-mi300x,1,512,128,warp-drive,fp6\n"  # no such engine, no such dtype
+                    "qwen2-7b,amd-mi300x,1,512,128,vllm,\n")
+    assert predict_batch(catalog, predictors_dir, path, out, allow_unpromoted=True) == 4
+    result = pd.read_csv(out, keep_default_na=False)
+    assert result["refusal"][0] == "" and result["resolved_engine"][0] == "atom"
+    assert result["refusal"][1].startswith("hardware: unknown hardware 'tpu-v9'")
+    assert "engine: 'warp-drive' is not a known engine" in result["refusal"][2]
+    assert "dtype: 'fp6' is not a known dtype" in result["refusal"][2]
+    assert list(result["resolved_hardware"][1:3]) == ["", ""] and list(result["tpot_s"][1:3]) == ["", ""]
+    assert result["refusal"][3] == "" and float(result["tpot_s"][3]) > 0
 
 
 def test_recommend_ranks_hardware_that_fits_and_meets_the_tpot_limit(catalog, predictors_dir):
@@ -134,14 +146,13 @@ def test_batch_names_every_bad_cell_in_file_order_one_line_each(catalog, predict
     bad.write_text("model,hardware,batch_size,input_tokens,output_tokens\n"
                    "qwen2-7b,amd-mi300x,1,512,128\n"
                    "qwen2-7b,amd-mi300x,1,0,128\n"        # line 3: non-positive size
-                   "qwen2-7b,tpu-v9,two,512,128\n")       # line 4: an unknown hardware and a type error
+                   "qwen2-7b,tpu-v9,two,512,128\n")       # line 4: a type error (and an unknown hardware)
     with pytest.raises(BatchInputError) as caught:
         predict_batch(catalog, predictors_dir, bad, out)
     lines = str(caught.value).splitlines()
-    assert len(lines) == 3 and all(line.startswith(f"{bad}: line ") for line in lines)
+    assert len(lines) == 2 and all(line.startswith(f"{bad}: line ") for line in lines)
     assert lines[0].endswith("line 3, column 'input_tokens': '0' is not allowed; expected an integer >= 1")
-    assert "line 4, column 'hardware': unknown hardware 'tpu-v9'" in lines[1]
-    assert lines[2].endswith("line 4, column 'batch_size': 'two' is not allowed; expected an integer >= 1 or 'max'")
+    assert lines[1].endswith("line 4, column 'batch_size': 'two' is not allowed; expected an integer >= 1 or 'max'")
     bad.write_text("model,hardware,batch_size,input_tokens,output_tokens\nqwen2-7b,,1,512,128\n")
     with pytest.raises(BatchInputError, match=r"line 2, column 'hardware': value is required"):
         predict_batch(catalog, predictors_dir, bad, out)
@@ -328,8 +339,6 @@ def test_batch_refuses_rows_that_cannot_run_and_predicts_the_rest(catalog, predi
     ("model,hardware,batch_size,input_tokens,output_tokens\n", "only a header, no configuration"),
     ("model,hardware,batch_size,input_tokens,output_tokens\nqwen2-7b,H100,1.5,512,128\n",
      r"line 2, column 'batch_size': '1.5' is not allowed; expected an integer >= 1 or 'max'"),
-    ("model,hardware,batch_size,input_tokens,output_tokens,dtype\nqwen2-7b,H100,1,512,128,banana\n",
-     r"line 2, column 'dtype': 'banana' is not a known dtype"),
     ("model,hardware,batch_size,input_tokens,output_tokens,mode\nqwen2-7b,H100,,512,128,serving\n",
      r"line 2, column 'batch_size': value is required offline"),
     ("model,hardware,batch_size,input_tokens,output_tokens,source\nqwen2-7b,H100,1,512,128,bogus\n",
@@ -410,3 +419,24 @@ def test_batch_rows_get_the_same_layout_refusals_and_node_notes_as_single_questi
     assert float(result.loc[1, "tpot_s"]) == pytest.approx(predict(
         catalog, predictors_dir, "llama-3.1-70b", "H100", workload(1, 512, 128, dtype="bf16", device_count=16),
         allow_unpromoted=True)["tpot_s"]["value"], rel=1e-9)
+
+
+def test_a_gpu_answer_without_a_peak_memory_prediction_shows_the_memory_rules_estimate_labelled(
+        catalog, predictors_dir, tmp_path):
+    # a peak-memory predictor that has seen CPUs only: no transfer to a GPU's allocator
+    rows = [prediction_row(catalog.model(m), catalog.hw("local-cpu"), workload(b, i, 16))
+            for m in ("gpt2-small", "llama-small-55m") for b in (1, 2, 4, 8) for i in (32, 64, 128)]
+    feats = feature_frame(rows)
+    frame = pd.concat([pd.DataFrame(rows)[["model_key", "hardware_key"]], feats], axis=1)
+    frame["power_source"] = "none"
+    frame["peak_memory_gb"] = 0.5 + feats["batch_size"].to_numpy(dtype=float) * 0.01
+    folder = tmp_path / "predictors"
+    shutil.copytree(predictors_dir, folder)
+    save_predictor(train_predictor(frame, "peak_memory_gb", n_folds=2), folder / "peak_memory_gb")
+    result = predict(catalog, folder, "llama-3.1-8b", "nvidia-h100-sxm-80gb", workload(8, 512, 128),
+                     allow_unpromoted=True)
+    memory = result["peak_memory_gb"]
+    assert memory["value"] is None and "no peak-memory measurement on cuda" in memory["reason"]
+    estimate = memory["estimate"]
+    assert 16.0 < estimate["value"] < 20.0  # 8B bf16 weights (16 GB) + the KV cache of 8 x 640 tokens
+    assert estimate["basis"].startswith("memory rule, all devices: weights 16.")

@@ -270,6 +270,7 @@ def next_benchmarks(context: dg.AssetExecutionContext, config: CalibrationConfig
         "measured_rows_by_model": dg.MetadataValue.json(result.measured_rows_by_model),
         "plan_id": result.plan_id or "none", "notes": "\n".join(result.notes) or "none",
         "points": dg.MetadataValue.json(result.points_by_model()),
+        "serving_points": dg.MetadataValue.json(result.serving_points()),
     }
     if plan is not None:
         metadata.update({

@@ -113,7 +113,26 @@ def _lookup(kind: str, key: str, table: dict[str, Any], index: Any) -> Any:
     label = "closest" if found.reason != "ambiguous" else "could be"
     hint = f"; {label}: {', '.join(found.candidates)}" if found.candidates else ""
     verb = "ambiguous" if found.reason == "ambiguous" else "unknown"
-    raise CatalogError(f"{verb} {kind} {key!r}{reason}{hint}", candidates=found.candidates)
+    advice = ""
+    if found.reason == "unknown":
+        lead = "if it is none of these, add" if found.candidates else "not in the catalog: add"
+        advice = f"; {lead} it {HOW_TO_ADD[kind]}"
+    raise CatalogError(f"{verb} {kind} {key!r}{reason}{hint}{advice}", candidates=found.candidates)
+
+
+#: What a refusal of an unknown name says about adding the entry (the overlay and its fields).
+HOW_TO_ADD = {
+    "hardware": ("in a hardware overlay, $INFERENCE_ESTIMATION_HOME/catalog/<name>.yaml, under 'hardware:' "
+                 "with key, kind (cpu|cuda|rocm|xpu|hpu|rdu|mps|tpu|tt), vendor, device_name, aliases, "
+                 "spec_source, spec_reference and specs (peak_tflops_bf16 or _fp16, memory_gb and "
+                 "memory_bandwidth_gb_s are needed; peak_tflops_fp8/_fp4, tdp_w, interconnect, "
+                 "interconnect_bandwidth_gb_s, price_per_hour_usd as known); `inference-estimation catalog` "
+                 "checks the file"),
+    "model": ("in a model overlay, $INFERENCE_ESTIMATION_HOME/catalog/<name>.yaml, under 'models:' with key, "
+              "hf_id, family, params, default_dtype and architecture (layers, hidden_size, heads, kv_heads, "
+              "intermediate_size, vocab_size, max_position_embeddings; experts/active_experts for MoE) from the "
+              "model's config.json; `inference-estimation catalog` checks the file"),
+}
 
 
 def _deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:

@@ -13,10 +13,20 @@ Past them, a spelling is read by its tokens:
 * **Hardware** -- the device's model tokens (``H100``, ``MI300X``, ``RTX 6000 Ada``; taken from
   the catalog keys) must appear in the spelling; memory size (``80GB``, within 8 %), form factor
   (SXM/PCIe/NVL, ``HGX``/``DGX`` = SXM), memory type (HBM3 vs HBM3e) and a device count
-  (``8x``) then pick among that model's entries. With no distinguishing fact, the entry that owns
-  the bare name (``H100`` is the SXM part) is taken; otherwise the spelling is refused, naming
-  the candidates best first. A word the reader does not know (``H100 NVL2``, ``M1 Pro``) also
-  refuses: a guess is never returned as a resolution.
+  (``8x``) then pick among that model's entries. One rule for a name that fits several entries,
+  everywhere: a name means the socketed part unless it says otherwise (``H100`` and ``A100
+  40GB`` are the SXM parts), and a memory size is never guessed (``A100``, ``V100``, ``GH200``
+  and ``Jetson Orin Nano`` come in two sizes: refused, listing every one). A word the reader does
+  not know (``H100 NVL2``, ``M1 Pro``) also refuses: a guess is never returned as a resolution.
+
+Suggestions for a refused name stay within the family and generation its naming tokens say: a
+model number is a different device when its digits differ (``H20`` is not the ``H200``, ``B100``
+not the ``B200``, ``H800`` not the ``H100``, ``T3K`` not the ``T4``) or when a letter next to
+them differs (``MI300A`` is not the ``MI300X``, ``TPU v5p`` not the ``v5e``); a model's words
+and size (``Phi-3 mini``, ``starcoder2 16b``) must all be in a suggestion, its context length
+and release version aside (``128k`` vs ``4k``, ``v0.2`` vs ``v0.1``). A
+letter O typed for a zero after a digit (``L4OS``) is read as the zero for a suggestion, never as
+a resolution. Nothing close means no suggestion: the caller then says how to add the entry.
 
 Index building costs a few milliseconds per catalog; :class:`NameIndex` objects are cached on
 the catalog by the caller.
@@ -68,6 +78,8 @@ _VERSION_PART = re.compile(r"^v\d+$")
 _DATE = re.compile(r"^\d{4}$")
 #: A pinned revision after the name (Replicate's ``meta/llama-2-7b-chat:13c3cd...``).
 _REVISION = re.compile(r":[0-9a-f]{16,}$")
+#: A context-length variant (``4k``, ``128k``): the same model with a longer window, a suggestion.
+_CONTEXT = re.compile(r"^\d+k$")
 _SIZE = re.compile(r"^(\d+x)?\d+(\.\d+)?[bmk]$|^a?\d+b$|^\d+e$")
 
 
@@ -113,7 +125,8 @@ def _similarity(query: set[str], name: set[str]) -> float:
     return sum(_token_weight(t) for t in query & name) / sum(_token_weight(t) for t in union)
 
 
-def _rank(query: set[str], plain: str, keys, spellings: dict[str, list[tuple[set[str], str]]]) -> tuple[str, ...]:
+def _rank(query: set[str], plain: str, keys, spellings: dict[str, list[tuple[set[str], str]]],
+          limit: int | None = MAX_CANDIDATES) -> tuple[str, ...]:
     """Keys ordered by: same first word (the family), weighted token overlap, string similarity."""
     family = plain.split(" ", 1)[0]
 
@@ -122,7 +135,7 @@ def _rank(query: set[str], plain: str, keys, spellings: dict[str, list[tuple[set
                     difflib.SequenceMatcher(None, plain, text).ratio()) for toks, text in spellings[key])
 
     scored = sorted(((score(k), k) for k in keys), key=lambda sk: (-sk[0][0], -sk[0][1], -sk[0][2], sk[1]))
-    return tuple(k for (_, sim, ratio), k in scored if sim > 0 or ratio >= 0.5)[:MAX_CANDIDATES]
+    return tuple(k for (_, sim, ratio), k in scored if sim > 0 or ratio >= 0.5)[:limit]
 
 
 @dataclass
@@ -162,8 +175,16 @@ class ModelIndex:
             if keys and len(keys) == 1:
                 return Resolution(next(iter(keys)))
             if keys:
-                return Resolution(None, _rank(query, forms[0], keys, self.spellings), "ambiguous")
-        return Resolution(None, _rank(query, forms[0], self.spellings, self.spellings), "unknown")
+                return Resolution(None, _rank(query, forms[0], keys, self.spellings, None), "ambiguous")
+        # only models that carry every word of the spelling, its context length and release
+        # version aside (``128k`` -> ``4k``, ``v0.2`` -> ``v0.1``/``v0.3``): same family and size
+        required, in_version = set(), False
+        for word in forms[2].split():  # a version is spelt "v 0 2" here
+            in_version = word == "v" or (in_version and word.isdigit())
+            if not in_version and not _CONTEXT.match(word):
+                required.add(word)
+        close = [k for k, spellings in self.spellings.items() if required and any(required <= toks for toks, _ in spellings)]
+        return Resolution(None, _rank(query, forms[0], close, self.spellings), "unknown")
 
 
 # ------------------------------------------------------------------------------------- hardware
@@ -174,6 +195,7 @@ _HW_FILLER = frozenset({
     "edition", "generation", "superchip", "grace", "hopper", "blackwell", "ampere", "volta", "turing",
     "lovelace", "ada", "cloud", "virtualized", "cts", "mega", "module", "card", "oam", "nvlink", "chip",
     "spx", "cpx", "nps", "with", "memory", "vram", "ai", "r", "tm", "series", "the", "developer", "kit",
+    "jetson", "tenstorrent", "wormhole", "blackhole",
 })
 _VENDOR_WORDS = {"nvidia": "nvidia", "tesla": "nvidia", "geforce": "nvidia", "quadro": "nvidia",
                  "amd": "amd", "instinct": "amd", "radeon": "amd", "intel": "intel", "habana": "intel",
@@ -261,6 +283,45 @@ def parse_hardware(text: str) -> HardwareQuery:
     return q
 
 
+def _typo_fixed(text: str) -> str:
+    """The spelling with a letter O typed after a digit read as a zero (``L4OS`` -> ``l40s``)."""
+    return re.sub(r"(?<=\d)o", "0", text.strip().lower())
+
+
+def _number_words(tokens: list[str]) -> list[tuple[str | None, str, str | None]]:
+    """Each model number with the letters right before and after it (``MI300X`` -> mi, 300, x)."""
+    out = []
+    for i, tok in enumerate(tokens):
+        if tok[0].isdigit():
+            before = tokens[i - 1] if i and tokens[i - 1].isalpha() else None
+            after = tokens[i + 1] if i + 1 < len(tokens) and tokens[i + 1].isalpha() else None
+            out.append((before, tok, after))
+    return out
+
+
+def _same_family(query: list[str], entry: list[str]) -> bool:
+    """Whether an entry's naming tokens are the same family and generation as a spelling's.
+
+    Every model number of the spelling must be the entry's, with the same letters before it and,
+    where the spelling has them, after it (``MI300`` fits ``MI300X``; ``MI300A``, ``H20``, ``B100``
+    do not fit ``MI300X``, ``H200``, ``B200``). A spelling without numbers must have all its words
+    in the entry's (``Gaudi`` fits ``Gaudi 3``, ``Orin Nano`` does not fit ``AGX Orin``).
+    """
+    numbers = _number_words(query)
+    if not numbers:
+        return bool(query) and set(query) <= set(entry)
+    theirs = _number_words(entry)
+    # "B200.8" (Oracle's bare-metal shape: eight B200) is read as the model number 200
+    return all(any((n == m or ("." in n and "." not in m and n.split(".", 1)[0] == m))
+                   and (b is None or b == mb) and (a is None or a == ma) for mb, m, ma in theirs)
+               for b, n, a in numbers)
+
+
+def _naming_tokens(q: HardwareQuery) -> list[str]:
+    """The tokens that name the device: not read as a fact (memory, form, count), not filler."""
+    return [t for t, used in zip(q.tokens, q.used, strict=False) if not used and t not in _HW_FILLER]
+
+
 def _find(signature: tuple[str, ...], tokens: list[str]) -> int:
     size = len(signature)
     for start in range(len(tokens) - size + 1):
@@ -299,8 +360,9 @@ class HardwareIndex:
     #: the catalog's names as token strings ("nd gb 200 v 6"): separators and case do not matter
     exact_tokens: dict[str, str]
     groups: dict[tuple[str, ...], list[_HwEntry]]
-    defaults: dict[tuple[str, ...], str]
     spellings: dict[str, list[tuple[set[str], str]]]
+    #: per single-device entry, the naming tokens of each of its spellings (for suggestions)
+    naming: dict[str, list[list[str]]]
 
     @classmethod
     def build(cls, table: dict[str, Any], names_of) -> HardwareIndex:
@@ -308,8 +370,8 @@ class HardwareIndex:
         exact: dict[str, str] = {}
         exact_tokens: dict[str, set[str]] = {}
         groups: dict[tuple[str, ...], list[_HwEntry]] = {}
-        owners: dict[tuple[str, ...], set[str]] = {}
         spellings: dict[str, list[tuple[set[str], str]]] = {}
+        naming: dict[str, list[list[str]]] = {}
         for key, entry in table.items():
             parsed = []
             for spelling in [key, *names_of(entry)]:
@@ -319,34 +381,59 @@ class HardwareIndex:
             spellings[key] = [({t for t in p.tokens if t not in _HW_FILLER}, " ".join(p.tokens)) for p in parsed]
             if entry.vendor == "host":
                 continue
+            if entry.device_count == 1:
+                naming[key] = [_naming_tokens(p) for p in parsed]
             signature, form, socket = _key_facts(key)
             types = {p.memory_type for p in parsed} - {None}
             groups.setdefault(signature, []).append(_HwEntry(
                 key=key, form=form, socket=socket, memory_gb=entry.specs.memory_gb,
                 memory_type=types.pop() if len(types) == 1 else None, vendor=entry.vendor,
                 count=entry.device_count))
-            # the entry that owns the bare name ("H100", "A100") is what the bare name means
-            if any(tuple(p.tokens) == signature for p in parsed[1:]):
-                owners.setdefault(signature, set()).add(key)
-        defaults = {sig: keys.pop() for sig, keys in owners.items() if len(keys) == 1}
         unique = {text: keys.pop() for text, keys in exact_tokens.items() if len(keys) == 1}
-        return cls(exact=exact, exact_tokens=unique, groups=groups, defaults=defaults, spellings=spellings)
+        return cls(exact=exact, exact_tokens=unique, groups=groups, spellings=spellings, naming=naming)
 
     def resolve(self, name: str) -> Resolution:
         """Resolves a hardware spelling (see the module docstring)."""
+        found = self._resolve(name)
+        if found.key is None and found.reason != "ambiguous" and (fixed := _typo_fixed(name)) != name.strip().lower():
+            retry = self._resolve(fixed)
+            if retry.key is not None:  # "L4OS": the L40S is suggested, never taken
+                return Resolution(None, (retry.key,), "unknown")
+        return found
+
+    def _matches(self, tokens: list[str], without_filler: bool = False) -> list[tuple[int, int, tuple[str, ...]]]:
+        """The groups whose model tokens appear in a spelling, the longest where they overlap.
+
+        ``without_filler`` matches the model tokens less their generation words (``blackhole p150``
+        as ``p150``) against a spelling whose filler words were taken out.
+        """
+        found = []
+        for sig in self.groups:
+            wanted = tuple(t for t in sig if t not in _HW_FILLER) if without_filler else sig
+            if wanted and (start := _find(wanted, tokens)) >= 0:
+                found.append((start, start + len(wanted), sig))
+        # where matches overlap, the longest wins ("L40S" over "L40", "M1 Max" over "M1")
+        return [m for m in found if not any(o[0] <= m[0] and m[1] <= o[1] and o[1] - o[0] > m[1] - m[0]
+                                            for o in found)]
+
+    def _resolve(self, name: str) -> Resolution:
         wanted = name.strip().lower()
         if wanted in self.exact:
             return Resolution(self.exact[wanted])
         q = parse_hardware(name)
         if " ".join(q.tokens) in self.exact_tokens:
             return Resolution(self.exact_tokens[" ".join(q.tokens)])
-        found = [(start, start + len(sig), sig) for sig in self.groups if (start := _find(sig, q.tokens)) >= 0]
-        # where matches overlap, the longest wins ("L40S" over "L40", "M1 Max" over "M1")
-        found = [m for m in found if not any(o[0] <= m[0] and m[1] <= o[1] and o[1] - o[0] > m[1] - m[0]
-                                             for o in found)]
+        found = self._matches(q.tokens)
+        if not found:  # generation words in another order ("p150 (Blackhole)", "Orin Nano")
+            kept = [j for j, t in enumerate(q.tokens) if t not in _HW_FILLER]
+            q = HardwareQuery(tokens=[q.tokens[j] for j in kept], used=[q.used[j] for j in kept], vendor=q.vendor,
+                              form=q.form, memory_gb=q.memory_gb, memory_type=q.memory_type, count=q.count,
+                              socket=q.socket)
+            found = self._matches(q.tokens, without_filler=True)
         if not found:
-            query = {t for t in q.tokens if t not in _HW_FILLER}
-            return Resolution(None, _rank(query, " ".join(q.tokens), self.spellings, self.spellings), "unknown")
+            naming = _naming_tokens(q)
+            close = [k for k, spellings in self.naming.items() if any(_same_family(naming, e) for e in spellings)]
+            return Resolution(None, _rank(set(naming), " ".join(q.tokens), close, self.spellings), "unknown")
         if len(found) > 1:
             keys = [e.key for m in found for e in self.groups[m[2]] if e.count == 1]
             return Resolution(None, tuple(keys[:MAX_CANDIDATES]), "names several devices")
@@ -373,16 +460,19 @@ class HardwareIndex:
             return Resolution(members[0].key)
         if not members:
             return Resolution(None, self._order(q, group), "no entry of that device has these facts")
-        default = self.defaults.get(signature)
-        if default in {e.key for e in members}:
-            return Resolution(default)
-        return Resolution(None, self._order(q, members), "ambiguous")
+        # one rule everywhere: the socketed part unless the spelling says otherwise; a memory size
+        # is never guessed ("A100" could be 40 or 80 GB: asked, listing every entry)
+        first = min(_FORM_RANK.get(e.form, 1) for e in members)
+        socketed = [e for e in members if _FORM_RANK.get(e.form, 1) == first]
+        if len(socketed) == 1:
+            return Resolution(socketed[0].key)
+        return Resolution(None, self._order(q, members, limit=None), "ambiguous")
 
     @staticmethod
-    def _order(q: HardwareQuery, members: list[_HwEntry]) -> tuple[str, ...]:
-        """Candidates best first: the form asked for, the closest memory, then SXM before PCIe."""
+    def _order(q: HardwareQuery, members: list[_HwEntry], limit: int | None = MAX_CANDIDATES) -> tuple[str, ...]:
+        """Candidates best first: the form asked for, the closest memory, SXM before PCIe, smaller first."""
         def rank(e: _HwEntry) -> tuple:
             gap = abs(e.memory_gb - q.memory_gb) if q.memory_gb and e.memory_gb else 0.0
-            return (bool(q.form) and e.form != q.form, gap, _FORM_RANK.get(e.form, 1), e.key)
+            return (bool(q.form) and e.form != q.form, gap, _FORM_RANK.get(e.form, 1), e.memory_gb or 0.0, e.key)
 
-        return tuple(e.key for e in sorted(members, key=rank))[:MAX_CANDIDATES]
+        return tuple(e.key for e in sorted(members, key=rank))[:limit]

@@ -91,9 +91,12 @@ def _batch_fact_rows(catalog: Catalog, input_csv: Path, raw: pd.DataFrame,
     frame; the second frame holds :data:`RESOLVED_BATCH_COLUMNS` (``refusal`` empty where the
     setup can run). Resolution and refusals follow :func:`resolve_setup` row by row, column-wise.
 
+    A model, hardware, engine or dtype that no catalog entry or vocabulary spelling names refuses
+    its row (``refusal`` gives the message ``predict`` gives), not the file.
+
     Raises:
-        BatchInputError: one line per bad cell (up to :data:`MAX_REPORTED_ERRORS`), in file order,
-            each naming the line, column, value and what was expected; nothing is predicted.
+        BatchInputError: one line per malformed cell (up to :data:`MAX_REPORTED_ERRORS`), in file
+            order, each naming the line, column, value and what was expected; nothing is predicted.
     """
     n = len(raw)
     errors = _RowErrors(input_csv)
@@ -139,8 +142,12 @@ def _batch_fact_rows(catalog: Catalog, input_csv: Path, raw: pd.DataFrame,
     errors.add(no_batch & ~(serving & load), "batch_size",
                lambda i: "value is required offline; expected an integer >= 1 or 'max' "
                          "(a serving row names a concurrency or a request_rate_rps instead)")
+    # a name the catalog or the vocabulary does not know refuses its row (the message predict gives,
+    # in `refusal`), not the file: the other rows are answered. Such a row is carried through the
+    # column-wise checks below on a stand-in entry, and its answer blanked.
+    unknown_names: list[list[str]] = [[] for _ in range(n)]
     entries: dict[str, dict[str, Any]] = {"model": {}, "hardware": {}}
-    for column, resolve in (("model", catalog.model), ("hardware", catalog.hw)):
+    for column, resolve, table in (("model", catalog.model, catalog.models), ("hardware", catalog.hw, catalog.hardware)):
         names = pd.Series(values[column], dtype=object)
         failed: dict[str, str] = {}
         for name in names.unique():
@@ -150,7 +157,13 @@ def _batch_fact_rows(catalog: Catalog, input_csv: Path, raw: pd.DataFrame,
                 entries[column][name] = resolve(name)
             except CatalogError as exc:
                 failed[name] = str(exc)
-        errors.add(names.isin(failed).to_numpy(), column, lambda i, f=failed, v=names: f[v.iloc[i]])
+        bad = names.isin(failed).to_numpy()
+        for i in np.flatnonzero(bad):
+            unknown_names[i].append(f"{column}: {failed[names.iloc[i]]}")
+        if bad.any():
+            stand_in = next(iter(entries[column]), None) or next(iter(table))
+            entries[column].setdefault(stand_in, table.get(stand_in) or resolve(stand_in))
+            values[column] = np.where(bad, stand_in, values[column])
     for column, canon in (("engine", canonical_engine), ("dtype", canonical_dtype)):
         names = pd.Series(values[column], dtype=object)
         failed, canonical = {}, {"": ""}
@@ -161,9 +174,12 @@ def _batch_fact_rows(catalog: Catalog, input_csv: Path, raw: pd.DataFrame,
                 canonical[name] = canon(name)
             except VocabularyError as exc:
                 failed[name] = str(exc).split(": ", 1)[1]
-        errors.add(names.isin(failed).to_numpy(), column, lambda i, f=failed, v=names: f[v.iloc[i]])
-        values[column] = names.map(lambda x, c=canonical: c.get(x, x)).to_numpy(dtype=object)
+        bad = names.isin(failed).to_numpy()
+        for i in np.flatnonzero(bad):
+            unknown_names[i].append(f"{column}: {failed[names.iloc[i]]}")
+        values[column] = np.where(bad, "", names.map(lambda x, c=canonical: c.get(x, x)).to_numpy(dtype=object))
     errors.raise_if_any()
+    named = np.array([not row for row in unknown_names], dtype=bool)
 
     model_codes, model_names = pd.factorize(pd.Series(values["model"], dtype=object))
     hw_codes, hw_names = pd.factorize(pd.Series(values["hardware"], dtype=object))
@@ -278,10 +294,18 @@ def _batch_fact_rows(catalog: Catalog, input_csv: Path, raw: pd.DataFrame,
         concurrency=values["concurrency"], request_rate_rps=values["request_rate_rps"], device_count=devices,
         tensor_parallel=given,
     )
+    refusal[~named] = ["; ".join(row) for row in unknown_names if row]
+    for i in np.flatnonzero(~named):
+        notes[i] = []
+
+    def answered(column: np.ndarray) -> np.ndarray:  # a row refused for its names resolved nothing
+        return np.where(named, column, "")
+
     resolved = pd.DataFrame({
-        "resolved_model": np.array([m.key for m in model_list], dtype=object)[model_codes],
-        "resolved_hardware": np.array([h.key for h in hw_list], dtype=object)[hw_codes],
-        "resolved_engine": engine, "resolved_dtype": dtype, "resolved_device_count": devices.astype(int),
+        "resolved_model": answered(np.array([m.key for m in model_list], dtype=object)[model_codes]),
+        "resolved_hardware": answered(np.array([h.key for h in hw_list], dtype=object)[hw_codes]),
+        "resolved_engine": answered(engine), "resolved_dtype": answered(dtype),
+        "resolved_device_count": devices.astype(int),
         # a serving row's batch is its load: the concurrency (given, or solved for by predict_batch)
         "resolved_batch_size": pd.array(np.where(np.isnan(batch) | serving, np.nan, batch), dtype="Float64"),
         "resolved_concurrency": pd.array(np.where(serving, values["concurrency"], np.nan), dtype="Float64"),

@@ -240,9 +240,21 @@ def _fmt(value: float | None, places: int = 1) -> str:
     return "" if value is None or (isinstance(value, float) and np.isnan(value)) else f"{value:.{places}f}"
 
 
+#: Above this a MAPE is a few rows' doing (a measurement near zero, a runaway prediction), not the
+#: typical error: the table says so instead of printing a number like 6.4e27.
+MAPE_DISPLAY_CAP_PCT = 1000.0
+
+
+def _mape_cell(m: dict[str, float]) -> str:
+    mape = m.get("mape_pct")
+    if mape is not None and not np.isnan(mape) and mape > MAPE_DISPLAY_CAP_PCT:
+        return f">{MAPE_DISPLAY_CAP_PCT:.0f} (a few rows; typical: MdAPE)"
+    return _fmt(mape)
+
+
 def _metric_cells(m: dict[str, float]) -> str:
     """The :data:`METRIC_HEADER` cells of one scored method."""
-    return (f"{int(m['rows'])} | {_fmt(m['mdape_pct'])} | {_fmt(m['mape_pct'])} | {_fmt(m['within_10pct_share'], 2)} | "
+    return (f"{int(m['rows'])} | {_fmt(m['mdape_pct'])} | {_mape_cell(m)} | {_fmt(m['within_10pct_share'], 2)} | "
             f"{_fmt(m.get('interval_coverage_90'), 2)} | {_fmt(m.get('kendall_tau'), 2)}")
 
 
@@ -454,7 +466,7 @@ def coherent_out_of_fold(frame: pd.DataFrame, folds: list[np.ndarray], seed: int
     value, lower, upper = {}, {}, {}
     for primitive in PRIMITIVES:
         y, _ = scored_labels(frame, primitive)
-        residual = np.abs(np.log(y) - logs[primitive])
+        residual = np.abs(_log_measured(y) - logs[primitive])
         half = np.full(n, np.nan)
         for k in range(len(folds)):
             others = (fold_id != k) & (fold_id >= 0) & np.isfinite(residual)
@@ -473,7 +485,7 @@ def _per_target_out_of_fold(frame: pd.DataFrame, target: str, folds: list[np.nda
     """One regressor per target (the previous design): CatBoost on the target's measured rows only."""
     mask = measured_mask(frame, target)
     out = np.full(len(frame), np.nan)
-    y_log = np.log(pd.to_numeric(frame[target], errors="coerce").to_numpy(dtype=float))
+    y_log = _log_measured(pd.to_numeric(frame[target], errors="coerce").to_numpy(dtype=float))
     fit_predict = None
     from inference_estimation.lib.ml.modeling import (
         _fallback_log,
@@ -502,7 +514,7 @@ def _physics_out_of_fold(frame: pd.DataFrame, target: str, folds: list[np.ndarra
 
     mask = measured_mask(frame, target)
     base = physics_baseline(frame, target)
-    y_log = np.log(pd.to_numeric(frame[target], errors="coerce").to_numpy(dtype=float))
+    y_log = _log_measured(pd.to_numeric(frame[target], errors="coerce").to_numpy(dtype=float))
     out = np.full(len(frame), np.nan)
     for test_idx in folds:
         train = np.setdiff1d(np.flatnonzero(mask & ~np.isnan(base)), test_idx)
@@ -511,12 +523,19 @@ def _physics_out_of_fold(frame: pd.DataFrame, target: str, folds: list[np.ndarra
     return out
 
 
+def _log_measured(values: np.ndarray) -> np.ndarray:
+    """The log of measured values, NaN where a value is not positive (a zero time or energy is no
+    measurement; its log would be -inf and warn "divide by zero encountered in log")."""
+    return np.log(np.where(np.asarray(values, dtype=float) > 0, values, np.nan))
+
+
 def _score(frame: pd.DataFrame, target: str, pred: np.ndarray, mask: np.ndarray, split: str,
            lower: np.ndarray | None = None, upper: np.ndarray | None = None) -> dict[str, float] | None:
-    mask = mask & np.isfinite(pred) & (pred > 0)
+    y = pd.to_numeric(frame[target], errors="coerce").to_numpy(dtype=float)
+    # only rows with a positive measurement have a percentage error (a zero made MAPE infinite)
+    mask = mask & np.isfinite(pred) & (pred > 0) & np.isfinite(y) & (y > 0)
     if not mask.any():
         return None
-    y = pd.to_numeric(frame[target], errors="coerce").to_numpy(dtype=float)
     metrics: dict[str, float] = {"rows": float(mask.sum()), **error_metrics(y[mask], pred[mask])}
     if lower is not None and upper is not None:
         inside = (y[mask] >= lower[mask] * (1 - 1e-12)) & (y[mask] <= upper[mask] * (1 + 1e-12))

@@ -570,7 +570,15 @@ def predict_setup(setup: Setup, predictors_dir: Path, targets: list[str] | None 
             memory_card = predictors.models.get("peak_memory_gb", (None, {}, False))[1]
             out[target]["reason"] = (
                 f"no peak-memory measurement on {hardware.kind} hardware in training (trained on: "
-                f"{', '.join(memory_card.get('hardware_kinds', []))}); the memory rule's estimate is in the setup")
+                f"{', '.join(memory_card.get('hardware_kinds', []))})")
+            fit = setup.memory
+            if fit is not None and not math.isnan(fit.weights_gb) and not math.isnan(fit.kv_cache_gb):
+                # not a prediction from measurements: what the memory rule says the setup holds
+                out[target]["estimate"] = {
+                    "value": round(fit.weights_gb + fit.kv_cache_gb, 2), "unit": "GB",
+                    "basis": (f"memory rule, all devices: weights {fit.weights_gb:.1f} GB + KV cache of the batch "
+                              f"{fit.kv_cache_gb:.1f} GB" + (f"; a paged engine reserves {fit.usable_gb:.1f} GB"
+                                                               if fit.paged else ""))}
         elif math.isnan(value) and target in POWER_TARGETS:
             out[target]["reason"] = (
                 f"no power basis for {hardware.key}: it has no TDP fact and the predictor saw no measured "

@@ -111,3 +111,35 @@ def test_deployment_flags_are_read_as_booleans_and_a_bad_flag_names_line_and_col
     bad = _write(tmp_path, text.replace("TRUE", "maybe"), name="bad.csv")
     with pytest.raises(CanonicalFormatError, match=r"bad.csv: line 2, column 'disaggregated_prefill_decode'"):
         read_canonical_csv(bad)
+
+
+def test_a_users_file_names_every_bad_cell_in_one_pass_with_the_messages_predict_gives(tmp_path, catalog):
+    from inference_estimation.lib.catalog.vocabulary import VocabularyError, canonical_engine
+    from inference_estimation.lib.data.external.canonical import check_canonical_csv
+
+    path = _write(tmp_path, "source,model_key,hardware_key,engine,dtype,batch_size,tpot_s\n"
+                            "x,gpt2-small,local-cpu,atom,bfloat16,1,0.1\n"          # line 2: AMD's ATOM is an engine
+                            "x,gpt2-small,local-cpu,warp-drive,fp6,two,0.1\n"      # line 3: three bad cells
+                            "x,gpt2-small,quantum-computer,vllm,bfloat16,1,0.1\n")  # line 4: unknown hardware
+    with pytest.raises(CanonicalFormatError) as caught:
+        check_canonical_csv(path, catalog)
+    lines = str(caught.value).splitlines()
+    assert len(lines) == 4 and all(line.startswith(f"{path}: line ") for line in lines)
+    assert [line.split(",")[0].rsplit(" ", 1)[1] for line in lines] == ["3", "3", "3", "4"]  # file order
+    text = str(caught.value)
+    assert "line 3, column 'batch_size': 'two' is not an integer" in text
+    with pytest.raises(VocabularyError) as predicts:
+        canonical_engine("warp-drive")
+    assert f"line 3, column 'engine': {str(predicts.value).split(': ', 1)[1]}" in text  # predict's own words
+    assert "line 3, column 'dtype': 'fp6' is not a known dtype" in text
+    assert "line 4, column 'hardware_key': unknown hardware 'quantum-computer'" in text
+
+
+def test_a_bad_users_file_lands_nothing_and_keeps_what_was_stored(tmp_path, catalog):
+    con = duckdb.connect(str(tmp_path / "w.duckdb"))
+    good = _write(tmp_path, GOOD, "a.csv")
+    first = import_canonical_csvs([good], catalog, con, tmp_path / "parquet")
+    bad = _write(tmp_path, GOOD.replace("vllm,bfloat16,8,512,128,0.030", "atom,fp6,8,512,128,0.030"), "b.csv")
+    with pytest.raises(CanonicalFormatError, match="column 'dtype': 'fp6' is not a known dtype"):
+        import_canonical_csvs([bad], catalog, con, tmp_path / "parquet")
+    assert con.execute("select count(*) from raw.external_runs").fetchone()[0] == first.rows_landed == 2

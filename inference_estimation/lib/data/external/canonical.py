@@ -28,6 +28,7 @@ from typing import Any, Iterable
 
 from benchmark_jobs.schema import POINT_KEY_FIELDS, MeasurementRecord, RecordValidationError, arrow_type_names
 from inference_estimation.lib.catalog import Catalog, CatalogError
+from inference_estimation.lib.catalog.vocabulary import VocabularyError, canonical_dtype, canonical_engine
 
 RECORD_TYPES = arrow_type_names()
 REQUIRED_COLUMNS = ("source", "model_key", "hardware_key")
@@ -71,6 +72,11 @@ def _parse(value: str, kind: str) -> Any:
     return value
 
 
+def _problem_report(problems: list[str], origin: str) -> str:
+    more = len(problems) - MAX_REPORTED_ROWS
+    return "\n".join(problems[:MAX_REPORTED_ROWS] + ([f"{origin}: ... {more} more bad cell(s)"] if more > 0 else []))
+
+
 def read_canonical_csv(path: Path) -> list[dict[str, Any]]:
     """Reads and type-checks a canonical CSV.
 
@@ -81,6 +87,32 @@ def read_canonical_csv(path: Path) -> list[dict[str, Any]]:
         CanonicalFormatError: naming the file, the line and the column of every bad cell (up to
             :data:`MAX_REPORTED_ROWS`, one line each); a file with a header only.
     """
+    rows, problems = _read_rows(path)
+    if problems:
+        raise CanonicalFormatError(_problem_report([text for *_, text in sorted(problems, key=lambda p: p[0])], str(path)))
+    return rows
+
+
+def check_canonical_csv(path: Path, catalog: Catalog) -> list[MeasurementRecord]:
+    """Reads a user's canonical CSV and builds its records, naming every bad cell in one pass.
+
+    Types, names (model, hardware), the vocabulary (engine, dtype: the messages ``predict``
+    gives) and record rules are all checked before the error is raised, so a file is fixed in one
+    round; each line names the file, line and column, in file order.
+
+    Raises:
+        CanonicalFormatError: every bad cell (up to :data:`MAX_REPORTED_ROWS`, one line each).
+    """
+    rows, problems = _read_rows(path)
+    records, _, more = _records(rows, catalog, origin=str(path), strict=True)
+    problems += more
+    if problems:
+        raise CanonicalFormatError(_problem_report([text for *_, text in sorted(problems, key=lambda p: p[0])], str(path)))
+    return records
+
+
+def _read_rows(path: Path) -> tuple[list[dict[str, Any]], list[tuple[int, int, str]]]:
+    """The rows of a canonical CSV and its bad cells as (line, column, message), in file order."""
     try:
         text = path.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:
@@ -97,28 +129,28 @@ def read_canonical_csv(path: Path) -> list[dict[str, Any]]:
     if not any(c in header for c in METRIC_COLUMNS):
         raise CanonicalFormatError(f"{path}: line 1: no metric column (one of {', '.join(METRIC_COLUMNS)})")
     rows, problems = [], []
+    position = {c: i for i, c in enumerate(header)}
     for line_no, raw in enumerate(reader, start=2):
         if None in raw:
-            problems.append(f"{path}: line {line_no}: more cells than header columns")
+            problems.append((line_no, -1, f"{path}: line {line_no}: more cells than header columns"))
             continue
-        row: dict[str, Any] = {"_line": line_no}
+        row: dict[str, Any] = {"_line": line_no, "_bad": set()}
         for column, value in raw.items():
             try:
                 row[column] = _parse(value, RECORD_TYPES[column])
             except ValueError as exc:
-                problems.append(f"{path}: line {line_no}, column '{column}': {exc}")
+                row["_bad"].add(column)
+                problems.append((line_no, position[column], f"{path}: line {line_no}, column '{column}': {exc}"))
         for column in REQUIRED_COLUMNS:
             if column in row and row[column] is None:
-                problems.append(f"{path}: line {line_no}, column '{column}': value is required")
+                row["_bad"].add(column)
+                problems.append((line_no, position[column], f"{path}: line {line_no}, column '{column}': "
+                                 "value is required"))
         rows.append(row)
-    if problems:
-        more = len(problems) - MAX_REPORTED_ROWS
-        raise CanonicalFormatError("\n".join(problems[:MAX_REPORTED_ROWS]
-                                             + ([f"{path}: ... {more} more bad cell(s)"] if more > 0 else [])))
-    if not rows:
+    if not rows and not problems:
         raise CanonicalFormatError(f"{path}: only a header, no measurement; expected one measurement per line "
                                    "after the header")
-    return rows
+    return rows, problems
 
 
 def write_canonical_csv(rows: Iterable[dict[str, Any]], path: Path) -> Path:
@@ -163,26 +195,62 @@ def to_records(rows: list[dict[str, Any]], catalog: Catalog, *, origin: str, str
         The records and, when not strict, the rejected rows counted by reason.
 
     Raises:
-        CanonicalFormatError: in strict mode, naming the file, line and column of every bad row
+        CanonicalFormatError: in strict mode, naming the file, line and column of every bad cell
             (up to :data:`MAX_REPORTED_ROWS`, one line each).
     """
+    records, rejected, problems = _records(rows, catalog, origin=origin, strict=strict, run_id=run_id,
+                                           measured_at=measured_at)
+    if problems:
+        raise CanonicalFormatError(_problem_report([text for *_, text in sorted(problems, key=lambda p: p[0])], origin))
+    return records, rejected
+
+
+#: Where a column's problem sorts within its line when the file's header order is not known.
+_COLUMN_ORDER = {c: i for i, c in enumerate(RECORD_TYPES)}
+
+
+def _records(rows: list[dict[str, Any]], catalog: Catalog, *, origin: str, strict: bool, run_id: str | None = None,
+             measured_at: str | None = None) -> tuple[list[MeasurementRecord], Counter, list[tuple[int, int, str]]]:
+    """:func:`to_records` without raising: strict problems come back as (line, column order, message)."""
     rejected: Counter = Counter()
-    problems: list[str] = []
+    problems: list[tuple[int, int, str]] = []
     records: list[MeasurementRecord] = []
     now = measured_at or datetime.now(timezone.utc).isoformat(timespec="seconds")
     run_ids: dict[str, str] = {}
     seen_points: dict[tuple, str] = {}
     for index, row in enumerate(rows):
         where = f"{origin}: line {row['_line']}" if "_line" in row else f"{origin}: row {index}"
+        line = row.get("_line", index)
         values = {k: v for k, v in row.items() if not k.startswith("_") and v is not None}
         try:
+            # every bad name or choice of the row, each with the message predict gives; then the record
+            cells: list[_RowError] = []
             for column, lookup, kind in (("model_key", catalog.model, "model"), ("hardware_key", catalog.hw, "hardware")):
+                if column not in values:
+                    continue
                 try:
                     values[column] = lookup(str(values[column])).key
                 except CatalogError as exc:
-                    raise _RowError(column, f"unknown {kind} {values[column]!r}", str(exc)) from None
+                    cells.append(_RowError(column, f"unknown {kind} {values[column]!r}", str(exc)))
+            if strict:  # a user's file: the vocabulary predict accepts (adapters map their own spellings)
+                for column, canon in (("engine", canonical_engine), ("dtype", canonical_dtype),
+                                      ("weight_dtype", canonical_dtype)):
+                    if values.get(column) is not None:
+                        try:
+                            values[column] = canon(str(values[column]))
+                        except VocabularyError as exc:
+                            cells.append(_RowError(column, f"unknown {column}", str(exc).split(": ", 1)[1]))
             if values.get("status", "ok") == "ok" and not any(values.get(c) is not None for c in METRIC_COLUMNS):
-                raise _RowError("e2e_latency_s", "no metric", "the row has no metric value")
+                cells.append(_RowError("e2e_latency_s", "no metric", "the row has no metric value"))
+            if strict and len(cells) > 1:
+                for err in cells[1:]:
+                    problems.append((line, _COLUMN_ORDER.get(err.column, -1), f"{where}, column '{err.column}': "
+                                     f"{err.detail}"))
+                rejected.update(err.reason for err in cells[1:])
+            if cells:
+                raise cells[0]
+            if row.get("_bad"):
+                continue  # its bad cells are reported by the reader
             source = values["source"]
             if "run_id" not in values:
                 if source not in run_ids:
@@ -207,13 +275,9 @@ def to_records(rows: list[dict[str, Any]], catalog: Catalog, *, origin: str, str
             records.append(record)
         except _RowError as err:
             if strict:
-                problems.append(f"{where}, column '{err.column}': {err.detail}")
+                problems.append((line, _COLUMN_ORDER.get(err.column, -1), f"{where}, column '{err.column}': {err.detail}"))
             rejected[err.reason] += 1
-    if problems:
-        more = len(problems) - MAX_REPORTED_ROWS
-        raise CanonicalFormatError("\n".join(problems[:MAX_REPORTED_ROWS]
-                                             + ([f"{origin}: ... {more} more bad row(s)"] if more > 0 else [])))
-    return records, rejected
+    return records, rejected, problems
 
 
 class _RowError(Exception):

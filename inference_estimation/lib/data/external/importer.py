@@ -19,8 +19,8 @@ from inference_estimation.lib.catalog import Catalog
 from inference_estimation.lib.data import warehouse
 from inference_estimation.lib.data.external.base import Adapter
 from inference_estimation.lib.data.external.canonical import (
+    check_canonical_csv,
     content_run_id,
-    read_canonical_csv,
     to_records,
     write_canonical_csv,
 )
@@ -113,17 +113,14 @@ def import_adapter(adapter: Adapter, folder: Path, catalog: Catalog, con: duckdb
 
 def import_canonical_csvs(paths: list[Path], catalog: Catalog, con: duckdb.DuckDBPyConnection,
                           parquet_dir: Path) -> ImportResult:
-    """Imports users' canonical CSVs strictly: the first bad row fails with file, line and column.
+    """Imports users' canonical CSVs strictly: every bad cell fails, with file, line and column.
 
     Every file is validated before anything lands, so a bad file loses nothing already stored.
     """
     records: list[MeasurementRecord] = []
-    rows_read = 0
     for path in paths:
-        rows = read_canonical_csv(path)
-        rows_read += len(rows)
-        built, _ = to_records(rows, catalog, origin=str(path), strict=True)
-        records.extend(built)
+        records.extend(check_canonical_csv(path, catalog))
+    rows_read = len(records)
     landed, run_ids, parquet = _land(con, records, parquet_dir) if records else (0, [], [])
     return ImportResult(source=USER_CSV_SOURCE, rows_read=rows_read, records=records, rows_landed=landed,
                         rejected=Counter(), run_ids=run_ids, parquet_paths=parquet)

@@ -47,8 +47,10 @@ from inference_estimation.lib.ml.calibration.costs import (
 from inference_estimation.lib.ml.calibration.grid import candidate_grid, workload_grid
 from inference_estimation.lib.ml.calibration.hardware_plan import (
     HardwarePlan,
+    axes_sweep,
     covering_sweeps,
     plan_for_hardware,
+    with_device_in_sweep,
 )
 from inference_estimation.lib.ml.calibration.planner import (
     DEVICE_OFFSET_STD,
@@ -84,8 +86,8 @@ __all__ = [
     "DEFAULT_UNCERTAINTY", "DEVICE_OFFSET_STD", "DISTANCE_FEATURES", "DISTANCE_NEIGHBOURS",
     "DeviceErrorModel", "ENSEMBLE_ITERATIONS", "ENSEMBLE_MEMBERS", "ESTIMATORS", "HardwarePlan",
     "KERNEL_FEATURES", "KERNEL_LENGTH", "MEASUREMENT_NOISE_STD", "POINT_ERROR_STD", "POINT_OVERHEAD_S",
-    "Plan", "PlannedPoint", "RUNS_PER_POINT", "Standardizer", "UNCERTAINTY_METHODS", "candidate_grid",
+    "Plan", "PlannedPoint", "RUNS_PER_POINT", "Standardizer", "UNCERTAINTY_METHODS", "axes_sweep", "candidate_grid",
     "corner_order", "covering_sweeps", "distance_uncertainty", "ensemble_uncertainty", "fit_ensemble",
     "local_correction", "log_features", "plan_for_hardware", "plan_points", "point_cost_s", "run_time_s",
-    "spearman", "uncertainty", "workload_grid",
+    "spearman", "uncertainty", "with_device_in_sweep", "workload_grid",
 ]

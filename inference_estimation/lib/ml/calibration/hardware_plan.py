@@ -47,6 +47,24 @@ class HardwarePlan:
     notes: list[str]
     plan_id: str = ""
 
+    def serving_points(self, concurrencies: tuple[int, ...] | None = None) -> list[dict[str, Any]]:
+        """Serving points to measure beside the offline ones: per planned model, its median planned
+        workload at each concurrency (:data:`~inference_estimation.constants.CALIBRATION_SERVING_CONCURRENCIES`).
+
+        The offline points are chosen for what they teach the correction; a deployment is sized by
+        serving, whose queueing and scheduling no offline batch shows, so a few loads are measured too.
+        """
+        from inference_estimation import constants
+
+        out: list[dict[str, Any]] = []
+        for model, points in self.points_by_model().items():
+            inputs = sorted(p["input_tokens"] for p in points)
+            outputs = sorted(p["output_tokens"] for p in points)
+            for c in concurrencies or constants.CALIBRATION_SERVING_CONCURRENCIES:
+                out.append({"model": model, "mode": "serving", "concurrency": c, "dtype": points[0]["dtype"],
+                            "input_tokens": inputs[len(inputs) // 2], "output_tokens": outputs[len(outputs) // 2]})
+        return out
+
     def points_by_model(self) -> dict[str, list[dict[str, Any]]]:
         """The chosen points as benchmark run-config points, per model."""
         out: dict[str, list[dict[str, Any]]] = {}
@@ -62,6 +80,29 @@ def covering_sweeps(catalog: Any, hardware_key: str) -> list[str]:
 
     names = [s.name for s in catalog.sweeps.values() if hardware_key in s.hardware]
     return sorted(names, key=lambda n: n != constants.DEFAULT_SWEEP)
+
+
+def axes_sweep(catalog: Any, hardware_key: str) -> str | None:
+    """The sweep whose axes a device is planned over: one that covers it, else the one covering
+    the most devices of its kind (a device without a sweep -- one measured by hand -- is planned
+    over the grid its peers are)."""
+    covering = covering_sweeps(catalog, hardware_key)
+    if covering:
+        return covering[0]
+    kind = catalog.hw(hardware_key).kind
+    peers = {s.name: sum(1 for h in s.hardware if h in catalog.hardware and catalog.hardware[h].kind == kind)
+             for s in catalog.sweeps.values()}
+    best = max(peers, key=lambda n: (peers[n], n), default=None)
+    return best if best is not None and peers[best] else None
+
+
+def with_device_in_sweep(catalog: Any, hardware_key: str, sweep: str) -> Any:
+    """A catalog copy whose ``sweep`` covers the device too (planning a device no sweep names)."""
+    entry = catalog.sweep(sweep)
+    if hardware_key in entry.hardware:
+        return catalog
+    widened = entry.model_copy(update={"hardware": [*entry.hardware, hardware_key]})
+    return catalog.model_copy(update={"sweeps": {**catalog.sweeps, sweep: widened}})
 
 
 def plan_for_hardware(catalog: Any, predictors_dir: Any, frame: pd.DataFrame, hardware_key: str, k: int,

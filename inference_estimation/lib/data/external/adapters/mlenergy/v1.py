@@ -31,16 +31,20 @@ V1_MODEL_IDS = {
     "metaai/Llama-2-7b-chat-hf": "meta-llama/Llama-2-7b-chat-hf",
     "metaai/Llama-2-13b-chat-hf": "meta-llama/Llama-2-13b-chat-hf",
 }
+#: The legacy files name their GPU only "A100"/"V100", which the catalog refuses as ambiguous (two
+#: memory sizes each). ML.ENERGY ran 13B models in FP16 on one V100, which needs the 32 GB part
+#: (SXM2 vs PCIe is not stated; SXM2 is the likelier reading); for the A100 the catalog has long
+#: read it as the 80 GB SXM4 part, kept here. "A40" has one variant and passes through.
+V1_HARDWARE_KEYS = {"A100": "nvidia-a100-sxm4-80gb", "V100": "nvidia-v100-sxm2-32gb"}
 _V1_FILE = re.compile(r"^(?P<gpu>[^_]+)_(?P<task>.+)_benchmark\.csv$")
 
 
 class MLEnergyV1Adapter(Adapter):
     """ML.ENERGY Leaderboard v1 (legacy): batch-1 transformers generation on V100, A40 and A100.
 
-    Hardware is emitted as the files spell it (``A100``, ``A40``, ``V100``). The about page names
-    only "NVIDIA A100 GPU" and "NVIDIA V100 GPU": the memory/form-factor variant is not stated
-    (13B FP16 models ran on the V100, so it has 32 GB). Which catalog entry these names resolve to
-    is the catalog's decision.
+    The files spell hardware ``A100``, ``A40``, ``V100``; the about page names only "NVIDIA A100
+    GPU" and "NVIDIA V100 GPU", so the memory/form-factor variant is this adapter's reading
+    (:data:`V1_HARDWARE_KEYS`), and ``device_name`` keeps the files' spelling.
     """
 
     source = "mlenergy-v1"
@@ -88,7 +92,7 @@ class MLEnergyV1Adapter(Adapter):
         out.rows.append({
             "source": self.source,
             "model_key": V1_MODEL_IDS.get(model, model),
-            "hardware_key": gpu,
+            "hardware_key": V1_HARDWARE_KEYS.get(gpu, gpu),
             "device_name": gpu,
             "device_count": 1,
             "tensor_parallel": 1,
