@@ -19,10 +19,11 @@ from inference_estimation.defs.resources import CatalogResource, HomeResource
 from inference_estimation.defs.shared import TRAINING_FEATURES, read_training_features
 from inference_estimation.defs.step_model.config import StepModelConfig
 from inference_estimation.lib.ml.modeling import frame_data_version
+from inference_estimation.lib.ml.step_calibration import calibrations_from_rows, describe, user_rows
 from inference_estimation.lib.ml.step_evaluation import step_usable
 from inference_estimation.lib.ml.step_fit import StepFitError, fit_step_model
 from inference_estimation.lib.ml.step_report import coefficient_table, physics_violations, reproduction
-from inference_estimation.lib.ml.step_serving import step_model_path
+from inference_estimation.lib.ml.step_serving import load_step_model, step_model_path
 
 STEP_MODEL = dg.AssetKey("step_model")
 
@@ -44,8 +45,9 @@ def step_model(context: dg.AssetExecutionContext, config: StepModelConfig, duckd
     """Fits and saves the step model, and checks it against physics on the catalog grid."""
     frame = read_training_features(duckdb)
     path = step_model_path(home.get().predictors_dir, promoted=False)
+    shared = step_usable(frame) & ~user_rows(frame)  # users' own rows calibrate their device only
     try:
-        model = fit_step_model(frame, step_usable(frame), max_evaluations=config.max_evaluations)
+        model = fit_step_model(frame, shared, max_evaluations=config.max_evaluations)
     except StepFitError as exc:
         path.unlink(missing_ok=True)
         context.log.warning(str(exc))
@@ -94,3 +96,31 @@ def promoted_step_model(context: dg.AssetExecutionContext, home: HomeResource) -
     return dg.MaterializeResult(data_version=dg.DataVersion(version), metadata={
         "promoted": True, "data_version": version, "path": dg.MetadataValue.path(str(dest))})
 
+
+
+@dg.asset(
+    group_name="step_model",
+    kinds={"scipy"},
+    deps=[promoted_step_model, TRAINING_FEATURES],
+    description="Each device and engine a user measured (rows of their own source), calibrated on the promoted "
+    "step model: campaign effects plus a local correction that reproduces their points; one JSON per device "
+    "and engine under predictors/calibrations/. Other devices' answers do not move.",
+)
+def step_calibrations(context: dg.AssetExecutionContext, duckdb: DuckDBResource,
+                      home: HomeResource) -> dg.MaterializeResult:
+    """Calibrates every user-measured device and engine (seconds; the shared model is not refitted)."""
+    predictors_dir = home.get().predictors_dir
+    model, _ = load_step_model(predictors_dir, allow_unpromoted=True)
+    if model is None:
+        return dg.MaterializeResult(metadata={"calibrated": 0, "reason": "no step model yet"})
+    frame = read_training_features(duckdb)
+    mine = frame[user_rows(frame) & step_usable(frame)]
+    calibrations, skipped = calibrations_from_rows(model, mine)
+    for cal in calibrations:
+        cal.save(predictors_dir)
+    for line in skipped:
+        context.log.warning(f"not calibrated: {line}")
+    return dg.MaterializeResult(metadata={
+        "calibrated": len(calibrations), "user_rows": len(mine),
+        "devices": dg.MetadataValue.json([describe(c) for c in calibrations]),
+        "not_calibrated": dg.MetadataValue.json(skipped)})

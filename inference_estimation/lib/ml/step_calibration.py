@@ -191,3 +191,62 @@ def describe(cal: Calibration) -> dict[str, Any]:
     return {"hardware": cal.hardware_key, "engine": cal.engine, "rows": cal.rows,
             "decode_factor": round(float(np.exp(cal.u)), 4), "ttft_factor": round(float(np.exp(cal.v)), 4),
             "created_at": cal.created_at}
+
+
+def plan_points(coords: np.ndarray, k: int) -> np.ndarray:
+    """Indices of ``k`` points that pin a calibration best for their number (greedy, farthest-first).
+
+    The campaign effects are pinned by any point; the local correction by points that cover the
+    workload space. Start at the point nearest the middle of the candidates (the effects), then add
+    the candidate farthest from every chosen one (the correction's coverage).
+
+    Args:
+        coords: candidate workloads in :func:`workload_coordinates` space.
+        k: points to choose.
+    """
+    n = len(coords)
+    if n == 0 or k <= 0:
+        return np.array([], dtype=int)
+    centre = np.median(coords, axis=0)
+    chosen = [int(np.argmin(((coords - centre) ** 2).sum(axis=1)))]
+    dist = ((coords - coords[chosen[0]]) ** 2).sum(axis=1)
+    while len(chosen) < min(k, n):
+        nxt = int(np.argmax(dist))
+        chosen.append(nxt)
+        dist = np.minimum(dist, ((coords - coords[nxt]) ** 2).sum(axis=1))
+    return np.array(chosen, dtype=int)
+
+
+#: Sources whose rows train the shared model: the public datasets and this project's own sweeps.
+OWN_SOURCE = "local"
+
+
+def public_sources() -> set[str]:
+    """The sources of the public-dataset adapters (and this project's own sweeps)."""
+    from inference_estimation.lib.data.external.registry import all_adapters
+
+    return set(all_adapters()) | {OWN_SOURCE}
+
+
+def user_rows(frame: pd.DataFrame) -> np.ndarray:
+    """Rows a user imported (their own ``source``): they calibrate their device, not the shared model."""
+    if "source" not in frame:
+        return np.zeros(len(frame), dtype=bool)
+    return ~frame["source"].astype(str).isin(public_sources()).to_numpy()
+
+
+def calibrations_from_rows(model: StepModel, frame: pd.DataFrame) -> tuple[list[Calibration], list[str]]:
+    """One calibration per (hardware, engine) of the user's rows in ``frame``.
+
+    Returns:
+        (calibrations, one line per group that could not be calibrated and why).
+    """
+    frame = frame.reset_index(drop=True)
+    engine = frame["engine"].map(lambda e: normalize_engine(e) or "unknown") if "engine" in frame else "unknown"
+    out, skipped = [], []
+    for (hardware, eng), group in frame.assign(_engine=engine).groupby(["hardware_key", "_engine"], sort=True):
+        try:
+            out.append(calibrate(model, group.drop(columns="_engine")))
+        except StepFitError as exc:
+            skipped.append(f"{hardware} with {eng}: {exc}")
+    return out, skipped

@@ -1,7 +1,8 @@
 """Held-out evaluation of the step-time model beside the coherent (per-row CatBoost) design.
 
-Both designs are fitted on the same training folds and scored on the same held-out rows, on the
-splits users meet (random, a new device, a new model, a new source). The step model answers a
+Both designs are fitted on the same training folds and scored on the same held-out rows (those
+whose workload is fully stated, :func:`complete_workload`), on the splits users meet (random, a
+new device, a new model, a new source). The step model answers a
 held-out row as a new campaign (no campaign effect; its interval includes the campaigns'
 spread). Scoring uses measured figures only (:func:`evaluation.measured_mask`, the one rule).
 A TPOT that its source states as a median ITL is compared with the step model's median ITL.
@@ -44,6 +45,21 @@ def step_usable(frame: pd.DataFrame) -> np.ndarray:
     if "plain_deployment" in frame:
         ok &= frame["plain_deployment"].astype("boolean").fillna(True).to_numpy(dtype=bool)
     return ok
+
+
+def complete_workload(frame: pd.DataFrame) -> np.ndarray:
+    """Rows whose question is fully stated: a serving or saturation row needs its prompt length.
+
+    Without it the prefill work interleaved with the decodes is unknown; no user asks that
+    question, so neither design is scored on it (both are scored on the same rows).
+    """
+    def num(col: str) -> np.ndarray:
+        return pd.to_numeric(frame[col], errors="coerce").to_numpy(dtype=float) if col in frame \
+            else np.full(len(frame), np.nan)
+
+    serving = (frame["mode"].astype(str) == "serving").to_numpy() if "mode" in frame else np.zeros(len(frame), bool)
+    saturation = ~serving & np.isnan(num("batch_size"))
+    return ~(serving | saturation) | np.isfinite(num("input_tokens"))
 
 
 def step_answers(model: StepModel, frame: pd.DataFrame) -> dict[str, np.ndarray]:
@@ -101,8 +117,9 @@ def compare_designs(frame: pd.DataFrame, splits: tuple[str, ...] = tuple(SPLITS)
             result.seconds[f"{split}/coherent"] = round(time.perf_counter() - t0, 1)
         held_out = np.zeros(len(frame), dtype=bool)
         held_out[np.concatenate(folds)] = True
+        complete = complete_workload(frame)
         for target in COMPARED_TARGETS:
-            mask = measured_mask(frame, target) & held_out
+            mask = measured_mask(frame, target) & held_out & complete
             if target in STEP_TARGETS:
                 metrics = _score(frame, target, step[target], mask, split, step[f"{target}_lower_90"],
                                  step[f"{target}_upper_90"])

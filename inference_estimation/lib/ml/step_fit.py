@@ -210,7 +210,29 @@ def fit_step_model(frame: pd.DataFrame, usable: np.ndarray, max_evaluations: int
             "figures_by_target": {str(t): int((obs.target == t).sum()) for t in np.unique(obs.target)},
             "fit_seconds": round(time.perf_counter() - t0, 2), "evaluations": evaluations,
             "cost": float(result.cost), "parameters": int(len(x)), "noise_sd": noise}
-    return StepModel(layout.coefficients(x), effects, sd, residual_sd, newest, card)
+    source_effects, within = _source_effects(effects, sd)
+    return StepModel(layout.coefficients(x), effects, sd, residual_sd, newest, card, source_effects, within)
+
+
+#: Pseudo-campaigns of zero effect in a source's mean (shrinks a source seen in few campaigns).
+SOURCE_PRIOR_CAMPAIGNS = 1.0
+
+
+def _source_effects(effects: dict[str, tuple[float, float]], sd: tuple[float, float]
+                    ) -> tuple[dict[str, tuple[float, float]], tuple[float, float]]:
+    """Each source's shrunken mean campaign effect and the spread of campaigns around it."""
+    by_source: dict[str, list[tuple[float, float]]] = {}
+    for key, uv in effects.items():
+        by_source.setdefault(key.split("|")[0], []).append(uv)
+    means, deviations = {}, []
+    for source, values in by_source.items():
+        arr = np.asarray(values)
+        mean = arr.sum(axis=0) / (len(arr) + SOURCE_PRIOR_CAMPAIGNS)
+        means[source] = (float(mean[0]), float(mean[1]))
+        deviations.extend((arr - mean).tolist())
+    dev = np.asarray(deviations) if deviations else np.zeros((0, 2))
+    within = tuple(float(max(np.sqrt(np.mean(dev[:, i] ** 2)), 0.05)) if len(dev) > 2 else sd[i] for i in range(2))
+    return means, (within[0], within[1])
 
 
 def _spreads(final: np.ndarray, u: np.ndarray, v: np.ndarray, counts: np.ndarray, code: np.ndarray, obs: Observations,

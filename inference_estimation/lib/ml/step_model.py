@@ -407,6 +407,10 @@ class StepModel:
     residual_sd: dict[str, float]
     newest_year: dict[str, float]
     card: dict[str, Any] = field(default_factory=dict)
+    #: source -> (u, v): the shrunken mean of its campaigns' effects (a new campaign of a known source).
+    source_effects: dict[str, tuple[float, float]] = field(default_factory=dict)
+    #: spread (u, v) of campaign effects around their source's mean.
+    within_source_sd: tuple[float, float] | None = None
 
     # --- answers -----------------------------------------------------------------------------
     def predict(self, frame: pd.DataFrame, campaigns: np.ndarray | None = None,
@@ -416,7 +420,8 @@ class StepModel:
         Args:
             frame: question rows (facts + workload).
             campaigns: the campaign each row is asked "as measured by" (None or unknown: a new
-                campaign -- no effect, and the interval includes the campaigns' spread).
+                campaign -- its source's mean effect when the row names a known ``source``, else
+                none; the interval includes the spread of campaigns around that).
             as_of_year: software year to answer for (default: the newest seen per engine).
             adjust: per-row effects and local corrections that replace the stored campaign's (a
                 user's calibration, :mod:`inference_estimation.lib.ml.step_calibration`).
@@ -435,13 +440,20 @@ class StepModel:
         sched = simulate(self.coefficients, prep)
         keys = campaigns if campaigns is not None else np.full(len(frame), "", dtype=object)
         effects = np.array([self.campaign_effects.get(k, (np.nan, np.nan)) for k in keys], dtype="float64")
+        sources = _text(frame, "source", "")
+        by_source = np.array([self.source_effects.get(s, (np.nan, np.nan)) for s in sources], dtype="float64")
+        from_source = np.isnan(effects[:, 0]) & ~np.isnan(by_source[:, 0])
+        effects = np.where(from_source[:, None], by_source, effects)
         if adjust is None:
             adjust = Adjustment.none(len(frame))
         use = adjust.active
-        known = use | ~np.isnan(effects[:, 0])
+        known = use | (~np.isnan(effects[:, 0]) & ~from_source)
         u = np.where(use, adjust.u, np.nan_to_num(effects[:, 0]))
         v = np.where(use, adjust.v, np.nan_to_num(effects[:, 1]))
         su, sv = self.campaign_sd
+        wu, wv = self.within_source_sd or self.campaign_sd
+        su = np.where(from_source & ~use, wu, su)
+        sv = np.where(from_source & ~use, wv, sv)
         out: dict[str, np.ndarray] = {}
         for target in ("ttft_s", "tpot_s", "itl_p50_s"):
             local = adjust.local_log.get(target, np.zeros(len(frame)))
@@ -475,14 +487,19 @@ class StepModel:
                 "gemm_tokens_slope": c.gemm_tokens_slope,
                 "campaign_effects": {k: list(v) for k, v in self.campaign_effects.items()},
                 "campaign_sd": list(self.campaign_sd), "residual_sd": self.residual_sd,
-                "newest_year": self.newest_year, "card": self.card}
+                "newest_year": self.newest_year, "card": self.card,
+                "source_effects": {k: list(v) for k, v in self.source_effects.items()},
+                "within_source_sd": None if self.within_source_sd is None else list(self.within_source_sd)}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> StepModel:
         """The model from :meth:`to_json`'s data."""
         coef = Coefficients(data["intercept"], data["levels"], data["slopes"], data["gemm_tokens_slope"])
+        within = data.get("within_source_sd")
         return cls(coef, {k: (v[0], v[1]) for k, v in data["campaign_effects"].items()},
-                   tuple(data["campaign_sd"]), data["residual_sd"], data["newest_year"], data.get("card", {}))
+                   tuple(data["campaign_sd"]), data["residual_sd"], data["newest_year"], data.get("card", {}),
+                   {k: (v[0], v[1]) for k, v in data.get("source_effects", {}).items()},
+                   None if within is None else (within[0], within[1]))
 
     def save(self, path: Path) -> Path:
         """Writes the model as one JSON file (no pickle)."""

@@ -8,7 +8,9 @@ bounds from the opposite bounds), so every identity still holds exactly.
 Which campaign an answer speaks for:
 
 * a question naming ``source`` is answered "as that campaign measured it" when the step model
-  knows a campaign of that source on this hardware and engine (the newest engine version);
+  knows a campaign of that source on this hardware and engine (the newest engine version), and
+  with that source's typical effect otherwise; by default (``local``) this machine's own sweeps
+  speak for the device they measured;
 * otherwise, a device and engine the user calibrated (:mod:`inference_estimation.lib.ml.step_calibration`)
   is answered with its calibration by default (reproducing the user's points, interpolating
   between them);
@@ -50,7 +52,7 @@ def load_step_model(predictors_dir: Path, allow_unpromoted: bool) -> tuple[StepM
 def campaign_for(model: StepModel, source: str | None, hardware_key: str, engine: str | None) -> str | None:
     """The stored campaign a question naming ``source`` speaks for (the newest engine version), or None."""
     engine = normalize_engine(engine) or "unknown"
-    if not source or source == "local":
+    if not source:
         return None
     keys = [k.split("|") for k in model.campaign_effects]
     named = [k for k in keys if k[0] == source and k[1] == hardware_key and k[2] == engine]
@@ -86,6 +88,9 @@ def answer_with_step_model(model: StepModel, rows: pd.DataFrame, answers: pd.Dat
     hardware = rows["hardware_key"].astype(str).to_numpy()
     campaigns = np.array([campaign_for(model, s, h, e) or "" for s, h, e in zip(sources, hardware, engines, strict=True)],
                          dtype=object)
+    # a new campaign of the default source (this machine's sweeps) takes no source-level effect:
+    # that source measured one CPU, not the device asked about
+    rows["source"] = np.where((sources == "local") & (campaigns == ""), "", sources)
     adjust = _calibrated(rows, hardware, engines, campaigns, calibrations or {})
     for i, (h, e) in enumerate(zip(hardware, engines, strict=True)):
         cal = (calibrations or {}).get((h, normalize_engine(e) or "unknown"))
