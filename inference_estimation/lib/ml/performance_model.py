@@ -62,7 +62,6 @@ DERIVED_FROM = {
 MEASURED_POWER_SOURCES = {"nvml-energy", "nvml-power", "amdsmi", "rapl", "wall"}
 POWER_TARGETS = ("avg_power_w", "energy_per_output_token_j")
 LABEL_KINDS = ("measured", "identity", "split")
-SPLIT_METHODS = ("model", "physics", "none")
 
 #: ``estimate(rows) -> (ttft_s, tpot_s)``: a first-stage estimate used to split an e2e into phases.
 PhaseEstimate = Callable[[pd.DataFrame], tuple[np.ndarray, np.ndarray]]

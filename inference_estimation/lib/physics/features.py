@@ -69,9 +69,6 @@ HARDWARE_FACT_COLUMNS = [
     "peak_tflops_fp16", "peak_tflops_fp8", "peak_tflops_fp4", "memory_gb", "memory_bandwidth_gb_s", "tdp_w",
     "interconnect_bandwidth_gb_s", "price_per_hour_usd", "spec_source",
 ]
-#: Workload columns a caller provides.
-WORKLOAD_COLUMNS = ["engine", "dtype", "mode", "batch_size", "input_tokens", "output_tokens",
-                    "device_count", "tensor_parallel"]
 
 CATEGORICAL_FEATURES = ["hardware_kind", "vendor", "engine", "dtype", "family", "mode", "source", "power_scope"]
 PHYSICS_FEATURES = [
