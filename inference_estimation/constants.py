@@ -1,4 +1,4 @@
-"""Tunables in one place (rule 9): run-time knobs are dg.Config classes that default to these."""
+"""Tunables in one place: run-time knobs are dg.Config classes that default to these."""
 
 #: Run tag whose value names the physical host a run executes on; dagster.yaml limits it to one
 #: run per unique value, so benchmarks (and local training) on one machine never overlap.
@@ -25,7 +25,7 @@ MEMORY_OVERHEAD_FACTOR = 1.3
 #: Host memory the Python/torch runtime needs besides the model on a CPU target (GB).
 CPU_RUNTIME_OVERHEAD_GB = 1.5
 
-#: CatBoost settings for the spine's predictors (small data; issue 5 tunes them).
+#: CatBoost settings for the learned predictors (small data: few, shallow-ish trees).
 CATBOOST_ITERATIONS = 600
 #: Depth 6 (was 4) lets the trees combine campaign conventions with the physics regime: on the public
 #: data leave-one-hardware-out MdAPE of the coherent model fell for every target (TPOT 14.8 -> 13.1%,

@@ -7,8 +7,8 @@ goes through the real local launcher to a harness stand-in that is slow (it wait
 then holds) -- what a benchmark on a remote machine looks like to Dagster.
 
 The test itself holds the pool's only slot while the runs launch (as a long DuckDB writer would),
-and lets it go once both runs wait at their landing. With the whole asset in the pool (as before
-issue 6) no launch could start while the slot is held, and the two could never overlap.
+and lets it go once both runs wait at their landing. With the whole asset in the pool (as it once
+was) no launch could start while the slot is held, and the two could never overlap.
 """
 
 import os
