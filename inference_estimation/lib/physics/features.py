@@ -47,6 +47,7 @@ from typing import Any, Iterable, Mapping
 import numpy as np
 import pandas as pd
 
+from inference_estimation import constants
 from inference_estimation.lib.catalog import HardwareEntry, ModelEntry
 from inference_estimation.lib.catalog.vocabulary import (
     BYTES_PER_ELEMENT,
@@ -231,9 +232,6 @@ ALLREDUCE_LATENCY_S = 10e-6
 FALLBACK_LINK_GB_S = 32.0
 #: Bytes per activation element exchanged by tensor-parallel all-reduces (16-bit activations).
 ACTIVATION_BYTES = 2.0
-#: Resident memory of the Python + torch runtime itself on a CPU (what a CPU's peak RSS adds to
-#: weights, KV cache and activations), GB. On GPUs the allocator's peak excludes the runtime.
-CPU_RUNTIME_MEMORY_GB = 0.5
 #: Highest prefill utilisation used in the serving queueing term (keeps it finite at saturation).
 MAX_PREFILL_LOAD = 0.9
 
@@ -354,7 +352,7 @@ def _physics(cols: _Columns, dtype: np.ndarray, batch: np.ndarray, peak: np.ndar
             "activation_gb": batch * (np.maximum(n_in0, 1.0) * (hidden + 2.0 * cols.num("intermediate_size"))
                                       * ACTIVATION_BYTES + 4.0 * cols.num("vocab_size")) / 1e9,
             "runtime_memory_gb": np.where(np.isin(cols.text("hardware_kind"), ["cpu", "mps"]),
-                                          CPU_RUNTIME_MEMORY_GB, 0.0),
+                                          constants.CPU_RUNTIME_MEMORY_GB, 0.0),
             # the one memory rule (lib/physics/memory.py): the whole batch at once over the usable memory
             "memory_fit_ratio": memory_fit_arrays(
                 params, layers, kv_heads, head_dim, dtype,
