@@ -20,8 +20,8 @@ def calibrate_command(args: argparse.Namespace) -> int:
     dg = dagster_quietly()
     from inference_estimation import constants
     from inference_estimation.definitions import defs
-    from inference_estimation.defs.benchmarks.config import benchmark_run_config
-    from inference_estimation.defs.benchmarks.partitions import (
+    from inference_estimation.defs.benchmark_requests import benchmark_run_config
+    from inference_estimation.defs.partitions import (
         benchmark_partition_key,
         ensure_benchmark_partitions,
     )

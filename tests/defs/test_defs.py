@@ -23,7 +23,7 @@ def test_code_location_has_every_stage_of_the_flow():
 
 
 def test_benchmark_runs_is_partitioned_by_model_and_hardware_following_the_catalog():
-    from inference_estimation.defs.benchmarks.partitions import (
+    from inference_estimation.defs.partitions import (
         benchmark_partition_keys,
         ensure_benchmark_partitions,
     )
@@ -94,3 +94,27 @@ def test_benchmark_job_tags_each_partition_with_its_host_and_duckdb_writers_shar
         node = graph.get(dg.AssetKey.from_user_string(key))
         assert node.pools == {"duckdb"}, key
     assert defs.resolve_job_def("training_job").tags["inference_estimation/host"] == "localhost"
+
+
+def test_each_assets_group_in_the_ui_is_the_stage_folder_that_defines_it():
+    import importlib
+    import pkgutil
+
+    import inference_estimation.defs as defs_package
+
+    seen = {}
+    for stage in pkgutil.iter_modules(defs_package.__path__):
+        if not stage.ispkg:
+            continue
+        try:
+            module = importlib.import_module(f"{defs_package.__name__}.{stage.name}.assets")
+        except ModuleNotFoundError:
+            continue
+        for value in vars(module).values():
+            if isinstance(value, dg.AssetsDefinition):
+                for key, group in value.group_names_by_key.items():
+                    seen[key.to_user_string()] = (stage.name, group)
+    misplaced = {key: pair for key, pair in seen.items()
+                 if pair[1] != pair[0] and not pair[1].startswith(f"{pair[0]}_")}  # dbt: transform_<layer>
+    assert {"hardware_specs", "benchmark_runs", "next_benchmarks", "performance_model_evaluation"} <= set(seen)
+    assert misplaced == {}

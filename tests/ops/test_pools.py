@@ -20,14 +20,9 @@ import dagster as dg
 import pytest
 
 from inference_estimation import constants
-from inference_estimation.defs.benchmarks.config import (
-    BENCHMARK_ASSET,
-    LAND_OP,
-    LAUNCH_OP,
-    benchmark_run_config,
-    sweep_from_run_config,
-)
-from inference_estimation.defs.benchmarks.partitions import ensure_benchmark_partitions
+from inference_estimation.defs.benchmark_requests import benchmark_run_config, sweep_from_run_config
+from inference_estimation.defs.benchmarks.config import BENCHMARK_ASSET, LAND_OP, LAUNCH_OP
+from inference_estimation.defs.partitions import ensure_benchmark_partitions
 from inference_estimation.lib.catalog import load_catalog
 from inference_estimation.lib.data import warehouse
 from inference_estimation.lib.home import HOME_ENV, Home

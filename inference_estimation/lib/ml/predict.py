@@ -10,7 +10,7 @@ service-level target :mod:`inference_estimation.lib.ml.recommend`.
 A question is first *resolved* (:func:`resolve_setup`): names to catalog keys, dtype and engine to
 their canonical spelling (:mod:`inference_estimation.lib.catalog.vocabulary`), defaults that fit the
 hardware (GPU: vLLM + bfloat16; CPU: transformers + float32), ``batch_size="max"`` to the largest
-batch whose KV cache fits; then *checked* (:func:`inference_estimation.lib.bench.planning.setup_refusal`):
+batch whose KV cache fits; then *checked* (:func:`inference_estimation.lib.physics.refusals.setup_refusal`):
 a setup that cannot run -- a tabular model, a context beyond the model's, a dtype the device has
 no math for, a model that does not fit (with the fewest devices that would) -- is refused with the
 reason and gets no numbers.
@@ -28,11 +28,6 @@ import pandas as pd
 from catboost import Pool
 
 from inference_estimation import constants
-from inference_estimation.lib.bench.planning import (
-    default_engine_dtype,
-    device_memory_gb,
-    setup_refusal,
-)
 from inference_estimation.lib.catalog import Catalog, HardwareEntry, ModelEntry
 from inference_estimation.lib.catalog.vocabulary import canonical_dtype, canonical_engine
 from inference_estimation.lib.ml.modeling import (
@@ -57,6 +52,11 @@ from inference_estimation.lib.physics.features import (
     prediction_row,
 )
 from inference_estimation.lib.physics.memory import MemoryFit, memory_fit, memory_fit_arrays
+from inference_estimation.lib.physics.refusals import (
+    default_engine_dtype,
+    device_memory_gb,
+    setup_refusal,
+)
 
 #: Workload modes: ``offline`` (a fixed batch) and ``serving`` (a concurrency or a request rate).
 MODES = ("offline", "serving")
@@ -80,7 +80,7 @@ class BatchInputError(ValueError):
 
 
 class SetupRefused(ValueError):
-    """The setup cannot run (see :func:`inference_estimation.lib.bench.planning.setup_refusal`); no numbers.
+    """The setup cannot run (see :func:`inference_estimation.lib.physics.refusals.setup_refusal`); no numbers.
 
     Attributes:
         setup: the resolved setup, with its ``refusal``.

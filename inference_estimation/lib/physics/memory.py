@@ -1,6 +1,6 @@
 """The one memory-fit rule: does a model, at a dtype, with a batch and a context, fit on N devices.
 
-Every caller -- the benchmark planner (:mod:`inference_estimation.lib.bench.planning`), ``predict``,
+Every caller -- the benchmark planner (:mod:`inference_estimation.lib.sweeps.planning`), ``predict``,
 batch prediction, ``recommend`` and the ``memory_fit_ratio`` feature -- asks this module, so
 ``recommend`` never proposes what the planner would refuse.
 

@@ -1,1 +1,1 @@
-"""Benchmark planning: what one benchmark partition measures, and summaries of its runs."""
+"""Benchmark sweeps: what one benchmark partition runs (points, skip reasons, job specs), and summaries of its runs."""
