@@ -75,13 +75,15 @@ def test_training_is_partitioned_by_the_learned_primitives_only():
     assert {"e2e_latency_s", "output_throughput_tok_s", "energy_per_output_token_j"}.isdisjoint(constants.PRIMITIVES)
 
 
-def test_benchmark_row_check_is_blocking_and_dbt_tests_are_checks():
+def test_benchmark_row_checks_are_one_blocking_check_per_rule_and_dbt_tests_are_checks():
+    from inference_estimation.lib.data.quality import OK_ROW_RULES
+
     checks = {(k.asset_key.to_user_string(), k.name) for k in defs.resolve_asset_graph().asset_check_keys}
-    assert ("benchmark_runs", "benchmark_rows_consistent") in checks
+    assert {("benchmark_runs", rule) for rule in OK_ROW_RULES} <= checks
     assert ("marts/measurements", "unique_measurements_point_id") in checks
-    check_def = next(c for c in defs.resolve_asset_graph().assets_defs
-                     if any(k.name == "benchmark_rows_consistent" for k in c.check_keys))
-    assert all(spec.blocking for spec in check_def.check_specs if spec.name == "benchmark_rows_consistent")
+    specs = {spec.name: spec for c in defs.resolve_asset_graph().assets_defs for spec in c.check_specs
+             if spec.asset_key == dg.AssetKey("benchmark_runs")}
+    assert all(specs[rule].blocking for rule in OK_ROW_RULES)
 
 
 def test_benchmark_job_tags_each_partition_with_its_host_and_duckdb_writers_share_a_pool():
