@@ -42,13 +42,14 @@ a 50k-row prediction batch ~0.1 s (row by row it was ~0.4 s and ~2.8 s).
 
 from __future__ import annotations
 
+import typing
 from typing import Any, Iterable, Mapping
 
 import numpy as np
 import pandas as pd
 
 from inference_estimation import constants
-from inference_estimation.lib.catalog import HardwareEntry, ModelEntry
+from inference_estimation.lib.catalog import HardwareEntry, HardwareSpecs, ModelEntry
 from inference_estimation.lib.catalog.vocabulary import (
     BYTES_PER_ELEMENT,
     KV_BYTES_PER_ELEMENT,
@@ -64,12 +65,13 @@ MODEL_FACT_COLUMNS = [
     "active_matmul_params", "layers", "hidden_size", "heads", "kv_heads", "head_dim",
     "intermediate_size", "vocab_size", "experts", "active_experts", "gated_mlp", "kv_cache_dim_per_layer",
 ]
+#: The hardware spec facts: every number of the catalog's ``HardwareSpecs`` (its one home; a fact added
+#: there is a column here, and a test asks dbt's staging and training rows to carry it too).
+HARDWARE_SPEC_FACTS = [name for name, spec in HardwareSpecs.model_fields.items()
+                       if {float, int} & set(typing.get_args(spec.annotation) or (spec.annotation,))]
 #: Columns that describe hardware (also the columns of ``raw.hardware``).
-HARDWARE_FACT_COLUMNS = [
-    "hardware_key", "hardware_kind", "vendor", "hw_device_count", "peak_tflops_fp32", "peak_tflops_bf16",
-    "peak_tflops_fp16", "peak_tflops_fp8", "peak_tflops_fp4", "memory_gb", "memory_bandwidth_gb_s", "tdp_w",
-    "interconnect_bandwidth_gb_s", "price_per_hour_usd", "spec_source",
-]
+HARDWARE_FACT_COLUMNS = ["hardware_key", "hardware_kind", "vendor", "hw_device_count", *HARDWARE_SPEC_FACTS,
+                         "spec_source"]
 
 CATEGORICAL_FEATURES = ["hardware_kind", "vendor", "engine", "dtype", "family", "mode", "source", "power_scope"]
 PHYSICS_FEATURES = [
@@ -149,14 +151,9 @@ def model_facts(model: ModelEntry) -> dict[str, Any]:
 
 def hardware_facts(hw: HardwareEntry) -> dict[str, Any]:
     """Flat hardware facts: one row of ``raw.hardware`` and the hardware half of a feature row."""
-    s = hw.specs
     return {
         "hardware_key": hw.key, "hardware_kind": hw.kind, "vendor": hw.vendor, "hw_device_count": hw.device_count,
-        "peak_tflops_fp32": s.peak_tflops_fp32, "peak_tflops_bf16": s.peak_tflops_bf16,
-        "peak_tflops_fp16": s.peak_tflops_fp16, "peak_tflops_fp8": s.peak_tflops_fp8,
-        "peak_tflops_fp4": s.peak_tflops_fp4,
-        "memory_gb": s.memory_gb, "memory_bandwidth_gb_s": s.memory_bandwidth_gb_s, "tdp_w": s.tdp_w,
-        "interconnect_bandwidth_gb_s": s.interconnect_bandwidth_gb_s, "price_per_hour_usd": s.price_per_hour_usd,
+        **{fact: getattr(hw.specs, fact) for fact in HARDWARE_SPEC_FACTS},
         "spec_source": hw.spec_source,
     }
 
