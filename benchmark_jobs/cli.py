@@ -31,7 +31,6 @@ MEASUREMENT_MESSAGE_TYPE = "measurement"
 
 EXIT_OK = 0
 EXIT_FATAL = 1
-EXIT_USAGE = 2
 
 
 def main(argv: Sequence[str] | None = None) -> int:

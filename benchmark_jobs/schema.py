@@ -28,7 +28,6 @@ from typing import Any
 SCHEMA_VERSION = "1.2"
 
 #: Allowed values of the enumerated fields.
-SOURCES_LOCAL = "local"
 MODES = ("offline", "serving")
 STATUSES = ("ok", "oom", "timeout", "error")
 POWER_SOURCES = ("nvml-energy", "nvml-power", "amdsmi", "rapl", "wall", "estimate", "none")

@@ -6,7 +6,7 @@ primitive, HistGradientBoosting, a ridge on log features, their ensemble, CatBoo
 physics and the calibrated physics baseline (same folds); then the coherent model -- every
 answer target derived from the primitives by identities -- on every split against one regressor
 per target and the calibrated roofline, its k-shot curve (k = 1, 3, 10 measurements of the
-held-out device in training), the identity residuals, and the issue's goals met or not.
+held-out device in training), the identity residuals, and the accuracy goals (GOALS below) met or not.
 
 Usage:
     .venv/bin/python benchmarks/accuracy.py [--from ../shared/data/external] [--home DIR] [--targets ...] [--label-ablation]
@@ -22,7 +22,7 @@ import time
 import warnings
 from pathlib import Path
 
-#: Issue 11's goals, leave-one-hardware-out MdAPE %, Kendall τ, and MdAPE with 3 shots of the device.
+#: Accuracy goals: leave-one-hardware-out MdAPE %, Kendall τ, and MdAPE with 3 shots of the device.
 GOALS = {"tpot_s": 7.0, "ttft_s": 12.0, "e2e_latency_s": 8.0, "output_throughput_tok_s": 7.0, "avg_power_w": 3.0,
          "energy_per_output_token_j": 8.0}
 TAU_GOALS = {"tpot_s": 0.85, "output_throughput_tok_s": 0.85}
@@ -112,7 +112,7 @@ def main() -> None:
         print()
 
     loho = coherent.splits.get("leave_one_hardware_out", {})
-    print("## The coherent model against the goals (issue 11), leave-one-hardware-out unless stated")
+    print("## The coherent model against the goals, leave-one-hardware-out unless stated")
     print("| target | MdAPE % | goal | met | τ | τ goal | 90% coverage (0.88–0.92) | 3-shot MdAPE % | 3-shot goal |")
     print("|---|---|---|---|---|---|---|---|---|")
     for target in constants.TARGETS:

@@ -304,7 +304,7 @@ def main() -> None:
         summary.setdefault("cost_s", {})[s] = med.tolist()
         print(f"| {s} | " + " | ".join(f"{med[k]:.0f}" for k in ks if k) + " |")
 
-    print("\n## Goals (issue 13)")
+    print("\n## Goals")
     for t, estimator in itertools.product(TARGETS[:2], cal.ESTIMATORS):
         plan = np.array(summary["curves"][t][f"planner/{estimator}"]["median"])
         rand10 = summary["curves"][t][f"random/{estimator}"]["median"][10]

@@ -39,11 +39,11 @@ def main() -> None:
     import dagster as dg
 
     from inference_estimation.definitions import defs
-    from inference_estimation.defs.benchmarks.config import benchmark_run_config
-    from inference_estimation.defs.benchmarks.partitions import benchmark_partition_key
+    from inference_estimation.defs.benchmark_requests import benchmark_run_config
+    from inference_estimation.defs.partitions import benchmark_partition_key
     from inference_estimation.launchers.local import LocalLauncher
-    from inference_estimation.lib.bench.planning import build_job_spec
     from inference_estimation.lib.catalog import load_catalog
+    from inference_estimation.lib.sweeps.planning import build_job_spec
 
     instance = dg.DagsterInstance.get()
     quiet = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}

@@ -29,7 +29,7 @@ def _session_benchmark_partitions():
     ``catalog_partitions_sensor`` keeps them in a real deployment."""
     import dagster as dg
 
-    from inference_estimation.defs.benchmarks.partitions import ensure_benchmark_partitions
+    from inference_estimation.defs.partitions import ensure_benchmark_partitions
     from inference_estimation.lib.catalog import load_catalog
 
     ensure_benchmark_partitions(dg.DagsterInstance.get(), load_catalog(strict=False))
@@ -56,7 +56,7 @@ def partition(model: str, hardware: str = "local-cpu"):
 
 def bench_config(sweep: str = SWEEP) -> dict:
     """Run config selecting a sweep for benchmark_runs."""
-    from inference_estimation.defs.benchmarks.config import benchmark_run_config
+    from inference_estimation.defs.benchmark_requests import benchmark_run_config
 
     return benchmark_run_config(sweep)
 

@@ -1,4 +1,4 @@
-"""What a new user touches on the command line (issue 15): refusals, echoed defaults, one-line errors,
+"""What a new user touches on the command line: refusals, echoed defaults, one-line errors,
 recommend's search, help texts. Predictors are small ones trained on a physics-shaped frame."""
 
 import json

@@ -32,8 +32,8 @@ def calibrate_command(args: argparse.Namespace) -> int:
     dg = dagster_quietly()
     from inference_estimation import constants
     from inference_estimation.definitions import defs
-    from inference_estimation.defs.benchmarks.config import benchmark_run_config
-    from inference_estimation.defs.benchmarks.partitions import (
+    from inference_estimation.defs.benchmark_requests import benchmark_run_config
+    from inference_estimation.defs.partitions import (
         benchmark_partition_key,
         ensure_benchmark_partitions,
     )
@@ -132,9 +132,9 @@ def _plan_by_hand(args: argparse.Namespace, catalog: Any, hardware: Any, home: A
     import pandas as pd
 
     from benchmark_jobs.spec import WorkloadPoint
-    from inference_estimation.lib.bench.planning import build_job_spec
     from inference_estimation.lib.catalog import CatalogError
     from inference_estimation.lib.ml.calibration import axes_sweep, plan_for_hardware, with_device_in_sweep
+    from inference_estimation.lib.sweeps.planning import build_job_spec
 
     sweep = args.sweep or axes_sweep(catalog, hardware.key)
     if sweep is None:

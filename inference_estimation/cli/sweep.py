@@ -172,8 +172,8 @@ def sweep_command(args: argparse.Namespace) -> int:
     dg = dagster_quietly()
     from inference_estimation import constants
     from inference_estimation.definitions import defs
-    from inference_estimation.defs.benchmarks.config import benchmark_run_request
-    from inference_estimation.defs.benchmarks.partitions import ensure_benchmark_partitions
+    from inference_estimation.defs.benchmark_requests import benchmark_run_request
+    from inference_estimation.defs.partitions import ensure_benchmark_partitions
     from inference_estimation.lib.catalog import load_catalog
 
     catalog = load_catalog()

@@ -18,7 +18,7 @@ def _sync_partitions_before_ui() -> None:
     running ``catalog_partitions_sensor`` keeps them in step afterwards). An invalid overlay is
     left out with a warning naming its file and field (the sensor reports it in the UI too)."""
     dg = dagster_quietly()
-    from inference_estimation.defs.benchmarks.partitions import ensure_benchmark_partitions
+    from inference_estimation.defs.partitions import ensure_benchmark_partitions
     from inference_estimation.lib.catalog import CatalogError
 
     try:

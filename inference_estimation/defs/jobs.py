@@ -7,7 +7,7 @@ partitions definition of its own.
 import dagster as dg
 
 from inference_estimation import constants
-from inference_estimation.defs.benchmarks.partitions import benchmark_partitions
+from inference_estimation.defs.partitions import benchmark_partitions
 from inference_estimation.defs.resources import CatalogResource
 from inference_estimation.lib.catalog import CatalogError
 
@@ -54,7 +54,10 @@ transform_job = dg.define_asset_job(
     tags=LOCAL_HOST_TAGS, description="dbt build (staging, intermediate, marts) and the dataset coverage report.",
 )
 training_job = dg.define_asset_job(
-    "training_job", selection=dg.AssetSelection.groups("training") | dg.AssetSelection.assets("shap_reports"),
+    "training_job",
+    # the training group's per-target assets (performance_model_evaluation, unpartitioned, has its own job)
+    selection=(dg.AssetSelection.groups("training") - dg.AssetSelection.assets("performance_model_evaluation"))
+    | dg.AssetSelection.assets("shap_reports"),
     tags=LOCAL_HOST_TAGS, description="Train, evaluate, promote (if it beats its baselines) and explain one target.",
 )
 step_model_job = dg.define_asset_job(

@@ -14,6 +14,9 @@ Its few dependencies are pip-installed by the task's first command. Dagster-free
 from __future__ import annotations
 
 import copy
+import functools
+import re
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -26,23 +29,28 @@ HARNESS_DIR = Path(__file__).resolve().parents[2] / "benchmark_jobs"
 #: Where the harness lands on the machine; on PYTHONPATH there.
 REMOTE_ROOT = "/opt/inference-estimation"
 PYTHON_VERSION = "3.11"
+#: The one home of every version: the harness's packages are pyproject.toml's requirements.
+PYPROJECT = Path(__file__).resolve().parents[2] / "pyproject.toml"
 #: What the harness needs beyond torch (dagster-pipes pinned with the orchestrator's dagster).
-_COMMON_PACKAGES = ["dagster-pipes==1.13.27", "transformers>=5.19,<5.25", "psutil>=5.9"]
+_COMMON_PACKAGES = ["dagster-pipes", "transformers", "psutil"]
 #: Per device kind. The default dstack image has CUDA; PyPI's Linux torch is the CUDA build. A
 #: ROCm image brings its own torch (installing PyPI's would replace it with the CUDA build).
 _KIND_PACKAGES = {
-    "cuda": ["torch>=2.13", "nvidia-ml-py>=13.0"],
-    "rocm": ["amdsmi>=7.0"],
-    "cpu": ["torch>=2.13"],
+    "cuda": ["torch", "nvidia-ml-py"],
+    "rocm": ["amdsmi"],
+    "cpu": ["torch"],
 }
 #: Per harness backend: whether it runs on the device kind's torch, and what it adds. vLLM brings
 #: the torch it was built against; the tree libraries need none.
 _BACKEND_PACKAGES: dict[str, tuple[bool, list[str]]] = {
     "transformers": (True, []),
-    "vllm": (False, ["vllm>=0.33"]),  # as the gpu extra
+    "vllm": (False, ["vllm"]),
     "openai-server": (True, []),
-    "tabular": (False, ["xgboost>=3.0", "scikit-learn>=1.5", "catboost>=1.2"]),
+    "tabular": (False, ["xgboost", "scikit-learn", "catboost"]),
 }
+#: Packages a benchmark machine installs under another name than this machine does, with the same
+#: versions: the ``bench`` extra takes XGBoost's CPU-only wheel, a GPU machine the full one.
+_REMOTE_NAMES = {"xgboost": "xgboost-cpu"}
 #: The image a backend needs on a device kind instead of the entry's own.
 _BACKEND_IMAGES = {("vllm", "rocm"): "rocm/vllm:latest"}
 #: Runs under Pipes when the orchestrator launched it; by hand, on the spec given in
@@ -96,7 +104,35 @@ def harness_packages(hardware: HardwareEntry, backend: str = "transformers") -> 
     kind_packages = [p for p in _KIND_PACKAGES.get(hardware.kind, []) if uses_torch or not p.startswith("torch")]
     if (backend, hardware.kind) in _BACKEND_IMAGES:
         extra = []  # the backend's image brings it
-    return _COMMON_PACKAGES + kind_packages + extra
+    return [pinned(name) for name in _COMMON_PACKAGES + kind_packages + extra]
+
+
+@functools.cache
+def project_requirements(pyproject: Path = PYPROJECT) -> dict[str, str]:
+    """Distribution name (lower case) -> its requirement as ``pyproject.toml`` states it.
+
+    The core dependencies and every extra; a name listed twice keeps its first statement (the
+    project states each version once, so both agree).
+    """
+    project = tomllib.loads(pyproject.read_text(encoding="utf-8"))["project"]
+    requirements: dict[str, str] = {}
+    for requirement in [*project["dependencies"], *sum(project["optional-dependencies"].values(), [])]:
+        name = re.match(r"[A-Za-z0-9_.-]+", requirement).group(0).lower()
+        requirements.setdefault(name, requirement)
+    return requirements
+
+
+def pinned(name: str) -> str:
+    """The pip requirement of a harness package: its name with ``pyproject.toml``'s version specifier.
+
+    Raises:
+        TaskRenderError: the package is not a requirement of the project.
+    """
+    source = _REMOTE_NAMES.get(name, name)
+    requirement = project_requirements().get(source)
+    if requirement is None:
+        raise TaskRenderError(f"{source!r} is not a requirement in pyproject.toml; add it there first")
+    return name + requirement[len(source):]
 
 
 def harness_commands(hardware: HardwareEntry, backend: str = "transformers",

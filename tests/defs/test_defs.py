@@ -23,7 +23,7 @@ def test_code_location_has_every_stage_of_the_flow():
 
 
 def test_benchmark_runs_is_partitioned_by_model_and_hardware_following_the_catalog():
-    from inference_estimation.defs.benchmarks.partitions import (
+    from inference_estimation.defs.partitions import (
         benchmark_partition_keys,
         ensure_benchmark_partitions,
     )
@@ -75,13 +75,15 @@ def test_training_is_partitioned_by_the_learned_primitives_only():
     assert {"e2e_latency_s", "output_throughput_tok_s", "energy_per_output_token_j"}.isdisjoint(constants.PRIMITIVES)
 
 
-def test_benchmark_row_check_is_blocking_and_dbt_tests_are_checks():
+def test_benchmark_row_checks_are_one_blocking_check_per_rule_and_dbt_tests_are_checks():
+    from inference_estimation.lib.data.quality import OK_ROW_RULES
+
     checks = {(k.asset_key.to_user_string(), k.name) for k in defs.resolve_asset_graph().asset_check_keys}
-    assert ("benchmark_runs", "benchmark_rows_consistent") in checks
+    assert {("benchmark_runs", rule) for rule in OK_ROW_RULES} <= checks
     assert ("marts/measurements", "unique_measurements_point_id") in checks
-    check_def = next(c for c in defs.resolve_asset_graph().assets_defs
-                     if any(k.name == "benchmark_rows_consistent" for k in c.check_keys))
-    assert all(spec.blocking for spec in check_def.check_specs if spec.name == "benchmark_rows_consistent")
+    specs = {spec.name: spec for c in defs.resolve_asset_graph().assets_defs for spec in c.check_specs
+             if spec.asset_key == dg.AssetKey("benchmark_runs")}
+    assert all(specs[rule].blocking for rule in OK_ROW_RULES)
 
 
 def test_benchmark_job_tags_each_partition_with_its_host_and_duckdb_writers_share_a_pool():
@@ -94,3 +96,27 @@ def test_benchmark_job_tags_each_partition_with_its_host_and_duckdb_writers_shar
         node = graph.get(dg.AssetKey.from_user_string(key))
         assert node.pools == {"duckdb"}, key
     assert defs.resolve_job_def("training_job").tags["inference_estimation/host"] == "localhost"
+
+
+def test_each_assets_group_in_the_ui_is_the_stage_folder_that_defines_it():
+    import importlib
+    import pkgutil
+
+    import inference_estimation.defs as defs_package
+
+    seen = {}
+    for stage in pkgutil.iter_modules(defs_package.__path__):
+        if not stage.ispkg:
+            continue
+        try:
+            module = importlib.import_module(f"{defs_package.__name__}.{stage.name}.assets")
+        except ModuleNotFoundError:
+            continue
+        for value in vars(module).values():
+            if isinstance(value, dg.AssetsDefinition):
+                for key, group in value.group_names_by_key.items():
+                    seen[key.to_user_string()] = (stage.name, group)
+    misplaced = {key: pair for key, pair in seen.items()
+                 if pair[1] != pair[0] and not pair[1].startswith(f"{pair[0]}_")}  # dbt: transform_<layer>
+    assert {"hardware_specs", "benchmark_runs", "next_benchmarks", "performance_model_evaluation"} <= set(seen)
+    assert misplaced == {}

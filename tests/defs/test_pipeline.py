@@ -72,7 +72,7 @@ def test_landed_rows_carry_forced_lengths_timings_and_labelled_power(pipeline):
 def test_blocking_row_check_passed_for_each_partition(pipeline):
     for model in MODELS:
         evaluations = pipeline[model].get_asset_check_evaluations()
-        assert {"benchmark_rows_consistent", "latency_positive", "grain_unique"} <= {e.check_name for e in evaluations}
+        assert {"ttft_exceeds_e2e", "latency_positive", "grain_unique"} <= {e.check_name for e in evaluations}
         # warnings (e.g. a noisy latency CV on a busy machine) may fail; blocking errors may not
         assert all(e.passed for e in evaluations if e.severity == dg.AssetCheckSeverity.ERROR)
 

@@ -48,3 +48,27 @@ def test_backend_tasks_validate_as_dstack_tasks(catalog):
         task = Task.model_validate(task_config(catalog.hw("nvidia-a100-sxm4-80gb"), name="ie-b", env={"A": "1"},
                                                backend=backend))
         assert task.resources.gpu.name == ["A100"]
+
+
+def test_every_harness_pin_is_pyprojects_requirement_with_its_version(catalog, tmp_path):
+    from inference_estimation.launchers.dstack_task import project_requirements
+
+    stated = set(project_requirements().values())
+    for key in ("nvidia-l4", "amd-mi300x"):
+        for backend in ("transformers", "vllm", "tabular", "openai-server"):
+            for package in harness_packages(catalog.hw(key), backend):
+                # the GPU machine takes XGBoost's full wheel at the bench extra's version of the CPU-only one
+                assert package.replace("xgboost", "xgboost-cpu", 1) in stated, (key, backend, package)
+    assert "torch==2.13.0" in harness_packages(catalog.hw("nvidia-l4"))  # the bench extra's exact pin
+
+    pyproject = tmp_path / "pyproject.toml"
+    pyproject.write_text('[project]\ndependencies = ["a-b>=1", "c"]\n[project.optional-dependencies]\n'
+                         'x = ["A-B>=2", "torch==9.9; sys_platform == \'linux\'"]\n')
+    assert project_requirements(pyproject) == {"a-b": "a-b>=1", "c": "c", "torch": "torch==9.9; sys_platform == 'linux'"}
+
+
+def test_a_harness_package_missing_from_pyproject_is_refused_by_name():
+    from inference_estimation.launchers.dstack_task import pinned
+
+    with pytest.raises(TaskRenderError, match="'not-a-package' is not a requirement in pyproject.toml"):
+        pinned("not-a-package")

@@ -12,8 +12,8 @@ import pytest
 
 from inference_estimation.definitions import defs
 from inference_estimation.launchers import LauncherError
-from inference_estimation.lib.bench.planning import build_job_spec
 from inference_estimation.lib.catalog import load_catalog
+from inference_estimation.lib.sweeps.planning import build_job_spec
 from tests.conftest import bench_config, partition
 from tests.launchers.conftest import wait_for
 

@@ -22,9 +22,9 @@ import pytest
 
 from benchmark_jobs.spec import JobSpec
 from inference_estimation.launchers import local
-from inference_estimation.lib.bench.planning import build_job_spec
 from inference_estimation.lib.catalog import load_catalog
 from inference_estimation.lib.home import HOME_ENV, Home
+from inference_estimation.lib.sweeps.planning import build_job_spec
 from tests.launchers.conftest import wait_for
 from tests.ops.conftest import count_rows, materialize_partition, metadata, sweep_overlay
 from tests.ops.standins import SEND_ONE_ROW

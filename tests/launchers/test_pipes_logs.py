@@ -16,8 +16,8 @@ import pytest
 from inference_estimation.launchers import LauncherError
 from inference_estimation.launchers.base import records_from_messages
 from inference_estimation.launchers.pipes_logs import PipesLogStreamMessageReader
-from inference_estimation.lib.bench.planning import build_job_spec
 from inference_estimation.lib.catalog import load_catalog
+from inference_estimation.lib.sweeps.planning import build_job_spec
 from tests.conftest import REPO_ROOT
 
 pytestmark = pytest.mark.slow

@@ -163,7 +163,7 @@ def test_plan_for_hardware_without_data_or_predictors_still_plans_by_coverage(tm
 
 
 def test_explicit_points_are_validated_naming_point_and_field():
-    from inference_estimation.lib.bench.planning import explicit_points
+    from inference_estimation.lib.sweeps.planning import explicit_points
 
     assert explicit_points(None) is None
     points = explicit_points([{"batch_size": 2, "input_tokens": 8, "output_tokens": 4, "dtype": "float32"}])
@@ -177,7 +177,7 @@ def test_explicit_points_are_validated_naming_point_and_field():
 
 def test_explicit_points_replace_the_grid_and_points_that_do_not_fit_are_left_out():
     from benchmark_jobs.spec import WorkloadPoint
-    from inference_estimation.lib.bench.planning import build_job_spec, skip_reason
+    from inference_estimation.lib.sweeps.planning import build_job_spec, skip_reason
 
     catalog = load_catalog(overlay_dirs=[])
     model, hw, sweep = catalog.model("gpt2-small"), catalog.hw("local-cpu"), catalog.sweep("test-tiny")

@@ -19,7 +19,7 @@ def catalog():
 
 #: (spelling as found in a dataset, a table or nvidia-smi/rocm-smi, intended hardware key).
 HARDWARE_SPELLINGS = [
-    # names quoted in the issue and reported by nvidia-smi / rocm-smi
+    # names as public tables spell them and as reported by nvidia-smi / rocm-smi
     ("NVIDIA H100 80GB HBM3", "nvidia-h100-sxm-80gb"),
     ("H100-SXM5-80GB", "nvidia-h100-sxm-80gb"),
     ("NVIDIA A100-SXM4-80GB", "nvidia-a100-sxm4-80gb"),

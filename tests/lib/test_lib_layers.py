@@ -1,7 +1,7 @@
 """``lib/`` is layered: each folder imports only the folders below it, never the orchestration.
 
 ``catalog`` (what exists) < ``physics`` (what a model on a device computes, reads and holds) <
-``bench`` (what one benchmark measures) and ``data`` (the warehouse and the importers) < ``ml``
+``sweeps`` (what one benchmark partition runs) and ``data`` (the warehouse and the importers) < ``ml``
 (the performance model and its answers). Nothing in ``lib/`` imports Dagster's definitions
 (``defs/``), the launchers or the CLI, so each folder can be read and tested on its own. Imports are
 read with ``ast`` (module level and inside functions alike), so nothing is imported to find them.
@@ -17,9 +17,9 @@ LIB = Path(inference_estimation.__file__).parent / "lib"
 ALLOWED = {
     "catalog": set(),
     "physics": {"catalog"},
-    "bench": {"catalog", "physics"},
+    "sweeps": {"catalog", "physics"},
     "data": {"catalog", "physics"},
-    "ml": {"catalog", "physics", "bench"},
+    "ml": {"catalog", "physics", "sweeps"},
 }
 FORBIDDEN_PREFIXES = ("inference_estimation.defs", "inference_estimation.launchers", "inference_estimation.cli",
                       "inference_estimation.definitions")

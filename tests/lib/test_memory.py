@@ -4,10 +4,11 @@ import numpy as np
 import pytest
 
 from benchmark_jobs.spec import WorkloadPoint
-from inference_estimation.lib.bench.planning import point_fit, setup_refusal
 from inference_estimation.lib.catalog import load_catalog
 from inference_estimation.lib.physics.features import model_facts
 from inference_estimation.lib.physics.memory import fewest_devices, memory_fit, memory_fit_arrays
+from inference_estimation.lib.physics.refusals import setup_refusal
+from inference_estimation.lib.sweeps.planning import point_fit
 
 
 @pytest.fixture(scope="module")

@@ -2,8 +2,8 @@
 
 import pytest
 
-from inference_estimation.lib.bench.planning import build_job_spec, skip_reason
 from inference_estimation.lib.catalog import SweepEntry, load_catalog
+from inference_estimation.lib.sweeps.planning import build_job_spec, skip_reason
 
 
 @pytest.fixture(scope="module")

@@ -5,13 +5,13 @@ from pathlib import Path
 
 import pytest
 
-from inference_estimation.lib.bench.planning import (
+from inference_estimation.lib.catalog import CatalogError, SweepEntry, load_catalog
+from inference_estimation.lib.sweeps.planning import (
     build_job_spec,
     fitting_points,
     point_memory_gb,
     skip_reason,
 )
-from inference_estimation.lib.catalog import CatalogError, SweepEntry, load_catalog
 
 
 @pytest.fixture(scope="module")

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from inference_estimation.lib.bench.planning import default_engine_dtype, tensor_parallel_sizes
 from inference_estimation.lib.catalog import load_catalog
 from inference_estimation.lib.catalog.vocabulary import canonical_engine
 from inference_estimation.lib.ml.predict import resolve_setup, workload
 from inference_estimation.lib.physics.features import feature_frame, prediction_row
+from inference_estimation.lib.physics.refusals import default_engine_dtype, tensor_parallel_sizes
 
 
 @pytest.fixture(scope="module")

@@ -70,12 +70,12 @@ def main(k: int) -> None:
 
     from inference_estimation import constants
     from inference_estimation.definitions import defs
-    from inference_estimation.defs.benchmarks.config import benchmark_run_config
-    from inference_estimation.defs.benchmarks.partitions import (
+    from inference_estimation.defs.benchmark_requests import benchmark_run_config
+    from inference_estimation.defs.calibration.sensors import plan_run_requests
+    from inference_estimation.defs.partitions import (
         benchmark_partition_key,
         ensure_benchmark_partitions,
     )
-    from inference_estimation.defs.benchmarks.sensors import plan_run_requests
     from inference_estimation.lib.catalog import load_catalog
     from inference_estimation.lib.ml.calibration import candidate_grid
     from inference_estimation.lib.ml.predict import Predictors

@@ -48,10 +48,10 @@ def count_rows(home: Home, sql: str = "select count(*) from raw.benchmark_runs")
 def materialize_partition(home: Home, model: str, sweep: str = OPS_SWEEP, extra_assets=(), instance=None,
                           resources=None) -> dg.ExecuteInProcessResult:
     """Materializes one benchmark partition (and its checks) into ``home``'s warehouse, in process."""
+    from inference_estimation.defs.benchmark_requests import benchmark_run_config
     from inference_estimation.defs.benchmarks import checks
     from inference_estimation.defs.benchmarks.assets import benchmark_runs
-    from inference_estimation.defs.benchmarks.config import benchmark_run_config
-    from inference_estimation.defs.benchmarks.partitions import ensure_benchmark_partitions
+    from inference_estimation.defs.partitions import ensure_benchmark_partitions
     from inference_estimation.defs.resources import (
         CatalogResource,
         HarnessSecrets,

@@ -28,8 +28,8 @@ def benchmark_job_in_process() -> dg.JobDefinition:
 
 def main(model_key: str, sweep: str, executor: str = "multiprocess") -> int:
     from inference_estimation import constants
-    from inference_estimation.defs.benchmarks.config import benchmark_run_config
-    from inference_estimation.defs.benchmarks.partitions import benchmark_partition_key
+    from inference_estimation.defs.benchmark_requests import benchmark_run_config
+    from inference_estimation.defs.partitions import benchmark_partition_key
 
     key = benchmark_partition_key(model_key, "local-cpu")
     job, execution = benchmark_job_in_process, {}

@@ -12,7 +12,7 @@ import yaml
 from inference_estimation import constants
 from inference_estimation.definitions import defs
 from inference_estimation.defs.automation.sensors import refresh_sensor
-from inference_estimation.defs.benchmarks.config import sweep_from_run_config
+from inference_estimation.defs.benchmark_requests import sweep_from_run_config
 from inference_estimation.defs.benchmarks.sensors import new_partitions_sensor
 from inference_estimation.defs.resources import CatalogResource
 from inference_estimation.lib.catalog import load_catalog
@@ -27,7 +27,7 @@ def test_every_sweep_has_a_stopped_weekly_schedule_launching_each_pair_with_its_
 
 
 def _check_sweep_schedules(stack: contextlib.ExitStack) -> None:
-    from inference_estimation.defs.benchmarks.partitions import benchmark_partition_keys
+    from inference_estimation.defs.partitions import benchmark_partition_keys
 
     catalog = load_catalog()
     repository = defs.get_repository_def()

@@ -3,9 +3,9 @@
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
-from inference_estimation.defs.benchmarks.assets import next_benchmarks
-from inference_estimation.defs.benchmarks.config import points_from_run_config, sweep_from_run_config
-from inference_estimation.defs.benchmarks.sensors import calibration_requests, calibration_sensor
+from inference_estimation.defs.benchmark_requests import points_from_run_config, sweep_from_run_config
+from inference_estimation.defs.calibration.assets import next_benchmarks
+from inference_estimation.defs.calibration.sensors import calibration_requests, calibration_sensor
 from inference_estimation.defs.resources import CatalogResource, HomeResource
 from inference_estimation.lib.catalog import load_catalog
 
@@ -87,9 +87,10 @@ def test_a_new_launcher_entry_gets_a_plan_and_then_a_run_request_with_the_planne
 
 
 def test_explicit_points_reach_the_launch_op_and_an_invalid_one_fails_naming_point_and_field(isolated_home):
+    from inference_estimation.defs.benchmark_requests import benchmark_run_config
     from inference_estimation.defs.benchmarks.assets import benchmark_runs
-    from inference_estimation.defs.benchmarks.config import BENCHMARK_ASSET, LAUNCH_OP, benchmark_run_config
-    from inference_estimation.defs.benchmarks.partitions import ensure_benchmark_partitions
+    from inference_estimation.defs.benchmarks.config import BENCHMARK_ASSET, LAUNCH_OP
+    from inference_estimation.defs.partitions import ensure_benchmark_partitions
     from inference_estimation.defs.resources import HarnessSecrets, PipesMessageStore
 
     points = [{"batch_size": 2, "input_tokens": 8, "output_tokens": 4, "dtype": "float32"}]

@@ -21,8 +21,8 @@ import datetime
 import json
 import dagster as dg
 from inference_estimation.definitions import defs
-from inference_estimation.defs.benchmarks.config import sweep_from_run_config
-from inference_estimation.defs.benchmarks.partitions import benchmark_partition_keys
+from inference_estimation.defs.benchmark_requests import sweep_from_run_config
+from inference_estimation.defs.partitions import benchmark_partition_keys
 from inference_estimation.defs.benchmarks.sensors import new_partitions_sensor
 from inference_estimation.defs.resources import CatalogResource
 with dg.instance_for_test() as instance:
@@ -131,7 +131,7 @@ def test_a_malformed_overlay_names_file_and_field_breaks_nothing_else_and_removi
     # entries from raw.models / an import for good); the error names the file and field.
     from dagster_duckdb import DuckDBResource
 
-    from inference_estimation.defs.benchmarks.assets import model_specs
+    from inference_estimation.defs.catalog.assets import model_specs
     from inference_estimation.defs.resources import CatalogResource
 
     result = dg.materialize([model_specs], resources={"duckdb": DuckDBResource(
@@ -185,13 +185,13 @@ def test_after_a_reload_a_grown_catalog_has_its_partitions_a_schedule_for_the_ne
 def test_partitions_follow_the_catalog_without_a_reload_and_a_new_pair_materializes(isolated_home):
     """The code location stays loaded (as under `dagster dev` for weeks) while the YAML grows."""
     from inference_estimation.definitions import defs
-    from inference_estimation.defs.benchmarks.partitions import (
+    from inference_estimation.defs.benchmarks.sensors import catalog_partitions_sensor, new_partitions_sensor
+    from inference_estimation.defs.jobs import host_tags_for_partition
+    from inference_estimation.defs.partitions import (
         HARDWARE_PARTITIONS,
         MODEL_PARTITIONS,
         benchmark_partition_keys,
     )
-    from inference_estimation.defs.benchmarks.sensors import catalog_partitions_sensor, new_partitions_sensor
-    from inference_estimation.defs.jobs import host_tags_for_partition
     from inference_estimation.defs.resources import CatalogResource
     from tests.ops.conftest import materialize_partition, metadata
 

@@ -15,7 +15,7 @@ import pytest
 from dagster_duckdb import DuckDBResource
 
 from benchmark_jobs.schema import MeasurementRecord
-from inference_estimation.defs.benchmarks.partitions import ensure_benchmark_partitions
+from inference_estimation.defs.partitions import ensure_benchmark_partitions
 from inference_estimation.defs.resources import CatalogResource, HomeResource
 from inference_estimation.lib.catalog import load_catalog
 from inference_estimation.lib.data import warehouse
@@ -182,7 +182,7 @@ def _mart_counts(home) -> dict[str, int]:
 def test_re_running_everything_gives_identical_mart_row_counts(concurrent_home, monkeypatch):
     from dagster_dbt import DbtCliResource
 
-    from inference_estimation.defs.benchmarks.assets import hardware_specs, model_specs
+    from inference_estimation.defs.catalog.assets import hardware_specs, model_specs
     from inference_estimation.defs.training import checks as mart_checks
     from inference_estimation.defs.transform.assets import dbt_models
     from inference_estimation.defs.transform.project import dbt_executable, dbt_project
@@ -223,7 +223,7 @@ def test_dbt_waits_for_a_locked_warehouse_and_fails_clearly_when_the_lock_stays(
     """
     from dagster_dbt import DbtCliResource
 
-    from inference_estimation.defs.benchmarks.assets import hardware_specs, model_specs
+    from inference_estimation.defs.catalog.assets import hardware_specs, model_specs
     from inference_estimation.defs.transform.assets import dbt_models
     from inference_estimation.defs.transform.project import dbt_executable, dbt_project
 

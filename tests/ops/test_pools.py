@@ -7,8 +7,8 @@ goes through the real local launcher to a harness stand-in that is slow (it wait
 then holds) -- what a benchmark on a remote machine looks like to Dagster.
 
 The test itself holds the pool's only slot while the runs launch (as a long DuckDB writer would),
-and lets it go once both runs wait at their landing. With the whole asset in the pool (as before
-issue 6) no launch could start while the slot is held, and the two could never overlap.
+and lets it go once both runs wait at their landing. With the whole asset in the pool (as it once
+was) no launch could start while the slot is held, and the two could never overlap.
 """
 
 import os
@@ -20,14 +20,9 @@ import dagster as dg
 import pytest
 
 from inference_estimation import constants
-from inference_estimation.defs.benchmarks.config import (
-    BENCHMARK_ASSET,
-    LAND_OP,
-    LAUNCH_OP,
-    benchmark_run_config,
-    sweep_from_run_config,
-)
-from inference_estimation.defs.benchmarks.partitions import ensure_benchmark_partitions
+from inference_estimation.defs.benchmark_requests import benchmark_run_config, sweep_from_run_config
+from inference_estimation.defs.benchmarks.config import BENCHMARK_ASSET, LAND_OP, LAUNCH_OP
+from inference_estimation.defs.partitions import ensure_benchmark_partitions
 from inference_estimation.lib.catalog import load_catalog
 from inference_estimation.lib.data import warehouse
 from inference_estimation.lib.home import HOME_ENV, Home

@@ -22,7 +22,7 @@ select
     mo.experts, mo.active_experts, mo.gated_mlp, mo.kv_cache_dim_per_layer,
     h.hardware_kind, h.vendor, h.hw_device_count, h.peak_tflops_fp32, h.peak_tflops_bf16, h.peak_tflops_fp16,
     h.peak_tflops_fp8, h.peak_tflops_fp4, h.memory_gb, h.memory_bandwidth_gb_s, h.tdp_w, h.interconnect_bandwidth_gb_s,
-    h.price_per_hour_usd, h.spec_source
+    h.devices_per_node, h.scale_out_bandwidth_gb_s, h.price_per_hour_usd, h.spec_source
 from {{ ref('int_latest_points') }} as m
 inner join {{ ref('stg_models') }} as mo using (model_key)
 inner join {{ ref('stg_hardware') }} as h using (hardware_key)

@@ -6,5 +6,7 @@ select
     cast(peak_tflops_fp4 as double) as peak_tflops_fp4,
     cast(memory_gb as double) as memory_gb, cast(memory_bandwidth_gb_s as double) as memory_bandwidth_gb_s,
     cast(tdp_w as double) as tdp_w, cast(interconnect_bandwidth_gb_s as double) as interconnect_bandwidth_gb_s,
+    cast(devices_per_node as integer) as devices_per_node,
+    cast(scale_out_bandwidth_gb_s as double) as scale_out_bandwidth_gb_s,
     cast(price_per_hour_usd as double) as price_per_hour_usd, spec_source
 from {{ source('raw', 'hardware') }}

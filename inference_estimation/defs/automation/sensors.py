@@ -16,8 +16,7 @@ from inference_estimation import constants
 from inference_estimation.defs.jobs import LOCAL_HOST_TAGS
 
 #: The derived assets the sensor keeps fresh (benchmarks and imports are scheduled, not eager).
-REFRESHED_GROUPS = ("transform_staging", "transform_intermediate", "transform_marts", "training", "reports",
-                    "performance_model")
+REFRESHED_GROUPS = ("transform_staging", "transform_intermediate", "transform_marts", "training", "reports")
 #: In those groups but refreshed on demand only (no automation condition): minutes per run.
 ON_DEMAND_ASSETS = ("feature_selection_reports",)
 

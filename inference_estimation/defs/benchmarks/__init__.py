@@ -1,1 +1,1 @@
-"""Benchmark stage: catalog facts, benchmark runs per model x hardware partition, their checks, schedules and sensors."""
+"""Benchmark stage: benchmark runs per model x hardware partition, their checks, schedules and sensors."""

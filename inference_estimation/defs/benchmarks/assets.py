@@ -1,4 +1,4 @@
-"""Benchmark stage: catalog facts into the warehouse, and benchmark runs per partition."""
+"""Benchmark stage: one benchmark run per model x hardware partition, launched then landed."""
 
 import time
 from dataclasses import dataclass, field
@@ -6,7 +6,6 @@ from pathlib import Path
 from typing import Any
 
 import dagster as dg
-import yaml
 from dagster_duckdb import DuckDBResource
 
 from inference_estimation import constants
@@ -15,100 +14,25 @@ from inference_estimation.defs.benchmarks.config import (
     LAND_OP,
     LAUNCH_OP,
     BenchmarkConfig,
-    CalibrationConfig,
-    ProbeConfig,
     benchmark_config_mapping,
 )
-from inference_estimation.defs.benchmarks.partitions import (
-    benchmark_partitions,
-    ensure_benchmark_partitions,
-    hardware_partitions,
-)
-from inference_estimation.defs.conditions import refresh_after_new_data
+from inference_estimation.defs.partitions import benchmark_partitions
 from inference_estimation.defs.resources import (
     CatalogResource,
     HarnessSecrets,
     HomeResource,
     PipesMessageStore,
 )
-from inference_estimation.defs.shared import PREDICTORS, TRAINING_FEATURES, read_training_features
 from inference_estimation.launchers import launcher_for
-from inference_estimation.lib.bench.planning import (
+from inference_estimation.lib.catalog import CatalogError
+from inference_estimation.lib.data import warehouse
+from inference_estimation.lib.sweeps.planning import (
     build_job_spec,
     explicit_points,
     points_left_out,
     skip_reason,
 )
-from inference_estimation.lib.bench.summaries import run_summary
-from inference_estimation.lib.catalog import CatalogError
-from inference_estimation.lib.data import warehouse
-from inference_estimation.lib.physics.features import hardware_facts, model_facts
-
-
-@dg.asset(
-    group_name="catalog",
-    kinds={"python", "duckdb"},
-    pool=constants.DUCKDB_POOL,
-    description="Hardware spec facts (per device, with units and spec_source) in raw.hardware; "
-    "local CPUs are measured by a short matmul/memory probe first.",
-)
-def hardware_specs(context: dg.AssetExecutionContext, config: ProbeConfig, duckdb: DuckDBResource,
-                   catalog: CatalogResource, home: HomeResource) -> dg.MaterializeResult:
-    """Probes local hardware marked ``spec_source: probe`` and lands every hardware entry."""
-    from benchmark_jobs.probe import probe_cpu
-
-    overlays = home.get().catalog_dir
-    entries = catalog.complete("landing hardware facts")
-    probed: dict[str, dict] = {}
-    for hw in entries.hardware.values():
-        if hw.spec_source == "probe" and hw.kind == "cpu" and hw.launcher and hw.launcher.type == "local":
-            probed[hw.key] = probe_cpu(max_seconds=config.probe_max_seconds)
-            overlay = {"hardware": [{
-                "key": hw.key,
-                "device_name": probed[hw.key]["cpu_model"],
-                "specs": {
-                    "peak_tflops_fp32": round(probed[hw.key]["peak_matmul_gflops"] / 1000.0, 6),
-                    "memory_gb": round(probed[hw.key]["memory_gb"], 3),
-                    "memory_bandwidth_gb_s": round(probed[hw.key]["memory_bandwidth_gb_s"], 3),
-                },
-            }]}
-            (overlays / f"probe-{hw.key}.yaml").write_text(
-                "# Written by the hardware_specs asset from the local probe; safe to delete.\n"
-                + yaml.safe_dump(overlay, sort_keys=False)
-            )
-            context.log.info(f"probe {hw.key}: {probed[hw.key]}")
-    entries = catalog.complete("landing hardware facts")  # again: the probe wrote an overlay
-    rows = [hardware_facts(hw) for hw in entries.hardware.values()]
-    with duckdb.get_connection() as con:
-        warehouse.ensure_raw_tables(con)
-        n = warehouse.replace_facts(con, "hardware", rows)
-    metadata: dict = {"rows": n, "benchmarkable": entries.partition_hardware}
-    for key, result in probed.items():
-        metadata[f"{key}/peak_matmul_gflops"] = result["peak_matmul_gflops"]
-        metadata[f"{key}/memory_bandwidth_gb_s"] = result["memory_bandwidth_gb_s"]
-        metadata[f"{key}/cpu_model"] = result["cpu_model"]
-    return dg.MaterializeResult(metadata=metadata)
-
-
-@dg.asset(
-    group_name="catalog",
-    kinds={"python", "duckdb"},
-    pool=constants.DUCKDB_POOL,
-    description="Model architecture facts (params, layers, heads, ...) in raw.models.",
-)
-def model_specs(context: dg.AssetExecutionContext, duckdb: DuckDBResource,
-                catalog: CatalogResource) -> dg.MaterializeResult:
-    """Lands every catalog model's flat facts and adds new benchmarkable keys as partitions."""
-    entries = catalog.complete("landing model facts")
-    with duckdb.get_connection() as con:
-        warehouse.ensure_raw_tables(con)
-        n = warehouse.replace_facts(con, "models", [model_facts(m) for m in entries.models.values()])
-    added = ensure_benchmark_partitions(context.instance, entries)
-    if added:
-        context.log.info(f"new benchmark partition keys: {added}")
-    return dg.MaterializeResult(metadata={
-        "rows": n, "benchmarkable": entries.partition_models,
-        "partition_keys_added": sorted(k for keys in added.values() for k in keys)})
+from inference_estimation.lib.sweeps.summaries import run_summary
 
 
 @dataclass(frozen=True)
@@ -223,69 +147,3 @@ def land_benchmark(context: dg.OpExecutionContext, launched: LaunchedRun, duckdb
 def benchmark_runs(hardware_specs, model_specs):
     """Launch (no pool) then land (pool ``duckdb``): a slow remote benchmark never blocks other writers."""
     return land_benchmark(launch_benchmark(hardware_specs=hardware_specs, model_specs=model_specs))
-
-
-#: The calibration plan asset (per benchmarkable hardware); the sensor and ``calibrate`` read its metadata.
-NEXT_BENCHMARKS = "next_benchmarks"
-
-
-def _training_frame(duckdb: DuckDBResource):
-    """The training frame, or an empty one before the marts were ever built (a fresh home can plan)."""
-    import duckdb as duckdb_module
-    import pandas as pd
-
-    try:
-        return read_training_features(duckdb)
-    except duckdb_module.CatalogException:
-        return pd.DataFrame(columns=["hardware_key", "model_key"])
-
-
-@dg.asset(
-    name=NEXT_BENCHMARKS,
-    group_name="calibration",
-    kinds={"python", "catboost"},
-    partitions_def=hardware_partitions,
-    deps=[TRAINING_FEATURES, PREDICTORS],
-    automation_condition=refresh_after_new_data(),
-    description="The next k benchmark points of one device: from its sweep's grid (x the models that fit), "
-    "the points that most reduce the predictor's expected error on the device per unit of cost (predicted "
-    "run time x price per hour), with why (uncertainty, expected cost) and the expected error before and "
-    "after measuring them. calibration_sensor launches them; `inference-estimation calibrate` prints them.",
-)
-def next_benchmarks(context: dg.AssetExecutionContext, config: CalibrationConfig, duckdb: DuckDBResource,
-                    catalog: CatalogResource, home: HomeResource) -> dg.MaterializeResult:
-    """Plans this hardware partition's calibration points (lib.ml.calibration.plan_for_hardware)."""
-    from inference_estimation.lib.ml.calibration import plan_for_hardware
-
-    hardware_key = context.partition_key
-    result = plan_for_hardware(catalog.for_run(context.log), home.get().predictors_dir, _training_frame(duckdb),
-                               hardware_key, config.points, sweep=config.sweep, method=config.uncertainty,
-                               estimator=config.estimator)
-    for note in result.notes:
-        context.log.info(note)
-    plan = result.plan
-    metadata: dict = {
-        "hardware": result.hardware_key, "sweep": result.sweep or "none", "k": result.k,
-        "measured_rows": result.measured_rows,
-        "measured_rows_by_model": dg.MetadataValue.json(result.measured_rows_by_model),
-        "plan_id": result.plan_id or "none", "notes": "\n".join(result.notes) or "none",
-        "points": dg.MetadataValue.json(result.points_by_model()),
-        "serving_points": dg.MetadataValue.json(result.serving_points()),
-    }
-    if plan is not None:
-        metadata.update({
-            "planned_points": len(plan.points), "candidates": plan.candidates,
-            "expected_error_before_pct": round(plan.expected_error_before_pct, 2),
-            "expected_error_after_pct": round(plan.expected_error_after_pct, 2),
-            "expected_cost_s": round(plan.expected_cost_s, 1),
-            "expected_cost_usd": round(plan.expected_cost_usd, 4) if plan.expected_cost_usd is not None else "unknown",
-            "uncertainty_method": plan.uncertainty_method, "estimator": plan.estimator,
-            "planning_s": round(plan.planning_s, 4),
-            "plan": dg.MetadataValue.md(plan.markdown()),
-            "why": dg.MetadataValue.json([{"model": p.model_key, "batch_size": p.batch_size,
-                                           "input_tokens": p.input_tokens, "output_tokens": p.output_tokens,
-                                           "why": p.why} for p in plan.points]),
-        })
-    else:
-        metadata["planned_points"] = 0
-    return dg.MaterializeResult(metadata=metadata)

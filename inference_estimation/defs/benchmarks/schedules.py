@@ -13,12 +13,12 @@ import warnings
 
 import dagster as dg
 
-from inference_estimation.defs.benchmarks.config import benchmark_run_request
-from inference_estimation.defs.benchmarks.partitions import (
+from inference_estimation.defs.benchmark_requests import benchmark_run_request
+from inference_estimation.defs.jobs import benchmark_job
+from inference_estimation.defs.partitions import (
     benchmark_partition_key,
     ensure_benchmark_partitions,
 )
-from inference_estimation.defs.jobs import benchmark_job
 from inference_estimation.defs.resources import CatalogResource
 from inference_estimation.lib.catalog import Catalog, SweepEntry
 

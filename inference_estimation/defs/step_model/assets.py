@@ -18,6 +18,7 @@ from dagster_duckdb import DuckDBResource
 from inference_estimation.defs.resources import CatalogResource, HomeResource
 from inference_estimation.defs.shared import TRAINING_FEATURES, read_training_features
 from inference_estimation.defs.step_model.config import StepModelConfig
+from inference_estimation.lib.data.external.registry import all_adapters
 from inference_estimation.lib.ml.modeling import frame_data_version
 from inference_estimation.lib.ml.step_calibration import calibrations_from_rows, describe, user_rows
 from inference_estimation.lib.ml.step_evaluation import step_usable
@@ -45,7 +46,7 @@ def step_model(context: dg.AssetExecutionContext, config: StepModelConfig, duckd
     """Fits and saves the step model, and checks it against physics on the catalog grid."""
     frame = read_training_features(duckdb)
     path = step_model_path(home.get().predictors_dir, promoted=False)
-    shared = step_usable(frame) & ~user_rows(frame)  # users' own rows calibrate their device only
+    shared = step_usable(frame) & ~user_rows(frame, set(all_adapters()))  # users' rows calibrate their device only
     try:
         model = fit_step_model(frame, shared, max_evaluations=config.max_evaluations)
     except StepFitError as exc:
@@ -114,7 +115,7 @@ def step_calibrations(context: dg.AssetExecutionContext, duckdb: DuckDBResource,
     if model is None:
         return dg.MaterializeResult(metadata={"calibrated": 0, "reason": "no step model yet"})
     frame = read_training_features(duckdb)
-    mine = frame[user_rows(frame) & step_usable(frame)]
+    mine = frame[user_rows(frame, set(all_adapters())) & step_usable(frame)]
     calibrations, skipped = calibrations_from_rows(model, mine)
     for cal in calibrations:
         cal.save(predictors_dir)

@@ -232,7 +232,7 @@ def promoted_predictors(context: dg.AssetExecutionContext, home: HomeResource) -
 
 @dg.asset(
     automation_condition=refresh_after_new_data(),
-    group_name="performance_model",
+    group_name="training",
     kinds={"catboost"},
     deps=[predictors, TRAINING_FEATURES],
     description="The coherent model as users get it: every answer target derived from the primitives, "

@@ -74,7 +74,8 @@ def tdp_by_hardware(catalog: Catalog) -> dict[str, float | None]:
     """
     return {key: hw.specs.tdp_w for key, hw in catalog.hardware.items()}
 
-#: rule name -> SQL predicate that is TRUE for a violating successful row.
+#: Consistency rules of a successful benchmark row: rule (and check) name -> SQL predicate that is
+#: TRUE for a violating row.
 OK_ROW_RULES = {
     "e2e_latency_missing_or_nonpositive": "e2e_latency_s is null or e2e_latency_s <= 0",
     "ttft_exceeds_e2e": "ttft_s is not null and ttft_s > e2e_latency_s",
@@ -84,18 +85,16 @@ OK_ROW_RULES = {
     "energy_without_power_source": "power_source = 'none' and (energy_j is not null or avg_power_w is not null)",
     "measured_power_zero": "power_source <> 'none' and avg_power_w is not null and avg_power_w <= 0",
 }
-
-
-def benchmark_row_violations(con: duckdb.DuckDBPyConnection, table: str = "benchmark_runs",
-                             where: str = "true") -> dict[str, int]:
-    """Counts successful rows violating each rule in ``raw.<table>`` within a scope (default: all rows)."""
-    ensure_raw_tables(con)
-    counts = {}
-    for rule, predicate in OK_ROW_RULES.items():
-        (n,) = con.execute(f"select count(*) from {RAW_SCHEMA}.{table} where status = 'ok' and ({where}) "
-                           f"and ({predicate})").fetchone()
-        counts[rule] = int(n)
-    return counts
+#: What each of :data:`OK_ROW_RULES` demands (the descriptions of the checks named after them).
+OK_ROW_RULE_DESCRIPTIONS = {
+    "e2e_latency_missing_or_nonpositive": "Every successful row has an e2e latency, and it is > 0 s.",
+    "ttft_exceeds_e2e": "A successful row's TTFT is never longer than its e2e latency.",
+    "tpot_missing_for_multi_token": "An offline successful row that generated more than one token has a TPOT.",
+    "throughput_nonpositive": "A measured output throughput is > 0 tok/s.",
+    "power_without_scope": "A row with a power source says what the power covers (power_scope).",
+    "energy_without_power_source": "A row with no power source has no power and no energy figure.",
+    "measured_power_zero": "A measured average power is > 0 W.",
+}
 
 
 @dataclass
@@ -234,6 +233,26 @@ def _grain_rule(con, relation: str, where: str, grain: tuple[str, ...]) -> RuleR
                 for row in dupes[:_EXAMPLES]]
     return RuleResult("grain_unique", not dupes, int(checked), int(extra_rows), len(dupes),
                       f"one row per ({keys}); observed = duplicated keys", examples)
+
+
+def ok_row_results(con: duckdb.DuckDBPyConnection, table: str = "benchmark_runs",
+                   where: str = "true") -> dict[str, RuleResult]:
+    """One result per rule of :data:`OK_ROW_RULES` over the successful rows of ``raw.<table>`` in a scope.
+
+    Observed is the number of violating rows (expected 0), with up to three of them as examples.
+    """
+    ensure_raw_tables(con)
+    scope = f"status = 'ok' and ({where})"
+    relation = f"{RAW_SCHEMA}.{table}"
+    (checked,) = con.execute(f"select count(*) from {relation} where {scope}").fetchone()
+    results = {}
+    for rule, predicate in OK_ROW_RULES.items():
+        (n,) = con.execute(f"select count(*) from {relation} where {scope} and ({predicate})").fetchone()
+        rows = con.execute(f"select run_id, model_key, hardware_key from {relation} where {scope} and ({predicate}) "
+                           f"order by run_id limit {_EXAMPLES}").fetchall()
+        results[rule] = RuleResult(rule, n == 0, int(checked), int(n), int(n),
+                                   f"no successful row where {predicate}", [f"{r[0]} {r[1]} on {r[2]}" for r in rows])
+    return results
 
 
 def range_results(con: duckdb.DuckDBPyConnection, relation: str, tdp_w: dict[str, float | None],

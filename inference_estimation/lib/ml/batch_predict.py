@@ -12,17 +12,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from inference_estimation.lib.bench.planning import (
-    context_refusal,
-    default_engine_dtype_note,
-    device_memory_gb,
-    dtype_unsupported,
-    layout_counts,
-    layout_refusal,
-    memory_refusal,
-    node_note,
-    tabular_refusal,
-)
 from inference_estimation.lib.catalog import Catalog, CatalogError
 from inference_estimation.lib.catalog.vocabulary import VocabularyError, canonical_dtype, canonical_engine
 from inference_estimation.lib.ml.predict import (
@@ -41,6 +30,17 @@ from inference_estimation.lib.physics.features import (
     model_facts,
 )
 from inference_estimation.lib.physics.memory import DEVICE_COUNTS, memory_fit_arrays
+from inference_estimation.lib.physics.refusals import (
+    context_refusal,
+    default_engine_dtype_note,
+    device_memory_gb,
+    dtype_unsupported,
+    layout_counts,
+    layout_refusal,
+    memory_refusal,
+    node_note,
+    tabular_refusal,
+)
 
 BATCH_COLUMNS = {"model": str, "hardware": str, "batch_size": int, "input_tokens": int, "output_tokens": int,
                  "engine": str, "dtype": str, "device_count": int, "mode": str, "concurrency": int,

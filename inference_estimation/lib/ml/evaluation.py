@@ -387,7 +387,6 @@ def plot_mdape(evaluation: TargetEvaluation, path: Path) -> Path:
 # ------------------------------------------------------------------ the coherent model, all targets
 #: k measurements of a held-out device added to training for the k-shot curve.
 K_SHOTS = (1, 3, 10)
-COHERENT_METHODS = ("coherent", "per_target", "physics_calibrated")
 
 
 @dataclass

@@ -63,7 +63,6 @@ DERIVED_FROM = {
 MEASURED_POWER_SOURCES = usability.MEASURED_POWER_SOURCES
 POWER_TARGETS = usability.POWER_TARGETS
 LABEL_KINDS = ("measured", "identity", "split")
-SPLIT_METHODS = ("model", "physics", "none")
 
 #: ``estimate(rows) -> (ttft_s, tpot_s)``: a first-stage estimate used to split an e2e into phases.
 PhaseEstimate = Callable[[pd.DataFrame], tuple[np.ndarray, np.ndarray]]

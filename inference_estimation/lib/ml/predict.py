@@ -11,7 +11,7 @@ A question is first *resolved* (:func:`resolve_setup`): names to catalog keys, d
 their canonical spelling (:mod:`inference_estimation.lib.catalog.vocabulary`), defaults that fit the
 hardware (GPU: vLLM in the model's released dtype where the device runs it, else bfloat16; CPU:
 transformers + float32), ``batch_size="max"`` to the largest
-batch whose KV cache fits; then *checked* (:func:`inference_estimation.lib.bench.planning.setup_refusal`):
+batch whose KV cache fits; then *checked* (:func:`inference_estimation.lib.physics.refusals.setup_refusal`):
 a setup that cannot run -- a tabular model, a context beyond the model's, a dtype the device has
 no math for, a tensor-parallel count that does not divide the attention heads, more devices than
 a node without a known network between nodes, a model that does not fit (with the fewest devices
@@ -31,12 +31,6 @@ import pandas as pd
 from catboost import Pool
 
 from inference_estimation import constants
-from inference_estimation.lib.bench.planning import (
-    default_engine_dtype_note,
-    device_memory_gb,
-    node_note,
-    setup_refusal,
-)
 from inference_estimation.lib.catalog import Catalog, HardwareEntry, ModelEntry
 from inference_estimation.lib.catalog.vocabulary import canonical_dtype, canonical_engine
 from inference_estimation.lib.ml.modeling import (
@@ -63,6 +57,12 @@ from inference_estimation.lib.physics.features import (
     prediction_row,
 )
 from inference_estimation.lib.physics.memory import MemoryFit, memory_fit, memory_fit_arrays
+from inference_estimation.lib.physics.refusals import (
+    default_engine_dtype_note,
+    device_memory_gb,
+    node_note,
+    setup_refusal,
+)
 
 #: Workload modes: ``offline`` (a fixed batch) and ``serving`` (a concurrency or a request rate).
 MODES = ("offline", "serving")
@@ -86,7 +86,7 @@ class BatchInputError(ValueError):
 
 
 class SetupRefused(ValueError):
-    """The setup cannot run (see :func:`inference_estimation.lib.bench.planning.setup_refusal`); no numbers.
+    """The setup cannot run (see :func:`inference_estimation.lib.physics.refusals.setup_refusal`); no numbers.
 
     Attributes:
         setup: the resolved setup, with its ``refusal``.
@@ -121,7 +121,7 @@ def workload(batch_size: int | str | None, input_tokens: int, output_tokens: int
         output_tokens: generated tokens per sequence.
         engine: engine in any accepted spelling; None = the hardware's default (:func:`resolve_setup`).
         dtype: dtype in any accepted spelling; None = the model's released dtype where the hardware
-            can run it (:func:`inference_estimation.lib.bench.planning.default_engine_dtype`).
+            can run it (:func:`inference_estimation.lib.physics.refusals.default_engine_dtype`).
         device_count: devices the model is spread over (None: the hardware entry's).
         mode: ``offline`` or ``serving``.
         source: whose measurement conventions the prediction follows (default ``local``: this

@@ -74,7 +74,7 @@ def recommend(catalog: Catalog, predictors_dir: Path, model_key: str, input_toke
     and each hardware keeps its cheapest candidate -- usually the largest batch within the limits
     (the SLO-limited batch) on the fewest devices. ``engine``/``dtype`` None take each device's
     default (vLLM, bfloat16 or float16 where it has no bfloat16). The memory rule and the dtype
-    support are :func:`inference_estimation.lib.bench.planning.setup_refusal`'s.
+    support are :func:`inference_estimation.lib.physics.refusals.setup_refusal`'s.
 
     Returns:
         The ranked table, the dropped hardware with a reason each, and the setup echo.

@@ -217,22 +217,16 @@ def plan_points(coords: np.ndarray, k: int) -> np.ndarray:
     return np.array(chosen, dtype=int)
 
 
-#: Sources whose rows train the shared model: the public datasets and this project's own sweeps.
+#: This project's own sweeps' source: its rows train the shared model, as the public datasets' do.
 OWN_SOURCE = "local"
 
 
-def public_sources() -> set[str]:
-    """The sources of the public-dataset adapters (and this project's own sweeps)."""
-    from inference_estimation.lib.data.external.registry import all_adapters
-
-    return set(all_adapters()) | {OWN_SOURCE}
-
-
-def user_rows(frame: pd.DataFrame) -> np.ndarray:
-    """Rows a user imported (their own ``source``): they calibrate their device, not the shared model."""
+def user_rows(frame: pd.DataFrame, shared_sources: set[str]) -> np.ndarray:
+    """Rows a user imported (a source not in ``shared_sources``, the public datasets' and this
+    project's own): they calibrate their device, not the shared model."""
     if "source" not in frame:
         return np.zeros(len(frame), dtype=bool)
-    return ~frame["source"].astype(str).isin(public_sources()).to_numpy()
+    return ~frame["source"].astype(str).isin(shared_sources | {OWN_SOURCE}).to_numpy()
 
 
 def calibrations_from_rows(model: StepModel, frame: pd.DataFrame) -> tuple[list[Calibration], list[str]]:

@@ -43,6 +43,7 @@ class CalibrationScores:
     seconds: float = 0.0
 
     def mdape(self, chooser: str, k: int, method: str, where: str, target: str) -> float | None:
+        """The median absolute percentage error of one cell (None when nothing was scored)."""
         values = self.errors.get((chooser, k, method, where), {}).get(target)
         return float(np.median(values)) if values else None
 

@@ -42,12 +42,14 @@ a 50k-row prediction batch ~0.1 s (row by row it was ~0.4 s and ~2.8 s).
 
 from __future__ import annotations
 
+import typing
 from typing import Any, Iterable, Mapping
 
 import numpy as np
 import pandas as pd
 
-from inference_estimation.lib.catalog import HardwareEntry, ModelEntry
+from inference_estimation import constants
+from inference_estimation.lib.catalog import HardwareEntry, HardwareSpecs, ModelEntry
 from inference_estimation.lib.catalog.vocabulary import (
     BYTES_PER_ELEMENT,
     KV_BYTES_PER_ELEMENT,
@@ -63,15 +65,13 @@ MODEL_FACT_COLUMNS = [
     "active_matmul_params", "layers", "hidden_size", "heads", "kv_heads", "head_dim",
     "intermediate_size", "vocab_size", "experts", "active_experts", "gated_mlp", "kv_cache_dim_per_layer",
 ]
+#: The hardware spec facts: every number of the catalog's ``HardwareSpecs`` (its one home; a fact added
+#: there is a column here, and a test asks dbt's staging and training rows to carry it too).
+HARDWARE_SPEC_FACTS = [name for name, spec in HardwareSpecs.model_fields.items()
+                       if {float, int} & set(typing.get_args(spec.annotation) or (spec.annotation,))]
 #: Columns that describe hardware (also the columns of ``raw.hardware``).
-HARDWARE_FACT_COLUMNS = [
-    "hardware_key", "hardware_kind", "vendor", "hw_device_count", "peak_tflops_fp32", "peak_tflops_bf16",
-    "peak_tflops_fp16", "peak_tflops_fp8", "peak_tflops_fp4", "memory_gb", "memory_bandwidth_gb_s", "tdp_w",
-    "interconnect_bandwidth_gb_s", "price_per_hour_usd", "spec_source",
-]
-#: Workload columns a caller provides.
-WORKLOAD_COLUMNS = ["engine", "dtype", "mode", "batch_size", "input_tokens", "output_tokens",
-                    "device_count", "tensor_parallel"]
+HARDWARE_FACT_COLUMNS = ["hardware_key", "hardware_kind", "vendor", "hw_device_count", *HARDWARE_SPEC_FACTS,
+                         "spec_source"]
 
 CATEGORICAL_FEATURES = ["hardware_kind", "vendor", "engine", "dtype", "family", "mode", "source", "power_scope"]
 PHYSICS_FEATURES = [
@@ -151,14 +151,9 @@ def model_facts(model: ModelEntry) -> dict[str, Any]:
 
 def hardware_facts(hw: HardwareEntry) -> dict[str, Any]:
     """Flat hardware facts: one row of ``raw.hardware`` and the hardware half of a feature row."""
-    s = hw.specs
     return {
         "hardware_key": hw.key, "hardware_kind": hw.kind, "vendor": hw.vendor, "hw_device_count": hw.device_count,
-        "peak_tflops_fp32": s.peak_tflops_fp32, "peak_tflops_bf16": s.peak_tflops_bf16,
-        "peak_tflops_fp16": s.peak_tflops_fp16, "peak_tflops_fp8": s.peak_tflops_fp8,
-        "peak_tflops_fp4": s.peak_tflops_fp4,
-        "memory_gb": s.memory_gb, "memory_bandwidth_gb_s": s.memory_bandwidth_gb_s, "tdp_w": s.tdp_w,
-        "interconnect_bandwidth_gb_s": s.interconnect_bandwidth_gb_s, "price_per_hour_usd": s.price_per_hour_usd,
+        **{fact: getattr(hw.specs, fact) for fact in HARDWARE_SPEC_FACTS},
         "spec_source": hw.spec_source,
     }
 
@@ -234,9 +229,6 @@ ALLREDUCE_LATENCY_S = 10e-6
 FALLBACK_LINK_GB_S = 32.0
 #: Bytes per activation element exchanged by tensor-parallel all-reduces (16-bit activations).
 ACTIVATION_BYTES = 2.0
-#: Resident memory of the Python + torch runtime itself on a CPU (what a CPU's peak RSS adds to
-#: weights, KV cache and activations), GB. On GPUs the allocator's peak excludes the runtime.
-CPU_RUNTIME_MEMORY_GB = 0.5
 #: Highest prefill utilisation used in the serving queueing term (keeps it finite at saturation).
 MAX_PREFILL_LOAD = 0.9
 
@@ -358,7 +350,7 @@ def _physics(cols: _Columns, dtype: np.ndarray, batch: np.ndarray, peak: np.ndar
             "activation_gb": batch * (np.maximum(n_in0, 1.0) * (hidden + 2.0 * cols.num("intermediate_size"))
                                       * ACTIVATION_BYTES + 4.0 * cols.num("vocab_size")) / 1e9,
             "runtime_memory_gb": np.where(np.isin(cols.text("hardware_kind"), ["cpu", "mps"]),
-                                          CPU_RUNTIME_MEMORY_GB, 0.0),
+                                          constants.CPU_RUNTIME_MEMORY_GB, 0.0),
             # the one memory rule (lib/physics/memory.py): the whole batch at once over the usable memory
             "memory_fit_ratio": memory_fit_arrays(
                 params, layers, kv_heads, head_dim, dtype,

@@ -1,6 +1,6 @@
 """The one memory-fit rule: does a model, at a dtype, with a batch and a context, fit on N devices.
 
-Every caller -- the benchmark planner (:mod:`inference_estimation.lib.bench.planning`), ``predict``,
+Every caller -- the benchmark planner (:mod:`inference_estimation.lib.sweeps.planning`), ``predict``,
 batch prediction, ``recommend`` and the ``memory_fit_ratio`` feature -- asks this module, so
 ``recommend`` never proposes what the planner would refuse.
 
@@ -113,7 +113,7 @@ def memory_fit_arrays(params: Any, layers: Any, kv_heads: Any, head_dim: Any, dt
     with np.errstate(invalid="ignore", divide="ignore"):
         usable = np.where(
             paged, total_memory * constants.PAGED_ENGINE_MEMORY_UTILIZATION,
-            total_memory * constants.USABLE_MEMORY_FRACTION - np.where(cpu, constants.CPU_RUNTIME_OVERHEAD_GB, 0.0))
+            total_memory * constants.USABLE_MEMORY_FRACTION - np.where(cpu, constants.CPU_RUNTIME_MEMORY_GB, 0.0))
         reserve = np.where(paged, constants.PAGED_ENGINE_RESERVE_GB_PER_DEVICE * devices, 0.0)
         factor = np.where(paged, 1.0, constants.MEMORY_OVERHEAD_FACTOR)
         kv_batch = batch * kv_per_seq

@@ -50,7 +50,7 @@ def candidate_grid(catalog: Any, hardware_key: str, sweep_name: str,
     Returns:
         (feature rows with ``model_key`` and ``hardware_key``, one note per model left out and why).
     """
-    from inference_estimation.lib.bench.planning import fitting_points, skip_reason
+    from inference_estimation.lib.sweeps.planning import fitting_points, skip_reason
 
     hardware, sweep = catalog.hw(hardware_key), catalog.sweep(sweep_name)
     frames, notes = [], []

@@ -12,8 +12,8 @@ Without the aggregates (a download, or a clone of the upstream repository), the 
 per-case files ``preprocess_data/performance_characterization_data_raw/results_*.csv`` are read
 and aggregated here by :func:`aggregate_requests` with the same definitions (a test checks that it
 reproduces the curator's aggregates on the unmodified ``raw_sample/`` files). The 526 raw files
-(383 MB) are pinned with their SHA-256 (:mod:`._ibm_llm_pilot_sha256`, which says how the checksums
-were obtained) together with ``llm_features.csv``.
+(383 MB) are pinned with their SHA-256 together with ``llm_features.csv``: data in
+``pins/ibm_llm_pilot.json``, whose ``about`` says how the checksums were obtained.
 
 Measurement (README + paper, arXiv 2410.02425): each LLM served as a streaming text-generation
 service (Hugging Face TGI, per the paper) on 1/2/4 GPUs of one type with tensor-parallel
@@ -50,13 +50,13 @@ from __future__ import annotations
 import csv
 import json
 import sys
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from inference_estimation.lib.catalog.vocabulary import canonical_dtype
-from inference_estimation.lib.data.external.adapters._ibm_llm_pilot_sha256 import RAW_SHA256
 from inference_estimation.lib.data.external.base import Adapter, AdapterOutput, DatasetError, RemoteFile
 
 AGGREGATES_FILE = "llm_pilot_aggregates.csv"
@@ -64,7 +64,10 @@ LLM_FEATURES_FILE = "predict_performance/llm_features.csv"
 RAW_DIR = "preprocess_data/performance_characterization_data_raw"
 REPOSITORY = "IBM/LLM-performance-prediction"
 COMMIT = "3c66483f55d7a55e03410880c33c098c6233f892"
-LLM_FEATURES_SHA256 = "182cea6c74a82cc9f428c2d47afce596255d6d077e722f8e006b8428b7aa8779"
+#: The SHA-256 pins (data, read once): ``llm_features_sha256`` and ``raw_sha256`` (raw file name -> hash).
+_PINS = json.loads(resources.files(__package__).joinpath("pins/ibm_llm_pilot.json").read_text(encoding="utf-8"))
+LLM_FEATURES_SHA256: str = _PINS["llm_features_sha256"]
+RAW_SHA256: dict[str, str] = _PINS["raw_sha256"]
 #: HTTP status of a successful request in the raw files (408 = timeout, 9999 = client error).
 STATUS_OK = 200
 #: Encoder-decoder models are left out until the catalog models them (see the module docstring).

@@ -1,0 +1,1 @@
+"""Catalog stage: the catalog's hardware and model facts landed in the warehouse (local CPUs probed first)."""

@@ -1,1 +1,0 @@
-"""Benchmark planning: what one benchmark partition measures, and summaries of its runs."""

@@ -1,0 +1,1 @@
+"""Benchmark sweeps: what one benchmark partition runs (points, skip reasons, job specs), and summaries of its runs."""
