@@ -11,8 +11,8 @@ e2e and throughput. What is learned is small and explainable:
 * ``attention`` -- attention-kernel efficiency, by platform and engine;
 * ``link`` -- achieved share of interconnect bandwidth, and ``collective_latency`` the seconds one
   tensor-parallel collective costs besides its bytes (by platform);
-* overheads: per step (by engine and platform, and software year), per layer (by platform), per
-  decoding sequence (by engine), and a server's fixed cost before the first token (by engine);
+* overheads: per step (by engine and platform, and software year), per layer (by platform, engine and software year), per
+  decoding sequence (by engine and software year), and a server's fixed cost before the first token (by engine);
 * ``burst`` -- in a closed loop, the share of requests that arrive in step with the others (by
   engine; :func:`inference_estimation.lib.ml.scheduler.schedule`).
 
@@ -89,8 +89,8 @@ BLOCKS: dict[str, tuple[tuple[str, ...], tuple[str, ...], float]] = {
     "link": (("platform",), (), 0.0),
     "collective_latency": (("platform",), (), -11.5),              # log seconds: ~10 us
     "step_overhead": (("platform", "engine"), ("year",), -6.0),     # log seconds: ~2.5 ms
-    "layer_overhead": (("platform",), (), -11.0),                  # ~17 us
-    "seq_overhead": (("engine",), (), -12.0),                      # ~6 us
+    "layer_overhead": (("platform", "engine"), ("year",), -11.0),  # ~17 us
+    "seq_overhead": (("engine",), ("year",), -12.0),               # ~6 us
     "ttft_overhead": (("engine",), (), -4.0),                      # ~18 ms
     "burst": (("engine",), (), 0.0),                               # share in a burst: sigmoid(z)
 }

@@ -142,8 +142,9 @@ def step_facts(frame: pd.DataFrame, dtype: np.ndarray | None = None,
 
     Args:
         frame: rows with the catalog's model and hardware fact columns plus ``device_count`` and
-            ``tensor_parallel`` (null tensor parallel: the smallest power of two of the devices
-            whose memory holds the weights, the rest data-parallel replicas).
+            ``tensor_parallel`` (null: all the devices; 1 while the weights need more: the
+            smallest power of two of devices whose memory holds them, the rest data-parallel
+            replicas).
         dtype: canonical dtypes (default: from the ``dtype`` column).
         layer_split: rows whose engine splits the model by layers across its devices (llama.cpp's
             default): the devices add memory, not speed -- each token passes them one after another.
@@ -167,11 +168,12 @@ def step_facts(frame: pd.DataFrame, dtype: np.ndarray | None = None,
     memory = _num(frame, "memory_gb") * 1e9
     weight_bytes = params * bpe
     tp = _num(frame, "tensor_parallel")
-    # unknown (or left at the record's default of 1 while the weights cannot fit one device):
-    # the smallest power of two of devices that holds the weights with room for a KV cache
+    # unknown: one server over all the devices (``--tensor-parallel-size N``); left at the record's
+    # default of 1 while the weights cannot fit one device: the smallest power of two of devices
+    # that holds them with room for a KV cache, the rest data-parallel replicas
     need = np.ceil(np.log2(np.maximum(weight_bytes / np.maximum(0.8 * memory, 1.0), 1.0)))
     fitted_tp = np.minimum(np.power(2.0, np.nan_to_num(need)), devices)
-    tp = np.where(np.isnan(tp) | ((tp == 1) & (fitted_tp > 1)), fitted_tp, tp)
+    tp = np.where(np.isnan(tp), devices, np.where((tp == 1) & (fitted_tp > 1), fitted_tp, tp))
     tp = np.clip(tp, 1.0, devices)
     replicas = np.maximum(np.floor(devices / tp), 1.0)
     peak = peak_tflops_for(frame, dtype)
