@@ -210,11 +210,13 @@ class Coefficients:
     def block_values(self, block: str, prep: Prepared) -> np.ndarray:
         """``z`` of ``block`` per row."""
         z = np.full(prep.n, self.intercept[block])
-        for col, table in self.levels[block].items():
+        cats, nums, _ = BLOCKS[block]  # a fixed order: the same sums whatever order a file lists them in
+        for col in cats:
+            table = self.levels[block].get(col, {})
             codes, uniques = prep.codes[col]
             z = z + np.array([table.get(u, 0.0) for u in uniques], dtype="float64")[codes]
-        for col, slope in self.slopes[block].items():
-            z = z + slope * prep.numerics[col]
+        for col in nums:
+            z = z + self.slopes[block].get(col, 0.0) * prep.numerics[col]
         return z
 
 
