@@ -1,5 +1,7 @@
 """Tunables in one place: run-time knobs are dg.Config classes that default to these."""
 
+from inference_estimation.targets import UNITS
+
 #: Run tag whose value names the physical host a run executes on; dagster.yaml limits it to one
 #: run per unique value, so benchmarks (and local training) on one machine never overlap.
 HOST_TAG = "inference_estimation/host"
@@ -7,16 +9,16 @@ HOST_TAG = "inference_estimation/host"
 DUCKDB_POOL = "duckdb"
 
 DEFAULT_SWEEP = "local-demo"
+
 #: The primitives that are learned, one CatBoost predictor each (training partitions); every other
 #: answer follows from them by identities (lib/ml/performance_model.py).
 PRIMITIVES = ("ttft_s", "tpot_s", "avg_power_w", "peak_memory_gb")
-#: Every figure an answer gives (power and energy from measured power only).
+#: Every measured figure the training rows carry (power and energy from measured power only); the
+#: answer targets, their producers and identities are declared in :mod:`inference_estimation.targets`.
 TARGETS = ("e2e_latency_s", "ttft_s", "tpot_s", "output_throughput_tok_s", "peak_memory_gb", "avg_power_w",
            "energy_per_output_token_j")
-TARGET_UNITS = {
-    "e2e_latency_s": "s", "ttft_s": "s", "tpot_s": "s", "output_throughput_tok_s": "tok/s",
-    "peak_memory_gb": "GB", "avg_power_w": "W", "energy_per_output_token_j": "J/token",
-}
+#: Units of every answer target (declared once, in the target registry).
+TARGET_UNITS = dict(UNITS)
 
 #: Accelerators one node holds when its catalog entry names no ``devices_per_node`` (the common
 #: 8-GPU server: HGX/DGX, MI300X platforms, Gaudi boxes).

@@ -127,7 +127,7 @@ def test_batch_size_max_and_serving_questions_without_a_batch(home):
     rate = _cli("predict", "--model", "llama-3.1-8b", "--hardware", "H100", "--mode", "serving",
                 "--request-rate-rps", "2.5", *Q, home=home)
     assert rate.returncode == 0 and "2.5 req/s" in rate.stdout
-    assert "requests in flight at that rate (Little's law" in rate.stdout and "(= in flight x out / e2e)" in rate.stdout
+    assert "requests in flight at that rate (Little's law" in rate.stdout and "(= in_flight * output_tokens / e2e_latency_s)" in rate.stdout
     offline = _cli("predict", "--model", "llama-3.1-8b", "--hardware", "H100", *Q, home=home)
     assert "missing --batch-size" in _one_error_line(offline)
 
@@ -167,9 +167,16 @@ def test_batch_files_refuse_rows_and_report_bad_rows_one_line_each(home, tmp_pat
                    "llama-3.1-8b,H100,1.5,512,128,\nllama-3.1-8b,H100,1,512,128,banana\n")
     run = _cli("predict", "--input", str(bad), "--output", str(tmp_path / "never.csv"), home=home)
     lines = run.stderr.strip().splitlines()
-    assert run.returncode == 2 and len(lines) == 2 and not (tmp_path / "never.csv").exists()
+    # a malformed cell fails the file (named, every one); an unknown dtype refuses its row only
+    assert run.returncode == 2 and len(lines) == 1 and not (tmp_path / "never.csv").exists()
     assert lines[0] == f"error: {bad}: line 2, column 'batch_size': '1.5' is not allowed; expected an integer >= 1 or 'max'"
-    assert lines[1].startswith(f"error: {bad}: line 3, column 'dtype': 'banana' is not a known dtype")
+    unknown = tmp_path / "unknown.csv"
+    unknown.write_text("model,hardware,batch_size,input_tokens,output_tokens,dtype\n"
+                       "llama-3.1-8b,H100,1,512,128,\nllama-3.1-8b,H100,1,512,128,banana\n")
+    run = _cli("predict", "--input", str(unknown), "--output", str(tmp_path / "rows.csv"), home=home)
+    assert run.returncode == 0, run.stderr
+    rows = pd.read_csv(tmp_path / "rows.csv", keep_default_na=False)
+    assert rows.loc[0, "refusal"] == "" and "'banana' is not a known dtype" in rows.loc[1, "refusal"]
     header_only = tmp_path / "header.csv"
     header_only.write_text("model,hardware,batch_size,input_tokens,output_tokens\n")
     line = _one_error_line(_cli("predict", "--input", str(header_only), "--output", str(out), home=home))

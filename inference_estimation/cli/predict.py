@@ -15,18 +15,6 @@ from typing import Any
 
 from inference_estimation.cli.args import lenient_catalog, print_error
 
-#: How a derived answer follows from the primitives (printed next to it).
-IDENTITY_TEXT = {
-    "e2e_latency_s": "ttft + (out - 1) x tpot",
-    "output_throughput_tok_s": "batch x out / e2e",
-    "energy_per_output_token_j": "power x e2e / (batch x out)",
-}
-#: The same when serving: the batch is the concurrency in flight.
-SERVING_IDENTITY_TEXT = {
-    "e2e_latency_s": "ttft + (out - 1) x tpot",
-    "output_throughput_tok_s": "in flight x out / e2e",
-    "energy_per_output_token_j": "power x e2e / (in flight x out)",
-}
 #: Exit status of a setup that cannot run (a refusal: the reason, no numbers).
 EXIT_REFUSED = 3
 
@@ -149,9 +137,10 @@ def predict_command(args: argparse.Namespace) -> int:
             continue
         interval = (f"  [90%: {p['lower_90']:.4g} - {p['upper_90']:.4g}]" if p["lower_90"] is not None else "")
         flag = "" if p["promoted"] else "  (not promoted: did not beat its baselines)"
-        identities = SERVING_IDENTITY_TEXT if echo["mode"] == "serving" else IDENTITY_TEXT
-        derived = f"  (= {identities[target]})" if target in identities else ""
+        derived = f"  (= {p['identity']})" if p.get("identity") else ""  # generated from the target registry
         print(f"{target:26s} {p['value']:.4g} {p['unit']}{interval}{flag}{derived}")
+        if target in explanations and "terms_at_peak_s" in explanations[target]:
+            _print_step_explanation(explanations[target])
         if target in explanations and "physics_known" in explanations[target]:
             ex = explanations[target]
             base = "physics baseline" if ex["physics_known"] else "constant baseline (physics unknown)"
@@ -163,6 +152,22 @@ def predict_command(args: argparse.Namespace) -> int:
                 value = f"{c['value']:.4g}" if isinstance(c["value"], float) else c["value"]
                 print(f"      x{c['factor']:.3f}  {c['feature']} = {value}")
     return 0
+
+
+def _print_step_explanation(ex: dict[str, Any]) -> None:
+    """The step model's account of a time answer: terms at peak, efficiencies, overheads, batch."""
+    t, eta, o = ex["terms_at_peak_s"], ex["efficiencies"], ex["overheads_s"]
+    print(f"    = {ex['model']}: decode step {ex['decode_step_s'] * 1e3:.3g} ms at {ex['running_batch']:.0f} running "
+          f"sequences (tensor parallel {ex['tensor_parallel']:.0f}, {ex['replicas']:.0f} replica(s))")
+    print(f"      GEMM {t['gemm'] * 1e3:.3g} ms at peak / efficiency {eta['gemm']:.2f}; weights {t['weights'] * 1e3:.3g} ms "
+          f"and KV cache {t['kv_cache'] * 1e3:.3g} ms at peak bandwidth / efficiency {eta['memory']:.2f}; attention "
+          f"{t['attention'] * 1e3:.3g} ms / {eta['attention']:.2f}; collectives {t['collectives'] * 1e3:.3g} ms / "
+          f"{eta['link']:.2f} + {t['collective_calls']:.0f} calls x {o['collective_latency'] * 1e6:.3g} us")
+    print(f"      overheads: {o['step_overhead'] * 1e6:.3g} us per step, {o['layer_overhead'] * 1e6:.3g} us per layer, "
+          f"{o['seq_overhead'] * 1e6:.3g} us per sequence; a server adds {o['ttft_overhead'] * 1e3:.3g} ms before the "
+          "first token")
+    if ex.get("campaign_factor") and abs(ex["campaign_factor"] - 1.0) > 1e-6:
+        print(f"      x {ex['campaign_factor']:.3f} from the campaign or your calibration")
 
 
 def _recommend_text(rec: Any, show_dropped: bool, top: int, width: int = 100) -> str:

@@ -49,7 +49,7 @@ from inference_estimation.lib.ml.performance_model import (
     derive_targets,
 )
 from inference_estimation.lib.ml.step_calibration import load_calibrations
-from inference_estimation.lib.ml.step_serving import answer_with_step_model, load_step_model
+from inference_estimation.lib.ml.step_serving import answer_with_step_model, explain_step, load_step_model
 from inference_estimation.lib.physics.features import (
     CATEGORICAL_FEATURES,
     feature_frame,
@@ -63,6 +63,7 @@ from inference_estimation.lib.physics.refusals import (
     node_note,
     setup_refusal,
 )
+from inference_estimation.targets import REGISTRY
 
 #: Workload modes: ``offline`` (a fixed batch) and ``serving`` (a concurrency or a request rate).
 MODES = ("offline", "serving")
@@ -546,6 +547,9 @@ def predict_setup(setup: Setup, predictors_dir: Path, targets: list[str] | None 
         setup.notes.extend(step_notes(predictors.step, setup, values))
     out: dict[str, dict[str, Any]] = {}
     hardware = setup.hardware
+    # the step model's scheduler answers a saturation batch and an open loop by their own identities;
+    # the CatBoost primitives answer every load as a closed loop at the (solved) concurrency
+    regime = answer_regime(setup.work, bool(values["saturated"])) if predictors.step is not None else "closed"
     power_card = predictors.models.get("avg_power_w", (None, {}, False))[1]
     for target in ANSWER_TARGETS:
         if target not in values or (targets is not None and target not in targets):
@@ -556,6 +560,9 @@ def predict_setup(setup: Setup, predictors_dir: Path, targets: list[str] | None 
                        "upper_90": None if math.isnan(upper) else float(upper),
                        "promoted": predictors.promoted(target),
                        "derived_from": list(DERIVED_FROM.get(target, ()))}
+        identity = REGISTRY[target].identity_text(regime) if target in REGISTRY else None
+        if identity:
+            out[target]["identity"] = identity
         seen = measurements_seen([predictors.models[p][1] for p in DERIVED_FROM.get(target, (target,))
                                   if p in predictors.models], hardware.key, setup.model.key)
         if seen is not None:
@@ -639,10 +646,13 @@ def explain_prediction(catalog: Catalog, predictors_dir: Path, model_key: str, h
         # A derived target is explained through the primitives it is made of.
         answer = predict_setup(setup, predictors_dir, [target], allow_unpromoted)[target]
         return {"target": target, "physics_baseline": None, "prediction": answer["value"], "contributions": [],
-                "identity": IDENTITIES[target],
+                "identity": REGISTRY[target].identity_text(answer_regime(setup.work, False)),
                 "primitives": {p: explain_prediction(catalog, predictors_dir, model_key, hardware_key, work, p, top, allow_unpromoted)
                                for p in DERIVED_FROM[target]}}
     predictors = Predictors.load(predictors_dir, allow_unpromoted, [target])
+    if predictors.step is not None and target in ("ttft_s", "tpot_s"):
+        rows = pd.DataFrame([prediction_row(setup.model, setup.hardware, setup.work)])
+        return explain_step(predictors.step, rows, target, predictors.calibrations)
     predictor, card, _ = predictors.models[target]
     features = feature_frame([prediction_row(setup.model, setup.hardware, setup.work)])
     if bool(power_basis_missing(card, features).iloc[0]):
@@ -672,12 +682,13 @@ def explain_prediction(catalog: Catalog, predictors_dir: Path, model_key: str, h
     }
 
 
-#: How each derived target follows from the primitives.
-IDENTITIES = {
-    "e2e_latency_s": "e2e = ttft + (output_tokens - 1) * tpot",
-    "output_throughput_tok_s": "throughput = batch (or concurrency) * output_tokens / e2e",
-    "energy_per_output_token_j": "energy/token = power * e2e / (batch * output_tokens)",
-}
+def answer_regime(work: dict[str, Any], saturated: bool) -> str:
+    """Which identity a throughput answer follows (:data:`inference_estimation.targets.REGISTRY`)."""
+    if work.get("batch_is_max") or saturated:
+        return "saturation"
+    if work.get("request_rate_rps") is not None and work.get("concurrency") is None:
+        return "open_loop"
+    return "closed"
 
 
 def _plain(value: Any) -> Any:

@@ -38,6 +38,7 @@ import numpy as np
 
 from inference_estimation.lib.ml.engines import EngineColumns
 from inference_estimation.lib.physics.step import StepFacts, StepTerms, step_bound, step_terms
+from inference_estimation.targets import REGISTRY
 
 #: ``clock(terms) -> seconds``: the learned step time of each row's step.
 StepClock = Callable[[StepTerms], np.ndarray]
@@ -95,12 +96,15 @@ class Schedule:
         (in flight / TPOT for a decode from an empty prompt).
         """
         n_out = np.maximum(np.nan_to_num(output_tokens, nan=1.0), 1.0)
-        e2e = ttft_s + (n_out - 1.0) * tpot_s
+        identity = REGISTRY["output_throughput_tok_s"].identity
+        values = {"ttft_s": ttft_s, "tpot_s": tpot_s, "output_tokens": n_out, "in_flight": self.in_flight,
+                  "running_batch": self.steady_tokens_per_step, "replicas": 1.0}
         with np.errstate(divide="ignore", invalid="ignore"):
-            closed = np.where(np.isnan(ttft_s), self.in_flight / tpot_s, self.in_flight * n_out / e2e)
-            steady = self.steady_tokens_per_step / tpot_s
-        return np.where(~np.isnan(self.open_loop_tok_s), self.open_loop_tok_s,
-                        np.where(~np.isnan(self.steady_tokens_per_step), steady, closed))
+            values["e2e_latency_s"] = REGISTRY["e2e_latency_s"].identity["closed"](values)
+            closed = np.where(np.isnan(ttft_s), self.in_flight / tpot_s, identity["closed"](values))
+            steady = identity["saturation"](values)  # running batch x replicas (per step) / step time
+        open_loop = self.open_loop_tok_s  # = rate x output (identity "open_loop"), computed in schedule()
+        return np.where(~np.isnan(open_loop), open_loop, np.where(~np.isnan(self.steady_tokens_per_step), steady, closed))
 
 
 def kv_capacity_seqs(f: StepFacts, eng: EngineColumns, n_in: np.ndarray, n_out: np.ndarray) -> np.ndarray:
@@ -251,7 +255,8 @@ def schedule(facts: StepFacts, eng: EngineColumns, work: Workload, clock: StepCl
     out = Schedule(ttft_s=ttft, tpot_s=tpot, itl_p50_s=itl50, e2e_latency_s=e2e, output_throughput_tok_s=e2e,
                    running_batch=running, in_flight=in_flight, saturated=saturated, prefill_step_s=prefill_step,
                    decode_step_s=decode_step, steady_tokens_per_step=np.where(steady_rows, produced * reps, np.nan),
-                   open_loop_tok_s=np.where(open_loop & ~saturated, work.request_rate_rps * n_out, np.nan))
+                   open_loop_tok_s=np.where(open_loop & ~saturated, REGISTRY["output_throughput_tok_s"].identity[
+                       "open_loop"]({"request_rate_rps": work.request_rate_rps, "output_tokens": n_out}), np.nan))
     out.output_throughput_tok_s = out.throughput_from(ttft, tpot, work.output_tokens)
     return out
 

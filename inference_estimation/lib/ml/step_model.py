@@ -7,7 +7,9 @@ e2e and throughput. What is learned is small and explainable:
 
 * ``gemm`` -- matmul efficiency, by platform (cpu/cuda/rocm/hpu/...), engine and dtype, lower for
   steps of few tokens (``log2(4096 / tokens)``, the GEMM's M dimension);
-* ``memory`` -- achieved share of memory bandwidth, by platform, engine and dtype;
+* ``memory`` -- achieved share of memory bandwidth reading weights, by platform, engine and dtype;
+* ``kv_memory`` -- achieved share of memory bandwidth reading the KV cache (paged attention
+  kernels gather blocks; they reach less of the peak than a weight GEMV), by platform and engine;
 * ``attention`` -- attention-kernel efficiency, by platform and engine;
 * ``link`` -- achieved share of interconnect bandwidth, and ``collective_latency`` the seconds one
   tensor-parallel collective costs besides its bytes (by platform);
@@ -57,6 +59,7 @@ from inference_estimation.lib.physics.step import (
     step_facts,
     step_time,
 )
+from inference_estimation.targets import REGISTRY
 
 STEP_MODEL_VERSION = "1.0"
 #: Targets the step model answers (times in s, throughput in output tokens/s).
@@ -85,6 +88,7 @@ STEP_INPUT_COLUMNS = (
 BLOCKS: dict[str, tuple[tuple[str, ...], tuple[str, ...], float]] = {
     "gemm": (("platform", "engine", "dtype"), (), 0.0),             # eta = exp(-softplus(z)) ~ 0.5
     "memory": (("platform", "engine", "dtype"), (), -0.9),          # ~ 0.7
+    "kv_memory": (("platform", "engine"), (), -0.9),               # ~ 0.7: paged attention reads
     "attention": (("platform", "engine"), (), 0.5),
     "link": (("platform",), (), 0.0),
     "collective_latency": (("platform",), (), -11.5),              # log seconds: ~10 us
@@ -209,14 +213,14 @@ class Coefficients:
 
     def block_values(self, block: str, prep: Prepared) -> np.ndarray:
         """``z`` of ``block`` per row."""
-        z = np.full(prep.n, self.intercept[block])
-        cats, nums, _ = BLOCKS[block]  # a fixed order: the same sums whatever order a file lists them in
+        cats, nums, initial = BLOCKS[block]
+        z = np.full(prep.n, self.intercept.get(block, initial))  # a block a file predates: its start value  # a fixed order: the same sums whatever order a file lists them in
         for col in cats:
-            table = self.levels[block].get(col, {})
+            table = self.levels.get(block, {}).get(col, {})
             codes, uniques = prep.codes[col]
             z = z + np.array([table.get(u, 0.0) for u in uniques], dtype="float64")[codes]
         for col in nums:
-            z = z + self.slopes[block].get(col, 0.0) * prep.numerics[col]
+            z = z + self.slopes.get(block, {}).get(col, 0.0) * prep.numerics[col]
         return z
 
 
@@ -268,6 +272,7 @@ def efficiencies_for(coef: Coefficients, prep: Prepared) -> dict[str, np.ndarray
 def make_clock(coef: Coefficients, z: dict[str, np.ndarray]):
     """The step clock: physical terms -> seconds, with these rows' efficiencies."""
     eta_mem = np.exp(-softplus(z["memory"]))
+    eta_kv = np.exp(-softplus(z["kv_memory"]))
     eta_attn = np.exp(-softplus(z["attention"]))
     eta_link = np.exp(-softplus(z["link"]))
     o_step, o_layer, o_seq = np.exp(z["step_overhead"]), np.exp(z["layer_overhead"]), np.exp(z["seq_overhead"])
@@ -277,7 +282,7 @@ def make_clock(coef: Coefficients, z: dict[str, np.ndarray]):
     def clock(t: StepTerms) -> np.ndarray:
         small = np.maximum(np.log2(4096.0 / np.maximum(t.tokens, 1.0)), 0.0)
         eta_gemm = np.exp(-softplus(z["gemm"] + slope * small))
-        e = Efficiencies(gemm=eta_gemm, memory=eta_mem, attention=eta_attn, link=eta_link,
+        e = Efficiencies(gemm=eta_gemm, memory=eta_mem, kv_memory=eta_kv, attention=eta_attn, link=eta_link,
                          step_overhead_s=o_step, layer_overhead_s=o_layer, seq_overhead_s=o_seq,
                          collective_latency_s=latency)
         return step_time(t, e)
@@ -469,8 +474,10 @@ class StepModel:
             out[f"{target}_upper_90"] = value * np.exp(Z90 * sd)
         # e2e and throughput by the identities, bounds through the same monotone formulas
         n_out = np.maximum(np.nan_to_num(prep.work.output_tokens, nan=1.0), 1.0)
+        e2e_identity = REGISTRY["e2e_latency_s"].identity["closed"]
         for suffix, other in (("", ""), ("_lower_90", "_upper_90"), ("_upper_90", "_lower_90")):
-            out[f"e2e_latency_s{suffix}"] = out[f"ttft_s{suffix}"] + (n_out - 1.0) * out[f"tpot_s{suffix}"]
+            out[f"e2e_latency_s{suffix}"] = e2e_identity({"ttft_s": out[f"ttft_s{suffix}"],
+                                                          "tpot_s": out[f"tpot_s{suffix}"], "output_tokens": n_out})
             out[f"output_throughput_tok_s{suffix}"] = sched.throughput_from(
                 out[f"ttft_s{other}"], out[f"tpot_s{other}"], prep.work.output_tokens)
         out["saturated"] = sched.saturated

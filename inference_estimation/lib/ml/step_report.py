@@ -24,7 +24,7 @@ from inference_estimation.lib.physics.features import prediction_row
 GRID_WORKLOADS = (("offline", 1, None, 128, 64), ("offline", 32, None, 2048, 256), ("offline", None, None, 1024, 1024),
                   ("serving", None, 64, 1024, 512))
 #: Blocks whose value is an efficiency in (0, 1] (the rest are log seconds or a logit).
-EFFICIENCY_BLOCKS = ("gemm", "memory", "attention", "link")
+EFFICIENCY_BLOCKS = ("gemm", "memory", "kv_memory", "attention", "link")
 
 
 def catalog_grid(catalog: Catalog, stride: int = 1) -> pd.DataFrame:

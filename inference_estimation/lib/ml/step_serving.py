@@ -27,6 +27,7 @@ import pandas as pd
 from inference_estimation.lib.catalog.vocabulary import normalize_engine
 from inference_estimation.lib.ml.step_calibration import Calibration
 from inference_estimation.lib.ml.step_model import STEP_TARGETS, Adjustment, StepModel
+from inference_estimation.targets import REGISTRY
 
 STEP_MODEL_FILE = "step_model.json"
 #: Targets the step model answers in ``predict`` (the CatBoost time primitives are not used then).
@@ -105,10 +106,11 @@ def answer_with_step_model(model: StepModel, rows: pd.DataFrame, answers: pd.Dat
         power = {s: pd.to_numeric(answers[f"avg_power_w{s}"], errors="coerce").to_numpy(dtype=float)
                  for s in ("", "_lower_90", "_upper_90")}
         thr = {s: step[f"output_throughput_tok_s{s}"] for s in ("", "_lower_90", "_upper_90")}
+        energy = REGISTRY["energy_per_output_token_j"].identity["closed"]
         with np.errstate(divide="ignore", invalid="ignore"):
-            answers["energy_per_output_token_j"] = power[""] / thr[""]
-            answers["energy_per_output_token_j_lower_90"] = power["_lower_90"] / thr["_upper_90"]
-            answers["energy_per_output_token_j_upper_90"] = power["_upper_90"] / thr["_lower_90"]
+            for suffix, other in (("", ""), ("_lower_90", "_upper_90"), ("_upper_90", "_lower_90")):
+                answers[f"energy_per_output_token_j{suffix}"] = energy(
+                    {"avg_power_w": power[suffix], "output_throughput_tok_s": thr[other]})
     extras = {"saturated": step["saturated"], "running_batch": step["running_batch"], "in_flight": step["in_flight"],
               "campaign": campaigns}
     return answers, extras
@@ -137,3 +139,50 @@ def _calibrated(rows: pd.DataFrame, hardware: np.ndarray, engines: np.ndarray, c
 
 
 __all__ = ["STEP_TARGETS", "answer_with_step_model", "campaign_for", "load_step_model", "step_model_path"]
+
+
+def explain_step(model: StepModel, rows: pd.DataFrame, target: str,
+                 calibrations: dict[tuple[str, str], Calibration] | None = None) -> dict:
+    """How the step model got a time answer: the step's physical terms, the learned efficiencies and
+    overheads that turn them into seconds, the scheduler's running batch, and the campaign factor.
+
+    ``prediction`` is the answer; ``decode_step_s`` the engine step it is built from; each term's
+    ``*_at_peak_s`` over its efficiency (plus the overheads) makes that step (the smooth maxima of
+    :func:`inference_estimation.lib.physics.step.step_time` combine compute and memory terms).
+    """
+    from inference_estimation.lib.ml.step_model import (
+        efficiencies_for,
+        make_clock,
+        prepare,
+        simulate,
+        softplus,
+    )
+    from inference_estimation.lib.physics.step import step_terms
+
+    rows = rows.reset_index(drop=True).head(1)
+    year = np.array([model.newest_year.get(normalize_engine(rows["engine"].iloc[0]) or "unknown", 2025.0)])
+    prep = prepare(rows, year=year)
+    z = efficiencies_for(model.coefficients, prep)
+    sched = simulate(model.coefficients, prep)
+    n_in = float(np.nan_to_num(prep.work.input_tokens[0]))
+    n_out = float(np.nan_to_num(prep.work.output_tokens[0], nan=1.0))
+    running = sched.running_batch[:1]
+    terms = step_terms(prep.facts, np.zeros(1), np.zeros(1), np.zeros(1), running, np.array([n_in + n_out / 2]))
+    clock = make_clock(model.coefficients, z)
+    answered, _ = answer_with_step_model(model, rows, pd.DataFrame(index=rows.index), None, calibrations)
+    eta = {k: float(np.exp(-softplus(z[k][0]))) for k in ("gemm", "memory", "attention", "link")}
+    overhead = {k: float(np.exp(z[k][0])) for k in ("step_overhead", "layer_overhead", "seq_overhead",
+                                                      "collective_latency", "ttft_overhead")}
+    simulated = float(getattr(sched, target)[0])
+    value = float(answered[target].iloc[0])
+    return {
+        "target": target, "prediction": value, "model": "step model + scheduler",
+        "running_batch": float(running[0]), "replicas": float(prep.facts.replicas[0]),
+        "tensor_parallel": float(prep.facts.tp[0]),
+        "decode_step_s": float(clock(terms)[0]),
+        "terms_at_peak_s": {"gemm": float(terms.gemm_s[0]), "weights": float(terms.weight_s[0]),
+                            "attention": float(terms.attn_s[0]), "kv_cache": float(terms.kv_s[0]),
+                            "collectives": float(terms.comm_s[0]), "collective_calls": float(terms.comm_calls[0])},
+        "efficiencies": eta, "overheads_s": overhead,
+        "campaign_factor": value / simulated if simulated else None,
+    }

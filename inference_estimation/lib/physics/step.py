@@ -21,7 +21,7 @@ runs ``P`` prompt (prefill) tokens of ``n_p`` sequences and ``D`` decoding seque
 :func:`step_time` combines them with efficiencies (each in (0, 1], so a step is never faster than
 its bound) and non-negative overheads::
 
-    t = smax(gemm / eta_gemm, weight / eta_mem) + smax(attn / eta_attn, kv / eta_mem)
+    t = smax(gemm / eta_gemm, weight / eta_mem) + smax(attn / eta_attn, kv / eta_kv)
         + comm / eta_link + calls * latency + overhead_step + layers * overhead_layer + D * overhead_seq
 
 (``latency`` is the cost of one collective call, learned too: NCCL's launch and synchronisation.)
@@ -260,6 +260,7 @@ class Efficiencies:
 
     gemm: np.ndarray | float = 1.0
     memory: np.ndarray | float = 1.0
+    kv_memory: np.ndarray | float = 1.0
     attention: np.ndarray | float = 1.0
     link: np.ndarray | float = 1.0
     step_overhead_s: np.ndarray | float = 0.0
@@ -271,7 +272,7 @@ class Efficiencies:
 def step_time(t: StepTerms, e: Efficiencies) -> np.ndarray:
     """Seconds one step takes: the terms over their efficiencies plus the overheads."""
     linear = smooth_max(t.gemm_s / e.gemm, t.weight_s / e.memory)
-    attention = smooth_max(t.attn_s / e.attention, t.kv_s / e.memory)
+    attention = smooth_max(t.attn_s / e.attention, t.kv_s / e.kv_memory)
     active = t.tokens > 0
     overhead = np.where(active, e.step_overhead_s + t.layers * e.layer_overhead_s + t.decode_seqs * e.seq_overhead_s, 0.0)
     return linear + attention + t.comm_s / e.link + t.comm_calls * e.collective_latency_s + overhead
@@ -292,6 +293,7 @@ def explain_terms(t: StepTerms, e: Efficiencies) -> dict[str, Any]:
         "collectives_at_peak_s": first(t.comm_s), "collective_calls": first(t.comm_calls),
         "collective_latency_s": first(e.collective_latency_s),
         "gemm_efficiency": first(e.gemm), "memory_efficiency": first(e.memory),
+        "kv_memory_efficiency": first(e.kv_memory),
         "attention_efficiency": first(e.attention), "link_efficiency": first(e.link),
         "step_overhead_s": first(e.step_overhead_s), "layer_overhead_s": first(e.layer_overhead_s),
         "per_sequence_overhead_s": first(e.seq_overhead_s),
