@@ -7,10 +7,10 @@ shared coefficients fixed:
    :func:`inference_estimation.lib.ml.step_fit.campaign_effects`, without shrinking towards other
    campaigns' typical value as hard (the user's rows are the best evidence about their setup);
 2. what remains at each measured point (its log residual per figure), interpolated along the
-   workload with a Gaussian kernel over (log2 load, log2 input, log2 output): at a measured point
-   the answer reproduces the measurement (within its noise), between points it interpolates along
-   the physics, and far from every point (a factor of several in load or lengths) the correction
-   fades and the interval widens back to the shared model's.
+   workload by a Gaussian process over (log2 load, log2 input, log2 output, serving, model size):
+   at a measured point the answer reproduces the measurement (within its noise), between points it
+   interpolates along the physics, and far from every point (a factor of several in load, lengths
+   or model size) the correction fades and the interval widens back to the shared model's.
 
 Each calibration is one JSON file per device and engine beside the shared model
 (``<predictors>/calibrations/<hardware>__<engine>.json``): writing one changes no other device's
@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 
 from inference_estimation.lib.catalog.vocabulary import normalize_engine
-from inference_estimation.lib.ml.step_fit import NOISE_SD_INIT, StepFitError, campaign_effects
+from inference_estimation.lib.ml.step_fit import NOISE_SD_INIT, StepFitError
 from inference_estimation.lib.ml.step_model import (
     Adjustment,
     StepModel,
@@ -43,21 +43,28 @@ from inference_estimation.lib.ml.step_model import (
 
 #: Kernel length of the local correction in log2 units of load, input and output (a factor of 2).
 KERNEL_LENGTH_LOG2 = 1.0
-#: Pseudo-weight of "no correction" in the kernel average: at one measured point the correction is
-#: 1 / (1 + this) of its residual (reproduction within a few percent of the measurement).
-KERNEL_PRIOR = 0.03
+#: Prior spread (log) of what remains of a measurement after the campaign effects (the local
+#: deviation the Gaussian process interpolates); against the measurement noise it sets how closely
+#: the answer follows a measured point.
+LOCAL_SIGNAL_SD = 0.2
 #: Spread (log) assumed for a user's own measurement around its point.
 MEASUREMENT_NOISE_SD = 0.03
 #: How strongly the user's rows are shrunk towards the typical campaign: a fraction of the
 #: shared fit's prior (their own measurements of their setup outweigh other campaigns).
-USER_PRIOR_SCALE = 4.0
+USER_PRIOR_SCALE = 1.0
 #: The figures the local correction applies to (e2e and throughput follow by the identities).
 CORRECTED = ("ttft_s", "tpot_s", "itl_p50_s")
 CALIBRATIONS_DIR = "calibrations"
 
 
+#: Weight of log2(active parameters) in the kernel distance: another model of a similar size is
+#: near, one twice the size is as far as a load twice as large (x 2 = a factor of 2 counts double).
+MODEL_SIZE_WEIGHT = 2.0
+
+
 def workload_coordinates(frame: pd.DataFrame) -> np.ndarray:
-    """(log2 load, log2 input, log2 output, serving) per row: the space the correction interpolates in."""
+    """(log2 load, log2 input, log2 output, serving, model size) per row: the space the correction
+    interpolates in (points of another model of another size are far)."""
     def col(name: str) -> np.ndarray:
         if name not in frame:
             return np.full(len(frame), np.nan)
@@ -67,9 +74,10 @@ def workload_coordinates(frame: pd.DataFrame) -> np.ndarray:
     load = np.where(serving, np.where(np.isnan(col("concurrency")), col("request_rate_rps"), col("concurrency")),
                     col("batch_size"))
     load = np.where(np.isnan(load), 4096.0, load)  # saturation: the far end of the load axis
+    size = np.log2(np.maximum(np.nan_to_num(col("active_params"), nan=np.nan_to_num(col("params"), nan=1.0)), 1.0))
     return np.column_stack([np.log2(np.maximum(load, 1.0)), np.log2(np.maximum(np.nan_to_num(col("input_tokens")), 1.0)),
                             np.log2(np.maximum(np.nan_to_num(col("output_tokens"), nan=1.0), 1.0)),
-                            serving.astype(float) * 4.0])
+                            serving.astype(float) * 4.0, size * MODEL_SIZE_WEIGHT])
 
 
 @dataclass
@@ -92,18 +100,25 @@ class Calibration:
         """The effects and local corrections for question rows (all of this device and engine)."""
         n = len(frame)
         x = workload_coordinates(frame)
-        pts = np.asarray(self.points, dtype=float).reshape(-1, 4)
+        pts = np.asarray(self.points, dtype=float).reshape(len(self.points), -1)
         d2 = ((x[:, None, :] - pts[None, :, :]) ** 2).sum(axis=2) / KERNEL_LENGTH_LOG2**2
         kernel = np.exp(-0.5 * d2)
         local, weight = {}, {}
+        ratio = (MEASUREMENT_NOISE_SD / LOCAL_SIGNAL_SD) ** 2
         for target, values in self.residuals.items():
             r = np.asarray(values, dtype=float)
             has = np.isfinite(r)
-            k = kernel[:, has]
-            total = k.sum(axis=1)
-            local[target] = -(k @ r[has]) / (total + KERNEL_PRIOR) if has.any() else np.zeros(n)
-            weight[target] = total / (total + KERNEL_PRIOR) if has.any() else np.zeros(n)
-            weight[target] = np.minimum(weight[target], 1.0) * np.minimum(total, 1.0)
+            if not has.any():
+                local[target], weight[target] = np.zeros(n), np.zeros(n)
+                continue
+            # Gaussian-process mean of the remaining residual: the measured points reproduced (up to
+            # their noise), smooth between them, zero far from every one
+            k_xx = np.exp(-0.5 * ((pts[has][:, None, :] - pts[has][None, :, :]) ** 2).sum(axis=2) / KERNEL_LENGTH_LOG2**2)
+            system = k_xx + ratio * np.eye(int(has.sum()))
+            k_star = kernel[:, has]
+            local[target] = -(k_star @ np.linalg.solve(system, r[has]))
+            # how much of the prior uncertainty the points explain here (1 at a point, 0 far away)
+            weight[target] = np.clip(np.einsum("ij,ji->i", k_star, np.linalg.solve(system, k_star.T)), 0.0, 1.0)
         return Adjustment(np.ones(n, dtype=bool), np.full(n, self.u), np.full(n, self.v), local, weight,
                           MEASUREMENT_NOISE_SD)
 
@@ -159,31 +174,49 @@ def calibrate(model: StepModel, frame: pd.DataFrame, campaign: str | None = None
     if len(obs.row) == 0:
         raise StepFitError("the calibration rows carry no latency or throughput figure (need TTFT, TPOT, ITL, "
                            "e2e or throughput with the workload that produced it)")
-    prep = prepare(frame, year=np.full(len(frame), max(model.newest_year.values(), default=2025.0)))
+    prep = prepare(frame, year=model.answer_years(frame))  # the same software year predict answers for
     sched = simulate(model.coefficients, prep)
     pred = np.array([getattr(sched, t)[r] for t, r in zip(obs.target, obs.row, strict=True)])
     with np.errstate(divide="ignore", invalid="ignore"):
         r = np.log(pred) - obs.log_value
     ok = np.isfinite(r)
     sd = (model.campaign_sd[0] * USER_PRIOR_SCALE, model.campaign_sd[1] * USER_PRIOR_SCALE)
-    u, v = campaign_effects(r[ok], _signs(obs.target[ok]), obs.target[ok] == "ttft_s", np.ones(ok.sum()),
-                            np.zeros(ok.sum(), dtype=int), 1, sd, model.card.get("noise_sd", NOISE_SD_INIT),
-                            center=False)
+    u, v = _robust_effects(r[ok], obs.target[ok], sd, model.card.get("noise_sd", NOISE_SD_INIT))
+    # only whole-request figures (e2e, throughput) and no TTFT: scale the prefill as the decode
+    if not np.any(obs.target[ok] == "ttft_s"):
+        v = u.copy()
     # what remains at each measured point, per figure (times; throughput folds into TPOT's sign)
     after = np.where(obs.target == "ttft_s", r + v[0], r + _signs(obs.target) * u[0])
     points = workload_coordinates(frame)
     residuals = {t: [float("nan")] * len(frame) for t in CORRECTED}
     for target, row, value in zip(obs.target, obs.row, after, strict=True):
-        key = {"e2e_latency_s": "tpot_s", "output_throughput_tok_s": "tpot_s"}.get(target, target)
+        # a whole-request figure (e2e, throughput) corrects both phases by the same factor
+        keys = ("ttft_s", "tpot_s") if target in ("e2e_latency_s", "output_throughput_tok_s") else (target,)
         sign = -1.0 if target == "output_throughput_tok_s" else 1.0
-        if np.isfinite(value) and (np.isnan(residuals[key][row]) or target == key):
-            residuals[key][row] = float(sign * value)
+        for key in keys:
+            if np.isfinite(value) and (np.isnan(residuals[key][row]) or target == key):
+                residuals[key][row] = float(sign * value)
     source = str(frame["source"].iloc[0]) if "source" in frame else "user"
     return Calibration(hardware_key=hardware[0], engine=engines[0],
                        campaign=campaign or f"{source}|{hardware[0]}|{engines[0]}", u=float(u[0]), v=float(v[0]),
                        points=points.tolist(), residuals=residuals, rows=len(frame),
                        created_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
                        data_version=str(model.card.get("data_version", "")))
+
+
+def _robust_effects(r: np.ndarray, targets: np.ndarray, sd: tuple[float, float], noise_sd: float
+                    ) -> tuple[np.ndarray, np.ndarray]:
+    """The campaign's effects from few rows: the shrunken *median* residual per side (one odd row
+    among five must not move every answer of the device)."""
+    out = []
+    for side, prior in ((targets != "ttft_s", sd[0]), (targets == "ttft_s", sd[1])):
+        values = (_signs(targets) * r)[side]
+        if not len(values):
+            out.append(np.zeros(1))
+            continue
+        n = len(values)
+        out.append(np.array([-np.median(values) * n / (n + noise_sd**2 / prior**2)]))
+    return out[0], out[1]
 
 
 def describe(cal: Calibration) -> dict[str, Any]:
@@ -198,7 +231,8 @@ def plan_points(coords: np.ndarray, k: int) -> np.ndarray:
 
     The campaign effects are pinned by any point; the local correction by points that cover the
     workload space. Start at the point nearest the middle of the candidates (the effects), then add
-    the candidate farthest from every chosen one (the correction's coverage).
+    the candidate farthest from every chosen one (the correction's coverage), keeping the most
+    remote tenth of the candidates for last.
 
     Args:
         coords: candidate workloads in :func:`workload_coordinates` space.
@@ -208,10 +242,14 @@ def plan_points(coords: np.ndarray, k: int) -> np.ndarray:
     if n == 0 or k <= 0:
         return np.array([], dtype=int)
     centre = np.median(coords, axis=0)
-    chosen = [int(np.argmin(((coords - centre) ** 2).sum(axis=1)))]
+    from_centre = ((coords - centre) ** 2).sum(axis=1)
+    chosen = [int(np.argmin(from_centre))]
+    # the farthest tenth are left to the end: an extreme point is often an odd one
+    remote = from_centre > np.quantile(from_centre, 0.9) if n >= 10 else np.zeros(n, dtype=bool)
     dist = ((coords - coords[chosen[0]]) ** 2).sum(axis=1)
     while len(chosen) < min(k, n):
-        nxt = int(np.argmax(dist))
+        candidates = np.where(remote & (len(chosen) < max(n - remote.sum(), 1)), -np.inf, dist)
+        nxt = int(np.argmax(candidates))
         chosen.append(nxt)
         dist = np.minimum(dist, ((coords - coords[nxt]) ** 2).sum(axis=1))
     return np.array(chosen, dtype=int)

@@ -38,8 +38,15 @@ DESIGNS = ("step_model", "coherent")
 
 
 def step_usable(frame: pd.DataFrame) -> np.ndarray:
-    """Rows the step model may train on: plain deployments not faster than physics."""
+    """Rows the step model may train on: plain deployments not faster than physics, whose weights
+    fit the devices' memory (a row whose weights cannot fit ran with offloading or on other devices
+    than it states: its time measures something the step physics does not model)."""
     ok = np.ones(len(frame), dtype=bool)
+    if {"weights_gb", "memory_gb", "device_count"} <= set(frame.columns):
+        weights = pd.to_numeric(frame["weights_gb"], errors="coerce").to_numpy(dtype=float)
+        memory = (pd.to_numeric(frame["memory_gb"], errors="coerce")
+                  * pd.to_numeric(frame["device_count"], errors="coerce").fillna(1.0)).to_numpy(dtype=float)
+        ok &= ~(weights > memory)  # unknown memory: kept
     if "roofline_violation" in frame:
         ok &= (frame["roofline_violation"].fillna("").astype(str) == "").to_numpy()
     if "plain_deployment" in frame:

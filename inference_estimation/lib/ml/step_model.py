@@ -437,13 +437,7 @@ class StepModel:
             ``{target: values, f"{target}_lower_90": ..., f"{target}_upper_90": ..., "saturated",
             "running_batch", "in_flight"}``.
         """
-        engines = np.array([normalize_engine(e) or "unknown" for e in _text(frame, "engine")], dtype=object)
-        if as_of_year is None:
-            year = np.array([self.newest_year.get(e, max(self.newest_year.values(), default=DEFAULT_YEAR))
-                             for e in engines])
-        else:
-            year = np.full(len(frame), float(as_of_year))
-        prep = prepare(frame, year=year)
+        prep = prepare(frame, year=self.answer_years(frame, as_of_year))
         sched = simulate(self.coefficients, prep)
         keys = campaigns if campaigns is not None else np.full(len(frame), "", dtype=object)
         effects = np.array([self.campaign_effects.get(k, (np.nan, np.nan)) for k in keys], dtype="float64")
@@ -487,6 +481,14 @@ class StepModel:
         out["prefill_step_s"] = sched.prefill_step_s * np.exp(u)
         out["campaign_known"] = known
         return out
+
+    def answer_years(self, frame: pd.DataFrame, as_of_year: float | None = None) -> np.ndarray:
+        """The software year each row is answered for: ``as_of_year``, else the newest seen for its engine."""
+        if as_of_year is not None:
+            return np.full(len(frame), float(as_of_year))
+        engines = np.array([normalize_engine(e) or "unknown" for e in _text(frame, "engine")], dtype=object)
+        fallback = max(self.newest_year.values(), default=DEFAULT_YEAR)
+        return np.array([self.newest_year.get(e, fallback) for e in engines], dtype=float)
 
     # --- files -------------------------------------------------------------------------------
     def to_json(self) -> dict[str, Any]:
