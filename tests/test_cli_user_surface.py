@@ -194,8 +194,8 @@ def test_recommend_finds_hardware_for_an_easy_request_in_100_columns_and_says_wh
     end = next(i for i, line in enumerate(lines) if line.startswith("dropped"))
     ranked = {line.split()[0]: line.split() for line in lines[header + 1:end]}
     assert "nvidia-h100-sxm-80gb" in ranked and "nvidia-h100-sxm-80gb-x8" not in out.stdout  # one H100, counted once
-    assert all(float(row[4]) <= 500 and float(row[5]) <= 50 for row in ranked.values())  # TTFT, TPOT columns
-    assert ranked["nvidia-v100-sxm2-16gb"][3] == "float16"  # no bfloat16 on V100: its default is float16
+    assert all(float(row[5]) <= 500 and float(row[6]) <= 50 for row in ranked.values())  # TTFT, TPOT columns
+    assert ranked["nvidia-v100-sxm2-16gb"][4] == "float16"  # no bfloat16 on V100: its default is float16
     dropped = "\n".join(lines[end:])
     assert "misses the limits even at batch 1 on 1 device(s): TTFT" in dropped
     body = json.loads(_cli("recommend", "--model", "llama-3.1-70b", *Q, "--format", "json", home=home).stdout)

@@ -176,6 +176,7 @@ def _recommend_text(rec: Any, show_dropped: bool, top: int, width: int = 100) ->
 
     table = rec.table.head(top)
     cols = [("hardware", "hardware", 30, "s"), ("devices", "dev", 3, "d"), ("batch_size", "batch", 5, "d"),
+            ("concurrency", "conc", 4, "d"),
             ("dtype", "dtype", 8, "s"), ("ttft_s", "TTFT ms", 8, "ms"), ("tpot_s", "TPOT ms", 8, "ms"),
             ("output_throughput_tok_s", "tok/s", 8, "g"), ("usd_per_million_tokens", "$/Mtok", 7, "g"),
             ("energy_per_output_token_j", "J/tok", 6, "g"), ("devices_for_rps", "dev@rps", 7, "g")]

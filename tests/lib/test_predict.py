@@ -116,7 +116,12 @@ def test_recommend_ranks_hardware_that_fits_and_meets_the_tpot_limit(catalog, pr
     # 70B in bf16 (141 GB) needs at least two 80 GB devices
     h100 = table[table["hardware"] == "nvidia-h100-sxm-80gb"]
     assert h100.empty or int(h100["devices"].iloc[0]) >= 2
-    priced = table["usd_per_million_tokens"].dropna()
+    # with a request rate: fewest devices for it first, then cost per token (unpriced devices by devices)
+    keys = list(zip(table["devices_for_rps"], table["usd_per_million_tokens"].fillna(np.inf), strict=True))
+    assert keys == sorted(keys)
+    without_rate = recommend(catalog, predictors_dir, "llama-3.1-70b", 512, 128, max_tpot_s=1.0,
+                             allow_unpromoted=True).table
+    priced = without_rate["usd_per_million_tokens"].dropna()
     assert list(priced) == sorted(priced)
 
 

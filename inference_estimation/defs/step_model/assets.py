@@ -21,7 +21,7 @@ from inference_estimation.defs.step_model.config import StepModelConfig
 from inference_estimation.lib.data.external.registry import all_adapters
 from inference_estimation.lib.ml.modeling import frame_data_version
 from inference_estimation.lib.ml.step_calibration import calibrations_from_rows, describe, user_rows
-from inference_estimation.lib.ml.step_evaluation import step_usable
+from inference_estimation.lib.ml.step_evaluation import compare_designs, comparison_markdown, step_usable
 from inference_estimation.lib.ml.step_fit import StepFitError, fit_step_model
 from inference_estimation.lib.ml.step_report import coefficient_table, physics_violations, reproduction
 from inference_estimation.lib.ml.step_serving import load_step_model, step_model_path
@@ -125,3 +125,33 @@ def step_calibrations(context: dg.AssetExecutionContext, duckdb: DuckDBResource,
         "calibrated": len(calibrations), "user_rows": len(mine),
         "devices": dg.MetadataValue.json([describe(c) for c in calibrations]),
         "not_calibrated": dg.MetadataValue.json(skipped)})
+
+
+@dg.asset(
+    group_name="step_model",
+    kinds={"scipy"},
+    deps=[step_model, TRAINING_FEATURES],
+    description="The step model on unseen hardware (leave-one-hardware-out, fully stated workloads): MdAPE, "
+    "share within 10%, 90%-interval coverage and Kendall tau per time target. What the main job scores; the "
+    "full comparison with the previous design on every split and the calibrated-campaign split is "
+    "performance_model_job (weekly) and benchmarks/accuracy.py.",
+)
+def step_model_evaluation(context: dg.AssetExecutionContext, config: StepModelConfig, duckdb: DuckDBResource,
+                          home: HomeResource) -> dg.MaterializeResult:
+    """Scores the step model on held-out hardware and writes the table."""
+    frame = read_training_features(duckdb)
+    frame = frame[~user_rows(frame, set(all_adapters()))]
+    result = compare_designs(frame, splits=("leave_one_hardware_out",), n_folds=config.evaluation_folds,
+                             max_evaluations=config.max_evaluations, include_coherent=False)
+    table = comparison_markdown(result)
+    folder = home.get().reports_dir / "step_model"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "evaluation.md").write_text(table + "\n")
+    metadata: dict = {"table": dg.MetadataValue.md(table), "seconds": dg.MetadataValue.json(result.seconds),
+                      "skipped": dg.MetadataValue.json(result.skipped)}
+    for split, designs in result.splits.items():
+        for target, m in designs.get("step_model", {}).items():
+            for key in ("mdape_pct", "interval_coverage_90", "kendall_tau", "rows"):
+                if key in m and m[key] == m[key]:
+                    metadata[f"{split}/{target}/{key}"] = round(float(m[key]), 4)
+    return dg.MaterializeResult(metadata=metadata)

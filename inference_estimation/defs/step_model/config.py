@@ -10,6 +10,8 @@ class StepModelConfig(dg.Config):
 
     Attributes:
         max_evaluations: least-squares budget (each evaluation simulates every training row).
+        evaluation_folds: folds of the held-out-hardware score (hardware spread over them).
     """
 
     max_evaluations: int = MAX_EVALUATIONS
+    evaluation_folds: int = 5

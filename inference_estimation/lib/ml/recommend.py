@@ -48,6 +48,8 @@ class Recommendation:
 RECOMMEND_BATCHES = (1, 2, 4, 8, 16, 32, 64, 128, 256)
 #: Device counts ``recommend`` tries.
 RECOMMEND_DEVICE_COUNTS = (1, 2, 4, 8)
+#: Concurrencies per deployment ``recommend`` tries when serving (the step model's scheduler).
+RECOMMEND_CONCURRENCIES = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512)
 
 
 def _distinct_devices(catalog: Catalog) -> list[HardwareEntry]:
@@ -68,11 +70,14 @@ def recommend(catalog: Catalog, predictors_dir: Path, model_key: str, input_toke
     """Ranks hardware for serving a model: cost per million output tokens, then joules per token.
 
     For every catalog accelerator (each device type once), every device count of
-    :data:`RECOMMEND_DEVICE_COUNTS` up to ``max_devices`` on which the model fits, and every batch
-    of :data:`RECOMMEND_BATCHES` up to the largest whose KV cache fits (that largest batch too):
+    :data:`RECOMMEND_DEVICE_COUNTS` up to ``max_devices`` on which the model fits, every offline
+    batch of :data:`RECOMMEND_BATCHES` up to the largest whose KV cache fits (that largest batch
+    too) and -- with the step model -- a server at every concurrency of
+    :data:`RECOMMEND_CONCURRENCIES` (the engine's scheduler decides what runs at once):
     TTFT/TPOT/throughput are predicted (90% intervals), candidates that miss a limit are dropped,
-    and each hardware keeps its cheapest candidate -- usually the largest batch within the limits
-    (the SLO-limited batch) on the fewest devices. ``engine``/``dtype`` None take each device's
+    and each hardware keeps its best candidate -- usually the highest load within the limits on
+    the fewest devices. With a request rate, the replicas it takes are sized and the hardware
+    needing the fewest devices ranks first, then cost per token, then energy. ``engine``/``dtype`` None take each device's
     default (vLLM, bfloat16 or float16 where it has no bfloat16). The memory rule and the dtype
     support are :func:`inference_estimation.lib.physics.refusals.setup_refusal`'s.
 
@@ -111,20 +116,33 @@ def recommend(catalog: Catalog, predictors_dir: Path, model_key: str, input_toke
             largest = base.work["batch_size"]  # smaller batches fit too (the rule is monotone in the batch)
             for batch in sorted({b for b in RECOMMEND_BATCHES if b <= largest} | {largest}):
                 candidates.append((hw, Setup(model=base.model, hardware=hw, memory=None,
-                                             work={**base.work, "batch_size": batch})))
+                                             work={**base.work, "batch_size": batch, "batch_is_max": False})))
+            # serving: a server at each concurrency (the engine queues what its KV cache cannot hold)
+            for concurrency in RECOMMEND_CONCURRENCIES:
+                candidates.append((hw, Setup(model=base.model, hardware=hw, memory=None, work={
+                    **base.work, "mode": "serving", "batch_size": None, "batch_is_max": False,
+                    "concurrency": concurrency})))
         if not any(c[0] is hw for c in candidates):
             dropped.append({"hardware": hw.key, "reason": last_refusal or "no candidate"})
     columns = ["hardware", "devices", "batch_size", "engine", "dtype", "price_per_hour_usd"]
     if not candidates:
         return Recommendation(pd.DataFrame(columns=columns), pd.DataFrame(dropped, columns=["hardware", "reason"]),
                               setup)
-    rows = [prediction_row(s.model, s.hardware, s.work) for _, s in candidates]
     predictors = Predictors.load(predictors_dir, allow_unpromoted)
     check_source(predictors, source)
-    pred = predictors.frame(feature_frame(rows), [r["hardware_key"] for r in rows])
+    if predictors.step is None:  # the CatBoost primitives answer offline batches only
+        candidates = [(hw, s) for hw, s in candidates if s.work.get("mode") != "serving"]
+    rows = [prediction_row(s.model, s.hardware, s.work) for _, s in candidates]
+    if predictors.step is not None:
+        _, pred = predictors.answer(pd.DataFrame(rows))
+        pred = pred[[c for c in pred.columns if c not in ("saturated", "running_batch", "campaign")]]
+    else:
+        pred = predictors.frame(feature_frame(rows), [r["hardware_key"] for r in rows])
     table = pd.DataFrame({
         "hardware": [hw.key for hw, _ in candidates], "devices": [s.work["device_count"] for _, s in candidates],
+        "mode": [s.work.get("mode") or "offline" for _, s in candidates],
         "batch_size": [s.work["batch_size"] for _, s in candidates],
+        "concurrency": [s.work.get("concurrency") for _, s in candidates],
         "engine": [s.work["engine"] for _, s in candidates], "dtype": [s.work["dtype"] for _, s in candidates],
         "price_per_hour_usd": [(hw.specs.price_per_hour_usd or np.nan) * s.work["device_count"]
                                for hw, s in candidates],
@@ -139,6 +157,8 @@ def recommend(catalog: Catalog, predictors_dir: Path, model_key: str, input_toke
             per_replica_rps = table["output_throughput_tok_s"] / output_tokens
             table["replicas_for_rps"] = np.ceil(rps / per_replica_rps)
             table["devices_for_rps"] = table["replicas_for_rps"] * table["devices"]
+            # cost of serving the rate: the replicas it takes, at their price
+            table["usd_per_hour_for_rps"] = table["replicas_for_rps"] * table["price_per_hour_usd"]
     misses = pd.Series("", index=table.index, dtype=object)
     for limit, column, label in ((max_ttft_s, "ttft_s", "TTFT"), (max_tpot_s, "tpot_s", "TPOT")):
         if limit is None:
@@ -149,14 +169,20 @@ def recommend(catalog: Catalog, predictors_dir: Path, model_key: str, input_toke
         over = table[column].to_numpy() > limit
         misses[over] = misses[over] + [f"{label} {v * 1000:.4g} ms > {limit * 1000:.4g} ms; "
                                        for v in table.loc[over, column]]
-    sort = [c for c in ("usd_per_million_tokens", "energy_per_output_token_j", "devices") if c in table]
+    # with a request rate: fewest devices for it first (so a device without a catalog price is never
+    # ranked below a priced one merely for lacking a price), then cost, then energy
+    order = ("devices_for_rps", "usd_per_million_tokens", "energy_per_output_token_j", "devices") if rps \
+        else ("usd_per_million_tokens", "energy_per_output_token_j", "devices")
+    sort = [c for c in order if c in table]
     table["_miss"] = misses.str.rstrip("; ")
     kept = table[table["_miss"] == ""]
     for hw_key, group in table.groupby("hardware", sort=False):
         if (group["_miss"] == "").any():
             continue
         best = group.iloc[0]  # the smallest batch on the fewest devices: the easiest to meet
-        dropped.append({"hardware": hw_key, "reason": f"misses the limits even at batch {best['batch_size']} on "
+        load = (f"concurrency {best['concurrency']:g}" if best.get("mode") == "serving"
+                else f"batch {best['batch_size']}")
+        dropped.append({"hardware": hw_key, "reason": f"misses the limits even at {load} on "
                                                       f"{best['devices']} device(s): {best['_miss']}"})
     kept = kept.drop(columns="_miss")
     if sort:
