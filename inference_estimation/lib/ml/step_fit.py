@@ -24,6 +24,7 @@ from inference_estimation.lib.ml.step_model import (
     CAMPAIGN_SD_INIT,
     COEF_PRIOR_SD,
     LOSS_SCALE,
+    Z90,
     Coefficients,
     Layout,
     Observations,
@@ -193,10 +194,15 @@ def fit_step_model(frame: pd.DataFrame, usable: np.ndarray, max_evaluations: int
     sd, noise = _spreads(final, u, v, counts, code, obs, sd, NOISE_SD_INIT)
     final, u, v = _residuals(problem, x, sd, noise)
     sd, _ = _spreads(final, u, v, counts, code, obs, sd, noise)
+    # the spread a campaign never seen can take: of the campaigns' unshrunk effects (the 90% quantile;
+    # shrunken estimates understate how far a new campaign can be)
+    _, u_raw, v_raw = _residuals(problem, x, sd, 1e-3)
+    sd = _interval_spreads(u_raw, v_raw, counts, code, obs, sd)
     residual_sd = {}
     for target in np.unique(obs.target):
         r = final[obs.target == target]
-        residual_sd[str(target)] = float(max(1.4826 * np.median(np.abs(r - np.median(r))), 0.02))
+        # the 90% quantile of |residual| (heavy tails: a MAD would understate the interval)
+        residual_sd[str(target)] = float(max(np.quantile(np.abs(r), 0.9) / Z90, 0.02))
     residual_sd.setdefault("itl_p50_s", residual_sd.get("tpot_s", 0.2))
     residual_sd.setdefault("ttft_s", residual_sd.get("e2e_latency_s", 0.3))
     residual_sd.setdefault("tpot_s", residual_sd.get("itl_p50_s", 0.2))
@@ -244,6 +250,16 @@ def _spreads(final: np.ndarray, u: np.ndarray, v: np.ndarray, counts: np.ndarray
     sv = float(np.sqrt(np.mean(v[has_ttft] ** 2))) if has_ttft.any() else sd[1]
     noise_sd = float(1.4826 * np.median(np.abs(final))) if len(final) else noise
     return (max(su, 0.05), max(sv, 0.05)), max(noise_sd, 0.01)
+
+
+def _interval_spreads(u: np.ndarray, v: np.ndarray, counts: np.ndarray, code: np.ndarray, obs: Observations,
+                      sd: tuple[float, float]) -> tuple[float, float]:
+    """The campaigns' effect spreads for intervals: 90% quantile of |effect| / z, per side."""
+    spread_rows = counts >= MIN_FIGURES_FOR_SPREAD
+    has_ttft = np.bincount(code, obs.target == "ttft_s", minlength=len(counts)) >= MIN_FIGURES_FOR_SPREAD
+    su = float(np.quantile(np.abs(u[spread_rows]), 0.9) / Z90) if spread_rows.any() else sd[0]
+    sv = float(np.quantile(np.abs(v[has_ttft]), 0.9) / Z90) if has_ttft.any() else sd[1]
+    return max(su, sd[0], 0.05), max(sv, sd[1], 0.05)
 
 
 def _capped_rows(rows: np.ndarray, campaign: np.ndarray, cap: int) -> np.ndarray:

@@ -474,6 +474,14 @@ class StepModel:
                                                           "tpot_s": out[f"tpot_s{suffix}"], "output_tokens": n_out})
             out[f"output_throughput_tok_s{suffix}"] = sched.throughput_from(
                 out[f"ttft_s{other}"], out[f"tpot_s{other}"], prep.work.output_tokens)
+        # a whole-request figure's own spread where it is wider than what the phases' bounds give
+        # (the point values keep the identities exactly; the bounds are the wider of the two)
+        whole = max(self.residual_sd.get("e2e_latency_s", 0.3), self.residual_sd.get("output_throughput_tok_s", 0.3))
+        for target in ("e2e_latency_s", "output_throughput_tok_s"):
+            # closed loop, throughput is e2e inverted: the wider of their two spreads for both
+            sd = np.sqrt(whole**2 + np.where(known, 0.0, su**2))
+            out[f"{target}_lower_90"] = np.fmin(out[f"{target}_lower_90"], out[target] * np.exp(-Z90 * sd))
+            out[f"{target}_upper_90"] = np.fmax(out[f"{target}_upper_90"], out[target] * np.exp(Z90 * sd))
         out["saturated"] = sched.saturated
         out["running_batch"] = sched.running_batch
         out["in_flight"] = sched.in_flight
