@@ -138,7 +138,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=ui_command)
 
     p = sub.add_parser("calibrate", parents=[common], help="plan (and benchmark) the few points that calibrate a device best")
-    p.add_argument("--hardware", required=True, help="hardware key or alias (benchmarking needs a launcher; --dry-run plans any device)")
+    p.add_argument("--hardware", default=None, help="hardware key or alias (benchmarking needs a launcher; --dry-run plans any device)")
+    p.add_argument("--from", dest="from_csv", default=None, metavar="FILE.csv",
+                   help="calibrate the step model from your own measurements (canonical CSV) in seconds, "
+                        "one calibration per device and engine in it")
     p.add_argument("--points", type=int, default=5, help="points to plan (k)")
     p.add_argument("--sweep", default=None, help="sweep whose grid and settings to use (default: one covering it)")
     p.add_argument("--uncertainty", choices=["distance", "ensemble"], default="distance")

@@ -18,6 +18,11 @@ def calibrate_command(args: argparse.Namespace) -> int:
 
     home = activate_home(args.home)
     catalog = lenient_catalog()
+    if getattr(args, "from_csv", None):
+        return _calibrate_from_csv(args, catalog, home)
+    if not args.hardware:
+        print("error: --hardware is required (or --from FILE.csv to calibrate from your measurements)", file=sys.stderr)
+        return 2
     hardware = catalog.hw(args.hardware)
     if args.points < 1:
         print(f"error: --points must be >= 1, got {args.points}", file=sys.stderr)
@@ -196,3 +201,55 @@ def _plan_by_hand(args: argparse.Namespace, catalog: Any, hardware: Any, home: A
         print("harness specs of the offline points: " + ", ".join(str(p) for p in specs))
     print("next: " + next_step)
     return 0
+
+
+def _calibrate_from_csv(args: argparse.Namespace, catalog: Any, home: Any) -> int:
+    """``calibrate --from mine.csv``: your measurements calibrate the step model for their device(s).
+
+    The CSV is the canonical one (``import user-csv``'s format, checked the same way, every bad
+    cell named at once). Each device x engine in it gets a calibration file beside the shared model
+    (seconds; nothing is retrained and no other device's answers move). The rows are not stored in
+    the warehouse: ``import user-csv`` keeps them, and ``refresh`` then calibrates from there too.
+    """
+    from pathlib import Path
+
+    from inference_estimation.lib.data.external.canonical import CanonicalFormatError, check_canonical_csv
+    from inference_estimation.lib.ml.step_calibration import calibrations_from_rows, describe, fact_rows
+    from inference_estimation.lib.ml.step_serving import load_step_model
+
+    path = Path(args.from_csv)
+    if not path.is_file():
+        print(f"error: --from: no such file {path}", file=sys.stderr)
+        return 2
+    try:
+        records = check_canonical_csv(path, catalog)
+    except CanonicalFormatError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    model, promoted = load_step_model(home.predictors_dir, allow_unpromoted=True)
+    if model is None:
+        print(f"error: no step model in {home.predictors_dir}; run `inference-estimation sweep` (or `refresh`) first",
+              file=sys.stderr)
+        return 2
+    started = time.perf_counter()
+    frame = fact_rows([r.to_dict() for r in records], catalog)
+    if args.hardware:
+        frame = frame[frame["hardware_key"] == catalog.hw(args.hardware).key]
+    calibrations, skipped = calibrations_from_rows(model, frame)
+    for cal in calibrations:
+        cal.save(home.predictors_dir)
+    took = time.perf_counter() - started
+    summary = [describe(c) for c in calibrations]
+    if args.format == "json":
+        print(json.dumps({"calibrated": summary, "not_calibrated": skipped, "seconds": round(took, 3),
+                          "step_model_promoted": promoted}, indent=2))
+        return 0 if calibrations else 1
+    for d in summary:
+        print(f"calibrated {d['hardware']} with {d['engine']} from {d['rows']} rows: decode x{d['decode_factor']:.3g}, "
+              f"TTFT x{d['ttft_factor']:.3g} against the shared model, plus a local correction that reproduces "
+              "your points")
+    for line in skipped:
+        print(f"not calibrated: {line}", file=sys.stderr)
+    print(f"({took:.2f}s; `predict` on these devices now answers with your calibration by default; "
+          f"`import user-csv --from {path.parent}` keeps the rows in the warehouse)")
+    return 0 if calibrations else 1

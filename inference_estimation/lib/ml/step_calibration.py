@@ -282,3 +282,16 @@ def calibrations_from_rows(model: StepModel, frame: pd.DataFrame) -> tuple[list[
         except StepFitError as exc:
             skipped.append(f"{hardware} with {eng}: {exc}")
     return out, skipped
+
+
+def fact_rows(records: list[dict[str, Any]], catalog: Any) -> pd.DataFrame:
+    """Measured records (resolved model and hardware keys) joined to their catalog facts, the shape
+    the step model reads (as the warehouse's training rows are)."""
+    from inference_estimation.lib.physics.features import prediction_row
+
+    rows = []
+    for record in records:
+        row = prediction_row(catalog.model(record["model_key"]), catalog.hw(record["hardware_key"]), {})
+        row.update({k: v for k, v in record.items() if v is not None})
+        rows.append(row)
+    return pd.DataFrame(rows)

@@ -480,8 +480,12 @@ class StepModel:
         for target in ("e2e_latency_s", "output_throughput_tok_s"):
             # closed loop, throughput is e2e inverted: the wider of their two spreads for both
             sd = np.sqrt(whole**2 + np.where(known, 0.0, su**2))
-            out[f"{target}_lower_90"] = np.fmin(out[f"{target}_lower_90"], out[target] * np.exp(-Z90 * sd))
-            out[f"{target}_upper_90"] = np.fmax(out[f"{target}_upper_90"], out[target] * np.exp(Z90 * sd))
+            floor_lo, floor_hi = out[target] * np.exp(-Z90 * sd), out[target] * np.exp(Z90 * sd)
+            # a calibrated row keeps the bounds its measured points narrowed
+            out[f"{target}_lower_90"] = np.where(use, out[f"{target}_lower_90"],
+                                                 np.fmin(out[f"{target}_lower_90"], floor_lo))
+            out[f"{target}_upper_90"] = np.where(use, out[f"{target}_upper_90"],
+                                                 np.fmax(out[f"{target}_upper_90"], floor_hi))
         out["saturated"] = sched.saturated
         out["running_batch"] = sched.running_batch
         out["in_flight"] = sched.in_flight
