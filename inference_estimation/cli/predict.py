@@ -38,11 +38,11 @@ def predict_command(args: argparse.Namespace) -> int:
     from inference_estimation.lib.catalog import CatalogError
     from inference_estimation.lib.home import activate_home
     from inference_estimation.lib.ml.batch_predict import predict_batch
+    from inference_estimation.lib.ml.explain import explain_prediction
     from inference_estimation.lib.ml.predict import (
         BatchInputError,
         PredictorsMissingError,
         SetupRefused,
-        explain_prediction,
         predict_setup,
         predictor_folders,
         resolve_setup,

@@ -8,12 +8,12 @@ import pytest
 
 from inference_estimation.lib.catalog import load_catalog
 from inference_estimation.lib.ml.batch_predict import predict_batch
+from inference_estimation.lib.ml.explain import explain_prediction
 from inference_estimation.lib.ml.modeling import save_predictor, train_predictor
 from inference_estimation.lib.ml.predict import (
     BatchInputError,
     PredictorsMissingError,
     SetupRefused,
-    explain_prediction,
     predict,
     resolve_setup,
     workload,

@@ -2,8 +2,8 @@
 
 Every function builds feature rows with the same code that built the training frame
 (:mod:`inference_estimation.lib.physics.features`), so a configuration gets identical features at
-training and prediction time. ``predict`` answers one configuration and ``explain_prediction``
-takes one answer apart into factors that multiply to it; many configurations at once are
+training and prediction time. ``predict`` answers one configuration
+(:mod:`inference_estimation.lib.ml.explain` takes one answer apart); many configurations at once are
 :mod:`inference_estimation.lib.ml.batch_predict`, the hardware search for a model and a
 service-level target :mod:`inference_estimation.lib.ml.recommend`.
 
@@ -28,16 +28,13 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from catboost import Pool
 
 from inference_estimation import constants
-from inference_estimation.lib.catalog import Catalog, HardwareEntry, ModelEntry
-from inference_estimation.lib.catalog.vocabulary import canonical_dtype, canonical_engine
+from inference_estimation.lib.catalog import Catalog
 from inference_estimation.lib.ml.modeling import (
     card_matrix,
     correction_for,
     load_predictor,
-    physics_baseline,
     predict_log,
 )
 from inference_estimation.lib.ml.performance_model import (
@@ -48,30 +45,30 @@ from inference_estimation.lib.ml.performance_model import (
     PrimitiveBounds,
     derive_targets,
 )
+from inference_estimation.lib.ml.setup import (  # noqa: F401  (re-exported: the question side of predict)
+    DEFAULT_SOURCE,
+    MODES,
+    PAGED_MAX_SEQUENCES,
+    Setup,
+    SetupRefused,
+    resolve_setup,
+    workload,
+)
 from inference_estimation.lib.ml.step_calibration import load_calibrations
-from inference_estimation.lib.ml.step_serving import answer_with_step_model, explain_step, load_step_model
+from inference_estimation.lib.ml.step_serving import (
+    answer_regime,
+    answer_with_step_model,
+    load_step_model,
+    step_notes,
+)
 from inference_estimation.lib.physics.features import (
     CATEGORICAL_FEATURES,
     feature_frame,
-    model_facts,
     prediction_row,
 )
-from inference_estimation.lib.physics.memory import MemoryFit, memory_fit, memory_fit_arrays
-from inference_estimation.lib.physics.refusals import (
-    default_engine_dtype_note,
-    device_memory_gb,
-    node_note,
-    setup_refusal,
-)
+from inference_estimation.lib.physics.memory import memory_fit_arrays
 from inference_estimation.targets import REGISTRY
 
-#: Workload modes: ``offline`` (a fixed batch) and ``serving`` (a concurrency or a request rate).
-MODES = ("offline", "serving")
-#: The source whose conventions a prediction follows by default: this project's harness.
-DEFAULT_SOURCE = "local"
-#: Sequences a paged engine keeps in flight at most (vLLM's default ``max_num_seqs``): the cap
-#: of ``batch_size="max"`` on such engines.
-PAGED_MAX_SEQUENCES = 256
 #: Damped fixed-point iterations that solve a request rate for the concurrency in flight.
 SERVING_FIXED_POINT_ITERATIONS = 16
 #: Requests in flight beyond which a request rate counts as saturating the server.
@@ -84,92 +81,6 @@ class PredictorsMissingError(FileNotFoundError):
 
 class BatchInputError(ValueError):
     """Rows of a batch-prediction CSV are invalid; one line per bad row (file, line, column, value, expected)."""
-
-
-class SetupRefused(ValueError):
-    """The setup cannot run (see :func:`inference_estimation.lib.physics.refusals.setup_refusal`); no numbers.
-
-    Attributes:
-        setup: the resolved setup, with its ``refusal``.
-    """
-
-    def __init__(self, setup: Setup):
-        super().__init__(setup.refusal)
-        self.setup = setup
-
-
-def _positive_int(name: str, value: Any) -> int:
-    """An integer >= 1, or a ValueError naming the field (1.5 is an error, never truncated)."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer, float, np.floating)) or \
-            (isinstance(value, (float, np.floating)) and not float(value).is_integer()):
-        raise ValueError(f"{name}: {value!r} is not an integer; expected an integer >= 1")
-    if value < 1:
-        raise ValueError(f"{name} must be >= 1, got {value}")
-    return int(value)
-
-
-def workload(batch_size: int | str | None, input_tokens: int, output_tokens: int, engine: str | None = None,
-             dtype: str | None = None, device_count: int | None = None, mode: str = "offline",
-             source: str = DEFAULT_SOURCE, power_scope: str = "all-devices", concurrency: int | None = None,
-             request_rate_rps: float | None = None) -> dict[str, Any]:
-    """A workload dict in the training frame's column names, every value checked.
-
-    Args:
-        batch_size: sequences per batch; ``"max"`` for the largest batch whose KV cache fits (resolved
-            per hardware by :func:`resolve_setup`); None in ``serving`` mode with a concurrency or a
-            request rate (the load sets the batch).
-        input_tokens: prompt tokens per sequence.
-        output_tokens: generated tokens per sequence.
-        engine: engine in any accepted spelling; None = the hardware's default (:func:`resolve_setup`).
-        dtype: dtype in any accepted spelling; None = the model's released dtype where the hardware
-            can run it (:func:`inference_estimation.lib.physics.refusals.default_engine_dtype`).
-        device_count: devices the model is spread over (None: the hardware entry's).
-        mode: ``offline`` or ``serving``.
-        source: whose measurement conventions the prediction follows (default ``local``: this
-            project's harness -- offline, generation forced to ``output_tokens``).
-        power_scope: ``all-devices`` means power summed over the devices used.
-        concurrency: requests in flight (serving).
-        request_rate_rps: requests per second (serving).
-
-    Raises:
-        ValueError: naming the field, for a non-positive or non-integer size, an unknown engine,
-            dtype or mode (:class:`VocabularyError`), a load figure without serving mode, or a
-            batch size in serving mode (the load sets the batch).
-    """
-    if mode not in MODES:
-        raise ValueError(f"mode: {mode!r} is not a known mode; use one of {', '.join(MODES)}")
-    input_tokens, output_tokens = _positive_int("input_tokens", input_tokens), _positive_int("output_tokens", output_tokens)
-    if concurrency is not None:
-        concurrency = _positive_int("concurrency", concurrency)
-    if request_rate_rps is not None and not (isinstance(request_rate_rps, (int, float)) and request_rate_rps > 0
-                                             and math.isfinite(request_rate_rps)):
-        raise ValueError(f"request_rate_rps must be > 0, got {request_rate_rps!r}")
-    if mode == "offline" and (concurrency is not None or request_rate_rps is not None):
-        raise ValueError("concurrency and request_rate_rps describe a serving load; use mode 'serving'")
-    if mode == "serving" and batch_size is not None:
-        raise ValueError(f"batch_size: a serving question is sized by its load, not by a batch ({batch_size!r} "
-                         "given); use concurrency (requests in flight, --concurrency) or request_rate_rps "
-                         "(--request-rate-rps) and leave batch_size out, or use mode 'offline' for a fixed batch")
-    if batch_size is None:
-        if mode != "serving" or (concurrency is None and request_rate_rps is None):
-            raise ValueError("batch_size is required offline (a number or 'max'); a serving question "
-                             "(mode 'serving') names a concurrency or a request rate instead")
-    elif not (isinstance(batch_size, str) and batch_size.strip().lower() == "max"):
-        batch_size = _positive_int("batch_size", batch_size)
-    else:
-        batch_size = "max"
-    if device_count is not None:
-        device_count = _positive_int("device_count", device_count)
-    out: dict[str, Any] = {
-        "engine": None if engine is None else canonical_engine(engine),
-        "dtype": None if dtype is None else canonical_dtype(dtype), "mode": mode, "batch_size": batch_size,
-        "input_tokens": input_tokens, "output_tokens": output_tokens, "source": source, "power_scope": power_scope,
-        "concurrency": concurrency, "request_rate_rps": request_rate_rps,
-    }
-    if device_count is not None:
-        out["device_count"] = device_count
-        out["tensor_parallel"] = device_count
-    return out
 
 
 def predictor_folders(predictors_dir: Path, allow_unpromoted: bool = False) -> dict[str, Path]:
@@ -381,26 +292,6 @@ class Predictors:
         return constants.TARGET_UNITS.get(target, "")
 
 
-def step_notes(step: Any, setup: Setup, values: pd.Series) -> list[str]:
-    """What the step model assumed for this answer: saturation batch, campaign, software year."""
-    notes = []
-    engine = setup.work["engine"]
-    if setup.work.get("batch_is_max") and "running_batch" in values and values["running_batch"] == values["running_batch"]:
-        notes.append(f"batch 'max' is {engine}'s saturation batch: {values['running_batch']:.0f} sequences running at "
-                     "once per replica (the engine's sequence limit, capped by its KV cache); the memory line above "
-                     "is the most whose whole context fits at once")
-    campaign = values.get("campaign") if "campaign" in values else ""
-    if campaign and str(campaign).startswith("calibrated:"):
-        notes.append(f"time targets calibrated to your measurements of {setup.hardware.key} with {engine} "
-                     f"({str(campaign).removeprefix('calibrated:')}); name a public source to ask as it measured")
-    elif campaign:
-        notes.append(f"time targets as campaign {campaign} measured them")
-    year = step.newest_year.get(engine)
-    if year:
-        notes.append(f"time targets for the newest {engine} software in the training data ({int(year)})")
-    return notes
-
-
 def saturation_warning(concurrency: float) -> str:
     """The warning of a request rate that a setup cannot serve (answers at its most requests in flight)."""
     return (f"the request rate saturates this setup: the most requests it holds in flight ({concurrency:g}, its "
@@ -423,98 +314,6 @@ def measurements_seen(cards: list[dict[str, Any]], hardware_key: str, model_key:
         return None
     return {"hardware": min(int(c["rows_by_hardware"].get(hardware_key, 0)) for c in cards),
             "model": min(int(c.get("rows_by_model", {}).get(model_key, 0)) for c in cards)}
-
-
-@dataclass
-class Setup:
-    """A question resolved against the catalog: what is actually asked, and whether it can run.
-
-    Attributes:
-        model: the catalog model.
-        hardware: the catalog hardware.
-        work: the resolved workload (canonical engine and dtype, a numeric batch, the device count).
-        memory: the memory rule's verdict (None for a model without an architecture).
-        refusal: why the setup cannot run, or None.
-        notes: things the user should know (defaults taken, part of a batch queued, ...).
-    """
-
-    model: ModelEntry
-    hardware: HardwareEntry
-    work: dict[str, Any]
-    memory: MemoryFit | None
-    refusal: str | None = None
-    notes: list[str] = field(default_factory=list)
-
-    def echo(self) -> dict[str, Any]:
-        """What was answered: resolved keys, engine, dtype, device count, workload and memory."""
-        w = self.work
-        out = {"model": self.model.key, "hardware": self.hardware.key, "engine": w["engine"], "dtype": w["dtype"],
-               "device_count": w["device_count"], "batch_size": None if w["mode"] == "serving" else w["batch_size"], "input_tokens": w["input_tokens"],
-               "output_tokens": w["output_tokens"], "mode": w["mode"], "concurrency": w["concurrency"],
-               "request_rate_rps": w["request_rate_rps"], "source": w["source"]}
-        if self.memory is not None and not math.isnan(self.memory.usable_gb):
-            out["memory"] = {"required_gb": round(self.memory.required_gb, 2),
-                             "usable_gb": round(self.memory.usable_gb, 2),
-                             "weights_gb": round(self.memory.weights_gb, 2),
-                             "max_batch": self.memory.max_batch}
-        return out
-
-
-def resolve_setup(catalog: Catalog, model_key: str, hardware_key: str, work: dict[str, Any]) -> Setup:
-    """Resolves a question (names, defaults, ``batch_size="max"``) and checks that it can run.
-
-    Raises:
-        CatalogError: for an unknown model or hardware (listing the closest keys).
-        ValueError: for an invalid workload (see :func:`workload`).
-    """
-    model, hardware = catalog.model(model_key), catalog.hw(hardware_key)
-    work = dict(work)
-    default_engine, default_dtype, dtype_note = default_engine_dtype_note(hardware, model)
-    notes = []
-    if work.get("engine") is None:
-        work["engine"] = default_engine
-    if work.get("dtype") is None:
-        work["dtype"] = default_dtype
-        notes.append(dtype_note)
-    work["engine"], work["dtype"] = canonical_engine(work["engine"]), canonical_dtype(work["dtype"])
-    devices = work.get("device_count") or hardware.device_count
-    work["device_count"] = _positive_int("device_count", devices)
-    work.setdefault("tensor_parallel", None)
-    context = work["input_tokens"] + work["output_tokens"]
-    facts = model_facts(model)
-    fit_at_one = memory_fit(facts, device_memory_gb(hardware), hardware.kind, work["dtype"], work["engine"], 1,
-                            context, work["device_count"]) if model.kind == "llm" else None
-    refusal = None
-    if work.get("batch_size") == "max" and model.kind == "llm":
-        work["batch_is_max"] = True
-        largest = None if fit_at_one is None else fit_at_one.max_batch
-        if largest is None:
-            refusal = f"batch_size 'max' needs {hardware.key}'s memory size (its catalog entry has none)"
-        elif largest < 1:
-            largest = 1  # setup_refusal says why one sequence does not fit
-        if fit_at_one is not None and fit_at_one.paged and largest:
-            largest = min(largest, PAGED_MAX_SEQUENCES)
-        work["batch_size"] = largest
-    elif work.get("batch_size") is None:
-        work["batch_size"] = work.get("concurrency") or 1
-    if not isinstance(work["batch_size"], int):
-        work["batch_size"] = None if work["batch_size"] in (None, "max") else work["batch_size"]
-    refusal = refusal or setup_refusal(model, hardware, work["dtype"], work["engine"], work["batch_size"],
-                                       work["input_tokens"], work["output_tokens"], work["device_count"])
-    across_nodes = node_note(hardware, work["device_count"]) if refusal is None else None
-    if across_nodes:
-        # past one node the collectives cross the network between nodes: cost them at its bandwidth
-        notes.append(across_nodes)
-        hardware = hardware.model_copy(update={"specs": hardware.specs.model_copy(
-            update={"interconnect_bandwidth_gb_s": hardware.specs.scale_out_bandwidth_gb_s})})
-    memory = None
-    if model.kind == "llm" and work["batch_size"] is not None:
-        memory = memory_fit(facts, device_memory_gb(hardware), hardware.kind, work["dtype"], work["engine"],
-                            work["batch_size"], context, work["device_count"])
-        if refusal is None and memory.paged and memory.max_batch is not None and work["batch_size"] > memory.max_batch:
-            notes.append(f"{work['engine']}'s KV cache holds {memory.max_batch} of the {work['batch_size']} sequences "
-                         "at once; the rest queue")
-    return Setup(model=model, hardware=hardware, work=work, memory=memory, refusal=refusal, notes=notes)
 
 
 def check_source(predictors: Predictors, source: str) -> None:
@@ -618,80 +417,3 @@ def predict(catalog: Catalog, predictors_dir: Path, model_key: str, hardware_key
     """
     return predict_setup(resolve_setup(catalog, model_key, hardware_key, work), predictors_dir, targets,
                          allow_unpromoted)
-
-
-def explain_prediction(catalog: Catalog, predictors_dir: Path, model_key: str, hardware_key: str, work: dict[str, Any],
-            target: str, top: int = 5, allow_unpromoted: bool = False) -> dict[str, Any]:
-    """One prediction taken apart into factors that multiply to it exactly.
-
-    ``prediction = physics_baseline x base_correction x prod(contributions' factors) x remainder``:
-    the baseline is the physics estimate (or the predictor's constant fallback where the physics is
-    unknown), ``base_correction`` the model's mean correction (CatBoost's SHAP expected value),
-    each contribution ``exp`` of one feature's SHAP value in log space (the ``top`` largest), and
-    ``remainder`` the product of every other feature's factor.
-
-    Returns:
-        ``{"target", "physics_baseline", "physics_known", "base_correction", "contributions":
-        [{"feature", "value", "factor"}], "remainder", "prediction"}``; ``prediction`` None, no
-        contributions and a ``reason`` where :func:`predict` gives no value (power or energy
-        without a power basis).
-
-    Raises:
-        SetupRefused: when the setup cannot run.
-    """
-    setup = resolve_setup(catalog, model_key, hardware_key, work)
-    if setup.refusal:
-        raise SetupRefused(setup)
-    if target in DERIVED_FROM:
-        # A derived target is explained through the primitives it is made of.
-        answer = predict_setup(setup, predictors_dir, [target], allow_unpromoted)[target]
-        return {"target": target, "physics_baseline": None, "prediction": answer["value"], "contributions": [],
-                "identity": REGISTRY[target].identity_text(answer_regime(setup.work, False)),
-                "primitives": {p: explain_prediction(catalog, predictors_dir, model_key, hardware_key, work, p, top, allow_unpromoted)
-                               for p in DERIVED_FROM[target]}}
-    predictors = Predictors.load(predictors_dir, allow_unpromoted, [target])
-    if predictors.step is not None and target in ("ttft_s", "tpot_s"):
-        rows = pd.DataFrame([prediction_row(setup.model, setup.hardware, setup.work)])
-        return explain_step(predictors.step, rows, target, predictors.calibrations)
-    predictor, card, _ = predictors.models[target]
-    features = feature_frame([prediction_row(setup.model, setup.hardware, setup.work)])
-    if bool(power_basis_missing(card, features).iloc[0]):
-        return {"target": target, "physics_baseline": None, "prediction": None, "contributions": [],
-                "reason": f"no power basis for {setup.hardware.key} (see predict)"}
-    X, offset = card_matrix(card, features)
-    cats = [c for c in card["categorical_features"] if c in X.columns]
-    shap = predictor.get_feature_importance(Pool(X, cat_features=cats), type="ShapValues")[0]
-    contributions, expected = shap[:-1], float(shap[-1])
-    order = np.argsort(-np.abs(contributions))[:top]
-    rest = np.setdiff1d(np.arange(len(contributions)), order)
-    physics = physics_baseline(features, target)[0]
-    base = float(np.exp(offset[0]))
-    correction = float(correction_for((card.get("hardware_correction") or {}).get("log", {}), [setup.hardware.key], 1,
-                                      [str(features["source"].iloc[0])])[0])
-    return {
-        "target": target,
-        "physics_baseline": base,
-        "physics_known": not math.isnan(physics),
-        "base_correction": float(np.exp(expected)),
-        "contributions": [{"feature": X.columns[i], "value": _plain(X.iloc[0, i]),
-                           "factor": float(np.exp(contributions[i]))} for i in order],
-        "remainder": float(np.exp(contributions[rest].sum())),
-        # what this device's own measurements said beyond its physics (1.0 for a device never measured)
-        "hardware_correction_factor": float(np.exp(correction)),
-        "prediction": float(np.exp(predict_log(predictor, X, offset)[0] + correction)),
-    }
-
-
-def answer_regime(work: dict[str, Any], saturated: bool) -> str:
-    """Which identity a throughput answer follows (:data:`inference_estimation.targets.REGISTRY`)."""
-    if work.get("batch_is_max") or saturated:
-        return "saturation"
-    if work.get("request_rate_rps") is not None and work.get("concurrency") is None:
-        return "open_loop"
-    return "closed"
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, (np.floating, float)):
-        return None if math.isnan(float(value)) else float(value)
-    return value.item() if hasattr(value, "item") else value

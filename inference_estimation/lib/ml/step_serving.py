@@ -20,6 +20,7 @@ Which campaign an answer speaks for:
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -186,3 +187,32 @@ def explain_step(model: StepModel, rows: pd.DataFrame, target: str,
         "efficiencies": eta, "overheads_s": overhead,
         "campaign_factor": value / simulated if simulated else None,
     }
+
+
+def step_notes(step: StepModel, setup: Any, values: pd.Series) -> list[str]:
+    """What the step model assumed for this answer: saturation batch, campaign, software year."""
+    notes = []
+    engine = setup.work["engine"]
+    if setup.work.get("batch_is_max") and "running_batch" in values and values["running_batch"] == values["running_batch"]:
+        notes.append(f"batch 'max' is {engine}'s saturation batch: {values['running_batch']:.0f} sequences running at "
+                     "once per replica (the engine's sequence limit, capped by its KV cache); the memory line above "
+                     "is the most whose whole context fits at once")
+    campaign = values.get("campaign") if "campaign" in values else ""
+    if campaign and str(campaign).startswith("calibrated:"):
+        notes.append(f"time targets calibrated to your measurements of {setup.hardware.key} with {engine} "
+                     f"({str(campaign).removeprefix('calibrated:')}); name a public source to ask as it measured")
+    elif campaign:
+        notes.append(f"time targets as campaign {campaign} measured them")
+    year = step.newest_year.get(engine)
+    if year:
+        notes.append(f"time targets for the newest {engine} software in the training data ({int(year)})")
+    return notes
+
+
+def answer_regime(work: dict[str, Any], saturated: bool) -> str:
+    """Which identity a throughput answer follows (:data:`inference_estimation.targets.REGISTRY`)."""
+    if work.get("batch_is_max") or saturated:
+        return "saturation"
+    if work.get("request_rate_rps") is not None and work.get("concurrency") is None:
+        return "open_loop"
+    return "closed"
