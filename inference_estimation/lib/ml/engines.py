@@ -18,7 +18,8 @@ first wins by default; older releases where a row's ``engine_version`` says so):
   for its whole length); offline max batch from KV capacity up to 4096; serving BuildConfig
   ``max_batch_size`` 2048, ``max_num_tokens`` 8192; KV fraction 0.9.
 * **TGI** v3: chunked prefill on, ``max_batch_prefill_tokens`` 4096, ``max_concurrent_requests``
-  128 (the router's admission limit), memory fraction 0.95.
+  128 (the router's admission limit), memory fraction 0.95. A TGI row that names no release is read
+  as before v3 (prefill passes first): the public TGI measurements predate v3.
 * **llama.cpp**: ``llama-bench`` runs one sequence (static); the server runs 4 slots with a
   unified batch of 2048 logical / 512 physical tokens.
 * **transformers** and plain PyTorch: static batches (the whole batch prefills, then decodes
@@ -50,6 +51,8 @@ class EngineDefaults:
         token_budget: most tokens (prefill chunk + decodes) one step runs.
         memory_fraction: share of device memory the engine takes for weights and KV cache.
         reserve_full_length: a request reserves KV for input + output at admission (no eviction).
+        fraction_of_free: ``memory_fraction`` is of the memory left after the weights (TensorRT-LLM's
+            ``free_gpu_memory_fraction``), not of the whole device (vLLM's ``gpu_memory_utilization``).
     """
 
     continuous: bool
@@ -58,6 +61,7 @@ class EngineDefaults:
     token_budget: float
     memory_fraction: float
     reserve_full_length: bool
+    fraction_of_free: bool = False
 
 
 STATIC_ENGINES = {"transformers", "pytorch", "deepspeed", "llama.cpp-bench"}
@@ -94,10 +98,11 @@ def engine_defaults(engine: str | None, memory_gib: float, serving: bool, engine
         return EngineDefaults(True, True, 4.0, 2048.0, 0.95, True)
     if engine == "sglang":
         chunk = 2048.0 if mem < 35 else 4096.0 if mem < 60 else 8192.0 if mem < 160 else 16384.0
-        return EngineDefaults(True, False, 4096.0, max(chunk, 2048.0), 0.85, False)
+        # max_running_requests = min(tokens // 2, pool), the pool 2048..4096 requests: usually 2048
+        return EngineDefaults(True, False, 2048.0, max(chunk, 2048.0), 0.85, False)
     if engine == "tensorrt-llm":
         return EngineDefaults(True, True, 4096.0 if not serving else 2048.0, 16384.0 if not serving else 8192.0,
-                              0.9, True)
+                              0.9, True, fraction_of_free=True)
     version = _version_tuple(engine_version)
     if engine == "tgi":
         # chunked prefill (mixing) arrived with v3; earlier releases run a prefill pass first
@@ -126,6 +131,7 @@ class EngineColumns:
     token_budget: np.ndarray
     memory_fraction: np.ndarray
     reserve_full_length: np.ndarray
+    fraction_of_free: np.ndarray
 
 
 def engine_columns(engine: np.ndarray, memory_gib: np.ndarray, serving: np.ndarray, engine_version: np.ndarray,
@@ -138,4 +144,4 @@ def engine_columns(engine: np.ndarray, memory_gib: np.ndarray, serving: np.ndarr
              for e, m, s, v, b in uniques]
     pick = lambda name: np.array([getattr(d, name) for d in table])[codes]  # noqa: E731
     return EngineColumns(*(pick(n) for n in ("continuous", "mixed", "max_seqs", "token_budget", "memory_fraction",
-                                             "reserve_full_length")))
+                                             "reserve_full_length", "fraction_of_free")))

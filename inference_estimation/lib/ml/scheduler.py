@@ -10,9 +10,11 @@ median ITL, e2e latency and output throughput for every row at once (numpy, no p
   and the mean context ``input + output / 2``.
 * **Continuous batching offline at a batch** (vLLM/SGLang/TensorRT-LLM given B prompts): at most
   ``min(max_seqs, KV capacity)`` run at once; prefill proceeds in chunks of the token budget.
-* **Saturation** (``batch_size`` null offline, e.g. MLPerf Offline or ``--batch-size max``) and
-  **serving at a concurrency** C: a steady state in which each step decodes the R running
-  sequences (R = min(C, max_seqs, KV capacity)) and, on average, prefills the ``R * in / out``
+* **Saturation** (``batch_size`` null offline, e.g. MLPerf Offline or ``--batch-size max``; a
+  static engine's saturation is its largest batch, run as one) and **serving at a concurrency** C:
+  a steady state in which each step decodes the R running sequences (R = min(C, max_seqs, KV
+  capacity), and on a mixing engine at most ``budget * out / (in + out)``, what one step's token
+  budget sustains) and, on average, prefills the ``R * in / out``
   prompt tokens of the requests that replace the finished ones. Mixing engines (chunked prefill,
   in-flight batching) run them in the same step, capped by the token budget; prefill-first
   engines (SGLang, vLLM V0) run separate prefill passes, amortised over the decode steps. TPOT is
@@ -109,7 +111,8 @@ class Schedule:
 
 def kv_capacity_seqs(f: StepFacts, eng: EngineColumns, n_in: np.ndarray, n_out: np.ndarray) -> np.ndarray:
     """Sequences whose KV cache fits beside the weights in one replica's engine memory (>= 1)."""
-    free = f.memory_bytes_per_replica * eng.memory_fraction - f.weight_bytes_total
+    free = np.where(eng.fraction_of_free, (f.memory_bytes_per_replica - f.weight_bytes_total) * eng.memory_fraction,
+                    f.memory_bytes_per_replica * eng.memory_fraction - f.weight_bytes_total)
     tokens = n_in + np.where(eng.reserve_full_length, n_out, n_out / 2.0)
     with np.errstate(divide="ignore", invalid="ignore"):
         seqs = np.floor(free / (f.kv_bytes_per_token * np.maximum(tokens, 1.0)))
@@ -180,10 +183,17 @@ def schedule(facts: StepFacts, eng: EngineColumns, work: Workload, clock: StepCl
     n_in = np.where(has_in, np.nan_to_num(work.input_tokens), 0.0)
     reps = facts.replicas
     cap = np.minimum(eng.max_seqs, kv_capacity_seqs(facts, eng, n_in, n_out))
+    # a mixing engine sustains at most the sequences whose decodes and replacement prefills fit one
+    # step's token budget (R + R in / out <= budget)
+    sustainable = np.where(eng.mixed & eng.continuous.astype(bool) & has_in,
+                           np.maximum(np.floor(eng.token_budget * n_out / (n_in + n_out)), 1.0), np.inf)
+    steady_cap = np.minimum(cap, sustainable)
     serving = work.serving.astype(bool)
-    batch = work.batch / reps
-    saturation = ~serving & np.isnan(batch)
     static = ~eng.continuous.astype(bool)
+    batch = work.batch / reps
+    # a static engine "at saturation" runs the largest batch its memory holds, as one batch
+    batch = np.where(static & ~serving & np.isnan(batch), np.minimum(cap, 1e6), batch)
+    saturation = ~serving & np.isnan(batch)
 
     # --- offline at a given batch (static, or continuous engines in waves of the running cap)
     b = np.maximum(np.nan_to_num(batch, nan=1.0), 1.0)
@@ -200,12 +210,12 @@ def schedule(facts: StepFacts, eng: EngineColumns, work: Workload, clock: StepCl
     conc = np.where(serving, np.nan_to_num(work.concurrency, nan=np.nan) / reps, np.nan)
     rate = np.where(serving, work.request_rate_rps / reps, np.nan)
     open_loop = serving & ~np.isnan(rate) & np.isnan(conc)
-    r_closed = np.minimum(np.maximum(np.nan_to_num(conc, nan=1.0), 1.0), cap)
+    r_closed = np.minimum(np.maximum(np.nan_to_num(conc, nan=1.0), 1.0), steady_cap)
     # a serving row that states its batch states the running batch it measured (e.g. the time
     # mean of the engine's running requests): the decode steps ran at that batch
     measured_running = serving & ~np.isnan(batch)
     r_closed = np.where(measured_running, np.minimum(np.maximum(np.nan_to_num(batch, nan=1.0), 1.0), cap), r_closed)
-    r_sat = cap
+    r_sat = steady_cap
     sat = _steady(step, eng, r_sat, n_in, n_out, has_in)
     clo = _steady(step, eng, r_closed, n_in, n_out, has_in)
     waiting = np.maximum(np.nan_to_num(conc, nan=1.0) - r_closed, 0.0)
@@ -222,6 +232,7 @@ def schedule(facts: StepFacts, eng: EngineColumns, work: Workload, clock: StepCl
     itl50 = np.where(saturation, sat["itl50"], np.where(serving, clo_itl50, off_tpot))
     running = np.where(saturation, r_sat, np.where(serving, r_closed, run))
     in_flight = np.where(saturation, r_sat, np.where(serving, np.nan_to_num(conc, nan=1.0), run)) * reps
+    in_flight = np.where(~serving & ~saturation & ~np.isnan(work.batch), np.minimum(in_flight, work.batch), in_flight)
     prefill_step = np.where(saturation | serving, np.where(saturation, sat["t_prefill"], clo["t_prefill"]),
                             t_batch_prefill / n_steps)
     decode_step = np.where(saturation, sat["t_decode"], np.where(serving, clo["t_decode"], t_batch_decode))
@@ -235,17 +246,17 @@ def schedule(facts: StepFacts, eng: EngineColumns, work: Workload, clock: StepCl
         over = open_loop & (rho >= MAX_UTILISATION)
         n = np.maximum(lam * sat_e2e * 0.1, 1.0)
         for _ in range(RATE_ITERATIONS):
-            st = _steady(step, eng, np.minimum(np.maximum(n, 1.0), cap), n_in, n_out, has_in)
+            st = _steady(step, eng, np.minimum(np.maximum(n, 1.0), steady_cap), n_in, n_out, has_in)
             e2e_n = np.where(has_in, st["ttft"] + ttft_overhead_s + (n_out - 1.0) * st["tpot"], n_out * st["tpot"])
             n = np.where(open_loop, 0.5 * n + 0.5 * np.maximum(lam * e2e_n, 1.0), n)
-        st = _steady(step, eng, np.minimum(np.maximum(n, 1.0), cap), n_in, n_out, has_in)
+        st = _steady(step, eng, np.minimum(np.maximum(n, 1.0), steady_cap), n_in, n_out, has_in)
         rho_c = np.minimum(rho, MAX_UTILISATION)
         wait = st["t_prefill"] * rho_c / (2.0 * (1.0 - rho_c))
         o_ttft = st["ttft"] + ttft_overhead_s + wait
         ttft = np.where(open_loop & ~over, o_ttft, np.where(over, sat["ttft"] + ttft_overhead_s, ttft))
         tpot = np.where(open_loop & ~over, st["tpot"], np.where(over, sat["tpot"], tpot))
         itl50 = np.where(open_loop & ~over, st["itl50"], np.where(over, sat["itl50"], itl50))
-        running = np.where(open_loop, np.where(over, r_sat, np.minimum(n, cap)), running)
+        running = np.where(open_loop, np.where(over, r_sat, np.minimum(n, steady_cap)), running)
         in_flight = np.where(open_loop, running * reps, in_flight)
         saturated = over
 

@@ -119,11 +119,13 @@ def _residuals(problem: _Problem, x: np.ndarray, sd: tuple[float, float],
         pred[sel] = getattr(sched, target)[obs.row[sel]]
     with np.errstate(divide="ignore", invalid="ignore"):
         r = np.log(pred) - obs.log_value
-    r = np.where(np.isfinite(r), r, 5.0)
+    r = np.where(np.isfinite(r), r, 0.0)  # a figure the model cannot answer is left out (weight 0 below)
     sign, is_ttft = _signs(obs.target), obs.target == "ttft_s"
-    u, v = campaign_effects(r, sign, is_ttft, problem.weight, problem.campaign_code, len(problem.campaigns), sd,
-                            noise_sd)
+    answered = np.isfinite(pred) & (pred > 0)
+    u, v = campaign_effects(r, sign, is_ttft, np.where(answered, problem.weight, 0.0), problem.campaign_code,
+                            len(problem.campaigns), sd, noise_sd)
     final = np.where(is_ttft, r + v[problem.campaign_code], r + sign * u[problem.campaign_code])
+    final = np.where(answered, final, 0.0)
     return final, u, v
 
 
@@ -187,7 +189,7 @@ def fit_step_model(frame: pd.DataFrame, usable: np.ndarray, max_evaluations: int
         return np.concatenate([problem.weight * final, prior])
 
     result = least_squares(fun, x, loss="soft_l1", f_scale=LOSS_SCALE, method="trf", max_nfev=max_evaluations,
-                           diff_step=1e-3, x_scale=1.0, jac_sparsity=_sparsity(problem))
+                           diff_step=1e-3, x_scale=1.0, jac_sparsity=_sparsity(problem), ftol=1e-10, xtol=1e-10)
     x, evaluations = result.x, int(result.nfev)
     # the campaign effects at their posterior: spreads measured, then the effects under them
     final, u, v = _residuals(problem, x, sd, FIT_NOISE_SD)

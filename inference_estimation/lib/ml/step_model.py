@@ -51,7 +51,7 @@ import pandas as pd
 
 from inference_estimation.lib.catalog.vocabulary import normalize_engine
 from inference_estimation.lib.ml.engines import engine_columns
-from inference_estimation.lib.ml.scheduler import Schedule, Workload, schedule
+from inference_estimation.lib.ml.scheduler import Schedule, Workload, physical_bounds, schedule
 from inference_estimation.lib.physics.step import (
     Efficiencies,
     StepTerms,
@@ -456,15 +456,19 @@ class StepModel:
         su = np.where(from_source & ~use, wu, su)
         sv = np.where(from_source & ~use, wv, sv)
         out: dict[str, np.ndarray] = {}
+        # no effect, calibration or interval makes an answer faster than physics allows
+        bounds = physical_bounds(prep.facts, prep.work)
+        bounds["itl_p50_s"] = bounds["tpot_s"]
         for target in ("ttft_s", "tpot_s", "itl_p50_s"):
             local = adjust.local_log.get(target, np.zeros(len(frame)))
             value = _predicted(sched, target) * np.exp((v if target == "ttft_s" else u) + local)
+            value = np.fmax(value, bounds[target])
             extra = sv**2 if target == "ttft_s" else su**2
             sd = np.sqrt(self.residual_sd.get(target, 0.3) ** 2 + np.where(known, 0.0, extra))
             near = adjust.local_weight.get(target, np.zeros(len(frame)))
             sd = np.sqrt((1.0 - near) * sd**2 + near * adjust.noise_sd**2)
             out[target] = value
-            out[f"{target}_lower_90"] = value * np.exp(-Z90 * sd)
+            out[f"{target}_lower_90"] = np.fmax(value * np.exp(-Z90 * sd), bounds[target])
             out[f"{target}_upper_90"] = value * np.exp(Z90 * sd)
         # e2e and throughput by the identities, bounds through the same monotone formulas
         n_out = np.maximum(np.nan_to_num(prep.work.output_tokens, nan=1.0), 1.0)

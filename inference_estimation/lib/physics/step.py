@@ -12,7 +12,8 @@ runs ``P`` prompt (prefill) tokens of ``n_p`` sequences and ``D`` decoding seque
 * ``attn_s`` -- attention FLOPs, ``4 * layers * q_dim`` per token and context position (QK^T and
   AV); a prefill token sees on average its prior context plus half of its own chunk;
 * ``kv_s`` -- KV-cache bytes: every decode reads its ``K`` cached tokens, every prefill token is
-  written once (MLA caches its compressed latent: ``kv_cache_dim_per_layer``);
+  written once (MLA caches its compressed latent: ``kv_cache_dim_per_layer``, whole on every
+  tensor-parallel rank; KV heads are copied when there are more ranks than heads);
 * ``comm_s`` / ``comm_calls`` -- tensor-parallel all-reduces: two per layer of ``(P + D) * hidden``
   16-bit activations over the interconnect (ring: ``2 (tp - 1) / tp`` of the message per device),
   and the number of collectives (each costs a latency too);
@@ -59,6 +60,8 @@ ACTIVATION_BYTES = 2.0
 SMOOTH_MAX_POWER = 3.0
 #: Dtype assumed when a row names none.
 DEFAULT_DTYPE = "bfloat16"
+#: Bytes in a GiB (device memory sizes are quoted in GiB).
+GIB = 1024.0**3
 
 
 def _num(frame: pd.DataFrame, col: str) -> np.ndarray:
@@ -164,8 +167,9 @@ def step_facts(frame: pd.DataFrame, dtype: np.ndarray | None = None,
         routed = np.where((experts > active) & (active > 0), (mm_total - mm_active) * experts / (experts - active), 0.0)
     routed = np.nan_to_num(routed)
     shared = mm_active - routed * np.where(experts > 0, np.nan_to_num(active / experts), 0.0)
-    devices = _or(_num(frame, "device_count"), 1.0)
-    memory = _num(frame, "memory_gb") * 1e9
+    devices = _or(_num(frame, "device_count"), _or(_num(frame, "tensor_parallel"), 1.0))
+    # catalog memory sizes are the vendors' "GB", which are GiB (an "80 GB" H100 holds 85.9e9 bytes)
+    memory = _num(frame, "memory_gb") * GIB
     weight_bytes = params * bpe
     tp = _num(frame, "tensor_parallel")
     # unknown: one server over all the devices (``--tensor-parallel-size N``); left at the record's
@@ -183,9 +187,16 @@ def step_facts(frame: pd.DataFrame, dtype: np.ndarray | None = None,
     split = np.zeros(len(frame), dtype=bool) if layer_split is None else np.asarray(layer_split, dtype=bool)
     speed_devices = np.where(split, 1.0, tp)
     valid = ~(np.isnan(layers) | np.isnan(heads) | np.isnan(head_dim) | np.isnan(mm_active) | np.isnan(peak)
-              | np.isnan(bandwidth))
+              | np.isnan(bandwidth) | np.isnan(hidden) | np.isnan(kv_heads))
+    # KV cache of one replica per token: tensor-parallel ranks each keep their share of the KV
+    # heads, but at least one head each (heads are copied when tp > kv_heads), and a compressed
+    # latent (MLA) is kept whole on every rank
+    tp_speed = np.where(split, 1.0, tp)
+    latent = ~np.isnan(_num(frame, "kv_cache_dim_per_layer")) & (
+        _num(frame, "kv_cache_dim_per_layer") != 2.0 * kv_heads * head_dim)
+    kv_replica_dim = np.where(latent, kv_dim * tp_speed, 2.0 * head_dim * np.maximum(kv_heads, tp_speed))
     return StepFacts(
-        layers=layers, hidden=hidden, q_dim=heads * head_dim, kv_bytes_per_token=layers * kv_dim * kv_bpe,
+        layers=layers, hidden=hidden, q_dim=heads * head_dim, kv_bytes_per_token=layers * kv_replica_dim * kv_bpe,
         body_params=mm_active - head, head_params=head, shared_weight_bytes=shared * bpe,
         routed_weight_bytes=routed * bpe, weight_bytes_total=weight_bytes, experts=np.nan_to_num(experts),
         active_experts=np.nan_to_num(active), flops_s=peak * 1e12 * speed_devices,
