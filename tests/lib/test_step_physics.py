@@ -149,3 +149,26 @@ def test_llama_cpp_splits_layers_across_devices_so_more_devices_add_memory_not_s
                            "device_count": 2}], engine="llama.cpp", hardware="nvidia-rtx-4090"))
     assert two.tpot_s[0] == pytest.approx(one.tpot_s[0], rel=1e-9)
     assert np.isnan(one.ttft_s[0])  # a decode from an empty prompt has no first-token latency
+
+
+def test_kv_cache_per_replica_counts_heads_copied_across_ranks_and_whole_mla_latents():
+    catalog = load_catalog(strict=False)
+    def facts(model: str, tp: int):
+        row = prediction_row(catalog.model(model), catalog.hw("nvidia-h100-sxm-80gb"),
+                             {"engine": "vllm", "dtype": "bfloat16", "device_count": tp, "tensor_parallel": tp})
+        return step_facts(pd.DataFrame([row]))
+    gqa = catalog.model("llama-3.1-70b").architecture  # 8 KV heads
+    per_head = 2 * gqa.resolved_head_dim * gqa.layers * 2.0  # K and V, bf16, every layer
+    assert facts("llama-3.1-70b", 4).kv_bytes_per_token[0] == pytest.approx(per_head * 8)
+    assert facts("llama-3.1-70b", 16).kv_bytes_per_token[0] == pytest.approx(per_head * 16)  # one head per rank
+    mla = catalog.model("deepseek-r1").architecture
+    latent = mla.resolved_kv_cache_dim_per_layer * mla.layers * 2.0
+    assert facts("deepseek-r1", 8).kv_bytes_per_token[0] == pytest.approx(latent * 8)  # whole on each rank
+
+
+def test_a_mixing_engines_steady_state_holds_what_one_steps_token_budget_sustains():
+    # vLLM serving on a 48 GB device: 2048 tokens a step; 2048-token prompts with 128-token outputs
+    frame = _one([{"mode": "serving", "concurrency": 256, "input_tokens": 2048, "output_tokens": 128}],
+                 hardware="nvidia-l40s")
+    sched = _simulate(frame)
+    assert sched.running_batch[0] <= 2048 * 128 / (2048 + 128)
