@@ -280,8 +280,9 @@ def make_clock(coef: Coefficients, z: dict[str, np.ndarray]):
     slope = softplus(coef.gemm_tokens_slope) - np.log(2.0)  # 0 at the initial value
 
     def clock(t: StepTerms) -> np.ndarray:
-        small = np.maximum(np.log2(4096.0 / np.maximum(t.tokens, 1.0)), 0.0)
-        eta_gemm = np.exp(-softplus(z["gemm"] + slope * small))
+        with np.errstate(invalid="ignore"):  # rows with unknown facts carry NaN terms: NaN answers, no noise
+            small = np.maximum(np.log2(4096.0 / np.maximum(t.tokens, 1.0)), 0.0)
+            eta_gemm = np.exp(-softplus(z["gemm"] + slope * small))
         e = Efficiencies(gemm=eta_gemm, memory=eta_mem, kv_memory=eta_kv, attention=eta_attn, link=eta_link,
                          step_overhead_s=o_step, layer_overhead_s=o_layer, seq_overhead_s=o_seq,
                          collective_latency_s=latency)
