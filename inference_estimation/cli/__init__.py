@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from typing import Any
 
 from inference_estimation.cli.args import DEFAULTS_HELP, Parser, batch_size_arg, vocabulary_arg
 from inference_estimation.cli.calibrate import calibrate_command
@@ -31,15 +32,8 @@ from inference_estimation.constants import DEFAULT_SWEEP  # constants only: a li
 __all__ = ["build_parser", "main"]
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The argument parser (units in every flag name; ``--home`` before or after the subcommand)."""
-    home_help = "state folder (default: $INFERENCE_ESTIMATION_HOME or ~/.inference-estimation)"
-    parser = Parser(prog="inference-estimation", description=__doc__.splitlines()[0])
-    parser.add_argument("--home", help=home_help)
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--home", default=argparse.SUPPRESS, help=home_help)
-    sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
-
+def _add_pipeline_commands(sub: Any, common: argparse.ArgumentParser) -> None:
+    """sweep, refresh and import: the commands that run the graph."""
     p = sub.add_parser("sweep", parents=[common], help="materialize the whole graph for a sweep (the main job)")
     p.add_argument("--sweep", action="append", default=None,
                    help=f"sweep name from the catalog; repeat for several (default: {DEFAULT_SWEEP})")
@@ -72,6 +66,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="Dagster console log level (INFO shows every event; a failure prints one line either way)")
     p.set_defaults(func=import_command)
 
+
+def _add_predict_command(sub: Any, common: argparse.ArgumentParser) -> None:
+    """predict: one configuration, or a CSV of them."""
     p = sub.add_parser("predict", parents=[common], help="predict latency/throughput/power for a configuration",
                        description="Predict every target for one configuration (or a CSV of them). A setup that "
                                    f"cannot run is refused with the reason (exit {EXIT_REFUSED}), never answered.")
@@ -85,7 +82,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--input", help="CSV of configurations to predict (columns: see the README); needs --output")
     p.add_argument("--output", help="CSV to write predictions to")
     p.add_argument("--explain", action="store_true",
-                   help="take each prediction apart: baseline x base correction x top SHAP factors x remainder")
+                   help="take each prediction apart: the step model's terms, efficiencies and overheads for time "
+                        "targets; baseline x base correction x top SHAP factors x remainder for power and memory")
     p.add_argument("--engine", type=vocabulary_arg("engine"), default=None,
                    help=f"engine (vllm, sglang, tensorrt-llm, transformers, llama.cpp, ... or a synonym); {DEFAULTS_HELP}")
     p.add_argument("--dtype", type=vocabulary_arg("dtype"), default=None,
@@ -106,10 +104,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=["text", "json"], default="text", help="output format")
     p.set_defaults(func=predict_command)
 
+
+def _add_recommend_command(sub: Any, common: argparse.ArgumentParser) -> None:
+    """recommend: hardware for a model under service-level limits."""
     p = sub.add_parser("recommend", parents=[common], help="rank hardware for a model by cost per token and energy",
                        description="Rank every accelerator of the catalog for serving a model: device counts "
-                                   "1, 2, 4, 8 and batch sizes up to the largest whose KV cache fits are searched; "
-                                   "each hardware keeps its cheapest candidate within the limits.")
+                                   "1, 2, 4, 8, offline batches up to the largest whose KV cache fits and servers "
+                                   "at each concurrency are searched; each hardware keeps its best candidate within "
+                                   "the limits (with --rps: fewest devices for the rate, then cost, then energy).")
     p.add_argument("--model", required=True, help="model key, Hugging Face id or alias")
     p.add_argument("--input-tokens", type=int, required=True, help="prompt tokens per request")
     p.add_argument("--output-tokens", type=int, required=True, help="generated tokens per request")
@@ -128,6 +130,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=["text", "json"], default="text", help="output format")
     p.set_defaults(func=recommend_command)
 
+
+def _add_other_commands(sub: Any, common: argparse.ArgumentParser) -> None:
+    """evaluate, ui, calibrate and catalog."""
     p = sub.add_parser("evaluate", parents=[common], help="print the predictors' evaluation tables")
     p.add_argument("--format", choices=["text", "json"], default="text", help="output format")
     p.set_defaults(func=evaluate_command)
@@ -160,6 +165,19 @@ def build_parser() -> argparse.ArgumentParser:
                         "and WattGPU's GPU table differ beyond --spec-tolerance-pct (reports only; edits nothing)")
     p.add_argument("--spec-tolerance-pct", type=float, default=5.0, help="tolerance of the spec cross-check, %%")
     p.set_defaults(func=catalog_command)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser (units in every flag name; ``--home`` before or after the subcommand)."""
+    home_help = "state folder (default: $INFERENCE_ESTIMATION_HOME or ~/.inference-estimation)"
+    parser = Parser(prog="inference-estimation", description=__doc__.splitlines()[0])
+    parser.add_argument("--home", help=home_help)
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--home", default=argparse.SUPPRESS, help=home_help)
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
+
+    for add in (_add_pipeline_commands, _add_predict_command, _add_recommend_command, _add_other_commands):
+        add(sub, common)
     return parser
 
 

@@ -35,13 +35,8 @@ def calibrate_command(args: argparse.Namespace) -> int:
             return 2
         return _plan_by_hand(args, catalog, hardware, home)
     dg = dagster_quietly()
-    from inference_estimation import constants
     from inference_estimation.definitions import defs
-    from inference_estimation.defs.benchmark_requests import benchmark_run_config
-    from inference_estimation.defs.partitions import (
-        benchmark_partition_key,
-        ensure_benchmark_partitions,
-    )
+    from inference_estimation.defs.partitions import ensure_benchmark_partitions
     instance = dg.DagsterInstance.get()
     ensure_benchmark_partitions(instance, catalog)
     logs = log_config(args.log_level)
@@ -62,6 +57,15 @@ def calibrate_command(args: argparse.Namespace) -> int:
     meta = plan()
     if meta is None:
         return 1
+    _print_plan(args, hardware, home, meta)
+    points = meta.get("points") or {}
+    if args.dry_run or not points:
+        return 0
+    return _benchmark_and_refresh(args, hardware, meta, instance, logs, plan)
+
+
+def _print_plan(args: argparse.Namespace, hardware: Any, home: Any, meta: dict[str, Any]) -> None:
+    """The plan as JSON, or as text with the serving points and the next step."""
     if args.format == "json":
         print(json.dumps(meta, indent=2, default=str))
     else:
@@ -79,9 +83,18 @@ def calibrate_command(args: argparse.Namespace) -> int:
                   f"{'' if args.sweep is None else f' --sweep {args.sweep}'}` benchmarks the offline points {how}, "
                   "then rebuilds and retrains; the serving points need the engine's OpenAI-compatible server up "
                   "and a sweep with backend openai-server (serving.concurrencies)")
+
+
+def _benchmark_and_refresh(args: argparse.Namespace, hardware: Any, meta: dict[str, Any], instance: Any,
+                           logs: dict[str, Any], plan: Any) -> int:
+    """Benchmarks the planned points (one run per model), then rebuilds the marts, retrains the
+    primitives and the step model (and the calibrations) and plans again."""
+    from inference_estimation import constants
+    from inference_estimation.definitions import defs
+    from inference_estimation.defs.benchmark_requests import benchmark_run_config
+    from inference_estimation.defs.partitions import benchmark_partition_key
+
     points = meta.get("points") or {}
-    if args.dry_run or not points:
-        return 0
     failures = []
     for model_key, model_points in points.items():
         key = benchmark_partition_key(model_key, hardware.key)
@@ -100,7 +113,8 @@ def calibrate_command(args: argparse.Namespace) -> int:
         return 1
     if args.no_refresh:
         return 0
-    refresh = [("transform_job", None)] + [("training_job", t) for t in constants.PRIMITIVES]
+    refresh = ([("transform_job", None)] + [("training_job", t) for t in constants.PRIMITIVES]
+               + [("step_model_job", None)])
     for job, partition in refresh:
         result = defs.resolve_job_def(job).execute_in_process(instance=instance, partition_key=partition,
                                                               run_config=logs, raise_on_error=False)
@@ -111,8 +125,6 @@ def calibrate_command(args: argparse.Namespace) -> int:
         print(f"after: {after['measured_rows']} measured rows of {hardware.key}; expected error of the next plan "
               f"{after['expected_error_before_pct']}% -> {after['expected_error_after_pct']}%")
     return 0
-
-
 
 
 def _print_serving_points(serving: list[dict[str, Any]]) -> None:

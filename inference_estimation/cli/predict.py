@@ -33,14 +33,10 @@ def _setup_line(echo: dict[str, Any], defaulted: list[str]) -> str:
 
 def predict_command(args: argparse.Namespace) -> int:
     """``predict``: every target for one setup (or each row of a CSV); a setup that cannot run is refused."""
-    from pathlib import Path
-
     from inference_estimation.lib.catalog import CatalogError
     from inference_estimation.lib.home import activate_home
-    from inference_estimation.lib.ml.batch_predict import predict_batch
     from inference_estimation.lib.ml.explain import explain_prediction
     from inference_estimation.lib.ml.predict import (
-        BatchInputError,
         PredictorsMissingError,
         SetupRefused,
         predict_setup,
@@ -51,20 +47,7 @@ def predict_command(args: argparse.Namespace) -> int:
 
     home = activate_home(args.home)
     if args.input:
-        if not args.output:
-            print("error: --input needs --output", file=sys.stderr)
-            return 2
-        try:
-            t0 = time.perf_counter()
-            stats: dict[str, int] = {}
-            n = predict_batch(lenient_catalog(), home.predictors_dir, Path(args.input), Path(args.output),
-                              allow_unpromoted=args.allow_unpromoted, stats=stats)
-        except (BatchInputError, PredictorsMissingError) as exc:
-            print_error(exc)
-            return 2
-        refused = f"; {stats['refused']} refused (see the refusal column)" if stats.get("refused") else ""
-        print(f"{n} rows predicted in {time.perf_counter() - t0:.2f}s{refused} -> {args.output}")
-        return 0
+        return _predict_file(args, home)
     required = ["model", "hardware", "input_tokens", "output_tokens"]
     if args.mode == "offline" or (args.concurrency is None and args.request_rate_rps is None):
         required.insert(2, "batch_size")
@@ -109,13 +92,43 @@ def predict_command(args: argparse.Namespace) -> int:
             result[target]["explanation"] = {k: v for k, v in ex.items() if k != "target"}
         print(json.dumps({"setup": echo, "notes": setup.notes, "predictions": result}, indent=2))
         return 0
+    _print_answer(echo, defaulted, setup.notes, result, explanations)
+    return 0
+
+
+def _predict_file(args: argparse.Namespace, home: Any) -> int:
+    """``predict --input configs.csv --output predictions.csv``: every row, refusals per row."""
+    from pathlib import Path
+
+    from inference_estimation.lib.ml.batch_predict import predict_batch
+    from inference_estimation.lib.ml.predict import BatchInputError, PredictorsMissingError
+
+    if not args.output:
+        print("error: --input needs --output", file=sys.stderr)
+        return 2
+    try:
+        t0 = time.perf_counter()
+        stats: dict[str, int] = {}
+        n = predict_batch(lenient_catalog(), home.predictors_dir, Path(args.input), Path(args.output),
+                          allow_unpromoted=args.allow_unpromoted, stats=stats)
+    except (BatchInputError, PredictorsMissingError) as exc:
+        print_error(exc)
+        return 2
+    refused = f"; {stats['refused']} refused (see the refusal column)" if stats.get("refused") else ""
+    print(f"{n} rows predicted in {time.perf_counter() - t0:.2f}s{refused} -> {args.output}")
+    return 0
+
+
+def _print_answer(echo: dict[str, Any], defaulted: list[str], notes: list[str], result: dict[str, Any],
+                  explanations: dict[str, Any]) -> None:
+    """The text answer: setup, memory, notes and warnings, then one line per target (and its explanation)."""
     print(_setup_line(echo, defaulted))
     if "memory" in echo:
         m = echo["memory"]
         print(f"memory: needs about {m['required_gb']:.1f} GB of {m['usable_gb']:.1f} GB usable "
               f"(weights {m['weights_gb']:.1f} GB); the KV cache holds up to {m['max_batch']} sequences of "
               f"{echo['input_tokens'] + echo['output_tokens']} tokens at once")
-    for note in setup.notes:
+    for note in notes:
         print(f"note: {note}")
     for warning in dict.fromkeys(w for p in result.values() for w in p.get("warnings", [])):
         print(f"warning: {warning}")
@@ -151,7 +164,6 @@ def predict_command(args: argparse.Namespace) -> int:
             for c in ex["contributions"]:
                 value = f"{c['value']:.4g}" if isinstance(c["value"], float) else c["value"]
                 print(f"      x{c['factor']:.3f}  {c['feature']} = {value}")
-    return 0
 
 
 def _print_step_explanation(ex: dict[str, Any]) -> None:

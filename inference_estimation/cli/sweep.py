@@ -202,22 +202,7 @@ def sweep_command(args: argparse.Namespace) -> int:
 
     # 2. the public datasets
     if not args.no_external and not refresh_only:
-        from inference_estimation.lib.data.external.registry import EXTERNAL_DIR_ENV, all_adapters
-
-        from_path = args.external_from or os.environ.get(EXTERNAL_DIR_ENV)
-        where = from_path or "their pinned public URLs"
-        sources, t0 = all_adapters(), time.perf_counter()
-        if run.live:
-            print(f"{run.clock()} import {len(sources)} public datasets ...", end="\r", flush=True)
-        for source in sources:  # one line for all of them; a failed import says so on its own line
-            config = {**logs, "ops": {"external_benchmarks": {"config": {"from_path": from_path}}}}
-            if not run(f"import {source} from {where}", "import_job", quiet=True, partition_key=source,
-                       run_config=config).success:
-                notes.append(f"import {source}")
-        imported = len(sources) - len([n for n in notes if n.startswith("import ")])
-        print(f"{run.clock()} import {imported} of {len(sources)} public datasets from {where}: "
-              f"{'ok' if imported == len(sources) else 'see the lines above'} in {time.perf_counter() - t0:.1f}s",
-              flush=True)
+        notes += _import_public_datasets(run, args, logs)
 
     # 3. one benchmark run per (model, hardware) partition of each sweep
     for each in sweeps:
@@ -235,21 +220,8 @@ def sweep_command(args: argparse.Namespace) -> int:
         print("dbt failed; predictors not trained", file=sys.stderr)
         return 1
 
-    # 5. one predictor per primitive target (the promotion gate may refuse one: a note, not a failure)
-    training_config = {**logs, "ops": {"predictors": {"config": {"cv_folds": sweep.cv_folds}}}}
-    for target in constants.PRIMITIVES:
-        result = run(f"train, evaluate, promote, explain {target}", "training_job", partition_key=target,
-                     run_config=training_config)
-        refusal = gate_refusal(result)
-        if refusal and "no trained predictor" not in refusal:
-            notes.append(f"{target} not promoted ({refusal})")
-        elif not result.success:
-            failures.append(f"training {target}")
-
-    # 5b. the step-time model (what `predict` answers time targets with), checked and promoted
-    if not run("fit, check, promote, calibrate and score the step-time model", "step_model_job",
-               run_config=logs).success:
-        failures.append("step_model_job")
+    # 5. the predictors: one per primitive, then the step-time model
+    _train(run, sweep.cv_folds, logs, notes, failures)
 
     # 6. the full comparison with the previous design (every split, calibrated campaigns) is the weekly
     # performance_model_job and benchmarks/accuracy.py; the main job scores the step model on unseen
@@ -263,6 +235,49 @@ def sweep_command(args: argparse.Namespace) -> int:
         return 1
     _print_card_summary(home.predictors_dir, constants.PRIMITIVES)
     return 0
+
+
+def _import_public_datasets(run: StepRunner, args: argparse.Namespace, logs: dict[str, Any]) -> list[str]:
+    """Imports every public dataset (one status line for all); returns a note per failed import."""
+    from inference_estimation.lib.data.external.registry import EXTERNAL_DIR_ENV, all_adapters
+
+    notes: list[str] = []
+    from_path = args.external_from or os.environ.get(EXTERNAL_DIR_ENV)
+    where = from_path or "their pinned public URLs"
+    sources, t0 = all_adapters(), time.perf_counter()
+    if run.live:
+        print(f"{run.clock()} import {len(sources)} public datasets ...", end="\r", flush=True)
+    for source in sources:  # one line for all of them; a failed import says so on its own line
+        config = {**logs, "ops": {"external_benchmarks": {"config": {"from_path": from_path}}}}
+        if not run(f"import {source} from {where}", "import_job", quiet=True, partition_key=source,
+                   run_config=config).success:
+            notes.append(f"import {source}")
+    imported = len(sources) - len([n for n in notes if n.startswith("import ")])
+    print(f"{run.clock()} import {imported} of {len(sources)} public datasets from {where}: "
+          f"{'ok' if imported == len(sources) else 'see the lines above'} in {time.perf_counter() - t0:.1f}s",
+          flush=True)
+    return notes
+
+
+def _train(run: StepRunner, cv_folds: int, logs: dict[str, Any], notes: list[str], failures: list[str]) -> None:
+    """Trains, evaluates, promotes and explains each primitive (a refused promotion is a note, not a
+    failure), then fits, checks, promotes, calibrates and scores the step-time model."""
+    from inference_estimation import constants
+
+    training_config = {**logs, "ops": {"predictors": {"config": {"cv_folds": cv_folds}}}}
+    for target in constants.PRIMITIVES:
+        result = run(f"train, evaluate, promote, explain {target}", "training_job", partition_key=target,
+                     run_config=training_config)
+        refusal = gate_refusal(result)
+        if refusal and "no trained predictor" not in refusal:
+            notes.append(f"{target} not promoted ({refusal})")
+        elif not result.success:
+            failures.append(f"training {target}")
+
+    # 5b. the step-time model (what `predict` answers time targets with), checked and promoted
+    if not run("fit, check, promote, calibrate and score the step-time model", "step_model_job",
+               run_config=logs).success:
+        failures.append("step_model_job")
 
 
 def _print_card_summary(predictors_dir: Path, targets: Sequence[str]) -> None:
