@@ -38,19 +38,18 @@ DESIGNS = ("step_model", "coherent")
 
 
 def step_usable(frame: pd.DataFrame) -> np.ndarray:
-    """Rows the step model may train on: plain deployments not faster than physics, whose weights
-    fit the devices' memory (a row whose weights cannot fit ran with offloading or on other devices
-    than it states: its time measures something the step physics does not model)."""
-    ok = np.ones(len(frame), dtype=bool)
+    """Rows the step model may train on: the one usability rule (plain deployments not faster than
+    physics, :func:`inference_estimation.lib.physics.usability.usable_mask`), and weights that fit the
+    devices' memory (a row whose weights cannot fit ran with offloading or on other devices than it
+    states: its time measures something the step physics does not model)."""
+    from inference_estimation.lib.physics.usability import usable_mask
+
+    ok = usable_mask(frame)
     if {"weights_gb", "memory_gb", "device_count"} <= set(frame.columns):
         weights = pd.to_numeric(frame["weights_gb"], errors="coerce").to_numpy(dtype=float)
         memory = (pd.to_numeric(frame["memory_gb"], errors="coerce")
                   * pd.to_numeric(frame["device_count"], errors="coerce").fillna(1.0)).to_numpy(dtype=float)
         ok &= ~(weights > memory)  # unknown memory: kept
-    if "roofline_violation" in frame:
-        ok &= (frame["roofline_violation"].fillna("").astype(str) == "").to_numpy()
-    if "plain_deployment" in frame:
-        ok &= frame["plain_deployment"].astype("boolean").fillna(True).to_numpy(dtype=bool)
     return ok
 
 

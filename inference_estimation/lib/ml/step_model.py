@@ -56,8 +56,10 @@ from inference_estimation.lib.physics.step import (
     Efficiencies,
     StepTerms,
     canonical_dtypes,
+    num_column,
     step_facts,
     step_time,
+    text_column,
 )
 from inference_estimation.targets import REGISTRY
 
@@ -123,16 +125,10 @@ def _year(frame: pd.DataFrame) -> np.ndarray:
 
 
 def _text(frame: pd.DataFrame, col: str, missing: str = "unknown") -> np.ndarray:
-    if col not in frame:
-        return np.full(len(frame), missing, dtype=object)
-    s = frame[col]
-    return np.where(s.isna().to_numpy(), missing, s.astype(str).to_numpy(dtype=object))
+    return text_column(frame, col, missing)
 
 
-def _num(frame: pd.DataFrame, col: str) -> np.ndarray:
-    if col not in frame:
-        return np.full(len(frame), np.nan)
-    return pd.to_numeric(frame[col], errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
+_num = num_column
 
 
 _VERSION = re.compile(r"(\d+\.\d+(?:\.\d+)?)")

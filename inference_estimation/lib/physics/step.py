@@ -77,6 +77,16 @@ def _text(frame: pd.DataFrame, col: str, missing: str) -> np.ndarray:
     return np.where(series.isna().to_numpy(), missing, series.astype(str).to_numpy(dtype=object))
 
 
+def num_column(frame: pd.DataFrame, col: str) -> np.ndarray:
+    """A column as float64 (NaN for null, absent or non-numeric)."""
+    return _num(frame, col)
+
+
+def text_column(frame: pd.DataFrame, col: str, missing: str) -> np.ndarray:
+    """A column as text (``missing`` for null or absent)."""
+    return _text(frame, col, missing)
+
+
 def _or(value: np.ndarray, fallback: np.ndarray | float) -> np.ndarray:
     return np.where(np.isnan(value) | (value == 0), fallback, value)
 
