@@ -172,7 +172,8 @@ def _print_step_explanation(ex: dict[str, Any]) -> None:
     print(f"    = {ex['model']}: decode step {ex['decode_step_s'] * 1e3:.3g} ms at {ex['running_batch']:.0f} running "
           f"sequences (tensor parallel {ex['tensor_parallel']:.0f}, {ex['replicas']:.0f} replica(s))")
     print(f"      GEMM {t['gemm'] * 1e3:.3g} ms at peak / efficiency {eta['gemm']:.2f}; weights {t['weights'] * 1e3:.3g} ms "
-          f"and KV cache {t['kv_cache'] * 1e3:.3g} ms at peak bandwidth / efficiency {eta['memory']:.2f}; attention "
+          f"at peak bandwidth / efficiency {eta['memory']:.2f}; KV cache {t['kv_cache'] * 1e3:.3g} ms / "
+          f"{eta['kv_memory']:.2f}; attention "
           f"{t['attention'] * 1e3:.3g} ms / {eta['attention']:.2f}; collectives {t['collectives'] * 1e3:.3g} ms / "
           f"{eta['link']:.2f} + {t['collective_calls']:.0f} calls x {o['collective_latency'] * 1e6:.3g} us")
     print(f"      overheads: {o['step_overhead'] * 1e6:.3g} us per step, {o['layer_overhead'] * 1e6:.3g} us per layer, "

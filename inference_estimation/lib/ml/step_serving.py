@@ -171,7 +171,7 @@ def explain_step(model: StepModel, rows: pd.DataFrame, target: str,
     terms = step_terms(prep.facts, np.zeros(1), np.zeros(1), np.zeros(1), running, np.array([n_in + n_out / 2]))
     clock = make_clock(model.coefficients, z)
     answered, _ = answer_with_step_model(model, rows, pd.DataFrame(index=rows.index), None, calibrations)
-    eta = {k: float(np.exp(-softplus(z[k][0]))) for k in ("gemm", "memory", "attention", "link")}
+    eta = {k: float(np.exp(-softplus(z[k][0]))) for k in ("gemm", "memory", "kv_memory", "attention", "link")}
     overhead = {k: float(np.exp(z[k][0])) for k in ("step_overhead", "layer_overhead", "seq_overhead",
                                                       "collective_latency", "ttft_overhead")}
     simulated = float(getattr(sched, target)[0])
