@@ -45,6 +45,8 @@ def main() -> None:
     parser.add_argument("--splits", nargs="*", default=["random", "leave_one_hardware_out", "leave_one_model_out",
                                                          "leave_one_source_out"])
     parser.add_argument("--step-only", action="store_true", help="score the step model alone (no coherent design)")
+    parser.add_argument("--fit-prompts", action="store_true",
+                        help="fit unpublished prompt lengths from each fold's rows (the step model's option)")
     parser.add_argument("--skip-calibration", action="store_true", help="skip the calibrated-campaign split")
     parser.add_argument("--legacy", action="store_true",
                         help="also print the previous design's per-primitive learner tables and k-shot curve")
@@ -105,7 +107,7 @@ def step_section(frame, args, summary: dict) -> None:
 
     t0 = time.perf_counter()
     result = compare_designs(frame, splits=tuple(args.splits), n_folds=args.folds,
-                             include_coherent=not args.step_only)
+                             include_coherent=not args.step_only, fit_prompts=args.fit_prompts)
     print("## The step-time model beside the coherent design (same folds, fully stated workloads)\n")
     print(comparison_markdown(result))
     print(f"(fit times {result.seconds}; {time.perf_counter() - t0:.1f}s)\n")

@@ -406,7 +406,7 @@ def _print_usage(home: Any, sources: list[str]) -> None:
     """
     import duckdb
 
-    from inference_estimation.lib.data.row_usage import REPORT_TARGETS, usage_report
+    from inference_estimation.lib.data.row_usage import REPORT_TARGETS, step_training_rows, usage_report
 
     path = home.warehouse_path
     if not Path(path).exists():
@@ -420,7 +420,7 @@ def _print_usage(home: Any, sources: list[str]) -> None:
     if frame.empty:
         return
     report = usage_report(frame)
-    short = {"ttft_s": "ttft", "tpot_s": "tpot", "e2e_latency_s": "e2e", "output_throughput_tok_s": "tput",
+    short = {"ttft_s": "ttft", "tpot_s": "tpot", "itl_p50_s": "itl", "e2e_latency_s": "e2e", "output_throughput_tok_s": "tput",
              "avg_power_w": "power", "energy_per_output_token_j": "J/tok", "peak_memory_gb": "mem"}
     print("rows used for training / rows measured, per target (marts.training_features as last transformed; "
           "reasons in the dataset report):")
@@ -428,3 +428,6 @@ def _print_usage(home: Any, sources: list[str]) -> None:
         cells = [f"{short[t]} {int(r.used)}/{int(r.present)}" for t in REPORT_TARGETS
                  for r in lines[lines["target"] == t].itertuples() if r.present]
         print(f"  {source:24s} " + "  ".join(cells))
+    step = step_training_rows(frame).set_index("source").loc["all"]
+    print(f"rows that train the step model: {step['train']:,} of {step['rows']:,} "
+          f"({step['train_with_workload']:,} with a stated prompt and output length)")

@@ -111,7 +111,12 @@ def dataset_report(duckdb: DuckDBResource, home: HomeResource) -> dg.Materialize
         target_correlations,
         to_markdown,
     )
-    from inference_estimation.lib.data.row_usage import usage_markdown, usage_report, usage_totals
+    from inference_estimation.lib.data.row_usage import (
+        step_training_rows,
+        usage_markdown,
+        usage_report,
+        usage_totals,
+    )
 
     frame = read_training_features(duckdb)
     folder = home.get().reports_dir / "dataset"
@@ -124,8 +129,10 @@ def dataset_report(duckdb: DuckDBResource, home: HomeResource) -> dg.Materialize
     plot = plot_coverage(frame, folder / "coverage.png")
     correlations = target_correlations(frame)
     usage = usage_report(frame)
+    step_rows = step_training_rows(frame)
     markdown = (f"## Training data coverage\n\n{to_markdown(table)}\n\n"
                 f"### Rows used per source and target (and why the rest are not)\n\n{usage_markdown(usage)}\n\n"
+                f"### Rows that train the step-time model, per source\n\n{to_markdown(step_rows.set_index('source'))}\n\n"
                 f"### Rows per source, hardware and engine\n\n{to_markdown(rows_by_source_hardware_engine(frame))}\n\n"
                 f"### What each source adds to the coverage\n\n{to_markdown(source_additions(frame))}\n\n"
                 f"### Log-target correlations (Spearman)\n\n{to_markdown(correlations)}\n\n"
@@ -137,4 +144,5 @@ def dataset_report(duckdb: DuckDBResource, home: HomeResource) -> dg.Materialize
         "models": int(frame["model_key"].nunique()), "plot": dg.MetadataValue.path(str(plot)),
         "usage": dg.MetadataValue.md(usage_markdown(usage)),
         "rows_used_by_target": dg.MetadataValue.json(usage_totals(usage)),
+        "rows_training_step_model": int(step_rows.set_index("source").loc["all", "train"]),
     })

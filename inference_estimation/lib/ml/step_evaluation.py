@@ -30,6 +30,7 @@ from inference_estimation.lib.ml.evaluation import (
 )
 from inference_estimation.lib.ml.step_fit import fit_step_model
 from inference_estimation.lib.ml.step_model import STEP_TARGETS, StepModel
+from inference_estimation.lib.physics.usability import step_usable as usability_step_usable
 
 #: Targets both designs answer and are compared on.
 COMPARED_TARGETS = ("ttft_s", "tpot_s", "e2e_latency_s", "output_throughput_tok_s", "avg_power_w",
@@ -38,19 +39,9 @@ DESIGNS = ("step_model", "coherent")
 
 
 def step_usable(frame: pd.DataFrame) -> np.ndarray:
-    """Rows the step model may train on: the one usability rule (plain deployments not faster than
-    physics, :func:`inference_estimation.lib.physics.usability.usable_mask`), and weights that fit the
-    devices' memory (a row whose weights cannot fit ran with offloading or on other devices than it
-    states: its time measures something the step physics does not model)."""
-    from inference_estimation.lib.physics.usability import usable_mask
-
-    ok = usable_mask(frame)
-    if {"weights_gb", "memory_gb", "device_count"} <= set(frame.columns):
-        weights = pd.to_numeric(frame["weights_gb"], errors="coerce").to_numpy(dtype=float)
-        memory = (pd.to_numeric(frame["memory_gb"], errors="coerce")
-                  * pd.to_numeric(frame["device_count"], errors="coerce").fillna(1.0)).to_numpy(dtype=float)
-        ok &= ~(weights > memory)  # unknown memory: kept
-    return ok
+    """Rows the step model may train on (the one rule:
+    :func:`inference_estimation.lib.physics.usability.step_usable`)."""
+    return usability_step_usable(frame)
 
 
 def complete_workload(frame: pd.DataFrame) -> np.ndarray:
@@ -77,15 +68,20 @@ def step_answers(model: StepModel, frame: pd.DataFrame) -> dict[str, np.ndarray]
     return out
 
 
-def step_out_of_fold(frame: pd.DataFrame, folds: list[np.ndarray], max_evaluations: int) -> dict[str, np.ndarray]:
-    """Held-out step-model answers (value and 90% bounds per target) for every row of ``folds``."""
+def step_out_of_fold(frame: pd.DataFrame, folds: list[np.ndarray], max_evaluations: int,
+                     fit_prompts: bool = False) -> dict[str, np.ndarray]:
+    """Held-out step-model answers (value and 90% bounds per target) for every row of ``folds``.
+
+    ``fit_prompts``: fit unpublished prompt lengths from each fold's training rows
+    (:func:`inference_estimation.lib.ml.step_fit.fit_step_model`).
+    """
     n = len(frame)
     out = {f"{t}{s}": np.full(n, np.nan) for t in STEP_TARGETS for s in ("", "_lower_90", "_upper_90")}
     usable = step_usable(frame)
     for test_idx in folds:
         train = np.ones(n, dtype=bool)
         train[test_idx] = False
-        model = fit_step_model(frame[train], usable[train], max_evaluations=max_evaluations)
+        model = fit_step_model(frame[train], usable[train], max_evaluations=max_evaluations, fit_prompts=fit_prompts)
         answers = step_answers(model, frame.iloc[test_idx])
         for key in out:
             out[key][test_idx] = answers[key]
@@ -103,8 +99,11 @@ class DesignComparison:
 
 def compare_designs(frame: pd.DataFrame, splits: tuple[str, ...] = tuple(SPLITS), n_folds: int = 5, seed: int = 0,
                     iterations: int = constants.EVALUATION_ITERATIONS, max_evaluations: int = 40,
-                    include_coherent: bool = True) -> DesignComparison:
-    """Scores the step model and (optionally) the coherent design on the same folds of each split."""
+                    include_coherent: bool = True, fit_prompts: bool = False) -> DesignComparison:
+    """Scores the step model and (optionally) the coherent design on the same folds of each split.
+
+    ``fit_prompts`` fits unpublished prompt lengths inside each fold (the step model's option).
+    """
     frame = frame.reset_index(drop=True)
     result = DesignComparison()
     for split in splits:
@@ -113,7 +112,7 @@ def compare_designs(frame: pd.DataFrame, splits: tuple[str, ...] = tuple(SPLITS)
             result.skipped[split] = folds
             continue
         t0 = time.perf_counter()
-        step = step_out_of_fold(frame, folds, max_evaluations)
+        step = step_out_of_fold(frame, folds, max_evaluations, fit_prompts)
         result.seconds[f"{split}/step_model"] = round(time.perf_counter() - t0, 1)
         scored: dict[str, dict[str, dict[str, float]]] = {d: {} for d in DESIGNS}
         coherent: pd.DataFrame | None = None

@@ -61,6 +61,7 @@ from inference_estimation.lib.physics.step import (
     step_time,
     text_column,
 )
+from inference_estimation.lib.physics.usability import step_labels
 from inference_estimation.targets import REGISTRY
 
 STEP_MODEL_VERSION = "1.0"
@@ -310,8 +311,12 @@ class Observations:
 def observations(frame: pd.DataFrame, usable: np.ndarray) -> Observations:
     """The figures each usable row trains (see :func:`label_rule` for which and why)."""
     rows, targets, values = [], [], []
+    median = _text(frame, "latency_statistic", "") == "p50"
     for target, use in label_rule(frame, usable).items():
         value = _num(frame, target)
+        if target == "itl_p50_s":  # a TPOT the source states as a median is the median ITL
+            tpot = _num(frame, "tpot_s")
+            value = np.where(median & np.isfinite(tpot) & (tpot > 0), tpot, value)
         idx = np.flatnonzero(use)
         rows.append(idx)
         targets.append(np.full(len(idx), target, dtype=object))
@@ -320,40 +325,9 @@ def observations(frame: pd.DataFrame, usable: np.ndarray) -> Observations:
 
 
 def label_rule(frame: pd.DataFrame, usable: np.ndarray) -> dict[str, np.ndarray]:
-    """Which measured figure of each row trains the step model (one rule, also used by reports).
-
-    * TTFT whenever measured (with an input length);
-    * TPOT as the mean time per output token (serving: only with the prompt length, which sets the
-      prefill work interleaved with the decodes); a TPOT the source states as a median
-      (``latency_statistic = p50``) is the median ITL instead, and ``itl_p50_s`` is used where
-      TPOT is absent;
-    * e2e only where TTFT or TPOT is missing (else it repeats them);
-    * output throughput only where no latency pins the row, and never for an open-loop row
-      (at a request rate below capacity the throughput is the rate times the output, whatever
-      the hardware). Serving and saturation throughput also need the prompt length.
-    """
-    pos = lambda col: np.isfinite(_num(frame, col)) & (_num(frame, col) > 0)  # noqa: E731
-    has_in = np.nan_to_num(_num(frame, "input_tokens")) > 0
-    serving = _text(frame, "mode", "offline") == "serving"
-    loaded = ~serving | np.isfinite(_num(frame, "concurrency")) | np.isfinite(_num(frame, "request_rate_rps"))
-    ok = usable & loaded
-    median = _text(frame, "latency_statistic", "") == "p50"
-    ttft = ok & pos("ttft_s") & has_in
-    # a mean TPOT while serving includes the prefills interleaved with decodes: without the prompt
-    # length that share is unknown, so such a row trains nothing through TPOT
-    in_known = np.isfinite(_num(frame, "input_tokens"))
-    saturation = ~serving & ~np.isfinite(_num(frame, "batch_size"))
-    needs_prompt = serving | saturation
-    tpot = ok & pos("tpot_s") & ~median & (in_known | ~needs_prompt)
-    itl = ok & ((pos("tpot_s") & median) | (~pos("tpot_s") & pos("itl_p50_s")))
-    e2e = ok & pos("e2e_latency_s") & has_in & ~(ttft & (tpot | itl))
-    open_loop = serving & ~np.isfinite(_num(frame, "concurrency"))
-    thr = ok & pos("output_throughput_tok_s") & ~(ttft | tpot | itl | e2e) & ~open_loop & (in_known | ~needs_prompt)
-    itl_value = np.where(pos("tpot_s") & median, _num(frame, "tpot_s"), _num(frame, "itl_p50_s"))
-    frame_itl = itl_value  # the value the ITL label uses
-    out = {"ttft_s": ttft, "tpot_s": tpot, "e2e_latency_s": e2e, "output_throughput_tok_s": thr}
-    out["itl_p50_s"] = itl & np.isfinite(frame_itl)
-    return out
+    """Which measured figure of each row trains the step model: the one rule,
+    :func:`inference_estimation.lib.physics.usability.step_labels` (the usage report counts it too)."""
+    return step_labels(frame, usable)
 
 
 def _predicted(sched: Schedule, target: str) -> np.ndarray:
