@@ -31,12 +31,8 @@ import pandas as pd
 
 from inference_estimation import constants
 from inference_estimation.lib.catalog import Catalog
-from inference_estimation.lib.ml.modeling import (
-    card_matrix,
-    correction_for,
-    load_predictor,
-    predict_log,
-)
+from inference_estimation.lib.ml.hardware_correction import correction_for
+from inference_estimation.lib.ml.modeling import card_matrix, load_predictor, predict_log
 from inference_estimation.lib.ml.performance_model import (
     ANSWER_TARGETS,
     DERIVED_FROM,

@@ -16,9 +16,7 @@ from inference_estimation.lib.ml.calibration.uncertainty import (
     Standardizer,
     log_features,
 )
-from inference_estimation.lib.ml.modeling import (
-    HARDWARE_CORRECTION_PRIOR_ROWS,
-)
+from inference_estimation.lib.ml.hardware_correction import HARDWARE_CORRECTION_PRIOR_ROWS
 
 #: How the predictor turns a device's measurements into a correction (what the planner plans for).
 ESTIMATORS = ("constant", "local")
