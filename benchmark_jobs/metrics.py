@@ -34,6 +34,15 @@ class TrialSummary:
     output_tokens_per_trial: float | None
 
 
+def latency_percentiles(ttfts_s: Sequence[float], itls_s: Sequence[float],
+                        e2es_s: Sequence[float]) -> dict[str, float | None]:
+    """The record's ``ttft_p*_s``, ``itl_p*_s`` and ``e2e_p*_s`` fields (p50, p90, p99) of the samples."""
+    out: dict[str, float | None] = {}
+    for name, samples in (("ttft", ttfts_s), ("itl", itls_s), ("e2e", e2es_s)):
+        out.update(zip((f"{name}_p50_s", f"{name}_p90_s", f"{name}_p99_s"), percentiles(samples), strict=True))
+    return out
+
+
 def offline_llm_summary(point: WorkloadPoint, timings: Sequence[Any]) -> TrialSummary:
     """One batch of ``batch_size`` prompts per trial, each generating ``output_tokens``.
 
@@ -45,9 +54,6 @@ def offline_llm_summary(point: WorkloadPoint, timings: Sequence[Any]) -> TrialSu
     e2e_s = median([t.e2e_latency_s for t in timings])
     ttfts_s = [ttft for t in timings for ttft in t.request_ttfts_s]
     itls_s = [gap for t in timings for gap in t.itl_s]
-    ttft_p50, ttft_p90, ttft_p99 = percentiles(ttfts_s)
-    itl_p50, itl_p90, itl_p99 = percentiles(itls_s)
-    e2e_p50, e2e_p90, e2e_p99 = percentiles([t.e2e_latency_s for t in timings])
     output_tokens_total = point.batch_size * point.output_tokens
     all_tokens_total = point.batch_size * (point.input_tokens + point.output_tokens)
     fields = {
@@ -56,15 +62,7 @@ def offline_llm_summary(point: WorkloadPoint, timings: Sequence[Any]) -> TrialSu
         "tpot_s": median([t.tpot_s for t in timings]),
         "output_throughput_tok_s": output_tokens_total / e2e_s if e2e_s else None,
         "total_throughput_tok_s": all_tokens_total / e2e_s if e2e_s else None,
-        "ttft_p50_s": ttft_p50,
-        "ttft_p90_s": ttft_p90,
-        "ttft_p99_s": ttft_p99,
-        "itl_p50_s": itl_p50,
-        "itl_p90_s": itl_p90,
-        "itl_p99_s": itl_p99,
-        "e2e_p50_s": e2e_p50,
-        "e2e_p90_s": e2e_p90,
-        "e2e_p99_s": e2e_p99,
+        **latency_percentiles(ttfts_s, itls_s, [t.e2e_latency_s for t in timings]),
     }
     return TrialSummary(fields, float(output_tokens_total))
 
@@ -115,9 +113,6 @@ def serving_summary(
     tpots_s = [r.tpot_s for r in requests if r.tpot_s is not None]
     output_tokens = sum(r.output_tokens for r in requests)
     prompt_tokens = sum(r.prompt_tokens for r in requests)
-    ttft_p50, ttft_p90, ttft_p99 = percentiles(ttfts_s)
-    itl_p50, itl_p90, itl_p99 = percentiles(itls_s)
-    e2e_p50, e2e_p90, e2e_p99 = percentiles(e2es_s)
     limits_given = any(limit is not None for limit in (ttft_limit_s, tpot_limit_s, e2e_limit_s))
     good = sum(
         1 for r in requests if meets_limits(r.ttft_s, r.tpot_s, r.e2e_s, ttft_limit_s, tpot_limit_s, e2e_limit_s)
@@ -130,15 +125,7 @@ def serving_summary(
         "total_throughput_tok_s": (prompt_tokens + output_tokens) / duration_s if duration_s > 0 else None,
         "request_throughput_rps": len(requests) / duration_s if duration_s > 0 else None,
         "goodput_rps": good / duration_s if limits_given and duration_s > 0 else None,
-        "ttft_p50_s": ttft_p50,
-        "ttft_p90_s": ttft_p90,
-        "ttft_p99_s": ttft_p99,
-        "itl_p50_s": itl_p50,
-        "itl_p90_s": itl_p90,
-        "itl_p99_s": itl_p99,
-        "e2e_p50_s": e2e_p50,
-        "e2e_p90_s": e2e_p90,
-        "e2e_p99_s": e2e_p99,
+        **latency_percentiles(ttfts_s, itls_s, e2es_s),
     }
     return TrialSummary(fields, output_tokens / len(trials) if trials else None)
 

@@ -44,6 +44,34 @@ class BenchmarkSetupError(RuntimeError):
     """The run cannot start (e.g. the model cannot be built); nothing is measured."""
 
 
+def _start(spec: JobSpec, log: Log, backend_factory: Callable[[str], Backend],
+           power_source: PowerSource | None | str) -> tuple[Backend, PowerSource | None, float, float | None]:
+    """The configured backend, its power source, the energy window and the idle power before any load.
+
+    Raises:
+        BenchmarkSetupError: the backend cannot be created or rejected its options.
+    """
+    try:
+        backend = backend_factory(spec.backend)
+        backend.configure(spec)
+    except Exception as exc:
+        raise BenchmarkSetupError(f"backend {spec.backend!r} cannot start: {_describe(exc)}") from exc
+    if power_source == "auto":
+        tensor_parallel = int(spec.backend_options.get("tensor_parallel_size", 1))
+        power_source = select_power_source(spec.device, device_count=tensor_parallel)
+    source = backend.usable_power_source(power_source)
+    window_s = energy_window_s(spec.settings, source)
+    log(
+        f"run {spec.run_id}: model {spec.model.key} on {spec.hardware_key} ({spec.device}), "
+        f"{len(spec.points)} points, backend {spec.backend}, power source "
+        f"{f'{source.name} ({source.scope})' if source else 'none'}, energy window >= {window_s:g} s"
+    )
+    idle_power_w = measure_idle_power_w(source, IDLE_POWER_WINDOW_S, _tracker_device(spec, backend))
+    if idle_power_w is not None:
+        log(f"idle power {idle_power_w:.1f} W over {IDLE_POWER_WINDOW_S:.1f} s")
+    return backend, source, window_s, idle_power_w
+
+
 def run_spec(
     spec: JobSpec,
     emit: Emit,
@@ -71,25 +99,7 @@ def run_spec(
         BenchmarkSetupError: the model could not be built (other than running out of memory),
             or the backend rejected its options.
     """
-    try:
-        backend = backend_factory(spec.backend)
-        backend.configure(spec)
-    except Exception as exc:
-        raise BenchmarkSetupError(f"backend {spec.backend!r} cannot start: {_describe(exc)}") from exc
-    if power_source == "auto":
-        tensor_parallel = int(spec.backend_options.get("tensor_parallel_size", 1))
-        power_source = select_power_source(spec.device, device_count=tensor_parallel)
-    source = backend.usable_power_source(power_source)
-    window_s = energy_window_s(spec.settings, source)
-    log(
-        f"run {spec.run_id}: model {spec.model.key} on {spec.hardware_key} ({spec.device}), "
-        f"{len(spec.points)} points, backend {spec.backend}, power source "
-        f"{f'{source.name} ({source.scope})' if source else 'none'}, energy window >= {window_s:g} s"
-    )
-    idle_power_w = measure_idle_power_w(source, IDLE_POWER_WINDOW_S, _tracker_device(spec, backend))
-    if idle_power_w is not None:
-        log(f"idle power {idle_power_w:.1f} W over {IDLE_POWER_WINDOW_S:.1f} s")
-
+    backend, source, window_s, idle_power_w = _start(spec, log, backend_factory, power_source)
     records: list[MeasurementRecord] = []
     done = 0
     for dtype, points in _group_by_dtype(spec.points).items():

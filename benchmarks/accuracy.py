@@ -218,11 +218,11 @@ def calibration_section(frame, summary: dict) -> None:
 def legacy_section(frame, args, summary: dict) -> None:
     """The previous design's tables: per-primitive learners and the coherent model's k-shot curve."""
     from inference_estimation import constants
+    from inference_estimation.lib.ml.coherent_evaluation import evaluate_coherent
     from inference_estimation.lib.ml.evaluation import (
         coherent_markdown,
         comparison_table,
         comparison_verdict,
-        evaluate_coherent,
         evaluate_target,
         markdown_table,
     )

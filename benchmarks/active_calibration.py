@@ -12,7 +12,7 @@ starting from the primitives fitted without it, its measurements are added one a
 and after each addition the rest of the device's rows are scored (MdAPE of TPOT, throughput,
 TTFT and e2e from the coherent model). A device's few rows never enter the trees
 (``MIN_DEVICE_ROWS_FOR_TREES``), so "retrain" changes only its per-device correction: the script
-recomputes that correction with :func:`lib.ml.modeling.hardware_corrections` exactly as
+recomputes that correction with :func:`lib.ml.hardware_correction.hardware_corrections` exactly as
 :func:`lib.ml.modeling.fit_primitive` does, holding the first-stage phase estimate (which splits
 e2e-only rows into phase labels) at the training frame's. It checks both against a real refit:
 identical with the same phase estimate; with the phase estimate refitted on train + chosen rows,
@@ -61,7 +61,7 @@ def _residuals(fitted, rows: pd.DataFrame, primitive: str, phase) -> tuple[np.nd
 
 def calibrated(fitted, train_resid: tuple[np.ndarray, pd.DataFrame], chosen: pd.DataFrame, primitive: str, phase):
     """The fitted primitive with the correction fit_primitive would learn from train + chosen rows."""
-    from inference_estimation.lib.ml.modeling import hardware_corrections
+    from inference_estimation.lib.ml.hardware_correction import hardware_corrections
 
     resid, labelled = train_resid
     if len(chosen):
@@ -119,7 +119,7 @@ def refit_check(train: pd.DataFrame, chosen: pd.DataFrame, rest: pd.DataFrame, p
 
 def mdape(frame: pd.DataFrame, pred: pd.DataFrame, target: str) -> float:
     """MdAPE % of ``pred`` on the rows of ``frame`` that measured ``target`` (NaN when none)."""
-    from inference_estimation.lib.ml.evaluation import measured_mask
+    from inference_estimation.lib.ml.coherent_evaluation import measured_mask
 
     mask = measured_mask(frame, target)
     p = pred[target].to_numpy(dtype=float)
@@ -241,7 +241,7 @@ def _held_out_devices(args) -> tuple[pd.DataFrame, np.ndarray, list[str]]:
     """The training frame, which rows measured a time figure, and the devices held out in turn."""
     import duckdb
 
-    from inference_estimation.lib.ml.evaluation import measured_mask
+    from inference_estimation.lib.ml.coherent_evaluation import measured_mask
 
     con = duckdb.connect(args.warehouse, read_only=True)
     frame = con.execute("select * from marts.training_features").df()

@@ -11,9 +11,9 @@ import pandas as pd
 import pytest
 
 from inference_estimation.lib.catalog import load_catalog
+from inference_estimation.lib.ml.holdout import group_folds
 from inference_estimation.lib.ml.modeling import (
     TrainingDataError,
-    _group_folds,
     card_matrix,
     load_predictor,
     predict_log,
@@ -55,7 +55,7 @@ def frame():
 
 
 def test_grouped_folds_never_split_a_model_across_train_and_test(frame):
-    folds = _group_folds(frame["model_key"], 3)
+    folds = group_folds(frame["model_key"], 3)
     seen = [set(frame["model_key"].iloc[idx]) for idx in folds]
     for i, a in enumerate(seen):
         for b in seen[i + 1:]:

@@ -5,7 +5,8 @@ import pandas as pd
 import pytest
 
 from inference_estimation.lib.catalog import load_catalog
-from inference_estimation.lib.ml.evaluation import coherent_markdown, evaluate_coherent
+from inference_estimation.lib.ml.coherent_evaluation import evaluate_coherent
+from inference_estimation.lib.ml.evaluation import coherent_markdown
 from inference_estimation.lib.ml.performance_model import (
     ANSWER_TARGETS,
     PRIMITIVES,

@@ -141,6 +141,10 @@ def test_batch_prediction_equals_the_one_at_a_time_prediction_of_every_row(catal
              workload(32, 512, 128, engine="vllm", dtype="fp8", device_count=1)]
     for i, work in enumerate(works):
         single = predict(catalog, predictors_dir, batch["model"][i], batch["hardware"][i], work, allow_unpromoted=True)
+        setup = resolve_setup(catalog, batch["model"][i], batch["hardware"][i], work)
+        assert (batch["resolved_engine"][i], batch["resolved_dtype"][i], batch["resolved_device_count"][i]) == \
+            (setup.work["engine"], setup.work["dtype"], setup.work["device_count"]), i
+        assert str(batch["notes"][i]).startswith(" | ".join(setup.notes)), i
         for target, p in single.items():
             assert batch[target][i] == pytest.approx(p["value"], rel=1e-9), (i, target)
             assert batch[f"{target}_upper_90"][i] == pytest.approx(p["upper_90"], rel=1e-9), (i, target)
@@ -345,7 +349,7 @@ def test_batch_refuses_rows_that_cannot_run_and_predicts_the_rest(catalog, predi
     ("model,hardware,batch_size,input_tokens,output_tokens\nqwen2-7b,H100,1.5,512,128\n",
      r"line 2, column 'batch_size': '1.5' is not allowed; expected an integer >= 1 or 'max'"),
     ("model,hardware,batch_size,input_tokens,output_tokens,mode\nqwen2-7b,H100,,512,128,serving\n",
-     r"line 2, column 'batch_size': value is required offline"),
+     r"line 2, column 'batch_size': batch_size is required offline"),
     ("model,hardware,batch_size,input_tokens,output_tokens,source\nqwen2-7b,H100,1,512,128,bogus\n",
      r"line 2, column 'source': 'bogus' is not a source the predictors know"),
 ])

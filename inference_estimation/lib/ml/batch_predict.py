@@ -1,7 +1,10 @@
 """Many questions at once: a CSV of setups in, the same rows with every answer (or the refusal) out.
 
-Each row is resolved and checked like a single ``predict`` question, column-wise, so 10k rows take
-about a second; a bad cell is a one-line error naming the row, the column and the file.
+Each row is one ``predict`` question: its cells are parsed column-wise, then checked by
+:func:`~inference_estimation.lib.ml.setup.workload` and resolved and refused by
+:func:`~inference_estimation.lib.ml.setup.resolve_setup` (once per distinct question), exactly as a
+single question is; the answers are predicted for all rows at once. A bad cell is a one-line error
+naming the row, the column and the file.
 """
 
 from __future__ import annotations
@@ -14,33 +17,9 @@ import pandas as pd
 
 from inference_estimation.lib.catalog import Catalog, CatalogError
 from inference_estimation.lib.catalog.vocabulary import VocabularyError, canonical_dtype, canonical_engine
-from inference_estimation.lib.ml.predict import (
-    DEFAULT_SOURCE,
-    MODES,
-    PAGED_MAX_SEQUENCES,
-    BatchInputError,
-    Predictors,
-    check_source,
-    saturation_warning,
-)
-from inference_estimation.lib.physics.features import (
-    HARDWARE_FACT_COLUMNS,
-    MODEL_FACT_COLUMNS,
-    hardware_facts,
-    model_facts,
-)
-from inference_estimation.lib.physics.memory import DEVICE_COUNTS, memory_fit_arrays
-from inference_estimation.lib.physics.refusals import (
-    context_refusal,
-    default_engine_dtype_note,
-    device_memory_gb,
-    dtype_unsupported,
-    layout_counts,
-    layout_refusal,
-    memory_refusal,
-    node_note,
-    tabular_refusal,
-)
+from inference_estimation.lib.ml.predict import BatchInputError, Predictors, check_source, saturation_warning
+from inference_estimation.lib.ml.setup import DEFAULT_SOURCE, Setup, resolve_setup, workload
+from inference_estimation.lib.physics.features import prediction_row
 
 BATCH_COLUMNS = {"model": str, "hardware": str, "batch_size": int, "input_tokens": int, "output_tokens": int,
                  "engine": str, "dtype": str, "device_count": int, "mode": str, "concurrency": int,
@@ -67,6 +46,11 @@ class _RowErrors:
         for i in np.flatnonzero(bad):
             self.found.append((int(i), order, column, message, int(i)))
 
+    def add_row(self, i: int, column: str, message: str) -> None:
+        """One bad cell, its message given."""
+        order = list(BATCH_COLUMNS).index(column) if column in BATCH_COLUMNS else len(BATCH_COLUMNS)
+        self.found.append((i, order, column, lambda _: message, i))
+
     def raise_if_any(self) -> None:
         if not self.found:
             return
@@ -83,35 +67,25 @@ class _RowErrors:
         raise BatchInputError("\n".join(lines))
 
 
-def _batch_fact_rows(catalog: Catalog, input_csv: Path, raw: pd.DataFrame,
-                     defaults: dict[str, Any]) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Validates a batch CSV column-wise, resolves every row, and joins catalog facts.
+def _parse_cells(raw: pd.DataFrame, defaults: dict[str, Any], errors: _RowErrors) -> dict[str, np.ndarray]:
+    """The cells as typed columns (empty = the default), each malformed or missing cell noted in ``errors``.
 
-    The fact rows are what :func:`prediction_row` builds for each resolved configuration, in one
-    frame; the second frame holds :data:`RESOLVED_BATCH_COLUMNS` (``refusal`` empty where the
-    setup can run). Resolution and refusals follow :func:`resolve_setup` row by row, column-wise.
-
-    A model, hardware, engine or dtype that no catalog entry or vocabulary spelling names refuses
-    its row (``refusal`` gives the message ``predict`` gives), not the file.
-
-    Raises:
-        BatchInputError: one line per malformed cell (up to :data:`MAX_REPORTED_ERRORS`), in file
-            order, each naming the line, column, value and what was expected; nothing is predicted.
+    Text columns stay strings; number columns become floats (NaN where empty), ``batch_size`` also
+    ``max`` (marked in ``batch_max``). What the values mean together is :func:`workload`'s to judge.
     """
     n = len(raw)
-    errors = _RowErrors(input_csv)
-    text = {c: (raw[c].str.strip() if c in raw else pd.Series([""] * n, index=raw.index, dtype=object))
-            for c in BATCH_COLUMNS}
-    values: dict[str, Any] = {}
-    batch_max = (text["batch_size"].str.lower() == "max").to_numpy()
+    values: dict[str, np.ndarray] = {}
     for column, kind in BATCH_COLUMNS.items():
-        t = text[column]
+        t = raw[column].str.strip() if column in raw else pd.Series([""] * n, index=raw.index, dtype=object)
         empty = (t == "").to_numpy()
         default = defaults.get(column)
         if kind is str:
             values[column] = np.where(empty, default if default is not None else "", t.to_numpy(dtype=object))
             continue
-        skip = empty | (batch_max if column == "batch_size" else False)
+        if column == "batch_size":
+            values["batch_max"] = (t.str.lower() == "max").to_numpy()
+            values["batch_given"] = ~empty
+        skip = empty | values["batch_max"] if column == "batch_size" else empty
         number = pd.to_numeric(t.where(~skip), errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
         with np.errstate(invalid="ignore"):
             if kind is int:
@@ -122,198 +96,126 @@ def _batch_fact_rows(catalog: Catalog, input_csv: Path, raw: pd.DataFrame,
                 expected = "a number > 0"
         errors.add(bad, column, lambda i, t=t, e=expected: f"{t.iloc[i]!r} is not allowed; expected {e}")
         values[column] = np.where(skip, np.nan if default is None else float(default), number)
-    mode = values["mode"]
-    errors.add(~np.isin(mode, MODES), "mode",
-               lambda i: f"{mode[i]!r} is not allowed; expected one of {', '.join(MODES)}")
-    serving = mode == "serving"
-    load = ~np.isnan(values["concurrency"]) | ~np.isnan(values["request_rate_rps"])
-    errors.add(~serving & ~np.isnan(values["concurrency"]), "concurrency",
-               lambda i: "a concurrency describes a serving load; expected mode 'serving' (or no concurrency)")
-    errors.add(~serving & ~np.isnan(values["request_rate_rps"]), "request_rate_rps",
-               lambda i: "a request rate describes a serving load; expected mode 'serving' (or no rate)")
     for column in REQUIRED_BATCH_COLUMNS:
         v = values[column]
-        missing = (v == "") if v.dtype == object else np.isnan(v)
-        errors.add(np.asarray(missing, dtype=bool), column, lambda i: "value is required")
-    no_batch = (text["batch_size"] == "").to_numpy()
-    errors.add(serving & ~no_batch, "batch_size",
-               lambda i: "a serving row is sized by its load, not by a batch; expected an empty batch_size with a "
-                         "concurrency or a request_rate_rps (or mode 'offline' for a fixed batch)")
-    errors.add(no_batch & ~(serving & load), "batch_size",
-               lambda i: "value is required offline; expected an integer >= 1 or 'max' "
-                         "(a serving row names a concurrency or a request_rate_rps instead)")
-    # a name the catalog or the vocabulary does not know refuses its row (the message predict gives,
-    # in `refusal`), not the file: the other rows are answered. Such a row is carried through the
-    # column-wise checks below on a stand-in entry, and its answer blanked.
-    unknown_names: list[list[str]] = [[] for _ in range(n)]
-    entries: dict[str, dict[str, Any]] = {"model": {}, "hardware": {}}
-    for column, resolve, table in (("model", catalog.model, catalog.models), ("hardware", catalog.hw, catalog.hardware)):
-        names = pd.Series(values[column], dtype=object)
-        failed: dict[str, str] = {}
-        for name in names.unique():
-            if name == "":
-                continue
-            try:
-                entries[column][name] = resolve(name)
-            except CatalogError as exc:
-                failed[name] = str(exc)
-        bad = names.isin(failed).to_numpy()
-        for i in np.flatnonzero(bad):
-            unknown_names[i].append(f"{column}: {failed[names.iloc[i]]}")
-        if bad.any():
-            stand_in = next(iter(entries[column]), None) or next(iter(table))
-            entries[column].setdefault(stand_in, table.get(stand_in) or resolve(stand_in))
-            values[column] = np.where(bad, stand_in, values[column])
-    for column, canon in (("engine", canonical_engine), ("dtype", canonical_dtype)):
-        names = pd.Series(values[column], dtype=object)
-        failed, canonical = {}, {"": ""}
-        for name in names.unique():
-            if name == "":
-                continue
-            try:
-                canonical[name] = canon(name)
-            except VocabularyError as exc:
-                failed[name] = str(exc).split(": ", 1)[1]
-        bad = names.isin(failed).to_numpy()
-        for i in np.flatnonzero(bad):
-            unknown_names[i].append(f"{column}: {failed[names.iloc[i]]}")
-        values[column] = np.where(bad, "", names.map(lambda x, c=canonical: c.get(x, x)).to_numpy(dtype=object))
-    errors.raise_if_any()
-    named = np.array([not row for row in unknown_names], dtype=bool)
+        errors.add(np.asarray((v == "") if v.dtype == object else np.isnan(v), dtype=bool), column,
+                   lambda i: "value is required")
+    return values
 
-    model_codes, model_names = pd.factorize(pd.Series(values["model"], dtype=object))
-    hw_codes, hw_names = pd.factorize(pd.Series(values["hardware"], dtype=object))
-    model_list = [entries["model"][m] for m in model_names]
-    hw_list = [entries["hardware"][h] for h in hw_names]
-    models = pd.DataFrame([model_facts(m) for m in model_list], columns=MODEL_FACT_COLUMNS)
-    hardware = pd.DataFrame([hardware_facts(h) for h in hw_list], columns=HARDWARE_FACT_COLUMNS)
-    facts = pd.concat([models.iloc[model_codes].reset_index(drop=True),
-                       hardware.iloc[hw_codes].reset_index(drop=True)], axis=1)
-    # defaults per (model, hardware): the model's released dtype where the device runs it
-    pair_codes, pair_index = pd.factorize(pd.Series(list(zip(model_codes, hw_codes, strict=True)), dtype=object))
-    pair_defaults = [default_engine_dtype_note(hw_list[h], model_list[m]) for m, h in pair_index]
-    engine = np.where(values["engine"] == "", np.array([d[0] for d in pair_defaults], dtype=object)[pair_codes],
-                      values["engine"])
-    dtype_defaulted = values["dtype"] == ""
-    dtype = np.where(dtype_defaulted, np.array([d[1] for d in pair_defaults], dtype=object)[pair_codes],
-                     values["dtype"])
-    notes: list[list[str]] = [[] for _ in range(n)]
-    for i in np.flatnonzero(dtype_defaulted):
-        notes[i].append(pair_defaults[pair_codes[i]][2])
-    given = values["device_count"]
-    hw_count = np.array([h.device_count for h in hw_list], dtype="float64")[hw_codes]
-    devices = np.where(np.isnan(given), hw_count, given)
-    memory_per_device = np.array([np.nan if device_memory_gb(h) is None else device_memory_gb(h) for h in hw_list],
-                                 dtype="float64")[hw_codes]
-    kinds = np.array([h.kind for h in hw_list], dtype=object)[hw_codes]
-    context = values["input_tokens"] + values["output_tokens"]
 
-    arch = [pd.to_numeric(facts[c], errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
-            for c in ("params", "layers", "kv_heads", "head_dim", "kv_cache_dim_per_layer")]
+def _number(value: float) -> int | float | None:
+    """A parsed cell as :func:`workload` takes it: None where empty, an int where whole."""
+    if np.isnan(value):
+        return None
+    return int(value) if float(value).is_integer() else float(value)
 
-    def fit(batch: np.ndarray, device_count: np.ndarray = devices) -> dict[str, np.ndarray]:
-        return memory_fit_arrays(*arch[:4], dtype, engine, batch, context, memory_per_device, device_count, kinds,
-                                 kv_cache_dim_per_layer=arch[4])
 
-    llm = np.array([m.kind == "llm" for m in model_list], dtype=bool)[model_codes]
-    at_one = fit(np.ones(n))
-    largest = np.where(at_one["paged"], np.minimum(at_one["max_batch"], PAGED_MAX_SEQUENCES), at_one["max_batch"])
-    batch = values["batch_size"].copy()
-    batch = np.where(batch_max, np.maximum(largest, 1.0), batch)
-    batch = np.where(np.isnan(batch) & serving, np.where(np.isnan(values["concurrency"]), 1.0, values["concurrency"]),
-                     batch)
-    max_unknown = batch_max & np.isnan(largest) & llm
-    memory = fit(batch)
-    max_pos = np.array([m.architecture.max_position_embeddings if m.architecture else np.nan for m in model_list],
-                       dtype="float64")[model_codes]
-    pairs = pd.DataFrame({"h": hw_codes, "d": dtype})
-    refusal = np.full(n, "", dtype=object)
-    refusal[max_unknown] = [f"batch_size 'max' needs {h}'s memory size (its catalog entry has none)"
-                            for h in np.asarray(values["hardware"])[max_unknown]]
-    # setup_refusal's checks and messages, column-wise, in its order: tabular, context, dtype, layout, memory
-    open_rows = refusal == ""
-    tabular = open_rows & ~llm
-    for m in np.unique(model_codes[tabular]):
-        refusal[tabular & (model_codes == m)] = tabular_refusal(model_list[m])
-    open_rows = refusal == ""
-    with np.errstate(invalid="ignore"):
-        too_long = open_rows & (context > max_pos)
-    keys = [model_list[m].key for m in model_codes[too_long]]
-    refusal[too_long] = [context_refusal(k, int(i), int(o), int(limit)) for k, i, o, limit in
-                         zip(keys, values["input_tokens"][too_long], values["output_tokens"][too_long],
-                             max_pos[too_long], strict=False)]
-    open_rows = refusal == ""
-    for (h, d), rows in pairs.groupby(["h", "d"]).groups.items():
-        reason = dtype_unsupported(hw_list[h], d)
-        if reason:
-            rows = np.asarray(rows)
-            refusal[rows[open_rows[rows]]] = reason
-    open_rows = refusal == ""
-    layouts = pd.DataFrame({"m": model_codes, "h": hw_codes, "d": devices})
-    interconnect = pd.to_numeric(facts["interconnect_bandwidth_gb_s"], errors="coerce").to_numpy(dtype="float64", copy=True)
-    for (m, h, d), rows in layouts[open_rows].groupby(["m", "h", "d"]).groups.items():
-        rows = np.asarray(rows)
-        reason = layout_refusal(model_list[m], hw_list[h], int(d))
-        if reason:
-            refusal[rows] = reason
+def _column_of(message: str) -> tuple[str, str]:
+    """The column a :func:`workload` message is about, and the message without its ``field:`` prefix."""
+    field, colon, rest = message.partition(": ")
+    if colon and field in BATCH_COLUMNS:
+        return field, rest
+    first = message.split(" ", 1)[0]
+    return (first if first in BATCH_COLUMNS else "mode"), message
+
+
+def _row_workloads(values: dict[str, np.ndarray], errors: _RowErrors) -> list[dict[str, Any] | None]:
+    """Each row's :func:`workload` (engine and dtype left to :func:`_resolve_rows`), or None for a bad row.
+
+    The rules are :func:`workload`'s own, with its messages; a row it rejects is noted in
+    ``errors`` at the column its message names. A row with a malformed cell is not judged again.
+    """
+    bad_rows = {i for i, *_ in errors.found}
+    works: list[dict[str, Any] | None] = []
+    for i in range(len(values["mode"])):
+        if i in bad_rows:
+            works.append(None)
             continue
-        across_nodes = node_note(hw_list[h], int(d))
-        if across_nodes:  # costed at the network between nodes, as resolve_setup does
-            interconnect[rows] = hw_list[h].specs.scale_out_bandwidth_gb_s
-            for i in rows:
-                notes[i].append(across_nodes)
-    facts["interconnect_bandwidth_gb_s"] = interconnect
-    open_rows = refusal == ""
-    with np.errstate(invalid="ignore"):
-        short = open_rows & (memory["memory_fit_ratio"] > 1.0)
-    if short.any():
-        fewest = np.full(n, np.nan)
-        allowed = np.array([[count in layout_counts(model_list[m], hw_list[h]) for count in DEVICE_COUNTS]
-                            for m, h in pair_index], dtype=bool)[pair_codes]
-        for j, count in enumerate(DEVICE_COUNTS):
-            fits = (fit(batch, np.full(n, float(count)))["memory_fit_ratio"] <= 1.0) & allowed[:, j]
-            fewest = np.where(np.isnan(fewest) & fits, count, fewest)
-        model_keys = np.array([m.key for m in model_list], dtype=object)[model_codes]
-        hw_keys = np.array([h.key for h in hw_list], dtype=object)[hw_codes]
-        refusal[short] = [
-            memory_refusal(mk, hk, d, e, bool(p), None if np.isnan(b) else int(b), int(c), int(dev), req, use,
-                           None if np.isnan(f) else int(f))
-            for mk, hk, d, e, p, b, c, dev, req, use, f in zip(
-                model_keys[short], hw_keys[short], dtype[short], engine[short], memory["paged"][short], batch[short],
-                context[short], devices[short], memory["required_gb"][short], memory["usable_gb"][short],
-                fewest[short], strict=False)]
-    open_rows = refusal == ""
-    with np.errstate(invalid="ignore"):
-        queued = open_rows & memory["paged"].astype(bool) & (batch > memory["max_batch"])
-    for i in np.flatnonzero(queued):  # resolve_setup's note, row by row
-        notes[i].append(f"{engine[i]}'s KV cache holds {int(memory['max_batch'][i])} of the {int(batch[i])} "
-                        "sequences at once; the rest queue")
-    facts = facts.assign(
-        engine=engine, dtype=dtype, mode=mode, source=values["source"], power_scope="all-devices",
-        batch_size=batch, input_tokens=values["input_tokens"], output_tokens=values["output_tokens"],
-        concurrency=values["concurrency"], request_rate_rps=values["request_rate_rps"], device_count=devices,
-        tensor_parallel=given,
-    )
-    refusal[~named] = ["; ".join(row) for row in unknown_names if row]
-    for i in np.flatnonzero(~named):
-        notes[i] = []
+        batch = "max" if values["batch_max"][i] else _number(values["batch_size"][i])
+        try:
+            works.append(workload(batch, _number(values["input_tokens"][i]), _number(values["output_tokens"][i]),
+                                  device_count=_number(values["device_count"][i]), mode=values["mode"][i],
+                                  source=values["source"][i], concurrency=_number(values["concurrency"][i]),
+                                  request_rate_rps=_number(values["request_rate_rps"][i])))
+        except ValueError as exc:
+            column, message = _column_of(str(exc))
+            errors.add_row(i, column, message)
+            works.append(None)
+    return works
 
-    def answered(column: np.ndarray) -> np.ndarray:  # a row refused for its names resolved nothing
-        return np.where(named, column, "")
 
+def _names(values: np.ndarray, resolve, error: type[Exception]) -> tuple[dict[str, Any], dict[str, str]]:
+    """Each distinct non-empty name resolved once: (name -> what it names, name -> why it names nothing)."""
+    known, unknown = {}, {}
+    for name in pd.unique(values):
+        if name == "":
+            continue
+        try:
+            known[name] = resolve(name)
+        except error as exc:
+            message = str(exc)
+            unknown[name] = message.split(": ", 1)[1] if isinstance(exc, VocabularyError) else message
+    return known, unknown
+
+
+def _resolve_rows(catalog: Catalog, values: dict[str, np.ndarray],
+                  works: list[dict[str, Any]]) -> tuple[list[Setup | None], list[str]]:
+    """Each row resolved and checked by :func:`resolve_setup` (once per distinct question).
+
+    A model, hardware, engine or dtype that no catalog entry or vocabulary spelling names refuses
+    its row with the message ``predict`` gives (and no setup), not the file.
+
+    Returns:
+        (the setup of each row, None where a name is unknown; why each such row names nothing).
+    """
+    lookups = {"model": _names(values["model"], catalog.model, CatalogError),
+               "hardware": _names(values["hardware"], catalog.hw, CatalogError),
+               "engine": _names(values["engine"], canonical_engine, VocabularyError),
+               "dtype": _names(values["dtype"], canonical_dtype, VocabularyError)}
+    setups: list[Setup | None] = []
+    unknown_names: list[str] = []
+    resolved: dict[tuple, Setup] = {}
+    for i, work in enumerate(works):
+        names = {column: values[column][i] for column in lookups}
+        unknown = [f"{column}: {lookups[column][1][name]}" for column, name in names.items()
+                   if name in lookups[column][1]]
+        unknown_names.append("; ".join(unknown))
+        if unknown:
+            setups.append(None)
+            continue
+        model, hardware = lookups["model"][0][names["model"]].key, lookups["hardware"][0][names["hardware"]].key
+        asked = {**work, "engine": lookups["engine"][0].get(names["engine"]),
+                 "dtype": lookups["dtype"][0].get(names["dtype"])}
+        key = (model, hardware, *sorted(asked.items()))
+        if key not in resolved:
+            resolved[key] = resolve_setup(catalog, model, hardware, asked)
+        setups.append(resolved[key])
+    return setups, unknown_names
+
+
+def _resolved_columns(setups: list[Setup | None], unknown_names: list[str]) -> pd.DataFrame:
+    """:data:`RESOLVED_BATCH_COLUMNS` of each row: what was answered, or why not (and the notes)."""
+    def column(read) -> list[Any]:
+        return [None if s is None else read(s) for s in setups]
+
+    serving = [s is not None and s.work["mode"] == "serving" for s in setups]
+    batch = column(lambda s: s.work["batch_size"])
     resolved = pd.DataFrame({
-        "resolved_model": answered(np.array([m.key for m in model_list], dtype=object)[model_codes]),
-        "resolved_hardware": answered(np.array([h.key for h in hw_list], dtype=object)[hw_codes]),
-        "resolved_engine": answered(engine), "resolved_dtype": answered(dtype),
-        "resolved_device_count": devices.astype(int),
+        "resolved_model": column(lambda s: s.model.key), "resolved_hardware": column(lambda s: s.hardware.key),
+        "resolved_engine": column(lambda s: s.work["engine"]), "resolved_dtype": column(lambda s: s.work["dtype"]),
+        "resolved_device_count": pd.array(column(lambda s: s.work["device_count"]), dtype="Int64"),
         # a serving row's batch is its load: the concurrency (given, or solved for by predict_batch)
-        "resolved_batch_size": pd.array(np.where(np.isnan(batch) | serving, np.nan, batch), dtype="Float64"),
-        "resolved_concurrency": pd.array(np.where(serving, values["concurrency"], np.nan), dtype="Float64"),
-        "refusal": refusal,
-        "notes": [NOTES_SEPARATOR.join(row) for row in notes],
+        "resolved_batch_size": pd.array([None if b is None or srv else b for b, srv in zip(batch, serving, strict=True)],
+                                        dtype="Int64"),
+        "resolved_concurrency": pd.array(column(lambda s: s.work["concurrency"] if s.work["mode"] == "serving"
+                                                else None), dtype="Float64"),
+        "refusal": [name or (s.refusal or "" if s is not None else "") for s, name in zip(setups, unknown_names,
+                                                                                          strict=True)],
+        "notes": [NOTES_SEPARATOR.join(s.notes) if s is not None else "" for s in setups],
     })
-    resolved["resolved_batch_size"] = resolved["resolved_batch_size"].astype("Int64")
-    return facts, resolved
+    for text in ("resolved_model", "resolved_hardware", "resolved_engine", "resolved_dtype"):
+        resolved[text] = resolved[text].fillna("")
+    return resolved
 
 
 def _read_batch_csv(input_csv: Path) -> pd.DataFrame:
@@ -378,39 +280,67 @@ def predict_batch(catalog: Catalog, predictors_dir: Path, input_csv: Path, outpu
     """
     defaults = {"mode": "offline", "source": DEFAULT_SOURCE, **(defaults or {})}
     raw = _read_batch_csv(input_csv)
-    facts, resolved = _batch_fact_rows(catalog, input_csv, raw, defaults)
-    predictors = Predictors.load(predictors_dir, allow_unpromoted)
     errors = _RowErrors(input_csv)
-    sources = pd.Series(facts["source"], dtype=object)
-    bad_sources = {}
-    for source in sources.unique():
-        try:
-            check_source(predictors, source)
-        except ValueError as exc:
-            bad_sources[source] = str(exc).split(": ", 1)[1]
-    errors.add(sources.isin(bad_sources).to_numpy(), "source", lambda i: bad_sources[sources.iloc[i]])
+    values = _parse_cells(raw, defaults, errors)
+    works = _row_workloads(values, errors)
     errors.raise_if_any()
-    features, result = predictors.answer(facts)
-    saturated = result["saturated"].to_numpy(dtype=bool)
-    result = result.drop(columns="saturated").reset_index(drop=True)
-    refused = (resolved["refusal"] != "").to_numpy()
-    result.loc[refused, :] = np.nan
-    serving = (facts["mode"].astype(str) == "serving").to_numpy()
-    in_flight = pd.to_numeric(features["concurrency"], errors="coerce").to_numpy(dtype="float64")
-    resolved["resolved_concurrency"] = pd.array(np.where(serving & ~refused, in_flight, np.nan), dtype="Float64")
-    notes = [[note] if note else [] for note in resolved["notes"]]
-    for i, warnings in enumerate(predictors.unseen_choices(features)):
-        if not refused[i]:
-            notes[i].extend(warnings)
-    for i in np.flatnonzero(saturated & ~refused):
-        notes[i].append(saturation_warning(in_flight[i]))
-    resolved["notes"] = [NOTES_SEPARATOR.join(row) for row in notes]
+    predictors = Predictors.load(predictors_dir, allow_unpromoted)
+    _check_sources(predictors, values["source"], input_csv)
+    setups, unknown_names = _resolve_rows(catalog, values, works)
+    resolved = _resolved_columns(setups, unknown_names)
+    result = _answer_rows(predictors, setups, resolved)
     if stats is not None:
-        stats["refused"] = int(refused.sum())
+        stats["refused"] = int((resolved["refusal"] != "").sum())
     out = pd.concat([raw.reset_index(drop=True), resolved, result], axis=1)
     output_csv.parent.mkdir(parents=True, exist_ok=True)
     _write_csv(out, output_csv)
     return len(out)
+
+
+def _check_sources(predictors: Predictors, sources: np.ndarray, input_csv: Path) -> None:
+    """A source the predictors do not know is a bad cell (:func:`check_source`'s rule and message).
+
+    Raises:
+        BatchInputError: naming every such cell.
+    """
+    errors, column = _RowErrors(input_csv), pd.Series(sources, dtype=object)
+    bad = {}
+    for source in column.unique():
+        try:
+            check_source(predictors, source)
+        except ValueError as exc:
+            bad[source] = str(exc).split(": ", 1)[1]
+    errors.add(column.isin(bad).to_numpy(), "source", lambda i: bad[column.iloc[i]])
+    errors.raise_if_any()
+
+
+def _answer_rows(predictors: Predictors, setups: list[Setup | None], resolved: pd.DataFrame) -> pd.DataFrame:
+    """The answers of the rows that can run, all at once (NaN for a refused row).
+
+    Each row's facts are :func:`prediction_row` of its setup, as a single ``predict`` builds them.
+    The concurrency a request rate was solved for and ``predict``'s warnings (unseen choices, a
+    saturating rate) are written into ``resolved``.
+    """
+    n = len(setups)
+    answered = np.flatnonzero((resolved["refusal"] == "").to_numpy())
+    concurrency = np.full(n, np.nan)
+    if len(answered) == 0:
+        resolved["resolved_concurrency"] = pd.array(concurrency, dtype="Float64")
+        return pd.DataFrame(np.nan, index=range(n), columns=predictors.answer_columns())
+    rows = pd.DataFrame([prediction_row(setups[i].model, setups[i].hardware, setups[i].work) for i in answered])
+    features, result = predictors.answer(rows)
+    saturated = result.pop("saturated").to_numpy(dtype=bool)
+    in_flight = pd.to_numeric(features["concurrency"], errors="coerce").to_numpy(dtype="float64")
+    serving = (features["mode"].astype(str) == "serving").to_numpy()
+    concurrency[answered] = np.where(serving, in_flight, np.nan)
+    resolved["resolved_concurrency"] = pd.array(concurrency, dtype="Float64")
+    notes = [[note] if note else [] for note in resolved["notes"]]
+    for j, warnings in enumerate(predictors.unseen_choices(features)):
+        notes[answered[j]].extend(warnings)
+    for j in np.flatnonzero(saturated):
+        notes[answered[j]].append(saturation_warning(in_flight[j]))
+    resolved["notes"] = [NOTES_SEPARATOR.join(row) for row in notes]
+    return result.set_axis(answered).reindex(range(n))
 
 
 def _write_csv(frame: pd.DataFrame, path: Path) -> None:

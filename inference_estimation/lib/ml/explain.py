@@ -11,7 +11,8 @@ import pandas as pd
 from catboost import Pool
 
 from inference_estimation.lib.catalog import Catalog
-from inference_estimation.lib.ml.modeling import card_matrix, correction_for, physics_baseline, predict_log
+from inference_estimation.lib.ml.hardware_correction import correction_for
+from inference_estimation.lib.ml.modeling import card_matrix, physics_baseline, predict_log
 from inference_estimation.lib.ml.performance_model import DERIVED_FROM
 from inference_estimation.lib.ml.predict import (
     Predictors,

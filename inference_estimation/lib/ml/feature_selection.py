@@ -28,8 +28,8 @@ import numpy as np
 import pandas as pd
 
 from inference_estimation import constants
-from inference_estimation.lib.ml.evaluation import kendall_tau_by_workload, split_folds
-from inference_estimation.lib.ml.modeling import error_metrics, out_of_fold, select_rows
+from inference_estimation.lib.ml.holdout import error_metrics, kendall_tau_by_workload, split_folds
+from inference_estimation.lib.ml.modeling import out_of_fold, select_rows
 from inference_estimation.lib.physics.features import MODEL_FEATURES
 
 #: Feature groups that are ablated together (every model feature belongs to exactly one group).

@@ -29,6 +29,13 @@ import pandas as pd
 from catboost import CatBoostRegressor, Pool
 
 from inference_estimation import constants
+from inference_estimation.lib.ml.hardware_correction import (
+    HARDWARE_CORRECTION_PRIOR_ROWS,
+    MIN_DEVICE_ROWS_FOR_TREES,
+    correction_for,
+    hardware_corrections,
+)
+from inference_estimation.lib.ml.holdout import cross_conformal_coverage, error_metrics, group_folds
 from inference_estimation.lib.ml.performance_model import (
     PRIMITIVES,
     TIME_PRIMITIVES,
@@ -131,39 +138,6 @@ def predict_log(model: CatBoostRegressor, X: pd.DataFrame, offset: np.ndarray) -
     """log(prediction) = model output + offset."""
     cats = [c for c in CATEGORICAL_FEATURES if c in X.columns]
     return model.predict(Pool(X, cat_features=cats)) + offset
-
-
-def group_folds(groups: pd.Series, n_folds: int) -> list[np.ndarray]:
-    """Assigns whole groups to folds (largest groups first, greedy balance); returns test indices."""
-    sizes = groups.value_counts()
-    n_folds = min(n_folds, len(sizes))
-    load = [0] * n_folds
-    members: list[list[Any]] = [[] for _ in range(n_folds)]
-    for group, size in sizes.items():
-        i = int(np.argmin(load))
-        members[i].append(group)
-        load[i] += size
-    return [np.flatnonzero(groups.isin(m).to_numpy()) for m in members]
-
-
-_group_folds = group_folds  # kept for callers of the spine's name
-
-
-def error_metrics(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, float]:
-    """MdAPE, MAPE (percent) and the share within +-10% of the truth."""
-    ape = np.abs(y_pred - y_true) / y_true * 100.0
-    return {"mdape_pct": float(np.median(ape)), "mape_pct": float(np.mean(ape)),
-            "within_10pct_share": float(np.mean(ape <= 10.0))}
-
-
-def cross_conformal_coverage(residual: np.ndarray, fold_id: np.ndarray, level: float) -> float:
-    """Share of rows inside an interval whose half-width came from the other folds' residuals."""
-    covered = np.zeros(len(residual), dtype=bool)
-    for k in np.unique(fold_id):
-        inside, outside = fold_id == k, fold_id != k
-        if outside.any():
-            covered[inside] = residual[inside] <= float(np.quantile(residual[outside], level))
-    return float(np.mean(covered))
 
 
 #: ``fit_predict(X_train, residual_train, X_test, seed) -> residual_test``: one learner's fit on the
@@ -291,62 +265,6 @@ def fit_primitive(train: pd.DataFrame, target: str, seed: int, iterations: int,
                            n_rows=int(keep.sum()), rows_index=rows.index, hardware_correction=correction)
 
 
-#: A device needs this many rows of a primitive before they train its trees; below, they only
-#: calibrate the device's correction (:func:`hardware_corrections`).
-MIN_DEVICE_ROWS_FOR_TREES = 20
-#: Shrinkage of the per-hardware correction: a device with n measurements gets n / (n + this) of
-#: its median residual (1 measurement: a third; 10: 83%).
-HARDWARE_CORRECTION_PRIOR_ROWS = 2.0
-#: The spread (log) of devices' offsets from their physics that the shrinkage assumes: a device whose
-#: rows scatter by this much gets ``n / (n + HARDWARE_CORRECTION_PRIOR_ROWS)`` of its median.
-HARDWARE_CORRECTION_PRIOR_STD = 0.15
-
-
-def hardware_corrections(hardware: pd.Series, residual_log: np.ndarray,
-                         source: pd.Series | None = None) -> dict[str, float]:
-    """Per-device log corrections: the shrunken median residual of the device's training rows.
-
-    Hardware enters the trees only through its physics (spec columns would act as IDs and hurt
-    unseen devices), so whatever a device's own measurements say beyond its physics -- a driver,
-    a clock, a spec sheet that overstates -- stays in its residuals. A few measurements of a new
-    device therefore calibrate it at once: ``n / (n + HARDWARE_CORRECTION_PRIOR_ROWS)`` of its
-    median residual, shrunk towards 0 (no correction) when there are few. Unseen devices get 0.
-
-    Returns:
-        ``{hardware: correction}`` over all its rows, and ``{"hardware@source": correction}`` per
-        measurement campaign on it (campaigns measure one device differently; a question in a
-        campaign's conventions uses that campaign's correction first).
-    """
-    frame = pd.DataFrame({"hw": hardware.astype(str).to_numpy(), "r": residual_log})
-    keys = [frame["hw"]]
-    if source is not None:
-        keys.append(frame["hw"] + "@" + source.astype(str).to_numpy())
-    out: dict[str, float] = {}
-    pooled_var = float(np.var(residual_log)) if len(residual_log) > 1 else HARDWARE_CORRECTION_PRIOR_STD ** 2
-    for key in keys:
-        stats = frame.assign(key=key.to_numpy()).groupby("key")["r"].agg(["median", "size", "var"])
-        # empirical-Bayes shrinkage: a device whose own rows scatter widely needs more of them
-        spread = stats["var"].where(stats["size"] >= 3, pooled_var).fillna(pooled_var)
-        prior = HARDWARE_CORRECTION_PRIOR_ROWS * spread / HARDWARE_CORRECTION_PRIOR_STD ** 2
-        shrink = stats["size"] / (stats["size"] + prior)
-        out.update({str(k): float(v) for k, v in (stats["median"] * shrink).items()})
-    return out
-
-
-def correction_for(correction: dict[str, float], hardware: pd.Series | np.ndarray | list | None, n: int,
-                   source: pd.Series | np.ndarray | list | None = None) -> np.ndarray:
-    """The per-row log correction of :func:`hardware_corrections`: the device's correction in the
-    row's campaign when there is one, else the device's, else 0 (unseen or unknown hardware)."""
-    if hardware is None or not correction:
-        return np.zeros(n)
-    hw = pd.Series(np.asarray(hardware, dtype=object)).astype(str)
-    out = hw.map(correction)
-    if source is not None:
-        by_source = (hw + "@" + pd.Series(np.asarray(source, dtype=object)).astype(str)).map(correction)
-        out = by_source.fillna(out)
-    return out.fillna(0.0).to_numpy(dtype=float)
-
-
 def predict_primitive_log(fitted: FittedPrimitive, rows: pd.DataFrame, features: list[str] | None = None) -> np.ndarray:
     """log(prediction) of a fitted primitive for feature rows (with their ``hardware_key``, if any)."""
     offset, known = log_offset(rows, fitted.target, fitted.fallback_log)
@@ -384,6 +302,37 @@ def train_predictor(frame: pd.DataFrame, target: str, n_folds: int = 4, seed: in
     if target not in PRIMITIVES:
         raise ValueError(f"{target!r} is not a primitive ({', '.join(PRIMITIVES)}); it is derived from them")
     frame = frame.reset_index(drop=True)
+    held = _grouped_holdout(frame, target, n_folds, seed, split)
+    final = fit_primitive(frame, target, seed, constants.CATBOOST_ITERATIONS, fit_phase_estimate(frame, split, seed))
+    card = _card(frame, target, seed, split, final, held)
+    oof = pd.DataFrame({"model_key": held.groups.to_numpy(), "hardware_key": held.rows["hardware_key"],
+                        "y_true": held.y_true, "y_pred": np.exp(held.oof_log), "fold": held.fold_id})
+    return TrainedPredictor(target=target, model=final.model, card=card, oof=oof)
+
+
+@dataclass
+class _Holdout:
+    """A primitive's grouped out-of-fold predictions on its scored rows (see :func:`_grouped_holdout`)."""
+
+    rows: pd.DataFrame  # the scored rows, the target column holding the scored label
+    groups: pd.Series  # each scored row's model
+    y_true: np.ndarray
+    oof_log: np.ndarray
+    fold_id: np.ndarray
+    folds: list[np.ndarray]
+
+    @property
+    def done(self) -> np.ndarray:
+        """Rows some fold predicted."""
+        return ~np.isnan(self.oof_log)
+
+
+def _grouped_holdout(frame: pd.DataFrame, target: str, n_folds: int, seed: int, split: str) -> _Holdout:
+    """Fits the primitive with each model's rows held out (as it is served) and predicts them.
+
+    Raises:
+        TrainingDataError: when fewer than 8 rows of 2 models score the target, or no fold trains.
+    """
     y_scored, _ = scored_labels(frame, target)
     scored = np.flatnonzero(~np.isnan(y_scored))
     groups_all = frame["model_key"].astype(str)
@@ -394,43 +343,56 @@ def train_predictor(frame: pd.DataFrame, target: str, n_folds: int = 4, seed: in
             "held-out evaluation needs at least 8 rows and 2 models"
         )
     y_true = y_scored[scored]
-    y_log = np.log(y_true)
     folds = group_folds(groups.reset_index(drop=True), n_folds)
     fold_id = np.full(len(scored), -1)
     oof_log = np.full(len(scored), np.nan)
     for k, idx in enumerate(folds):
         fold_id[idx] = k
-        held = set(groups.iloc[idx])
-        train = frame[~groups_all.isin(held).to_numpy()]
+        train = frame[~groups_all.isin(set(groups.iloc[idx])).to_numpy()]
         fitted = fit_primitive(train, target, seed, constants.CATBOOST_ITERATIONS,
                                fit_phase_estimate(train, split, seed))
         if fitted is not None:
             oof_log[idx] = predict_primitive_log(fitted, frame.iloc[scored[idx]])
-    done = ~np.isnan(oof_log)
-    if not done.any():
+    if np.isnan(oof_log).all():
         raise TrainingDataError(f"target {target!r}: no fold left enough rows to train on")
-    residual = np.abs(y_log - oof_log)
+    rows = frame.iloc[scored].reset_index(drop=True).assign(**{target: y_true})
+    return _Holdout(rows, groups, y_true, oof_log, fold_id, folds)
+
+
+def _holdout_metrics(target: str, held: _Holdout) -> dict[str, Any]:
+    """The card's held-out scores: the predictor's, and the calibrated physics baseline's on the same folds."""
+    done, y_true, oof_log = held.done, held.y_true, held.oof_log
+    residual = np.abs(np.log(y_true) - oof_log)
     metrics: dict[str, Any] = {
-        "evaluation": f"grouped by model_key, {len(folds)} folds, pooled out-of-fold predictions on measured "
+        "evaluation": f"grouped by model_key, {len(held.folds)} folds, pooled out-of-fold predictions on measured "
                       "(and exact-identity) labels",
         **{f"holdout_{k}": v for k, v in error_metrics(y_true[done], np.exp(oof_log[done])).items()},
-        "holdout_interval_coverage_90": cross_conformal_coverage(residual[done], fold_id[done],
+        "holdout_interval_coverage_90": cross_conformal_coverage(residual[done], held.fold_id[done],
                                                                  constants.PREDICTION_INTERVAL),
     }
-    rows = frame.iloc[scored].reset_index(drop=True).assign(**{target: y_true})
-    baseline = calibrated_baseline(rows, target, folds)
+    baseline = calibrated_baseline(held.rows, target, held.folds)
     has_base = ~np.isnan(baseline) & done
     if has_base.any():
         metrics["baseline_rows"] = int(has_base.sum())
         metrics.update({f"baseline_physics_{k}": v for k, v in error_metrics(y_true[has_base], baseline[has_base]).items()})
         metrics.update({f"holdout_on_baseline_rows_{k}": v
                         for k, v in error_metrics(y_true[has_base], np.exp(oof_log[has_base])).items()})
+    return metrics
 
-    final = fit_primitive(frame, target, seed, constants.CATBOOST_ITERATIONS, fit_phase_estimate(frame, split, seed))
+
+def _seen(trained_rows: pd.DataFrame, column: str) -> list[str]:
+    """The distinct values of a column over the rows that trained a primitive, sorted."""
+    return sorted(trained_rows[column].astype(str).unique().tolist())
+
+
+def _card(frame: pd.DataFrame, target: str, seed: int, split: str, final: FittedPrimitive,
+          held: _Holdout) -> dict[str, Any]:
+    """The predictor card: what the saved model is, what trained it and how well it did held out."""
     trained_rows = frame.loc[final.rows_index]
     X = model_matrix(frame.iloc[:1], np.ones(1), MODEL_FEATURES)
     importances = dict(zip(X.columns, map(float, final.model.get_feature_importance()), strict=False))
-    card = {
+    residual = np.abs(np.log(held.y_true) - held.oof_log)[held.done]
+    return {
         "card_version": CARD_VERSION,
         "target": target,
         "kind": "primitive",
@@ -439,7 +401,7 @@ def train_predictor(frame: pd.DataFrame, target: str, n_folds: int = 4, seed: in
         "offset": {"numerators": [list(t) if isinstance(t, tuple) else [t] for t in TARGET_OFFSETS[target][0]],
                    "denominators": list(TARGET_OFFSETS[target][1]), "fallback_log": final.fallback_log,
                    "indicator": OFFSET_INDICATOR,
-                   "rows_with_physics": int((~np.isnan(physics_baseline(rows, target))).sum())},
+                   "rows_with_physics": int((~np.isnan(physics_baseline(held.rows, target))).sum())},
         "features": MODEL_FEATURES,
         "categorical_features": CATEGORICAL_FEATURES,
         "trained_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -447,31 +409,28 @@ def train_predictor(frame: pd.DataFrame, target: str, n_folds: int = 4, seed: in
         "n_rows": final.n_rows,
         "label_kinds": final.label_kinds,
         "label_split": split,
-        "models": sorted(frame.loc[trained_rows.index, "model_key"].astype(str).unique().tolist()),
-        "hardware": sorted(frame.loc[trained_rows.index, "hardware_key"].astype(str).unique().tolist()),
-        "hardware_kinds": sorted(frame.loc[trained_rows.index, "hardware_kind"].astype(str).unique().tolist()),
+        "models": _seen(trained_rows, "model_key"),
+        "hardware": _seen(trained_rows, "hardware_key"),
+        "hardware_kinds": _seen(trained_rows, "hardware_kind"),
         # how many rows of each device and model label this primitive (what `predict` says it has seen)
         "rows_by_hardware": {str(k): int(v) for k, v in trained_rows["hardware_key"].astype(str).value_counts().items()},
         "rows_by_model": {str(k): int(v) for k, v in trained_rows["model_key"].astype(str).value_counts().items()},
-        "engines": sorted(frame.loc[trained_rows.index, "engine"].astype(str).unique().tolist()),
-        "dtypes": sorted(frame.loc[trained_rows.index, "dtype"].astype(str).unique().tolist()),
-        "modes": sorted(frame.loc[trained_rows.index, "mode"].astype(str).unique().tolist()),
-        "sources": sorted(frame.loc[trained_rows.index, "source"].astype(str).unique().tolist()),
-        "default_source": str(rows["source"].mode().iloc[0]),
+        "engines": _seen(trained_rows, "engine"),
+        "dtypes": _seen(trained_rows, "dtype"),
+        "modes": _seen(trained_rows, "mode"),
+        "sources": _seen(trained_rows, "source"),
+        "default_source": str(held.rows["source"].mode().iloc[0]),
         "hardware_correction": {"log": final.hardware_correction, "prior_rows": HARDWARE_CORRECTION_PRIOR_ROWS,
                                 "method": "shrunken median residual of each device's training rows"},
         "interval": {"level": constants.PREDICTION_INTERVAL,
-                     "log_halfwidth": float(np.quantile(residual[done], constants.PREDICTION_INTERVAL)),
+                     "log_halfwidth": float(np.quantile(residual, constants.PREDICTION_INTERVAL)),
                      "method": "split-conformal on grouped out-of-fold absolute log residuals"},
         "catboost": {"iterations": constants.CATBOOST_ITERATIONS, "depth": constants.CATBOOST_DEPTH,
                      "learning_rate": constants.CATBOOST_LEARNING_RATE,
                      "one_hot_max_size": constants.CATBOOST_ONE_HOT_MAX_SIZE, "seed": seed},
-        "metrics": metrics,
+        "metrics": _holdout_metrics(target, held),
         "top_features": dict(sorted(importances.items(), key=lambda kv: -kv[1])[:8]),
     }
-    oof = pd.DataFrame({"model_key": groups.to_numpy(), "hardware_key": rows["hardware_key"], "y_true": y_true,
-                        "y_pred": np.exp(oof_log), "fold": fold_id})
-    return TrainedPredictor(target=target, model=final.model, card=card, oof=oof)
 
 
 #: Measured columns whose values decide the primitives' labels (part of the data version).

@@ -31,12 +31,8 @@ import pandas as pd
 
 from inference_estimation import constants
 from inference_estimation.lib.catalog import Catalog
-from inference_estimation.lib.ml.modeling import (
-    card_matrix,
-    correction_for,
-    load_predictor,
-    predict_log,
-)
+from inference_estimation.lib.ml.hardware_correction import correction_for
+from inference_estimation.lib.ml.modeling import card_matrix, load_predictor, predict_log
 from inference_estimation.lib.ml.performance_model import (
     ANSWER_TARGETS,
     DERIVED_FROM,
@@ -178,8 +174,12 @@ class Predictors:
             for array in (value[target], lower[target], upper[target]):
                 array[missing] = np.nan
         answers = derive_targets(features, PrimitiveBounds(value, lower, upper))
+        return answers[self.answer_columns()]
+
+    def answer_columns(self) -> list[str]:
+        """The columns of :meth:`frame`: each target whose primitives are all loaded, with its bounds."""
         keep = [t for t in ANSWER_TARGETS if all(p in self.models for p in DERIVED_FROM.get(t, (t,)))]
-        return answers[[f"{t}{w}" for t in keep for w in ("", "_lower_90", "_upper_90")]]
+        return [f"{t}{w}" for t in keep for w in ("", "_lower_90", "_upper_90")]
 
     def answer(self, rows: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
         """Features and answers for fact rows (model facts, hardware facts, workload, ``hardware_key``).

@@ -162,6 +162,80 @@ def _steady(step: _Steps, eng: EngineColumns, R: np.ndarray, n_in: np.ndarray, n
             "t_prefill": np.where(eng.mixed, t_chunk, t_prefill_pass), "ttft_burst": ttft_burst}
 
 
+def _offline(step: _Steps, eng: EngineColumns, batch: np.ndarray, cap: np.ndarray, static: np.ndarray,
+             n_in: np.ndarray, n_out: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """A given batch offline: a static engine runs it whole; a continuous one in waves of its running
+    cap, prefilled in chunks of its token budget.
+
+    Returns:
+        (the running batch, prefill steps, the batch's prefill time, one decode step's time).
+    """
+    b = np.maximum(np.nan_to_num(batch, nan=1.0), 1.0)
+    run = np.where(static, b, np.minimum(b, cap))
+    prefill_tokens = run * n_in
+    n_steps = np.where(static, 1.0, np.ceil(np.maximum(prefill_tokens, 1.0) / eng.token_budget))
+    per_step = prefill_tokens / n_steps
+    t_batch_prefill = n_steps * step(per_step, run / n_steps, n_in / 2.0, 0.0, 0.0)
+    t_batch_decode = step(0.0, 0.0, 0.0, run, n_in + n_out / 2.0)
+    return run, n_steps, t_batch_prefill, t_batch_decode
+
+
+def _closed_loop(step: _Steps, eng: EngineColumns, conc: np.ndarray, measured_running: np.ndarray,
+                 batch: np.ndarray, cap: np.ndarray, steady_cap: np.ndarray, n_in: np.ndarray, n_out: np.ndarray,
+                 has_in: np.ndarray, burst_share: np.ndarray | float,
+                 ttft_overhead_s: np.ndarray | float) -> tuple[np.ndarray, dict[str, np.ndarray], np.ndarray,
+                                                               np.ndarray, np.ndarray]:
+    """A closed loop of ``conc`` clients per replica: the running batch (at most the steady cap; the
+    rest wait their turn), its steady state, and its TTFT, TPOT and median ITL, a ``burst_share`` of
+    the requests arriving together with the others.
+
+    A serving row that states its batch (``measured_running``) states the running batch it measured
+    (e.g. the time mean of the engine's running requests): the decode steps ran at that batch.
+
+    Returns:
+        (running batch, its steady state, TTFT, TPOT, median ITL).
+    """
+    r_closed = np.minimum(np.maximum(np.nan_to_num(conc, nan=1.0), 1.0), steady_cap)
+    r_closed = np.where(measured_running, np.minimum(np.maximum(np.nan_to_num(batch, nan=1.0), 1.0), cap), r_closed)
+    clo = _steady(step, eng, r_closed, n_in, n_out, has_in)
+    waiting = np.maximum(np.nan_to_num(conc, nan=1.0) - r_closed, 0.0)
+    run_e2e = np.where(has_in, clo["ttft"] + (n_out - 1.0) * clo["tpot"], n_out * clo["tpot"])
+    queue_wait = waiting / r_closed * run_e2e
+    w = burst_share
+    tpot = (1.0 - w) * clo["tpot"] + w * clo["t_decode"]
+    itl50 = (1.0 - w) * clo["itl50"] + w * clo["t_decode"]
+    ttft = (1.0 - w) * clo["ttft"] + w * clo["ttft_burst"] + queue_wait + ttft_overhead_s
+    return r_closed, clo, ttft, tpot, itl50
+
+
+def _open_loop(step: _Steps, eng: EngineColumns, lam: np.ndarray, open_loop: np.ndarray, sat: dict[str, np.ndarray],
+               steady_cap: np.ndarray, n_in: np.ndarray, n_out: np.ndarray, has_in: np.ndarray,
+               ttft_overhead_s: np.ndarray | float) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """Rows at a request rate ``lam`` per replica: the requests in flight solved by Little's law, the
+    wait for a prefill slot from an M/D/1 queue; a rate past :data:`MAX_UTILISATION` of what the
+    saturated server sustains answers at saturation.
+
+    Returns:
+        (``ttft``, ``tpot``, ``itl50`` and ``running`` of the open-loop rows; the rows over capacity).
+    """
+    r_sat = steady_cap
+    sat_e2e = np.where(has_in, sat["ttft"] + ttft_overhead_s + (n_out - 1.0) * sat["tpot"], n_out * sat["tpot"])
+    capacity = r_sat / sat_e2e  # requests/s one replica sustains
+    rho = lam / capacity
+    over = open_loop & (rho >= MAX_UTILISATION)
+    n = np.maximum(lam * sat_e2e * 0.1, 1.0)
+    for _ in range(RATE_ITERATIONS):
+        st = _steady(step, eng, np.minimum(np.maximum(n, 1.0), steady_cap), n_in, n_out, has_in)
+        e2e_n = np.where(has_in, st["ttft"] + ttft_overhead_s + (n_out - 1.0) * st["tpot"], n_out * st["tpot"])
+        n = np.where(open_loop, 0.5 * n + 0.5 * np.maximum(lam * e2e_n, 1.0), n)
+    st = _steady(step, eng, np.minimum(np.maximum(n, 1.0), steady_cap), n_in, n_out, has_in)
+    rho_c = np.minimum(rho, MAX_UTILISATION)
+    wait = st["t_prefill"] * rho_c / (2.0 * (1.0 - rho_c))
+    return {"ttft": np.where(over, sat["ttft"] + ttft_overhead_s, st["ttft"] + ttft_overhead_s + wait),
+            "tpot": np.where(over, sat["tpot"], st["tpot"]), "itl50": np.where(over, sat["itl50"], st["itl50"]),
+            "running": np.where(over, r_sat, np.minimum(n, steady_cap))}, over
+
+
 def schedule(facts: StepFacts, eng: EngineColumns, work: Workload, clock: StepClock,
              ttft_overhead_s: np.ndarray | float = 0.0, burst_share: np.ndarray | float = 0.0) -> Schedule:
     """Derives every figure of every row (see the module docstring).
@@ -196,13 +270,7 @@ def schedule(facts: StepFacts, eng: EngineColumns, work: Workload, clock: StepCl
     saturation = ~serving & np.isnan(batch)
 
     # --- offline at a given batch (static, or continuous engines in waves of the running cap)
-    b = np.maximum(np.nan_to_num(batch, nan=1.0), 1.0)
-    run = np.where(static, b, np.minimum(b, cap))
-    prefill_tokens = run * n_in
-    n_steps = np.where(static, 1.0, np.ceil(np.maximum(prefill_tokens, 1.0) / eng.token_budget))
-    per_step = prefill_tokens / n_steps
-    t_batch_prefill = n_steps * step(per_step, run / n_steps, n_in / 2.0, 0.0, 0.0)
-    t_batch_decode = step(0.0, 0.0, 0.0, run, n_in + n_out / 2.0)
+    run, n_steps, t_batch_prefill, t_batch_decode = _offline(step, eng, batch, cap, static, n_in, n_out)
     off_ttft = np.where(has_in, t_batch_prefill, np.nan)
     off_tpot = t_batch_decode
 
@@ -210,22 +278,11 @@ def schedule(facts: StepFacts, eng: EngineColumns, work: Workload, clock: StepCl
     conc = np.where(serving, np.nan_to_num(work.concurrency, nan=np.nan) / reps, np.nan)
     rate = np.where(serving, work.request_rate_rps / reps, np.nan)
     open_loop = serving & ~np.isnan(rate) & np.isnan(conc)
-    r_closed = np.minimum(np.maximum(np.nan_to_num(conc, nan=1.0), 1.0), steady_cap)
-    # a serving row that states its batch states the running batch it measured (e.g. the time
-    # mean of the engine's running requests): the decode steps ran at that batch
-    measured_running = serving & ~np.isnan(batch)
-    r_closed = np.where(measured_running, np.minimum(np.maximum(np.nan_to_num(batch, nan=1.0), 1.0), cap), r_closed)
     r_sat = steady_cap
     sat = _steady(step, eng, r_sat, n_in, n_out, has_in)
-    clo = _steady(step, eng, r_closed, n_in, n_out, has_in)
-    waiting = np.maximum(np.nan_to_num(conc, nan=1.0) - r_closed, 0.0)
-    clo_run_e2e = clo["ttft"] + (n_out - 1.0) * clo["tpot"]
-    clo_run_e2e = np.where(has_in, clo_run_e2e, n_out * clo["tpot"])
-    queue_wait = waiting / r_closed * clo_run_e2e
-    w = burst_share
-    clo_tpot = (1.0 - w) * clo["tpot"] + w * clo["t_decode"]
-    clo_itl50 = (1.0 - w) * clo["itl50"] + w * clo["t_decode"]
-    clo_ttft = (1.0 - w) * clo["ttft"] + w * clo["ttft_burst"] + queue_wait + ttft_overhead_s
+    r_closed, clo, clo_ttft, clo_tpot, clo_itl50 = _closed_loop(step, eng, conc, serving & ~np.isnan(batch), batch,
+                                                                cap, steady_cap, n_in, n_out, has_in, burst_share,
+                                                                ttft_overhead_s)
 
     ttft = np.where(saturation, sat["ttft"], np.where(serving, clo_ttft, off_ttft))
     tpot = np.where(saturation, sat["tpot"], np.where(serving, clo_tpot, off_tpot))
@@ -239,24 +296,12 @@ def schedule(facts: StepFacts, eng: EngineColumns, work: Workload, clock: StepCl
     saturated = np.zeros(len(n_out), dtype=bool)
 
     if open_loop.any():
-        lam = np.where(open_loop, rate, 0.0)
-        sat_e2e = np.where(has_in, sat["ttft"] + ttft_overhead_s + (n_out - 1.0) * sat["tpot"], n_out * sat["tpot"])
-        capacity = r_sat / sat_e2e  # requests/s one replica sustains
-        rho = lam / capacity
-        over = open_loop & (rho >= MAX_UTILISATION)
-        n = np.maximum(lam * sat_e2e * 0.1, 1.0)
-        for _ in range(RATE_ITERATIONS):
-            st = _steady(step, eng, np.minimum(np.maximum(n, 1.0), steady_cap), n_in, n_out, has_in)
-            e2e_n = np.where(has_in, st["ttft"] + ttft_overhead_s + (n_out - 1.0) * st["tpot"], n_out * st["tpot"])
-            n = np.where(open_loop, 0.5 * n + 0.5 * np.maximum(lam * e2e_n, 1.0), n)
-        st = _steady(step, eng, np.minimum(np.maximum(n, 1.0), steady_cap), n_in, n_out, has_in)
-        rho_c = np.minimum(rho, MAX_UTILISATION)
-        wait = st["t_prefill"] * rho_c / (2.0 * (1.0 - rho_c))
-        o_ttft = st["ttft"] + ttft_overhead_s + wait
-        ttft = np.where(open_loop & ~over, o_ttft, np.where(over, sat["ttft"] + ttft_overhead_s, ttft))
-        tpot = np.where(open_loop & ~over, st["tpot"], np.where(over, sat["tpot"], tpot))
-        itl50 = np.where(open_loop & ~over, st["itl50"], np.where(over, sat["itl50"], itl50))
-        running = np.where(open_loop, np.where(over, r_sat, np.minimum(n, steady_cap)), running)
+        o, over = _open_loop(step, eng, np.where(open_loop, rate, 0.0), open_loop, sat, steady_cap, n_in, n_out,
+                             has_in, ttft_overhead_s)
+        ttft = np.where(open_loop, o["ttft"], ttft)
+        tpot = np.where(open_loop, o["tpot"], tpot)
+        itl50 = np.where(open_loop, o["itl50"], itl50)
+        running = np.where(open_loop, o["running"], running)
         in_flight = np.where(open_loop, running * reps, in_flight)
         saturated = over
 

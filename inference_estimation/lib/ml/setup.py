@@ -178,36 +178,38 @@ def resolve_setup(catalog: Catalog, model_key: str, hardware_key: str, work: dic
     work.setdefault("tensor_parallel", None)
     context = work["input_tokens"] + work["output_tokens"]
     facts = model_facts(model)
-    fit_at_one = memory_fit(facts, device_memory_gb(hardware), hardware.kind, work["dtype"], work["engine"], 1,
-                            context, work["device_count"]) if model.kind == "llm" else None
+    memory_gb = device_memory_gb(hardware)
     refusal = None
     if work.get("batch_size") == "max" and model.kind == "llm":
         work["batch_is_max"] = True
-        largest = None if fit_at_one is None else fit_at_one.max_batch
+        fit_at_one = memory_fit(facts, memory_gb, hardware.kind, work["dtype"], work["engine"], 1, context,
+                                work["device_count"])
+        largest = fit_at_one.max_batch
         if largest is None:
             refusal = f"batch_size 'max' needs {hardware.key}'s memory size (its catalog entry has none)"
         elif largest < 1:
             largest = 1  # setup_refusal says why one sequence does not fit
-        if fit_at_one is not None and fit_at_one.paged and largest:
+        if fit_at_one.paged and largest:
             largest = min(largest, PAGED_MAX_SEQUENCES)
         work["batch_size"] = largest
     elif work.get("batch_size") is None:
         work["batch_size"] = work.get("concurrency") or 1
     if not isinstance(work["batch_size"], int):
         work["batch_size"] = None if work["batch_size"] in (None, "max") else work["batch_size"]
+    memory = None
+    if model.kind == "llm" and work["batch_size"] is not None:
+        memory = memory_fit(facts, memory_gb, hardware.kind, work["dtype"], work["engine"], work["batch_size"],
+                            context, work["device_count"])
     refusal = refusal or setup_refusal(model, hardware, work["dtype"], work["engine"], work["batch_size"],
-                                       work["input_tokens"], work["output_tokens"], work["device_count"])
+                                       work["input_tokens"], work["output_tokens"], work["device_count"], fit=memory)
     across_nodes = node_note(hardware, work["device_count"]) if refusal is None else None
     if across_nodes:
         # past one node the collectives cross the network between nodes: cost them at its bandwidth
         notes.append(across_nodes)
         hardware = hardware.model_copy(update={"specs": hardware.specs.model_copy(
             update={"interconnect_bandwidth_gb_s": hardware.specs.scale_out_bandwidth_gb_s})})
-    memory = None
-    if model.kind == "llm" and work["batch_size"] is not None:
-        memory = memory_fit(facts, device_memory_gb(hardware), hardware.kind, work["dtype"], work["engine"],
-                            work["batch_size"], context, work["device_count"])
-        if refusal is None and memory.paged and memory.max_batch is not None and work["batch_size"] > memory.max_batch:
-            notes.append(f"{work['engine']}'s KV cache holds {memory.max_batch} of the {work['batch_size']} sequences "
-                         "at once; the rest queue")
+    if refusal is None and memory is not None and memory.paged and memory.max_batch is not None \
+            and work["batch_size"] > memory.max_batch:
+        notes.append(f"{work['engine']}'s KV cache holds {memory.max_batch} of the {work['batch_size']} sequences "
+                     "at once; the rest queue")
     return Setup(model=model, hardware=hardware, work=work, memory=memory, refusal=refusal, notes=notes)

@@ -4,7 +4,7 @@ Both designs are fitted on the same training folds and scored on the same held-o
 whose workload is fully stated, :func:`complete_workload`), on the splits users meet (random, a
 new device, a new model, a new source). The step model answers a
 held-out row as a new campaign (no campaign effect; its interval includes the campaigns'
-spread). Scoring uses measured figures only (:func:`evaluation.measured_mask`, the one rule).
+spread). Scoring uses measured figures only (:func:`coherent_evaluation.measured_mask`, the one rule).
 A TPOT that its source states as a median ITL is compared with the step model's median ITL.
 
 Energy per output token has no learned step term: it is the power primitive (CatBoost, unchanged)
@@ -21,13 +21,8 @@ import numpy as np
 import pandas as pd
 
 from inference_estimation import constants
-from inference_estimation.lib.ml.evaluation import (
-    SPLITS,
-    _score,
-    coherent_out_of_fold,
-    measured_mask,
-    split_folds,
-)
+from inference_estimation.lib.ml.coherent_evaluation import _score, coherent_out_of_fold, measured_mask
+from inference_estimation.lib.ml.holdout import SPLITS, split_folds
 from inference_estimation.lib.ml.step_fit import fit_step_model
 from inference_estimation.lib.ml.step_model import STEP_TARGETS, StepModel
 from inference_estimation.lib.physics.usability import step_usable as usability_step_usable

@@ -21,7 +21,7 @@ from inference_estimation.lib.catalog.vocabulary import (
     canonical_dtype,
 )
 from inference_estimation.lib.physics.features import model_facts
-from inference_estimation.lib.physics.memory import DEVICE_COUNTS, fewest_devices, memory_fit
+from inference_estimation.lib.physics.memory import DEVICE_COUNTS, MemoryFit, fewest_devices, memory_fit
 
 
 def host_memory_gb() -> float:
@@ -226,7 +226,7 @@ def layout_counts(model: ModelEntry, hardware: HardwareEntry) -> tuple[int, ...]
 
 
 def setup_refusal(model: ModelEntry, hardware: HardwareEntry, dtype: str, engine: str, batch_size: int | None,
-                  input_tokens: int, output_tokens: int, device_count: int) -> str | None:
+                  input_tokens: int, output_tokens: int, device_count: int, fit: MemoryFit | None = None) -> str | None:
     """Why an LLM inference setup cannot run, or None when it can (or when it cannot be told).
 
     Checks, in order: an LLM at all, the context against ``max_position_embeddings``, the dtype
@@ -234,7 +234,8 @@ def setup_refusal(model: ModelEntry, hardware: HardwareEntry, dtype: str, engine
     past one node the network between nodes must be known), and memory
     (:mod:`inference_estimation.lib.physics.memory`); a setup that does not fit names the fewest
     devices that would, at that dtype, among the counts its heads can be sharded over. Batch
-    prediction applies the same checks column-wise with the same messages.
+    prediction resolves each row through the same function. ``fit`` is the memory rule's verdict on
+    this very setup when the caller has it already (it is computed here otherwise).
     """
     if model.kind != "llm":
         return tabular_refusal(model)
@@ -252,7 +253,8 @@ def setup_refusal(model: ModelEntry, hardware: HardwareEntry, dtype: str, engine
         return layout
     facts = model_facts(model)
     memory = device_memory_gb(hardware)
-    fit = memory_fit(facts, memory, hardware.kind, dtype, engine, batch_size, context, device_count)
+    if fit is None:
+        fit = memory_fit(facts, memory, hardware.kind, dtype, engine, batch_size, context, device_count)
     if fit.fits is False:
         fewest = fewest_devices(facts, memory, hardware.kind, dtype, engine, batch_size, context,
                                 counts=layout_counts(model, hardware))

@@ -24,7 +24,7 @@ Dagster-free. Three pieces:
   features whose prior standard deviation at a point grows with its uncertainty (random Fourier
   features of an RBF kernel: nearby points are correlated, which is how coverage enters), and
   measurement noise. The predictor updates on a new device with the shrunken mean (median) of the
-  measured residuals (:func:`lib.ml.modeling.hardware_corrections`), so the expected squared error on
+  measured residuals (:func:`lib.ml.hardware_correction.hardware_corrections`), so the expected squared error on
   the grid after measuring a set ``S`` is exact under that model for *that* estimator, not for
   an idealised one -- a point is worth measuring when its residual is likely to be representative
   of the grid's. Each point's cost is its predicted run time (warm-up + trials of the predicted

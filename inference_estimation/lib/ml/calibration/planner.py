@@ -16,9 +16,7 @@ from inference_estimation.lib.ml.calibration.uncertainty import (
     Standardizer,
     log_features,
 )
-from inference_estimation.lib.ml.modeling import (
-    HARDWARE_CORRECTION_PRIOR_ROWS,
-)
+from inference_estimation.lib.ml.hardware_correction import HARDWARE_CORRECTION_PRIOR_ROWS
 
 #: How the predictor turns a device's measurements into a correction (what the planner plans for).
 ESTIMATORS = ("constant", "local")
@@ -182,24 +180,28 @@ def plan_points(candidates: pd.DataFrame, candidate_uncertainty: np.ndarray, cos
     current = after[-1] if after else before
     price = price_per_hour_usd if price_per_hour_usd and price_per_hour_usd > 0 else None
     rank = pd.Series(u).rank(pct=True).to_numpy() * 100
-    points = []
-    for best, e_after in zip(chosen, after, strict=True):
-        row = candidates.iloc[best]
-        usd = None if price is None else float(cost_in[best] / 3600 * price)
-        points.append(PlannedPoint(
-            candidate=best, model_key=str(row.get("model_key", "")), batch_size=_int(row.get("batch_size")),
-            input_tokens=_int(row.get("input_tokens")), output_tokens=_int(row.get("output_tokens")),
-            dtype=str(row.get("dtype", "")), uncertainty=float(u[best]), uncertainty_rank_pct=float(rank[best]),
-            expected_cost_s=float(cost_in[best]), expected_cost_usd=usd, expected_error_after_pct=_pct(e_after),
-            why=(f"uncertainty {u[best]:.3f} (higher than {rank[best]:.0f}% of the grid), "
-                 f"about {cost_in[best]:.1f} device-s" + (f" (${usd:.4f})" if usd is not None else "")
-                 + f"; expected grid error {_pct(e_after):.1f}% once measured")))
+    points = [_planned_point(candidates.iloc[best], best, float(u[best]), float(rank[best]), float(cost_in[best]),
+                             price, e_after) for best, e_after in zip(chosen, after, strict=True)]
     total_s = float(cost_in[chosen].sum()) if chosen else 0.0
     return Plan(hardware_key=hardware_key, points=points, candidates=n, measured_before=m,
                 expected_error_before_pct=_pct(before), expected_error_after_pct=_pct(current),
                 expected_cost_s=total_s, expected_cost_usd=None if price is None else total_s / 3600 * price,
                 uncertainty_method=method, planning_s=time.perf_counter() - started, order=chosen,
                 estimator=estimator)
+
+
+def _planned_point(row: pd.Series, candidate: int, uncertainty: float, rank_pct: float, cost_s: float,
+                   price_per_hour_usd: float | None, error_after: float) -> PlannedPoint:
+    """One chosen candidate, with its cost and why it was chosen."""
+    usd = None if price_per_hour_usd is None else cost_s / 3600 * price_per_hour_usd
+    return PlannedPoint(
+        candidate=candidate, model_key=str(row.get("model_key", "")), batch_size=_int(row.get("batch_size")),
+        input_tokens=_int(row.get("input_tokens")), output_tokens=_int(row.get("output_tokens")),
+        dtype=str(row.get("dtype", "")), uncertainty=uncertainty, uncertainty_rank_pct=rank_pct,
+        expected_cost_s=cost_s, expected_cost_usd=usd, expected_error_after_pct=_pct(error_after),
+        why=(f"uncertainty {uncertainty:.3f} (higher than {rank_pct:.0f}% of the grid), "
+             f"about {cost_s:.1f} device-s" + (f" (${usd:.4f})" if usd is not None else "")
+             + f"; expected grid error {_pct(error_after):.1f}% once measured"))
 
 
 def _greedy_constant(h_c: np.ndarray, h_m: np.ndarray, cost: np.ndarray, k: int, var_n: float,
