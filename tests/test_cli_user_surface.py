@@ -287,3 +287,12 @@ def test_recommend_says_which_dollars_per_hour_it_used_with_source_and_date_in_t
     assert "https://lambda.ai/instances" in rows["nvidia-h100-sxm-80gb"]["price_source"]
     priced = [r["price_per_device_hour_usd"] is not None for r in body["recommendations"]]
     assert priced == sorted(priced, reverse=True)  # by cost: every priced device before the unpriced
+
+
+def test_a_hardware_name_with_a_count_is_answered_on_that_many_devices_and_a_second_count_must_agree(home):
+    out = _cli("predict", "--model", "llama-3.1-70b", "--hardware", "8x H200", "--batch-size", "1", *Q, home=home)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "on 8 x nvidia-h200-sxm-141gb" in out.stdout and "device count" not in out.stdout.split("\n")[0]
+    line = _one_error_line(_cli("predict", "--model", "llama-3.1-70b", "--hardware", "8x H200", "--device-count", "4",
+                                "--batch-size", "1", *Q, home=home))
+    assert "'8x H200' names 8 devices but the device count given is 4" in line

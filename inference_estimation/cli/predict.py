@@ -56,8 +56,11 @@ def predict_command(args: argparse.Namespace) -> int:
         print(f"error: missing {', '.join(missing)} (or use --input FILE --output FILE; a serving question "
               "takes --mode serving with --concurrency or --request-rate-rps instead of --batch-size)", file=sys.stderr)
         return 2
+    from inference_estimation.lib.catalog.names import parse_hardware
+
+    named_count = parse_hardware(args.hardware).count  # "8x H200" states its device count
     defaulted = [name for name, value in (("engine", args.engine), ("dtype", args.dtype),
-                                          ("device count", args.device_count)) if value is None]
+                                          ("device count", args.device_count or named_count)) if value is None]
     try:
         work = workload(args.batch_size, args.input_tokens, args.output_tokens, engine=args.engine,
                         dtype=args.dtype, device_count=args.device_count, mode=args.mode, source=args.source,
