@@ -186,7 +186,7 @@ def test_batch_files_refuse_rows_and_report_bad_rows_one_line_each(home, tmp_pat
 
 def test_recommend_finds_hardware_for_an_easy_request_in_100_columns_and_says_why_others_were_dropped(home):
     out = _cli("recommend", "--model", "llama-3.1-8b", *Q, "--max-ttft-ms", "500", "--max-tpot-ms", "50",
-               "--show-dropped", home=home)
+               "--show-dropped", "--top", "60", home=home)
     assert out.returncode == 0, out.stdout + out.stderr
     lines = out.stdout.splitlines()
     assert max(len(line) for line in lines) <= 100
@@ -198,7 +198,8 @@ def test_recommend_finds_hardware_for_an_easy_request_in_100_columns_and_says_wh
     assert ranked["nvidia-v100-sxm2-16gb"][4] == "float16"  # no bfloat16 on V100: its default is float16
     dropped = "\n".join(lines[end:])
     assert "misses the limits even at batch 1 on 1 device(s): TTFT" in dropped
-    body = json.loads(_cli("recommend", "--model", "llama-3.1-70b", *Q, "--format", "json", home=home).stdout)
+    body = json.loads(_cli("recommend", "--model", "llama-3.1-70b", *Q, "--format", "json", "--top", "60",
+                           home=home).stdout)
     h100 = [r for r in body["recommendations"] if r["hardware"] == "nvidia-h100-sxm-80gb"]
     assert h100 and h100[0]["devices"] >= 2 and {d["hardware"] for d in body["dropped"]} >= {"nvidia-t4"}
 
@@ -268,3 +269,30 @@ def test_output_piped_to_a_reader_that_stops_early_ends_quietly(home):
     os.close(write)
     assert "Traceback" not in run.stderr and "BrokenPipeError" not in run.stderr, run.stderr
     assert run.returncode == 0
+
+
+def test_recommend_says_which_dollars_per_hour_it_used_with_source_and_date_in_text_and_json(home):
+    out = _cli("recommend", "--model", "llama-3.1-8b", *Q, "--top", "40", home=home)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert max(len(line) for line in out.stdout.splitlines()) <= 100
+    assert "ranked by fewest devices, then energy per token (cost breaks ties)" in out.stdout
+    prices = out.stdout.split("$/h used, per device")[1]
+    assert "nvidia-h100-sxm-80gb: $3.99/h, Lambda 8x NVIDIA H100 SXM, on-demand list price read 2026-09-20" in prices
+    assert "amd-mi300x: -, no cited on-demand price (ranked by devices and energy)" in prices
+    body = json.loads(_cli("recommend", "--model", "llama-3.1-8b", *Q, "--rank-by", "cost", "--format", "json",
+                           "--top", "40", home=home).stdout)
+    assert body["setup"]["rank_by"] == "cost"
+    rows = {r["hardware"]: r for r in body["recommendations"]}
+    assert rows["nvidia-h100-sxm-80gb"]["price_per_device_hour_usd"] == 3.99
+    assert "https://lambda.ai/instances" in rows["nvidia-h100-sxm-80gb"]["price_source"]
+    priced = [r["price_per_device_hour_usd"] is not None for r in body["recommendations"]]
+    assert priced == sorted(priced, reverse=True)  # by cost: every priced device before the unpriced
+
+
+def test_a_hardware_name_with_a_count_is_answered_on_that_many_devices_and_a_second_count_must_agree(home):
+    out = _cli("predict", "--model", "llama-3.1-70b", "--hardware", "8x H200", "--batch-size", "1", *Q, home=home)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "on 8 x nvidia-h200-sxm-141gb" in out.stdout and "device count" not in out.stdout.split("\n")[0]
+    line = _one_error_line(_cli("predict", "--model", "llama-3.1-70b", "--hardware", "8x H200", "--device-count", "4",
+                                "--batch-size", "1", *Q, home=home))
+    assert "'8x H200' names 8 devices but the device count given is 4" in line

@@ -107,11 +107,13 @@ def _add_predict_command(sub: Any, common: argparse.ArgumentParser) -> None:
 
 def _add_recommend_command(sub: Any, common: argparse.ArgumentParser) -> None:
     """recommend: hardware for a model under service-level limits."""
-    p = sub.add_parser("recommend", parents=[common], help="rank hardware for a model by cost per token and energy",
+    p = sub.add_parser("recommend", parents=[common], help="rank hardware for a model by devices needed, energy and cost",
                        description="Rank every accelerator of the catalog for serving a model: device counts "
                                    "1, 2, 4, 8, offline batches up to the largest whose KV cache fits and servers "
                                    "at each concurrency are searched; each hardware keeps its best candidate within "
-                                   "the limits (with --rps: fewest devices for the rate, then cost, then energy).")
+                                   "the limits, ranked by the fewest devices (for --rps: for the rate), then energy per "
+                                   "token (--rank-by cost: cost first); each row names the $/h it used, its "
+                                   "source and the date it was read.")
     p.add_argument("--model", required=True, help="model key, Hugging Face id or alias")
     p.add_argument("--input-tokens", type=int, required=True, help="prompt tokens per request")
     p.add_argument("--output-tokens", type=int, required=True, help="generated tokens per request")
@@ -122,6 +124,10 @@ def _add_recommend_command(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--dtype", type=vocabulary_arg("dtype"), default=None,
                    help=f"weights dtype; {DEFAULTS_HELP}; a device without that math is dropped")
     p.add_argument("--max-devices", type=int, default=8, help="most devices per replica to consider")
+    p.add_argument("--rank-by", choices=["devices", "cost"], default="devices",
+                   help="devices: fewest devices needed, then energy per token, cost only breaking ties (a "
+                        "device without a cited price is never ranked below a priced one); cost: cost per "
+                        "token first, unpriced devices after the priced")
     p.add_argument("--source", default="local", help="whose measurement conventions to predict")
     p.add_argument("--top", type=int, default=10, help="rows of the ranking to show")
     p.add_argument("--show-dropped", action="store_true", help="say why each hardware left out was dropped")

@@ -56,8 +56,11 @@ def predict_command(args: argparse.Namespace) -> int:
         print(f"error: missing {', '.join(missing)} (or use --input FILE --output FILE; a serving question "
               "takes --mode serving with --concurrency or --request-rate-rps instead of --batch-size)", file=sys.stderr)
         return 2
+    from inference_estimation.lib.catalog.names import parse_hardware
+
+    named_count = parse_hardware(args.hardware).count  # "8x H200" states its device count
     defaulted = [name for name, value in (("engine", args.engine), ("dtype", args.dtype),
-                                          ("device count", args.device_count)) if value is None]
+                                          ("device count", args.device_count or named_count)) if value is None]
     try:
         work = workload(args.batch_size, args.input_tokens, args.output_tokens, engine=args.engine,
                         dtype=args.dtype, device_count=args.device_count, mode=args.mode, source=args.source,
@@ -213,6 +216,16 @@ def _recommend_text(rec: Any, show_dropped: bool, top: int, width: int = 100) ->
                           + (f", TTFT <= {s['max_ttft_s'] * 1000:g} ms" if s["max_ttft_s"] else "")
                           + (f", TPOT <= {s['max_tpot_s'] * 1000:g} ms" if s["max_tpot_s"] else "")
                           + (f", {s['rps']:g} req/s" if s["rps"] else ""), width=width, subsequent_indent="  ")
+    if not table.empty and "price_source" in table:
+        ranking = ("fewest devices, then energy per token (cost breaks ties)" if s.get("rank_by", "devices") == "devices"
+                   else "cost per token (devices without a cited price after the priced)")
+        lines.append(f"ranked by {ranking}")
+        lines.append("$/h used, per device (on-demand list price, source, date read):")
+        for _, row in table.iterrows():
+            price = row.get("price_per_device_hour_usd")
+            used = "-" if price is None or (isinstance(price, float) and math.isnan(price)) else f"${price:.4g}/h"
+            lines.extend(textwrap.wrap(f"{row['hardware']}: {used}, {row['price_source']}", width=width,
+                                       initial_indent="  ", subsequent_indent="      "))
     if not table.empty:
         lines.append(" ".join(h.ljust(size) if kind == "s" else h.rjust(size) for _, h, size, kind in cols))
         for _, row in table.iterrows():
@@ -242,7 +255,7 @@ def recommend_command(args: argparse.Namespace) -> int:
                         max_ttft_s=args.max_ttft_ms / 1000 if args.max_ttft_ms else None,
                         max_tpot_s=args.max_tpot_ms / 1000 if args.max_tpot_ms else None, rps=args.rps,
                         engine=args.engine, dtype=args.dtype, source=args.source, max_devices=args.max_devices,
-                        allow_unpromoted=args.allow_unpromoted)
+                        allow_unpromoted=args.allow_unpromoted, rank_by=args.rank_by)
     except SetupRefused as exc:
         print(f"refused: {exc}")
         return EXIT_REFUSED

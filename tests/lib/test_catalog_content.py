@@ -321,3 +321,26 @@ def test_tpus_are_predict_only_and_mla_models_declare_their_compressed_kv_cache(
     llama = catalog.models["llama-3.1-8b"].architecture
     assert llama.kv_cache_dim_per_layer is None
     assert llama.resolved_kv_cache_dim_per_layer == 2 * 8 * 128
+
+
+def test_every_catalog_price_names_its_provider_instance_quote_page_and_date_read(catalog):
+    import re
+
+    from inference_estimation.lib.catalog.hardware import HardwareEntry
+
+    priced = {k: h for k, h in catalog.hardware.items() if h.specs.price_per_hour_usd is not None}
+    rented = {"nvidia-h100-sxm-80gb", "nvidia-h200-sxm-141gb", "nvidia-b200", "nvidia-a100-sxm4-40gb",
+              "nvidia-a100-sxm4-80gb", "nvidia-l40s", "nvidia-l4", "nvidia-a10g", "nvidia-t4"}
+    assert rented <= set(priced)
+    for key, hw in priced.items():
+        src = hw.price_source
+        assert src is not None, f"{key}: a price without its source"
+        assert src.provider and src.instance_type and src.quote.startswith("$"), key
+        assert src.url.startswith("https://") and re.fullmatch(r"\d{4}(-\d{2}-\d{2})?", src.read_on), key
+        assert hw.source_of("price_per_hour_usd") == "public-table", key
+        if "per GPU" not in src.quote:  # an instance price: the per-device figure is it over its devices
+            quoted = float(re.search(r"\$([\d.]+)", src.quote).group(1))
+            assert hw.specs.price_per_hour_usd == pytest.approx(quoted / src.devices_per_instance, abs=0.006), key
+    with pytest.raises(ValueError, match="price_source without specs.price_per_hour_usd"):
+        HardwareEntry.model_validate({**catalog.hw("amd-mi300x").model_dump(),
+                                      "price_source": priced["nvidia-b200"].price_source.model_dump()})

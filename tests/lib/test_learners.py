@@ -60,3 +60,19 @@ def test_hist_gbm_fits_the_residual_with_an_all_missing_column_and_unseen_catego
 def test_ensemble_is_the_geometric_mean_of_its_members():
     a, b = np.log(np.array([1.0, 4.0])), np.log(np.array([4.0, 9.0]))
     assert np.allclose(np.exp(ensemble_log(a, b)), [2.0, 6.0])
+
+
+def test_ridge_never_extrapolates_a_held_out_row_past_its_training_range(matrix):
+    # A feature nearly constant in training (one device's peak, rounding-level spread) and far
+    # away on the held-out device: standardised by a ~1e-13 spread it used to predict log
+    # corrections of ~1e13, i.e. a MAPE of 6e27 % once exponentiated.
+    X, residual = matrix
+    rng = np.random.default_rng(1)
+    train = X.assign(peak_tflops=989.4 * (1 + rng.normal(0, 1e-15, len(X))),
+                     kv_bytes=np.where(np.arange(len(X)) % 2 == 0, 0.0, 1.0))  # not log-scaled (has zeros)
+    model = RidgeLogModel.fit(train, residual)
+    held_out = train.iloc[:5].assign(peak_tflops=2250.0, kv_bytes=1e9)
+    with np.errstate(over="raise"):
+        prediction = np.exp(model.predict(held_out))
+    assert np.all(np.isfinite(prediction))
+    assert np.all(np.abs(model.predict(held_out)) <= np.abs(residual).max() + 1.0)

@@ -145,8 +145,8 @@ def test_memory_size_form_factor_and_memory_type_pick_the_variant(catalog):
 def test_a_device_count_resolves_only_to_an_entry_of_that_many_devices(catalog):
     assert catalog.hw("8x H100 SXM").key == "nvidia-h100-sxm-80gb-x8"
     assert catalog.hw("1 x T4").key == "nvidia-t4"
-    with pytest.raises(CatalogError, match="no entry of 4 such devices") as err:
-        catalog.hw("4 x A10")
+    with pytest.raises(CatalogError, match="names 4 x nvidia-a10; here give the device") as err:
+        catalog.hw("4 x A10")  # a lookup with no count of its own; resolve_setup takes the count
     assert err.value.candidates == ("nvidia-a10",)
 
 
@@ -189,3 +189,30 @@ def test_a_copy_with_a_new_table_is_indexed_afresh(catalog):
     assert copy.hw("hopper eighty").key == "nvidia-h100-sxm-80gb"
     with pytest.raises(CatalogError):
         catalog.hw("hopper eighty")
+
+
+@pytest.mark.parametrize(("spelling", "key", "count"), [
+    ("8x H200", "nvidia-h200-sxm-141gb", 8),
+    ("8 x H100", "nvidia-h100-sxm-80gb-x8", 8),  # the catalog's 8-GPU node entry
+    ("2xA100-80GB", "nvidia-a100-sxm4-80gb", 2),
+    ("8\u00d7H200", "nvidia-h200-sxm-141gb", 8),
+    ("H200 x8", "nvidia-h200-sxm-141gb", 8),
+    ("4x H100", "nvidia-h100-sxm-80gb", 4),
+    ("H200", "nvidia-h200-sxm-141gb", None),
+])
+def test_a_hardware_name_with_a_count_resolves_to_the_device_and_its_count(catalog, spelling, key, count):
+    entry, named = catalog.hw_and_count(spelling)
+    assert (entry.key, named) == (key, count)
+
+
+def test_a_counted_name_answers_on_that_many_devices_and_a_disagreeing_count_names_both(catalog):
+    from inference_estimation.lib.ml.setup import resolve_setup, workload
+
+    setup = resolve_setup(catalog, "llama-3.1-70b", "8x H200", workload(1, 512, 128))
+    assert setup.hardware.key == "nvidia-h200-sxm-141gb" and setup.work["device_count"] == 8
+    same = resolve_setup(catalog, "llama-3.1-70b", "2xA100-80GB", workload(1, 512, 128, device_count=2))
+    assert same.work["device_count"] == 2
+    with pytest.raises(ValueError, match=r"'8x H200' names 8 devices but the device count given is 4"):
+        resolve_setup(catalog, "llama-3.1-70b", "8x H200", workload(1, 512, 128, device_count=4))
+    with pytest.raises(CatalogError, match=r"names 8 x nvidia-h200-sxm-141gb"):  # a door with no count of its own
+        catalog.hw("8x H200")

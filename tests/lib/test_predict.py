@@ -116,13 +116,44 @@ def test_recommend_ranks_hardware_that_fits_and_meets_the_tpot_limit(catalog, pr
     # 70B in bf16 (141 GB) needs at least two 80 GB devices
     h100 = table[table["hardware"] == "nvidia-h100-sxm-80gb"]
     assert h100.empty or int(h100["devices"].iloc[0]) >= 2
-    # with a request rate: fewest devices for it first, then cost per token (unpriced devices by devices)
-    keys = list(zip(table["devices_for_rps"], table["usd_per_million_tokens"].fillna(np.inf), strict=True))
+    # with a request rate: fewest devices for it first, then (no energy predictor here) tokens/s per
+    # device; cost only breaks ties, so an unpriced device is never ranked down for lacking a price
+    keys = list(zip(table["devices_for_rps"], -table["output_throughput_tok_s"] / table["devices"], strict=True))
     assert keys == sorted(keys)
     without_rate = recommend(catalog, predictors_dir, "llama-3.1-70b", 512, 128, max_tpot_s=1.0,
                              allow_unpromoted=True).table
-    priced = without_rate["usd_per_million_tokens"].dropna()
+    keys = list(zip(without_rate["devices"], -without_rate["output_throughput_tok_s"] / without_rate["devices"],
+                    strict=True))
+    assert keys == sorted(keys)  # fewest devices, then tokens/s per device (no energy predictor here)
+    by_cost = recommend(catalog, predictors_dir, "llama-3.1-70b", 512, 128, max_tpot_s=1.0,
+                        allow_unpromoted=True, rank_by="cost").table
+    priced = by_cost["usd_per_million_tokens"].dropna()
     assert list(priced) == sorted(priced)
+
+
+def test_recommend_names_the_price_it_used_and_never_ranks_an_unpriced_device_below_a_priced_one_for_lacking_it(
+        catalog, predictors_dir):
+    table = recommend(catalog, predictors_dir, "llama-3.1-8b", 512, 128, allow_unpromoted=True).table
+    rows = table.set_index("hardware")
+    h100 = rows.loc["nvidia-h100-sxm-80gb"]
+    assert h100["price_per_device_hour_usd"] == catalog.hw("nvidia-h100-sxm-80gb").specs.price_per_hour_usd
+    assert h100["price_per_hour_usd"] == pytest.approx(h100["price_per_device_hour_usd"] * h100["devices"])
+    assert "Lambda 8x NVIDIA H100 SXM" in h100["price_source"] and "read 2026-09-20" in h100["price_source"]
+    unpriced = table[table["price_per_device_hour_usd"].isna()]
+    assert len(unpriced) and unpriced["price_source"].str.startswith("no cited on-demand price").all()
+    # by default the rank is devices, then (without an energy predictor) tokens/s per device: an
+    # unpriced device that needs fewer devices or delivers more per device ranks above priced ones
+    keys = list(zip(table["devices"], -table["output_throughput_tok_s"] / table["devices"], strict=True))
+    assert keys == sorted(keys)
+    first_unpriced = int(np.flatnonzero(table["price_per_device_hour_usd"].isna())[0])
+    last_priced = int(np.flatnonzero(table["price_per_device_hour_usd"].notna())[-1])
+    assert first_unpriced < last_priced
+    by_cost = recommend(catalog, predictors_dir, "llama-3.1-8b", 512, 128, allow_unpromoted=True,
+                        rank_by="cost").table
+    priced = by_cost["price_per_device_hour_usd"].notna().to_numpy()
+    assert priced[:priced.sum()].all()  # asked to rank by cost: the unpriced come after every priced one
+    with pytest.raises(ValueError, match="rank_by 'price'"):
+        recommend(catalog, predictors_dir, "llama-3.1-8b", 512, 128, allow_unpromoted=True, rank_by="price")
 
 
 def test_batch_prediction_equals_the_one_at_a_time_prediction_of_every_row(catalog, predictors_dir, tmp_path):
@@ -394,8 +425,10 @@ def test_recommend_searches_devices_and_batches_and_says_why_each_hardware_was_d
         row.devices > devices[row.hardware] for row in tight.table.itertuples())
     missed = tight.dropped[tight.dropped["reason"].str.startswith("misses the limits")]
     assert len(missed) and missed["reason"].str.contains("TPOT .* ms > .* ms").all()
-    for hw in set(tight.table["hardware"]) & set(free["hardware"]):  # the SLO-limited batch is never larger
-        assert tight.table.set_index("hardware").loc[hw, "batch_size"] <= free.set_index("hardware").loc[hw, "batch_size"]
+    tight_rows, free_rows = tight.table.set_index("hardware"), free.set_index("hardware")
+    for hw in set(tight.table["hardware"]) & set(free["hardware"]):  # on as many devices, the SLO-limited batch is never larger
+        if tight_rows.loc[hw, "devices"] == free_rows.loc[hw, "devices"]:
+            assert tight_rows.loc[hw, "batch_size"] <= free_rows.loc[hw, "batch_size"]
 
 
 def test_predict_says_how_many_measurements_of_the_hardware_and_model_it_has_seen(catalog, predictors_dir):

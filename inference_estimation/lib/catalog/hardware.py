@@ -42,6 +42,32 @@ class HardwareSpecs(StrictEntry):
     price_per_hour_usd: float | None = Field(default=None, ge=0)
 
 
+class PriceSource(StrictEntry):
+    """Where a device's ``price_per_hour_usd`` was read: a public on-demand list price, as the page said it.
+
+    Attributes:
+        provider: the cloud that rents it (``AWS``, ``Azure``, ``Lambda``, ...).
+        instance_type: the instance or offer the price is for (``p5.48xlarge``, ``8x NVIDIA B200 SXM6``).
+        devices_per_instance: devices in that instance; the catalog's price is per device.
+        quote: the price as the page states it, with its unit (``$55.04/h for the instance``).
+        url: the provider's price page.
+        read_on: the date the page was read (``YYYY-MM-DD``; ``YYYY`` where only the year was recorded).
+        via: a public transcription of the page the figure was taken from, when not read first-hand.
+    """
+
+    provider: str
+    instance_type: str
+    devices_per_instance: int = Field(gt=0)
+    quote: str
+    url: str
+    read_on: str = Field(pattern=r"^\d{4}(-\d{2}-\d{2})?$")
+    via: str | None = None
+
+    def describe(self) -> str:
+        """One line for answers: provider, instance, date and page."""
+        return f"{self.provider} {self.instance_type}, on-demand list price read {self.read_on} ({self.url})"
+
+
 class LocalLaunchConfig(StrictEntry):
     """Run the harness as a subprocess on this machine."""
 
@@ -103,6 +129,8 @@ class HardwareEntry(StrictEntry):
     spec_source: Literal[SPEC_SOURCES]  # type: ignore[valid-type]
     spec_source_overrides: dict[str, Literal[SPEC_SOURCES]] = Field(default_factory=dict)  # type: ignore[valid-type]
     spec_reference: str | None = None
+    #: Where ``specs.price_per_hour_usd`` comes from (provider, instance, page, date read).
+    price_source: PriceSource | None = None
     launcher: LocalLaunchConfig | DstackLaunchConfig | None = Field(default=None, discriminator="type")
 
     _key = field_validator("key")(classmethod(lambda cls, v: check_key(v)))
@@ -112,6 +140,8 @@ class HardwareEntry(StrictEntry):
         unknown = set(self.spec_source_overrides) - set(HardwareSpecs.model_fields)
         if unknown:
             raise ValueError(f"spec_source_overrides names unknown spec facts: {sorted(unknown)}")
+        if self.price_source is not None and self.specs.price_per_hour_usd is None:
+            raise ValueError("price_source without specs.price_per_hour_usd")
         return self
 
     def source_of(self, fact: str) -> str:

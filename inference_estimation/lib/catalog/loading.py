@@ -61,9 +61,26 @@ class Catalog(StrictEntry):
 
         Raises:
             CatalogError: naming the candidates best first (``.candidates``) when the name is
-                unknown or could mean several devices.
+                unknown or could mean several devices, or when it counts devices (``8x H200``)
+                that no one entry holds (:meth:`hw_and_count` answers those).
         """
-        return _lookup("hardware", key, self.hardware, self._index("hardware"))
+        entry, count = self.hw_and_count(key)
+        if count is not None and count != entry.device_count:
+            raise CatalogError(f"hardware {key!r} names {count} x {entry.key}; here give the device "
+                               f"({entry.key}) and its count separately", candidates=(entry.key,))
+        return entry
+
+    def hw_and_count(self, key: str) -> tuple[HardwareEntry, int | None]:
+        """Looks up hardware as :meth:`hw` does and returns the device count the name states.
+
+        ``8x H200``, ``8 x H100``, ``2xA100-80GB``, ``H200 x8``: the entry (the one device, or an
+        entry of that many devices where the catalog has one) and the count; None for a name
+        without a count.
+
+        Raises:
+            CatalogError: as :meth:`hw`, for an unknown or ambiguous device.
+        """
+        return _lookup_counted("hardware", key, self.hardware, self._index("hardware"))
 
     def _index(self, kind: str) -> Any:
         from inference_estimation.lib.catalog.names import HardwareIndex, ModelIndex
@@ -104,11 +121,16 @@ class Catalog(StrictEntry):
 
 
 def _lookup(kind: str, key: str, table: dict[str, Any], index: Any) -> Any:
+    return _lookup_counted(kind, key, table, index)[0]
+
+
+def _lookup_counted(kind: str, key: str, table: dict[str, Any], index: Any) -> tuple[Any, int | None]:
+    """The entry a name resolves to and the device count the name states (None when it states none)."""
     if key in table:
-        return table[key]
+        return table[key], None
     found = index.resolve(key)
     if found.key is not None:
-        return table[found.key]
+        return table[found.key], found.count
     reason = "" if found.reason in ("unknown", "ambiguous") else f" ({found.reason})"
     label = "closest" if found.reason != "ambiguous" else "could be"
     hint = f"; {label}: {', '.join(found.candidates)}" if found.candidates else ""

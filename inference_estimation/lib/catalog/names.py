@@ -59,6 +59,9 @@ class Resolution:
     key: str | None
     candidates: tuple[str, ...] = ()
     reason: str = ""
+    #: the device count the spelling states ("8x H200" -> 8), None when it states none; the key is
+    #: an entry of that many devices where the catalog has one (``...-x8``), else the single device
+    count: int | None = None
 
 
 # ----------------------------------------------------------------------------------- tokenising
@@ -227,8 +230,8 @@ def _is_number(tok: str) -> bool:
 
 def parse_hardware(text: str) -> HardwareQuery:
     """Splits a hardware spelling into tokens and reads memory, form factor, memory type and count."""
-    cleaned = re.sub(r"\((r|tm)\)", " ", text.lower()).replace("+", " plus ")
-    cleaned = re.sub(r"^\s*(\d+)\s*x(?=[a-z])", r"\1 x ", cleaned)  # "8xH100" = "8x H100"
+    cleaned = re.sub(r"\((r|tm)\)", " ", text.lower()).replace("+", " plus ").replace("\u00d7", " x ")
+    cleaned = re.sub(r"^\s*(\d+)\s*[x*](?=\s*[a-z])", r"\1 x ", cleaned)  # "8xH100", "8*H100" = "8x H100"
     tokens = _ALNUM_RUNS.findall(cleaned)
     q = HardwareQuery(tokens=tokens, used=[False] * len(tokens))
     n = len(tokens)
@@ -255,6 +258,9 @@ def parse_hardware(text: str) -> HardwareQuery:
             i = use(i, 2)
         elif i == 0 and tok.isdigit() and nxt(1) == "x":  # "8x H100", "2 x A100": a device count
             q.count = int(tok)
+            i = use(i, 2)
+        elif i == n - 2 and i > 0 and tok == "x" and nxt(i + 1).isdigit():  # "H200 x8", "H200 x 8"
+            q.count = int(nxt(i + 1))
             i = use(i, 2)
         elif tok in _MEMORY_TYPES and nxt(i + 1).isdigit():
             suffix = nxt(i + 2) if nxt(i + 2) in ("e", "x") else ""
@@ -441,10 +447,14 @@ class HardwareIndex:
         unknown = [t for j, (t, u) in enumerate(zip(q.tokens, q.used, strict=False))
                    if not u and not start <= j < end and t not in _HW_FILLER]
         group = [e for e in self.groups[signature] if e.count == (q.count or 1)]
-        if not group:
-            singles = [e for e in self.groups[signature] if e.count == 1]
-            return Resolution(None, self._order(q, singles),
-                              f"no entry of {q.count} such devices; give the device count separately")
+        if not group:  # "8x H200": one H200 entry, and 8 of them (the answer's device count)
+            group = [e for e in self.groups[signature] if e.count == 1]
+        found_one = self._resolve_in(q, group, unknown)
+        return Resolution(found_one.key, found_one.candidates, found_one.reason,
+                          count=q.count if found_one.key else None)
+
+    def _resolve_in(self, q: HardwareQuery, group: list[_HwEntry], unknown: list[str]) -> Resolution:
+        """Picks one entry of a device's group by the spelling's vendor, form, socket and memory facts."""
         members = [e for e in group if (not q.vendor or e.vendor == q.vendor)
                    and (not q.form or e.form in (q.form, None))
                    and (not q.socket or not e.socket or e.socket == q.socket)

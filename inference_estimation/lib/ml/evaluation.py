@@ -125,8 +125,8 @@ def evaluate_target(frame: pd.DataFrame, target: str, n_folds: int = 5, seed: in
             if not mask.any():
                 continue
             metrics: dict[str, float] = {"rows": float(mask.sum()), **error_metrics(y_true[mask], pred[mask])}
-            if method in LEARNER_METHODS:
-                residual = np.abs(y_log - np.log(pred))
+            if method in LEARNER_METHODS:  # from the log prediction itself: exp then log of an underflow is log(0)
+                residual = np.abs(y_log - logs[method])
                 metrics["interval_coverage_90"] = cross_conformal_coverage(residual[mask], fold_id[mask],
                                                                            constants.PREDICTION_INTERVAL)
             if split == "leave_one_hardware_out":

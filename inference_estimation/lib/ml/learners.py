@@ -18,7 +18,7 @@ members' predictions.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -85,6 +85,10 @@ class RidgeLogModel:
         fill: per numeric column, the training median (after scaling) that replaces a missing value.
         categories: per categorical column, the training categories (an unseen one is all zeros).
         mean, scale: standardisation of the design columns.
+        low, high: per standardised design column, the training range widened by its own span
+            at each end; a held-out row is clipped to it, so the power law extrapolates a step past
+            the rows it was fitted on but never without bound (a feature far outside its training
+            values once gave log corrections in the thousands and an exp overflow in evaluation).
         coef, intercept: the fitted correction (log space).
     """
 
@@ -96,6 +100,8 @@ class RidgeLogModel:
     scale: list[float]
     coef: list[float]
     intercept: float
+    low: list[float] = field(default_factory=list)
+    high: list[float] = field(default_factory=list)
 
     @staticmethod
     def _numeric(X: pd.DataFrame, numeric: list[str], log_scaled: list[bool]) -> np.ndarray:
@@ -114,7 +120,10 @@ class RidgeLogModel:
             values = X[col].astype(str).to_numpy()
             parts.append((values[:, None] == np.array(known, dtype=object)[None, :]).astype(float))
         design = np.hstack(parts) if parts else np.zeros((len(X), 0))
-        return (design - np.array(self.mean)) / np.array(self.scale)
+        standardised = (design - np.array(self.mean)) / np.array(self.scale)
+        if self.low:
+            standardised = np.clip(standardised, np.array(self.low), np.array(self.high))
+        return standardised
 
     @classmethod
     def fit(cls, X: pd.DataFrame, residual: np.ndarray, alpha: float = RIDGE_ALPHA) -> RidgeLogModel:
@@ -133,9 +142,13 @@ class RidgeLogModel:
         model.mean, model.scale = [0.0] * width, [1.0] * width
         raw = model.design(X)
         mean, scale = raw.mean(axis=0), raw.std(axis=0)
-        scale[scale == 0] = 1.0
+        # a column (nearly) constant in training carries no information: a unit scale keeps a
+        # rounding-level spread from becoming a huge coefficient on a new value
+        scale[scale <= 1e-9 * np.maximum(1.0, np.abs(mean))] = 1.0
         model.mean, model.scale = mean.tolist(), scale.tolist()
         design = (raw - mean) / scale
+        low, high = design.min(axis=0), design.max(axis=0)
+        model.low, model.high = (low - (high - low)).tolist(), (high + (high - low)).tolist()
         y_mean = float(np.mean(residual))
         gram = design.T @ design + alpha * np.eye(design.shape[1])
         coef = np.linalg.solve(gram, design.T @ (residual - y_mean))
@@ -150,7 +163,7 @@ class RidgeLogModel:
         """The whole model as plain JSON values (no pickle needed to store or load it)."""
         return {"numeric": self.numeric, "log_scaled": self.log_scaled, "fill": self.fill,
                 "categories": self.categories, "mean": self.mean, "scale": self.scale, "coef": self.coef,
-                "intercept": self.intercept}
+                "intercept": self.intercept, "low": self.low, "high": self.high}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> RidgeLogModel:

@@ -52,6 +52,33 @@ RECOMMEND_DEVICE_COUNTS = (1, 2, 4, 8)
 RECOMMEND_CONCURRENCIES = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512)
 
 
+#: How ``recommend`` may rank: on facts every device has, or cost per token first.
+RANK_BY = ("devices", "cost")
+
+
+def _rank_order(rank_by: str, with_rate: bool) -> tuple[str, ...]:
+    """The columns the ranking sorts on, most significant first (missing ones are skipped).
+
+    ``devices``: devices needed, joules per token, tokens/s per device, then cost as a tie-break: no
+    key that only priced devices have decides before the facts all devices have. ``cost``: cost per
+    token first (unpriced devices, NaN, sort after every priced one), then the same keys.
+    """
+    devices = "devices_for_rps" if with_rate else "devices"
+    facts = (devices, "energy_per_output_token_j", "_tok_s_per_device_desc")
+    if rank_by == "cost":
+        return ("usd_per_million_tokens", *facts)
+    return (*facts, "usd_per_million_tokens")
+
+
+def price_source_text(hw: HardwareEntry) -> str:
+    """Where a device's $/h comes from, for an answer: the cited page and date, or why there is none."""
+    if hw.specs.price_per_hour_usd is None:
+        return "no cited on-demand price (ranked by devices and energy)"
+    if hw.price_source is None:
+        return f"{hw.source_of('price_per_hour_usd')} figure with no cited page (an overlay's)"
+    return hw.price_source.describe()
+
+
 def _distinct_devices(catalog: Catalog) -> list[HardwareEntry]:
     """Accelerators once each: an entry that only multiplies another's devices (same kind, vendor and
     per-device specs, more devices, e.g. ``nvidia-h100-sxm-80gb-x8``) is the same device; recommend
@@ -66,8 +93,8 @@ def _distinct_devices(catalog: Catalog) -> list[HardwareEntry]:
 def recommend(catalog: Catalog, predictors_dir: Path, model_key: str, input_tokens: int, output_tokens: int,
               max_ttft_s: float | None = None, max_tpot_s: float | None = None, rps: float | None = None,
               engine: str | None = None, dtype: str | None = None, source: str = DEFAULT_SOURCE,
-              allow_unpromoted: bool = False, max_devices: int = 8) -> Recommendation:
-    """Ranks hardware for serving a model: cost per million output tokens, then joules per token.
+              allow_unpromoted: bool = False, max_devices: int = 8, rank_by: str = "devices") -> Recommendation:
+    """Ranks hardware for serving a model: devices needed, then joules per token (or cost first).
 
     For every catalog accelerator (each device type once), every device count of
     :data:`RECOMMEND_DEVICE_COUNTS` up to ``max_devices`` on which the model fits, every offline
@@ -76,8 +103,14 @@ def recommend(catalog: Catalog, predictors_dir: Path, model_key: str, input_toke
     :data:`RECOMMEND_CONCURRENCIES` (the engine's scheduler decides what runs at once):
     TTFT/TPOT/throughput are predicted (90% intervals), candidates that miss a limit are dropped,
     and each hardware keeps its best candidate -- usually the highest load within the limits on
-    the fewest devices. With a request rate, the replicas it takes are sized and the hardware
-    needing the fewest devices ranks first, then cost per token, then energy. ``engine``/``dtype`` None take each device's
+    the fewest devices. With a request rate, the replicas it takes are sized. ``rank_by``
+    ``"devices"`` (the default) ranks on facts every device has: fewest devices needed (for the
+    rate, else per replica), then joules per output token, then output tokens/s per device, with
+    cost per token only breaking ties -- so a device without a cited price is never ranked below a
+    priced one for lacking it. ``"cost"`` ranks priced devices by cost per token first and puts
+    the unpriced after them. Each row names the $/h it used and its source and date
+    (``price_source``; see :class:`inference_estimation.lib.catalog.hardware.PriceSource`).
+    ``engine``/``dtype`` None take each device's
     default (vLLM, bfloat16 or float16 where it has no bfloat16). The memory rule and the dtype
     support are :func:`inference_estimation.lib.physics.refusals.setup_refusal`'s.
 
@@ -89,12 +122,14 @@ def recommend(catalog: Catalog, predictors_dir: Path, model_key: str, input_toke
         ValueError: for an unknown engine or dtype, or non-positive sizes.
         SetupRefused: for a model that is not an LLM or a context beyond its maximum.
     """
+    if rank_by not in RANK_BY:
+        raise ValueError(f"rank_by {rank_by!r} is not one of {', '.join(RANK_BY)}")
     work = workload(1, input_tokens, output_tokens, engine=engine, dtype=dtype, source=source)
     model = catalog.model(model_key)
     setup = {"model": model.key, "engine": work["engine"] or "vllm (default)",
              "dtype": work["dtype"] or "bfloat16 (default; float16 without bfloat16 math)",
              "input_tokens": input_tokens, "output_tokens": output_tokens, "source": source,
-             "max_ttft_s": max_ttft_s, "max_tpot_s": max_tpot_s, "rps": rps}
+             "max_ttft_s": max_ttft_s, "max_tpot_s": max_tpot_s, "rps": rps, "rank_by": rank_by}
     dropped: list[dict[str, Any]] = []
     candidates: list[tuple[HardwareEntry, Setup]] = []
     for hw in _distinct_devices(catalog):
@@ -146,6 +181,8 @@ def recommend(catalog: Catalog, predictors_dir: Path, model_key: str, input_toke
         "engine": [s.work["engine"] for _, s in candidates], "dtype": [s.work["dtype"] for _, s in candidates],
         "price_per_hour_usd": [(hw.specs.price_per_hour_usd or np.nan) * s.work["device_count"]
                                for hw, s in candidates],
+        "price_per_device_hour_usd": [hw.specs.price_per_hour_usd for hw, _ in candidates],
+        "price_source": [price_source_text(hw) for hw, _ in candidates],
     })
     for column in pred.columns:
         table[column] = pred[column].to_numpy()
@@ -169,11 +206,9 @@ def recommend(catalog: Catalog, predictors_dir: Path, model_key: str, input_toke
         over = table[column].to_numpy() > limit
         misses[over] = misses[over] + [f"{label} {v * 1000:.4g} ms > {limit * 1000:.4g} ms; "
                                        for v in table.loc[over, column]]
-    # with a request rate: fewest devices for it first (so a device without a catalog price is never
-    # ranked below a priced one merely for lacking a price), then cost, then energy
-    order = ("devices_for_rps", "usd_per_million_tokens", "energy_per_output_token_j", "devices") if rps \
-        else ("usd_per_million_tokens", "energy_per_output_token_j", "devices")
-    sort = [c for c in order if c in table]
+    if "output_throughput_tok_s" in table:
+        table["_tok_s_per_device_desc"] = -table["output_throughput_tok_s"] / table["devices"]
+    sort = [c for c in _rank_order(rank_by, bool(rps)) if c in table]
     table["_miss"] = misses.str.rstrip("; ")
     kept = table[table["_miss"] == ""]
     for hw_key, group in table.groupby("hardware", sort=False):
@@ -186,6 +221,7 @@ def recommend(catalog: Catalog, predictors_dir: Path, model_key: str, input_toke
                                                       f"{best['devices']} device(s): {best['_miss']}"})
     kept = kept.drop(columns="_miss")
     if sort:
-        kept = kept.sort_values(sort, na_position="last")
+        kept = kept.sort_values(sort, na_position="last", kind="stable")
     best_per_hw = kept.drop_duplicates("hardware", keep="first").reset_index(drop=True)
+    best_per_hw = best_per_hw.drop(columns=[c for c in best_per_hw if c.startswith("_")])
     return Recommendation(best_per_hw, pd.DataFrame(dropped, columns=["hardware", "reason"]), setup)

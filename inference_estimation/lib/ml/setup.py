@@ -159,12 +159,23 @@ class Setup:
 def resolve_setup(catalog: Catalog, model_key: str, hardware_key: str, work: dict[str, Any]) -> Setup:
     """Resolves a question (names, defaults, ``batch_size="max"``) and checks that it can run.
 
+    A hardware name may state its device count (``8x H200``, ``2xA100-80GB``): it is the
+    question's device count, and a different ``work["device_count"]`` is an error naming both.
+
     Raises:
         CatalogError: for an unknown model or hardware (listing the closest keys).
-        ValueError: for an invalid workload (see :func:`workload`).
+        ValueError: for an invalid workload (see :func:`workload`), or a device count that
+            disagrees with the one the hardware name states.
     """
-    model, hardware = catalog.model(model_key), catalog.hw(hardware_key)
+    model = catalog.model(model_key)
+    hardware, named_count = catalog.hw_and_count(hardware_key)
     work = dict(work)
+    if named_count is not None:
+        given = work.get("device_count")
+        if given is not None and int(given) != named_count:
+            raise ValueError(f"hardware {hardware_key!r} names {named_count} devices but the device count given "
+                             f"is {given}: give one of them (or the same count twice)")
+        work["device_count"] = named_count
     default_engine, default_dtype, dtype_note = default_engine_dtype_note(hardware, model)
     notes = []
     if work.get("engine") is None:

@@ -153,7 +153,7 @@ def _answers(model: StepModel, part: pd.DataFrame, given: np.ndarray, base: dict
         logs = []
         for target in SCORED:
             y, p = _measured(mine, target), base[target][given]
-            ok = np.isfinite(y) & (y > 0) & np.isfinite(p)
+            ok = np.isfinite(y) & (y > 0) & np.isfinite(p) & (p > 0)  # a zero prediction has no log
             sign = -1.0 if target == "output_throughput_tok_s" else 1.0
             logs.extend((sign * (np.log(p[ok]) - np.log(y[ok]))).tolist())
         factor = -np.median(logs) * len(logs) / (len(logs) + SINGLE_FACTOR_PRIOR_ROWS) if logs else 0.0
