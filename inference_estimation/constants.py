@@ -34,6 +34,9 @@ MEMORY_OVERHEAD_FACTOR = 1.3
 #: read it.
 CPU_RUNTIME_MEMORY_GB = 0.5
 
+#: Grouped-by-model folds of a predictor's held-out score and conformal interval (capped at the number
+#: of models); one value for every run, whoever starts it (``TrainingResource.cv_folds``).
+CV_FOLDS = 4
 #: CatBoost settings for the learned predictors (small data: few, shallow-ish trees).
 CATBOOST_ITERATIONS = 600
 #: Depth 6 (was 4) lets the trees combine campaign conventions with the physics regime: on the public

@@ -79,8 +79,7 @@ def pipeline(session_home):
         # raise_on_error=False: a predictor that does not beat its baselines fails the blocking
         # promotion gate (the run fails by design; tests assert on what happened).
         results[target] = defs.resolve_job_def("training_job").execute_in_process(
-            instance=instance, partition_key=target, raise_on_error=False,
-            run_config={"ops": {"predictors": {"config": {"cv_folds": 2}}}})
+            instance=instance, partition_key=target, raise_on_error=False)
     results["performance_model"] = defs.resolve_job_def("performance_model_job").execute_in_process(
         instance=instance, run_config={"ops": {"performance_model_evaluation": {"config": {"folds": 2,
                                                                                          "iterations": 50}}}})

@@ -7,6 +7,8 @@ import sys
 import dagster as dg
 import pytest
 
+from inference_estimation.lib.ml import predictor_store as store
+
 
 @pytest.mark.slow
 def test_sweep_command_materializes_the_graph_into_the_homes_dagster_instance(tmp_path):
@@ -24,8 +26,9 @@ def test_sweep_command_materializes_the_graph_into_the_homes_dagster_instance(tm
     try:
         runs = instance.get_runs()
         assert len(runs) == 1 + 2 + 1 + 4 + 1  # catalog, 2 partitions, dbt, 4 primitives, the coherent model's score
-        # a refusal to promote is not a failed run
-        assert all(r.status == dg.DagsterRunStatus.SUCCESS for r in runs), [r.job_name for r in runs]
+        # only the blocking promotion gate may stop a run (a refusal: `sweep` still exits 0)
+        assert all(r.status == dg.DagsterRunStatus.SUCCESS or r.job_name == "training_job" for r in runs), \
+            [(r.job_name, r.status) for r in runs]
         assert all(r.tags.get("inference_estimation/host") == "localhost" for r in runs)
         partitions = instance.get_materialized_partitions(dg.AssetKey("benchmark_runs"))
         assert {"gpt2-small|local-cpu", "llama-small-55m|local-cpu"} <= {str(p) for p in partitions} | {
@@ -34,5 +37,8 @@ def test_sweep_command_materializes_the_graph_into_the_homes_dagster_instance(tm
             assert instance.get_latest_materialization_event(key) is not None, key
     finally:
         instance.dispose()
-    assert (home / "predictors" / "tpot_s" / "model.cbm").exists()
-    assert not (home / "predictors" / "e2e_latency_s").exists()  # derived from the primitives, never trained
+    trained = store.read_pointer(home / "predictors", store.TRAINED, "tpot_s")
+    assert (trained.folder / "model.cbm").exists()
+    assert store.names(home / "predictors", store.TRAINED) == sorted(  # derived targets are never trained
+        set(store.names(home / "predictors", store.TRAINED)) & {"ttft_s", "tpot_s", "avg_power_w", "peak_memory_gb",
+                                                                  store.STEP_MODEL})

@@ -178,7 +178,6 @@ def sweep_command(args: argparse.Namespace) -> int:
 
     catalog = load_catalog()
     sweeps = [catalog.sweep(name) for name in dict.fromkeys(args.sweep or [DEFAULT_SWEEP])]
-    sweep = sweeps[0]  # its cv_folds train the predictors
     instance = dg.DagsterInstance.get()
     logs = log_config(args.log_level)
     run = StepRunner(defs, instance, verbose=args.verbose, heartbeat_s=heartbeat_interval_s(),
@@ -221,7 +220,7 @@ def sweep_command(args: argparse.Namespace) -> int:
         return 1
 
     # 5. the predictors: one per primitive, then the step-time model
-    _train(run, sweep.cv_folds, logs, notes, failures)
+    _train(run, logs, notes, failures)
 
     # 6. the full comparison with the previous design (every split, calibrated campaigns) is the weekly
     # performance_model_job and benchmarks/accuracy.py; the main job scores the step model on unseen
@@ -259,18 +258,18 @@ def _import_public_datasets(run: StepRunner, args: argparse.Namespace, logs: dic
     return notes
 
 
-def _train(run: StepRunner, cv_folds: int, logs: dict[str, Any], notes: list[str], failures: list[str]) -> None:
+def _train(run: StepRunner, logs: dict[str, Any], notes: list[str], failures: list[str]) -> None:
     """Trains, evaluates, promotes and explains each primitive (a refused promotion is a note, not a
     failure), then fits, checks, promotes, calibrates and scores the step-time model."""
     from inference_estimation import constants
 
-    training_config = {**logs, "ops": {"predictors": {"config": {"cv_folds": cv_folds}}}}
     for target in constants.PRIMITIVES:
         result = run(f"train, evaluate, promote, explain {target}", "training_job", partition_key=target,
-                     run_config=training_config)
+                     run_config=logs)
         refusal = gate_refusal(result)
-        if refusal and "no trained predictor" not in refusal:
-            notes.append(f"{target} not promoted ({refusal})")
+        if refusal:  # designed: too little data to train, or it did not beat its baselines
+            if "no trained predictor" not in refusal:
+                notes.append(f"{target} not promoted ({refusal})")
         elif not result.success:
             failures.append(f"training {target}")
 
@@ -282,13 +281,16 @@ def _train(run: StepRunner, cv_folds: int, logs: dict[str, Any], notes: list[str
 
 def _print_card_summary(predictors_dir: Path, targets: Sequence[str]) -> None:
     """One line per target from its predictor card: held-out MdAPE, interval coverage, promoted or not."""
+    from inference_estimation.lib.ml import predictor_store
+
     for target in targets:
-        card_path = predictors_dir / target / "card.json"
-        if not card_path.exists():
+        trained = predictor_store.read_pointer(predictors_dir, predictor_store.TRAINED, target)
+        if trained is None:
             print(f"  {target:26s} not trained (too little usable data; power needs measured power)")
             continue
-        m = json.loads(card_path.read_text())["metrics"]
-        promoted = (predictors_dir / "promoted" / target / "card.json").exists()
+        m = json.loads((trained.folder / "card.json").read_text())["metrics"]
+        promoted_pointer = predictor_store.read_pointer(predictors_dir, predictor_store.PROMOTED, target)
+        promoted = promoted_pointer is not None and promoted_pointer.version == trained.version
         print(f"  {target:26s} grouped-by-model held-out MdAPE {m['holdout_mdape_pct']:6.1f}%  "
               f"90% coverage {m['holdout_interval_coverage_90']:.2f}"
               + (f"  | physics baseline MdAPE {m['baseline_physics_mdape_pct']:.1f}%"

@@ -9,7 +9,9 @@ import dagster as dg
 from inference_estimation import constants
 from inference_estimation.defs.partitions import benchmark_partitions
 from inference_estimation.defs.resources import CatalogResource
+from inference_estimation.defs.shared import TRAINING_FEATURES
 from inference_estimation.lib.catalog import CatalogError
+from inference_estimation.lib.data import quality
 
 LOCAL_HOST_TAGS = {constants.HOST_TAG: "localhost"}
 
@@ -53,16 +55,22 @@ transform_job = dg.define_asset_job(
     | dg.AssetSelection.assets("dataset_report"),
     tags=LOCAL_HOST_TAGS, description="dbt build (staging, intermediate, marts) and the dataset coverage report.",
 )
+#: The gate before training: the range checks on the training frame. A job that trains selects them,
+#: so their blocking rules run first in every training run and stop it on absurd rows (Dagster's own
+#: blocking semantics), however the run was started.
+TRAINING_GATE = dg.AssetSelection.checks(*(dg.AssetCheckKey(TRAINING_FEATURES, rule) for rule in quality.RANGE_RULES))
+
 training_job = dg.define_asset_job(
     "training_job",
     # the training group's per-target assets (performance_model_evaluation, unpartitioned, has its own job)
     selection=(dg.AssetSelection.groups("training") - dg.AssetSelection.assets("performance_model_evaluation"))
-    | dg.AssetSelection.assets("shap_reports"),
-    tags=LOCAL_HOST_TAGS, description="Train, evaluate, promote (if it beats its baselines) and explain one target.",
+    | dg.AssetSelection.assets("shap_reports") | TRAINING_GATE,
+    tags=LOCAL_HOST_TAGS, description="Check the training frame (the gate), train, evaluate, promote (if it beats "
+    "its baselines) and explain one target.",
 )
 step_model_job = dg.define_asset_job(
-    "step_model_job", selection=dg.AssetSelection.groups("step_model"), tags=LOCAL_HOST_TAGS,
-    description="Fit the step-time model (efficiencies, schedulers, campaign effects), check it against "
+    "step_model_job", selection=dg.AssetSelection.groups("step_model") | TRAINING_GATE, tags=LOCAL_HOST_TAGS,
+    description="Check the training frame (the gate), fit the step-time model (efficiencies, schedulers, campaign effects), check it against "
     "physics and promote it.",
 )
 performance_model_job = dg.define_asset_job(

@@ -1,11 +1,12 @@
 """Resources shared by every stage.
 
-The home and the catalog, the DuckDB warehouse, the dbt CLI, the harness's secrets and the
-optional object storage for Pipes messages.
+The home and the catalog, the DuckDB warehouse, the dbt CLI, the harness's secrets, the
+optional object storage for Pipes messages, the predictor store and the training settings.
 """
 
 import os
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 from dagster_dbt import DbtCliResource
@@ -13,9 +14,11 @@ from dagster_duckdb import DuckDBResource
 from pydantic import PrivateAttr
 
 from benchmark_jobs.spec import SERVING_API_KEY_ENV
+from inference_estimation import constants
 from inference_estimation.defs.transform.project import dbt_executable, dbt_project
 from inference_estimation.lib.catalog import Catalog, load_catalog
 from inference_estimation.lib.home import Home, get_home
+from inference_estimation.lib.ml import predictor_store
 
 
 class HomeResource(dg.ConfigurableResource):
@@ -193,9 +196,97 @@ def pipes_message_store_from_env() -> PipesMessageStore:
                                 if os.environ.get(var)})
 
 
+#: Definition metadata keys by which an asset states what the predictor store keeps of its output.
+STORE_STAGE_KEY, STORE_NAME_KEY = "predictor_store/stage", "predictor_store/name"
+
+
+def predictor_store_role(stage: str, name: str | None = None) -> dict[str, str]:
+    """Definition metadata of an asset whose output lives in the predictor store.
+
+    Args:
+        stage: ``trained`` (the asset returns a freshly fitted model: stored as a new version) or
+            ``promoted`` (it returns a stored version it received: only the pointer moves).
+        name: the model's name in the store; None = the asset's partition key (the target).
+    """
+    return {STORE_STAGE_KEY: stage, **({STORE_NAME_KEY: name} if name else {})}
+
+
+class PredictorStore(dg.ConfigurableIOManager):
+    """Keeps models in the home's predictor store and hands them to the assets that depend on them.
+
+    An asset declares its role with :func:`predictor_store_role`. A *trained* asset's output (a
+    CatBoost primitive or the step model, or None when there was too little data) is written once
+    to a content-addressed folder and the ``trained`` pointer moves to it (None removes the
+    pointer). A *promoted* asset's output is the stored version it received as input: the
+    ``promoted`` pointer moves to that folder, nothing is copied (None keeps the promoted one).
+    A downstream input gets the :class:`~inference_estimation.lib.ml.predictor_store.StoredPredictor`
+    its upstream's pointer names -- the model, its card, content version and data version -- or None.
+
+    Attributes:
+        predictors_dir: the store's folder; None (the default) is the home's ``predictors`` folder.
+    """
+
+    predictors_dir: str | None = None
+
+    def folder(self) -> Path:
+        """The store's folder (resolved at run time, like the home)."""
+        if self.predictors_dir:
+            return Path(self.predictors_dir).expanduser().resolve()
+        return get_home().predictors_dir
+
+    @staticmethod
+    def _role(metadata: dict[str, Any], partition_key: str | None, asset: str) -> tuple[str, str]:
+        values = {k: getattr(v, "value", v) for k, v in (metadata or {}).items()}
+        stage, name = values.get(STORE_STAGE_KEY), values.get(STORE_NAME_KEY) or partition_key
+        if stage not in predictor_store.STAGES or not name:
+            raise dg.Failure(f"{asset} is not declared for the predictor store (metadata "
+                             f"predictor_store_role(stage, name) and, without a name, a partition per model)")
+        return stage, name
+
+    def handle_output(self, context: dg.OutputContext, obj: Any) -> None:
+        """Stores a trained model as a new version, or points ``promoted`` at the version received."""
+        key = context.asset_key.to_user_string()
+        stage, name = self._role(context.definition_metadata, context.partition_key if context.has_partition_key
+                                 else None, key)
+        root = self.folder()
+        if obj is None:
+            if stage == predictor_store.TRAINED:  # no model is better than one of too little data
+                predictor_store.clear_pointer(root, stage, name)
+            return
+        if isinstance(obj, predictor_store.StoredPredictor):
+            pointer = predictor_store.point_at(root, stage, obj.pointer)
+        elif stage == predictor_store.TRAINED:
+            pointer = predictor_store.write_version(root, name, obj)
+        else:
+            raise dg.Failure(f"{key} promotes a stored version (its input), not a new {type(obj).__name__}")
+        context.add_output_metadata({"store/version": pointer.version,
+                                     "store/folder": dg.MetadataValue.path(str(pointer.folder))})
+
+    def load_input(self, context: dg.InputContext) -> predictor_store.StoredPredictor | None:
+        """The version the upstream asset's pointer names, loaded (None when it has none)."""
+        upstream = context.upstream_output
+        if upstream is None or upstream.asset_key is None:
+            raise dg.Failure("the predictor store loads asset inputs only")
+        partition = context.asset_partition_key if context.has_asset_partitions else None
+        stage, name = self._role(upstream.definition_metadata, partition, upstream.asset_key.to_user_string())
+        return predictor_store.load(self.folder(), stage, name)
+
+
+class TrainingResource(dg.ConfigurableResource):
+    """How every run trains a predictor, whoever starts it (the CLI, a schedule, the UI, a test).
+
+    Attributes:
+        cv_folds: grouped-by-model folds of the held-out score and the conformal interval (capped
+            at the number of models).
+    """
+
+    cv_folds: int = constants.CV_FOLDS
+
+
 @dg.definitions
 def resources() -> dg.Definitions:
-    """The home and catalog, the warehouse in the home, the project's dbt CLI and the harness's secrets."""
+    """The home and catalog, the warehouse in the home, the project's dbt CLI, the harness's secrets, the
+    Pipes message store, the predictor store and the training settings."""
     home = get_home()  # the warehouse's folder must exist before the first connection
     return dg.Definitions(
         resources={
@@ -205,5 +296,7 @@ def resources() -> dg.Definitions:
             "dbt": DbtCliResource(project_dir=dbt_project, dbt_executable=dbt_executable()),
             "harness_secrets": harness_secrets_from_env(),
             "pipes_message_store": pipes_message_store_from_env(),
+            "predictor_store": PredictorStore(),
+            "training": TrainingResource(),
         }
     )

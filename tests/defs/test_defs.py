@@ -64,6 +64,8 @@ def test_lineage_runs_from_benchmarks_through_dbt_to_predictors_and_reports():
     assert parents("predictors") == {"marts/training_features"}
     assert parents("shap_reports") == {"predictors", "marts/training_features"}  # every input declared
     assert parents("promoted_predictors") == {"predictors", "predictor_evaluation"}
+    assert parents("promoted_step_model") == {"step_model"}
+    assert parents("step_calibrations") == {"promoted_step_model", "marts/training_features"}
     assert parents("performance_model_evaluation") == {"predictors", "marts/training_features"}
 
 
@@ -120,3 +122,27 @@ def test_each_assets_group_in_the_ui_is_the_stage_folder_that_defines_it():
                  if pair[1] != pair[0] and not pair[1].startswith(f"{pair[0]}_")}  # dbt: transform_<layer>
     assert {"hardware_specs", "benchmark_runs", "next_benchmarks", "performance_model_evaluation"} <= set(seen)
     assert misplaced == {}
+
+
+def test_models_travel_through_the_predictor_store_and_every_training_job_runs_the_gate_first():
+    graph = defs.resolve_asset_graph()
+    for key, stage in (("predictors", "trained"), ("promoted_predictors", "promoted"), ("step_model", "trained"),
+                       ("promoted_step_model", "promoted")):
+        assets_def = graph.get(dg.AssetKey(key)).assets_def
+        assert assets_def.get_io_manager_key_for_asset_key(dg.AssetKey(key)) == "predictor_store", key
+        assert assets_def.metadata_by_key[dg.AssetKey(key)]["predictor_store/stage"] == stage, key
+    evaluation = graph.get(dg.AssetKey("predictor_evaluation")).assets_def
+    assert all(spec.blocking for spec in evaluation.check_specs)  # the gate before promotion is Dagster's
+    for job in ("training_job", "step_model_job"):
+        nodes = {n.name for n in defs.resolve_job_def(job).graph.nodes}
+        assert "training_rows_in_range" in nodes, job  # the gate before training, blocking in the same run
+
+
+def test_every_run_trains_with_the_one_cv_folds_value():
+    from inference_estimation import constants
+    from inference_estimation.defs.resources import TrainingResource
+    from inference_estimation.defs.training.config import TrainingConfig
+
+    assert defs.resources["training"].cv_folds == TrainingResource().cv_folds == constants.CV_FOLDS
+    assert "cv_folds" not in TrainingConfig.model_fields  # not a run-config knob that each launcher sets
+    assert all("cv_folds" not in sweep.model_fields_set for sweep in load_catalog().sweeps.values())

@@ -11,10 +11,12 @@ import dagster as dg
 import duckdb
 import pytest
 
+from inference_estimation.cli.sweep import gate_refusal
 from inference_estimation.definitions import defs
 from inference_estimation.lib.catalog import load_catalog
 from inference_estimation.lib.data.warehouse import land_run
 from inference_estimation.lib.home import get_home
+from inference_estimation.lib.ml import predictor_store as store
 from inference_estimation.lib.physics.features import FEATURE_COLUMNS, feature_frame, prediction_row
 from tests.conftest import MODELS, SWEEP
 from tests.conftest import bench_config as _bench_config
@@ -131,21 +133,24 @@ def test_training_features_row_equals_the_row_predict_builds_for_the_same_config
 
 def test_predictors_and_shap_reports_materialize_per_target(pipeline, session_home):
     for target in ("ttft_s", "tpot_s", "peak_memory_gb"):
-        assert pipeline[target].success, target  # a refusal to promote is not a failed run
+        # the blocking promotion gate may stop the run (a designed refusal); nothing else may
+        assert pipeline[target].success or gate_refusal(pipeline[target]), target
         meta = _metadata(pipeline[target], "predictors")
         assert meta["status"] == "trained" and meta["rows"] == 8 and "holdout_mdape_pct" in meta, target
         assert "data:image/png;base64," in meta["plot"]  # held-out predicted vs measured, on the asset's page
         report = _metadata(pipeline[target], "shap_reports")
         assert "data:image/png;base64," in report["report"]
         assert (session_home.reports_dir / target / "beeswarm.png").stat().st_size > 5000
-        assert (session_home.predictors_dir / target / "model.cbm").exists()
+        trained = store.read_pointer(session_home.predictors_dir, store.TRAINED, target)
+        assert trained.data_version == meta["data_version"] and (trained.folder / "model.cbm").exists()
 
 
 def test_power_targets_are_not_trained_on_estimated_power(pipeline, session_home):
     for target in ("avg_power_w",):
         meta = _metadata(pipeline[target], "predictors")
         assert meta["status"] == "not trained" and "0 usable rows" in meta["reason"]
-        assert not (session_home.predictors_dir / target).exists()
+        assert store.read_pointer(session_home.predictors_dir, store.TRAINED, target) is None
+        assert gate_refusal(pipeline[target]) == "nothing to promote (no trained predictor)"
 
 
 def test_evaluation_scores_every_split_the_data_allows_and_gates_promotion(pipeline, session_home):
@@ -155,12 +160,16 @@ def test_evaluation_scores_every_split_the_data_allows_and_gates_promotion(pipel
     assert "leave_one_hardware_out | (skipped)" in table  # test-tiny has one hardware
     check = [e for e in pipeline["tpot_s"].get_asset_check_evaluations() if e.check_name == "beats_baselines"]
     assert len(check) == 1
-    promoted = (session_home.predictors_dir / "promoted" / "tpot_s" / "card.json").exists()
-    assert promoted == check[0].passed  # promoted exactly when the check passed
-    decision = _metadata(pipeline["tpot_s"], "promoted_predictors")
-    assert decision["promoted"] == check[0].passed
-    if promoted:  # exactly the version that was trained and scored
+    trained = store.read_pointer(session_home.predictors_dir, store.TRAINED, "tpot_s")
+    promoted = store.read_pointer(session_home.predictors_dir, store.PROMOTED, "tpot_s")
+    assert (promoted is not None and promoted.version == trained.version) == check[0].passed  # exactly when it passed
+    assert check[0].blocking and check[0].metadata["trained_version"].value == trained.version
+    if check[0].passed:  # exactly the version that was trained and scored, by pointer
+        decision = _metadata(pipeline["tpot_s"], "promoted_predictors")
+        assert decision["promoted"] and decision["version"] == trained.version
         assert decision["data_version"] == _metadata(pipeline["tpot_s"], "predictors")["data_version"] \
             == meta["scored_data_version"]
-    else:  # a refusal reads as one: the reason, not a failed run
-        assert decision["reason"] == check[0].metadata["reason"].value and check[0].severity.value == "WARN"
+    else:  # Dagster stopped the run before promotion; `sweep` reads the reason as a refusal
+        assert not pipeline["tpot_s"].asset_materializations_for_node("promoted_predictors")
+        assert gate_refusal(pipeline["tpot_s"]) == check[0].metadata["reason"].value
+        assert check[0].severity == dg.AssetCheckSeverity.ERROR

@@ -35,7 +35,6 @@ sweeps:
     max_trials: 3
     target_cv: 0.1
     point_timeout_s: 60
-    cv_folds: 2
   - name: proof-calibrate
     models: [llama-small-55m]
     hardware: [local-cpu]
@@ -47,7 +46,6 @@ sweeps:
     max_trials: 3
     target_cv: 0.1
     point_timeout_s: 60
-    cv_folds: 2
 """
 #: Half of the training models' grid (spread over it): enough rows to train, seconds to measure.
 TRAIN_POINTS = [{"batch_size": b, "input_tokens": i, "output_tokens": o, "dtype": "float32"}
@@ -97,7 +95,7 @@ def main(k: int) -> None:
         run("transform_job", run_config=quiet)
         for target in ("ttft_s", "tpot_s"):
             run("training_job", partition_key=target, asset_selection=[dg.AssetKey("predictors")],
-                run_config={**quiet, "ops": {"predictors": {"config": {"cv_folds": 2}}}})
+                run_config=quiet)
 
     run("catalog_job", run_config=quiet)
     catalog = load_catalog()

@@ -147,31 +147,32 @@ def test_the_freshness_check_reads_each_sources_latest_import_from_the_instance(
         assert fresh.passed and fresh.metadata["observed"].value < MAX_SOURCE_AGE_DAYS
 
 
-def test_a_training_run_started_after_a_failed_gate_refuses_to_train_and_keeps_the_model(pipeline, session_home):
-    """Blocking checks stop their own run; a training run launched later must not train past them."""
-    from inference_estimation.defs.training.assets import failed_gate_checks, predictors
+def test_a_training_run_stops_at_the_blocking_gate_and_keeps_the_model(pipeline, session_home, isolated_home):
+    """The gate's checks run in the same run as training (training_job selects them): Dagster's own
+    blocking semantics stop ``predictors`` on absurd rows, whoever started the run."""
+    from inference_estimation.defs.resources import PredictorStore, TrainingResource
+    from inference_estimation.defs.training.assets import predictors
+    from inference_estimation.lib.ml import predictor_store as store
 
-    card = session_home.predictors_dir / "tpot_s" / "card.json"
-    before = card.read_bytes()
-    features = mart_checks.TRAINING_FEATURES
-    resources = {"duckdb": DuckDBResource(database=str(session_home.warehouse_path)), "home": HomeResource()}
-    with dg.DagsterInstance.ephemeral() as instance:
-        assert failed_gate_checks(instance) == []  # never evaluated: nothing to block on
-        instance.report_runless_asset_event(dg.AssetMaterialization(features))
-        instance.report_runless_asset_event(dg.AssetCheckEvaluation(
-            asset_key=features, check_name="power_within_tdp", passed=False))
-        assert failed_gate_checks(instance) == ["power_within_tdp"]
-        instance.report_runless_asset_event(dg.AssetCheckEvaluation(
-            asset_key=features, check_name="latency_cv_stable", passed=False, severity=dg.AssetCheckSeverity.WARN))
-        assert failed_gate_checks(instance) == ["power_within_tdp"]  # a warning does not block
-
-        result = dg.materialize([predictors], partition_key="tpot_s", instance=instance, resources=resources,
-                                raise_on_error=False)
-        assert not result.success
-        failure = next(e for e in result.all_events if e.is_step_failure).event_specific_data.error
-        assert "power_within_tdp" in failure.message and "marts/training_features" in failure.message
-        assert card.read_bytes() == before  # the served model was not touched
-
-        instance.report_runless_asset_event(dg.AssetCheckEvaluation(
-            asset_key=features, check_name="power_within_tdp", passed=True))
-        assert failed_gate_checks(instance) == []  # the gate passed again: training may go on
+    _copy_marts(session_home, isolated_home)
+    pointer = isolated_home.predictors_dir / "pointers" / "trained" / "tpot_s.json"
+    before = pointer.read_bytes()
+    con = duckdb.connect(str(isolated_home.warehouse_path))
+    try:
+        con.execute("update marts.measurements set avg_power_w = 900.0 where point_id = "
+                    "(select min(point_id) from marts.training_features where hardware_key = 'local-cpu')")
+    finally:
+        con.close()
+    (isolated_home.catalog_dir / "tdp.yaml").write_text("hardware:\n  - key: local-cpu\n    specs: {tdp_w: 65}\n")
+    result = dg.materialize(
+        [predictors, mart_checks.training_rows_in_range], partition_key="tpot_s", raise_on_error=False,
+        selection=dg.AssetSelection.assets(predictors) | dg.AssetSelection.checks(
+            *mart_checks.training_rows_in_range.check_keys),
+        resources={"duckdb": DuckDBResource(database=str(isolated_home.warehouse_path)), "catalog": CatalogResource(),
+                   "home": HomeResource(), "predictor_store": PredictorStore(), "training": TrainingResource()})
+    assert not result.success
+    failed = {e.check_name for e in result.get_asset_check_evaluations() if not e.passed}
+    assert "power_within_tdp" in failed
+    assert not result.asset_materializations_for_node("predictors")  # Dagster never ran it
+    assert pointer.read_bytes() == before  # the trained version was not touched
+    assert store.read_pointer(isolated_home.predictors_dir, store.TRAINED, "tpot_s").folder.exists()

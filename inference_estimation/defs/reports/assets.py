@@ -1,7 +1,6 @@
 """Reports stage: SHAP explanations of each predictor, feature selection, dataset coverage."""
 
 import json
-from pathlib import Path
 
 import dagster as dg
 from dagster_duckdb import DuckDBResource
@@ -13,11 +12,11 @@ from inference_estimation.defs.resources import HomeResource
 from inference_estimation.defs.shared import (
     PREDICTORS,
     TRAINING_FEATURES,
-    latest_metadata,
     read_training_features,
     target_partitions,
 )
-from inference_estimation.lib.ml.modeling import card_matrix, load_predictor, select_rows
+from inference_estimation.lib.ml.modeling import card_matrix, select_rows
+from inference_estimation.lib.ml.predictor_store import StoredPredictor
 from inference_estimation.lib.ml.shap_report import write_shap_report
 
 
@@ -26,20 +25,18 @@ from inference_estimation.lib.ml.shap_report import write_shap_report
     group_name="reports",
     kinds={"shap"},
     partitions_def=target_partitions,
-    deps=[PREDICTORS, TRAINING_FEATURES],
+    ins={"trained": dg.AssetIn(PREDICTORS)},
+    deps=[TRAINING_FEATURES],
     description="SHAP beeswarm and bar plots of a primitive's predictor (PNG on disk and inline in the metadata); "
     "the derived targets are explained through these primitives.",
 )
-def shap_reports(context: dg.AssetExecutionContext, duckdb: DuckDBResource, home: HomeResource) -> dg.MaterializeResult:
-    """Explains the predictor version that ``predictors`` recorded, on (a sample of) its training rows."""
+def shap_reports(context: dg.AssetExecutionContext, duckdb: DuckDBResource, home: HomeResource,
+                 trained: StoredPredictor | None) -> dg.MaterializeResult:
+    """Explains the trained version the predictor store hands over, on (a sample of) its training rows."""
     target = context.partition_key
-    trained = latest_metadata(context.instance, PREDICTORS, target) or {}
-    if trained.get("status") != "trained":
+    if trained is None:
         return dg.MaterializeResult(metadata={"status": "no predictor for this target (too little data)"})
-    model, card = load_predictor(Path(str(trained["model_path"])).parent)
-    if card["data_version"] != trained["data_version"]:
-        raise dg.Failure(f"the predictor file of {target} is version {card['data_version']}, but predictors "
-                         f"recorded {trained['data_version']}; rematerialize predictors")
+    model, card = trained.model, trained.card
     rows = select_rows(read_training_features(duckdb), target)
     if len(rows) > constants.SHAP_MAX_ROWS:
         rows = rows.sample(constants.SHAP_MAX_ROWS, random_state=0)
@@ -52,6 +49,7 @@ def shap_reports(context: dg.AssetExecutionContext, duckdb: DuckDBResource, home
         "bar_png": dg.MetadataValue.path(str(report.bar_png)),
         "rows_explained": len(rows),
         "top_features": dg.MetadataValue.json({k: round(v, 4) for k, v in top}),
+        "predictor_version": trained.version, "data_version": str(trained.data_version),
     })
 
 

@@ -3,64 +3,63 @@
 ``step_model`` fits the shared efficiencies and every campaign's effects through each engine's
 scheduler (:mod:`inference_estimation.lib.ml.step_fit`) and records in its metadata what it learned
 (efficiencies, overheads, campaign spread), how well it reproduces the warehouse's own rows and
-how long the fit took. Its blocking check ``respects_physics`` asks the saved model for every
-catalog device x model at a few workloads and fails if any answer is faster than the physical
-bound; ``promoted_step_model`` then points ``predict`` at exactly that file (it does not run when
-the check failed in the same run).
+how long the fit took; the predictor store keeps the model as a content-addressed version. Its
+blocking check ``respects_physics`` asks the model for every catalog device x model at a few
+workloads and fails if any answer is faster than the physical bound; ``promoted_step_model``
+receives the stored version and moves the store's promoted pointer to it (Dagster does not run it
+when the check failed in the same run); ``step_calibrations`` receives the promoted version.
 """
-
-import json
-import shutil
 
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
-from inference_estimation.defs.resources import CatalogResource, HomeResource
+from inference_estimation.defs.resources import CatalogResource, HomeResource, predictor_store_role
 from inference_estimation.defs.shared import TRAINING_FEATURES, read_training_features
 from inference_estimation.defs.step_model.config import StepModelConfig
 from inference_estimation.lib.data.external.registry import all_adapters
 from inference_estimation.lib.ml.modeling import frame_data_version
+from inference_estimation.lib.ml.predictor_store import PROMOTED, STEP_MODEL, TRAINED, StoredPredictor
 from inference_estimation.lib.ml.step_calibration import calibrations_from_rows, describe, user_rows
 from inference_estimation.lib.ml.step_evaluation import compare_designs, comparison_markdown, step_usable
 from inference_estimation.lib.ml.step_fit import StepFitError, fit_step_model
 from inference_estimation.lib.ml.step_report import coefficient_table, physics_violations, reproduction
-from inference_estimation.lib.ml.step_serving import load_step_model, step_model_path
 
-STEP_MODEL = dg.AssetKey("step_model")
+STEP_MODEL_KEY = dg.AssetKey("step_model")
+PROMOTED_STEP_MODEL_KEY = dg.AssetKey("promoted_step_model")
 
 
 @dg.asset(
     group_name="step_model",
     kinds={"scipy"},
     deps=[TRAINING_FEATURES],
+    io_manager_key="predictor_store",
+    metadata=predictor_store_role(TRAINED, STEP_MODEL),
     check_specs=[dg.AssetCheckSpec(
-        "respects_physics", asset=STEP_MODEL, blocking=True,
-        description="Every answer of the saved model on the catalog's device x model grid is at least its "
+        "respects_physics", asset=STEP_MODEL_KEY, blocking=True,
+        description="Every answer of the model on the catalog's device x model grid is at least its "
         "physical bound (one prompt's prefill, one sequence's decode step at peak).")],
     description="The step-time model: per-step physics over a few learned efficiencies and overheads, each "
     "engine's scheduler, and a random effect per campaign (source x hardware x engine x version), fitted on "
-    "every usable row; saved as step_model.json (no pickle).",
+    "every usable row; kept by the predictor store as step_model.json (no pickle).",
 )
 def step_model(context: dg.AssetExecutionContext, config: StepModelConfig, duckdb: DuckDBResource,
-               home: HomeResource, catalog: CatalogResource) -> dg.MaterializeResult:
-    """Fits and saves the step model, and checks it against physics on the catalog grid."""
+               catalog: CatalogResource):
+    """Fits the step model (the store saves it) and checks it against physics on the catalog grid."""
     frame = read_training_features(duckdb)
-    path = step_model_path(home.get().predictors_dir, promoted=False)
     shared = step_usable(frame) & ~user_rows(frame, set(all_adapters()))  # users' rows calibrate their device only
     try:
         model = fit_step_model(frame, shared, max_evaluations=config.max_evaluations)
     except StepFitError as exc:
-        path.unlink(missing_ok=True)
-        context.log.warning(str(exc))
-        return dg.MaterializeResult(metadata={"status": "not trained", "reason": str(exc)}, check_results=[
-            dg.AssetCheckResult(check_name="respects_physics", passed=False, metadata={"reason": str(exc)})])
+        context.log.warning(str(exc))  # the store drops the trained pointer; the promoted one stays
+        yield dg.Output(None, metadata={"status": "not trained", "reason": str(exc)})
+        yield dg.AssetCheckResult(check_name="respects_physics", passed=False, metadata={"reason": str(exc)})
+        return
     version = frame_data_version(frame)
     model.card["data_version"] = version
-    model.save(path)
     violations = physics_violations(model, catalog.load())
     reproduced = reproduction(model, frame)
     metadata = {
-        "status": "trained", "data_version": version, "path": dg.MetadataValue.path(str(path)),
+        "status": "trained", "data_version": version,
         "rows": model.card["rows"], "figures": model.card["figures"], "campaigns": model.card["campaigns"],
         "fit_seconds": model.card["fit_seconds"], "parameters": model.card["parameters"],
         "campaign_spread_decode_log": round(model.campaign_sd[0], 4),
@@ -72,57 +71,52 @@ def step_model(context: dg.AssetExecutionContext, config: StepModelConfig, duckd
         check_name="respects_physics", passed=violations["count"] == 0,
         metadata={"answers_checked": violations["checked"], "faster_than_bound": violations["count"],
                   "worst_ratio_to_bound": violations["worst_ratio"]})
-    return dg.MaterializeResult(data_version=dg.DataVersion(version), metadata=metadata, check_results=[check])
+    yield dg.Output(model, data_version=dg.DataVersion(version), metadata=metadata)
+    yield check
 
 
 @dg.asset(
     group_name="step_model",
     kinds={"scipy"},
-    deps=[step_model],
-    description="The step model `predict` uses: the file step_model checked, copied atomically beside the "
-    "promoted CatBoost primitives. Does not run when step_model's blocking physics check failed.",
+    ins={"trained": dg.AssetIn(STEP_MODEL_KEY)},
+    io_manager_key="predictor_store",
+    metadata=predictor_store_role(PROMOTED, STEP_MODEL),
+    description="The step model `predict` uses: the store's promoted pointer, moved to the version step_model "
+    "checked (no copy). Does not run when step_model's blocking physics check failed.",
 )
-def promoted_step_model(context: dg.AssetExecutionContext, home: HomeResource) -> dg.MaterializeResult:
+def promoted_step_model(context: dg.AssetExecutionContext, trained: StoredPredictor | None) -> dg.Output:
     """Promotes the step model that was just checked (or records that there is none)."""
-    predictors_dir = home.get().predictors_dir
-    source, dest = step_model_path(predictors_dir, False), step_model_path(predictors_dir, True)
-    if not source.exists():
+    if trained is None:
         context.log.warning("no trained step model to promote")
-        return dg.MaterializeResult(metadata={"promoted": False, "reason": "no trained step model"})
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    staging = dest.with_name(f".{dest.name}.staging")
-    shutil.copyfile(source, staging)
-    staging.replace(dest)
-    version = json.loads(dest.read_text()).get("card", {}).get("data_version", "unknown")
-    return dg.MaterializeResult(data_version=dg.DataVersion(version), metadata={
-        "promoted": True, "data_version": version, "path": dg.MetadataValue.path(str(dest))})
-
+        return dg.Output(None, metadata={"promoted": False, "reason": "no trained step model"})
+    return dg.Output(trained, data_version=dg.DataVersion(str(trained.data_version)), metadata={
+        "promoted": True, "data_version": str(trained.data_version), "version": trained.version})
 
 
 @dg.asset(
     group_name="step_model",
     kinds={"scipy"},
-    deps=[promoted_step_model, TRAINING_FEATURES],
+    ins={"promoted": dg.AssetIn(PROMOTED_STEP_MODEL_KEY)},
+    deps=[TRAINING_FEATURES],
     description="Each device and engine a user measured (rows of their own source), calibrated on the promoted "
     "step model: campaign effects plus a local correction that reproduces their points; one JSON per device "
     "and engine under predictors/calibrations/. Other devices' answers do not move.",
 )
-def step_calibrations(context: dg.AssetExecutionContext, duckdb: DuckDBResource,
-                      home: HomeResource) -> dg.MaterializeResult:
+def step_calibrations(context: dg.AssetExecutionContext, duckdb: DuckDBResource, home: HomeResource,
+                      promoted: StoredPredictor | None) -> dg.MaterializeResult:
     """Calibrates every user-measured device and engine (seconds; the shared model is not refitted)."""
-    predictors_dir = home.get().predictors_dir
-    model, _ = load_step_model(predictors_dir, allow_unpromoted=True)
-    if model is None:
+    if promoted is None:
         return dg.MaterializeResult(metadata={"calibrated": 0, "reason": "no step model yet"})
+    model = promoted.model
     frame = read_training_features(duckdb)
     mine = frame[user_rows(frame, set(all_adapters())) & step_usable(frame)]
     calibrations, skipped = calibrations_from_rows(model, mine)
     for cal in calibrations:
-        cal.save(predictors_dir)
+        cal.save(home.get().predictors_dir)
     for line in skipped:
         context.log.warning(f"not calibrated: {line}")
     return dg.MaterializeResult(metadata={
-        "calibrated": len(calibrations), "user_rows": len(mine),
+        "calibrated": len(calibrations), "user_rows": len(mine), "step_model_version": promoted.version,
         "devices": dg.MetadataValue.json([describe(c) for c in calibrations]),
         "not_calibrated": dg.MetadataValue.json(skipped)})
 

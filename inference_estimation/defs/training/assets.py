@@ -1,25 +1,26 @@
 """Training stage: per primitive, a CatBoost predictor, its evaluation and promotion; the coherent model's score.
 
-Artifacts travel through Dagster: ``predictors`` records its model file, card and data version in
-its materialization; ``predictor_evaluation`` records the data version it scored and its verdict
-(the ``beats_baselines`` check); ``promoted_predictors`` promotes exactly that version when the
-verdict passed, and otherwise materializes a *refusal* (``promoted: false`` and the reason,
-logged as a warning) -- an expected outcome, not a failed run.
+Models travel through the predictor store (:class:`~inference_estimation.defs.resources.PredictorStore`):
+``predictors`` returns the trained model, which the store keeps as a content-addressed version;
+``predictor_evaluation`` and ``promoted_predictors`` receive that version as their input, with its
+data version. The gate before promotion is Dagster's own: ``beats_baselines`` is a *blocking*
+check, so when the predictor does not beat its baselines (or was trained on another data version
+than the one scored) the run stops there and ``promoted_predictors`` does not run; the promoted
+version stays. When it passes, ``promoted_predictors`` moves the store's ``promoted`` pointer to
+exactly the version that was scored -- a pointer, not a copy.
 """
 
 import json
-import shutil
 
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
 from inference_estimation.defs.conditions import refresh_after_new_data
-from inference_estimation.defs.resources import HomeResource
+from inference_estimation.defs.resources import HomeResource, TrainingResource, predictor_store_role
 from inference_estimation.defs.shared import (
     PREDICTOR_EVALUATION,
     PREDICTORS,
     TRAINING_FEATURES,
-    latest_metadata,
     read_training_features,
     target_partitions,
 )
@@ -36,38 +37,8 @@ from inference_estimation.lib.ml.evaluation import (
     plot_mdape,
     promotion_decision,
 )
-from inference_estimation.lib.ml.modeling import (
-    TrainingDataError,
-    frame_data_version,
-    save_predictor,
-    train_predictor,
-)
-
-
-def failed_gate_checks(instance: dg.DagsterInstance) -> list[str]:
-    """Names of the gate's blocking checks on the training frame whose latest evaluation failed
-    with ERROR severity (what stops a run in Dagster; a WARN-severity failure does not).
-
-    A blocking check stops only the rest of its own run; this carries the gate to training runs
-    started later (by hand, a backfill). A check never evaluated (a fresh instance, marts not built
-    through Dagster yet) does not block.
-    """
-    from inference_estimation.defs.training.checks import training_rows_in_range
-
-    failed = []
-    for spec in training_rows_in_range.check_specs:
-        if not spec.blocking:
-            continue
-        # The newest *evaluated* execution: a later run that planned the check but never ran it
-        # (dbt failed first) must not hide a failure.
-        history = instance.event_log_storage.get_asset_check_execution_history(spec.key, limit=20)
-        record = next((r for r in history if r.status.value in ("SUCCEEDED", "FAILED")), None)
-        if record is None or record.status.value != "FAILED" or record.event is None:
-            continue
-        evaluation = record.event.dagster_event.event_specific_data  # the AssetCheckEvaluation
-        if getattr(evaluation, "severity", dg.AssetCheckSeverity.ERROR) == dg.AssetCheckSeverity.ERROR:
-            failed.append(spec.name)  # a WARN-severity failure (e.g. latency_cv_stable) never blocks
-    return sorted(failed)
+from inference_estimation.lib.ml.modeling import TrainingDataError, frame_data_version, train_predictor
+from inference_estimation.lib.ml.predictor_store import PROMOTED, TRAINED, StoredPredictor
 
 
 def _round(metrics: dict) -> dict:
@@ -80,47 +51,41 @@ def _round(metrics: dict) -> dict:
     kinds={"catboost"},
     partitions_def=target_partitions,
     deps=[TRAINING_FEATURES],
+    io_manager_key="predictor_store",
+    metadata=predictor_store_role(TRAINED),
     description="CatBoost predictor of one primitive (TTFT, TPOT, power, memory): log(target) offset by its "
     "physics baseline, trained on every row that informs it (measured, exact identities, e2e split into "
     "phases), with a grouped-by-model held-out score, a 90% split-conformal interval and a per-device "
-    "correction; saved as model.cbm + card.json, both recorded with the data version.",
+    "correction; kept by the predictor store as a content-addressed version (model.cbm + card.json) "
+    "with its data version.",
 )
 def predictors(context: dg.AssetExecutionContext, config: TrainingConfig, duckdb: DuckDBResource,
-               home: HomeResource) -> dg.MaterializeResult:
-    """Trains the predictor of this partition's target (or records why there is too little data)."""
+               home: HomeResource, training: TrainingResource) -> dg.Output:
+    """Trains the predictor of this partition's target (or records why there is too little data).
+
+    Runs only past the gate: the blocking range checks on the training frame (in the same run, see
+    ``training_job``) stop it when the frame holds absurd rows.
+    """
     target = context.partition_key
-    failed = failed_gate_checks(context.instance)
-    if failed:
-        # Blocking checks stop their own run; a training run started later (by hand, a backfill)
-        # must not train past a gate that failed on the current training frame either.
-        raise dg.Failure(
-            description=f"not training {target}: the latest evaluation of blocking check(s) "
-            f"{', '.join(failed)} on {TRAINING_FEATURES.to_user_string()} failed; fix the data and rebuild "
-            "the marts (transform_job), which re-runs the gate",
-            metadata={"failed_gate_checks": failed})
-    folder = home.get().predictors_dir / target
     try:
-        trained = train_predictor(read_training_features(duckdb), target, n_folds=config.cv_folds, seed=config.seed)
+        trained = train_predictor(read_training_features(duckdb), target, n_folds=training.cv_folds, seed=config.seed)
     except TrainingDataError as exc:
-        # No model is better than a model of too little data: remove any stale one.
-        shutil.rmtree(folder, ignore_errors=True)
+        # No model is better than a model of too little data: the store drops the trained pointer.
         context.log.warning(str(exc))
-        return dg.MaterializeResult(metadata={"status": "not trained", "reason": str(exc)})
-    paths = save_predictor(trained, folder)
+        return dg.Output(None, metadata={"status": "not trained", "reason": str(exc)})
     import base64
 
     plot = plot_holdout(trained.oof, target, home.get().reports_dir / target / "holdout.png")
     image = f"![held-out predictions](data:image/png;base64,{base64.b64encode(plot.read_bytes()).decode()})"
-    return dg.MaterializeResult(data_version=dg.DataVersion(trained.card["data_version"]), metadata={
+    return dg.Output(trained, data_version=dg.DataVersion(trained.card["data_version"]), metadata={
         "status": "trained",
         "rows": trained.card["n_rows"],
         "models": ", ".join(trained.card["models"]),
         "hardware": len(trained.card["hardware"]),
         "sources": ", ".join(trained.card["sources"]),
         "data_version": trained.card["data_version"],
+        "cv_folds": training.cv_folds,
         "label_kinds": dg.MetadataValue.json(trained.card["label_kinds"]),
-        "model_path": dg.MetadataValue.path(str(paths["model"])),
-        "card_path": dg.MetadataValue.path(str(paths["card"])),
         **_round({k: v for k, v in trained.card["metrics"].items() if not isinstance(v, str)}),
         "top_features": dg.MetadataValue.json(trained.card["top_features"]),
         "plot": dg.MetadataValue.md(image),
@@ -132,23 +97,24 @@ def predictors(context: dg.AssetExecutionContext, config: TrainingConfig, duckdb
     group_name="training",
     kinds={"catboost"},
     partitions_def=target_partitions,
-    deps=[predictors, TRAINING_FEATURES],
+    ins={"trained": dg.AssetIn(PREDICTORS)},
+    deps=[TRAINING_FEATURES],
     check_specs=[dg.AssetCheckSpec(
-        "beats_baselines", asset=PREDICTOR_EVALUATION,
-        description="The predictor beats the calibrated physics baseline and CatBoost without physics on unseen "
-        "hardware (else unseen models); promoted_predictors promotes the scored version only then.")],
+        "beats_baselines", asset=PREDICTOR_EVALUATION, blocking=True,
+        description="The gate before promotion (blocking): the trained version was fitted on the frame scored "
+        "here and beats the calibrated physics baseline and CatBoost without physics on unseen hardware (else "
+        "unseen models). When it fails, promoted_predictors does not run and the promoted version stays.")],
     description="Random, leave-one-hardware-out, leave-one-model-out and leave-one-source-out scores of "
     "the primitive's predictor against a calibrated physics baseline, CatBoost without physics, "
     "HistGradientBoosting, a ridge on log features and a CatBoost + HistGradientBoosting ensemble (same folds); "
     "records the data version it scored and the promotion verdict.",
 )
 def predictor_evaluation(context: dg.AssetExecutionContext, config: EvaluationConfig, duckdb: DuckDBResource,
-                         home: HomeResource) -> dg.MaterializeResult:
+                         home: HomeResource, trained: StoredPredictor | None) -> dg.MaterializeResult:
     """Evaluates this partition's primitive, writes the table and plot, and gives the promotion verdict."""
     target = context.partition_key
     frame = read_training_features(duckdb)
     scored_version = frame_data_version(frame)
-    trained = latest_metadata(context.instance, PREDICTORS, target) or {}
     evaluation = evaluate_target(frame, target, n_folds=config.folds, seed=config.seed, iterations=config.iterations)
     folder = home.get().reports_dir / target
     folder.mkdir(parents=True, exist_ok=True)
@@ -156,9 +122,11 @@ def predictor_evaluation(context: dg.AssetExecutionContext, config: EvaluationCo
     verdict = comparison_verdict(evaluation)
     comparison = f"#### MdAPE % by learner (same folds)\n\n{comparison_table([evaluation])}\n\n{verdict}"
     passed, reason, observed = promotion_decision(evaluation)
-    if trained.get("data_version") != scored_version:
+    if trained is None:
+        passed, reason = False, "nothing to promote (no trained predictor)"
+    elif trained.data_version != scored_version:
         passed = False
-        reason = (f"the predictor was trained on data version {trained.get('data_version')} but the training "
+        reason = (f"the predictor was trained on data version {trained.data_version} but the training "
                   f"frame is now {scored_version}; retrain first")
     payload = {"target": target, "rows": evaluation.rows, "splits": evaluation.splits, "skipped": evaluation.skipped,
                "scored_data_version": scored_version, "promotion": {"passed": passed, "reason": reason}}
@@ -183,9 +151,12 @@ def predictor_evaluation(context: dg.AssetExecutionContext, config: EvaluationCo
             for key in ("mdape_pct", "kendall_tau", "interval_coverage_90"):
                 if key in m and m[key] == m[key]:
                     metadata[f"{split}/{method}/{key}"] = round(float(m[key]), 4)
-    # A refusal is a warning on the check, not a failed run: the previous promoted version stays.
-    check = dg.AssetCheckResult(check_name="beats_baselines", passed=passed, severity=dg.AssetCheckSeverity.WARN,
-                                metadata={"reason": reason, "scored_data_version": scored_version, **_round(observed)})
+    # A failed check (ERROR severity, blocking) stops the run before promoted_predictors; `sweep`
+    # reports it as a refusal with this reason, not as a failure.
+    check = dg.AssetCheckResult(check_name="beats_baselines", passed=passed,
+                                metadata={"reason": reason, "scored_data_version": scored_version,
+                                          "trained_version": trained.version if trained else "none",
+                                          **_round(observed)})
     return dg.MaterializeResult(metadata=metadata, check_results=[check])
 
 
@@ -194,40 +165,22 @@ def predictor_evaluation(context: dg.AssetExecutionContext, config: EvaluationCo
     group_name="training",
     kinds={"catboost"},
     partitions_def=target_partitions,
-    deps=[predictors, predictor_evaluation],
-    description="The predictor that `predict` uses: the trained version that predictor_evaluation scored and "
-    "found better than its baselines, copied atomically; otherwise a refusal (promoted: false, the reason) "
-    "that keeps the previously promoted version.",
+    ins={"trained": dg.AssetIn(PREDICTORS)},
+    deps=[predictor_evaluation],
+    io_manager_key="predictor_store",
+    metadata=predictor_store_role(PROMOTED),
+    description="The predictor that `predict` uses: the store's promoted pointer, moved to the trained version "
+    "predictor_evaluation scored. Runs only when its blocking beats_baselines check passed in the same run; "
+    "otherwise the previously promoted version stays.",
 )
-def promoted_predictors(context: dg.AssetExecutionContext, home: HomeResource) -> dg.MaterializeResult:
-    """Promotes the evaluated version of this partition's predictor, or records why not."""
-    target = context.partition_key
-    trained = latest_metadata(context.instance, PREDICTORS, target) or {}
-    evaluated = latest_metadata(context.instance, PREDICTOR_EVALUATION, target) or {}
-    predictors_dir = home.get().predictors_dir
-    source = predictors_dir / target
-    dest = predictors_dir / "promoted" / target
-    kept = json.loads((dest / "card.json").read_text())["data_version"] if (dest / "card.json").exists() else None
-    on_disk = json.loads((source / "card.json").read_text())["data_version"] if (source / "card.json").exists() else None
-    reason = None
-    if trained.get("status") != "trained" or on_disk is None:
+def promoted_predictors(context: dg.AssetExecutionContext, trained: StoredPredictor | None) -> dg.Output:
+    """Promotes the trained version of this partition's predictor (the store moves the pointer)."""
+    if trained is None:
         reason = "nothing to promote (no trained predictor)"
-    elif not evaluated.get("promotion_passed"):
-        reason = str(evaluated.get("promotion_reason") or "not evaluated yet")
-    elif not (on_disk == trained.get("data_version") == evaluated.get("scored_data_version")):
-        reason = (f"versions differ: trained {trained.get('data_version')}, on disk {on_disk}, evaluated "
-                  f"{evaluated.get('scored_data_version')}; the evaluated version is not the one on disk")
-    if reason is not None:
-        context.log.warning(f"{target} not promoted: {reason}" + (f" (keeping promoted version {kept})" if kept else ""))
-        return dg.MaterializeResult(metadata={"promoted": False, "reason": reason,
-                                              "kept_promoted_data_version": kept or "none"})
-    staging = dest.with_name(f".{target}.staging")
-    shutil.rmtree(staging, ignore_errors=True)
-    shutil.copytree(source, staging)
-    shutil.rmtree(dest, ignore_errors=True)
-    staging.rename(dest)
-    return dg.MaterializeResult(data_version=dg.DataVersion(on_disk), metadata={
-        "promoted": True, "data_version": on_disk, "path": dg.MetadataValue.path(str(dest))})
+        context.log.warning(f"{context.partition_key} not promoted: {reason}")
+        return dg.Output(None, metadata={"promoted": False, "reason": reason})
+    return dg.Output(trained, data_version=dg.DataVersion(str(trained.data_version)), metadata={
+        "promoted": True, "data_version": str(trained.data_version), "version": trained.version})
 
 
 @dg.asset(

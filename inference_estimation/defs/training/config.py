@@ -6,14 +6,12 @@ from inference_estimation import constants
 
 
 class TrainingConfig(dg.Config):
-    """How predictors are trained and scored.
+    """How predictors are trained (the held-out folds are one value for every run: ``TrainingResource``).
 
     Attributes:
-        cv_folds: grouped (by model) folds for the held-out score.
         seed: CatBoost random seed.
     """
 
-    cv_folds: int = 4
     seed: int = 0
 
 

@@ -31,6 +31,7 @@ import pandas as pd
 
 from inference_estimation import constants
 from inference_estimation.lib.catalog import Catalog
+from inference_estimation.lib.ml import predictor_store
 from inference_estimation.lib.ml.hardware_correction import correction_for
 from inference_estimation.lib.ml.modeling import card_matrix, load_predictor, predict_log
 from inference_estimation.lib.ml.performance_model import (
@@ -79,13 +80,22 @@ class BatchInputError(ValueError):
     """Rows of a batch-prediction CSV are invalid; one line per bad row (file, line, column, value, expected)."""
 
 
+def stored_primitives(predictors_dir: Path, allow_unpromoted: bool = False) -> dict[str, tuple[Path, bool]]:
+    """Target -> (the stored version's folder, whether it is promoted): the promoted primitives, plus
+    (if allowed) the trained version of those not promoted (:func:`predictor_store.resolve`)."""
+    stages = predictor_store.STAGES if allow_unpromoted else (predictor_store.PROMOTED,)
+    candidates = {n for stage in stages for n in predictor_store.names(predictors_dir, stage)}
+    found = {}
+    for name in sorted(candidates - {predictor_store.STEP_MODEL}):
+        pointer, promoted = predictor_store.resolve(predictors_dir, name, allow_unpromoted)
+        if pointer is not None:
+            found[name] = (pointer.folder, promoted)
+    return found
+
+
 def predictor_folders(predictors_dir: Path, allow_unpromoted: bool = False) -> dict[str, Path]:
     """Target -> predictor folder: the promoted ones, plus (if allowed) trained-but-unpromoted ones."""
-    folders = {p.parent.name: p.parent for p in (predictors_dir / "promoted").glob("*/card.json")}
-    if allow_unpromoted:
-        for p in predictors_dir.glob("*/card.json"):
-            folders.setdefault(p.parent.name, p.parent)
-    return dict(sorted(folders.items()))
+    return {name: folder for name, (folder, _) in stored_primitives(predictors_dir, allow_unpromoted).items()}
 
 
 #: Power and energy (:data:`performance_model.POWER_TARGETS`) need a power basis: a TDP fact of the
@@ -131,13 +141,13 @@ class Predictors:
         Raises:
             PredictorsMissingError: when none is found.
         """
-        found = predictor_folders(predictors_dir, allow_unpromoted)
+        found = stored_primitives(predictors_dir, allow_unpromoted)
         models = {}
         wanted = None if targets is None else {p for t in targets for p in DERIVED_FROM.get(t, (t,))}
-        for target, folder in found.items():
+        for target, (folder, promoted) in found.items():
             if target in PRIMITIVES and (wanted is None or target in wanted):
                 model, card = load_predictor(folder)
-                models[target] = (model, card, folder.parent.name == "promoted")
+                models[target] = (model, card, promoted)
         step, step_promoted = load_step_model(predictors_dir, allow_unpromoted)
         if not models and step is None:
             hint = "" if allow_unpromoted else " (--allow-unpromoted uses predictors that did not beat their baselines)"
@@ -399,7 +409,7 @@ def predict(catalog: Catalog, predictors_dir: Path, model_key: str, hardware_key
 
     Args:
         catalog: the catalog (model and hardware facts).
-        predictors_dir: folder of predictors (``<target>/`` trained, ``promoted/<target>/`` promoted).
+        predictors_dir: folder of predictors (the store: :mod:`inference_estimation.lib.ml.predictor_store`).
         model_key: model key, Hugging Face id or alias.
         hardware_key: hardware key or alias.
         work: the workload (see :func:`workload`); engine and dtype default per hardware.

@@ -1,7 +1,7 @@
 """Serving the step-time model in ``predict``: the time targets from the step model and scheduler.
 
-When a trained step model is present (``<predictors>/promoted/step_model.json``, or the trained one
-with ``--allow-unpromoted``), TTFT, TPOT, median ITL, e2e and throughput come from it; power and
+When a step model is stored (the promoted version, or the trained one with ``--allow-unpromoted``;
+:mod:`inference_estimation.lib.ml.predictor_store`), TTFT, TPOT, median ITL, e2e and throughput come from it; power and
 peak memory stay CatBoost primitives, and energy per output token is ``power / throughput`` (both
 bounds from the opposite bounds), so every identity still holds exactly.
 
@@ -26,29 +26,27 @@ import numpy as np
 import pandas as pd
 
 from inference_estimation.lib.catalog.vocabulary import normalize_engine
+from inference_estimation.lib.ml import predictor_store
 from inference_estimation.lib.ml.step_calibration import Calibration
 from inference_estimation.lib.ml.step_model import STEP_TARGETS, Adjustment, StepModel
 from inference_estimation.targets import REGISTRY
 
-STEP_MODEL_FILE = "step_model.json"
+STEP_MODEL_FILE = predictor_store.STEP_MODEL_FILE
 #: Targets the step model answers in ``predict`` (the CatBoost time primitives are not used then).
 SERVED_STEP_TARGETS = ("ttft_s", "tpot_s", "e2e_latency_s", "output_throughput_tok_s")
 
 
 def step_model_path(predictors_dir: Path, promoted: bool) -> Path:
-    """Where the (promoted) step model is stored."""
+    """Where the layout before the predictor store kept the (promoted) step model; still read."""
     return predictors_dir / ("promoted" if promoted else "step_model") / STEP_MODEL_FILE
 
 
 def load_step_model(predictors_dir: Path, allow_unpromoted: bool) -> tuple[StepModel | None, bool]:
     """The promoted step model (or the trained one when allowed), and whether it is promoted."""
-    promoted = step_model_path(predictors_dir, True)
-    if promoted.exists():
-        return StepModel.load(promoted), True
-    trained = step_model_path(predictors_dir, False)
-    if allow_unpromoted and trained.exists():
-        return StepModel.load(trained), False
-    return None, False
+    pointer, promoted = predictor_store.resolve(predictors_dir, predictor_store.STEP_MODEL, allow_unpromoted)
+    if pointer is None:
+        return None, False
+    return StepModel.load(pointer.folder / STEP_MODEL_FILE), promoted
 
 
 def campaign_for(model: StepModel, source: str | None, hardware_key: str, engine: str | None) -> str | None:
