@@ -43,6 +43,9 @@ def _add_pipeline_commands(sub: Any, common: argparse.ArgumentParser) -> None:
                    help="folder holding the public dataset folders to import first (default: "
                         "$INFERENCE_ESTIMATION_EXTERNAL_DIR, else download them from their pinned public URLs)")
     p.add_argument("--no-external", action="store_true", help="do not import public datasets")
+    p.add_argument("--all-primitives", action="store_true",
+                   help="also train the CatBoost time primitives (ttft_s, tpot_s: the previous design, kept for "
+                        "comparison and SHAP); by default only what `predict` serves beside the step-time model")
     p.add_argument("--verbose", action="store_true",
                    help="show what each job prints (dbt's log lines); by default only a failed job's output is shown")
     p.set_defaults(func=sweep_command)
@@ -52,6 +55,8 @@ def _add_pipeline_commands(sub: Any, common: argparse.ArgumentParser) -> None:
                             "in the warehouse (after `import user-csv` or an import), benchmarking nothing")
     p.add_argument("--log-level", default="CRITICAL", help="Dagster console log level")
     p.add_argument("--verbose", action="store_true", help="show what each job prints (dbt's log lines)")
+    p.add_argument("--all-primitives", action="store_true",
+                   help="also retrain the CatBoost time primitives (ttft_s, tpot_s)")
     p.set_defaults(func=sweep_command, refresh_only=True, sweep=None, no_external=True, external_from=None)
 
     p = sub.add_parser("import", parents=[common], describe=import_description,

@@ -113,7 +113,7 @@ def _benchmark_and_refresh(args: argparse.Namespace, hardware: Any, meta: dict[s
         return 1
     if args.no_refresh:
         return 0
-    refresh = ([("transform_job", None)] + [("training_job", t) for t in constants.PRIMITIVES]
+    refresh = ([("transform_job", None)] + [("training_job", t) for t in constants.SERVED_PRIMITIVES]
                + [("step_model_job", None)])
     for job, partition in refresh:
         result = defs.resolve_job_def(job).execute_in_process(instance=instance, partition_key=partition,

@@ -220,7 +220,7 @@ def sweep_command(args: argparse.Namespace) -> int:
         return 1
 
     # 5. the predictors: one per primitive, then the step-time model
-    _train(run, logs, notes, failures)
+    _train(run, logs, notes, failures, getattr(args, "all_primitives", False))
 
     # 6. the full comparison with the previous design (every split, calibrated campaigns) is the weekly
     # performance_model_job and benchmarks/accuracy.py; the main job scores the step model on unseen
@@ -232,7 +232,10 @@ def sweep_command(args: argparse.Namespace) -> int:
     if failures:
         print("failed: " + "; ".join(failures), file=sys.stderr)
         return 1
-    _print_card_summary(home.predictors_dir, constants.PRIMITIVES)
+    _print_card_summary(home.predictors_dir, constants.PRIMITIVES if getattr(args, "all_primitives", False)
+                        else constants.SERVED_PRIMITIVES)
+    print("  time targets (TTFT, TPOT, e2e, throughput) are answered by the step-time model "
+          "(`predict --explain` takes an answer apart)")
     return 0
 
 
@@ -258,12 +261,14 @@ def _import_public_datasets(run: StepRunner, args: argparse.Namespace, logs: dic
     return notes
 
 
-def _train(run: StepRunner, logs: dict[str, Any], notes: list[str], failures: list[str]) -> None:
-    """Trains, evaluates, promotes and explains each primitive (a refused promotion is a note, not a
-    failure), then fits, checks, promotes, calibrates and scores the step-time model."""
+def _train(run: StepRunner, logs: dict[str, Any], notes: list[str], failures: list[str],
+           all_primitives: bool = False) -> None:
+    """Trains, evaluates, promotes and explains each served primitive (every primitive with
+    ``all_primitives``; a refused promotion is a note, not a failure), then fits, checks, promotes,
+    calibrates and scores the step-time model."""
     from inference_estimation import constants
 
-    for target in constants.PRIMITIVES:
+    for target in constants.PRIMITIVES if all_primitives else constants.SERVED_PRIMITIVES:
         result = run(f"train, evaluate, promote, explain {target}", "training_job", partition_key=target,
                      run_config=logs)
         refusal = gate_refusal(result)

@@ -64,19 +64,26 @@ def step_answers(model: StepModel, frame: pd.DataFrame) -> dict[str, np.ndarray]
 
 
 def step_out_of_fold(frame: pd.DataFrame, folds: list[np.ndarray], max_evaluations: int,
-                     fit_prompts: bool = False) -> dict[str, np.ndarray]:
+                     fit_prompts: bool = False, train_frame: pd.DataFrame | None = None) -> dict[str, np.ndarray]:
     """Held-out step-model answers (value and 90% bounds per target) for every row of ``folds``.
 
-    ``fit_prompts``: fit unpublished prompt lengths from each fold's training rows
-    (:func:`inference_estimation.lib.ml.step_fit.fit_step_model`).
+    Args:
+        frame: every row (the held-out ones are answered from their facts and workload).
+        folds: the held-out row positions of each fold.
+        max_evaluations: least-squares budget per fit.
+        fit_prompts: fit unpublished prompt lengths from each fold's training rows
+            (:func:`inference_estimation.lib.ml.step_fit.fit_step_model`).
+        train_frame: what the training rows say, where it differs from ``frame`` (same rows in the
+            same order; e.g. figures blanked to measure what some labels add); default ``frame``.
     """
     n = len(frame)
     out = {f"{t}{s}": np.full(n, np.nan) for t in STEP_TARGETS for s in ("", "_lower_90", "_upper_90")}
-    usable = step_usable(frame)
+    teach = frame if train_frame is None else train_frame.reset_index(drop=True)
+    usable = step_usable(teach)
     for test_idx in folds:
         train = np.ones(n, dtype=bool)
         train[test_idx] = False
-        model = fit_step_model(frame[train], usable[train], max_evaluations=max_evaluations, fit_prompts=fit_prompts)
+        model = fit_step_model(teach[train], usable[train], max_evaluations=max_evaluations, fit_prompts=fit_prompts)
         answers = step_answers(model, frame.iloc[test_idx])
         for key in out:
             out[key][test_idx] = answers[key]
@@ -94,10 +101,12 @@ class DesignComparison:
 
 def compare_designs(frame: pd.DataFrame, splits: tuple[str, ...] = tuple(SPLITS), n_folds: int = 5, seed: int = 0,
                     iterations: int = constants.EVALUATION_ITERATIONS, max_evaluations: int = 40,
-                    include_coherent: bool = True, fit_prompts: bool = False) -> DesignComparison:
+                    include_coherent: bool = True, fit_prompts: bool = False,
+                    train_frame: pd.DataFrame | None = None) -> DesignComparison:
     """Scores the step model and (optionally) the coherent design on the same folds of each split.
 
-    ``fit_prompts`` fits unpublished prompt lengths inside each fold (the step model's option).
+    ``fit_prompts`` fits unpublished prompt lengths inside each fold (the step model's option);
+    ``train_frame`` is what the step model's training rows say (:func:`step_out_of_fold`).
     """
     frame = frame.reset_index(drop=True)
     result = DesignComparison()
@@ -107,7 +116,7 @@ def compare_designs(frame: pd.DataFrame, splits: tuple[str, ...] = tuple(SPLITS)
             result.skipped[split] = folds
             continue
         t0 = time.perf_counter()
-        step = step_out_of_fold(frame, folds, max_evaluations, fit_prompts)
+        step = step_out_of_fold(frame, folds, max_evaluations, fit_prompts, train_frame)
         result.seconds[f"{split}/step_model"] = round(time.perf_counter() - t0, 1)
         scored: dict[str, dict[str, dict[str, float]]] = {d: {} for d in DESIGNS}
         coherent: pd.DataFrame | None = None
