@@ -142,18 +142,11 @@ class StepRunner:
 def gate_refusal(result: Any) -> str | None:
     """The promotion gate's reason when it refused a predictor (a designed outcome), else None.
 
-    Either form of the refusal: ``promoted_predictors`` materialized with ``promoted: false`` and a
-    ``reason`` (a successful run), or the blocking ``beats_baselines`` check alone failing the run.
+    A refusal is the blocking ``beats_baselines`` check failing (ERROR) and nothing else failing in
+    the run. A target with too little data to train is no refusal: its check only warns and the run
+    succeeds (``promoted_predictors`` records ``trained: false``), so a successful run gives None.
     """
     if result.success:
-        try:
-            materializations = result.asset_materializations_for_node("promoted_predictors")
-        except Exception:  # noqa: BLE001 - a job without that node
-            return None
-        for materialization in materializations:
-            meta = materialization.metadata
-            if "promoted" in meta and meta["promoted"].value is False:
-                return str(meta["reason"].value) if "reason" in meta else "did not beat its baselines"
         return None
     gate = [e for e in result.get_asset_check_evaluations() if e.check_name == "beats_baselines"]
     other_failures = [e for e in result.all_events if e.is_step_failure
@@ -267,9 +260,8 @@ def _train(run: StepRunner, logs: dict[str, Any], notes: list[str], failures: li
         result = run(f"train, evaluate, promote, explain {target}", "training_job", partition_key=target,
                      run_config=logs)
         refusal = gate_refusal(result)
-        if refusal:  # designed: too little data to train, or it did not beat its baselines
-            if "no trained predictor" not in refusal:
-                notes.append(f"{target} not promoted ({refusal})")
+        if refusal:  # designed: it did not beat its baselines (too little data to train is no refusal)
+            notes.append(f"{target} not promoted ({refusal})")
         elif not result.success:
             failures.append(f"training {target}")
 
