@@ -42,7 +42,6 @@ from inference_estimation.lib.ml.evaluation import (
 from inference_estimation.lib.ml.modeling import TrainingDataError, frame_data_version, train_predictor
 from inference_estimation.lib.ml.predictor_store import PROMOTED, TRAINED, StoredPredictor
 
-
 #: Why a partition promotes nothing when its predictor could not be trained (too little data);
 #: ``sweep`` reads it as a note, not a refusal.
 NOTHING_TRAINED = "nothing to promote (no trained predictor)"
