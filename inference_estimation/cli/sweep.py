@@ -414,12 +414,12 @@ def _print_usage(home: Any, sources: list[str]) -> None:
     if frame.empty:
         return
     report = usage_report(frame)
-    short = {"ttft_s": "ttft", "tpot_s": "tpot", "itl_p50_s": "itl", "e2e_latency_s": "e2e", "output_throughput_tok_s": "tput",
-             "avg_power_w": "power", "energy_per_output_token_j": "J/tok", "peak_memory_gb": "mem"}
+    from inference_estimation.targets import REGISTRY
+
     print("rows used for training / rows measured, per target (marts.training_features as last transformed; "
           "reasons in the dataset report):")
     for source, lines in report.groupby("source"):
-        cells = [f"{short[t]} {int(r.used)}/{int(r.present)}" for t in REPORT_TARGETS
+        cells = [f"{REGISTRY[t].short} {int(r.used)}/{int(r.present)}" for t in REPORT_TARGETS
                  for r in lines[lines["target"] == t].itertuples() if r.present]
         print(f"  {source:24s} " + "  ".join(cells))
     step = step_training_rows(frame).set_index("source").loc["all"]
