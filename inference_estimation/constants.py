@@ -1,6 +1,6 @@
 """Tunables in one place: run-time knobs are dg.Config classes that default to these."""
 
-from inference_estimation.targets import UNITS
+from inference_estimation.targets import LEARNED_TARGETS, UNITS
 
 #: Run tag whose value names the physical host a run executes on; dagster.yaml limits it to one
 #: run per unique value, so benchmarks (and local training) on one machine never overlap.
@@ -11,15 +11,16 @@ DUCKDB_POOL = "duckdb"
 DEFAULT_SWEEP = "local-demo"
 
 #: The primitives that are learned, one CatBoost predictor each (training partitions); every other
-#: answer follows from them by identities (lib/ml/performance_model.py).
-PRIMITIVES = ("ttft_s", "tpot_s", "avg_power_w", "peak_memory_gb")
+#: answer follows from them by identities (lib/ml/performance_model.py). Declared in the registry.
+PRIMITIVES = LEARNED_TARGETS
 #: The CatBoost primitives ``predict`` serves beside the step-time model (which answers every time
 #: target): what ``sweep`` and ``refresh`` train by default. The time primitives (the previous
 #: design, kept for comparison and SHAP) train with ``sweep --all-primitives`` and in the weekly
 #: full-scoring job.
 SERVED_PRIMITIVES = ("avg_power_w", "peak_memory_gb")
-#: Every measured figure the training rows carry (power and energy from measured power only); the
-#: answer targets, their producers and identities are declared in :mod:`inference_estimation.targets`.
+#: The measured figures that label the primitives: the learned targets and the identities of them
+#: (power and energy from measured power only). Written out because its order is hashed into every
+#: data version; tests/test_targets.py ties it to the registry (:mod:`inference_estimation.targets`).
 TARGETS = ("e2e_latency_s", "ttft_s", "tpot_s", "output_throughput_tok_s", "peak_memory_gb", "avg_power_w",
            "energy_per_output_token_j")
 #: Units of every answer target (declared once, in the target registry).

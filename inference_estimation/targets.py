@@ -6,9 +6,9 @@ targets -- its identity, written once as code (:class:`Expr`); the text that ``p
 and the README shows is generated from that same expression, so code and words cannot drift.
 Training, ``predict``, ``--explain``, the CLI, ``recommend`` and the docs read this module.
 
-Adding a learned target: declare it here (unit, producer, label rule, description), add its
-column to the measurement record and the dbt training rows, and its test; see the README's
-"How to extend".
+Adding a learned target: declare it here (unit, producer, ``learned``, label rule, workload needs,
+physics offset, description), select its column in the dbt training rows, and add its tests; see
+the README's "How to extend".
 """
 
 from __future__ import annotations
@@ -88,6 +88,14 @@ class Target:
         label_rule: which measured rows train or score it.
         identity: for ``identity`` targets, the expression it is (per regime where it differs).
         power_basis: needs measured power (never trained on estimates).
+        learned: a CatBoost primitive: one predictor each (a training partition); every other answer
+            follows from the primitives and the step model.
+        workload_needs: the workload lengths a row must state to train or score it (``input``: prompt
+            tokens, 0 allowed; ``output``: generated tokens); None = not a row-usage rule target.
+        physics_offset: the physical baseline the CatBoost predictor is offset by:
+            (numerator features, denominator features), the baseline being prod(numerators) /
+            prod(denominators) (a tuple entry is summed); None = no CatBoost baseline.
+        short: the target's name in one-line summaries (``sweep``'s row-usage table).
     """
 
     name: str
@@ -97,6 +105,10 @@ class Target:
     label_rule: str
     identity: Mapping[str, Expr] | None = None
     power_basis: bool = False
+    learned: bool = False
+    workload_needs: tuple[str, ...] | None = None
+    physics_offset: tuple[tuple[str | tuple[str, ...], ...], tuple[str, ...]] | None = None
+    short: str = ""
 
     def identity_text(self, regime: str = "closed") -> str | None:
         """The identity as text (generated from the expression), or None for a produced target."""
@@ -114,34 +126,44 @@ REGISTRY: dict[str, Target] = {t.name: t for t in (
     Target("ttft_s", "s", "step_model",
            "time to the first token: the batch's prefill offline; queue, half a step and the prompt's chunks "
            "when serving",
-           "rows that measured TTFT with a prompt length"),
+           "rows that measured TTFT with a prompt length",
+           learned=True, workload_needs=("input",), physics_offset=(("roofline_ttft_s",), ()), short="ttft"),
     Target("tpot_s", "s", "step_model",
            "mean time per output token after the first: one engine step with the prefills interleaved",
-           "rows that measured a mean TPOT (serving rows also need the prompt length)"),
+           "rows that measured a mean TPOT (serving rows also need the prompt length)",
+           learned=True, workload_needs=("output",), physics_offset=(("roofline_tpot_s",), ()), short="tpot"),
     Target("itl_p50_s", "s", "step_model",
            "median inter-token latency: the plain decode step unless most steps carry a prefill chunk",
-           "rows whose source states a median ITL (or a TPOT given as a median)"),
+           "rows whose source states a median ITL (or a TPOT given as a median)", short="itl"),
     Target("e2e_latency_s", "s", "identity", "one request's latency, first token to last",
            "rows that measured e2e where TTFT or TPOT is missing",
-           identity={"closed": ttft + (out - 1) * tpot}),
+           identity={"closed": ttft + (out - 1) * tpot}, workload_needs=("input", "output"),
+           physics_offset=(("roofline_e2e_s",), ()), short="e2e"),
     Target("output_throughput_tok_s", "tok/s", "identity",
            "generated tokens per second of the whole deployment",
            "rows that measured throughput where no latency pins them (never an open loop below capacity)",
            identity={"closed": sym("in_flight") * out / e2e,
                      "saturation": sym("running_batch") * sym("replicas") / tpot,
-                     "open_loop": sym("request_rate_rps") * out}),
+                     "open_loop": sym("request_rate_rps") * out},
+           workload_needs=("output",), physics_offset=(("roofline_output_throughput_tok_s",), ()), short="tput"),
     Target("avg_power_w", "W", "catboost", "average power of the devices over the run",
-           "rows with measured power (never an estimate)", power_basis=True),
+           "rows with measured power (never an estimate)", power_basis=True,
+           learned=True, workload_needs=(), physics_offset=(("tdp_total_w",), ()), short="power"),
     Target("energy_per_output_token_j", "J/token", "identity", "energy per generated token",
-           "rows with measured power and a throughput", identity={"closed": power / thr}, power_basis=True),
+           "rows with measured power and a throughput", identity={"closed": power / thr}, power_basis=True,
+           workload_needs=("output",), physics_offset=(("tdp_total_w",), ("roofline_output_throughput_tok_s",)),
+           short="J/tok"),
     Target("peak_memory_gb", "GB", "catboost", "peak memory the run took (weights, KV cache, activations)",
-           "rows that measured peak memory"),
+           "rows that measured peak memory", learned=True, workload_needs=("input", "output"),
+           physics_offset=((("weights_gb", "kv_cache_gb", "activation_gb", "runtime_memory_gb"),), ()), short="mem"),
 )}
 
 #: The targets the step model and scheduler produce (and the identities built on them).
 STEP_TARGETS = tuple(n for n, t in REGISTRY.items() if t.producer == "step_model")
 IDENTITY_TARGETS = tuple(n for n, t in REGISTRY.items() if t.producer == "identity")
 UNITS = {n: t.unit for n, t in REGISTRY.items()}
+#: The CatBoost primitives (one predictor and training partition each), in registry order.
+LEARNED_TARGETS = tuple(n for n, t in REGISTRY.items() if t.learned)
 
 
 def identity_texts(regime: str = "closed") -> dict[str, str]:

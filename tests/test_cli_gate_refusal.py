@@ -6,7 +6,7 @@ import pytest
 from inference_estimation.cli.sweep import gate_refusal
 
 
-def _run(check_passes: bool, evaluation_raises: bool = False, promoted_false: bool = False):
+def _run(check_passes: bool, evaluation_raises: bool = False, nothing_trained: bool = False):
     @dg.asset
     def predictor_evaluation() -> None:
         if evaluation_raises:
@@ -14,12 +14,15 @@ def _run(check_passes: bool, evaluation_raises: bool = False, promoted_false: bo
 
     @dg.asset_check(asset=predictor_evaluation, blocking=True)
     def beats_baselines() -> dg.AssetCheckResult:
+        if nothing_trained:  # too little data: the check warns, which never blocks
+            return dg.AssetCheckResult(passed=False, severity=dg.AssetCheckSeverity.WARN,
+                                       metadata={"reason": "nothing to promote (no trained predictor)"})
         return dg.AssetCheckResult(passed=check_passes, metadata={"reason": "MdAPE 31% > physics 30%"})
 
     @dg.asset(deps=[predictor_evaluation])
     def promoted_predictors() -> dg.MaterializeResult:
-        if promoted_false:
-            return dg.MaterializeResult(metadata={"promoted": False, "reason": "loses to CatBoost without physics"})
+        if nothing_trained:
+            return dg.MaterializeResult(metadata={"promoted": False, "trained": False, "reason": "nothing to promote"})
         return dg.MaterializeResult(metadata={"promoted": True})
 
     return dg.materialize([predictor_evaluation, promoted_predictors, beats_baselines],
@@ -28,9 +31,12 @@ def _run(check_passes: bool, evaluation_raises: bool = False, promoted_false: bo
 
 @pytest.mark.parametrize("kwargs, expected", [
     ({"check_passes": False}, "MdAPE 31% > physics 30%"),          # the blocking check refused: designed
-    ({"check_passes": True, "promoted_false": True}, "loses to CatBoost without physics"),  # refusal as data
+    ({"check_passes": False, "nothing_trained": True}, None),      # too little data: a successful run
     ({"check_passes": True}, None),                                 # promoted
     ({"check_passes": False, "evaluation_raises": True}, None),     # a real failure keeps its trace
 ])
 def test_the_gate_refusal_is_told_from_a_real_failure(kwargs, expected):
-    assert gate_refusal(_run(**kwargs)) == expected
+    result = _run(**kwargs)
+    assert gate_refusal(result) == expected
+    if kwargs.get("nothing_trained"):
+        assert result.success and result.asset_materializations_for_node("promoted_predictors")

@@ -142,18 +142,11 @@ class StepRunner:
 def gate_refusal(result: Any) -> str | None:
     """The promotion gate's reason when it refused a predictor (a designed outcome), else None.
 
-    Either form of the refusal: ``promoted_predictors`` materialized with ``promoted: false`` and a
-    ``reason`` (a successful run), or the blocking ``beats_baselines`` check alone failing the run.
+    A refusal is the blocking ``beats_baselines`` check failing (ERROR) and nothing else failing in
+    the run. A target with too little data to train is no refusal: its check only warns and the run
+    succeeds (``promoted_predictors`` records ``trained: false``), so a successful run gives None.
     """
     if result.success:
-        try:
-            materializations = result.asset_materializations_for_node("promoted_predictors")
-        except Exception:  # noqa: BLE001 - a job without that node
-            return None
-        for materialization in materializations:
-            meta = materialization.metadata
-            if "promoted" in meta and meta["promoted"].value is False:
-                return str(meta["reason"].value) if "reason" in meta else "did not beat its baselines"
         return None
     gate = [e for e in result.get_asset_check_evaluations() if e.check_name == "beats_baselines"]
     other_failures = [e for e in result.all_events if e.is_step_failure
@@ -272,9 +265,8 @@ def _train(run: StepRunner, logs: dict[str, Any], notes: list[str], failures: li
         result = run(f"train, evaluate, promote, explain {target}", "training_job", partition_key=target,
                      run_config=logs)
         refusal = gate_refusal(result)
-        if refusal:  # designed: too little data to train, or it did not beat its baselines
-            if "no trained predictor" not in refusal:
-                notes.append(f"{target} not promoted ({refusal})")
+        if refusal:  # designed: it did not beat its baselines (too little data to train is no refusal)
+            notes.append(f"{target} not promoted ({refusal})")
         elif not result.success:
             failures.append(f"training {target}")
 
@@ -427,12 +419,12 @@ def _print_usage(home: Any, sources: list[str]) -> None:
     if frame.empty:
         return
     report = usage_report(frame)
-    short = {"ttft_s": "ttft", "tpot_s": "tpot", "itl_p50_s": "itl", "e2e_latency_s": "e2e", "output_throughput_tok_s": "tput",
-             "avg_power_w": "power", "energy_per_output_token_j": "J/tok", "peak_memory_gb": "mem"}
+    from inference_estimation.targets import REGISTRY
+
     print("rows used for training / rows measured, per target (marts.training_features as last transformed; "
           "reasons in the dataset report):")
     for source, lines in report.groupby("source"):
-        cells = [f"{short[t]} {int(r.used)}/{int(r.present)}" for t in REPORT_TARGETS
+        cells = [f"{REGISTRY[t].short} {int(r.used)}/{int(r.present)}" for t in REPORT_TARGETS
                  for r in lines[lines["target"] == t].itertuples() if r.present]
         print(f"  {source:24s} " + "  ".join(cells))
     step = step_training_rows(frame).set_index("source").loc["all"]

@@ -150,7 +150,14 @@ def test_power_targets_are_not_trained_on_estimated_power(pipeline, session_home
         meta = _metadata(pipeline[target], "predictors")
         assert meta["status"] == "not trained" and "0 usable rows" in meta["reason"]
         assert store.read_pointer(session_home.predictors_dir, store.TRAINED, target) is None
-        assert gate_refusal(pipeline[target]) == "nothing to promote (no trained predictor)"
+        # too little data is no refusal: the gate warns, the run succeeds, the promoted pointer stays
+        assert pipeline[target].success and gate_refusal(pipeline[target]) is None
+        (check,) = [e for e in pipeline[target].get_asset_check_evaluations() if e.check_name == "beats_baselines"]
+        assert not check.passed and check.severity == dg.AssetCheckSeverity.WARN
+        assert check.metadata["trained"].value is False
+        decision = _metadata(pipeline[target], "promoted_predictors")
+        assert decision["promoted"] is False and decision["trained"] is False
+        assert store.read_pointer(session_home.predictors_dir, store.PROMOTED, target) is None
 
 
 def test_evaluation_scores_every_split_the_data_allows_and_gates_promotion(pipeline, session_home):

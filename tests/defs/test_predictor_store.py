@@ -15,7 +15,7 @@ from inference_estimation.cli.sweep import gate_refusal
 from inference_estimation.defs.resources import PredictorStore, predictor_store_role
 from inference_estimation.defs.shared import PREDICTOR_EVALUATION, PREDICTORS, target_partitions
 from inference_estimation.defs.step_model.assets import promoted_step_model
-from inference_estimation.defs.training.assets import promoted_predictors
+from inference_estimation.defs.training.assets import NOTHING_TRAINED, promoted_predictors
 from inference_estimation.lib.ml import predictor_store as store
 from inference_estimation.lib.ml.modeling import TrainedPredictor
 from inference_estimation.lib.ml.predict import stored_primitives
@@ -33,12 +33,18 @@ def _trained(data_version: str, seed: int = 0) -> TrainedPredictor:
 
 
 def _training_run(predictors_dir, beats_baselines: bool, data_version: str = "frame-1", seed: int = 0,
-                  seen: dict | None = None) -> dg.ExecuteInProcessResult:
-    """A training run of one target: predictors, predictor_evaluation (blocking beats_baselines), promotion."""
+                  seen: dict | None = None, trains: bool = True) -> dg.ExecuteInProcessResult:
+    """A training run of one target: predictors, predictor_evaluation (blocking beats_baselines), promotion.
+
+    ``trains=False``: too little data, so predictors returns None and the check only warns, as the
+    real predictor_evaluation does.
+    """
 
     @dg.asset(key=PREDICTORS, partitions_def=target_partitions, io_manager_key="predictor_store",
               metadata=predictor_store_role(TRAINED))
     def predictors() -> dg.Output:
+        if not trains:
+            return dg.Output(None, metadata={"status": "not trained"})
         return dg.Output(_trained(data_version, seed), data_version=dg.DataVersion(data_version))
 
     @dg.asset(key=PREDICTOR_EVALUATION, partitions_def=target_partitions, ins={"trained": dg.AssetIn(PREDICTORS)},
@@ -46,6 +52,10 @@ def _training_run(predictors_dir, beats_baselines: bool, data_version: str = "fr
     def predictor_evaluation(trained: StoredPredictor | None) -> dg.MaterializeResult:
         if seen is not None:
             seen["evaluated"] = trained
+        if trained is None:
+            return dg.MaterializeResult(check_results=[dg.AssetCheckResult(
+                check_name="beats_baselines", passed=False, severity=dg.AssetCheckSeverity.WARN,
+                metadata={"reason": NOTHING_TRAINED, "trained": False})])
         return dg.MaterializeResult(check_results=[dg.AssetCheckResult(
             check_name="beats_baselines", passed=beats_baselines, metadata={"reason": "MdAPE 31% > physics 30%"})])
 
@@ -88,6 +98,20 @@ def test_a_passing_blocking_check_promotes_exactly_the_trained_version_by_pointe
     meta = result.asset_materializations_for_node("promoted_predictors")[0]
     assert meta.metadata["promoted"].value is True and meta.metadata["version"].value == trained.version
     assert meta.tags["dagster/data_version"] == "frame-1"
+
+
+def test_nothing_trained_is_no_failed_run_and_keeps_the_promoted_version(tmp_path):
+    assert _training_run(tmp_path, beats_baselines=True).success
+    promoted = store.read_pointer(tmp_path, PROMOTED, "tpot_s")
+
+    result = _training_run(tmp_path, beats_baselines=True, trains=False)
+    assert result.success and gate_refusal(result) is None  # the UI shows no failed run; `sweep` no refusal
+    (check,) = result.get_asset_check_evaluations()
+    assert not check.passed and check.severity == dg.AssetCheckSeverity.WARN
+    meta = result.asset_materializations_for_node("promoted_predictors")[0].metadata
+    assert meta["promoted"].value is False and meta["trained"].value is False
+    assert store.read_pointer(tmp_path, TRAINED, "tpot_s") is None  # no model of too little data
+    assert store.read_pointer(tmp_path, PROMOTED, "tpot_s") == promoted  # the pointer did not move
 
 
 @pytest.fixture(scope="module")

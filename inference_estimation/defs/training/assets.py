@@ -6,7 +6,9 @@ Models travel through the predictor store (:class:`~inference_estimation.defs.re
 data version. The gate before promotion is Dagster's own: ``beats_baselines`` is a *blocking*
 check, so when the predictor does not beat its baselines (or was trained on another data version
 than the one scored) the run stops there and ``promoted_predictors`` does not run; the promoted
-version stays. When it passes, ``promoted_predictors`` moves the store's ``promoted`` pointer to
+version stays. A target with too little data to train is no refusal: the check only warns (a WARN
+never blocks), ``promoted_predictors`` receives None and leaves the promoted pointer alone, and the
+run succeeds. When it passes, ``promoted_predictors`` moves the store's ``promoted`` pointer to
 exactly the version that was scored -- a pointer, not a copy.
 """
 
@@ -39,6 +41,10 @@ from inference_estimation.lib.ml.evaluation import (
 )
 from inference_estimation.lib.ml.modeling import TrainingDataError, frame_data_version, train_predictor
 from inference_estimation.lib.ml.predictor_store import PROMOTED, TRAINED, StoredPredictor
+
+#: Why a partition promotes nothing when its predictor could not be trained (too little data);
+#: ``sweep`` reads it as a note, not a refusal.
+NOTHING_TRAINED = "nothing to promote (no trained predictor)"
 
 
 def _round(metrics: dict) -> dict:
@@ -103,7 +109,8 @@ def predictors(context: dg.AssetExecutionContext, config: TrainingConfig, duckdb
         "beats_baselines", asset=PREDICTOR_EVALUATION, blocking=True,
         description="The gate before promotion (blocking): the trained version was fitted on the frame scored "
         "here and beats the calibrated physics baseline and CatBoost without physics on unseen hardware (else "
-        "unseen models). When it fails, promoted_predictors does not run and the promoted version stays.")],
+        "unseen models). When it fails, promoted_predictors does not run and the promoted version stays. "
+        "Only warns when there was too little data to train (nothing to promote).")],
     description="Random, leave-one-hardware-out, leave-one-model-out and leave-one-source-out scores of "
     "the primitive's predictor against a calibrated physics baseline, CatBoost without physics, "
     "HistGradientBoosting, a ridge on log features and a CatBoost + HistGradientBoosting ensemble (same folds); "
@@ -122,8 +129,11 @@ def predictor_evaluation(context: dg.AssetExecutionContext, config: EvaluationCo
     verdict = comparison_verdict(evaluation)
     comparison = f"#### MdAPE % by learner (same folds)\n\n{comparison_table([evaluation])}\n\n{verdict}"
     passed, reason, observed = promotion_decision(evaluation)
+    # Too little data to train is a designed outcome, not a refusal: the check warns (WARN does not
+    # block), promoted_predictors runs, receives None and leaves the promoted pointer where it was.
+    severity = dg.AssetCheckSeverity.ERROR
     if trained is None:
-        passed, reason = False, "nothing to promote (no trained predictor)"
+        passed, reason, severity = False, NOTHING_TRAINED, dg.AssetCheckSeverity.WARN
     elif trained.data_version != scored_version:
         passed = False
         reason = (f"the predictor was trained on data version {trained.data_version} but the training "
@@ -151,10 +161,11 @@ def predictor_evaluation(context: dg.AssetExecutionContext, config: EvaluationCo
             for key in ("mdape_pct", "kendall_tau", "interval_coverage_90"):
                 if key in m and m[key] == m[key]:
                     metadata[f"{split}/{method}/{key}"] = round(float(m[key]), 4)
-    # A failed check (ERROR severity, blocking) stops the run before promoted_predictors; `sweep`
-    # reports it as a refusal with this reason, not as a failure.
-    check = dg.AssetCheckResult(check_name="beats_baselines", passed=passed,
-                                metadata={"reason": reason, "scored_data_version": scored_version,
+    # A refusal of a trained predictor (ERROR severity, blocking) stops the run before
+    # promoted_predictors; `sweep` reports it as a refusal with this reason, not as a failure.
+    check = dg.AssetCheckResult(check_name="beats_baselines", passed=passed, severity=severity,
+                                metadata={"reason": reason, "trained": trained is not None,
+                                          "scored_data_version": scored_version,
                                           "trained_version": trained.version if trained else "none",
                                           **_round(observed)})
     return dg.MaterializeResult(metadata=metadata, check_results=[check])
@@ -170,15 +181,14 @@ def predictor_evaluation(context: dg.AssetExecutionContext, config: EvaluationCo
     io_manager_key="predictor_store",
     metadata=predictor_store_role(PROMOTED),
     description="The predictor that `predict` uses: the store's promoted pointer, moved to the trained version "
-    "predictor_evaluation scored. Runs only when its blocking beats_baselines check passed in the same run; "
-    "otherwise the previously promoted version stays.",
+    "predictor_evaluation scored. Runs unless its blocking beats_baselines check failed with ERROR in the same "
+    "run; then, or when nothing was trained, the previously promoted version stays.",
 )
 def promoted_predictors(context: dg.AssetExecutionContext, trained: StoredPredictor | None) -> dg.Output:
     """Promotes the trained version of this partition's predictor (the store moves the pointer)."""
-    if trained is None:
-        reason = "nothing to promote (no trained predictor)"
-        context.log.warning(f"{context.partition_key} not promoted: {reason}")
-        return dg.Output(None, metadata={"promoted": False, "reason": reason})
+    if trained is None:  # too little data to train: the promoted pointer stays where it was
+        context.log.warning(f"{context.partition_key} not promoted: {NOTHING_TRAINED}")
+        return dg.Output(None, metadata={"promoted": False, "trained": False, "reason": NOTHING_TRAINED})
     return dg.Output(trained, data_version=dg.DataVersion(str(trained.data_version)), metadata={
         "promoted": True, "data_version": str(trained.data_version), "version": trained.version})
 

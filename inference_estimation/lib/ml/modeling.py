@@ -46,22 +46,16 @@ from inference_estimation.lib.ml.performance_model import (
 )
 from inference_estimation.lib.physics import usability
 from inference_estimation.lib.physics.features import CATEGORICAL_FEATURES, FEATURE_COLUMNS, MODEL_FEATURES
+from inference_estimation.targets import REGISTRY
 
 #: How e2e-only rows are split into prefill and decode labels (see lib.ml.performance_model). On the
 #: public data, leave-one-hardware-out MdAPE (ttft/tpot/e2e): physics 25.5/15.9/16.8, a CatBoost
 #: first stage 27.4/16.0/17.5, no split (e2e-only rows unused) 24.6/14.7/43.2.
 DEFAULT_SPLIT = "physics"
 #: target -> (numerator features, denominator features): the physical baseline is
-#: prod(numerators) / prod(denominators) (sums inside a tuple entry).
+#: prod(numerators) / prod(denominators) (sums inside a tuple entry); declared in the registry.
 TARGET_OFFSETS: dict[str, tuple[tuple[str | tuple[str, ...], ...], tuple[str, ...]]] = {
-    "e2e_latency_s": (("roofline_e2e_s",), ()),
-    "ttft_s": (("roofline_ttft_s",), ()),
-    "tpot_s": (("roofline_tpot_s",), ()),
-    "output_throughput_tok_s": (("roofline_output_throughput_tok_s",), ()),
-    "peak_memory_gb": ((("weights_gb", "kv_cache_gb", "activation_gb", "runtime_memory_gb"),), ()),
-    "avg_power_w": (("tdp_total_w",), ()),
-    "energy_per_output_token_j": (("tdp_total_w",), ("roofline_output_throughput_tok_s",)),
-}
+    n: t.physics_offset for n, t in REGISTRY.items() if t.physics_offset is not None}
 OFFSET_INDICATOR = "physics_known"
 CARD_VERSION = "3.0"
 

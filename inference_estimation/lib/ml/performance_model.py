@@ -140,7 +140,7 @@ def primitive_labels(frame: pd.DataFrame, primitive: str,
     measured = _positive(_num(frame, primitive))
     label = np.where(ok, measured, np.nan)
     kind[~np.isnan(label)] = "measured"
-    if primitive == "peak_memory_gb":
+    if primitive not in (*TIME_PRIMITIVES, "avg_power_w"):  # no identity labels it: measured rows only
         return label, kind
     if primitive == "avg_power_w":
         throughput = _positive(_num(frame, "output_throughput_tok_s"))

@@ -31,29 +31,23 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from inference_estimation.targets import REGISTRY
+
 #: Power sources that are measurements (never ``estimate`` or ``none``).
 MEASURED_POWER_SOURCES = frozenset({"nvml-energy", "nvml-power", "amdsmi", "rapl", "wall"})
 #: Targets whose value is a power measurement (or derived from one).
-POWER_TARGETS = ("avg_power_w", "energy_per_output_token_j")
-#: The targets the usage report covers (published figures and primitives).
-REPORT_TARGETS = ("ttft_s", "tpot_s", "itl_p50_s", "e2e_latency_s", "output_throughput_tok_s", "avg_power_w",
-                  "energy_per_output_token_j", "peak_memory_gb")
+POWER_TARGETS = tuple(n for n, t in REGISTRY.items() if t.power_basis)
+#: The targets the usage report covers (every answer target, published figures and primitives).
+REPORT_TARGETS = tuple(REGISTRY)
 #: The measured figures that train the step-time model (:func:`step_labels`); the others train CatBoost.
 STEP_FIGURES = ("ttft_s", "tpot_s", "itl_p50_s", "e2e_latency_s", "output_throughput_tok_s")
-#: target -> the workload lengths it needs: ``input`` (prompt tokens, 0 allowed) and/or ``output``.
-#: TTFT is a prefill of the prompt; TPOT a decode step (its context may be unknown, but not how
-#: many tokens were generated); e2e and memory need both. A throughput without a prompt length is
-#: read as decode-only (``tpot = batch / throughput``, the performance model's convention), so it
-#: needs the output length only; power needs neither.
+#: target -> the workload lengths it needs (declared in the registry): ``input`` (prompt tokens, 0
+#: allowed) and/or ``output``. TTFT is a prefill of the prompt; TPOT a decode step (its context may
+#: be unknown, but not how many tokens were generated); e2e and memory need both. A throughput
+#: without a prompt length is read as decode-only (``tpot = batch / throughput``, the performance
+#: model's convention), so it needs the output length only; power needs neither.
 WORKLOAD_NEEDS: dict[str, tuple[str, ...]] = {
-    "ttft_s": ("input",),
-    "tpot_s": ("output",),
-    "e2e_latency_s": ("input", "output"),
-    "output_throughput_tok_s": ("output",),
-    "avg_power_w": (),
-    "energy_per_output_token_j": ("output",),
-    "peak_memory_gb": ("input", "output"),
-}
+    n: t.workload_needs for n, t in REGISTRY.items() if t.workload_needs is not None}
 
 R_NOT_PLAIN = "not plain deployment"
 R_ROOFLINE = "faster than roofline"

@@ -36,3 +36,16 @@ def test_read_json_list_returns_the_array_and_names_the_file_otherwise(tmp_path)
         adapter.read_json_list(broken, "result rows")
     with pytest.raises(DatasetError, match=r"cannot parse .*absent\.json"):
         adapter.read_json_list(tmp_path / "absent.json", "result rows")
+
+
+def test_the_readme_table_of_public_sources_has_a_row_per_adapter_with_its_folder():
+    from pathlib import Path
+
+    from inference_estimation.lib.data.external.registry import all_adapters
+
+    readme = (Path(__file__).resolve().parents[3] / "README.md").read_text()
+    rows = {line.split("|")[1].strip().strip("`"): line for line in readme.splitlines()
+            if line.startswith("| `")}
+    for source, adapter in all_adapters().items():
+        assert source in rows, f"README's public-sources table has no row for {source}"
+        assert f"`{adapter.folder}`" in rows[source], source
