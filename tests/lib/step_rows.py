@@ -6,7 +6,8 @@ import pandas as pd
 
 from inference_estimation.lib.catalog import load_catalog
 from inference_estimation.lib.ml.step_fit import _levels
-from inference_estimation.lib.ml.step_model import Layout, campaign_keys, prepare, simulate
+from inference_estimation.lib.ml.step_model import campaign_keys, prepare, simulate
+from inference_estimation.lib.ml.step_parameters import Layout
 from inference_estimation.lib.physics.features import prediction_row
 
 MODELS = ("llama-3.1-8b", "llama-2-70b", "qwen2.5-7b", "mixtral-8x7b")

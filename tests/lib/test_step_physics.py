@@ -8,7 +8,8 @@ from inference_estimation.lib.catalog import load_catalog
 from inference_estimation.lib.ml.engines import engine_defaults
 from inference_estimation.lib.ml.scheduler import physical_bounds
 from inference_estimation.lib.ml.step_fit import _levels
-from inference_estimation.lib.ml.step_model import Layout, prepare, simulate
+from inference_estimation.lib.ml.step_model import prepare, simulate
+from inference_estimation.lib.ml.step_parameters import Layout
 from inference_estimation.lib.ml.step_report import catalog_grid
 from inference_estimation.lib.physics.features import prediction_row
 from inference_estimation.lib.physics.step import (

@@ -5,7 +5,8 @@ import pandas as pd
 
 from inference_estimation.lib.catalog import load_catalog
 from inference_estimation.lib.ml.step_fit import _levels, fit_step_model
-from inference_estimation.lib.ml.step_model import Layout, prepare, simulate
+from inference_estimation.lib.ml.step_model import prepare, simulate
+from inference_estimation.lib.ml.step_parameters import Layout
 from inference_estimation.lib.ml.step_prompts import (
     FITTED,
     dataset_keys,

@@ -20,13 +20,9 @@ from scipy.optimize import least_squares
 
 from inference_estimation.lib.ml.step_model import (
     BASE_YEAR,
-    BLOCKS,
     CAMPAIGN_SD_INIT,
-    COEF_PRIOR_SD,
     LOSS_SCALE,
     Z90,
-    Coefficients,
-    Layout,
     Observations,
     Prepared,
     StepModel,
@@ -36,6 +32,7 @@ from inference_estimation.lib.ml.step_model import (
     prepare,
     simulate,
 )
+from inference_estimation.lib.ml.step_parameters import BLOCKS, COEF_PRIOR_SD, Coefficients, Layout
 from inference_estimation.lib.ml.step_prompts import fit_prompt_lengths, unknown_prompts, with_prompt_lengths
 
 #: Least-squares evaluations allowed per fit (each is one simulation of every training row).

@@ -1,7 +1,9 @@
 """Mean prompt lengths a public dataset never published, fitted from the dataset's own rows.
 
 ML.ENERGY (v1-v3) and four MLPerf LLM benchmarks publish their output lengths but no mean prompt
-length (see ``MODELING-NOTES`` sections 3 and 4 and the MLPerf adapter's ``WORKLOADS``). Without
+length (the ML.ENERGY adapters' docstrings and the MLPerf adapter's ``WORKLOADS`` cite what each
+benchmark does publish: ml-energy/benchmark v3.0 task configs, mlcommons/inference
+``submission_checker.py`` and the reference READMEs). Without
 one, a serving or saturation row cannot train the step model: the prefill work interleaved with
 its decodes is unknown. But each such dataset ran ONE prompt distribution, so its mean prompt
 length is one unknown number per dataset, and the rows constrain it. Within a campaign (one
@@ -33,7 +35,6 @@ import pandas as pd
 
 from inference_estimation.lib.ml.step_model import (
     LOSS_SCALE,
-    Coefficients,
     _num,
     _predicted,
     _signs,
@@ -42,6 +43,7 @@ from inference_estimation.lib.ml.step_model import (
     prepare,
     simulate,
 )
+from inference_estimation.lib.ml.step_parameters import Coefficients
 
 #: Candidate mean prompt lengths tried per dataset (a log grid, ~24% apart).
 GRID_POINTS = 41
