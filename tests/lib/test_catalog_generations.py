@@ -28,8 +28,7 @@ UNKNOWN_NOT_ZERO = {
     # clocks differ from the workstation edition's and its sheet gives sparse "AI TOPS" only.
     **{("nvidia-jetson-agx-thor", d): "Jetson Thor: sparse FP4 TFLOPS only" for d in AUDITED},
     **{("nvidia-rtx-pro-6000-blackwell-server", d): "server-edition dense peaks not published" for d in AUDITED},
-    # Intel XMX: no vendor figure for the BF16 matrix peak was found (measured GEMMs are not peaks).
-    ("intel-max-1550", "bfloat16"): "Xe-HPC XMX BF16 peak not found in a citable sheet",
+    # Intel Xe2 XMX: only INT8 TOPS are published for the Arc Pro B60.
     ("intel-arc-pro-b60", "bfloat16"): "Xe2 XMX BF16 peak not published (INT8 TOPS only)",
     # Tenstorrent quotes FP16 and block-FP8 figures; a separate BF16 figure is not stated.
     ("tenstorrent-wormhole-n150", "bfloat16"): "Tenstorrent states FP16 and FP8 only",

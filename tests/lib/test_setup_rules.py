@@ -156,13 +156,13 @@ def test_bfloat16_on_volta_and_turing_is_refused_naming_the_generation_and_sugge
 
 
 @pytest.mark.parametrize("hardware", ["nvidia-a10g", "nvidia-a10", "nvidia-a40", "nvidia-l4", "nvidia-a100-sxm4-80gb",
-                                      "amd-mi250x", "intel-gaudi2", "intel-gaudi3"])
+                                      "amd-mi250x", "intel-gaudi2", "intel-gaudi3", "intel-max-1550"])
 def test_ampere_and_later_default_to_bfloat16(catalog, hardware):
     setup = resolve_setup(catalog, "llama-3.1-8b", hardware, workload(1, 512, 128))
     assert setup.refusal is None and setup.work["dtype"] == "bfloat16"
 
 
 def test_math_a_generation_has_but_whose_peak_is_unknown_is_refused_as_unknown_not_as_missing(catalog):
-    setup = resolve_setup(catalog, "llama-3.1-8b", "intel-max-1550", workload(1, 512, 128, dtype="bf16"))
-    assert setup.refusal.startswith("intel-max-1550 (xe-hpc) has bfloat16 math, but its catalog entry has no "
-                                    "peak_tflops_bf16 fact (unknown, not zero)")
+    setup = resolve_setup(catalog, "llama-3.2-1b", "tenstorrent-wormhole-n150", workload(1, 512, 128, dtype="bf16"))
+    assert setup.refusal.startswith("tenstorrent-wormhole-n150 (tt-wormhole) has bfloat16 math, but its catalog entry "
+                                    "has no peak_tflops_bf16 fact (unknown, not zero)")
