@@ -94,3 +94,75 @@ def test_every_accelerator_with_fp8_or_fp4_math_has_bfloat16_math_and_only_pre_a
                if h.vendor == "nvidia" and h.specs.peak_tflops_fp16 and not h.specs.peak_tflops_bf16}
     assert no_bf16 == {"nvidia-v100-sxm2-16gb", "nvidia-v100-sxm2-32gb", "nvidia-v100-pcie-16gb",
                        "nvidia-v100-pcie-32gb", "nvidia-t4"}  # Volta and Turing; A10G is Ampere
+
+
+def _peak_and_prefill(catalog, hardware: str, dtype: str) -> tuple[float, float]:
+    row = prediction_row(catalog.model("llama-3.1-70b"), catalog.hw(hardware),
+                         workload(8, 2048, 128, dtype=dtype, device_count=8))
+    features = feature_frame([row])
+    return float(features["peak_tflops"].iloc[0]), float(features["roofline_prefill_s"].iloc[0])
+
+
+def test_fp4_on_h100_predicts_no_faster_prefill_than_fp8_there_and_fp4_on_b200_does(catalog):
+    fp4_peak, fp4_prefill = _peak_and_prefill(catalog, "nvidia-h100-sxm-80gb", "fp4")
+    fp8_peak, fp8_prefill = _peak_and_prefill(catalog, "nvidia-h100-sxm-80gb", "fp8")
+    bf16_peak, _ = _peak_and_prefill(catalog, "nvidia-h100-sxm-80gb", "bfloat16")
+    assert fp4_peak == bf16_peak < fp8_peak  # Hopper has no FP4 math: 4-bit weights compute in bfloat16
+    assert fp4_prefill >= fp8_prefill
+    b200_fp4_peak, b200_fp4_prefill = _peak_and_prefill(catalog, "nvidia-b200", "fp4")
+    b200_fp8_peak, b200_fp8_prefill = _peak_and_prefill(catalog, "nvidia-b200", "fp8")
+    assert b200_fp4_peak == 2 * b200_fp8_peak and b200_fp4_prefill < b200_fp8_prefill
+
+
+@pytest.mark.parametrize(("hardware", "dtype", "computed"), [
+    ("nvidia-a100-sxm4-80gb", "fp8", "bfloat16 at its 312 TFLOP/s"),
+    ("nvidia-a10g", "fp8", "bfloat16 at its 70 TFLOP/s"),
+    ("nvidia-a40", "fp8", "bfloat16 at its 149.7 TFLOP/s"),
+    ("nvidia-h100-sxm-80gb", "fp4", "bfloat16 at its 989.4 TFLOP/s"),
+    ("nvidia-h200-sxm-141gb", "fp4", "bfloat16 at its 989.5 TFLOP/s"),
+    ("nvidia-l40s", "fp4", "bfloat16 at its 362.05 TFLOP/s"),
+    ("amd-mi250x", "fp8", "bfloat16 at its 383 TFLOP/s"),
+    ("amd-mi300x", "fp4", "bfloat16 at its 1307.4 TFLOP/s"),
+    ("intel-gaudi2", "fp4", "bfloat16 at its 450 TFLOP/s"),
+])
+def test_a_weight_dtype_without_its_math_runs_weight_only_at_the_16_bit_peak_and_the_setup_says_so(
+        catalog, hardware, dtype, computed):
+    setup = resolve_setup(catalog, "llama-3.1-8b", hardware, workload(1, 512, 128, dtype=dtype))
+    assert setup.refusal is None and setup.work["dtype"] == dtype and setup.echo()["weight_only"]
+    note = next(n for n in setup.notes if n.startswith(f"dtype {dtype} runs weight-only on {hardware}"))
+    assert f"has no {dtype} math" in note and f"compute in {computed} peak" in note
+    assert f"weights are stored and read in {8 if dtype == 'fp8' else 4} bits" in note
+
+
+@pytest.mark.parametrize(("hardware", "dtype"), [
+    ("nvidia-l4", "fp8"), ("nvidia-l40s", "fp8"), ("nvidia-h100-sxm-80gb", "fp8"), ("nvidia-b200", "fp4"),
+    ("amd-mi300x", "fp8"), ("amd-mi355x", "fp4"), ("intel-gaudi3", "fp8"), ("nvidia-a10g", "bfloat16"),
+])
+def test_a_dtype_the_device_has_math_for_runs_at_its_own_peak_not_weight_only(catalog, hardware, dtype):
+    setup = resolve_setup(catalog, "llama-3.1-8b", hardware, workload(1, 512, 128, dtype=dtype))
+    assert setup.refusal is None and not setup.echo()["weight_only"]
+    assert not any("weight-only" in n for n in setup.notes)
+
+
+@pytest.mark.parametrize(("hardware", "generation"), [
+    ("nvidia-t4", "turing"), ("nvidia-v100-sxm2-32gb", "volta"), ("nvidia-v100-pcie-16gb", "volta")])
+def test_bfloat16_on_volta_and_turing_is_refused_naming_the_generation_and_suggesting_float16(
+        catalog, hardware, generation):
+    setup = resolve_setup(catalog, "llama-3.1-8b", hardware, workload(1, 512, 128, dtype="bf16"))
+    assert setup.refusal.startswith(f"{hardware} ({generation}) has no bfloat16 math")
+    assert "arrived with Ampere" in setup.refusal and setup.refusal.endswith("ask for float16")
+    default = resolve_setup(catalog, "llama-3.2-1b", hardware, workload(1, 512, 128))
+    assert default.refusal is None and default.work["dtype"] == "float16"
+
+
+@pytest.mark.parametrize("hardware", ["nvidia-a10g", "nvidia-a10", "nvidia-a40", "nvidia-l4", "nvidia-a100-sxm4-80gb",
+                                      "amd-mi250x", "intel-gaudi2", "intel-gaudi3", "intel-max-1550"])
+def test_ampere_and_later_default_to_bfloat16(catalog, hardware):
+    setup = resolve_setup(catalog, "llama-3.1-8b", hardware, workload(1, 512, 128))
+    assert setup.refusal is None and setup.work["dtype"] == "bfloat16"
+
+
+def test_math_a_generation_has_but_whose_peak_is_unknown_is_refused_as_unknown_not_as_missing(catalog):
+    setup = resolve_setup(catalog, "llama-3.2-1b", "tenstorrent-wormhole-n150", workload(1, 512, 128, dtype="bf16"))
+    assert setup.refusal.startswith("tenstorrent-wormhole-n150 (tt-wormhole) has bfloat16 math, but its catalog entry "
+                                    "has no peak_tflops_bf16 fact (unknown, not zero)")

@@ -95,3 +95,16 @@ def test_calibration_reproduces_the_given_points_and_fades_far_from_them(predict
     far["batch_size"], far["input_tokens"] = 1024, 16
     local = cal.adjustment(far).local_log["tpot_s"]
     assert abs(local[0]) < 0.01  # far from every point only the campaign effect remains
+
+
+def test_fp4_weights_on_h100_predict_no_faster_prefill_than_fp8_there_while_b200_gains(predictors_dir):
+    """Hopper has no FP4 math: 4-bit weights compute in bfloat16 there (weight-only), FP8 at the FP8 peak."""
+    catalog = load_catalog(strict=False)
+
+    def ttft(hardware: str, dtype: str) -> float:
+        out = predict(catalog, predictors_dir, "llama-3.1-70b", hardware, workload(8, 4096, 16, dtype=dtype,
+                                                                                   device_count=8))
+        return out["ttft_s"]["value"]
+
+    assert ttft("nvidia-h100-sxm-80gb", "fp4") >= ttft("nvidia-h100-sxm-80gb", "fp8")
+    assert ttft("nvidia-b200", "fp4") < ttft("nvidia-b200", "fp8")

@@ -15,6 +15,7 @@ from inference_estimation.lib.catalog.base import (
     StrictEntry,
     check_key,
 )
+from inference_estimation.lib.catalog.generations import Generation, generations
 
 
 class HardwareSpecs(StrictEntry):
@@ -123,6 +124,10 @@ class HardwareEntry(StrictEntry):
     kind: Literal["cpu", "cuda", "rocm", "xpu", "hpu", "rdu", "mps", "tpu", "tt"]
     vendor: str
     device_name: str | None = None
+    #: The architecture generation (``ampere``, ``hopper``, ``cdna3``, ``gaudi2``, ...): a key of
+    #: ``catalog/rules/generations.yaml``, which says the dtypes it has tensor math for. Null = not stated
+    #: (an overlay may omit it; its peak facts alone then decide what it runs).
+    generation: str | None = None
     device_count: int = Field(default=1, gt=0)
     aliases: list[str] = Field(default_factory=list)
     specs: HardwareSpecs = Field(default_factory=HardwareSpecs)
@@ -134,6 +139,14 @@ class HardwareEntry(StrictEntry):
     launcher: LocalLaunchConfig | DstackLaunchConfig | None = Field(default=None, discriminator="type")
 
     _key = field_validator("key")(classmethod(lambda cls, v: check_key(v)))
+
+    @field_validator("generation")
+    @classmethod
+    def _known_generation(cls, value: str | None) -> str | None:
+        if value is not None and value not in generations():
+            raise ValueError(f"generation {value!r} is not in catalog/rules/generations.yaml; use one of "
+                             f"{', '.join(generations())}")
+        return value
 
     @model_validator(mode="after")
     def _overrides_name_facts(self) -> HardwareEntry:
@@ -147,6 +160,11 @@ class HardwareEntry(StrictEntry):
     def source_of(self, fact: str) -> str:
         """Where a spec fact came from."""
         return self.spec_source_overrides.get(fact, self.spec_source)
+
+    @property
+    def generation_facts(self) -> Generation | None:
+        """The entry's row of the generation table, or None when it names no generation."""
+        return generations()[self.generation] if self.generation else None
 
     @property
     def benchmarkable(self) -> bool:

@@ -24,6 +24,7 @@ from inference_estimation.lib.physics.refusals import (
     device_memory_gb,
     node_note,
     setup_refusal,
+    weight_only_note,
 )
 
 #: Workload modes: ``offline`` (a fixed batch) and ``serving`` (a concurrency or a request rate).
@@ -147,7 +148,8 @@ class Setup:
         out = {"model": self.model.key, "hardware": self.hardware.key, "engine": w["engine"], "dtype": w["dtype"],
                "device_count": w["device_count"], "batch_size": None if w["mode"] == "serving" else w["batch_size"], "input_tokens": w["input_tokens"],
                "output_tokens": w["output_tokens"], "mode": w["mode"], "concurrency": w["concurrency"],
-               "request_rate_rps": w["request_rate_rps"], "source": w["source"]}
+               "request_rate_rps": w["request_rate_rps"], "source": w["source"],
+               "weight_only": self.refusal is None and weight_only_note(self.hardware, w["dtype"]) is not None}
         if self.memory is not None and not math.isnan(self.memory.usable_gb):
             out["memory"] = {"required_gb": round(self.memory.required_gb, 2),
                              "usable_gb": round(self.memory.usable_gb, 2),
@@ -213,6 +215,9 @@ def resolve_setup(catalog: Catalog, model_key: str, hardware_key: str, work: dic
                             context, work["device_count"])
     refusal = refusal or setup_refusal(model, hardware, work["dtype"], work["engine"], work["batch_size"],
                                        work["input_tokens"], work["output_tokens"], work["device_count"], fit=memory)
+    weight_only = weight_only_note(hardware, work["dtype"]) if refusal is None else None
+    if weight_only:
+        notes.append(weight_only)  # fp8/fp4/int4 weights computed in 16 bits: said, not silently slower
     across_nodes = node_note(hardware, work["device_count"]) if refusal is None else None
     if across_nodes:
         # past one node the collectives cross the network between nodes: cost them at its bandwidth

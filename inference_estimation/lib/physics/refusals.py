@@ -18,6 +18,7 @@ from inference_estimation.lib.catalog.vocabulary import (
     DEFAULT_CPU_ENGINE,
     DEFAULT_GPU_DTYPE,
     DEFAULT_GPU_ENGINE,
+    PEAK_COLUMNS_BY_DTYPE,
     canonical_dtype,
 )
 from inference_estimation.lib.physics.features import model_facts
@@ -69,7 +70,7 @@ def default_engine_dtype_note(hardware: HardwareEntry, model: ModelEntry | None 
 
 #: Canonical dtype -> (peak-TFLOP/s spec facts of which at least one must be known, what is missing).
 DTYPE_MATH = {
-    "bfloat16": (("peak_tflops_bf16",), "no bfloat16 math (bfloat16 arrived with Ampere/CDNA2)"),
+    "bfloat16": (("peak_tflops_bf16",), "no bfloat16 math (NVIDIA's bfloat16 tensor math arrived with Ampere)"),
     "float16": (("peak_tflops_fp16", "peak_tflops_bf16"), "no 16-bit math"),
     # FP8 and FP4 weights also run without FP8/FP4 math: engines dequantise them to 16 bits in the
     # matmul (vLLM's Marlin kernels for FP8, MXFP4 and NVFP4 on Ampere and later; gpt-oss ships MXFP4
@@ -81,6 +82,11 @@ DTYPE_MATH = {
     "int8": (("peak_tflops_fp16", "peak_tflops_bf16"), "no 16-bit math to dequantise int8 weights to"),
     "int4": (("peak_tflops_fp16", "peak_tflops_bf16"), "no 16-bit math to dequantise int4 weights to"),
 }
+#: Peak-TFLOP/s spec fact -> the dtype the matmuls compute in at that peak.
+PEAK_FACT_DTYPE = {"peak_tflops_fp32": "float32", "peak_tflops_bf16": "bfloat16", "peak_tflops_fp16": "float16",
+                   "peak_tflops_fp8": "fp8", "peak_tflops_fp4": "fp4"}
+#: Weight dtypes that run weight-only (stored low, computed wider) where the device lacks their math.
+WEIGHT_ONLY_DTYPES = ("fp8", "fp4", "int4")
 
 
 def dtype_unsupported(hardware: HardwareEntry, dtype: str) -> str | None:
@@ -89,7 +95,9 @@ def dtype_unsupported(hardware: HardwareEntry, dtype: str) -> str | None:
     An accelerator runs a dtype when it has a peak-TFLOP/s fact for that math (bfloat16 needs
     ``peak_tflops_bf16``, fp8 ``peak_tflops_fp8``, fp4 ``peak_tflops_fp4``; weight-only int8/int4
     dequantise to 16 bits). CPUs are probed in fp32 only and run every dtype (slowly); an entry
-    with no peak fact at all is not judged.
+    with no peak fact at all is not judged. The entry's generation
+    (:mod:`inference_estimation.lib.catalog.generations`) says whether the math is missing or only
+    its figure, and what to ask instead.
     """
     if hardware.kind == "cpu" or dtype not in DTYPE_MATH:
         return None
@@ -105,7 +113,49 @@ def dtype_unsupported(hardware: HardwareEntry, dtype: str) -> str | None:
     needed, why = DTYPE_MATH[dtype]
     if any(getattr(specs, fact) is not None for fact in needed):
         return None
-    return f"{hardware.key} has {why}: its catalog entry has no {' or '.join(needed)} fact"
+    gen = hardware.generation_facts
+    if gen is not None and gen.has_math(dtype):
+        return (f"{hardware.key} ({hardware.generation}) has {dtype} math, but its catalog entry has no {needed[0]} "
+                f"fact (unknown, not zero); add it from its spec sheet in a catalog overlay "
+                f"(`inference-estimation catalog show {hardware.key}`)")
+    where = f" ({hardware.generation})" if gen is not None else ""
+    instead = "; ask for float16" if specs.peak_tflops_fp16 is not None else ""
+    return f"{hardware.key}{where} has {why}: its catalog entry has no {' or '.join(needed)} fact{instead}"
+
+
+def math_peak(hardware: HardwareEntry, dtype: str) -> tuple[str, float] | None:
+    """The dtype the matmuls of ``dtype`` weights compute in on ``hardware`` and its peak TFLOP/s.
+
+    The first peak fact the device has in the vocabulary's order
+    (:data:`~inference_estimation.lib.catalog.vocabulary.PEAK_COLUMNS_BY_DTYPE`, the order the
+    physics reads peaks in): fp4 on B200 computes in fp4, fp4 on H100 and fp8 on A100 in bfloat16.
+    None when the device has none of those facts.
+    """
+    for fact in PEAK_COLUMNS_BY_DTYPE.get(dtype, ()):
+        peak = getattr(hardware.specs, fact)
+        if peak is not None:
+            return PEAK_FACT_DTYPE[fact], peak
+    return None
+
+
+def weight_only_note(hardware: HardwareEntry, dtype: str) -> str | None:
+    """The sentence an answer carries when ``dtype`` weights run weight-only on ``hardware``, or None.
+
+    Weight-only: the weights are stored and read at the low precision (memory and bandwidth at that
+    size), dequantised in the matmul and computed in the wider dtype the device has math for, at
+    that dtype's peak -- no compute speed-up from the low precision.
+    """
+    if hardware.kind in ("cpu", "mps") or dtype not in WEIGHT_ONLY_DTYPES:
+        return None
+    math = math_peak(hardware, dtype)
+    if math is None or math[0] == dtype:
+        return None
+    computed, peak = math
+    bits = {"fp8": 8, "fp4": 4, "int4": 4}[dtype]
+    lacks = f" ({hardware.generation} has no {dtype} math)" if dtype != "int4" and hardware.generation else ""
+    return (f"dtype {dtype} runs weight-only on {hardware.key}{lacks}: weights are stored and read in {bits} bits, "
+            f"the matmuls dequantise them and compute in {computed} at its {peak:g} TFLOP/s peak (no {dtype} "
+            "compute speed-up)")
 
 
 def tabular_refusal(model: ModelEntry) -> str:
