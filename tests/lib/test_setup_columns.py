@@ -8,7 +8,12 @@ import pytest
 
 from inference_estimation.lib.catalog import load_catalog
 from inference_estimation.lib.ml.setup import resolve_setup, workload
-from inference_estimation.lib.ml.setup_columns import QUESTION_COLUMNS, one_question, resolve_columns, workload_problems
+from inference_estimation.lib.ml.setup_columns import (
+    QUESTION_COLUMNS,
+    one_question,
+    resolve_columns,
+    workload_problems,
+)
 
 
 @pytest.fixture(scope="module")

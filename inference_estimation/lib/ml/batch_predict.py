@@ -93,7 +93,9 @@ def _parse_cells(raw: pd.DataFrame, defaults: dict[str, Any], errors: _RowErrors
             values["batch_max"] = (t.str.lower() == "max").to_numpy()
             values["batch_given"] = ~empty
         skip = empty | values["batch_max"] if column == "batch_size" else empty
-        number = pd.to_numeric(t.where(~skip), errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
+        codes, cells = pd.factorize(t.where(~skip))  # each distinct cell parsed once (NaN: code -1)
+        parsed = pd.to_numeric(pd.Series(cells, dtype=object), errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
+        number = np.append(parsed, np.nan)[codes]
         with np.errstate(invalid="ignore"):
             if kind is int:
                 bad = ~skip & (~np.isfinite(number) | (number != np.round(number)) | (number < 1))

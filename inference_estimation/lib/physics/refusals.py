@@ -330,10 +330,12 @@ def _memory_refusals(models: Sequence[ModelEntry], model_codes: np.ndarray, hard
     batch = np.where(np.isnan(batch_size[rows]), 1.0, batch_size[rows])
     fewest = np.full(len(rows), np.nan)
     for count in DEVICE_COUNTS:
-        allowed = np.fromiter((count in c for c in counts), dtype=bool, count=len(rows))
+        left = np.flatnonzero(np.isnan(fewest) & np.fromiter((count in c for c in counts), dtype=bool, count=len(rows)))
+        if len(left) == 0:
+            continue
         with np.errstate(invalid="ignore"):
-            fits = allowed & (rule(batch, float(count), rows)["memory_fit_ratio"] <= 1.0)
-        fewest = np.where(np.isnan(fewest) & fits, count, fewest)
+            fits = rule(batch[left], float(count), rows[left])["memory_fit_ratio"] <= 1.0
+        fewest[left[fits]] = count
     out = np.full(len(short), None, dtype=object)
     out[rows] = [
         memory_refusal(models[m].key, hardware[h].key, d, e, bool(p), None if np.isnan(b) else int(b), int(c), int(dev),
