@@ -482,3 +482,58 @@ def test_a_gpu_answer_without_a_peak_memory_prediction_shows_the_memory_rules_es
     estimate = memory["estimate"]
     assert 16.0 < estimate["value"] < 20.0  # 8B bf16 weights (16 GB) + the KV cache of 8 x 640 tokens
     assert estimate["basis"].startswith("memory rule, all devices: weights 16.")
+
+
+def test_batch_hardware_names_with_a_count_are_that_many_devices_and_a_count_that_disagrees_is_a_row_error(
+        catalog, predictors_dir, tmp_path):
+    configs, out = tmp_path / "configs.csv", tmp_path / "out.csv"
+    configs.write_text("model,hardware,batch_size,input_tokens,output_tokens,engine,dtype,device_count\n"
+                       "llama-3.1-70b,8x H200,1,512,128,,,\n"
+                       "llama-3.1-70b,2xA100-80GB,1,512,128,,,2\n"       # the same count twice: fine
+                       "llama-3.1-70b,8x H200,1,512,128,,,4\n"           # disagrees: this row only
+                       "llama-3.1-70b,2xA100-80GB,1,512,128,warp-drive,fp6,\n")  # unknown names: this row only
+    assert predict_batch(catalog, predictors_dir, configs, out, allow_unpromoted=True) == 4
+    result = pd.read_csv(out, keep_default_na=False)
+    for i, (hardware, devices) in enumerate([("8x H200", None), ("2xA100-80GB", 2)]):
+        single = resolve_setup(catalog, "llama-3.1-70b", hardware, workload(1, 512, 128, device_count=devices))
+        assert result.loc[i, "refusal"] == "" and int(result.loc[i, "resolved_device_count"]) == single.work["device_count"]
+        assert result.loc[i, "resolved_hardware"] == single.hardware.key
+        assert float(result.loc[i, "tpot_s"]) == pytest.approx(predict(
+            catalog, predictors_dir, "llama-3.1-70b", hardware, workload(1, 512, 128, device_count=devices),
+            allow_unpromoted=True)["tpot_s"]["value"], rel=1e-9)
+    assert int(result.loc[0, "resolved_device_count"]) == 8
+    assert result.loc[2, "refusal"] == ("device_count: hardware '8x H200' names 8 devices but the device count given "
+                                        "is 4: give one of them (or the same count twice)")
+    assert result.loc[2, "tpot_s"] == "" and result.loc[2, "resolved_hardware"] == ""
+    assert "engine: 'warp-drive' is not a known engine" in result.loc[3, "refusal"]
+    assert "dtype: 'fp6' is not a known dtype" in result.loc[3, "refusal"]
+
+
+def test_batch_answers_on_random_rows_equal_the_single_questions(catalog, predictors_dir, tmp_path):
+    rng = np.random.default_rng(11)
+    n = 30
+    rows = pd.DataFrame({
+        "model": rng.choice(list(MODELS) + ["deepseek-r1", "llama-3.1-405b"], n),
+        "hardware": rng.choice(list(HARDWARE) + ["8x H200", "nvidia-t4", "2xA100-80GB"], n),
+        "batch_size": rng.choice(["1", "8", "64", "max"], n), "input_tokens": rng.choice([256, 4096], n),
+        "output_tokens": rng.choice([32, 256], n), "engine": rng.choice(["", "vllm", "transformers"], n),
+        "dtype": rng.choice(["", "bf16", "fp8"], n), "device_count": rng.choice(["", "1", "2", "8"], n)})
+    rows.loc[rows["hardware"].str.contains("x"), "device_count"] = ""
+    configs, out = tmp_path / "random.csv", tmp_path / "out.csv"
+    rows.to_csv(configs, index=False)
+    assert predict_batch(catalog, predictors_dir, configs, out, allow_unpromoted=True) == n
+    batch = pd.read_csv(out, keep_default_na=False)
+    answered = 0
+    for i, row in rows.iterrows():
+        work = workload("max" if row["batch_size"] == "max" else int(row["batch_size"]), int(row["input_tokens"]),
+                        int(row["output_tokens"]), engine=row["engine"] or None, dtype=row["dtype"] or None,
+                        device_count=int(row["device_count"]) if row["device_count"] else None)
+        setup = resolve_setup(catalog, row["model"], row["hardware"], work)
+        assert batch.loc[i, "refusal"] == (setup.refusal or ""), i
+        if setup.refusal:
+            continue
+        assert batch.loc[i, "notes"].startswith(" | ".join(setup.notes)), i
+        single = predict(catalog, predictors_dir, row["model"], row["hardware"], work, allow_unpromoted=True)
+        assert float(batch.loc[i, "tpot_s"]) == pytest.approx(single["tpot_s"]["value"], rel=1e-9), i
+        answered += 1
+    assert 0 < answered < n

@@ -1,10 +1,12 @@
 """Many questions at once: a CSV of setups in, the same rows with every answer (or the refusal) out.
 
-Each row is one ``predict`` question: its cells are parsed column-wise, then checked by
-:func:`~inference_estimation.lib.ml.setup.workload` and resolved and refused by
-:func:`~inference_estimation.lib.ml.setup.resolve_setup` (once per distinct question), exactly as a
-single question is; the answers are predicted for all rows at once. A bad cell is a one-line error
-naming the row, the column and the file.
+Each row is one ``predict`` question: its cells are parsed column-wise, checked by
+:func:`~inference_estimation.lib.ml.setup_columns.workload_problems` (``workload``'s rules and
+messages) and resolved and refused by :func:`~inference_estimation.lib.ml.setup_columns.resolve_columns`
+-- the path a single question takes as a one-row batch -- for all rows at once; the answers are
+predicted for all rows at once too. A bad cell is a one-line error naming the row, the column and
+the file; a name nothing knows, or a device count a counted hardware name (``8x H200``)
+contradicts, refuses its row only.
 """
 
 from __future__ import annotations
@@ -18,8 +20,13 @@ import pandas as pd
 from inference_estimation.lib.catalog import Catalog, CatalogError
 from inference_estimation.lib.catalog.vocabulary import VocabularyError, canonical_dtype, canonical_engine
 from inference_estimation.lib.ml.predict import BatchInputError, Predictors, check_source, saturation_warning
-from inference_estimation.lib.ml.setup import DEFAULT_SOURCE, Setup, resolve_setup, workload
-from inference_estimation.lib.physics.features import prediction_row
+from inference_estimation.lib.ml.setup import DEFAULT_SOURCE
+from inference_estimation.lib.ml.setup_columns import (
+    NUMBER_COLUMNS,
+    SetupColumns,
+    resolve_columns,
+    workload_problems,
+)
 
 BATCH_COLUMNS = {"model": str, "hardware": str, "batch_size": int, "input_tokens": int, "output_tokens": int,
                  "engine": str, "dtype": str, "device_count": int, "mode": str, "concurrency": int,
@@ -86,7 +93,9 @@ def _parse_cells(raw: pd.DataFrame, defaults: dict[str, Any], errors: _RowErrors
             values["batch_max"] = (t.str.lower() == "max").to_numpy()
             values["batch_given"] = ~empty
         skip = empty | values["batch_max"] if column == "batch_size" else empty
-        number = pd.to_numeric(t.where(~skip), errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
+        codes, cells = pd.factorize(t.where(~skip))  # each distinct cell parsed once (NaN: code -1)
+        parsed = pd.to_numeric(pd.Series(cells, dtype=object), errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
+        number = np.append(parsed, np.nan)[codes]
         with np.errstate(invalid="ignore"):
             if kind is int:
                 bad = ~skip & (~np.isfinite(number) | (number != np.round(number)) | (number < 1))
@@ -103,15 +112,8 @@ def _parse_cells(raw: pd.DataFrame, defaults: dict[str, Any], errors: _RowErrors
     return values
 
 
-def _number(value: float) -> int | float | None:
-    """A parsed cell as :func:`workload` takes it: None where empty, an int where whole."""
-    if np.isnan(value):
-        return None
-    return int(value) if float(value).is_integer() else float(value)
-
-
 def _column_of(message: str) -> tuple[str, str]:
-    """The column a :func:`workload` message is about, and the message without its ``field:`` prefix."""
+    """The column a :func:`workload_problems` message is about, and the message without its ``field:`` prefix."""
     field, colon, rest = message.partition(": ")
     if colon and field in BATCH_COLUMNS:
         return field, rest
@@ -119,29 +121,23 @@ def _column_of(message: str) -> tuple[str, str]:
     return (first if first in BATCH_COLUMNS else "mode"), message
 
 
-def _row_workloads(values: dict[str, np.ndarray], errors: _RowErrors) -> list[dict[str, Any] | None]:
-    """Each row's :func:`workload` (engine and dtype left to :func:`_resolve_rows`), or None for a bad row.
+def _questions(values: dict[str, np.ndarray], errors: _RowErrors) -> dict[str, np.ndarray]:
+    """The rows as question columns, each row's workload checked by ``workload``'s own rules and messages.
 
-    The rules are :func:`workload`'s own, with its messages; a row it rejects is noted in
-    ``errors`` at the column its message names. A row with a malformed cell is not judged again.
+    A row they reject is noted in ``errors`` at the column its message names; a row with a
+    malformed cell is not judged again. Engine and dtype are left to :func:`_resolve_rows`.
     """
-    bad_rows = {i for i, *_ in errors.found}
-    works: list[dict[str, Any] | None] = []
-    for i in range(len(values["mode"])):
-        if i in bad_rows:
-            works.append(None)
-            continue
-        batch = "max" if values["batch_max"][i] else _number(values["batch_size"][i])
-        try:
-            works.append(workload(batch, _number(values["input_tokens"][i]), _number(values["output_tokens"][i]),
-                                  device_count=_number(values["device_count"][i]), mode=values["mode"][i],
-                                  source=values["source"][i], concurrency=_number(values["concurrency"][i]),
-                                  request_rate_rps=_number(values["request_rate_rps"][i])))
-        except ValueError as exc:
-            column, message = _column_of(str(exc))
-            errors.add_row(i, column, message)
-            works.append(None)
-    return works
+    n = len(values["mode"])
+    q = {name: values[name] for name in NUMBER_COLUMNS if name in values}
+    q.update(batch_max=values["batch_max"], mode=values["mode"], source=values["source"],
+             power_scope=np.full(n, "all-devices", dtype=object), tensor_parallel=values["device_count"],
+             engine=np.full(n, None, dtype=object), dtype=np.full(n, None, dtype=object))
+    bad_rows = np.zeros(n, dtype=bool)
+    bad_rows[[i for i, *_ in errors.found]] = True
+    problems = workload_problems(q)
+    for i in np.flatnonzero(np.not_equal(problems, None) & ~bad_rows):
+        errors.add_row(int(i), *_column_of(problems[i]))
+    return q
 
 
 def _names(values: np.ndarray, resolve, error: type[Exception]) -> tuple[dict[str, Any], dict[str, str]]:
@@ -159,63 +155,72 @@ def _names(values: np.ndarray, resolve, error: type[Exception]) -> tuple[dict[st
 
 
 def _resolve_rows(catalog: Catalog, values: dict[str, np.ndarray],
-                  works: list[dict[str, Any]]) -> tuple[list[Setup | None], list[str]]:
-    """Each row resolved and checked by :func:`resolve_setup` (once per distinct question).
+                  q: dict[str, np.ndarray]) -> tuple[SetupColumns, np.ndarray, np.ndarray]:
+    """The rows resolved and checked by :func:`resolve_columns`, the path of a single question.
 
     A model, hardware, engine or dtype that no catalog entry or vocabulary spelling names refuses
-    its row with the message ``predict`` gives (and no setup), not the file.
+    its row with the message ``predict`` gives (and no setup), not the file; so does a device
+    count that a hardware name with a count (``8x H200``) contradicts.
 
     Returns:
-        (the setup of each row, None where a name is unknown; why each such row names nothing).
+        (the setups of the rows whose names all resolve, those rows, why each row names nothing
+        or is wrong as asked -- empty where it is not).
     """
+    n = len(values["mode"])
     lookups = {"model": _names(values["model"], catalog.model, CatalogError),
-               "hardware": _names(values["hardware"], catalog.hw, CatalogError),
+               "hardware": _names(values["hardware"], catalog.hw_and_count, CatalogError),
                "engine": _names(values["engine"], canonical_engine, VocabularyError),
                "dtype": _names(values["dtype"], canonical_dtype, VocabularyError)}
-    setups: list[Setup | None] = []
-    unknown_names: list[str] = []
-    resolved: dict[tuple, Setup] = {}
-    for i, work in enumerate(works):
-        names = {column: values[column][i] for column in lookups}
-        unknown = [f"{column}: {lookups[column][1][name]}" for column, name in names.items()
-                   if name in lookups[column][1]]
-        unknown_names.append("; ".join(unknown))
-        if unknown:
-            setups.append(None)
+    why = np.full(n, "", dtype=object)
+    for column, (_, unknown) in lookups.items():
+        if not unknown:
             continue
-        model, hardware = lookups["model"][0][names["model"]].key, lookups["hardware"][0][names["hardware"]].key
-        asked = {**work, "engine": lookups["engine"][0].get(names["engine"]),
-                 "dtype": lookups["dtype"][0].get(names["dtype"])}
-        key = (model, hardware, *sorted(asked.items()))
-        if key not in resolved:
-            resolved[key] = resolve_setup(catalog, model, hardware, asked)
-        setups.append(resolved[key])
-    return setups, unknown_names
+        names = values[column]
+        for i in np.flatnonzero(pd.Series(names, dtype=object).isin(list(unknown)).to_numpy()):
+            why[i] = f"{why[i]}; " * bool(why[i]) + f"{column}: {unknown[names[i]]}"
+    rows = np.flatnonzero(why == "")
+    model_codes, model_names = pd.factorize(values["model"][rows])
+    hardware_codes, hardware_names = pd.factorize(values["hardware"][rows])
+    counted = [lookups["hardware"][0][name] for name in hardware_names]
+    named_count = np.array([np.nan if c is None else c for _, c in counted], dtype="float64")[hardware_codes]
+    asked = {name: column[rows] for name, column in q.items()}
+    for column in ("engine", "dtype"):
+        canonical = {"": None, **lookups[column][0]}
+        asked[column] = np.array([canonical[name] for name in values[column][rows]], dtype=object)
+    resolved = resolve_columns([lookups["model"][0][m] for m in model_names], model_codes, [h for h, _ in counted],
+                               hardware_codes, asked, hardware_names=values["hardware"][rows], named_count=named_count)
+    wrong = np.not_equal(resolved.error, None)
+    why[rows[wrong]] = ["device_count: " + e for e in resolved.error[wrong]]
+    return resolved, rows, why
 
 
-def _resolved_columns(setups: list[Setup | None], unknown_names: list[str]) -> pd.DataFrame:
+def _resolved_columns(resolved: SetupColumns, rows: np.ndarray, why: np.ndarray) -> pd.DataFrame:
     """:data:`RESOLVED_BATCH_COLUMNS` of each row: what was answered, or why not (and the notes)."""
-    def column(read) -> list[Any]:
-        return [None if s is None else read(s) for s in setups]
+    n, ok = len(why), why[rows] == ""
+    w = resolved.work
 
-    serving = [s is not None and s.work["mode"] == "serving" for s in setups]
-    batch = column(lambda s: s.work["batch_size"])
-    resolved = pd.DataFrame({
-        "resolved_model": column(lambda s: s.model.key), "resolved_hardware": column(lambda s: s.hardware.key),
-        "resolved_engine": column(lambda s: s.work["engine"]), "resolved_dtype": column(lambda s: s.work["dtype"]),
-        "resolved_device_count": pd.array(column(lambda s: s.work["device_count"]), dtype="Int64"),
+    def column(values: np.ndarray, fill: Any = None, dtype: Any = object) -> np.ndarray:
+        out = np.full(n, fill, dtype=dtype)
+        out[rows[ok]] = values[ok]
+        return out
+
+    serving = w["mode"] == "serving"
+    keys = {"resolved_model": np.array([m.key for m in resolved.models], dtype=object)[resolved.model_codes],
+            "resolved_hardware": np.array([h.key for h in resolved.hardware], dtype=object)[resolved.hardware_codes]}
+    refusal = column(np.where(np.equal(resolved.refusal, None), "", resolved.refusal), fill="")
+    refusal[why != ""] = why[why != ""]
+    return pd.DataFrame({
+        **{name: column(values, fill="") for name, values in keys.items()},
+        "resolved_engine": column(w["engine"], fill=""), "resolved_dtype": column(w["dtype"], fill=""),
+        "resolved_device_count": pd.array(column(w["device_count"], np.nan, "float64"), dtype="Int64"),
         # a serving row's batch is its load: the concurrency (given, or solved for by predict_batch)
-        "resolved_batch_size": pd.array([None if b is None or srv else b for b, srv in zip(batch, serving, strict=True)],
+        "resolved_batch_size": pd.array(column(np.where(serving, np.nan, w["batch_size"]), np.nan, "float64"),
                                         dtype="Int64"),
-        "resolved_concurrency": pd.array(column(lambda s: s.work["concurrency"] if s.work["mode"] == "serving"
-                                                else None), dtype="Float64"),
-        "refusal": [name or (s.refusal or "" if s is not None else "") for s, name in zip(setups, unknown_names,
-                                                                                          strict=True)],
-        "notes": [NOTES_SEPARATOR.join(s.notes) if s is not None else "" for s in setups],
+        "resolved_concurrency": pd.array(column(np.where(serving, w["concurrency"], np.nan), np.nan, "float64"),
+                                         dtype="Float64"),
+        "refusal": refusal,
+        "notes": column(np.array([NOTES_SEPARATOR.join(notes) for notes in resolved.notes], dtype=object), fill=""),
     })
-    for text in ("resolved_model", "resolved_hardware", "resolved_engine", "resolved_dtype"):
-        resolved[text] = resolved[text].fillna("")
-    return resolved
 
 
 def _read_batch_csv(input_csv: Path) -> pd.DataFrame:
@@ -282,13 +287,13 @@ def predict_batch(catalog: Catalog, predictors_dir: Path, input_csv: Path, outpu
     raw = _read_batch_csv(input_csv)
     errors = _RowErrors(input_csv)
     values = _parse_cells(raw, defaults, errors)
-    works = _row_workloads(values, errors)
+    questions = _questions(values, errors)
     errors.raise_if_any()
     predictors = Predictors.load(predictors_dir, allow_unpromoted)
     _check_sources(predictors, values["source"], input_csv)
-    setups, unknown_names = _resolve_rows(catalog, values, works)
-    resolved = _resolved_columns(setups, unknown_names)
-    result = _answer_rows(predictors, setups, resolved)
+    setups, rows, why = _resolve_rows(catalog, values, questions)
+    resolved = _resolved_columns(setups, rows, why)
+    result = _answer_rows(predictors, setups, rows, resolved)
     if stats is not None:
         stats["refused"] = int((resolved["refusal"] != "").sum())
     out = pd.concat([raw.reset_index(drop=True), resolved, result], axis=1)
@@ -314,21 +319,23 @@ def _check_sources(predictors: Predictors, sources: np.ndarray, input_csv: Path)
     errors.raise_if_any()
 
 
-def _answer_rows(predictors: Predictors, setups: list[Setup | None], resolved: pd.DataFrame) -> pd.DataFrame:
+def _answer_rows(predictors: Predictors, setups: SetupColumns, rows: np.ndarray,
+                 resolved: pd.DataFrame) -> pd.DataFrame:
     """The answers of the rows that can run, all at once (NaN for a refused row).
 
-    Each row's facts are :func:`prediction_row` of its setup, as a single ``predict`` builds them.
-    The concurrency a request rate was solved for and ``predict``'s warnings (unseen choices, a
-    saturating rate) are written into ``resolved``.
+    Each row's facts are :func:`prediction_row` of its setup, built column-wise
+    (:meth:`SetupColumns.facts_frame`). The concurrency a request rate was solved for and
+    ``predict``'s warnings (unseen choices, a saturating rate) are written into ``resolved``.
     """
-    n = len(setups)
+    n = len(resolved)
     answered = np.flatnonzero((resolved["refusal"] == "").to_numpy())
     concurrency = np.full(n, np.nan)
     if len(answered) == 0:
         resolved["resolved_concurrency"] = pd.array(concurrency, dtype="Float64")
         return pd.DataFrame(np.nan, index=range(n), columns=predictors.answer_columns())
-    rows = pd.DataFrame([prediction_row(setups[i].model, setups[i].hardware, setups[i].work) for i in answered])
-    features, result = predictors.answer(rows)
+    position = np.full(n, -1)
+    position[rows] = np.arange(len(rows))
+    features, result = predictors.answer(setups.facts_frame(position[answered]))
     saturated = result.pop("saturated").to_numpy(dtype=bool)
     in_flight = pd.to_numeric(features["concurrency"], errors="coerce").to_numpy(dtype="float64")
     serving = (features["mode"].astype(str) == "serving").to_numpy()

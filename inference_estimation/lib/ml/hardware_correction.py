@@ -59,9 +59,14 @@ def correction_for(correction: dict[str, float], hardware: pd.Series | np.ndarra
     row's campaign when there is one, else the device's, else 0 (unseen or unknown hardware)."""
     if hardware is None or not correction:
         return np.zeros(n)
-    hw = pd.Series(np.asarray(hardware, dtype=object)).astype(str)
-    out = hw.map(correction)
+    # looked up once per distinct device (and campaign), not per row
+    hw_codes, hw_names = pd.factorize(np.asarray(hardware, dtype=object), use_na_sentinel=False)
+    hw_names = [str(h) for h in hw_names]
+    out = np.array([correction.get(h, np.nan) for h in hw_names], dtype=float)[hw_codes]
     if source is not None:
-        by_source = (hw + "@" + pd.Series(np.asarray(source, dtype=object)).astype(str)).map(correction)
-        out = by_source.fillna(out)
-    return out.fillna(0.0).to_numpy(dtype=float)
+        src_codes, src_names = pd.factorize(np.asarray(source, dtype=object), use_na_sentinel=False)
+        pair_codes, pairs = pd.factorize(hw_codes * (len(src_names) + 1) + src_codes)
+        by_source = np.array([correction.get(f"{hw_names[p // (len(src_names) + 1)]}@{src_names[p % (len(src_names) + 1)]}",
+                                             np.nan) for p in pairs], dtype=float)[pair_codes]
+        out = np.where(np.isnan(by_source), out, by_source)
+    return np.where(np.isnan(out), 0.0, out)

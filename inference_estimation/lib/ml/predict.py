@@ -284,10 +284,14 @@ class Predictors:
         for column, known in seen.items():
             if not known or column not in features:
                 continue
-            for i, value in enumerate(features[column].astype(str)):
-                if value not in known:
-                    out[i].append(f"{column} {value!r} was never measured in the training data "
-                                  f"({', '.join(sorted(known))}); its effect is the average of those, not learned")
+            codes, values = pd.factorize(features[column].astype(str).to_numpy(dtype=object))
+            for code, value in enumerate(values):  # once per distinct value, not per row
+                if value in known:
+                    continue
+                warning = (f"{column} {value!r} was never measured in the training data "
+                           f"({', '.join(sorted(known))}); its effect is the average of those, not learned")
+                for i in np.flatnonzero(codes == code):
+                    out[i].append(warning)
         return out
 
     def promoted(self, target: str) -> bool:

@@ -2,9 +2,10 @@
 
 ``workload`` checks what a question states; ``resolve_setup`` resolves it against the catalog
 (model and hardware names, the engine and dtype defaults, ``batch_size="max"``, the layout) and
-checks it with :func:`inference_estimation.lib.physics.refusals.setup_refusal`: a setup that
-cannot run is refused with the reason and gets no numbers. ``predict``, batch prediction and
-``recommend`` all resolve questions here.
+checks it with :func:`inference_estimation.lib.physics.refusals.setup_refusals`: a setup that
+cannot run is refused with the reason and gets no numbers. Both are one row of the column-wise
+path in :mod:`inference_estimation.lib.ml.setup_columns`, which batch prediction runs over all its
+rows, so ``predict``, batch prediction and ``recommend`` resolve questions with the same code.
 """
 
 from __future__ import annotations
@@ -17,23 +18,20 @@ import numpy as np
 
 from inference_estimation.lib.catalog import Catalog, HardwareEntry, ModelEntry
 from inference_estimation.lib.catalog.vocabulary import canonical_dtype, canonical_engine
-from inference_estimation.lib.physics.features import model_facts
-from inference_estimation.lib.physics.memory import MemoryFit, memory_fit
-from inference_estimation.lib.physics.refusals import (
-    default_engine_dtype_note,
-    device_memory_gb,
-    node_note,
-    setup_refusal,
-    weight_only_note,
+from inference_estimation.lib.ml.setup_columns import (  # noqa: F401  (MODES, PAGED_MAX_SEQUENCES re-exported)
+    MODES,
+    PAGED_MAX_SEQUENCES,
+    SetupColumns,
+    integer_problems,
+    one_question,
+    resolve_columns,
+    workload_problems,
 )
+from inference_estimation.lib.physics.memory import MemoryFit
+from inference_estimation.lib.physics.refusals import weight_only_note
 
-#: Workload modes: ``offline`` (a fixed batch) and ``serving`` (a concurrency or a request rate).
-MODES = ("offline", "serving")
 #: The source whose conventions a prediction follows by default: this project's harness.
 DEFAULT_SOURCE = "local"
-#: Sequences a paged engine keeps in flight at most (vLLM's default ``max_num_seqs``): the cap
-#: of ``batch_size="max"`` on such engines.
-PAGED_MAX_SEQUENCES = 256
 
 
 class SetupRefused(ValueError):
@@ -48,14 +46,15 @@ class SetupRefused(ValueError):
         self.setup = setup
 
 
-def _positive_int(name: str, value: Any) -> int:
-    """An integer >= 1, or a ValueError naming the field (1.5 is an error, never truncated)."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer, float, np.floating)) or \
-            (isinstance(value, (float, np.floating)) and not float(value).is_integer()):
+def _number(name: str, value: Any) -> np.ndarray:
+    """A workload figure as a one-row column (NaN: not given), or the ValueError of a value that is no number."""
+    if value is None:
+        return np.array([np.nan])
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer, float, np.floating)):
+        if name == "request_rate_rps":
+            raise ValueError(f"request_rate_rps must be > 0, got {value!r}")
         raise ValueError(f"{name}: {value!r} is not an integer; expected an integer >= 1")
-    if value < 1:
-        raise ValueError(f"{name} must be >= 1, got {value}")
-    return int(value)
+    return np.array([float(value)])
 
 
 def workload(batch_size: int | str | None, input_tokens: int, output_tokens: int, engine: str | None = None,
@@ -86,30 +85,19 @@ def workload(batch_size: int | str | None, input_tokens: int, output_tokens: int
             dtype or mode (:class:`VocabularyError`), a load figure without serving mode, or a
             batch size in serving mode (the load sets the batch).
     """
-    if mode not in MODES:
-        raise ValueError(f"mode: {mode!r} is not a known mode; use one of {', '.join(MODES)}")
-    input_tokens, output_tokens = _positive_int("input_tokens", input_tokens), _positive_int("output_tokens", output_tokens)
-    if concurrency is not None:
-        concurrency = _positive_int("concurrency", concurrency)
-    if request_rate_rps is not None and not (isinstance(request_rate_rps, (int, float)) and request_rate_rps > 0
-                                             and math.isfinite(request_rate_rps)):
-        raise ValueError(f"request_rate_rps must be > 0, got {request_rate_rps!r}")
-    if mode == "offline" and (concurrency is not None or request_rate_rps is not None):
-        raise ValueError("concurrency and request_rate_rps describe a serving load; use mode 'serving'")
-    if mode == "serving" and batch_size is not None:
-        raise ValueError(f"batch_size: a serving question is sized by its load, not by a batch ({batch_size!r} "
-                         "given); use concurrency (requests in flight, --concurrency) or request_rate_rps "
-                         "(--request-rate-rps) and leave batch_size out, or use mode 'offline' for a fixed batch")
-    if batch_size is None:
-        if mode != "serving" or (concurrency is None and request_rate_rps is None):
-            raise ValueError("batch_size is required offline (a number or 'max'); a serving question "
-                             "(mode 'serving') names a concurrency or a request rate instead")
-    elif not (isinstance(batch_size, str) and batch_size.strip().lower() == "max"):
-        batch_size = _positive_int("batch_size", batch_size)
-    else:
-        batch_size = "max"
-    if device_count is not None:
-        device_count = _positive_int("device_count", device_count)
+    batch_max = isinstance(batch_size, str) and batch_size.strip().lower() == "max"
+    q = {"mode": np.array([mode], dtype=object), "batch_max": np.array([batch_max]),
+         "batch_size": _number("batch_size", None if batch_max else batch_size),
+         "input_tokens": _number("input_tokens", input_tokens), "output_tokens": _number("output_tokens", output_tokens),
+         "concurrency": _number("concurrency", concurrency), "device_count": _number("device_count", device_count),
+         "request_rate_rps": _number("request_rate_rps", request_rate_rps)}
+    problem = workload_problems(q)[0]
+    if problem is not None:
+        raise ValueError(problem)
+    input_tokens, output_tokens = int(input_tokens), int(output_tokens)
+    concurrency = None if concurrency is None else int(concurrency)
+    device_count = None if device_count is None else int(device_count)
+    batch_size = "max" if batch_max else (None if batch_size is None else int(batch_size))
     out: dict[str, Any] = {
         "engine": None if engine is None else canonical_engine(engine),
         "dtype": None if dtype is None else canonical_dtype(dtype), "mode": mode, "batch_size": batch_size,
@@ -161,8 +149,10 @@ class Setup:
 def resolve_setup(catalog: Catalog, model_key: str, hardware_key: str, work: dict[str, Any]) -> Setup:
     """Resolves a question (names, defaults, ``batch_size="max"``) and checks that it can run.
 
-    A hardware name may state its device count (``8x H200``, ``2xA100-80GB``): it is the
-    question's device count, and a different ``work["device_count"]`` is an error naming both.
+    The question is one row of :func:`inference_estimation.lib.ml.setup_columns.resolve_columns`,
+    the path batch prediction takes for many. A hardware name may state its device count (``8x
+    H200``, ``2xA100-80GB``): it is the question's device count, and a different
+    ``work["device_count"]`` is an error naming both.
 
     Raises:
         CatalogError: for an unknown model or hardware (listing the closest keys).
@@ -172,60 +162,37 @@ def resolve_setup(catalog: Catalog, model_key: str, hardware_key: str, work: dic
     model = catalog.model(model_key)
     hardware, named_count = catalog.hw_and_count(hardware_key)
     work = dict(work)
-    if named_count is not None:
-        given = work.get("device_count")
-        if given is not None and int(given) != named_count:
-            raise ValueError(f"hardware {hardware_key!r} names {named_count} devices but the device count given "
-                             f"is {given}: give one of them (or the same count twice)")
-        work["device_count"] = named_count
-    default_engine, default_dtype, dtype_note = default_engine_dtype_note(hardware, model)
-    notes = []
-    if work.get("engine") is None:
-        work["engine"] = default_engine
-    if work.get("dtype") is None:
-        work["dtype"] = default_dtype
-        notes.append(dtype_note)
-    work["engine"], work["dtype"] = canonical_engine(work["engine"]), canonical_dtype(work["dtype"])
-    devices = work.get("device_count") or hardware.device_count
-    work["device_count"] = _positive_int("device_count", devices)
-    work.setdefault("tensor_parallel", None)
-    context = work["input_tokens"] + work["output_tokens"]
-    facts = model_facts(model)
-    memory_gb = device_memory_gb(hardware)
-    refusal = None
-    if work.get("batch_size") == "max" and model.kind == "llm":
+    for name, canonical in (("engine", canonical_engine), ("dtype", canonical_dtype)):
+        if work.get(name) is not None:
+            work[name] = canonical(work[name])
+    if work.get("device_count"):
+        wrong = integer_problems("device_count", _number("device_count", work["device_count"]))[0]
+        if wrong is not None:
+            raise ValueError(wrong)
+    codes = np.zeros(1, dtype=int)
+    resolved = resolve_columns([model], codes, [hardware], codes, one_question(work),
+                               hardware_names=np.array([hardware_key], dtype=object),
+                               named_count=np.array([np.nan if named_count is None else float(named_count)]))
+    if resolved.error[0] is not None:
+        raise ValueError(resolved.error[0])
+    return setup_of(resolved, 0, work)
+
+
+def setup_of(resolved: SetupColumns, i: int, asked: dict[str, Any]) -> Setup:
+    """Row ``i`` of resolved questions as a :class:`Setup` (``asked``: its workload as given)."""
+    w = resolved.work
+    work = {**asked, "engine": w["engine"][i], "dtype": w["dtype"][i],
+            "batch_size": None if np.isnan(w["batch_size"][i]) else int(w["batch_size"][i]),
+            "device_count": int(w["device_count"][i]), "tensor_parallel": asked.get("tensor_parallel")}
+    if w["batch_is_max"][i]:
         work["batch_is_max"] = True
-        fit_at_one = memory_fit(facts, memory_gb, hardware.kind, work["dtype"], work["engine"], 1, context,
-                                work["device_count"])
-        largest = fit_at_one.max_batch
-        if largest is None:
-            refusal = f"batch_size 'max' needs {hardware.key}'s memory size (its catalog entry has none)"
-        elif largest < 1:
-            largest = 1  # setup_refusal says why one sequence does not fit
-        if fit_at_one.paged and largest:
-            largest = min(largest, PAGED_MAX_SEQUENCES)
-        work["batch_size"] = largest
-    elif work.get("batch_size") is None:
-        work["batch_size"] = work.get("concurrency") or 1
-    if not isinstance(work["batch_size"], int):
-        work["batch_size"] = None if work["batch_size"] in (None, "max") else work["batch_size"]
     memory = None
-    if model.kind == "llm" and work["batch_size"] is not None:
-        memory = memory_fit(facts, memory_gb, hardware.kind, work["dtype"], work["engine"], work["batch_size"],
-                            context, work["device_count"])
-    refusal = refusal or setup_refusal(model, hardware, work["dtype"], work["engine"], work["batch_size"],
-                                       work["input_tokens"], work["output_tokens"], work["device_count"], fit=memory)
-    weight_only = weight_only_note(hardware, work["dtype"]) if refusal is None else None
-    if weight_only:
-        notes.append(weight_only)  # fp8/fp4/int4 weights computed in 16 bits: said, not silently slower
-    across_nodes = node_note(hardware, work["device_count"]) if refusal is None else None
-    if across_nodes:
-        # past one node the collectives cross the network between nodes: cost them at its bandwidth
-        notes.append(across_nodes)
+    if resolved.has_memory[i]:
+        v = {k: (bool(x[i]) if k == "paged" else float(x[i])) for k, x in resolved.memory.items()}
+        memory = MemoryFit(**{**v, "max_batch": None if np.isnan(v["max_batch"]) else int(v["max_batch"])})
+    hardware = resolved.hardware[resolved.hardware_codes[i]]
+    if not np.isnan(resolved.interconnect_gb_s[i]):
         hardware = hardware.model_copy(update={"specs": hardware.specs.model_copy(
-            update={"interconnect_bandwidth_gb_s": hardware.specs.scale_out_bandwidth_gb_s})})
-    if refusal is None and memory is not None and memory.paged and memory.max_batch is not None \
-            and work["batch_size"] > memory.max_batch:
-        notes.append(f"{work['engine']}'s KV cache holds {memory.max_batch} of the {work['batch_size']} sequences "
-                     "at once; the rest queue")
-    return Setup(model=model, hardware=hardware, work=work, memory=memory, refusal=refusal, notes=notes)
+            update={"interconnect_bandwidth_gb_s": float(resolved.interconnect_gb_s[i])})})
+    return Setup(model=resolved.models[resolved.model_codes[i]], hardware=hardware, work=work, memory=memory,
+                 refusal=resolved.refusal[i], notes=list(resolved.notes[i]))

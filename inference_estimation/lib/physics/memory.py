@@ -101,8 +101,8 @@ def memory_fit_arrays(params: Any, layers: Any, kv_heads: Any, head_dim: Any, dt
 
     engines, kinds = text(engine), text(hardware_kind)
     bpe, kv_bpe = per_dtype(BYTES_PER_ELEMENT), per_dtype(KV_BYTES_PER_ELEMENT)
-    # a set lookup per row: np.isin on object arrays costs ~35 us even for one row (the scalar path)
-    paged = np.fromiter((e in PAGED_ENGINES for e in engines), dtype=bool, count=n)
+    codes, names = pd.factorize(engines, use_na_sentinel=False) if n > 1 else (np.zeros(n, int), engines)
+    paged = np.array([e in PAGED_ENGINES for e in names], dtype=bool)[codes]  # np.isin: ~35 us even for one row
     devices = num(device_count)
     devices = np.where(np.isnan(devices) | (devices < 1), 1.0, devices)
     batch, context = num(batch_size), num(context_tokens)

@@ -10,6 +10,9 @@ too.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Sequence
+
+import numpy as np
 
 from inference_estimation.constants import DEFAULT_DEVICES_PER_NODE
 from inference_estimation.lib.catalog import HardwareEntry, ModelEntry
@@ -21,8 +24,9 @@ from inference_estimation.lib.catalog.vocabulary import (
     PEAK_COLUMNS_BY_DTYPE,
     canonical_dtype,
 )
+from inference_estimation.lib.physics.distinct import per_distinct
 from inference_estimation.lib.physics.features import model_facts
-from inference_estimation.lib.physics.memory import DEVICE_COUNTS, MemoryFit, fewest_devices, memory_fit
+from inference_estimation.lib.physics.memory import DEVICE_COUNTS, MemoryFit, memory_fit_arrays
 
 
 def host_memory_gb() -> float:
@@ -49,22 +53,29 @@ def default_engine_dtype(hardware: HardwareEntry, model: ModelEntry | None = Non
     return default_engine_dtype_note(hardware, model)[:2]
 
 
-def default_engine_dtype_note(hardware: HardwareEntry, model: ModelEntry | None = None) -> tuple[str, str, str]:
-    """:func:`default_engine_dtype` with the sentence that says why that dtype was taken."""
+def default_engine_dtype_note(hardware: HardwareEntry, model: ModelEntry | None = None,
+                              unsupported: Callable[[HardwareEntry, str], str | None] | None = None,
+                              ) -> tuple[str, str, str]:
+    """:func:`default_engine_dtype` with the sentence that says why that dtype was taken.
+
+    ``unsupported`` is :func:`dtype_unsupported` (a caller resolving many questions passes it
+    remembered per hardware and dtype).
+    """
+    dtype_unsupported_ = unsupported or dtype_unsupported
     if hardware.kind in ("cpu", "mps"):
         released = f" ({model.key} was released in {model.default_dtype})" if model is not None else ""
         return DEFAULT_CPU_ENGINE, DEFAULT_CPU_DTYPE, (
             f"dtype {DEFAULT_CPU_DTYPE}: transformers computes in {DEFAULT_CPU_DTYPE} on {hardware.kind}{released}")
     if model is not None and model.kind == "llm":
         released = canonical_dtype(model.default_dtype)
-        why_not = dtype_unsupported(hardware, released)
+        why_not = dtype_unsupported_(hardware, released)
         if why_not is None:
             return DEFAULT_GPU_ENGINE, released, (
                 f"dtype {released}: the dtype {model.key} was released in (its catalog default_dtype)")
-        fallback = DEFAULT_GPU_DTYPE if dtype_unsupported(hardware, DEFAULT_GPU_DTYPE) is None else "float16"
+        fallback = DEFAULT_GPU_DTYPE if dtype_unsupported_(hardware, DEFAULT_GPU_DTYPE) is None else "float16"
         return DEFAULT_GPU_ENGINE, fallback, (
             f"dtype {fallback}: {model.key} was released in {released}, which {hardware.key} cannot run ({why_not})")
-    dtype = DEFAULT_GPU_DTYPE if dtype_unsupported(hardware, DEFAULT_GPU_DTYPE) is None else "float16"
+    dtype = DEFAULT_GPU_DTYPE if dtype_unsupported_(hardware, DEFAULT_GPU_DTYPE) is None else "float16"
     return DEFAULT_GPU_ENGINE, dtype, f"dtype {dtype}: the default on {hardware.kind} hardware"
 
 
@@ -260,54 +271,143 @@ def node_note(hardware: HardwareEntry, device_count: int) -> str | None:
             "tensor-parallel collectives are costed at that bandwidth")
 
 
-def layout_refusal(model: ModelEntry, hardware: HardwareEntry, device_count: int) -> str | None:
-    """Why the model cannot be laid out over ``device_count`` devices of ``hardware``, or None.
-
-    Tensor parallel applies on accelerators (a CPU entry's count is sockets, not shards).
-    """
-    if hardware.kind == "cpu":
-        return None
-    return tensor_parallel_refusal(model, device_count) or node_refusal(hardware, device_count)
-
-
 def layout_counts(model: ModelEntry, hardware: HardwareEntry) -> tuple[int, ...]:
     """The counts of :data:`DEVICE_COUNTS` the model's heads can be sharded over (all on a CPU)."""
     return DEVICE_COUNTS if hardware.kind == "cpu" else tensor_parallel_sizes(model)
 
 
-def setup_refusal(model: ModelEntry, hardware: HardwareEntry, dtype: str, engine: str, batch_size: int | None,
-                  input_tokens: int, output_tokens: int, device_count: int, fit: MemoryFit | None = None) -> str | None:
-    """Why an LLM inference setup cannot run, or None when it can (or when it cannot be told).
+def memory_rule(models: Sequence[ModelEntry], model_codes: np.ndarray, hardware: Sequence[HardwareEntry],
+                hardware_codes: np.ndarray, dtype: np.ndarray, engine: np.ndarray,
+                context_tokens: np.ndarray) -> Callable[..., dict[str, np.ndarray]]:
+    """The memory rule of many setups, their catalog facts looked up once: ``fit(batch, devices, rows)``.
+
+    ``fit`` is :func:`inference_estimation.lib.physics.memory.memory_fit_arrays` for ``rows`` (an
+    index or mask; all rows when None) at those batches and device counts (arrays or scalars).
+    """
+    facts = [model_facts(m) for m in models]
+
+    def fact(name: str) -> np.ndarray:
+        return np.array([np.nan if f.get(name) is None else float(f[name]) for f in facts], dtype="float64")[model_codes]
+
+    arch = [fact(name) for name in ("params", "layers", "kv_heads", "head_dim", "kv_cache_dim_per_layer")]
+    memory = np.array([np.nan if device_memory_gb(h) is None else device_memory_gb(h) for h in hardware],
+                      dtype="float64")[hardware_codes]
+    kinds = np.array([h.kind for h in hardware], dtype=object)[hardware_codes]
+
+    def fit(batch_size: np.ndarray | float, device_count: np.ndarray | float,
+            rows: np.ndarray | None = None) -> dict[str, np.ndarray]:
+        pick = slice(None) if rows is None else rows
+        return memory_fit_arrays(*(a[pick] for a in arch[:4]), dtype[pick], engine[pick], batch_size,
+                                 context_tokens[pick], memory[pick], device_count, kinds[pick],
+                                 kv_cache_dim_per_layer=arch[4][pick])
+    return fit
+
+
+def setup_refusals(models: Sequence[ModelEntry], model_codes: np.ndarray, hardware: Sequence[HardwareEntry],
+                   hardware_codes: np.ndarray, dtype: np.ndarray, engine: np.ndarray, batch_size: np.ndarray,
+                   input_tokens: np.ndarray, output_tokens: np.ndarray, device_count: np.ndarray,
+                   fit: dict[str, np.ndarray] | None = None) -> np.ndarray:
+    """Why each of many LLM inference setups cannot run (None where it can, or cannot be told).
 
     Checks, in order: an LLM at all, the context against ``max_position_embeddings``, the dtype
     against the hardware's math, the layout (tensor parallel must divide the attention heads;
     past one node the network between nodes must be known), and memory
     (:mod:`inference_estimation.lib.physics.memory`); a setup that does not fit names the fewest
-    devices that would, at that dtype, among the counts its heads can be sharded over. Batch
-    prediction resolves each row through the same function. ``fit`` is the memory rule's verdict on
-    this very setup when the caller has it already (it is computed here otherwise).
+    devices that would, at that dtype, among the counts its heads can be sharded over. Each rule is
+    asked once per distinct key it depends on (the model, the hardware and dtype, ...); memory is
+    one pass over the rows.
+
+    Args:
+        models: the catalog models.
+        model_codes: the model of each row (an index into ``models``).
+        hardware: the catalog hardware.
+        hardware_codes: the hardware of each row (an index into ``hardware``).
+        dtype: canonical dtype per row.
+        engine: canonical engine per row.
+        batch_size: sequences per row (NaN: one).
+        input_tokens: prompt tokens per row.
+        output_tokens: generated tokens per row.
+        device_count: devices per row.
+        fit: the memory rule's verdict on these very setups when the caller has it already.
     """
-    if model.kind != "llm":
-        return tabular_refusal(model)
-    if device_count < 1:
-        return f"device_count must be >= 1, got {device_count}"
+    n = len(model_codes)
+    refusal = np.full(n, None, dtype=object)
+    open_rows = np.ones(n, dtype=bool)
+
+    def refuse(rows: np.ndarray, reasons: np.ndarray | str) -> None:
+        rows = rows & open_rows & (np.not_equal(reasons, None) if isinstance(reasons, np.ndarray) else True)
+        refusal[rows] = reasons[rows] if isinstance(reasons, np.ndarray) else reasons
+        open_rows[rows] = False
+
+    llm = np.array([m.kind == "llm" for m in models], dtype=bool)[model_codes]
+    refuse(~llm, per_distinct(~llm, (model_codes,), lambda m: tabular_refusal(models[m])))
+    too_few = device_count < 1
+    refuse(too_few, per_distinct(too_few & open_rows, (device_count,),
+                                 lambda d: f"device_count must be >= 1, got {int(d)}"))
     context = input_tokens + output_tokens
-    limit = model.architecture.max_position_embeddings if model.architecture else None
-    if limit is not None and context > limit:
-        return context_refusal(model.key, input_tokens, output_tokens, limit)
-    unsupported = dtype_unsupported(hardware, dtype)
-    if unsupported:
-        return unsupported
-    layout = layout_refusal(model, hardware, device_count)
-    if layout:
-        return layout
-    facts = model_facts(model)
-    memory = device_memory_gb(hardware)
-    if fit is None:
-        fit = memory_fit(facts, memory, hardware.kind, dtype, engine, batch_size, context, device_count)
-    if fit.fits is False:
-        fewest = fewest_devices(facts, memory, hardware.kind, dtype, engine, batch_size, context,
-                                counts=layout_counts(model, hardware))
-        return memory_refusal(model.key, hardware.key, dtype, engine, fit.paged, batch_size, context, device_count,
-                              fit.required_gb, fit.usable_gb, fewest)
-    return None
+    limit = np.array([np.nan if m.architecture is None or m.architecture.max_position_embeddings is None
+                      else m.architecture.max_position_embeddings for m in models], dtype="float64")[model_codes]
+    with np.errstate(invalid="ignore"):
+        too_long = open_rows & (context > limit)
+    refuse(too_long, per_distinct(too_long, (model_codes, input_tokens, output_tokens), lambda m, i, o: context_refusal(
+        models[m].key, int(i), int(o), models[m].architecture.max_position_embeddings)))
+    refuse(open_rows, per_distinct(open_rows, (hardware_codes, dtype), lambda h, d: dtype_unsupported(hardware[h], d)))
+    # the layout (tensor parallel on accelerators; a CPU entry's count is sockets, not shards)
+    accelerator = np.array([h.kind != "cpu" for h in hardware], dtype=bool)[hardware_codes]
+    refuse(open_rows & accelerator, per_distinct(open_rows & accelerator, (model_codes, device_count),
+                                                 lambda m, d: tensor_parallel_refusal(models[m], int(d))))
+    refuse(open_rows & accelerator, per_distinct(open_rows & accelerator, (hardware_codes, device_count),
+                                                 lambda h, d: node_refusal(hardware[h], int(d))))
+    batch = np.where(np.isnan(batch_size), 1.0, batch_size)
+    rule = memory_rule(models, model_codes, hardware, hardware_codes, dtype, engine, context)
+    fit = fit if fit is not None else rule(batch, device_count)
+    with np.errstate(invalid="ignore"):
+        short = open_rows & (fit["memory_fit_ratio"] > 1.0)
+    if short.any():
+        refuse(short, _memory_refusals(models, model_codes, hardware, hardware_codes, dtype, engine, batch_size,
+                                       context, device_count, fit, short, rule))
+    return refusal
+
+
+def _memory_refusals(models: Sequence[ModelEntry], model_codes: np.ndarray, hardware: Sequence[HardwareEntry],
+                     hardware_codes: np.ndarray, dtype: np.ndarray, engine: np.ndarray, batch_size: np.ndarray,
+                     context: np.ndarray, device_count: np.ndarray, fit: dict[str, np.ndarray], short: np.ndarray,
+                     rule: Callable[..., dict[str, np.ndarray]]) -> np.ndarray:
+    """:func:`memory_refusal` of the ``short`` rows, naming the fewest devices that would fit each."""
+    rows = np.flatnonzero(short)
+    counts = per_distinct(short, (model_codes, hardware_codes),
+                          lambda m, h: layout_counts(models[m], hardware[h]))[rows]
+    batch = np.where(np.isnan(batch_size[rows]), 1.0, batch_size[rows])
+    fewest = np.full(len(rows), np.nan)
+    for count in DEVICE_COUNTS:
+        left = np.flatnonzero(np.isnan(fewest) & np.fromiter((count in c for c in counts), dtype=bool, count=len(rows)))
+        if len(left) == 0:
+            continue
+        with np.errstate(invalid="ignore"):
+            fits = rule(batch[left], float(count), rows[left])["memory_fit_ratio"] <= 1.0
+        fewest[left[fits]] = count
+    out = np.full(len(short), None, dtype=object)
+    out[rows] = [
+        memory_refusal(models[m].key, hardware[h].key, d, e, bool(p), None if np.isnan(b) else int(b), int(c), int(dev),
+                       float(req), float(use), None if np.isnan(f) else int(f))
+        for m, h, d, e, p, b, c, dev, req, use, f in zip(
+            model_codes[rows], hardware_codes[rows], dtype[rows], engine[rows], fit["paged"][rows], batch_size[rows],
+            context[rows], device_count[rows], fit["required_gb"][rows], fit["usable_gb"][rows], fewest, strict=True)]
+    return out
+
+
+def setup_refusal(model: ModelEntry, hardware: HardwareEntry, dtype: str, engine: str, batch_size: int | None,
+                  input_tokens: int, output_tokens: int, device_count: int, fit: MemoryFit | None = None) -> str | None:
+    """Why an LLM inference setup cannot run, or None: :func:`setup_refusals` of one setup.
+
+    ``fit`` is the memory rule's verdict on this very setup when the caller has it already (it is
+    computed here otherwise).
+    """
+    def one(value: object, kind: str = "float64") -> np.ndarray:
+        return np.array([np.nan if value is None else value], dtype=kind)
+
+    fits = None if fit is None else {"memory_fit_ratio": one(fit.memory_fit_ratio), "paged": one(fit.paged, "bool"),
+                                     "required_gb": one(fit.required_gb), "usable_gb": one(fit.usable_gb)}
+    codes = np.zeros(1, dtype=int)
+    return setup_refusals([model], codes, [hardware], codes, one(dtype, "object"), one(engine, "object"),
+                          one(batch_size), one(input_tokens), one(output_tokens), one(device_count), fit=fits)[0]
