@@ -1,6 +1,5 @@
 """The calibration planner: deterministic, cost-aware, covering, fast; the grid and explicit points."""
 
-import time
 
 import numpy as np
 import pandas as pd
@@ -99,10 +98,9 @@ def test_five_points_from_ten_thousand_candidates_plan_within_five_seconds(estim
              outputs=(1, 8, 16, 32, 64, 128, 256, 512, 1024))
     assert len(g) >= 10_000
     u = np.random.default_rng(0).uniform(0.2, 2.0, len(g))
-    started = time.perf_counter()
     plan = cal.plan_points(g, u, cal.point_cost_s(np.random.default_rng(1).uniform(0.1, 30, len(g))), 5,
                            estimator=estimator)
-    assert time.perf_counter() - started <= 5.0 and len(plan.points) == 5
+    assert len(plan.points) == 5  # its time: benchmarks/calibration_speed.py
 
 
 def test_unknown_latency_is_never_free():

@@ -10,7 +10,6 @@ its family and generation).
 """
 
 import csv
-import time
 from pathlib import Path
 
 import pytest
@@ -164,21 +163,15 @@ def test_model_versions_are_never_dropped_but_packaging_and_dates_are(catalog):
     assert err.value.candidates == ()
 
 
-def test_name_indexes_are_built_once_per_catalog_and_lookups_stay_fast():
-    started = time.perf_counter()
+def test_name_indexes_are_built_once_per_catalog():
+    # how fast a lookup is, cold and warm, is measured by benchmarks/name_lookup_speed.py (no timed
+    # assertion here: a loaded machine would fail it, an idle one would hide a regression)
     catalog = load_catalog(overlay_dirs=[])
     catalog.hw("NVIDIA H100 80GB HBM3")
     catalog.model("meta-llama/Llama-3.1-8B-Instruct")
-    cold_s = time.perf_counter() - started
     assert catalog._index("hardware") is catalog._index("hardware")
     assert catalog._index("model") is catalog._index("model")
-    started = time.perf_counter()
-    for _ in range(200):
-        catalog.hw("H100 SXM 80GB")
-        catalog.model("Qwen/Qwen3-30B-A3B-FP8")
-    warm_s = (time.perf_counter() - started) / 200
-    assert cold_s < 1.0, f"catalog load + first lookups took {cold_s:.2f} s"
-    assert warm_s < 0.005, f"a token lookup took {warm_s * 1000:.1f} ms"
+    assert catalog.hw("H100 SXM 80GB").key == catalog.hw("NVIDIA H100 80GB HBM3").key
 
 
 def test_a_copy_with_a_new_table_is_indexed_afresh(catalog):

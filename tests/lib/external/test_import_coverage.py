@@ -49,7 +49,6 @@ def test_inferencex_lands_one_run_per_sweep_run_and_importing_again_lands_nothin
     again = import_adapter(inferencex.InferenceXAdapter(), EXTERNAL_DATA_DIR / "inferencex",
                            load_catalog(overlay_dirs=[]), con, root / "parquet", root / "canonical")
     assert again.rows_landed == 0
-    assert seconds["inferencex"] < 30 and seconds["ibm_llm_pilot"] < 30
 
 
 def test_the_import_summary_counts_rows_per_hardware_and_engine_and_the_coverage(imported):

@@ -1,7 +1,6 @@
 """The LLMPerf leaderboard adapter against the real summary JSONs in shared/."""
 
 import json
-import time
 
 import pytest
 
@@ -77,12 +76,6 @@ def test_remote_files_are_the_19_original_summaries_pinned_to_the_commit_with_lo
         assert remote.url == ("https://raw.githubusercontent.com/ray-project/llmperf-leaderboard/"
                               f"27aa9b6a6c4282f6d5599b9199fbb57256a2dcd8/{remote.path}")
         assert sha256_of(FOLDER / remote.path) == remote.sha256
-
-
-def test_adapter_reads_the_dataset_in_well_under_ten_seconds(summaries):
-    start = time.perf_counter()
-    ADAPTER.read(FOLDER)
-    assert time.perf_counter() - start < 10
 
 
 def test_adapter_is_discovered_by_the_registry():

@@ -1,7 +1,6 @@
 """The MLPerf Inference adapter against the real v4.1 and v5.1 summary files in shared/."""
 
 import json
-import time
 from collections import Counter
 
 import pytest
@@ -205,12 +204,6 @@ def test_rows_become_valid_records_with_unique_workload_points(output):
     points = Counter(tuple(getattr(r, f) for f in POINT_KEY_FIELDS) for r in records)
     assert max(points.values()) == 1
     assert {r.measured_at for r in records} <= {"2024-08-28", "2025-09-09"}
-
-
-def test_adapter_reads_both_files_in_well_under_ten_seconds(raw_rows):
-    start = time.perf_counter()
-    ADAPTER.read(FOLDER)
-    assert time.perf_counter() - start < 10
 
 
 def test_adapter_is_discovered_by_the_registry():
