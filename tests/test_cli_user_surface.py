@@ -66,7 +66,8 @@ def test_a_setup_that_does_not_fit_is_refused_with_the_fewest_devices_not_answer
                    "--format", "json", home=home)
     assert as_json.returncode == 3
     body = json.loads(as_json.stdout)
-    assert body["refusal"].endswith("are 2") and "predictions" not in body
+    assert "at bfloat16 are 2; in fp8, which nvidia-h100-sxm-80gb computes natively, it fits on 1 (--dtype fp8)" \
+        in body["refusal"] and "predictions" not in body
     assert body["setup"]["device_count"] == 1 and body["setup"]["hardware"] == "nvidia-h100-sxm-80gb"
 
 
@@ -197,7 +198,7 @@ def test_recommend_finds_hardware_for_an_easy_request_in_100_columns_and_says_wh
     assert all(float(row[5]) <= 500 and float(row[6]) <= 50 for row in ranked.values())  # TTFT, TPOT columns
     assert ranked["nvidia-v100-sxm2-16gb"][4] == "float16"  # no bfloat16 on V100: its default is float16
     dropped = "\n".join(lines[end:])
-    assert "misses the limits even at batch 1 on 1 device(s): TTFT" in dropped
+    assert "misses the limits at every setting tried; the closest, batch 1 on 1 device(s): TTFT" in dropped
     body = json.loads(_cli("recommend", "--model", "llama-3.1-70b", *Q, "--format", "json", "--top", "60",
                            home=home).stdout)
     h100 = [r for r in body["recommendations"] if r["hardware"] == "nvidia-h100-sxm-80gb"]

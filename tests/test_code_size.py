@@ -17,14 +17,13 @@ MAX_MODULE_LINES = 500
 MAX_FUNCTION_LINES = 80
 #: Files being split in another branch right now; each entry goes when that lands.
 BEING_SPLIT: set[str] = set()
-#: Functions in files other branches own at the moment (the public-data adapters and recommend);
+#: Functions in files other branches own at the moment (the public-data adapters);
 #: split them there, then drop the entry.
 OWNED_ELSEWHERE = {
     "inference_estimation/lib/data/external/adapters/argonne.py:read",
     "inference_estimation/lib/data/external/adapters/inferencex.py:row_to_canonical",
     "inference_estimation/lib/data/external/adapters/llamacpp.py:parse_readme",
     "inference_estimation/lib/data/external/adapters/mlperf.py:_map",
-    "inference_estimation/lib/ml/recommend.py:recommend",
 }
 #: Not split yet (127 lines: the roofline, tensor-parallel, serving-queue and memory terms of one
 #: feature pass; splitting it out of a 481-line module also needs a second physics module).

@@ -134,7 +134,9 @@ def _add_recommend_command(sub: Any, common: argparse.ArgumentParser) -> None:
                         "device without a cited price is never ranked below a priced one); cost: cost per "
                         "token first, unpriced devices after the priced")
     p.add_argument("--source", default="local", help="whose measurement conventions to predict")
-    p.add_argument("--top", type=int, default=10, help="rows of the ranking to show")
+    p.add_argument("--top", type=int, default=10,
+                   help="rows of the ranking to show (a tie on the first rank key is shown whole; the output "
+                        "says how many ranked rows are left out)")
     p.add_argument("--show-dropped", action="store_true", help="say why each hardware left out was dropped")
     p.add_argument("--allow-unpromoted", action="store_true",
                    help="also use predictors that did not beat their baselines")

@@ -76,6 +76,9 @@ def predict_command(args: argparse.Namespace) -> int:
             for target in (t for t, p in result.items() if p["value"] is not None):
                 explanations[target] = explain_prediction(catalog, home.predictors_dir, args.model, args.hardware, work, target,
                                                allow_unpromoted=args.allow_unpromoted)
+        if not any(p["value"] is not None for p in result.values()):
+            setup.refusal = _no_figure_refusal(result)  # an answer of n/a only is a refusal with the reason
+            raise SetupRefused(setup)
     except SetupRefused as exc:
         if args.format == "json":
             print(json.dumps({"setup": exc.setup.echo(), "refusal": str(exc)}, indent=2))
@@ -97,6 +100,13 @@ def predict_command(args: argparse.Namespace) -> int:
         return 0
     _print_answer(echo, defaulted, setup.notes, result, explanations)
     return 0
+
+
+def _no_figure_refusal(result: dict[str, Any]) -> str:
+    """Why a setup that passed every rule got no figure at all: each target's reason, once."""
+    reasons = list(dict.fromkeys(p["reason"] for p in result.values() if p.get("reason")))
+    why = "; ".join(reasons) if reasons else "the predictors gave no figure for it (a fact the physics needs is missing)"
+    return f"no figure could be predicted for this setup: {why}"
 
 
 def _predict_file(args: argparse.Namespace, home: Any) -> int:
@@ -186,12 +196,51 @@ def _print_step_explanation(ex: dict[str, Any]) -> None:
         print(f"      x {ex['campaign_factor']:.3f} from the campaign or your calibration")
 
 
-def _recommend_text(rec: Any, show_dropped: bool, top: int, width: int = 100) -> str:
-    """The ranked table and the dropped hardware in ``width`` columns."""
+def _price_lines(table: Any, rank_by: str, width: int) -> list[str]:
+    """The ranking rule and the $/h each shown row used, with a note when the prices mix kinds of provider."""
     import textwrap
 
-    table = rec.table.head(top)
-    cols = [("hardware", "hardware", 30, "s"), ("devices", "dev", 3, "d"), ("batch_size", "batch", 5, "d"),
+    ranking = ("fewest devices, then energy per token (cost breaks ties)" if rank_by == "devices"
+               else "cost per token (devices without a cited price after the priced)")
+    lines = [f"ranked by {ranking}", "$/h used, per device (on-demand list price, source, date read):"]
+    for _, row in table.iterrows():
+        price = row.get("price_per_device_hour_usd")
+        used = "-" if price is None or (isinstance(price, float) and math.isnan(price)) else f"${price:.4g}/h"
+        lines.extend(textwrap.wrap(f"{row['hardware']}: {used}, {row['price_source']}", width=width,
+                                   initial_indent="  ", subsequent_indent="      "))
+    kinds = table.get("price_provider_kind")
+    if kinds is not None and {"hyperscaler", "GPU cloud"} <= set(kinds.dropna()):
+        hyperscaler = ", ".join(table.loc[kinds == "hyperscaler", "hardware"])
+        lines.extend(textwrap.wrap(
+            f"note: these prices mix hyperscaler rates ({hyperscaler}) with GPU-cloud rates (the others); "
+            "hyperscaler list prices run higher, so $/Mtok compares providers as well as devices",
+            width=width, initial_indent="  ", subsequent_indent="      "))
+    return lines
+
+
+def _short_keys(keys: list[str], width: int) -> list[str]:
+    """Hardware keys that fit ``width``: a longer key keeps its leading words and its last one, joined by
+    ``~`` (``nvidia-rtx-pro-6000~workstation``), so variants stay told apart; one that would clash stays whole."""
+    short = []
+    for key in keys:
+        parts = key.split("-")
+        head = next((i for i in range(len(parts) - 1, 0, -1) if len("-".join(parts[:i])) + 1 + len(parts[-1]) <= width),
+                    None)
+        short.append(key if len(key) <= width or head is None else "-".join(parts[:head]) + "~" + parts[-1])
+    return [s if short.count(s) == 1 else k for s, k in zip(short, keys, strict=True)]
+
+
+def _recommend_text(rec: Any, show_dropped: bool, top: int, width: int = 100) -> str:
+    """The ranked table (the first ``top`` rows, a tie on the first rank key kept whole), how many
+    ranked rows are not shown, and the dropped hardware, in ``width`` columns."""
+    import textwrap
+
+    shown = rec.shown(top)
+    table = shown.copy()
+    rest = 66 + (8 if "devices_for_rps" in table else 0)  # the other columns and their separators
+    names = _short_keys(list(table["hardware"]), max(width - rest, 24))
+    table["hardware"] = names
+    cols = [("hardware", "hardware", max([len("hardware"), *map(len, names)]), "s"), ("devices", "dev", 3, "d"), ("batch_size", "batch", 5, "d"),
             ("concurrency", "conc", 4, "d"),
             ("dtype", "dtype", 8, "s"), ("ttft_s", "TTFT ms", 8, "ms"), ("tpot_s", "TPOT ms", 8, "ms"),
             ("output_throughput_tok_s", "tok/s", 8, "g"), ("usd_per_million_tokens", "$/Mtok", 7, "g"),
@@ -202,8 +251,7 @@ def _recommend_text(rec: Any, show_dropped: bool, top: int, width: int = 100) ->
         if value is None or (isinstance(value, float) and math.isnan(value)):
             return "-".rjust(size)
         if kind == "s":
-            text = str(value)
-            return (text if len(text) <= size else text[:size - 1] + "~").ljust(size)
+            return str(value).ljust(size)  # never cut: two keys can share a long prefix
         if kind == "d":
             return f"{int(value)}".rjust(size)
         if kind == "ms":
@@ -217,20 +265,15 @@ def _recommend_text(rec: Any, show_dropped: bool, top: int, width: int = 100) ->
                           + (f", TPOT <= {s['max_tpot_s'] * 1000:g} ms" if s["max_tpot_s"] else "")
                           + (f", {s['rps']:g} req/s" if s["rps"] else ""), width=width, subsequent_indent="  ")
     if not table.empty and "price_source" in table:
-        ranking = ("fewest devices, then energy per token (cost breaks ties)" if s.get("rank_by", "devices") == "devices"
-                   else "cost per token (devices without a cited price after the priced)")
-        lines.append(f"ranked by {ranking}")
-        lines.append("$/h used, per device (on-demand list price, source, date read):")
-        for _, row in table.iterrows():
-            price = row.get("price_per_device_hour_usd")
-            used = "-" if price is None or (isinstance(price, float) and math.isnan(price)) else f"${price:.4g}/h"
-            lines.extend(textwrap.wrap(f"{row['hardware']}: {used}, {row['price_source']}", width=width,
-                                       initial_indent="  ", subsequent_indent="      "))
+        lines.extend(_price_lines(shown, s.get("rank_by", "devices"), width))  # full keys here
     if not table.empty:
         lines.append(" ".join(h.ljust(size) if kind == "s" else h.rjust(size) for _, h, size, kind in cols))
         for _, row in table.iterrows():
             lines.append(" ".join(cell(row[c], kind, size) for c, _, size, kind in cols))
-    if table.empty:
+        more = len(rec.table) - len(table)
+        if more:
+            lines.append(f"{more} more ranked row(s) not shown (--top {len(rec.table)} shows all)")
+    else:
         lines.append("no hardware fits the model and meets the limits; why each was dropped:")
     if show_dropped or table.empty:
         lines.append(f"dropped ({len(rec.dropped)}):")
@@ -263,8 +306,9 @@ def recommend_command(args: argparse.Namespace) -> int:
         print_error(exc)
         return 2
     if args.format == "json":
-        print(json.dumps({"setup": rec.setup,
-                          "recommendations": json.loads(rec.table.head(args.top).to_json(orient="records")),
+        shown = rec.shown(args.top)
+        print(json.dumps({"setup": rec.setup, "recommendations": json.loads(shown.to_json(orient="records")),
+                          "more_ranked": len(rec.table) - len(shown),
                           "dropped": rec.dropped.to_dict(orient="records")}, indent=2))
     else:
         print(_recommend_text(rec, args.show_dropped, args.top))

@@ -8,7 +8,8 @@ from inference_estimation.lib.catalog import load_catalog
 from inference_estimation.lib.catalog.vocabulary import canonical_engine
 from inference_estimation.lib.ml.predict import resolve_setup, workload
 from inference_estimation.lib.physics.features import feature_frame, prediction_row
-from inference_estimation.lib.physics.refusals import default_engine_dtype, tensor_parallel_sizes
+from inference_estimation.lib.physics.layout import tensor_parallel_sizes
+from inference_estimation.lib.physics.refusals import default_engine_dtype
 
 
 @pytest.fixture(scope="module")

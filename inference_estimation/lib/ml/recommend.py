@@ -33,6 +33,8 @@ from inference_estimation.lib.physics.features import (
 class Recommendation:
     """What ``recommend`` found.
 
+    Every accelerator searched is in ``table`` or in ``dropped``, once (CPUs are not searched).
+
     Attributes:
         table: one row per hardware that runs the model within the limits, best first.
         dropped: one row per hardware left out, with the ``reason``.
@@ -42,6 +44,23 @@ class Recommendation:
     table: pd.DataFrame
     dropped: pd.DataFrame
     setup: dict[str, Any]
+
+    def rank_key(self) -> str | None:
+        """The column the ranking sorts on first (None on an empty table)."""
+        order = _rank_order(self.setup.get("rank_by", "devices"), bool(self.setup.get("rps")))
+        return next((c for c in order if c in self.table), None)
+
+    def shown(self, top: int) -> pd.DataFrame:
+        """The first ``top`` rows, extended to the end of a tie on the first rank key: a cut never
+        shows one of several devices that rank equal on it and hides the others."""
+        n = min(max(top, 0), len(self.table))
+        key = self.rank_key()
+        if 0 < n < len(self.table) and key is not None:
+            values = self.table[key].to_numpy(dtype="float64", na_value=np.nan)
+            last = values[n - 1]
+            while n < len(values) and (values[n] == last or (np.isnan(values[n]) and np.isnan(last))):
+                n += 1
+        return self.table.head(n)
 
 
 #: Batch sizes ``recommend`` tries (each up to the largest whose KV cache fits, which is tried too).
@@ -79,6 +98,18 @@ def price_source_text(hw: HardwareEntry) -> str:
     return hw.price_source.describe()
 
 
+#: Providers whose list prices are hyperscaler on-demand rates; every other provider is a GPU cloud
+#: (Lambda, Hyperstack, ...), whose list price for the same device is usually lower.
+HYPERSCALERS = ("AWS", "Azure", "Google Cloud", "GCP", "Oracle", "OCI")
+
+
+def provider_kind(hw: HardwareEntry) -> str | None:
+    """``hyperscaler`` or ``GPU cloud``: the kind of provider a device's cited price is from (None: no cited price)."""
+    if hw.specs.price_per_hour_usd is None or hw.price_source is None:
+        return None
+    return "hyperscaler" if hw.price_source.provider in HYPERSCALERS else "GPU cloud"
+
+
 def _distinct_devices(catalog: Catalog) -> list[HardwareEntry]:
     """Accelerators once each: an entry that only multiplies another's devices (same kind, vendor and
     per-device specs, more devices, e.g. ``nvidia-h100-sxm-80gb-x8``) is the same device; recommend
@@ -101,8 +132,8 @@ def recommend(catalog: Catalog, predictors_dir: Path, model_key: str, input_toke
     batch of :data:`RECOMMEND_BATCHES` up to the largest whose KV cache fits (that largest batch
     too) and -- with the step model -- a server at every concurrency of
     :data:`RECOMMEND_CONCURRENCIES` (the engine's scheduler decides what runs at once):
-    TTFT/TPOT/throughput are predicted (90% intervals), candidates that miss a limit are dropped,
-    and each hardware keeps its best candidate -- usually the highest load within the limits on
+    TTFT/TPOT/throughput are predicted (90% intervals), candidates that miss a limit or have no
+    figure are dropped, and each hardware keeps its best candidate -- usually the highest load within the limits on
     the fewest devices. With a request rate, the replicas it takes are sized. ``rank_by``
     ``"devices"`` (the default) ranks on facts every device has: fewest devices needed (for the
     rate, else per replica), then joules per output token, then output tokens/s per device, with
@@ -115,7 +146,9 @@ def recommend(catalog: Catalog, predictors_dir: Path, model_key: str, input_toke
     support are :func:`inference_estimation.lib.physics.refusals.setup_refusal`'s.
 
     Returns:
-        The ranked table, the dropped hardware with a reason each, and the setup echo.
+        The ranked table, the dropped hardware with a reason each (a device whose every candidate
+        misses a limit quotes the closest one), and the setup echo; every accelerator searched is
+        in one of the two.
 
     Raises:
         CatalogError: for an unknown model.
@@ -131,6 +164,30 @@ def recommend(catalog: Catalog, predictors_dir: Path, model_key: str, input_toke
              "input_tokens": input_tokens, "output_tokens": output_tokens, "source": source,
              "max_ttft_s": max_ttft_s, "max_tpot_s": max_tpot_s, "rps": rps, "rank_by": rank_by}
     dropped: list[dict[str, Any]] = []
+    candidates = _candidates(catalog, model, work, max_devices, dropped)
+    columns = ["hardware", "devices", "batch_size", "engine", "dtype", "price_per_hour_usd"]
+    if not candidates:
+        return Recommendation(pd.DataFrame(columns=columns), pd.DataFrame(dropped, columns=["hardware", "reason"]),
+                              setup)
+    predictors = Predictors.load(predictors_dir, allow_unpromoted)
+    check_source(predictors, source)
+    table = _predicted_table(predictors, candidates, output_tokens, rps)
+    table["_miss"] = _misses(table, max_ttft_s, max_tpot_s, rps).str.rstrip("; ")
+    dropped.extend(_closest_misses(table, max_ttft_s, max_tpot_s))
+    kept = table[table["_miss"] == ""].drop(columns="_miss")
+    sort = [c for c in _rank_order(rank_by, bool(rps)) if c in kept]
+    if sort:
+        kept = kept.sort_values(sort, na_position="last", kind="stable")
+    best_per_hw = kept.drop_duplicates("hardware", keep="first").reset_index(drop=True)
+    best_per_hw = best_per_hw.drop(columns=[c for c in best_per_hw if c.startswith("_")])
+    return Recommendation(best_per_hw, pd.DataFrame(dropped, columns=["hardware", "reason"]), setup)
+
+
+def _candidates(catalog: Catalog, model: Any, work: dict[str, Any], max_devices: int,
+                dropped: list[dict[str, Any]]) -> list[tuple[HardwareEntry, Setup]]:
+    """Every setup ``recommend`` predicts: per accelerator, each device count the model fits on, each
+    batch up to the largest that fits and each serving concurrency; a device with none goes to
+    ``dropped`` with the refusal that stopped it."""
     candidates: list[tuple[HardwareEntry, Setup]] = []
     for hw in _distinct_devices(catalog):
         if hw.kind == "cpu":
@@ -138,16 +195,20 @@ def recommend(catalog: Catalog, predictors_dir: Path, model_key: str, input_toke
         if not hw.specs.memory_gb or not hw.specs.memory_bandwidth_gb_s:
             dropped.append({"hardware": hw.key, "reason": "no memory or bandwidth fact in the catalog"})
             continue
-        last_refusal = None
+        last_refusal, found = None, False
         for devices in (d for d in RECOMMEND_DEVICE_COUNTS if d <= max_devices):
             base = resolve_setup(catalog, model.key, hw.key, {**work, "batch_size": "max", "device_count": devices})
             if base.refusal:
                 if model.kind != "llm" or "max_position_embeddings" in base.refusal:
                     raise SetupRefused(base)
-                last_refusal = base.refusal  # on the most devices tried, naming the fewest that fit
                 if not base.refusal.startswith("does not fit"):
-                    break  # dtype support: more devices do not help
+                    # dtype support or layout: more devices do not help; a memory refusal on fewer
+                    # devices already names the fewest that fit (or that the device cannot join others)
+                    last_refusal = last_refusal or base.refusal
+                    break
+                last_refusal = base.refusal  # on the most devices tried, naming the fewest that fit
                 continue
+            found = True
             largest = base.work["batch_size"]  # smaller batches fit too (the rule is monotone in the batch)
             for batch in sorted({b for b in RECOMMEND_BATCHES if b <= largest} | {largest}):
                 candidates.append((hw, Setup(model=base.model, hardware=hw, memory=None,
@@ -157,14 +218,14 @@ def recommend(catalog: Catalog, predictors_dir: Path, model_key: str, input_toke
                 candidates.append((hw, Setup(model=base.model, hardware=hw, memory=None, work={
                     **base.work, "mode": "serving", "batch_size": None, "batch_is_max": False,
                     "concurrency": concurrency})))
-        if not any(c[0] is hw for c in candidates):
+        if not found:
             dropped.append({"hardware": hw.key, "reason": last_refusal or "no candidate"})
-    columns = ["hardware", "devices", "batch_size", "engine", "dtype", "price_per_hour_usd"]
-    if not candidates:
-        return Recommendation(pd.DataFrame(columns=columns), pd.DataFrame(dropped, columns=["hardware", "reason"]),
-                              setup)
-    predictors = Predictors.load(predictors_dir, allow_unpromoted)
-    check_source(predictors, source)
+    return candidates
+
+
+def _predicted_table(predictors: Predictors, candidates: list[tuple[HardwareEntry, Setup]], output_tokens: int,
+                     rps: float | None) -> pd.DataFrame:
+    """One row per candidate: its setup, price, predictions, cost and energy per token and the fleet for ``rps``."""
     if predictors.step is None:  # the CatBoost primitives answer offline batches only
         candidates = [(hw, s) for hw, s in candidates if s.work.get("mode") != "serving"]
     rows = [prediction_row(s.model, s.hardware, s.work) for _, s in candidates]
@@ -183,6 +244,7 @@ def recommend(catalog: Catalog, predictors_dir: Path, model_key: str, input_toke
                                for hw, s in candidates],
         "price_per_device_hour_usd": [hw.specs.price_per_hour_usd for hw, _ in candidates],
         "price_source": [price_source_text(hw) for hw, _ in candidates],
+        "price_provider_kind": [provider_kind(hw) for hw, _ in candidates],
     })
     for column in pred.columns:
         table[column] = pred[column].to_numpy()
@@ -196,32 +258,55 @@ def recommend(catalog: Catalog, predictors_dir: Path, model_key: str, input_toke
             table["devices_for_rps"] = table["replicas_for_rps"] * table["devices"]
             # cost of serving the rate: the replicas it takes, at their price
             table["usd_per_hour_for_rps"] = table["replicas_for_rps"] * table["price_per_hour_usd"]
+        table["_tok_s_per_device_desc"] = -table["output_throughput_tok_s"] / table["devices"]
+    return table
+
+
+#: The predicted columns a ranked row needs at least one figure of.
+FIGURES = ("ttft_s", "tpot_s", "output_throughput_tok_s")
+
+
+def _misses(table: pd.DataFrame, max_ttft_s: float | None, max_tpot_s: float | None,
+            rps: float | None) -> pd.Series:
+    """Why each candidate is not ranked ("" where it is): a limit it misses, or a figure it has none of."""
     misses = pd.Series("", index=table.index, dtype=object)
+    figures = [c for c in FIGURES if c in table]
+    blank = table[figures].isna().all(axis=1).to_numpy() if figures else np.ones(len(table), dtype=bool)
+    misses[blank] = "no prediction for this setup (the predictors gave no figure); "
     for limit, column, label in ((max_ttft_s, "ttft_s", "TTFT"), (max_tpot_s, "tpot_s", "TPOT")):
         if limit is None:
             continue
         if column not in table:
             misses[:] = misses + f"no promoted {column} predictor to check the {label} limit; "
             continue
-        over = table[column].to_numpy() > limit
-        misses[over] = misses[over] + [f"{label} {v * 1000:.4g} ms > {limit * 1000:.4g} ms; "
-                                       for v in table.loc[over, column]]
-    if "output_throughput_tok_s" in table:
-        table["_tok_s_per_device_desc"] = -table["output_throughput_tok_s"] / table["devices"]
-    sort = [c for c in _rank_order(rank_by, bool(rps)) if c in table]
-    table["_miss"] = misses.str.rstrip("; ")
-    kept = table[table["_miss"] == ""]
-    for hw_key, group in table.groupby("hardware", sort=False):
+        values = table[column].to_numpy(dtype="float64")
+        over = values > limit
+        misses[over] = misses[over] + [f"{label} {v * 1000:.4g} ms > {limit * 1000:.4g} ms; " for v in values[over]]
+        unknown = np.isnan(values) & ~blank
+        misses[unknown] = misses[unknown] + f"no {label} prediction to check the limit; "
+    if rps and "devices_for_rps" in table:
+        unsized = table["devices_for_rps"].isna().to_numpy() & ~blank
+        misses[unsized] = misses[unsized] + "no throughput prediction to size the fleet for the rate; "
+    return misses
+
+
+def _closest_misses(table: pd.DataFrame, max_ttft_s: float | None, max_tpot_s: float | None) -> list[dict[str, Any]]:
+    """The drop reason of each hardware none of whose candidates is ranked, quoting its closest setting:
+    the one whose worst limit is exceeded by the least (predicted value / limit), fewest devices first."""
+    worst = pd.Series(0.0, index=table.index)
+    for limit, column in ((max_ttft_s, "ttft_s"), (max_tpot_s, "tpot_s")):
+        if limit is not None and column in table:
+            worst = np.maximum(worst, (table[column] / limit).fillna(np.inf))
+    reasons = []
+    for hw_key, group in table.assign(_worst=worst).groupby("hardware", sort=False):
         if (group["_miss"] == "").any():
             continue
-        best = group.iloc[0]  # the smallest batch on the fewest devices: the easiest to meet
-        load = (f"concurrency {best['concurrency']:g}" if best.get("mode") == "serving"
-                else f"batch {best['batch_size']}")
-        dropped.append({"hardware": hw_key, "reason": f"misses the limits even at {load} on "
-                                                      f"{best['devices']} device(s): {best['_miss']}"})
-    kept = kept.drop(columns="_miss")
-    if sort:
-        kept = kept.sort_values(sort, na_position="last", kind="stable")
-    best_per_hw = kept.drop_duplicates("hardware", keep="first").reset_index(drop=True)
-    best_per_hw = best_per_hw.drop(columns=[c for c in best_per_hw if c.startswith("_")])
-    return Recommendation(best_per_hw, pd.DataFrame(dropped, columns=["hardware", "reason"]), setup)
+        best = group.sort_values(["_worst", "devices"], kind="stable").iloc[0]
+        if not np.isfinite(best["_worst"]) or best["_miss"].startswith("no prediction"):
+            reasons.append({"hardware": hw_key, "reason": f"no figure at any setting tried: {best['_miss']}"})
+            continue
+        load = (f"concurrency {int(best['concurrency'])}" if best.get("mode") == "serving"
+                else f"batch {int(best['batch_size'])}")
+        reasons.append({"hardware": hw_key, "reason": f"misses the limits at every setting tried; the closest, "
+                                                      f"{load} on {int(best['devices'])} device(s): {best['_miss']}"})
+    return reasons

@@ -21,11 +21,11 @@ import pandas as pd
 from inference_estimation.lib.catalog import HardwareEntry, ModelEntry
 from inference_estimation.lib.physics.distinct import per_distinct
 from inference_estimation.lib.physics.features import hardware_facts, model_facts
+from inference_estimation.lib.physics.layout import node_note
 from inference_estimation.lib.physics.refusals import (
     default_engine_dtype_note,
     dtype_unsupported,
     memory_rule,
-    node_note,
     setup_refusals,
     weight_only_note,
 )

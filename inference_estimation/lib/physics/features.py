@@ -225,7 +225,9 @@ def _effective_batch(cols: _Columns) -> np.ndarray:
 #: Latency of one all-reduce across the tensor-parallel group (NCCL/RCCL, small messages), s.
 ALLREDUCE_LATENCY_S = 10e-6
 #: Per-direction link bandwidth assumed when a multi-device entry has no interconnect fact (PCIe 4.0
-#: x16, GB/s). Spec sheets quote interconnect bandwidth as the bidirectional aggregate, halved below.
+#: x16, GB/s) -- for measured rows only: a question on more than one device without that fact is
+#: refused (:func:`inference_estimation.lib.physics.layout.interconnect_refusal`). Spec sheets quote
+#: interconnect bandwidth as the bidirectional aggregate, halved below.
 FALLBACK_LINK_GB_S = 32.0
 #: Bytes per activation element exchanged by tensor-parallel all-reduces (16-bit activations).
 ACTIVATION_BYTES = 2.0

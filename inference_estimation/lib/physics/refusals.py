@@ -2,8 +2,9 @@
 
 ``predict``, ``recommend`` and batch prediction refuse a setup with these rules and these messages
 (a non-LLM model, a context longer than the model's, a dtype the device has no math for, a setup
-that does not fit in memory -- naming the fewest devices that would); the benchmark planner uses the
-same memory of one device. The defaults a question means when it names no engine or dtype live here
+that does not fit in memory -- naming the fewest devices that would -- and the layout rules of
+:mod:`inference_estimation.lib.physics.layout`); the benchmark planner uses the same memory of one
+device. The defaults a question means when it names no engine or dtype live here
 too.
 """
 
@@ -14,7 +15,6 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from inference_estimation.constants import DEFAULT_DEVICES_PER_NODE
 from inference_estimation.lib.catalog import HardwareEntry, ModelEntry
 from inference_estimation.lib.catalog.vocabulary import (
     DEFAULT_CPU_DTYPE,
@@ -26,6 +26,13 @@ from inference_estimation.lib.catalog.vocabulary import (
 )
 from inference_estimation.lib.physics.distinct import per_distinct
 from inference_estimation.lib.physics.features import model_facts
+from inference_estimation.lib.physics.layout import (
+    interconnect_refusal,
+    join_problem,
+    layout_counts,
+    node_refusal,
+    tensor_parallel_refusal,
+)
 from inference_estimation.lib.physics.memory import DEVICE_COUNTS, MemoryFit, memory_fit_arrays
 
 
@@ -110,17 +117,20 @@ def dtype_unsupported(hardware: HardwareEntry, dtype: str) -> str | None:
     (:mod:`inference_estimation.lib.catalog.generations`) says whether the math is missing or only
     its figure, and what to ask instead.
     """
-    if hardware.kind == "cpu" or dtype not in DTYPE_MATH:
+    if hardware.kind == "cpu":
         return None
     specs = hardware.specs
     peaks = [specs.peak_tflops_fp32, specs.peak_tflops_bf16, specs.peak_tflops_fp16, specs.peak_tflops_fp8,
              specs.peak_tflops_fp4]
     if all(p is None for p in peaks) or specs.memory_bandwidth_gb_s is None:
-        # Without a peak or a bandwidth there is no physics to correct: a number would be a guess.
+        # Without a peak or a bandwidth there is no physics to correct: a number would be a guess (in
+        # every dtype, float32 on an Apple GPU included).
         missing = [name for name, value in (("peak TFLOP/s fact", None if all(p is None for p in peaks) else 1),
                                             ("memory_bandwidth_gb_s", specs.memory_bandwidth_gb_s)) if value is None]
         return (f"no physics for {hardware.key}: its catalog entry has no {' and no '.join(missing)}; add it "
                 f"from its spec sheet in a catalog overlay (`inference-estimation catalog show {hardware.key}`)")
+    if dtype not in DTYPE_MATH:
+        return None
     needed, why = DTYPE_MATH[dtype]
     if any(getattr(specs, fact) is not None for fact in needed):
         return None
@@ -183,97 +193,24 @@ def context_refusal(model_key: str, input_tokens: int, output_tokens: int, limit
 
 def memory_refusal(model_key: str, hardware_key: str, dtype: str, engine: str, paged: bool, batch_size: int | None,
                    context: int, device_count: int, required_gb: float, usable_gb: float,
-                   fewest: int | None) -> str:
-    """The refusal of a setup that does not fit, naming the fewest devices that would."""
+                   fewest: int | None, alone: str | None = None, lower: str | None = None) -> str:
+    """The refusal of a setup that does not fit, naming the fewest devices that would.
+
+    ``alone`` is why the device cannot be joined to others (:func:`~inference_estimation.lib.physics.
+    layout.join_problem`), then no count is named; ``lower`` a lower-precision dtype the device
+    computes natively in which the setup as asked fits.
+    """
     what = "one sequence" if paged else f"batch {batch_size}"
-    hint = (f"the fewest {hardware_key} devices that fit it at {dtype} are {fewest}" if fewest
-            else f"not even {DEVICE_COUNTS[-1]} {hardware_key} devices fit it at {dtype}")
+    if fewest and not alone:
+        hint = f"the fewest {hardware_key} devices that fit it at {dtype} are {fewest}"
+    elif alone:
+        hint = f"more devices cannot help: {alone}"
+    else:
+        hint = f"not even {DEVICE_COUNTS[-1]} {hardware_key} devices fit it at {dtype}"
+    if lower:
+        hint += f"; in {lower}, which {hardware_key} computes natively, it fits on {device_count} (--dtype {lower})"
     return (f"does not fit: {model_key} in {dtype} on {device_count} x {hardware_key} ({engine}, {what} of "
             f"{context} tokens) needs about {required_gb:.1f} GB of {usable_gb:.1f} GB usable; {hint}")
-
-
-def tensor_parallel_problem(model: ModelEntry, tensor_parallel: int) -> str | None:
-    """Why ``tensor_parallel`` devices cannot shard the model's attention, or None when they can.
-
-    Engines (vLLM, SGLang, TensorRT-LLM) give every device the same number of attention heads, so
-    the device count must divide ``heads``; KV heads are split when there are more of them than
-    devices (the count must divide them) and replicated when there are fewer (the count must be a
-    multiple of them).
-    """
-    a = model.architecture
-    if a is None or tensor_parallel <= 1:
-        return None
-    if a.heads % tensor_parallel:
-        return f"{tensor_parallel} does not divide its {a.heads} attention heads"
-    if tensor_parallel < a.kv_heads and a.kv_heads % tensor_parallel:
-        return f"{tensor_parallel} does not divide its {a.kv_heads} KV heads"
-    if tensor_parallel > a.kv_heads and tensor_parallel % a.kv_heads:
-        return (f"{tensor_parallel} is not a multiple of its {a.kv_heads} KV heads (fewer KV heads than devices "
-                "are replicated, each to the same number of devices)")
-    return None
-
-
-def tensor_parallel_sizes(model: ModelEntry, counts: tuple[int, ...] = DEVICE_COUNTS) -> tuple[int, ...]:
-    """The device counts of ``counts`` that can shard the model's attention (:func:`tensor_parallel_problem`)."""
-    return tuple(c for c in counts if tensor_parallel_problem(model, c) is None)
-
-
-def tensor_parallel_refusal(model: ModelEntry, tensor_parallel: int) -> str | None:
-    """The refusal of a tensor-parallel layout the model's heads cannot be sharded over, or None."""
-    problem = tensor_parallel_problem(model, tensor_parallel)
-    if problem is None:
-        return None
-    sizes = [c for c in range(1, max(DEVICE_COUNTS) + 1) if tensor_parallel_problem(model, c) is None]
-    return (f"cannot run: tensor parallel over {tensor_parallel} devices does not fit {model.key}'s attention "
-            f"({problem}; engines shard heads evenly over the devices); device counts that can: "
-            f"{', '.join(map(str, sizes))}")
-
-
-def devices_per_node(hardware: HardwareEntry) -> int | None:
-    """Devices one node of ``hardware`` joins by its interconnect (None for CPUs: not judged)."""
-    if hardware.kind == "cpu":
-        return None
-    return hardware.specs.devices_per_node or DEFAULT_DEVICES_PER_NODE
-
-
-def node_refusal(hardware: HardwareEntry, device_count: int) -> str | None:
-    """Why ``device_count`` devices of ``hardware`` cannot be answered past one node, or None.
-
-    Past one node the collectives cross the network between nodes; a figure is given only when the
-    catalog names that network (``specs.scale_out_interconnect`` and its bandwidth) and the nodes
-    are full, so the answer can say how many nodes and over what.
-    """
-    per_node = devices_per_node(hardware)
-    if per_node is None or device_count <= per_node:
-        return None
-    specs = hardware.specs
-    if device_count % per_node:
-        return (f"cannot run as asked: {device_count} x {hardware.key} does not fill whole nodes of {per_node} "
-                f"devices; use a multiple of {per_node}, or at most {per_node} (one node)")
-    nodes = device_count // per_node
-    if specs.scale_out_interconnect is None or specs.scale_out_bandwidth_gb_s is None:
-        return (f"not answered: {device_count} x {hardware.key} spans {nodes} nodes of {per_node}, and the catalog "
-                f"names no network between its nodes (specs.scale_out_interconnect and scale_out_bandwidth_gb_s), so "
-                f"the collectives' cost would be a guess; ask for at most {per_node} devices (one node, "
-                f"{specs.interconnect or 'its interconnect'}) or add both facts in a hardware overlay")
-    return None
-
-
-def node_note(hardware: HardwareEntry, device_count: int) -> str | None:
-    """The sentence an answer past one node carries (node count and network), or None within a node."""
-    per_node = devices_per_node(hardware)
-    if per_node is None or device_count <= per_node or node_refusal(hardware, device_count):
-        return None
-    specs = hardware.specs
-    return (f"{device_count} x {hardware.key} = {device_count // per_node} nodes of {per_node} "
-            f"({specs.interconnect or 'interconnect unknown'} inside a node), joined by "
-            f"{specs.scale_out_interconnect} at {specs.scale_out_bandwidth_gb_s:g} GB/s per device: "
-            "tensor-parallel collectives are costed at that bandwidth")
-
-
-def layout_counts(model: ModelEntry, hardware: HardwareEntry) -> tuple[int, ...]:
-    """The counts of :data:`DEVICE_COUNTS` the model's heads can be sharded over (all on a CPU)."""
-    return DEVICE_COUNTS if hardware.kind == "cpu" else tensor_parallel_sizes(model)
 
 
 def memory_rule(models: Sequence[ModelEntry], model_codes: np.ndarray, hardware: Sequence[HardwareEntry],
@@ -310,8 +247,9 @@ def setup_refusals(models: Sequence[ModelEntry], model_codes: np.ndarray, hardwa
     """Why each of many LLM inference setups cannot run (None where it can, or cannot be told).
 
     Checks, in order: an LLM at all, the context against ``max_position_embeddings``, the dtype
-    against the hardware's math, the layout (tensor parallel must divide the attention heads;
-    past one node the network between nodes must be known), and memory
+    against the hardware's math, the layout (more than one device needs a known interconnect
+    bandwidth; tensor parallel must divide the attention heads; past one node the network between
+    nodes must be known), and memory
     (:mod:`inference_estimation.lib.physics.memory`); a setup that does not fit names the fewest
     devices that would, at that dtype, among the counts its heads can be sharded over. Each rule is
     asked once per distinct key it depends on (the model, the hardware and dtype, ...); memory is
@@ -354,6 +292,9 @@ def setup_refusals(models: Sequence[ModelEntry], model_codes: np.ndarray, hardwa
     refuse(open_rows, per_distinct(open_rows, (hardware_codes, dtype), lambda h, d: dtype_unsupported(hardware[h], d)))
     # the layout (tensor parallel on accelerators; a CPU entry's count is sockets, not shards)
     accelerator = np.array([h.kind != "cpu" for h in hardware], dtype=bool)[hardware_codes]
+    # a device that cannot be joined to others first: no head count makes its tensor parallel possible
+    refuse(open_rows & accelerator, per_distinct(open_rows & accelerator, (hardware_codes, device_count),
+                                                 lambda h, d: interconnect_refusal(hardware[h], int(d))))
     refuse(open_rows & accelerator, per_distinct(open_rows & accelerator, (model_codes, device_count),
                                                  lambda m, d: tensor_parallel_refusal(models[m], int(d))))
     refuse(open_rows & accelerator, per_distinct(open_rows & accelerator, (hardware_codes, device_count),
@@ -386,14 +327,46 @@ def _memory_refusals(models: Sequence[ModelEntry], model_codes: np.ndarray, hard
         with np.errstate(invalid="ignore"):
             fits = rule(batch[left], float(count), rows[left])["memory_fit_ratio"] <= 1.0
         fewest[left[fits]] = count
+    lower = _lower_dtype_fits(models, model_codes, hardware, hardware_codes, dtype, engine, batch_size, context,
+                              device_count, rows)
     out = np.full(len(short), None, dtype=object)
     out[rows] = [
         memory_refusal(models[m].key, hardware[h].key, d, e, bool(p), None if np.isnan(b) else int(b), int(c), int(dev),
-                       float(req), float(use), None if np.isnan(f) else int(f))
-        for m, h, d, e, p, b, c, dev, req, use, f in zip(
+                       float(req), float(use), None if np.isnan(f) else int(f), join_problem(hardware[h]), low)
+        for m, h, d, e, p, b, c, dev, req, use, f, low in zip(
             model_codes[rows], hardware_codes[rows], dtype[rows], engine[rows], fit["paged"][rows], batch_size[rows],
-            context[rows], device_count[rows], fit["required_gb"][rows], fit["usable_gb"][rows], fewest, strict=True)]
+            context[rows], device_count[rows], fit["required_gb"][rows], fit["usable_gb"][rows], fewest,
+            lower, strict=True)]
     return out
+
+
+#: Lower-precision dtypes a refusal may suggest, with the peak fact that says the device computes in
+#: them natively (weight-only runs are not suggested: they save memory but are not the device's math).
+NATIVE_LOWER_DTYPES = (("fp8", "peak_tflops_fp8"), ("fp4", "peak_tflops_fp4"))
+#: Dtypes wider than every entry of :data:`NATIVE_LOWER_DTYPES`.
+WIDE_DTYPES = ("float32", "bfloat16", "float16")
+
+
+def _lower_dtype_fits(models: Sequence[ModelEntry], model_codes: np.ndarray, hardware: Sequence[HardwareEntry],
+                      hardware_codes: np.ndarray, dtype: np.ndarray, engine: np.ndarray, batch_size: np.ndarray,
+                      context: np.ndarray, device_count: np.ndarray, rows: np.ndarray) -> list[str | None]:
+    """For each of ``rows`` (which do not fit), the first native lower dtype in which they would fit, or None."""
+    found: list[str | None] = [None] * len(rows)
+    batch = np.where(np.isnan(batch_size[rows]), 1.0, batch_size[rows])
+    for low, fact in NATIVE_LOWER_DTYPES:
+        native = np.array([getattr(h.specs, fact) is not None for h in hardware], dtype=bool)[hardware_codes[rows]]
+        ask = np.flatnonzero(native & np.isin(dtype[rows], WIDE_DTYPES)
+                             & np.array([f is None for f in found], dtype=bool))
+        if len(ask) == 0:
+            continue
+        picked = rows[ask]
+        rule = memory_rule(models, model_codes[picked], hardware, hardware_codes[picked],
+                           np.full(len(picked), low, dtype=object), engine[picked], context[picked])
+        with np.errstate(invalid="ignore"):
+            fits = rule(batch[ask], device_count[picked])["memory_fit_ratio"] <= 1.0
+        for i in ask[fits]:
+            found[i] = low
+    return found
 
 
 def setup_refusal(model: ModelEntry, hardware: HardwareEntry, dtype: str, engine: str, batch_size: int | None,

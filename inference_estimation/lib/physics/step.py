@@ -52,7 +52,9 @@ from inference_estimation.lib.catalog.vocabulary import (
 #: Latency of one all-reduce across the tensor-parallel group (NCCL/RCCL, small messages), s
 #: (AIConfigurator's H100/B200 system files: p2p latency 10 us).
 ALLREDUCE_LATENCY_S = 10e-6
-#: Per-direction link bandwidth when a multi-device entry has no interconnect fact (PCIe 4.0 x16), GB/s.
+#: Per-direction link bandwidth when a multi-device training row has no interconnect fact (PCIe 4.0
+#: x16), GB/s. A question never uses it: more than one device without a known interconnect
+#: bandwidth is refused (:func:`inference_estimation.lib.physics.layout.interconnect_refusal`).
 FALLBACK_LINK_GB_S = 32.0
 #: Bytes per activation element exchanged by tensor-parallel all-reduces (16-bit activations).
 ACTIVATION_BYTES = 2.0
