@@ -26,7 +26,7 @@ def _setup_line(echo: dict[str, Any], defaulted: list[str]) -> str:
     taken = f" (defaults: {', '.join(defaulted)})" if defaulted else ""
     # a serving question is about the load, not a batch (the batch formed is what the load keeps in flight)
     batch = "" if echo["mode"] == "serving" else f"batch {echo['batch_size']}, "
-    return (f"setup: {echo['model']} on {echo['device_count']} x {echo['hardware']}, {echo['engine']}, "
+    return (f"setup: {echo['model']} on {echo['devices']}, {echo['engine']}, "
             f"{echo['dtype']}{' weight-only' if echo.get('weight_only') else ''}, {batch}{echo['input_tokens']}+{echo['output_tokens']} tokens, "
             f"{echo['mode']}{load}, source {echo['source']}{taken}")
 

@@ -12,6 +12,7 @@ from inference_estimation.lib.ml.explain import explain_prediction
 from inference_estimation.lib.ml.modeling import save_predictor, train_predictor
 from inference_estimation.lib.ml.predict import (
     BatchInputError,
+    Predictors,
     PredictorsMissingError,
     SetupRefused,
     predict,
@@ -489,11 +490,15 @@ def test_batch_hardware_names_with_a_count_are_that_many_devices_and_a_count_tha
     configs, out = tmp_path / "configs.csv", tmp_path / "out.csv"
     configs.write_text("model,hardware,batch_size,input_tokens,output_tokens,engine,dtype,device_count\n"
                        "llama-3.1-70b,8x H200,1,512,128,,,\n"
+                       "llama-3.1-70b,4x H200,1,512,128,,,\n"             # any count of a one-device entry
                        "llama-3.1-70b,2xA100-80GB,1,512,128,,,2\n"       # the same count twice: fine
                        "llama-3.1-70b,8x H200,1,512,128,,,4\n"           # disagrees: this row only
                        "llama-3.1-70b,2xA100-80GB,1,512,128,warp-drive,fp6,\n")  # unknown names: this row only
-    assert predict_batch(catalog, predictors_dir, configs, out, allow_unpromoted=True) == 4
-    result = pd.read_csv(out, keep_default_na=False)
+    assert predict_batch(catalog, predictors_dir, configs, out, allow_unpromoted=True) == 5
+    result = pd.read_csv(out, keep_default_na=False).drop(index=1).reset_index(drop=True)
+    four = pd.read_csv(out, keep_default_na=False).loc[1]
+    assert four["refusal"] == "" and int(four["resolved_device_count"]) == 4
+    assert four["resolved_hardware"] == "nvidia-h200-sxm-141gb"
     for i, (hardware, devices) in enumerate([("8x H200", None), ("2xA100-80GB", 2)]):
         single = resolve_setup(catalog, "llama-3.1-70b", hardware, workload(1, 512, 128, device_count=devices))
         assert result.loc[i, "refusal"] == "" and int(result.loc[i, "resolved_device_count"]) == single.work["device_count"]
@@ -537,3 +542,13 @@ def test_batch_answers_on_random_rows_equal_the_single_questions(catalog, predic
         assert float(batch.loc[i, "tpot_s"]) == pytest.approx(single["tpot_s"]["value"], rel=1e-9), i
         answered += 1
     assert 0 < answered < n
+
+
+def test_a_serving_setup_built_without_a_batch_is_answered_like_the_same_question_asked(catalog, predictors_dir):
+    setup = resolve_setup(catalog, "llama-3.1-70b", "8x H100",
+                          workload(None, 512, 128, engine="vllm", mode="serving", concurrency=32))
+    predictors = Predictors.load(predictors_dir, allow_unpromoted=True)
+    asked = prediction_row(setup.model, setup.hardware, setup.work)
+    built = prediction_row(setup.model, setup.hardware, {**setup.work, "batch_size": None})  # as recommend builds it
+    _, answers = predictors.answer(pd.DataFrame([asked, built]))
+    assert answers["tpot_s"].iloc[0] == answers["tpot_s"].iloc[1]
