@@ -321,7 +321,8 @@ def test_batch_size_max_is_the_largest_batch_whose_kv_cache_fits(catalog):
                          workload(largest + 1, 1024, 1024, engine="transformers"))
     assert more.refusal and more.refusal.startswith("does not fit")
     paged = resolve_setup(catalog, "llama-3.1-8b", "H100", workload("max", 128, 128))
-    assert paged.work["batch_size"] == 256  # vLLM's max_num_seqs caps what its cache would hold
+    assert paged.work["batch_size"] == 1024  # vLLM's max_num_seqs (on >= 70 GiB) caps what its cache would hold
+    assert any("its sequence limit of 1024" in note for note in paged.notes)
 
 
 def test_serving_questions_need_no_batch_size(catalog, predictors_dir):

@@ -142,7 +142,7 @@ class Setup:
             out["memory"] = {"required_gb": round(self.memory.required_gb, 2),
                              "usable_gb": round(self.memory.usable_gb, 2),
                              "weights_gb": round(self.memory.weights_gb, 2),
-                             "max_batch": self.memory.max_batch}
+                             "max_batch": self.memory.max_batch, "paged": self.memory.paged}
         return out
 
 
