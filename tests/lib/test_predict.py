@@ -369,7 +369,8 @@ def test_batch_refuses_rows_that_cannot_run_and_predicts_the_rest(catalog, predi
     notes = result.loc[4, "notes"].split(" | ")
     assert notes[0] == "dtype bfloat16: the dtype llama-3.1-8b was released in (its catalog default_dtype)"
     assert any(n.startswith("mode 'serving' was never measured") for n in notes[1:])  # predict's warnings too
-    assert result.loc[1, "notes"] == ""  # bf16 was asked for
+    # bf16 was asked for (no dtype note); batch 'max' says what it resolved to
+    assert result.loc[1, "notes"].startswith("batch 'max' is vllm's saturation batch: ")
     assert float(result.loc[4, "tpot_s"]) == pytest.approx(predict(
         catalog, predictors_dir, "llama-3.1-8b", "H100", workload(None, 512, 128, mode="serving", concurrency=8)
     )["tpot_s"]["value"], rel=1e-9)
