@@ -67,7 +67,11 @@ POINT_KEY_FIELDS = (
 
 
 class RecordValidationError(ValueError):
-    """A measurement record violates the schema; the message names the field."""
+    """A measurement record violates the schema; the message names the field, ``problems`` every one."""
+
+    def __init__(self, message: str, problems: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.problems = problems or [message]
 
 
 @dataclass
@@ -186,42 +190,49 @@ class MeasurementRecord:
         """Checks enumerations, required identity fields and metric sanity.
 
         Raises:
-            RecordValidationError: naming the offending field and value.
+            RecordValidationError: naming the offending field and value (the first problem; every
+                problem of the record is in its ``problems``).
         """
+        found = self.problems()
+        if found:
+            raise RecordValidationError(found[0], problems=found)
+
+    def problems(self) -> list[str]:
+        """Every way the record violates the schema, one message each naming the field (empty: valid),
+        so a user's row is fixed in one pass."""
+        out: list[str] = []
         for name in ("source", "run_id", "model_key", "hardware_key", "measured_at"):
             if not getattr(self, name):
-                raise RecordValidationError(f"field '{name}' is required and was empty")
-        _check_enum("mode", self.mode, MODES)
-        _check_enum("status", self.status, STATUSES)
-        _check_enum("power_source", self.power_source, POWER_SOURCES)
+                out.append(f"field '{name}' is required and was empty")
+        out += _enum_problem("mode", self.mode, MODES)
+        out += _enum_problem("status", self.status, STATUSES)
+        out += _enum_problem("power_source", self.power_source, POWER_SOURCES)
         if self.power_scope is not None:
-            _check_enum("power_scope", self.power_scope, POWER_SCOPES)
+            out += _enum_problem("power_scope", self.power_scope, POWER_SCOPES)
         if self.weight_source is not None:
-            _check_enum("weight_source", self.weight_source, WEIGHT_SOURCES)
+            out += _enum_problem("weight_source", self.weight_source, WEIGHT_SOURCES)
         if self.throughput_scope is not None:
-            _check_enum("throughput_scope", self.throughput_scope, THROUGHPUT_SCOPES)
+            out += _enum_problem("throughput_scope", self.throughput_scope, THROUGHPUT_SCOPES)
         if self.latency_statistic is not None:
-            _check_enum("latency_statistic", self.latency_statistic, LATENCY_STATISTICS)
+            out += _enum_problem("latency_statistic", self.latency_statistic, LATENCY_STATISTICS)
         for name in ("disaggregated_prefill_decode", "attention_data_parallel"):
             if getattr(self, name) is not None and not isinstance(getattr(self, name), bool):
-                raise RecordValidationError(f"field '{name}' must be true, false or null, got {getattr(self, name)!r}")
+                out.append(f"field '{name}' must be true, false or null, got {getattr(self, name)!r}")
         if self.speculative_decoding is not None and not self.speculative_decoding.strip():
-            raise RecordValidationError("field 'speculative_decoding' is empty; use 'none' or the method's name")
+            out.append("field 'speculative_decoding' is empty; use 'none' or the method's name")
         if self.power_source == "none":
             for name in ("avg_power_w", "energy_j", "energy_per_output_token_j"):
                 if getattr(self, name) is not None:
-                    raise RecordValidationError(
-                        f"field '{name}' is set but power_source is 'none'; name the power source"
-                    )
+                    out.append(f"field '{name}' is set but power_source is 'none'; name the power source")
         elif self.status == "ok" and self.power_scope is None:
-            raise RecordValidationError("field 'power_scope' is required when power_source is set")
+            out.append("field 'power_scope' is required when power_source is set")
         for f in dataclasses.fields(self):
             value = getattr(self, f.name)
             if isinstance(value, float):
                 if math.isnan(value) or math.isinf(value):
-                    raise RecordValidationError(f"field '{f.name}' is {value}; use null for 'not measured'")
-                if value < 0:
-                    raise RecordValidationError(f"field '{f.name}' is negative ({value})")
+                    out.append(f"field '{f.name}' is {value}; use null for 'not measured'")
+                elif value < 0:
+                    out.append(f"field '{f.name}' is negative ({value})")
         for name in ("batch_size", "input_tokens", "output_tokens", "device_count", "tensor_parallel",
                      "prefill_device_count", "decode_device_count", "node_count", "expert_parallel"):
             value = getattr(self, name)
@@ -229,13 +240,14 @@ class MeasurementRecord:
             least = 0 if name == "input_tokens" else 1
             if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < least):
                 kind = "a non-negative" if least == 0 else "a positive"
-                raise RecordValidationError(f"field '{name}' must be {kind} integer, got {value!r}")
+                out.append(f"field '{name}' must be {kind} integer, got {value!r}")
         pools = (self.prefill_device_count, self.decode_device_count)
         if all(p is not None for p in pools) and sum(pools) != self.device_count:
-            raise RecordValidationError(f"fields 'prefill_device_count' + 'decode_device_count' ({pools[0]} + {pools[1]}) "
-                                        f"must equal 'device_count' ({self.device_count})")
+            out.append(f"fields 'prefill_device_count' + 'decode_device_count' ({pools[0]} + {pools[1]}) "
+                       f"must equal 'device_count' ({self.device_count})")
         if self.status != "ok" and not self.error:
-            raise RecordValidationError(f"field 'error' is required when status is '{self.status}'")
+            out.append(f"field 'error' is required when status is '{self.status}'")
+        return out
 
     def to_dict(self) -> dict[str, Any]:
         """Returns the record as a plain JSON-serialisable dict in schema field order."""
@@ -258,9 +270,9 @@ class MeasurementRecord:
             raise RecordValidationError(str(exc)) from exc
 
 
-def _check_enum(name: str, value: Any, allowed: tuple[str, ...]) -> None:
-    if value not in allowed:
-        raise RecordValidationError(f"field '{name}' is {value!r}; allowed: {', '.join(allowed)}")
+def _enum_problem(name: str, value: Any, allowed: tuple[str, ...]) -> list[str]:
+    """The problem of an enumerated field (none when its value is allowed)."""
+    return [] if value in allowed else [f"field '{name}' is {value!r}; allowed: {', '.join(allowed)}"]
 
 
 def field_names() -> list[str]:

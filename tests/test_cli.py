@@ -65,3 +65,17 @@ def test_a_cold_predict_imports_neither_dagster_nor_plotting_nor_sklearn(pipelin
             "print('HEAVY', heavy, rc)\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False)
     assert "HEAVY [] 0" in out.stdout, out.stdout + out.stderr
+
+
+def test_the_cli_silences_dagsters_beta_and_preview_labels_from_its_own_code_only():
+    import warnings
+
+    from inference_estimation.cli.args import dagster_quietly
+
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        dg = dagster_quietly()
+        ours = {"__name__": "inference_estimation.defs.training.assets", "dg": dg}
+        exec("dg.Output(1, data_version=dg.DataVersion('v'))", ours)  # Dagster's beta parameter, from our code
+        warnings.warn("elsewhere", dg.BetaWarning, stacklevel=1)  # another module's: still shown
+    assert [str(w.message) for w in seen if issubclass(w.category, dg.BetaWarning)] == ["elsewhere"]

@@ -161,6 +161,8 @@ def _add_other_commands(sub: Any, common: argparse.ArgumentParser) -> None:
                    help="calibrate the step model from your own measurements (canonical CSV) in seconds, "
                         "one calibration per device and engine in it")
     p.add_argument("--points", type=int, default=5, help="points to plan (k)")
+    p.add_argument("--model", dest="models", action="append", default=None, metavar="MODEL",
+                   help="plan points for this model (repeatable; default: the sweep's models)")
     p.add_argument("--sweep", default=None, help="sweep whose grid and settings to use (default: one covering it)")
     p.add_argument("--uncertainty", choices=["distance", "ensemble"], default="distance")
     p.add_argument("--dry-run", action="store_true", help="print the plan only; benchmark nothing")

@@ -98,12 +98,19 @@ def lenient_catalog() -> Catalog:
 
 
 def dagster_quietly() -> Any:
-    """Imports ``dagster`` (only the commands that run jobs do), its preview warnings silenced."""
+    """Imports ``dagster`` (only the commands that run jobs do), its preview and beta labels silenced.
+
+    Dagster labels the APIs it ships as preview or beta (``Output(data_version=...)``, pools, ...)
+    with a warning each time they are used; the job's own output is not the place for them. Only
+    those two categories, raised from this package's code or Dagster's, are silenced (pytest's
+    ``filterwarnings`` in pyproject.toml does the same).
+    """
     import warnings
 
     import dagster as dg
 
-    warnings.filterwarnings("ignore", category=dg.PreviewWarning)
+    for category in (dg.PreviewWarning, dg.BetaWarning):
+        warnings.filterwarnings("ignore", category=category, module=r"(inference_estimation|dagster)(\.|$)")
     return dg
 
 

@@ -41,7 +41,8 @@ def calibrate_command(args: argparse.Namespace) -> int:
     ensure_benchmark_partitions(instance, catalog)
     logs = log_config(args.log_level)
     plan_config = {**logs, "ops": {"next_benchmarks": {"config": {
-        "points": args.points, "sweep": args.sweep, "uncertainty": args.uncertainty}}}}
+        "points": args.points, "sweep": args.sweep, "uncertainty": args.uncertainty,
+        "models": _model_keys(catalog, args)}}}}
 
     def plan() -> dict[str, Any] | None:
         result = defs.resolve_job_def("calibration_job").execute_in_process(
@@ -62,6 +63,11 @@ def calibrate_command(args: argparse.Namespace) -> int:
     if args.dry_run or not points:
         return 0
     return _benchmark_and_refresh(args, hardware, meta, instance, logs, plan)
+
+
+def _model_keys(catalog: Any, args: argparse.Namespace) -> list[str] | None:
+    """The catalog keys of ``--model`` (None: the sweep's models)."""
+    return [catalog.model(m).key for m in args.models] if getattr(args, "models", None) else None
 
 
 def _print_plan(args: argparse.Namespace, hardware: Any, home: Any, meta: dict[str, Any]) -> None:
@@ -171,7 +177,7 @@ def _plan_by_hand(args: argparse.Namespace, catalog: Any, hardware: Any, home: A
         except duckdb.Error:
             pass  # no marts yet: plan by coverage
     result = plan_for_hardware(planning, home.predictors_dir, frame, hardware.key, args.points, sweep=sweep,
-                               method=args.uncertainty)
+                               method=args.uncertainty, models=_model_keys(catalog, args))
     points = result.points_by_model()
     serving = result.serving_points() if result.plan else []
     folder = home.root / "calibration" / hardware.key
@@ -192,7 +198,9 @@ def _plan_by_hand(args: argparse.Namespace, catalog: Any, hardware: Any, home: A
         + " (the harness "
         "writes a canonical CSV: source, model_key, hardware_key, engine, dtype, batch_size, input_tokens, "
         "output_tokens, ttft_s, tpot_s, e2e_latency_s, output_throughput_tok_s, avg_power_w, energy_j, ...); "
-        "bring the CSVs back into one folder and run here `inference-estimation import user-csv --from FOLDER` and `inference-estimation refresh`. "
+        "bring the CSVs back and run here `inference-estimation calibrate --from FILE.csv` (seconds: the step "
+        "model is calibrated to your points, and predict says so); to retrain every predictor on them too, "
+        "`inference-estimation import user-csv --from FOLDER` then `inference-estimation refresh` (a full retrain). "
         "Serving points: measure at each concurrency against the engine's server (the harness's openai-server "
         "backend, or your own load generator) and add rows with mode=serving and concurrency to a CSV of the "
         "same columns. Or give the device a dstack launcher in an overlay to have calibrate run them.")

@@ -26,7 +26,7 @@ def _setup_line(echo: dict[str, Any], defaulted: list[str]) -> str:
     taken = f" (defaults: {', '.join(defaulted)})" if defaulted else ""
     # a serving question is about the load, not a batch (the batch formed is what the load keeps in flight)
     batch = "" if echo["mode"] == "serving" else f"batch {echo['batch_size']}, "
-    return (f"setup: {echo['model']} on {echo['device_count']} x {echo['hardware']}, {echo['engine']}, "
+    return (f"setup: {echo['model']} on {echo['devices']}, {echo['engine']}, "
             f"{echo['dtype']}{' weight-only' if echo.get('weight_only') else ''}, {batch}{echo['input_tokens']}+{echo['output_tokens']} tokens, "
             f"{echo['mode']}{load}, source {echo['source']}{taken}")
 
@@ -138,9 +138,13 @@ def _print_answer(echo: dict[str, Any], defaulted: list[str], notes: list[str], 
     print(_setup_line(echo, defaulted))
     if "memory" in echo:
         m = echo["memory"]
+        # a paged engine's figure is its scheduler's (the KV cache by its own rule and its sequence
+        # limit): the sequences it runs at once, the saturation batch of ``--batch-size max``
+        held = (f"{echo['engine']} runs up to {m['max_batch']} sequences at once (its KV cache and sequence limit)"
+                if m.get("paged") else f"the KV cache holds up to {m['max_batch']} sequences of "
+                f"{echo['input_tokens'] + echo['output_tokens']} tokens at once")
         print(f"memory: needs about {m['required_gb']:.1f} GB of {m['usable_gb']:.1f} GB usable "
-              f"(weights {m['weights_gb']:.1f} GB); the KV cache holds up to {m['max_batch']} sequences of "
-              f"{echo['input_tokens'] + echo['output_tokens']} tokens at once")
+              f"(weights {m['weights_gb']:.1f} GB); {held}")
     for note in notes:
         print(f"note: {note}")
     for warning in dict.fromkeys(w for p in result.values() for w in p.get("warnings", [])):
@@ -148,10 +152,6 @@ def _print_answer(echo: dict[str, Any], defaulted: list[str], notes: list[str], 
     seen = seen_line(result)
     if seen:
         print(seen)
-    in_flight = next((p["concurrency_in_flight"] for p in result.values() if "concurrency_in_flight" in p), None)
-    saturated = any("saturates" in w for p in result.values() for w in p.get("warnings", []))
-    if in_flight is not None and not saturated:
-        print(f"note: {in_flight:g} requests in flight at that rate (Little's law: rate x e2e)")
     for target, p in result.items():
         if p["value"] is None and "estimate" in p:  # a rule's estimate, labelled as such
             e = p["estimate"]

@@ -186,7 +186,8 @@ def test_a_copy_with_a_new_table_is_indexed_afresh(catalog):
 
 @pytest.mark.parametrize(("spelling", "key", "count"), [
     ("8x H200", "nvidia-h200-sxm-141gb", 8),
-    ("8 x H100", "nvidia-h100-sxm-80gb-x8", 8),  # the catalog's 8-GPU node entry
+    ("8 x H100", "nvidia-h100-sxm-80gb", 8),  # the one-device entry, as 8x H200 (the -x8 node: by its key)
+    ("nvidia-h100-sxm-80gb-x8", "nvidia-h100-sxm-80gb-x8", None),
     ("2xA100-80GB", "nvidia-a100-sxm4-80gb", 2),
     ("8\u00d7H200", "nvidia-h200-sxm-141gb", 8),
     ("H200 x8", "nvidia-h200-sxm-141gb", 8),
@@ -209,3 +210,23 @@ def test_a_counted_name_answers_on_that_many_devices_and_a_disagreeing_count_nam
         resolve_setup(catalog, "llama-3.1-70b", "8x H200", workload(1, 512, 128, device_count=4))
     with pytest.raises(CatalogError, match=r"names 8 x nvidia-h200-sxm-141gb"):  # a door with no count of its own
         catalog.hw("8x H200")
+
+
+def test_a_counted_h100_is_the_same_question_as_h100_on_that_many_devices_and_labels_devices(catalog):
+    from inference_estimation.lib.ml.setup import resolve_setup, workload
+
+    counted = resolve_setup(catalog, "llama-3.1-70b", "8x H100", workload(1, 512, 128))
+    plain = resolve_setup(catalog, "llama-3.1-70b", "H100", workload(1, 512, 128, device_count=8))
+    assert counted.hardware.key == plain.hardware.key == "nvidia-h100-sxm-80gb"
+    assert counted.echo() == plain.echo() and counted.echo()["devices"] == "8 x nvidia-h100-sxm-80gb"
+    node = resolve_setup(catalog, "llama-3.1-70b", "nvidia-h100-sxm-80gb-x8", workload(1, 512, 128))
+    assert node.echo()["devices"] == "1 node of 8 x nvidia-h100-sxm-80gb-x8 (8 devices)"
+
+
+
+def test_a_counted_h100_refusal_counts_single_devices(catalog):
+    from inference_estimation.lib.ml.setup import resolve_setup, workload
+
+    counted = resolve_setup(catalog, "deepseek-r1", "8x H100", workload(1, 512, 128, dtype="fp8"))
+    assert "on 8 x nvidia-h100-sxm-80gb" in counted.refusal
+    assert "the fewest nvidia-h100-sxm-80gb devices that fit it at fp8 are 16" in counted.refusal

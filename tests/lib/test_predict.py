@@ -12,6 +12,7 @@ from inference_estimation.lib.ml.explain import explain_prediction
 from inference_estimation.lib.ml.modeling import save_predictor, train_predictor
 from inference_estimation.lib.ml.predict import (
     BatchInputError,
+    Predictors,
     PredictorsMissingError,
     SetupRefused,
     predict,
@@ -320,7 +321,8 @@ def test_batch_size_max_is_the_largest_batch_whose_kv_cache_fits(catalog):
                          workload(largest + 1, 1024, 1024, engine="transformers"))
     assert more.refusal and more.refusal.startswith("does not fit")
     paged = resolve_setup(catalog, "llama-3.1-8b", "H100", workload("max", 128, 128))
-    assert paged.work["batch_size"] == 256  # vLLM's max_num_seqs caps what its cache would hold
+    assert paged.work["batch_size"] == 1024  # vLLM's max_num_seqs (on >= 70 GiB) caps what its cache would hold
+    assert any("its sequence limit of 1024" in note for note in paged.notes)
 
 
 def test_serving_questions_need_no_batch_size(catalog, predictors_dir):
@@ -367,7 +369,8 @@ def test_batch_refuses_rows_that_cannot_run_and_predicts_the_rest(catalog, predi
     notes = result.loc[4, "notes"].split(" | ")
     assert notes[0] == "dtype bfloat16: the dtype llama-3.1-8b was released in (its catalog default_dtype)"
     assert any(n.startswith("mode 'serving' was never measured") for n in notes[1:])  # predict's warnings too
-    assert result.loc[1, "notes"] == ""  # bf16 was asked for
+    # bf16 was asked for (no dtype note); batch 'max' says what it resolved to
+    assert result.loc[1, "notes"].startswith("batch 'max' is vllm's saturation batch: ")
     assert float(result.loc[4, "tpot_s"]) == pytest.approx(predict(
         catalog, predictors_dir, "llama-3.1-8b", "H100", workload(None, 512, 128, mode="serving", concurrency=8)
     )["tpot_s"]["value"], rel=1e-9)
@@ -489,11 +492,15 @@ def test_batch_hardware_names_with_a_count_are_that_many_devices_and_a_count_tha
     configs, out = tmp_path / "configs.csv", tmp_path / "out.csv"
     configs.write_text("model,hardware,batch_size,input_tokens,output_tokens,engine,dtype,device_count\n"
                        "llama-3.1-70b,8x H200,1,512,128,,,\n"
+                       "llama-3.1-70b,4x H200,1,512,128,,,\n"             # any count of a one-device entry
                        "llama-3.1-70b,2xA100-80GB,1,512,128,,,2\n"       # the same count twice: fine
                        "llama-3.1-70b,8x H200,1,512,128,,,4\n"           # disagrees: this row only
                        "llama-3.1-70b,2xA100-80GB,1,512,128,warp-drive,fp6,\n")  # unknown names: this row only
-    assert predict_batch(catalog, predictors_dir, configs, out, allow_unpromoted=True) == 4
-    result = pd.read_csv(out, keep_default_na=False)
+    assert predict_batch(catalog, predictors_dir, configs, out, allow_unpromoted=True) == 5
+    result = pd.read_csv(out, keep_default_na=False).drop(index=1).reset_index(drop=True)
+    four = pd.read_csv(out, keep_default_na=False).loc[1]
+    assert four["refusal"] == "" and int(four["resolved_device_count"]) == 4
+    assert four["resolved_hardware"] == "nvidia-h200-sxm-141gb"
     for i, (hardware, devices) in enumerate([("8x H200", None), ("2xA100-80GB", 2)]):
         single = resolve_setup(catalog, "llama-3.1-70b", hardware, workload(1, 512, 128, device_count=devices))
         assert result.loc[i, "refusal"] == "" and int(result.loc[i, "resolved_device_count"]) == single.work["device_count"]
@@ -537,3 +544,13 @@ def test_batch_answers_on_random_rows_equal_the_single_questions(catalog, predic
         assert float(batch.loc[i, "tpot_s"]) == pytest.approx(single["tpot_s"]["value"], rel=1e-9), i
         answered += 1
     assert 0 < answered < n
+
+
+def test_a_serving_setup_built_without_a_batch_is_answered_like_the_same_question_asked(catalog, predictors_dir):
+    setup = resolve_setup(catalog, "llama-3.1-70b", "8x H100",
+                          workload(None, 512, 128, engine="vllm", mode="serving", concurrency=32))
+    predictors = Predictors.load(predictors_dir, allow_unpromoted=True)
+    asked = prediction_row(setup.model, setup.hardware, setup.work)
+    built = prediction_row(setup.model, setup.hardware, {**setup.work, "batch_size": None})  # as recommend builds it
+    _, answers = predictors.answer(pd.DataFrame([asked, built]))
+    assert answers["tpot_s"].iloc[0] == answers["tpot_s"].iloc[1]

@@ -108,3 +108,46 @@ def test_fp4_weights_on_h100_predict_no_faster_prefill_than_fp8_there_while_b200
 
     assert ttft("nvidia-h100-sxm-80gb", "fp4") >= ttft("nvidia-h100-sxm-80gb", "fp8")
     assert ttft("nvidia-b200", "fp4") < ttft("nvidia-b200", "fp8")
+
+
+@pytest.mark.parametrize(("engine", "dtype", "devices"), [("tensorrt-llm", "fp8", 1), ("vllm", "bfloat16", 1),
+                                                          ("sglang", "bfloat16", 1), ("vllm", "bfloat16", 2)])
+def test_batch_max_is_one_number_the_setup_the_memory_line_and_the_running_batch(predictors_dir, engine, dtype,
+                                                                                 devices):
+    from inference_estimation.lib.ml.predict import Predictors
+    from inference_estimation.lib.physics.features import prediction_row
+
+    catalog = load_catalog(strict=False)
+    setup = resolve_setup(catalog, "llama-3.1-8b", "nvidia-h100-sxm-80gb",
+                          workload("max", 1000, 1000, engine=engine, dtype=dtype, device_count=devices))
+    batch = setup.work["batch_size"]
+    assert setup.memory.max_batch == batch  # the engine runs that many at once, by the same KV rule
+    note = next(n for n in setup.notes if n.startswith("batch 'max'"))
+    assert f"saturation batch: {batch} sequences running at once" in note
+    _, answers = Predictors.load(predictors_dir).answer(
+        __import__("pandas").DataFrame([prediction_row(setup.model, setup.hardware, setup.work)]))
+    assert answers["running_batch"].iloc[0] == batch  # one replica (tensor parallel over the devices given)
+
+
+def test_every_note_predict_prints_reaches_the_batch_notes_column(predictors_dir, tmp_path):
+    import pandas as pd
+
+    from inference_estimation.lib.ml.batch_predict import predict_batch
+    from inference_estimation.lib.ml.predict import predict_setup
+
+    catalog = load_catalog(strict=False)
+    configs, out = tmp_path / "q.csv", tmp_path / "out.csv"
+    configs.write_text("model,hardware,batch_size,input_tokens,output_tokens,engine,dtype,mode,request_rate_rps\n"
+                       "llama-3.1-8b,H100,max,1000,1000,tensorrt-llm,fp8,,\n"
+                       "llama-3.1-8b,H100,,512,256,vllm,,serving,2\n")
+    predict_batch(catalog, predictors_dir, configs, out)
+    batch = pd.read_csv(out, keep_default_na=False)
+    for i, work in enumerate([workload("max", 1000, 1000, engine="tensorrt-llm", dtype="fp8"),
+                              workload(None, 512, 256, engine="vllm", mode="serving", request_rate_rps=2.0)]):
+        setup = resolve_setup(catalog, "llama-3.1-8b", "H100", work)
+        result = predict_setup(setup, predictors_dir)
+        printed = setup.notes + list(dict.fromkeys(w for p in result.values() for w in p.get("warnings", [])))
+        assert batch.loc[i, "notes"] == " | ".join(printed)
+    assert "saturation batch: " in batch.loc[0, "notes"] and "newest vllm software" in batch.loc[1, "notes"]
+    assert int(batch.loc[0, "resolved_batch_size"]) == int(batch.loc[0, "running_batch"])
+    assert "requests in flight at that rate" in batch.loc[1, "notes"]

@@ -44,7 +44,7 @@ def next_benchmarks(context: dg.AssetExecutionContext, config: CalibrationConfig
     hardware_key = context.partition_key
     result = plan_for_hardware(catalog.for_run(context.log), home.get().predictors_dir, _training_frame(duckdb),
                                hardware_key, config.points, sweep=config.sweep, method=config.uncertainty,
-                               estimator=config.estimator)
+                               estimator=config.estimator, models=config.models)
     for note in result.notes:
         context.log.info(note)
     plan = result.plan

@@ -14,9 +14,11 @@ class CalibrationConfig(dg.Config):
             device, else the first sweep that does).
         uncertainty: ``distance`` (to the training data) or ``ensemble`` (bootstrap disagreement).
         estimator: the correction the plan is for: ``constant`` (what predictors serve) or ``local``.
+        models: catalog model keys to plan points for (None: the sweep's models).
     """
 
     points: int = constants.CALIBRATION_POINTS
     sweep: str | None = None
     uncertainty: str = "distance"
     estimator: str = "constant"
+    models: list[str] | None = None

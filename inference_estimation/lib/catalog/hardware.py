@@ -179,3 +179,17 @@ class HardwareEntry(StrictEntry):
         return f"dstack:{self.key}"
 
 
+    def devices(self, count: int) -> str:
+        """``count`` devices of this entry, said so they cannot be misread: ``8 x nvidia-h200-sxm-141gb``;
+        for an entry of several devices (a node: specs per device), ``2 nodes of 8 x <key>`` (16 devices)."""
+        return devices_label(self.key, self.device_count, count)
+
+
+def devices_label(key: str, per_entry: int, count: int) -> str:
+    """:meth:`HardwareEntry.devices` from the key and the devices of one entry."""
+    if per_entry <= 1:
+        return f"{count} x {key}"
+    nodes = count / per_entry
+    if float(nodes).is_integer():
+        return f"{int(nodes)} node{'s' * (nodes != 1)} of {per_entry} x {key} ({count} devices)"
+    return f"{count} devices of {key} (nodes of {per_entry})"

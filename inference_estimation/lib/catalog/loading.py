@@ -64,7 +64,7 @@ class Catalog(StrictEntry):
                 unknown or could mean several devices, or when it counts devices (``8x H200``)
                 that no one entry holds (:meth:`hw_and_count` answers those).
         """
-        entry, count = self.hw_and_count(key)
+        entry, count = _lookup_counted("hardware", key, self.hardware, self._index("hardware"))
         if count is not None and count != entry.device_count:
             raise CatalogError(f"hardware {key!r} names {count} x {entry.key}; here give the device "
                                f"({entry.key}) and its count separately", candidates=(entry.key,))
@@ -73,14 +73,14 @@ class Catalog(StrictEntry):
     def hw_and_count(self, key: str) -> tuple[HardwareEntry, int | None]:
         """Looks up hardware as :meth:`hw` does and returns the device count the name states.
 
-        ``8x H200``, ``8 x H100``, ``2xA100-80GB``, ``H200 x8``: the entry (the one device, or an
-        entry of that many devices where the catalog has one) and the count; None for a name
-        without a count.
+        ``8x H200``, ``8 x H100``, ``2xA100-80GB``, ``H200 x8``: the one-device entry and the count
+        (an entry of several devices, such as the ``-x8`` node, only by its key or names); None for a
+        name without a count. So ``8x H100`` and ``H100`` on 8 devices are one question.
 
         Raises:
             CatalogError: as :meth:`hw`, for an unknown or ambiguous device.
         """
-        return _lookup_counted("hardware", key, self.hardware, self._index("hardware"))
+        return _lookup_counted("hardware", key, self.hardware, self._index("hardware"), single=True)
 
     def _index(self, kind: str) -> Any:
         from inference_estimation.lib.catalog.names import HardwareIndex, ModelIndex
@@ -124,11 +124,13 @@ def _lookup(kind: str, key: str, table: dict[str, Any], index: Any) -> Any:
     return _lookup_counted(kind, key, table, index)[0]
 
 
-def _lookup_counted(kind: str, key: str, table: dict[str, Any], index: Any) -> tuple[Any, int | None]:
-    """The entry a name resolves to and the device count the name states (None when it states none)."""
+def _lookup_counted(kind: str, key: str, table: dict[str, Any], index: Any,
+                    single: bool = False) -> tuple[Any, int | None]:
+    """The entry a name resolves to and the device count the name states (None when it states none);
+    ``single``: a counted name takes the one-device entry (:meth:`HardwareIndex.resolve`)."""
     if key in table:
         return table[key], None
-    found = index.resolve(key)
+    found = index.resolve(key, single) if single else index.resolve(key)
     if found.key is not None:
         return table[found.key], found.count
     reason = "" if found.reason in ("unknown", "ambiguous") else f" ({found.reason})"

@@ -398,11 +398,16 @@ class HardwareIndex:
         unique = {text: keys.pop() for text, keys in exact_tokens.items() if len(keys) == 1}
         return cls(exact=exact, exact_tokens=unique, groups=groups, spellings=spellings, naming=naming)
 
-    def resolve(self, name: str) -> Resolution:
-        """Resolves a hardware spelling (see the module docstring)."""
-        found = self._resolve(name)
+    def resolve(self, name: str, single: bool = False) -> Resolution:
+        """Resolves a hardware spelling (see the module docstring).
+
+        ``single``: a counted spelling (``8x H100``) resolves to the one-device entry and the count,
+        even where the catalog has an entry of that many devices (a node, reachable by its key):
+        a question about N devices is the same question however it is spelled.
+        """
+        found = self._resolve(name, single)
         if found.key is None and found.reason != "ambiguous" and (fixed := _typo_fixed(name)) != name.strip().lower():
-            retry = self._resolve(fixed)
+            retry = self._resolve(fixed, single)
             if retry.key is not None:  # "L4OS": the L40S is suggested, never taken
                 return Resolution(None, (retry.key,), "unknown")
         return found
@@ -422,7 +427,7 @@ class HardwareIndex:
         return [m for m in found if not any(o[0] <= m[0] and m[1] <= o[1] and o[1] - o[0] > m[1] - m[0]
                                             for o in found)]
 
-    def _resolve(self, name: str) -> Resolution:
+    def _resolve(self, name: str, single: bool = False) -> Resolution:
         wanted = name.strip().lower()
         if wanted in self.exact:
             return Resolution(self.exact[wanted])
@@ -446,7 +451,7 @@ class HardwareIndex:
         start, end, signature = found[0]
         unknown = [t for j, (t, u) in enumerate(zip(q.tokens, q.used, strict=False))
                    if not u and not start <= j < end and t not in _HW_FILLER]
-        group = [e for e in self.groups[signature] if e.count == (q.count or 1)]
+        group = [e for e in self.groups[signature] if e.count == (1 if single else q.count or 1)]
         if not group:  # "8x H200": one H200 entry, and 8 of them (the answer's device count)
             group = [e for e in self.groups[signature] if e.count == 1]
         found_one = self._resolve_in(q, group, unknown)

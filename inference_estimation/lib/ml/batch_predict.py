@@ -19,7 +19,7 @@ import pandas as pd
 
 from inference_estimation.lib.catalog import Catalog, CatalogError
 from inference_estimation.lib.catalog.vocabulary import VocabularyError, canonical_dtype, canonical_engine
-from inference_estimation.lib.ml.predict import BatchInputError, Predictors, check_source, saturation_warning
+from inference_estimation.lib.ml.predict import BatchInputError, Predictors, answer_notes, check_source
 from inference_estimation.lib.ml.setup import DEFAULT_SOURCE
 from inference_estimation.lib.ml.setup_columns import (
     NUMBER_COLUMNS,
@@ -342,10 +342,11 @@ def _answer_rows(predictors: Predictors, setups: SetupColumns, rows: np.ndarray,
     concurrency[answered] = np.where(serving, in_flight, np.nan)
     resolved["resolved_concurrency"] = pd.array(concurrency, dtype="Float64")
     notes = [[note] if note else [] for note in resolved["notes"]]
-    for j, warnings in enumerate(predictors.unseen_choices(features)):
-        notes[answered[j]].extend(warnings)
-    for j in np.flatnonzero(saturated):
-        notes[answered[j]].append(saturation_warning(in_flight[j]))
+    keys = np.array([h.key for h in setups.hardware], dtype=object)[setups.hardware_codes[position[answered]]]
+    said, warned = answer_notes(predictors, features, result.assign(saturated=saturated),
+                                setups.work["engine"][position[answered]], keys)
+    for j in range(len(answered)):
+        notes[answered[j]].extend(said[j] + warned[j])
     resolved["notes"] = [NOTES_SEPARATOR.join(row) for row in notes]
     return result.set_axis(answered).reindex(range(n))
 

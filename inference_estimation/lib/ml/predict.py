@@ -63,7 +63,7 @@ from inference_estimation.lib.physics.features import (
     feature_frame,
     prediction_row,
 )
-from inference_estimation.lib.physics.memory import memory_fit_arrays
+from inference_estimation.lib.physics.memory import PAGED_ENGINES, memory_fit_arrays
 from inference_estimation.targets import REGISTRY
 
 #: Damped fixed-point iterations that solve a request rate for the concurrency in flight.
@@ -203,7 +203,7 @@ class Predictors:
         Returns:
             (feature rows with the concurrency used, answers of :meth:`frame` plus ``saturated``).
         """
-        rows = rows.reset_index(drop=True).copy()
+        rows = serving_batch_is_its_load(rows.reset_index(drop=True).copy())
         hardware = rows["hardware_key"].to_numpy() if "hardware_key" in rows else None
         if self.step is not None and hardware is not None:
             return self._answer_with_step(rows, hardware)
@@ -234,7 +234,10 @@ class Predictors:
 
     def _answer_with_step(self, rows: pd.DataFrame, hardware: np.ndarray) -> tuple[pd.DataFrame, pd.DataFrame]:
         """:meth:`answer` with the time targets from the step model and each engine's scheduler."""
-        saturation = (rows["batch_is_max"].fillna(False).astype(bool).to_numpy() if "batch_is_max" in rows
+        # ``max`` on a paged engine is its scheduler's saturation (the setup's batch is that figure); an
+        # engine of static batches runs the setup's largest batch as one (the memory rule's)
+        saturation = (rows["batch_is_max"].fillna(False).astype(bool).to_numpy()
+                      & rows["engine"].isin(PAGED_ENGINES).to_numpy() if "batch_is_max" in rows
                       else np.zeros(len(rows), dtype=bool))
         features = feature_frame(rows)
         answers = self.frame(features, hardware)
@@ -306,6 +309,48 @@ class Predictors:
         return constants.TARGET_UNITS.get(target, "")
 
 
+def serving_batch_is_its_load(rows: pd.DataFrame) -> pd.DataFrame:
+    """Rows whose serving batch is unstated get their concurrency as the batch, as
+    :func:`~inference_estimation.lib.ml.setup_columns.resolve_columns` sets it for a question, so a
+    setup built by hand (``recommend``'s candidates) is answered exactly like the same question
+    asked (the batch is a feature: 3310 W against 3312 W before)."""
+    if "mode" not in rows or "concurrency" not in rows:
+        return rows
+    batch = pd.to_numeric(rows.get("batch_size"), errors="coerce") if "batch_size" in rows else None
+    unstated = (rows["mode"].astype(str) == "serving") & (batch.isna() if batch is not None else True)
+    concurrency = pd.to_numeric(rows["concurrency"], errors="coerce")
+    if (unstated & concurrency.notna()).any():
+        rows["batch_size"] = (batch if batch is not None else pd.Series(np.nan, index=rows.index)).where(
+            ~(unstated & concurrency.notna()), concurrency)
+    return rows
+
+
+def answer_notes(predictors: Predictors, features: pd.DataFrame, answers: pd.DataFrame, engines: np.ndarray,
+                 hardware_keys: np.ndarray) -> tuple[list[list[str]], list[list[str]]]:
+    """The notes and warnings of answered rows: what ``predict`` prints, and what a batch row's
+    ``notes`` cell holds (one function, so neither loses one).
+
+    Notes: the step model's campaign and software year, the requests in flight a rate was solved
+    for. Warnings: choices no predictor was trained on, a rate the setup cannot serve.
+    """
+    n = len(features)
+    notes = (step_notes(predictors.step, engines, hardware_keys,
+                        answers["campaign"].to_numpy() if "campaign" in answers else np.full(n, ""))
+             if predictors.step is not None else [[] for _ in range(n)])
+    warnings = predictors.unseen_choices(features)
+    in_flight = pd.to_numeric(features["concurrency"], errors="coerce").to_numpy(dtype="float64")
+    saturated = answers["saturated"].to_numpy(dtype=bool)
+    rate = features["request_rate_rps"] if "request_rate_rps" in features else pd.Series(np.nan, index=features.index)
+    solved = (features["mode"].astype(str) == "serving").to_numpy() & pd.to_numeric(rate, errors="coerce").notna(
+        ).to_numpy()
+    for i in range(n):
+        if saturated[i]:
+            warnings[i].append(saturation_warning(in_flight[i]))
+        elif solved[i] and np.isfinite(in_flight[i]):
+            notes[i].append(f"{in_flight[i]:g} requests in flight at that rate (Little's law: rate x e2e)")
+    return notes, warnings
+
+
 def saturation_warning(concurrency: float) -> str:
     """The warning of a request rate that a setup cannot serve (answers at its most requests in flight)."""
     return (f"the request rate saturates this setup: the most requests it holds in flight ({concurrency:g}, its "
@@ -355,9 +400,9 @@ def predict_setup(setup: Setup, predictors_dir: Path, targets: list[str] | None 
     check_source(predictors, setup.work["source"])
     features, answers = predictors.answer(pd.DataFrame([prediction_row(setup.model, setup.hardware, setup.work)]))
     values = answers.iloc[0]
-    unseen = predictors.unseen_choices(features)[0]
-    if predictors.step is not None:
-        setup.notes.extend(step_notes(predictors.step, setup, values))
+    notes, warnings = answer_notes(predictors, features, answers, np.array([setup.work["engine"]], dtype=object),
+                                   np.array([setup.hardware.key], dtype=object))
+    setup.notes.extend(notes[0])
     out: dict[str, dict[str, Any]] = {}
     hardware = setup.hardware
     # the step model's scheduler answers a saturation batch and an open loop by their own identities;
@@ -380,10 +425,8 @@ def predict_setup(setup: Setup, predictors_dir: Path, targets: list[str] | None 
                                   if p in predictors.models], hardware.key, setup.model.key)
         if seen is not None:
             out[target]["measurements_seen"] = seen
-        if unseen:
-            out[target]["warnings"] = unseen
-        if bool(values["saturated"]):
-            out[target].setdefault("warnings", []).append(saturation_warning(features["concurrency"].iloc[0]))
+        if warnings[0]:
+            out[target]["warnings"] = list(warnings[0])
         if setup.work.get("request_rate_rps") is not None and setup.work.get("concurrency") is None:
             out[target]["concurrency_in_flight"] = float(features["concurrency"].iloc[0])
         if math.isnan(value) and target == "peak_memory_gb":

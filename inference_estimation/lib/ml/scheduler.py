@@ -109,14 +109,41 @@ class Schedule:
         return np.where(~np.isnan(open_loop), open_loop, np.where(~np.isnan(self.steady_tokens_per_step), steady, closed))
 
 
-def kv_capacity_seqs(f: StepFacts, eng: EngineColumns, n_in: np.ndarray, n_out: np.ndarray) -> np.ndarray:
-    """Sequences whose KV cache fits beside the weights in one replica's engine memory (>= 1)."""
+def kv_capacity_seqs(f: StepFacts, eng: EngineColumns, n_in: np.ndarray, n_out: np.ndarray,
+                     whole: bool = False) -> np.ndarray:
+    """Sequences whose KV cache fits beside the weights in one replica's engine memory (>= 1).
+
+    An engine that reserves each request's whole length counts ``in + out`` tokens a sequence;
+    one that pages its cache the mean a running sequence holds, ``in + out / 2`` (``whole``: the
+    whole length, for saying how many whole contexts fit).
+    """
     free = np.where(eng.fraction_of_free, (f.memory_bytes_per_replica - f.weight_bytes_total) * eng.memory_fraction,
                     f.memory_bytes_per_replica * eng.memory_fraction - f.weight_bytes_total)
-    tokens = n_in + np.where(eng.reserve_full_length, n_out, n_out / 2.0)
+    tokens = n_in + np.where(eng.reserve_full_length | whole, n_out, n_out / 2.0)
     with np.errstate(divide="ignore", invalid="ignore"):
         seqs = np.floor(free / (f.kv_bytes_per_token * np.maximum(tokens, 1.0)))
     return np.where(np.isfinite(seqs), np.maximum(seqs, 1.0), 1e9)
+
+
+def saturation_limits(facts: StepFacts, eng: EngineColumns, n_in: np.ndarray, n_out: np.ndarray) -> dict[str, np.ndarray]:
+    """The sequences an engine runs at once per replica, and what limits them.
+
+    Returns:
+        ``kv`` (sequences whose KV cache fits, by the engine's rule: :func:`kv_capacity_seqs`),
+        ``kv_whole`` (the same memory at each sequence's whole context), ``cap`` (``kv`` and the
+        engine's sequence limit), ``running`` (the saturation batch: ``cap`` and, on a mixing
+        engine, what one step's token budget sustains, ``R + R in / out <= budget``) and
+        ``limit`` (0: the KV cache, 1: the sequence limit, 2: the token budget).
+    """
+    has_in = n_in > 0
+    kv = kv_capacity_seqs(facts, eng, n_in, n_out)
+    whole = kv_capacity_seqs(facts, eng, n_in, n_out, whole=True)
+    cap = np.minimum(eng.max_seqs, kv)
+    sustainable = np.where(eng.mixed & eng.continuous.astype(bool) & has_in,
+                           np.maximum(np.floor(eng.token_budget * n_out / np.maximum(n_in + n_out, 1.0)), 1.0), np.inf)
+    running = np.minimum(cap, sustainable)
+    limit = np.where(running < cap, 2, np.where(eng.max_seqs < kv, 1, 0))
+    return {"kv": kv, "kv_whole": whole, "cap": cap, "running": running, "limit": limit}
 
 
 class _Steps:
@@ -256,12 +283,8 @@ def schedule(facts: StepFacts, eng: EngineColumns, work: Workload, clock: StepCl
     has_in = np.nan_to_num(work.input_tokens) > 0
     n_in = np.where(has_in, np.nan_to_num(work.input_tokens), 0.0)
     reps = facts.replicas
-    cap = np.minimum(eng.max_seqs, kv_capacity_seqs(facts, eng, n_in, n_out))
-    # a mixing engine sustains at most the sequences whose decodes and replacement prefills fit one
-    # step's token budget (R + R in / out <= budget)
-    sustainable = np.where(eng.mixed & eng.continuous.astype(bool) & has_in,
-                           np.maximum(np.floor(eng.token_budget * n_out / (n_in + n_out)), 1.0), np.inf)
-    steady_cap = np.minimum(cap, sustainable)
+    limits = saturation_limits(facts, eng, n_in, n_out)
+    cap, steady_cap = limits["cap"], limits["running"]
     serving = work.serving.astype(bool)
     static = ~eng.continuous.astype(bool)
     batch = work.batch / reps

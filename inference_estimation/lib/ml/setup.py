@@ -134,7 +134,7 @@ class Setup:
         """What was answered: resolved keys, engine, dtype, device count, workload and memory."""
         w = self.work
         out = {"model": self.model.key, "hardware": self.hardware.key, "engine": w["engine"], "dtype": w["dtype"],
-               "device_count": w["device_count"], "batch_size": None if w["mode"] == "serving" else w["batch_size"], "input_tokens": w["input_tokens"],
+               "device_count": w["device_count"], "devices": self.hardware.devices(w["device_count"]), "batch_size": None if w["mode"] == "serving" else w["batch_size"], "input_tokens": w["input_tokens"],
                "output_tokens": w["output_tokens"], "mode": w["mode"], "concurrency": w["concurrency"],
                "request_rate_rps": w["request_rate_rps"], "source": w["source"],
                "weight_only": self.refusal is None and weight_only_note(self.hardware, w["dtype"]) is not None}
@@ -142,7 +142,7 @@ class Setup:
             out["memory"] = {"required_gb": round(self.memory.required_gb, 2),
                              "usable_gb": round(self.memory.usable_gb, 2),
                              "weights_gb": round(self.memory.weights_gb, 2),
-                             "max_batch": self.memory.max_batch}
+                             "max_batch": self.memory.max_batch, "paged": self.memory.paged}
         return out
 
 

@@ -19,6 +19,8 @@ import numpy as np
 import pandas as pd
 
 from inference_estimation.lib.catalog import HardwareEntry, ModelEntry
+from inference_estimation.lib.ml.scheduler import saturation_limits
+from inference_estimation.lib.ml.step_model import deployment
 from inference_estimation.lib.physics.distinct import per_distinct
 from inference_estimation.lib.physics.features import hardware_facts, model_facts
 from inference_estimation.lib.physics.layout import node_note
@@ -32,8 +34,8 @@ from inference_estimation.lib.physics.refusals import (
 
 #: Workload modes: ``offline`` (a fixed batch) and ``serving`` (a concurrency or a request rate).
 MODES = ("offline", "serving")
-#: Sequences a paged engine keeps in flight at most (vLLM's default ``max_num_seqs``): the cap
-#: of ``batch_size="max"`` on such engines.
+#: Requests in flight a paged engine holds at most where no step model sizes it (the CatBoost-only
+#: request-rate solve); ``batch_size="max"`` is the engine's scheduler's own figure instead.
 PAGED_MAX_SEQUENCES = 256
 #: The columns of questions: text (``engine``/``dtype`` canonical, None = the hardware's default)
 #: and numbers as floats (NaN = not given); ``batch_max`` marks ``batch_size="max"``.
@@ -135,13 +137,11 @@ class SetupColumns:
 
     def facts_frame(self, rows: np.ndarray) -> pd.DataFrame:
         """:func:`inference_estimation.lib.physics.features.prediction_row` of ``rows``, column-wise."""
-        models = pd.DataFrame([model_facts(m) for m in self.models]).take(self.model_codes[rows])
-        hardware = pd.DataFrame([hardware_facts(h) for h in self.hardware]).take(self.hardware_codes[rows])
-        own = hardware["interconnect_bandwidth_gb_s"].to_numpy(dtype="float64", na_value=np.nan)
+        frame = _fact_rows(self.models, self.model_codes, self.hardware, self.hardware_codes, self.work, rows)
+        own = frame["interconnect_bandwidth_gb_s"].to_numpy(dtype="float64", na_value=np.nan)
         override = self.interconnect_gb_s[rows]
-        hardware["interconnect_bandwidth_gb_s"] = np.where(np.isnan(override), own, override)
-        work = pd.DataFrame({name: column[rows] for name, column in self.work.items()})
-        return pd.concat([models.reset_index(drop=True), hardware.reset_index(drop=True), work], axis=1)
+        frame["interconnect_bandwidth_gb_s"] = np.where(np.isnan(override), own, override)
+        return frame
 
 
 def _defaults(models: Sequence[ModelEntry], model_codes: np.ndarray, hardware: Sequence[HardwareEntry],
@@ -166,25 +166,88 @@ def _defaults(models: Sequence[ModelEntry], model_codes: np.ndarray, hardware: S
     return engine, dtype, notes
 
 
+def _fact_rows(models: Sequence[ModelEntry], model_codes: np.ndarray, hardware: Sequence[HardwareEntry],
+               hardware_codes: np.ndarray, work: dict[str, np.ndarray], rows: np.ndarray) -> pd.DataFrame:
+    """The catalog facts and the workload of ``rows``, one frame (``prediction_row``'s columns)."""
+    model_rows = pd.DataFrame([model_facts(m) for m in models]).take(model_codes[rows])
+    hardware_rows = pd.DataFrame([hardware_facts(h) for h in hardware]).take(hardware_codes[rows])
+    work_rows = pd.DataFrame({name: column[rows] for name, column in work.items()})
+    return pd.concat([model_rows.reset_index(drop=True), hardware_rows.reset_index(drop=True), work_rows], axis=1)
+
+
+def _engine_capacity(frame: pd.DataFrame) -> dict[str, np.ndarray]:
+    """:func:`inference_estimation.lib.ml.scheduler.saturation_limits` of rows, for the whole system
+    (every data-parallel replica), with the engine defaults it used."""
+    facts, eng = deployment(frame)
+    n_in = np.nan_to_num(frame["input_tokens"].to_numpy(dtype="float64"))
+    n_out = np.maximum(np.nan_to_num(frame["output_tokens"].to_numpy(dtype="float64"), nan=1.0), 1.0)
+    out = saturation_limits(facts, eng, n_in, n_out)
+    ok = facts.valid & np.isfinite(facts.memory_bytes_per_replica)
+    for name in ("kv", "kv_whole", "cap", "running"):
+        out[name] = np.where(ok, out[name] * facts.replicas, np.nan)
+    return {**out, "replicas": facts.replicas, "max_seqs": eng.max_seqs, "token_budget": eng.token_budget,
+            "whole_length": eng.reserve_full_length.astype(bool)}
+
+
+def _saturation_note(engine: str, c: dict[str, np.ndarray], i: int, n_in: float, n_out: float) -> str:
+    """What ``batch_size="max"`` resolved to on a paged engine, and what limits it."""
+    running, replicas = int(c["running"][i]), int(c["replicas"][i])
+    per = f" ({running // replicas} on each of {replicas} replicas)" if replicas > 1 else ""
+    if c["whole_length"][i]:
+        kv = f"its KV cache holds {int(c['kv'][i])}, each reserving its whole {n_in + n_out:g} tokens"
+    else:
+        kv = (f"its KV cache holds {int(c['kv'][i])} at their mean {n_in + n_out / 2:g} tokens mid-generation "
+              f"({int(c['kv_whole'][i])} whole contexts of {n_in + n_out:g})")
+    why = {0: "all", 1: f"its sequence limit of {c['max_seqs'][i]:g} per replica;",
+           2: f"what its token budget of {c['token_budget'][i]:g} tokens a step sustains at {n_in:g} in and "
+              f"{n_out:g} out per request;"}[int(c["limit"][i])]
+    return f"batch 'max' is {engine}'s saturation batch: {running} sequences running at once{per}: {why} {kv}"
+
+
 def _largest_batches(fit, llm: np.ndarray, q: dict[str, np.ndarray], hardware: Sequence[HardwareEntry],
-                     hardware_codes: np.ndarray, devices: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Each row's batch (``max`` resolved to the largest whose KV cache fits; a serving row's is its
-    concurrency, else one), whether it was ``max``, and the refusal of a ``max`` without a memory size."""
+                     hardware_codes: np.ndarray, devices: np.ndarray,
+                     fact_rows) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, list[str | None]]:
+    """Each row's batch, whether it was ``max``, the refusal of a ``max`` without a memory size, the
+    sequences a paged engine holds at once (NaN elsewhere) and the note of each ``max``.
+
+    ``max`` on a paged engine is its saturation batch as its scheduler runs it
+    (:func:`inference_estimation.lib.ml.scheduler.saturation_limits`: the engine's sequence limit and
+    token budget, capped by its KV cache), the figure the step model answers at; on an engine of
+    static batches the largest batch whose whole KV cache fits (the memory rule), run as one batch.
+    A serving row's batch is its concurrency, else one. ``fact_rows(rows)`` gives rows' facts.
+    """
     batch, is_max = q["batch_size"].astype("float64"), q["batch_max"] & llm
-    refusal = np.full(len(batch), None, dtype=object)
-    if is_max.any():
-        at_one = fit(1.0, devices)
+    n = len(batch)
+    refusal = np.full(n, None, dtype=object)
+    held = np.full(n, np.nan)
+    notes: list[str | None] = [None] * n
+    at_one = fit(1.0, devices)
+    paged = llm & at_one["paged"] & np.isfinite(at_one["max_batch"])
+    if paged.any():
+        rows = np.flatnonzero(paged)
+        frame = fact_rows(rows)
+        capacity = _engine_capacity(frame)
+        held[rows] = capacity["cap"]
+        for j in np.flatnonzero(is_max[rows] & ~np.isnan(capacity["running"])):
+            i = rows[j]
+            batch[i] = capacity["running"][j]
+            notes[i] = _saturation_note(frame["engine"].iloc[j], capacity, j, float(q["input_tokens"][i]),
+                                        float(q["output_tokens"][i]))
+    static = is_max & ~paged
+    if static.any():
         largest = at_one["max_batch"]
-        unknown = is_max & np.isnan(largest)
+        unknown = static & np.isnan(largest)
         refusal[unknown] = per_distinct(unknown, (hardware_codes,), lambda h: (
             f"batch_size 'max' needs {hardware[h].key}'s memory size (its catalog entry has none)"))[unknown]
         largest = np.where(largest < 1, 1.0, largest)  # setup_refusals says why one sequence does not fit
-        largest = np.where(at_one["paged"], np.minimum(largest, PAGED_MAX_SEQUENCES), largest)
-        batch = np.where(is_max, largest, batch)
+        batch = np.where(static, largest, batch)
+        for i in np.flatnonzero(static & ~unknown):
+            notes[i] = (f"batch 'max' is the largest batch whose whole KV cache fits at once ({int(batch[i])}), run "
+                        "as one static batch")
     concurrency = q["concurrency"]
     unsized = np.isnan(batch) & ~q["batch_max"]
     batch = np.where(unsized, np.where(np.isnan(concurrency), 1.0, concurrency), batch)
-    return batch, is_max, refusal
+    return batch, is_max, refusal, held, notes
 
 
 def resolve_columns(models: Sequence[ModelEntry], model_codes: np.ndarray, hardware: Sequence[HardwareEntry],
@@ -216,9 +279,16 @@ def resolve_columns(models: Sequence[ModelEntry], model_codes: np.ndarray, hardw
     context = q["input_tokens"] + q["output_tokens"]
     fit = memory_rule(models, model_codes, hardware, hardware_codes, dtype, engine, context)
     llm = np.array([m.kind == "llm" for m in models], dtype=bool)[model_codes]
-    batch, is_max, refusal = _largest_batches(fit, llm, q, hardware, hardware_codes, devices)
+    asked = {"engine": engine, "dtype": dtype, "mode": q["mode"], "input_tokens": q["input_tokens"],
+             "output_tokens": q["output_tokens"], "device_count": devices, "tensor_parallel": q["tensor_parallel"]}
+    batch, is_max, refusal, held, max_notes = _largest_batches(
+        fit, llm, q, hardware, hardware_codes, devices,
+        lambda rows: _fact_rows(models, model_codes, hardware, hardware_codes, asked, rows))
     has_memory = llm & ~np.isnan(batch)
     memory = fit(batch, devices)
+    memory["max_batch"] = np.where(np.isnan(held), memory["max_batch"], held)  # the engine's own KV rule
+    for i in np.flatnonzero(np.not_equal(max_notes, None)):
+        notes[i].append(max_notes[i])
     checked = setup_refusals(models, model_codes, hardware, hardware_codes, dtype, engine, batch, q["input_tokens"],
                              q["output_tokens"], devices, fit=memory)
     refusal = np.where(np.equal(refusal, None), checked, refusal)
@@ -234,7 +304,7 @@ def resolve_columns(models: Sequence[ModelEntry], model_codes: np.ndarray, hardw
         notes[i].append(across[i])
         interconnect[i] = hardware[hardware_codes[i]].specs.scale_out_bandwidth_gb_s
     with np.errstate(invalid="ignore"):
-        queued = runs & has_memory & memory["paged"] & (batch > memory["max_batch"])
+        queued = runs & has_memory & memory["paged"] & ~is_max & (batch > memory["max_batch"])
     for i in np.flatnonzero(queued):
         notes[i].append(f"{engine[i]}'s KV cache holds {int(memory['max_batch'][i])} of the {int(batch[i])} "
                         "sequences at once; the rest queue")

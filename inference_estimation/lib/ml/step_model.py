@@ -50,11 +50,12 @@ import numpy as np
 import pandas as pd
 
 from inference_estimation.lib.catalog.vocabulary import normalize_engine
-from inference_estimation.lib.ml.engines import engine_columns
+from inference_estimation.lib.ml.engines import EngineColumns, engine_columns
 from inference_estimation.lib.ml.scheduler import Schedule, Workload, physical_bounds, schedule
 from inference_estimation.lib.ml.step_parameters import BLOCKS, Coefficients
 from inference_estimation.lib.physics.step import (
     Efficiencies,
+    StepFacts,
     StepTerms,
     canonical_dtypes,
     num_column,
@@ -153,6 +154,19 @@ class Prepared:
             self.codes[col] = (codes, [str(u) for u in uniques])
 
 
+def deployment(frame: pd.DataFrame) -> tuple[StepFacts, EngineColumns]:
+    """The step facts and engine defaults of rows (the scheduler's view of each deployment): what
+    :func:`prepare` gives the scheduler, and what ``batch_size="max"`` is resolved with."""
+    dtype = canonical_dtypes(frame)
+    engine = np.array([normalize_engine(e) or "unknown" for e in _text(frame, "engine")], dtype=object)
+    facts = step_facts(frame, dtype, layer_split=engine == "llama.cpp")
+    serving = _text(frame, "mode", "offline") == "serving"
+    prompt = _text(frame, "prompt_type", "")
+    bench = (engine == "llama.cpp") & ~serving & np.array([("pp" in p or "tg" in p or p == "") for p in prompt])
+    versions = np.array([engine_version_number(v) for v in _text(frame, "engine_version", "")], dtype=object)
+    return facts, engine_columns(engine, _num(frame, "memory_gb") * 1e9 / 1024.0**3, serving, versions, bench)
+
+
 def prepare(frame: pd.DataFrame, year: np.ndarray | None = None) -> Prepared:
     """Per-row facts, engine defaults, workload and the efficiency covariates of ``frame``.
 
@@ -165,12 +179,8 @@ def prepare(frame: pd.DataFrame, year: np.ndarray | None = None) -> Prepared:
     """
     dtype = canonical_dtypes(frame)
     engine = np.array([normalize_engine(e) or "unknown" for e in _text(frame, "engine")], dtype=object)
-    facts = step_facts(frame, dtype, layer_split=engine == "llama.cpp")
+    facts, eng = deployment(frame)
     serving = _text(frame, "mode", "offline") == "serving"
-    prompt = _text(frame, "prompt_type", "")
-    bench = (engine == "llama.cpp") & ~serving & np.array([("pp" in p or "tg" in p or p == "") for p in prompt])
-    versions = np.array([engine_version_number(v) for v in _text(frame, "engine_version", "")], dtype=object)
-    eng = engine_columns(engine, _num(frame, "memory_gb") * 1e9 / 1024.0**3, serving, versions, bench)
     work = Workload(serving=serving, batch=_num(frame, "batch_size"), concurrency=_num(frame, "concurrency"),
                     request_rate_rps=_num(frame, "request_rate_rps"), input_tokens=_num(frame, "input_tokens"),
                     output_tokens=_num(frame, "output_tokens"))

@@ -187,24 +187,22 @@ def explain_step(model: StepModel, rows: pd.DataFrame, target: str,
     }
 
 
-def step_notes(step: StepModel, setup: Any, values: pd.Series) -> list[str]:
-    """What the step model assumed for this answer: saturation batch, campaign, software year."""
-    notes = []
-    engine = setup.work["engine"]
-    if setup.work.get("batch_is_max") and "running_batch" in values and values["running_batch"] == values["running_batch"]:
-        notes.append(f"batch 'max' is {engine}'s saturation batch: {values['running_batch']:.0f} sequences running at "
-                     "once per replica (the engine's sequence limit, capped by its KV cache); the memory line above "
-                     "is the most whose whole context fits at once")
-    campaign = values.get("campaign") if "campaign" in values else ""
-    if campaign and str(campaign).startswith("calibrated:"):
-        notes.append(f"time targets calibrated to your measurements of {setup.hardware.key} with {engine} "
-                     f"({str(campaign).removeprefix('calibrated:')}); name a public source to ask as it measured")
-    elif campaign:
-        notes.append(f"time targets as campaign {campaign} measured them")
-    year = step.newest_year.get(engine)
-    if year:
-        notes.append(f"time targets for the newest {engine} software in the training data ({int(year)})")
-    return notes
+def step_notes(step: StepModel, engines: np.ndarray, hardware_keys: np.ndarray, campaigns: np.ndarray) -> list[list[str]]:
+    """What the step model assumed for each answered row: the campaign it speaks for, the software year."""
+    out: list[list[str]] = []
+    for engine, hardware_key, campaign in zip(engines, hardware_keys, campaigns, strict=True):
+        notes = []
+        campaign = "" if campaign is None or campaign != campaign else str(campaign)
+        if campaign.startswith("calibrated:"):
+            notes.append(f"time targets calibrated to your measurements of {hardware_key} with {engine} "
+                         f"({campaign.removeprefix('calibrated:')}); name a public source to ask as it measured")
+        elif campaign:
+            notes.append(f"time targets as campaign {campaign} measured them")
+        year = step.newest_year.get(engine)
+        if year:
+            notes.append(f"time targets for the newest {engine} software in the training data ({int(year)})")
+        out.append(notes)
+    return out
 
 
 def answer_regime(work: dict[str, Any], saturated: bool) -> str:

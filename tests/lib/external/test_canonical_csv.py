@@ -143,3 +143,13 @@ def test_a_bad_users_file_lands_nothing_and_keeps_what_was_stored(tmp_path, cata
     with pytest.raises(CanonicalFormatError, match="column 'dtype': 'fp6' is not a known dtype"):
         import_canonical_csvs([bad], catalog, con, tmp_path / "parquet")
     assert con.execute("select count(*) from raw.external_runs").fetchone()[0] == first.rows_landed == 2
+
+
+def test_every_record_problem_of_a_row_is_named_in_one_pass(tmp_path, catalog):
+    path = _write(tmp_path, "source,model_key,hardware_key,tpot_s,avg_power_w,power_source,batch_size\n"
+                            "x,gpt2-small,local-cpu,-0.1,50,bogus-meter,0\n")
+    with pytest.raises(CanonicalFormatError) as err:
+        to_records(read_canonical_csv(path), catalog, origin=str(path), strict=True)
+    text = str(err.value)
+    for column in ("power_source", "tpot_s", "batch_size"):
+        assert f"line 2, column '{column}'" in text, column

@@ -262,9 +262,15 @@ def _records(rows: list[dict[str, Any]], catalog: Catalog, *, origin: str, stric
             values.setdefault("status", "ok")
             try:
                 record = MeasurementRecord.from_dict(values)
-            except RecordValidationError as exc:
-                field = str(exc).split("'")[1] if "'" in str(exc) else "?"
-                raise _RowError(field, f"invalid {field}", str(exc)) from None
+            except RecordValidationError as exc:  # every problem of the row, one line each
+                errors = [_RowError(m.split("'")[1] if "'" in m else "?", "", m) for m in exc.problems]
+                for err in errors:
+                    err.reason = f"invalid {err.column}"
+                if strict:
+                    for err in errors[1:]:
+                        problems.append((line, _COLUMN_ORDER.get(err.column, -1), f"{where}, column "
+                                         f"'{err.column}': {err.detail}"))
+                raise errors[0] from None
             # Two rows of one run at one workload point (e.g. two fine-tunes that resolve to the
             # same catalog architecture) would be indistinguishable downstream: keep the first.
             point = (record.source, record.run_id, *(getattr(record, f) for f in POINT_KEY_FIELDS))

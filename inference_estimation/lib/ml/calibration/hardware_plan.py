@@ -107,7 +107,7 @@ def with_device_in_sweep(catalog: Any, hardware_key: str, sweep: str) -> Any:
 
 def plan_for_hardware(catalog: Any, predictors_dir: Any, frame: pd.DataFrame, hardware_key: str, k: int,
                       sweep: str | None = None, method: str = DEFAULT_UNCERTAINTY, estimator: str = "constant",
-                      seed: int = 0) -> HardwarePlan:
+                      seed: int = 0, models: list[str] | None = None) -> HardwarePlan:
     """Plans the next ``k`` calibration points of a device.
 
     Args:
@@ -121,6 +121,8 @@ def plan_for_hardware(catalog: Any, predictors_dir: Any, frame: pd.DataFrame, ha
         method: uncertainty method (:data:`UNCERTAINTY_METHODS`).
         estimator: the correction the plan is for (:data:`ESTIMATORS`).
         seed: seed of the kernel features (and of the ensemble).
+        models: models to plan points for (names or keys; default: the sweep's models), e.g. the
+            user's own model rather than the sweep's.
 
     Raises:
         CatalogError: for an unknown hardware or sweep.
@@ -140,7 +142,12 @@ def plan_for_hardware(catalog: Any, predictors_dir: Any, frame: pd.DataFrame, ha
             return HardwarePlan(hardware.key, None, k, len(mine), by_model, None,
                                 [f"no sweep covers {hardware.key}; add it to a sweep's hardware to calibrate it"])
         sweep = covering[0]
-    grid, notes = candidate_grid(catalog, hardware.key, sweep)
+    keys = None if not models else [catalog.model(m).key for m in models]
+    if keys and set(keys) - set(catalog.sweep(sweep).models):  # the user's own model: the sweep's axes for it
+        entry = catalog.sweep(sweep)
+        widened = entry.model_copy(update={"models": [*entry.models, *(k for k in keys if k not in entry.models)]})
+        catalog = catalog.model_copy(update={"sweeps": {**catalog.sweeps, sweep: widened}})
+    grid, notes = candidate_grid(catalog, hardware.key, sweep, models=keys)
     if grid.empty:
         return HardwarePlan(hardware.key, sweep, k, len(mine), by_model, None,
                             notes + [f"no point of sweep {sweep!r} runs on {hardware.key}"])

@@ -91,7 +91,7 @@ class Plan:
         for i, p in enumerate(self.points, 1):
             money = f"{p.expected_cost_usd:.4f}" if p.expected_cost_usd is not None else f"{p.expected_cost_s:.1f}"
             lines.append(f"| {i} | {p.model_key} | {p.batch_size} | {p.input_tokens} | {p.output_tokens} | {p.dtype} | "
-                         f"{p.uncertainty:.3f} (top {100 - p.uncertainty_rank_pct:.0f}%) | {money} | "
+                         f"{p.uncertainty:.3f} ({_rank_text(p.uncertainty_rank_pct)}) | {money} | "
                          f"{p.expected_error_after_pct:.1f}% |")
         lines.append("")
         lines.append(f"Expected error on the grid ({self.candidates} candidates, {self.measured_before} measured "
@@ -188,6 +188,11 @@ def plan_points(candidates: pd.DataFrame, candidate_uncertainty: np.ndarray, cos
                 expected_cost_s=total_s, expected_cost_usd=None if price is None else total_s / 3600 * price,
                 uncertainty_method=method, planning_s=time.perf_counter() - started, order=chosen,
                 estimator=estimator)
+
+
+def _rank_text(rank_pct: float) -> str:
+    """Where a point's uncertainty ranks on the grid, in words (a percentile rank of 100 is the highest)."""
+    return "the highest of the grid" if rank_pct >= 99.5 else f"above {rank_pct:.0f}% of the grid"
 
 
 def _planned_point(row: pd.Series, candidate: int, uncertainty: float, rank_pct: float, cost_s: float,
