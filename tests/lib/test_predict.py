@@ -554,3 +554,23 @@ def test_a_serving_setup_built_without_a_batch_is_answered_like_the_same_questio
     built = prediction_row(setup.model, setup.hardware, {**setup.work, "batch_size": None})  # as recommend builds it
     _, answers = predictors.answer(pd.DataFrame([asked, built]))
     assert answers["tpot_s"].iloc[0] == answers["tpot_s"].iloc[1]
+
+
+def test_a_memory_predictor_that_was_not_promoted_leaves_the_memory_rules_estimate_labelled(
+        catalog, predictors_dir, tmp_path):
+    # trained (on CPUs) but never promoted: the answer is the memory rule's, said as such
+    rows = [prediction_row(catalog.model(m), catalog.hw("local-cpu"), workload(b, i, 16))
+            for m in ("gpt2-small", "llama-small-55m") for b in (1, 2, 4, 8) for i in (32, 64, 128)]
+    feats = feature_frame(rows)
+    frame = pd.concat([pd.DataFrame(rows)[["model_key", "hardware_key"]], feats], axis=1)
+    frame["power_source"] = "none"
+    frame["peak_memory_gb"] = 0.5 + feats["batch_size"].to_numpy(dtype=float) * 0.01
+    folder = tmp_path / "predictors"
+    shutil.copytree(predictors_dir, folder)
+    save_predictor(train_predictor(frame, "peak_memory_gb", n_folds=2), folder / "peak_memory_gb")
+    work = workload(8, 512, 128, engine="vllm", dtype="bfloat16", device_count=2)
+    memory = predict(catalog, folder, "llama-3.1-8b", "nvidia-h100-sxm-80gb", work)["peak_memory_gb"]
+    assert memory["value"] is None and not memory["promoted"] and "was not promoted" in memory["reason"]
+    assert memory["estimate"]["basis"].startswith("memory rule, all devices: weights 16.")
+    # without any memory predictor, nothing is claimed about memory
+    assert "peak_memory_gb" not in predict(catalog, predictors_dir, "llama-3.1-8b", "nvidia-h100-sxm-80gb", work)

@@ -283,6 +283,9 @@ class Predictors:
                     seen[column] = None  # an older card: unknown, no warning
                 elif seen[column] is not None:
                     seen[column].update(values)
+        # the step model answers the time targets from every row it trained on; the warning is about
+        # the CatBoost predictors only, so it names them
+        which = ", ".join(sorted(self.models))
         out: list[list[str]] = [[] for _ in range(len(features))]
         for column, known in seen.items():
             if not known or column not in features:
@@ -291,8 +294,9 @@ class Predictors:
             for code, value in enumerate(values):  # once per distinct value, not per row
                 if value in known:
                     continue
-                warning = (f"{column} {value!r} was never measured in the training data "
-                           f"({', '.join(sorted(known))}); its effect is the average of those, not learned")
+                warning = (f"{column} {value!r} was never measured in the rows that trained {which} "
+                           f"({', '.join(sorted(known))}); for those its effect is the average of the seen ones, "
+                           "not learned")
                 for i in np.flatnonzero(codes == code):
                     out[i].append(warning)
         return out
@@ -434,19 +438,31 @@ def predict_setup(setup: Setup, predictors_dir: Path, targets: list[str] | None 
             out[target]["reason"] = (
                 f"no peak-memory measurement on {hardware.kind} hardware in training (trained on: "
                 f"{', '.join(memory_card.get('hardware_kinds', []))})")
-            fit = setup.memory
-            if fit is not None and not math.isnan(fit.weights_gb) and not math.isnan(fit.kv_cache_gb):
-                # not a prediction from measurements: what the memory rule says the setup holds
-                out[target]["estimate"] = {
-                    "value": round(fit.weights_gb + fit.kv_cache_gb, 2), "unit": "GB",
-                    "basis": (f"memory rule, all devices: weights {fit.weights_gb:.1f} GB + KV cache of the batch "
-                              f"{fit.kv_cache_gb:.1f} GB" + (f"; a paged engine reserves {fit.usable_gb:.1f} GB"
-                                                               if fit.paged else ""))}
+            _add_memory_estimate(out[target], setup)
         elif math.isnan(value) and target in POWER_TARGETS:
             out[target]["reason"] = (
                 f"no power basis for {hardware.key}: it has no TDP fact and the predictor saw no measured "
                 f"power on {hardware.kind} hardware (trained on: {', '.join(power_card.get('hardware_kinds', []))})")
+    if "peak_memory_gb" not in values and (targets is None or "peak_memory_gb" in targets) \
+            and setup.model.kind == "llm" and "peak_memory_gb" in predictor_folders(predictors_dir, True):
+        # a memory predictor was trained but not promoted (its gate found the physics baseline as good
+        # on unseen models): the memory rule is then the best answer there is, said as such
+        out["peak_memory_gb"] = {"value": None, "unit": "GB", "lower_90": None, "upper_90": None, "promoted": False,
+                                 "derived_from": [], "reason": "the learned peak-memory predictor was not promoted "
+                                 "(it did not beat the physics baseline on unseen models): the memory rule's estimate"}
+        _add_memory_estimate(out["peak_memory_gb"], setup)
     return out
+
+
+def _add_memory_estimate(answer: dict[str, Any], setup: Setup) -> None:
+    """Adds what the memory rule says the setup holds (not a prediction from measurements)."""
+    fit = setup.memory
+    if fit is not None and not math.isnan(fit.weights_gb) and not math.isnan(fit.kv_cache_gb):
+        answer["estimate"] = {
+            "value": round(fit.weights_gb + fit.kv_cache_gb, 2), "unit": "GB",
+            "basis": (f"memory rule, all devices: weights {fit.weights_gb:.1f} GB + KV cache of the batch "
+                      f"{fit.kv_cache_gb:.1f} GB" + (f"; a paged engine reserves {fit.usable_gb:.1f} GB"
+                                                       if fit.paged else ""))}
 
 
 def predict(catalog: Catalog, predictors_dir: Path, model_key: str, hardware_key: str,
