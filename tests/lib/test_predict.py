@@ -466,9 +466,8 @@ def test_batch_rows_get_the_same_layout_refusals_and_node_notes_as_single_questi
         allow_unpromoted=True)["tpot_s"]["value"], rel=1e-9)
 
 
-def test_a_gpu_answer_without_a_peak_memory_prediction_shows_the_memory_rules_estimate_labelled(
-        catalog, predictors_dir, tmp_path):
-    # a peak-memory predictor that has seen CPUs only: no transfer to a GPU's allocator
+def _with_cpu_only_memory_predictor(catalog, predictors_dir, tmp_path):
+    """A copy of the predictors folder plus a peak-memory predictor trained on CPU rows only."""
     rows = [prediction_row(catalog.model(m), catalog.hw("local-cpu"), workload(b, i, 16))
             for m in ("gpt2-small", "llama-small-55m") for b in (1, 2, 4, 8) for i in (32, 64, 128)]
     feats = feature_frame(rows)
@@ -478,6 +477,13 @@ def test_a_gpu_answer_without_a_peak_memory_prediction_shows_the_memory_rules_es
     folder = tmp_path / "predictors"
     shutil.copytree(predictors_dir, folder)
     save_predictor(train_predictor(frame, "peak_memory_gb", n_folds=2), folder / "peak_memory_gb")
+    return folder
+
+
+def test_a_gpu_answer_without_a_peak_memory_prediction_shows_the_memory_rules_estimate_labelled(
+        catalog, predictors_dir, tmp_path):
+    # a peak-memory predictor that has seen CPUs only: no transfer to a GPU's allocator
+    folder = _with_cpu_only_memory_predictor(catalog, predictors_dir, tmp_path)
     result = predict(catalog, folder, "llama-3.1-8b", "nvidia-h100-sxm-80gb", workload(8, 512, 128),
                      allow_unpromoted=True)
     memory = result["peak_memory_gb"]
@@ -559,15 +565,7 @@ def test_a_serving_setup_built_without_a_batch_is_answered_like_the_same_questio
 def test_a_memory_predictor_that_was_not_promoted_leaves_the_memory_rules_estimate_labelled(
         catalog, predictors_dir, tmp_path):
     # trained (on CPUs) but never promoted: the answer is the memory rule's, said as such
-    rows = [prediction_row(catalog.model(m), catalog.hw("local-cpu"), workload(b, i, 16))
-            for m in ("gpt2-small", "llama-small-55m") for b in (1, 2, 4, 8) for i in (32, 64, 128)]
-    feats = feature_frame(rows)
-    frame = pd.concat([pd.DataFrame(rows)[["model_key", "hardware_key"]], feats], axis=1)
-    frame["power_source"] = "none"
-    frame["peak_memory_gb"] = 0.5 + feats["batch_size"].to_numpy(dtype=float) * 0.01
-    folder = tmp_path / "predictors"
-    shutil.copytree(predictors_dir, folder)
-    save_predictor(train_predictor(frame, "peak_memory_gb", n_folds=2), folder / "peak_memory_gb")
+    folder = _with_cpu_only_memory_predictor(catalog, predictors_dir, tmp_path)
     work = workload(8, 512, 128, engine="vllm", dtype="bfloat16", device_count=2)
     memory = predict(catalog, folder, "llama-3.1-8b", "nvidia-h100-sxm-80gb", work)["peak_memory_gb"]
     assert memory["value"] is None and not memory["promoted"] and "was not promoted" in memory["reason"]
