@@ -5,6 +5,7 @@ file, dbt profile) and the Dagster instance all point inside it; nothing touches
 """
 
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -21,6 +22,12 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 #: The public datasets, read in place (CI lays shared/ beside the clone; never copied into the repo).
 EXTERNAL_DATA_DIR = REPO_ROOT.parent / "shared" / "data" / "external"
 activate_home(_SESSION_HOME)
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """The session's temporary home goes when the session ends (a test keeps what it needs in
+    its own tmp_path)."""
+    shutil.rmtree(_SESSION_HOME, ignore_errors=True)
 
 
 @pytest.fixture(scope="session", autouse=True)
