@@ -23,6 +23,13 @@ an evaluation fold fits it from its training rows only, and held-out rows with n
 length stay out of the scores (:func:`inference_estimation.lib.ml.step_evaluation.complete_workload`).
 For multimodal tasks the fitted length is an *effective* prompt (text plus image/video tokens as
 the prefill sees them).
+
+Off by default (``fit_step_model(..., fit_prompts=False)``): hiding lengths the sources do state
+and fitting them back recovers them (InferenceX 1,024 -> ~780 and 8,192 -> ~9,400, Argonne 512 ->
+512, LLM-Pilot 122 -> 119), but on ML.ENERGY and MLPerf most fits land on their lower bound, where
+the length absorbs the step model's own error at large batches instead of measuring the prompts,
+and the fitted rows cost TPOT accuracy on unseen sources. ``benchmarks/accuracy.py --fit-prompts``
+measures it against the default.
 """
 
 from __future__ import annotations
