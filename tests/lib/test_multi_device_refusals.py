@@ -4,7 +4,7 @@ import pytest
 
 from inference_estimation.lib.catalog import load_catalog
 from inference_estimation.lib.ml.predict import resolve_setup, workload
-from inference_estimation.lib.physics.refusals import default_engine_dtype, setup_refusal
+from inference_estimation.lib.physics.refusals import default_engine_dtype, engine_refusal, setup_refusal
 
 
 @pytest.fixture(scope="module")
@@ -66,3 +66,25 @@ def test_a_device_that_cannot_be_joined_is_not_told_to_add_devices_when_the_mode
     refusal = resolve_setup(catalog, "llama-3.1-70b", "apple-m1-max", workload(1, 2000, 500)).refusal
     assert refusal.startswith("does not fit") and "the fewest" not in refusal
     assert "more devices cannot help: an Apple GPU is one per machine" in refusal
+
+
+def test_an_engine_is_refused_on_hardware_it_does_not_run_on_naming_the_engines_that_do(catalog):
+    trt_on_amd = resolve_setup(catalog, "llama-3.1-8b", "MI300X", workload(8, 1000, 500, engine="TensorRT-LLM"))
+    assert trt_on_amd.refusal.startswith("cannot run: tensorrt-llm does not run on an AMD GPU (it runs on cuda)")
+    assert "engines that do: transformers, pytorch, vllm, sglang, atom" in trt_on_amd.refusal
+    atom_on_nvidia = resolve_setup(catalog, "llama-3.1-8b", "H100", workload(8, 1000, 500, engine="atom"))
+    assert atom_on_nvidia.refusal.startswith("cannot run: atom does not run on an NVIDIA GPU")
+    llamacpp_on_gaudi = resolve_setup(catalog, "llama-3.1-8b", "intel-gaudi3",
+                                      workload(8, 1000, 500, engine="llama.cpp"))
+    assert "llama.cpp does not run on an Intel Gaudi" in llamacpp_on_gaudi.refusal
+    # the same engines where they run: answered
+    assert resolve_setup(catalog, "llama-3.1-8b", "H100", workload(8, 1000, 500, engine="trt-llm")).refusal is None
+    assert resolve_setup(catalog, "llama-3.1-8b", "MI300X", workload(8, 1000, 500, engine="atom")).refusal is None
+
+
+def test_every_device_kind_defaults_to_an_engine_that_runs_there(catalog):
+    model = catalog.model("llama-3.1-8b")
+    for hw in catalog.hardware.values():
+        engine, _ = default_engine_dtype(hw, model)
+        assert engine_refusal(hw, engine) is None, (hw.key, engine)
+    assert default_engine_dtype(catalog.hw("sambanova-sn40l"), model)[0] == "sambaflow"

@@ -79,6 +79,49 @@ ENGINE_SYNONYMS: dict[str, str] = {
 DEFAULT_GPU_ENGINE = "vllm"
 DEFAULT_CPU_ENGINE = "transformers"
 
+#: Hardware kind -> what people call it, for messages.
+KIND_NAMES: dict[str, str] = {
+    "cpu": "a CPU", "cuda": "an NVIDIA GPU", "rocm": "an AMD GPU", "xpu": "an Intel GPU", "hpu": "an Intel Gaudi",
+    "rdu": "a SambaNova RDU", "mps": "an Apple GPU", "tpu": "a Google TPU", "tt": "a Tenstorrent card",
+}
+_TORCH = frozenset({"cpu", "cuda", "rocm", "xpu", "hpu", "mps", "tpu"})  # PyTorch's device backends (XLA for TPU)
+#: Engine -> the hardware kinds it runs on, from each engine's own list of supported platforms. A
+#: question for an engine on a kind it does not list cannot run and is refused; engines not listed
+#: here (the tree libraries) are not checked.
+ENGINE_PLATFORMS: dict[str, frozenset[str]] = {
+    "transformers": _TORCH, "pytorch": _TORCH,
+    # vLLM: CUDA, ROCm, Intel XPU and CPU in-tree; TPU (vllm-tpu) and Gaudi (vllm-gaudi) as hardware
+    # plugins; Tenstorrent serves through its vLLM fork (tt-inference-server). No Apple GPU backend.
+    "vllm": frozenset({"cuda", "rocm", "xpu", "cpu", "tpu", "hpu", "tt"}),
+    # SGLang: NVIDIA, AMD, Intel Xeon CPUs, Intel XPU and TPU (sglang-jax)
+    "sglang": frozenset({"cuda", "rocm", "cpu", "xpu", "tpu"}),
+    "tensorrt-llm": frozenset({"cuda"}), "tensorrt-llm-pytorch": frozenset({"cuda"}),  # NVIDIA GPUs only
+    "atom": frozenset({"rocm"}),  # AMD's engine for Instinct GPUs (ROCm)
+    # llama.cpp's backends: CPU, CUDA, HIP, SYCL (Intel GPUs), Metal (Apple GPUs), Vulkan
+    "llama.cpp": frozenset({"cpu", "cuda", "rocm", "xpu", "mps"}),
+    # TGI: CUDA, ROCm, Intel GPUs and CPUs (IPEX), Gaudi (tgi-gaudi), TPU (optimum-tpu)
+    "tgi": frozenset({"cuda", "rocm", "xpu", "cpu", "hpu", "tpu"}),
+    "deepspeed": frozenset({"cuda", "rocm", "xpu", "hpu", "cpu"}),  # DeepSpeed's accelerator abstraction
+    "deepspeed-mii": frozenset({"cuda"}),  # FastGen kernels: NVIDIA GPUs
+    "lmdeploy": frozenset({"cuda"}),  # TurboMind and its PyTorch engine on NVIDIA GPUs
+    "mlc-llm": frozenset({"cuda", "rocm", "xpu", "mps"}),  # CUDA, ROCm, Vulkan, Metal
+    "sambaflow": frozenset({"rdu"}),  # SambaNova's own stack
+    "llmboost": frozenset({"rocm", "cuda"}),  # MangoBoost LLMBoost on AMD Instinct and NVIDIA GPUs
+}
+#: The engine a question on each hardware kind means when it names none (vLLM elsewhere; CPUs and
+#: Apple GPUs: transformers).
+DEFAULT_ENGINE_BY_KIND: dict[str, str] = {"cpu": DEFAULT_CPU_ENGINE, "mps": DEFAULT_CPU_ENGINE, "rdu": "sambaflow"}
+
+
+def engine_platform_problem(engine: str, kind: str) -> str | None:
+    """Why ``engine`` cannot run on hardware of ``kind`` (with the engines that can), or None."""
+    runs_on = ENGINE_PLATFORMS.get(engine)
+    if runs_on is None or kind in runs_on:
+        return None
+    able = [name for name, kinds in ENGINE_PLATFORMS.items() if kind in kinds]
+    return (f"{engine} does not run on {KIND_NAMES.get(kind, kind)} (it runs on "
+            f"{', '.join(sorted(runs_on))}); engines that do: {', '.join(able) or 'none known'}")
+
 
 class VocabularyError(ValueError):
     """An unknown dtype or engine; the message lists the accepted values."""

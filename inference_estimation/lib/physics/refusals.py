@@ -19,10 +19,12 @@ from inference_estimation.lib.catalog import HardwareEntry, ModelEntry
 from inference_estimation.lib.catalog.vocabulary import (
     DEFAULT_CPU_DTYPE,
     DEFAULT_CPU_ENGINE,
+    DEFAULT_ENGINE_BY_KIND,
     DEFAULT_GPU_DTYPE,
     DEFAULT_GPU_ENGINE,
     PEAK_COLUMNS_BY_DTYPE,
     canonical_dtype,
+    engine_platform_problem,
 )
 from inference_estimation.lib.physics.distinct import per_distinct
 from inference_estimation.lib.physics.features import model_facts
@@ -73,17 +75,18 @@ def default_engine_dtype_note(hardware: HardwareEntry, model: ModelEntry | None 
         released = f" ({model.key} was released in {model.default_dtype})" if model is not None else ""
         return DEFAULT_CPU_ENGINE, DEFAULT_CPU_DTYPE, (
             f"dtype {DEFAULT_CPU_DTYPE}: transformers computes in {DEFAULT_CPU_DTYPE} on {hardware.kind}{released}")
+    engine = DEFAULT_ENGINE_BY_KIND.get(hardware.kind, DEFAULT_GPU_ENGINE)
     if model is not None and model.kind == "llm":
         released = canonical_dtype(model.default_dtype)
         why_not = dtype_unsupported_(hardware, released)
         if why_not is None:
-            return DEFAULT_GPU_ENGINE, released, (
+            return engine, released, (
                 f"dtype {released}: the dtype {model.key} was released in (its catalog default_dtype)")
         fallback = DEFAULT_GPU_DTYPE if dtype_unsupported_(hardware, DEFAULT_GPU_DTYPE) is None else "float16"
-        return DEFAULT_GPU_ENGINE, fallback, (
+        return engine, fallback, (
             f"dtype {fallback}: {model.key} was released in {released}, which {hardware.key} cannot run ({why_not})")
     dtype = DEFAULT_GPU_DTYPE if dtype_unsupported_(hardware, DEFAULT_GPU_DTYPE) is None else "float16"
-    return DEFAULT_GPU_ENGINE, dtype, f"dtype {dtype}: the default on {hardware.kind} hardware"
+    return engine, dtype, f"dtype {dtype}: the default on {hardware.kind} hardware"
 
 
 #: Canonical dtype -> (peak-TFLOP/s spec facts of which at least one must be known, what is missing).
@@ -240,14 +243,20 @@ def memory_rule(models: Sequence[ModelEntry], model_codes: np.ndarray, hardware:
     return fit
 
 
+def engine_refusal(hardware: HardwareEntry, engine: str | None) -> str | None:
+    """Why ``engine`` cannot run on ``hardware`` (its kind is not among the engine's platforms), or None."""
+    problem = engine_platform_problem(engine, hardware.kind) if engine else None
+    return None if problem is None else f"cannot run: {problem}"
+
+
 def setup_refusals(models: Sequence[ModelEntry], model_codes: np.ndarray, hardware: Sequence[HardwareEntry],
                    hardware_codes: np.ndarray, dtype: np.ndarray, engine: np.ndarray, batch_size: np.ndarray,
                    input_tokens: np.ndarray, output_tokens: np.ndarray, device_count: np.ndarray,
                    fit: dict[str, np.ndarray] | None = None) -> np.ndarray:
     """Why each of many LLM inference setups cannot run (None where it can, or cannot be told).
 
-    Checks, in order: an LLM at all, the context against ``max_position_embeddings``, the dtype
-    against the hardware's math, the layout (more than one device needs a known interconnect
+    Checks, in order: an LLM at all, the context against ``max_position_embeddings``, the engine
+    against the hardware's kind (its supported platforms), the dtype against the hardware's math, the layout (more than one device needs a known interconnect
     bandwidth; tensor parallel must divide the attention heads; past one node the network between
     nodes must be known), and memory
     (:mod:`inference_estimation.lib.physics.memory`); a setup that does not fit names the fewest
@@ -289,6 +298,7 @@ def setup_refusals(models: Sequence[ModelEntry], model_codes: np.ndarray, hardwa
         too_long = open_rows & (context > limit)
     refuse(too_long, per_distinct(too_long, (model_codes, input_tokens, output_tokens), lambda m, i, o: context_refusal(
         models[m].key, int(i), int(o), models[m].architecture.max_position_embeddings)))
+    refuse(open_rows, per_distinct(open_rows, (hardware_codes, engine), lambda h, e: engine_refusal(hardware[h], e)))
     refuse(open_rows, per_distinct(open_rows, (hardware_codes, dtype), lambda h, d: dtype_unsupported(hardware[h], d)))
     # the layout (tensor parallel on accelerators; a CPU entry's count is sockets, not shards)
     accelerator = np.array([h.kind != "cpu" for h in hardware], dtype=bool)[hardware_codes]
