@@ -30,6 +30,12 @@ TARGET_UNITS = dict(UNITS)
 #: 8-GPU server: HGX/DGX, MI300X platforms, Gaudi boxes).
 DEFAULT_DEVICES_PER_NODE = 8
 
+#: A catalog "GB" of device memory in units of 10^9 bytes. Vendors size device memory in binary
+#: units (an "80 GB" H100 holds 80 GiB, 85.9e9 bytes; torch reports 79.2 GiB of it), while weights and
+#: KV cache are counted in 10^9 bytes: the memory rule and the step physics both read ``memory_gb`` as
+#: GiB, and the local probe writes it so.
+CATALOG_GB_IN_GB = 1024.0**3 / 1e9
+
 #: Share of a device's memory a benchmark may plan to use (weights + KV + activations).
 USABLE_MEMORY_FRACTION = 0.8
 #: Multiplier on weights + KV cache for activations, allocator slack and the runtime itself.

@@ -153,7 +153,7 @@ def _print_answer(echo: dict[str, Any], defaulted: list[str], notes: list[str], 
     if seen:
         print(seen)
     for target, p in result.items():
-        if p["value"] is None and "estimate" in p:  # a rule's estimate, labelled as such
+        if p["value"] is None and p.get("estimate"):  # a rule's estimate, labelled as such
             e = p["estimate"]
             print(f"{target:26s} {e['value']:.4g} {e['unit']}  (estimate, not predicted: {e['basis']}; "
                   f"{p.get('reason', 'no prediction')})")

@@ -167,3 +167,32 @@ def test_math_a_generation_has_but_whose_peak_is_unknown_is_refused_as_unknown_n
     setup = resolve_setup(catalog, "llama-3.2-1b", "tenstorrent-wormhole-n150", workload(1, 512, 128, dtype="bf16"))
     assert setup.refusal.startswith("tenstorrent-wormhole-n150 (tt-wormhole) has bfloat16 math, but its catalog entry "
                                     "has no peak_tflops_bf16 fact (unknown, not zero)")
+
+
+def test_a_serving_load_is_a_concurrency_or_a_request_rate_not_both():
+    with pytest.raises(ValueError, match=r"concurrency \(3\) and request_rate_rps \(2\) were both given"):
+        workload(None, 512, 128, mode="serving", concurrency=3, request_rate_rps=2)
+
+
+def test_a_numeric_offline_batch_says_it_arrives_at_once_and_max_says_it_is_the_steady_state(catalog):
+    at_once = resolve_setup(catalog, "llama-3.1-8b", "H100", workload(405, 1000, 256))
+    assert any(n.startswith("batch 405: all 405 requests arrive at once") for n in at_once.notes)
+    steady = resolve_setup(catalog, "llama-3.1-8b", "H100", workload("max", 1000, 256))
+    assert any("in the steady state" in n for n in steady.notes)
+    assert not any("arrive at once" in n for n in steady.notes)
+
+
+def test_the_memory_estimate_never_exceeds_what_a_paged_engine_reserves_and_counts_only_what_it_holds(catalog):
+    from inference_estimation.lib.ml.setup import memory_estimate
+
+    for work in (workload("max", 1000, 1000), workload(None, 1000, 1000, mode="serving", concurrency=2000)):
+        setup = resolve_setup(catalog, "llama-3.1-8b", "H100", work)
+        estimate = memory_estimate(setup)
+        assert estimate["value"] <= setup.memory.usable_gb + 0.005  # rounded to 0.01 GB
+        # an "80 GB" H100 holds 80 GiB: vLLM reserves 90% of 85.9e9 bytes
+        assert setup.memory.usable_gb == pytest.approx(0.9 * 80 * 1024**3 / 1e9)
+    queued = memory_estimate(resolve_setup(catalog, "llama-3.1-8b", "H100",
+                                           workload(None, 1000, 1000, mode="serving", concurrency=2000)))
+    assert "sequences held at once" in queued["basis"]
+    small = resolve_setup(catalog, "llama-3.1-8b", "H100", workload(8, 1000, 1000))
+    assert memory_estimate(small)["value"] == pytest.approx(small.memory.weights_gb + small.memory.kv_cache_gb, abs=0.01)

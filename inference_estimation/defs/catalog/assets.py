@@ -35,7 +35,8 @@ def hardware_specs(context: dg.AssetExecutionContext, config: ProbeConfig, duckd
                 "device_name": probed[hw.key]["cpu_model"],
                 "specs": {
                     "peak_tflops_fp32": round(probed[hw.key]["peak_matmul_gflops"] / 1000.0, 6),
-                    "memory_gb": round(probed[hw.key]["memory_gb"], 3),
+                    # the catalog's memory GB are GiB, as vendors size device memory
+                    "memory_gb": round(probed[hw.key]["memory_gb"] / constants.CATALOG_GB_IN_GB, 3),
                     "memory_bandwidth_gb_s": round(probed[hw.key]["memory_bandwidth_gb_s"], 3),
                 },
             }]}

@@ -48,6 +48,7 @@ from inference_estimation.lib.ml.setup import (  # noqa: F401  (re-exported: the
     PAGED_MAX_SEQUENCES,
     Setup,
     SetupRefused,
+    memory_estimate,
     resolve_setup,
     workload,
 )
@@ -438,7 +439,7 @@ def predict_setup(setup: Setup, predictors_dir: Path, targets: list[str] | None 
             out[target]["reason"] = (
                 f"no peak-memory measurement on {hardware.kind} hardware in training (trained on: "
                 f"{', '.join(memory_card.get('hardware_kinds', []))})")
-            _add_memory_estimate(out[target], setup)
+            out[target]["estimate"] = memory_estimate(setup)
         elif math.isnan(value) and target in POWER_TARGETS:
             out[target]["reason"] = (
                 f"no power basis for {hardware.key}: it has no TDP fact and the predictor saw no measured "
@@ -450,19 +451,8 @@ def predict_setup(setup: Setup, predictors_dir: Path, targets: list[str] | None 
         out["peak_memory_gb"] = {"value": None, "unit": "GB", "lower_90": None, "upper_90": None, "promoted": False,
                                  "derived_from": [], "reason": "the learned peak-memory predictor was not promoted "
                                  "(it did not beat the physics baseline on unseen models): the memory rule's estimate"}
-        _add_memory_estimate(out["peak_memory_gb"], setup)
+        out["peak_memory_gb"]["estimate"] = memory_estimate(setup)
     return out
-
-
-def _add_memory_estimate(answer: dict[str, Any], setup: Setup) -> None:
-    """Adds what the memory rule says the setup holds (not a prediction from measurements)."""
-    fit = setup.memory
-    if fit is not None and not math.isnan(fit.weights_gb) and not math.isnan(fit.kv_cache_gb):
-        answer["estimate"] = {
-            "value": round(fit.weights_gb + fit.kv_cache_gb, 2), "unit": "GB",
-            "basis": (f"memory rule, all devices: weights {fit.weights_gb:.1f} GB + KV cache of the batch "
-                      f"{fit.kv_cache_gb:.1f} GB" + (f"; a paged engine reserves {fit.usable_gb:.1f} GB"
-                                                       if fit.paged else ""))}
 
 
 def predict(catalog: Catalog, predictors_dir: Path, model_key: str, hardware_key: str,

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from inference_estimation.lib.catalog import Catalog, HardwareEntry
+from inference_estimation.lib.catalog.vocabulary import canonical_dtype
 from inference_estimation.lib.ml.predict import (
     DEFAULT_SOURCE,
     Predictors,
@@ -159,8 +160,12 @@ def recommend(catalog: Catalog, predictors_dir: Path, model_key: str, input_toke
         raise ValueError(f"rank_by {rank_by!r} is not one of {', '.join(RANK_BY)}")
     work = workload(1, input_tokens, output_tokens, engine=engine, dtype=dtype, source=source)
     model = catalog.model(model_key)
-    setup = {"model": model.key, "engine": work["engine"] or "vllm (default)",
-             "dtype": work["dtype"] or "bfloat16 (default; float16 without bfloat16 math)",
+    released = canonical_dtype(model.default_dtype)
+    fallback = "" if released == "bfloat16" else f"{released} where the device runs it, else "
+    setup = {"model": model.key, "engine": work["engine"] or "vllm (default; sambaflow on SambaNova RDUs)",
+             "dtype": work["dtype"] or (f"{fallback}bfloat16 (default: the dtype {model.key} was released in; "
+                                        "float16 without bfloat16 math)" if fallback else
+                                        "bfloat16 (default; float16 without bfloat16 math)"),
              "input_tokens": input_tokens, "output_tokens": output_tokens, "source": source,
              "max_ttft_s": max_ttft_s, "max_tpot_s": max_tpot_s, "rps": rps, "rank_by": rank_by}
     dropped: list[dict[str, Any]] = []

@@ -196,3 +196,23 @@ def setup_of(resolved: SetupColumns, i: int, asked: dict[str, Any]) -> Setup:
             update={"interconnect_bandwidth_gb_s": float(resolved.interconnect_gb_s[i])})})
     return Setup(model=resolved.models[resolved.model_codes[i]], hardware=hardware, work=work, memory=memory,
                  refusal=resolved.refusal[i], notes=list(resolved.notes[i]))
+
+
+def memory_estimate(setup: Setup) -> dict[str, Any] | None:
+    """What the memory rule says the setup holds (not a prediction from measurements), or None."""
+    fit = setup.memory
+    if fit is None or math.isnan(fit.weights_gb) or math.isnan(fit.kv_cache_gb):
+        return None
+    kv_gb, held = fit.kv_cache_gb, "the batch"
+    batch = setup.work.get("batch_size")
+    if fit.paged and fit.max_batch is not None and isinstance(batch, (int, float)) and batch > fit.max_batch:
+        # a paged engine holds only what its KV cache takes at once; the rest of the batch queues
+        kv_gb, held = kv_gb * fit.max_batch / batch, f"the {fit.max_batch} sequences held at once"
+    bound = ""
+    if fit.paged and fit.weights_gb + kv_gb > fit.usable_gb:
+        # the engine's reservation bounds what it holds (what nvidia-smi shows it holding)
+        kv_gb, bound = max(fit.usable_gb - fit.weights_gb, 0.0), ", up to the reservation"
+    basis = f"weights {fit.weights_gb:.1f} GB + KV cache of {held} {kv_gb:.1f} GB{bound}"
+    if fit.paged:
+        basis += f"; a paged engine reserves {fit.usable_gb:.1f} GB"
+    return {"value": round(fit.weights_gb + kv_gb, 2), "unit": "GB", "basis": f"memory rule, all devices: {basis}"}

@@ -67,8 +67,8 @@ def integer_problems(name: str, v: np.ndarray) -> np.ndarray:
 def workload_problems(q: dict[str, np.ndarray]) -> np.ndarray:
     """The first thing wrong with each question's workload, as ``workload`` says it (None: fine).
 
-    In order: the mode, the token counts, the concurrency and request rate (positive), a load
-    figure offline, a batch in serving mode (the load sets the batch), a missing batch, the batch
+    In order: the mode, the token counts, the concurrency and request rate (positive, not both), a
+    load figure offline, a batch in serving mode (the load sets the batch), a missing batch, the batch
     and the device count (integers >= 1).
     """
     n = len(q["mode"])
@@ -91,6 +91,9 @@ def workload_problems(q: dict[str, np.ndarray]) -> np.ndarray:
         flag(~np.isnan(rate) & ~((rate > 0) & np.isfinite(rate)),
              lambda i: f"request_rate_rps must be > 0, got {shown(rate[i])!r}")
     load = ~np.isnan(q["concurrency"]) | ~np.isnan(rate)
+    flag(~np.isnan(q["concurrency"]) & ~np.isnan(rate), lambda i: (
+        f"concurrency ({shown(q['concurrency'][i])}) and request_rate_rps ({shown(rate[i])}) were both given; a "
+        "serving load is one of them: requests in flight (closed loop) or arrivals per second (open loop)"))
     serving, batch_given = mode == "serving", q["batch_max"] | ~np.isnan(q["batch_size"])
     flag((mode == "offline") & load,
          lambda i: "concurrency and request_rate_rps describe a serving load; use mode 'serving'")
@@ -201,7 +204,8 @@ def _saturation_note(engine: str, c: dict[str, np.ndarray], i: int, n_in: float,
     why = {0: "all", 1: f"its sequence limit of {c['max_seqs'][i]:g} per replica;",
            2: f"what its token budget of {c['token_budget'][i]:g} tokens a step sustains at {n_in:g} in and "
               f"{n_out:g} out per request;"}[int(c["limit"][i])]
-    return f"batch 'max' is {engine}'s saturation batch: {running} sequences running at once{per}: {why} {kv}"
+    return (f"batch 'max' is {engine}'s saturation batch: {running} sequences running at once{per}, in the steady "
+            f"state (a finished request is replaced at once, as in MLPerf Offline; TTFT is one request's): {why} {kv}")
 
 
 def _largest_batches(fit, llm: np.ndarray, q: dict[str, np.ndarray], hardware: Sequence[HardwareEntry],
@@ -308,6 +312,12 @@ def resolve_columns(models: Sequence[ModelEntry], model_codes: np.ndarray, hardw
     for i in np.flatnonzero(queued):
         notes[i].append(f"{engine[i]}'s KV cache holds {int(memory['max_batch'][i])} of the {int(batch[i])} "
                         "sequences at once; the rest queue")
+    with np.errstate(invalid="ignore"):
+        at_once = runs & has_memory & memory["paged"] & ~is_max & (q["mode"] == "offline") & (batch > 1)
+    for i in np.flatnonzero(at_once):
+        notes[i].append(f"batch {int(batch[i])}: all {int(batch[i])} requests arrive at once and run as one batch, "
+                        "so TTFT includes queueing behind the batch's prefill; --batch-size max is the steady "
+                        "state at saturation instead")
     work = {"engine": engine, "dtype": dtype, "mode": q["mode"], "batch_size": batch, "batch_is_max": is_max,
             "input_tokens": q["input_tokens"], "output_tokens": q["output_tokens"], "source": q["source"],
             "power_scope": q["power_scope"], "concurrency": q["concurrency"],

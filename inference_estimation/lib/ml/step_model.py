@@ -164,7 +164,7 @@ def deployment(frame: pd.DataFrame) -> tuple[StepFacts, EngineColumns]:
     prompt = _text(frame, "prompt_type", "")
     bench = (engine == "llama.cpp") & ~serving & np.array([("pp" in p or "tg" in p or p == "") for p in prompt])
     versions = np.array([engine_version_number(v) for v in _text(frame, "engine_version", "")], dtype=object)
-    return facts, engine_columns(engine, _num(frame, "memory_gb") * 1e9 / 1024.0**3, serving, versions, bench)
+    return facts, engine_columns(engine, _num(frame, "memory_gb"), serving, versions, bench)
 
 
 def prepare(frame: pd.DataFrame, year: np.ndarray | None = None) -> Prepared:

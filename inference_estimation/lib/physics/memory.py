@@ -109,7 +109,7 @@ def memory_fit_arrays(params: Any, layers: Any, kv_heads: Any, head_dim: Any, dt
     weights = num(params) * bpe / 1e9
     kv_per_seq = _kv_gb_per_token(num(layers), num(kv_heads), num(head_dim), kv_bpe,
                                   num(kv_cache_dim_per_layer)) * context
-    total_memory = num(memory_gb_per_device) * devices
+    total_memory = num(memory_gb_per_device) * constants.CATALOG_GB_IN_GB * devices  # catalog GB are GiB
     cpu = kinds == "cpu"
     with np.errstate(invalid="ignore", divide="ignore"):
         usable = np.where(

@@ -39,8 +39,8 @@ from inference_estimation.lib.physics.memory import DEVICE_COUNTS, MemoryFit, me
 
 
 def host_memory_gb() -> float:
-    """Physical memory of this machine in GB (for local targets not probed yet)."""
-    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 1e9
+    """Physical memory of this machine in the catalog's GB (GiB), for local targets not probed yet."""
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 1024.0**3
 
 
 def device_memory_gb(hardware: HardwareEntry) -> float | None:

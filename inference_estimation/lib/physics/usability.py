@@ -31,6 +31,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from inference_estimation.constants import CATALOG_GB_IN_GB
 from inference_estimation.targets import REGISTRY
 
 #: Power sources that are measurements (never ``estimate`` or ``none``).
@@ -151,7 +152,7 @@ def weights_exceed_memory(frame: pd.DataFrame) -> np.ndarray:
     """
     weights = _num(frame, "weights_gb")
     count = _num(frame, "device_count")
-    memory = _num(frame, "memory_gb") * np.where(np.isfinite(count), count, 1.0)
+    memory = _num(frame, "memory_gb") * CATALOG_GB_IN_GB * np.where(np.isfinite(count), count, 1.0)
     with np.errstate(invalid="ignore"):
         return weights > memory
 
