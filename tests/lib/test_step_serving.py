@@ -151,3 +151,35 @@ def test_every_note_predict_prints_reaches_the_batch_notes_column(predictors_dir
     assert "saturation batch: " in batch.loc[0, "notes"] and "newest vllm software" in batch.loc[1, "notes"]
     assert int(batch.loc[0, "resolved_batch_size"]) == int(batch.loc[0, "running_batch"])
     assert "requests in flight at that rate" in batch.loc[1, "notes"]
+
+
+def test_a_request_rate_draws_the_power_of_the_requests_it_keeps_in_flight(predictors_dir, tmp_path):
+    import shutil
+
+    import pandas as pd
+
+    from inference_estimation.lib.ml.modeling import save_predictor, train_predictor
+    from inference_estimation.lib.physics.features import feature_frame, prediction_row
+
+    catalog = load_catalog(strict=False)
+    rows = [prediction_row(catalog.model(m), catalog.hw(h), workload(b, 512, 256, engine="vllm", dtype="bfloat16"))
+            for m in ("llama-3.1-8b", "qwen2-7b", "mistral-7b-v0.1")
+            for h in ("nvidia-h100-sxm-80gb", "nvidia-a100-sxm4-80gb") for b in (1, 2, 4, 8, 16, 32, 64, 128)]
+    feats = feature_frame(rows)
+    frame = pd.concat([pd.DataFrame(rows)[["model_key", "hardware_key"]], feats], axis=1)
+    frame["power_source"] = "nvml-power"
+    frame["avg_power_w"] = 200.0 + 3.0 * feats["batch_size"]  # power grows with the sequences running
+    folder = tmp_path / "predictors"
+    shutil.copytree(predictors_dir, folder)
+    save_predictor(train_predictor(frame, "avg_power_w", n_folds=2), folder / "avg_power_w")
+
+    def at(rate: float) -> dict:
+        return predict(catalog, folder, "llama-3.1-8b", "nvidia-h100-sxm-80gb",
+                       workload(None, 512, 256, mode="serving", request_rate_rps=rate), allow_unpromoted=True)
+
+    low, high = at(1.0), at(40.0)
+    assert high["ttft_s"]["concurrency_in_flight"] > 4 * low["ttft_s"]["concurrency_in_flight"]
+    assert high["avg_power_w"]["value"] > low["avg_power_w"]["value"]  # not one request's power at every rate
+    for out in (low, high):
+        assert out["energy_per_output_token_j"]["value"] == pytest.approx(
+            out["avg_power_w"]["value"] / out["output_throughput_tok_s"]["value"], rel=1e-9)

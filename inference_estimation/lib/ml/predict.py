@@ -56,6 +56,7 @@ from inference_estimation.lib.ml.step_calibration import load_calibrations
 from inference_estimation.lib.ml.step_serving import (
     answer_regime,
     answer_with_step_model,
+    derive_energy,
     load_step_model,
     step_notes,
 )
@@ -248,6 +249,16 @@ class Predictors:
         rate_rows = solved & pd.to_numeric(rows.get("request_rate_rps"), errors="coerce").notna().to_numpy() \
             if "request_rate_rps" in rows else np.zeros(len(rows), dtype=bool)
         features["concurrency"] = np.where(rate_rows, np.round(extras["in_flight"], 2), features["concurrency"])
+        if rate_rows.any():
+            # power and memory at the load the rate puts in flight (the step model solved it), not at one
+            # request; energy follows from that power
+            loaded = rows.loc[rate_rows].copy()
+            loaded["concurrency"] = np.round(extras["in_flight"][rate_rows], 2)
+            loaded["batch_size"] = np.nan
+            again = self.frame(feature_frame(serving_batch_is_its_load(loaded)), hardware[rate_rows])
+            for column in [c for c in again.columns if c.startswith(("avg_power_w", "peak_memory_gb"))]:
+                answers.loc[rate_rows, column] = again[column].to_numpy()
+            derive_energy(answers)
         answers["saturated"] = extras["saturated"]
         answers["running_batch"] = extras["running_batch"]
         answers["campaign"] = extras["campaign"]
@@ -312,6 +323,13 @@ class Predictors:
     def unit(self, target: str) -> str:
         """The unit of an answer target."""
         return constants.TARGET_UNITS.get(target, "")
+
+
+def _in_flight(setup: Setup, features: pd.DataFrame) -> float | None:
+    """The requests in flight a request-rate question was solved for (None for other questions)."""
+    if setup.work.get("request_rate_rps") is None or setup.work.get("concurrency") is not None:
+        return None
+    return float(pd.to_numeric(features["concurrency"], errors="coerce").iloc[0])
 
 
 def serving_batch_is_its_load(rows: pd.DataFrame) -> pd.DataFrame:
@@ -439,7 +457,7 @@ def predict_setup(setup: Setup, predictors_dir: Path, targets: list[str] | None 
             out[target]["reason"] = (
                 f"no peak-memory measurement on {hardware.kind} hardware in training (trained on: "
                 f"{', '.join(memory_card.get('hardware_kinds', []))})")
-            out[target]["estimate"] = memory_estimate(setup)
+            out[target]["estimate"] = memory_estimate(setup, _in_flight(setup, features))
         elif math.isnan(value) and target in POWER_TARGETS:
             out[target]["reason"] = (
                 f"no power basis for {hardware.key}: it has no TDP fact and the predictor saw no measured "
@@ -451,7 +469,7 @@ def predict_setup(setup: Setup, predictors_dir: Path, targets: list[str] | None 
         out["peak_memory_gb"] = {"value": None, "unit": "GB", "lower_90": None, "upper_90": None, "promoted": False,
                                  "derived_from": [], "reason": "the learned peak-memory predictor was not promoted "
                                  "(it did not beat the physics baseline on unseen models): the memory rule's estimate"}
-        out["peak_memory_gb"]["estimate"] = memory_estimate(setup)
+        out["peak_memory_gb"]["estimate"] = memory_estimate(setup, _in_flight(setup, features))
     return out
 
 

@@ -198,13 +198,19 @@ def setup_of(resolved: SetupColumns, i: int, asked: dict[str, Any]) -> Setup:
                  refusal=resolved.refusal[i], notes=list(resolved.notes[i]))
 
 
-def memory_estimate(setup: Setup) -> dict[str, Any] | None:
-    """What the memory rule says the setup holds (not a prediction from measurements), or None."""
+def memory_estimate(setup: Setup, in_flight: float | None = None) -> dict[str, Any] | None:
+    """What the memory rule says the setup holds (not a prediction from measurements), or None.
+
+    ``in_flight``: the requests a request rate keeps in flight (solved by the step model), which
+    then stand for the batch.
+    """
     fit = setup.memory
     if fit is None or math.isnan(fit.weights_gb) or math.isnan(fit.kv_cache_gb):
         return None
     kv_gb, held = fit.kv_cache_gb, "the batch"
     batch = setup.work.get("batch_size")
+    if in_flight is not None and math.isfinite(in_flight) and isinstance(batch, (int, float)) and batch > 0:
+        kv_gb, held, batch = kv_gb * in_flight / batch, f"the {in_flight:g} requests in flight", in_flight
     if fit.paged and fit.max_batch is not None and isinstance(batch, (int, float)) and batch > fit.max_batch:
         # a paged engine holds only what its KV cache takes at once; the rest of the batch queues
         kv_gb, held = kv_gb * fit.max_batch / batch, f"the {fit.max_batch} sequences held at once"

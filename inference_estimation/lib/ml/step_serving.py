@@ -63,6 +63,22 @@ def _version_key(text: str) -> tuple[int, ...]:
     return tuple(int(p) for p in text.split(".") if p.isdigit()) if text else ()
 
 
+def derive_energy(answers: pd.DataFrame) -> None:
+    """Energy per output token = power / throughput from ``answers``' own columns, in place (the
+    lower bound from the lower power and the upper throughput, and the reverse); nothing without power."""
+    if "avg_power_w" not in answers or "output_throughput_tok_s" not in answers:
+        return
+    ends = ("", "_lower_90", "_upper_90")
+    power = {s: pd.to_numeric(answers[f"avg_power_w{s}"], errors="coerce").to_numpy(dtype=float) for s in ends}
+    thr = {s: pd.to_numeric(answers[f"output_throughput_tok_s{s}"], errors="coerce").to_numpy(dtype=float)
+           for s in ends}
+    energy = REGISTRY["energy_per_output_token_j"].identity["closed"]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        for suffix, other in (("", ""), ("_lower_90", "_upper_90"), ("_upper_90", "_lower_90")):
+            answers[f"energy_per_output_token_j{suffix}"] = energy(
+                {"avg_power_w": power[suffix], "output_throughput_tok_s": thr[other]})
+
+
 def answer_with_step_model(model: StepModel, rows: pd.DataFrame, answers: pd.DataFrame,
                            saturation: np.ndarray | None = None,
                            calibrations: dict[tuple[str, str], Calibration] | None = None,
@@ -101,15 +117,7 @@ def answer_with_step_model(model: StepModel, rows: pd.DataFrame, answers: pd.Dat
     for target in SERVED_STEP_TARGETS:
         for suffix in ("", "_lower_90", "_upper_90"):
             answers[f"{target}{suffix}"] = step[f"{target}{suffix}"]
-    if "avg_power_w" in answers:
-        power = {s: pd.to_numeric(answers[f"avg_power_w{s}"], errors="coerce").to_numpy(dtype=float)
-                 for s in ("", "_lower_90", "_upper_90")}
-        thr = {s: step[f"output_throughput_tok_s{s}"] for s in ("", "_lower_90", "_upper_90")}
-        energy = REGISTRY["energy_per_output_token_j"].identity["closed"]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            for suffix, other in (("", ""), ("_lower_90", "_upper_90"), ("_upper_90", "_lower_90")):
-                answers[f"energy_per_output_token_j{suffix}"] = energy(
-                    {"avg_power_w": power[suffix], "output_throughput_tok_s": thr[other]})
+    derive_energy(answers)
     extras = {"saturated": step["saturated"], "running_batch": step["running_batch"], "in_flight": step["in_flight"],
               "campaign": campaigns}
     return answers, extras
