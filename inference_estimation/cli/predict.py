@@ -179,8 +179,35 @@ def _print_answer(echo: dict[str, Any], defaulted: list[str], notes: list[str], 
                 print(f"      x{c['factor']:.3f}  {c['feature']} = {value}")
 
 
+def _print_prefill_explanation(ex: dict[str, Any]) -> None:
+    """The step model's account of a TTFT: the prompt's prefill, the scheduler's prefill steps, the server."""
+    t, eta, o = ex["prompt_terms_at_peak_s"], ex["efficiencies"], ex["overheads_s"]
+    n_in = ex["prompt_tokens"]
+    print(f"    = {ex['model']}: one {n_in:.0f}-token prompt alone prefills in {ex['prompt_alone_s'] * 1e3:.3g} ms "
+          f"(tensor parallel {ex['tensor_parallel']:.0f}, {ex['replicas']:.0f} replica(s))")
+    print(f"      GEMM {t['gemm'] * 1e3:.3g} ms at peak / efficiency {eta['gemm']:.2f}; weights {t['weights'] * 1e3:.3g} ms "
+          f"/ {eta['memory']:.2f}; attention {t['attention'] * 1e3:.3g} ms / {eta['attention']:.2f}; KV cache writes "
+          f"{t['kv_cache'] * 1e3:.3g} ms / {eta['kv_memory']:.2f}; collectives {t['collectives'] * 1e3:.3g} ms / "
+          f"{eta['link']:.2f}")
+    if ex["serving"]:
+        how = (f"serving: it waits for a step, then its prompt's chunks run beside the other requests' decodes "
+               f"(prefill step {ex['prefill_step_s'] * 1e3:.3g} ms), and a server adds "
+               f"{o['ttft_overhead'] * 1e3:.3g} ms before the first token")
+    elif ex["batch"] == ex["batch"] and ex["batch"] > 1:
+        how = (f"offline: the batch's {ex['batch']:.0f} prompts arrive at once, so a request waits for the prefill "
+               f"ahead of it (prefill steps of {ex['prefill_step_s'] * 1e3:.3g} ms on average)")
+    else:
+        how = f"offline: prefill steps of {ex['prefill_step_s'] * 1e3:.3g} ms on average before the first token"
+    print(f"      TTFT: {how}")
+    if ex.get("campaign_factor") and abs(ex["campaign_factor"] - 1.0) > 1e-6:
+        print(f"      x {ex['campaign_factor']:.3f} from the campaign or your calibration")
+
+
 def _print_step_explanation(ex: dict[str, Any]) -> None:
     """The step model's account of a time answer: terms at peak, efficiencies, overheads, batch."""
+    if ex["target"] == "ttft_s" and "prompt_alone_s" in ex:
+        _print_prefill_explanation(ex)
+        return
     t, eta, o = ex["terms_at_peak_s"], ex["efficiencies"], ex["overheads_s"]
     print(f"    = {ex['model']}: decode step {ex['decode_step_s'] * 1e3:.3g} ms at {ex['running_batch']:.0f} running "
           f"sequences (tensor parallel {ex['tensor_parallel']:.0f}, {ex['replicas']:.0f} replica(s))")
@@ -190,8 +217,7 @@ def _print_step_explanation(ex: dict[str, Any]) -> None:
           f"{t['attention'] * 1e3:.3g} ms / {eta['attention']:.2f}; collectives {t['collectives'] * 1e3:.3g} ms / "
           f"{eta['link']:.2f} + {t['collective_calls']:.0f} calls x {o['collective_latency'] * 1e6:.3g} us")
     print(f"      overheads: {o['step_overhead'] * 1e6:.3g} us per step, {o['layer_overhead'] * 1e6:.3g} us per layer, "
-          f"{o['seq_overhead'] * 1e6:.3g} us per sequence; a server adds {o['ttft_overhead'] * 1e3:.3g} ms before the "
-          "first token")
+          f"{o['seq_overhead'] * 1e6:.3g} us per sequence")
     if ex.get("campaign_factor") and abs(ex["campaign_factor"] - 1.0) > 1e-6:
         print(f"      x {ex['campaign_factor']:.3f} from the campaign or your calibration")
 

@@ -2,6 +2,7 @@
 identities exact, the saturation batch and the software year said, calibration served by default."""
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from inference_estimation.lib.catalog import load_catalog
@@ -10,6 +11,7 @@ from inference_estimation.lib.ml.step_calibration import calibrate
 from inference_estimation.lib.ml.step_fit import fit_step_model
 from inference_estimation.lib.ml.step_model import StepModel
 from inference_estimation.lib.ml.step_serving import step_model_path
+from inference_estimation.lib.physics.features import prediction_row
 from tests.lib.step_rows import synthetic_rows
 
 
@@ -156,10 +158,8 @@ def test_every_note_predict_prints_reaches_the_batch_notes_column(predictors_dir
 def test_a_request_rate_draws_the_power_of_the_requests_it_keeps_in_flight(predictors_dir, tmp_path):
     import shutil
 
-    import pandas as pd
-
     from inference_estimation.lib.ml.modeling import save_predictor, train_predictor
-    from inference_estimation.lib.physics.features import feature_frame, prediction_row
+    from inference_estimation.lib.physics.features import feature_frame
 
     catalog = load_catalog(strict=False)
     rows = [prediction_row(catalog.model(m), catalog.hw(h), workload(b, 512, 256, engine="vllm", dtype="bfloat16"))
@@ -183,3 +183,22 @@ def test_a_request_rate_draws_the_power_of_the_requests_it_keeps_in_flight(predi
     for out in (low, high):
         assert out["energy_per_output_token_j"]["value"] == pytest.approx(
             out["avg_power_w"]["value"] / out["output_throughput_tok_s"]["value"], rel=1e-9)
+
+
+def test_a_ttft_is_explained_by_prefill_and_a_tpot_by_the_decode_step(predictors_dir, capsys):
+    from inference_estimation.cli.predict import _print_step_explanation
+    from inference_estimation.lib.ml.step_serving import explain_step, load_step_model
+
+    catalog = load_catalog(strict=False)
+    model = load_step_model(predictors_dir, False)[0]
+    setup = resolve_setup(catalog, "llama-3.1-8b", "nvidia-h100-sxm-80gb", workload(8, 2000, 256))
+    rows = pd.DataFrame([{**prediction_row(setup.model, setup.hardware, setup.work),
+                          "hardware_key": setup.hardware.key, "source": "local"}])
+    ttft = explain_step(model, rows, "ttft_s")
+    assert ttft["prompt_tokens"] == 2000 and 0 < ttft["prompt_alone_s"] <= ttft["prediction"]
+    _print_step_explanation(ttft)
+    text = capsys.readouterr().out
+    assert "one 2000-token prompt alone prefills in" in text and "the batch's 8 prompts arrive at once" in text
+    assert "decode step" not in text and "a server adds" not in text  # offline: no server
+    _print_step_explanation(explain_step(model, rows, "tpot_s"))
+    assert "decode step" in capsys.readouterr().out

@@ -182,7 +182,17 @@ def explain_step(model: StepModel, rows: pd.DataFrame, target: str,
                                                       "collective_latency", "ttft_overhead")}
     simulated = float(getattr(sched, target)[0])
     value = float(answered[target].iloc[0])
-    return {
+    # a TTFT is made of prefill: one prompt alone at peak, and the scheduler's prefill step
+    alone = step_terms(prep.facts, np.array([n_in]), np.ones(1), np.array([n_in / 2]), np.zeros(1), np.zeros(1))
+    prefill = {"prompt_tokens": n_in, "prompt_alone_s": float(clock(alone)[0]),
+               "prompt_terms_at_peak_s": {"gemm": float(alone.gemm_s[0]), "weights": float(alone.weight_s[0]),
+                                          "attention": float(alone.attn_s[0]), "kv_cache": float(alone.kv_s[0]),
+                                          "collectives": float(alone.comm_s[0])},
+               "prefill_step_s": float(sched.prefill_step_s[0]),
+               "serving": bool(str(rows["mode"].iloc[0]) == "serving") if "mode" in rows else False,
+               "batch": float(pd.to_numeric(rows.get("batch_size"), errors="coerce").iloc[0])
+               if "batch_size" in rows else float("nan")}
+    return {**prefill,
         "target": target, "prediction": value, "model": "step model + scheduler",
         "running_batch": float(running[0]), "replicas": float(prep.facts.replicas[0]),
         "tensor_parallel": float(prep.facts.tp[0]),
