@@ -193,6 +193,22 @@ def test_a_copy_with_a_new_table_is_indexed_afresh(catalog):
     ("H200 x8", "nvidia-h200-sxm-141gb", 8),
     ("4x H100", "nvidia-h100-sxm-80gb", 4),
     ("H200", "nvidia-h200-sxm-141gb", None),
+    # a device name's own tokens are not a memory size: "10G" in A10G is its name, not 10 GB
+    ("4x A10G", "nvidia-a10g", 4),
+    ("4xA10G", "nvidia-a10g", 4),
+    ("8x A10G", "nvidia-a10g", 8),
+    ("4x nvidia-a10g", "nvidia-a10g", 4),
+    ("A10G 24GB", "nvidia-a10g", None),
+    ("4x L4", "nvidia-l4", 4),
+    ("2x L40S", "nvidia-l40s", 2),
+    ("4x A10", "nvidia-a10", 4),
+    ("4x T4", "nvidia-t4", 4),
+    ("2x RTX 4090", "nvidia-rtx-4090", 2),
+    ("8x MI300X", "amd-mi300x", 8),
+    ("2x H100 NVL", "nvidia-h100-nvl-94gb", 2),
+    ("4x GH200 96GB", "nvidia-gh200-96gb", 4),
+    ("8x A100 80GB", "nvidia-a100-sxm4-80gb", 8),
+    ("A100 80GB", "nvidia-a100-sxm4-80gb", None),
 ])
 def test_a_hardware_name_with_a_count_resolves_to_the_device_and_its_count(catalog, spelling, key, count):
     entry, named = catalog.hw_and_count(spelling)
@@ -210,6 +226,11 @@ def test_a_counted_name_answers_on_that_many_devices_and_a_disagreeing_count_nam
         resolve_setup(catalog, "llama-3.1-70b", "8x H200", workload(1, 512, 128, device_count=4))
     with pytest.raises(CatalogError, match=r"names 8 x nvidia-h200-sxm-141gb"):  # a door with no count of its own
         catalog.hw("8x H200")
+
+
+def test_a_memory_size_that_contradicts_a_device_named_with_g_is_still_refused(catalog):
+    with pytest.raises(CatalogError, match="no entry of that device has these facts"):
+        catalog.hw_and_count("4x A10G 48GB")
 
 
 def test_a_counted_h100_is_the_same_question_as_h100_on_that_many_devices_and_labels_devices(catalog):

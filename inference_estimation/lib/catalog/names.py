@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import difflib
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 #: Most candidates a refusal lists.
@@ -222,6 +222,8 @@ class HardwareQuery:
     count: int | None = None
     #: the SXM socket generation when given ("SXM2", "SXM4"): V100 SXM2 and SXM3 are different parts
     socket: str | None = None
+    #: every (token index, GB) read as a memory size: one inside the device's own name ("A10G") is not
+    memories: list[tuple[int, float]] = field(default_factory=list)
 
 
 def _is_number(tok: str) -> bool:
@@ -249,6 +251,7 @@ def parse_hardware(text: str) -> HardwareQuery:
         tok = tokens[i]
         if _is_number(tok) and nxt(i + 1) in ("gb", "g", "gib"):
             q.memory_gb = q.memory_gb or float(tok)
+            q.memories.append((i, float(tok)))
             i = use(i, 2)
         elif _is_number(tok) and nxt(i + 1) in ("w", "core", "cores", "tb"):
             i = use(i, 2)
@@ -439,7 +442,7 @@ class HardwareIndex:
             kept = [j for j, t in enumerate(q.tokens) if t not in _HW_FILLER]
             q = HardwareQuery(tokens=[q.tokens[j] for j in kept], used=[q.used[j] for j in kept], vendor=q.vendor,
                               form=q.form, memory_gb=q.memory_gb, memory_type=q.memory_type, count=q.count,
-                              socket=q.socket)
+                              socket=q.socket, memories=[(kept.index(j), gb) for j, gb in q.memories])
             found = self._matches(q.tokens, without_filler=True)
         if not found:
             naming = _naming_tokens(q)
@@ -449,6 +452,8 @@ class HardwareIndex:
             keys = [e.key for m in found for e in self.groups[m[2]] if e.count == 1]
             return Resolution(None, tuple(keys[:MAX_CANDIDATES]), "names several devices")
         start, end, signature = found[0]
+        # "10G" inside "A10G" is the device's name, not its memory: the first size outside it counts
+        q.memory_gb = next((gb for j, gb in q.memories if not start <= j < end), None)
         unknown = [t for j, (t, u) in enumerate(zip(q.tokens, q.used, strict=False))
                    if not u and not start <= j < end and t not in _HW_FILLER]
         group = [e for e in self.groups[signature] if e.count == (1 if single else q.count or 1)]
