@@ -75,8 +75,9 @@ _MODEL_PACKAGING = frozenset({
     "instruct", "chat", "it", "hf", "base", "pt", "thinking", "awq", "gptq", "gguf", "bnb", "4bit", "8bit",
     "dynamic", "kv", "quantized", "nf4", "bf16", "fp16", "fp32",
 })
-#: Quantisation parts: FP8, FP4, NVFP4, MXFP4, INT4, W4A16, Q4_K_M...
-_QUANT_PART = re.compile(r"^(fp|int|nvfp|mxfp|uint)\d+$|^w\d+a\d+$|^awq$|^gptq$|^q\d$")
+#: Quantisation parts: FP8, FP4, NVFP4, MXFP4, INT4, W4A16, Q4_K_M (GGUF types, read as one part)...
+_QUANT_PART = re.compile(r"^(fp|int|nvfp|mxfp|uint)\d+$|^w\d+a\d+$|^awq$|^gptq$|^i?q\d(k[sml]?|[01]|xx?s|nl)?$")
+_GGUF_TYPE = re.compile(r"(?<![a-z0-9])i?q\d_(k_[sml]|k|[01]|xx?s|nl)(?![a-z0-9])")
 _VERSION_PART = re.compile(r"^v\d+$")
 _DATE = re.compile(r"^\d{4}$")
 #: A pinned revision after the name (Replicate's ``meta/llama-2-7b-chat:13c3cd...``).
@@ -100,6 +101,7 @@ def model_levels(name: str) -> tuple[str, str, str]:
     3. without release dates (``2507``, ``0528``) as well.
     """
     base = _REVISION.sub("", name.strip().lower()).rsplit("/", 1)[-1]
+    base = _GGUF_TYPE.sub(lambda m: m.group(0).replace("_", ""), base)  # "Q4_K_M" is one part
     parts = [p for p in _SPLIT.split(base) if p]
     packaged: list[str] = []
     after_quant = False
