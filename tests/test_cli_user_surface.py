@@ -297,3 +297,19 @@ def test_a_hardware_name_with_a_count_is_answered_on_that_many_devices_and_a_sec
     line = _one_error_line(_cli("predict", "--model", "llama-3.1-70b", "--hardware", "8x H200", "--device-count", "4",
                                 "--batch-size", "1", *Q, home=home))
     assert "'8x H200' names 8 devices but the device count given is 4" in line
+
+
+def test_a_quantised_model_name_is_answered_in_its_dtype_with_a_note_and_a_second_dtype_must_agree(home):
+    name = "meta-llama/Llama-3.1-8B-Instruct-FP8"
+    out = _cli("predict", "--model", name, "--hardware", "4x A10G", "--batch-size", "8", *Q, home=home)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert out.stdout.splitlines()[0] == (
+        "setup: llama-3.1-8b on 4 x nvidia-a10g, vllm, fp8 weight-only, batch 8, 1024+256 tokens, offline, "
+        "source local (defaults: engine)")
+    assert f"dtype fp8: named by the model name {name!r}" in out.stdout
+    line = _one_error_line(_cli("predict", "--model", name, "--hardware", "H100", "--dtype", "bf16",
+                                "--batch-size", "8", *Q, home=home))
+    assert f"model {name!r} names dtype fp8 but the dtype given is bfloat16" in line
+    out = _cli("recommend", "--model", "Llama-3.1-8B-Instruct-AWQ", *Q, home=home)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "dtype int4 (named by the model name 'Llama-3.1-8B-Instruct-AWQ')" in " ".join(out.stdout.split())

@@ -56,11 +56,7 @@ def predict_command(args: argparse.Namespace) -> int:
         print(f"error: missing {', '.join(missing)} (or use --input FILE --output FILE; a serving question "
               "takes --mode serving with --concurrency or --request-rate-rps instead of --batch-size)", file=sys.stderr)
         return 2
-    from inference_estimation.lib.catalog.names import parse_hardware
-
-    named_count = parse_hardware(args.hardware).count  # "8x H200" states its device count
-    defaulted = [name for name, value in (("engine", args.engine), ("dtype", args.dtype),
-                                          ("device count", args.device_count or named_count)) if value is None]
+    defaulted = _defaulted(args)
     try:
         work = workload(args.batch_size, args.input_tokens, args.output_tokens, engine=args.engine,
                         dtype=args.dtype, device_count=args.device_count, mode=args.mode, source=args.source,
@@ -100,6 +96,21 @@ def predict_command(args: argparse.Namespace) -> int:
         return 0
     _print_answer(echo, defaulted, setup.notes, result, explanations)
     return 0
+
+
+def _defaulted(args: argparse.Namespace) -> list[str]:
+    """The settings a question leaves to their defaults: not given, nor stated by a name (``8x H200``
+    states its device count, ``Llama-3.1-8B-Instruct-FP8`` its dtype)."""
+    from inference_estimation.lib.catalog.names import parse_hardware
+    from inference_estimation.lib.catalog.vocabulary import VocabularyError, dtype_named_by
+
+    try:
+        named_dtype = dtype_named_by(args.model)
+    except VocabularyError:  # resolve_setup refuses the name, saying why
+        named_dtype = None
+    named_count = parse_hardware(args.hardware).count
+    return [name for name, value in (("engine", args.engine), ("dtype", args.dtype or named_dtype),
+                                     ("device count", args.device_count or named_count)) if value is None]
 
 
 def _no_figure_refusal(result: dict[str, Any]) -> str:

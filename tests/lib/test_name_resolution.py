@@ -193,6 +193,22 @@ def test_a_copy_with_a_new_table_is_indexed_afresh(catalog):
     ("H200 x8", "nvidia-h200-sxm-141gb", 8),
     ("4x H100", "nvidia-h100-sxm-80gb", 4),
     ("H200", "nvidia-h200-sxm-141gb", None),
+    # a device name's own tokens are not a memory size: "10G" in A10G is its name, not 10 GB
+    ("4x A10G", "nvidia-a10g", 4),
+    ("4xA10G", "nvidia-a10g", 4),
+    ("8x A10G", "nvidia-a10g", 8),
+    ("4x nvidia-a10g", "nvidia-a10g", 4),
+    ("A10G 24GB", "nvidia-a10g", None),
+    ("4x L4", "nvidia-l4", 4),
+    ("2x L40S", "nvidia-l40s", 2),
+    ("4x A10", "nvidia-a10", 4),
+    ("4x T4", "nvidia-t4", 4),
+    ("2x RTX 4090", "nvidia-rtx-4090", 2),
+    ("8x MI300X", "amd-mi300x", 8),
+    ("2x H100 NVL", "nvidia-h100-nvl-94gb", 2),
+    ("4x GH200 96GB", "nvidia-gh200-96gb", 4),
+    ("8x A100 80GB", "nvidia-a100-sxm4-80gb", 8),
+    ("A100 80GB", "nvidia-a100-sxm4-80gb", None),
 ])
 def test_a_hardware_name_with_a_count_resolves_to_the_device_and_its_count(catalog, spelling, key, count):
     entry, named = catalog.hw_and_count(spelling)
@@ -210,6 +226,11 @@ def test_a_counted_name_answers_on_that_many_devices_and_a_disagreeing_count_nam
         resolve_setup(catalog, "llama-3.1-70b", "8x H200", workload(1, 512, 128, device_count=4))
     with pytest.raises(CatalogError, match=r"names 8 x nvidia-h200-sxm-141gb"):  # a door with no count of its own
         catalog.hw("8x H200")
+
+
+def test_a_memory_size_that_contradicts_a_device_named_with_g_is_still_refused(catalog):
+    with pytest.raises(CatalogError, match="no entry of that device has these facts"):
+        catalog.hw_and_count("4x A10G 48GB")
 
 
 def test_a_counted_h100_is_the_same_question_as_h100_on_that_many_devices_and_labels_devices(catalog):
@@ -230,3 +251,57 @@ def test_a_counted_h100_refusal_counts_single_devices(catalog):
     counted = resolve_setup(catalog, "deepseek-r1", "8x H100", workload(1, 512, 128, dtype="fp8"))
     assert "on 8 x nvidia-h100-sxm-80gb" in counted.refusal
     assert "the fewest nvidia-h100-sxm-80gb devices that fit it at fp8 are 16" in counted.refusal
+
+
+@pytest.mark.parametrize(("spelling", "key", "dtype"), [
+    ("meta-llama/Llama-3.1-8B-Instruct-FP8", "llama-3.1-8b", "fp8"),
+    ("Llama-3.1-8B-Instruct-FP8-Dynamic", "llama-3.1-8b", "fp8"),
+    ("Llama-3.1-8B-Instruct-AWQ", "llama-3.1-8b", "int4"),
+    ("Llama-3.1-8B-Instruct-GPTQ", "llama-3.1-8b", "int4"),
+    ("Qwen2.5-7B-Instruct-GPTQ-Int8", "qwen2.5-7b", "int8"),  # a width beats the method's 4 bits
+    ("Llama-3.1-8B-Instruct-Int4", "llama-3.1-8b", "int4"),
+    ("Llama-3.1-8B-Instruct-W4A16", "llama-3.1-8b", "int4"),
+    ("Llama-3.1-8B-Instruct-NVFP4", "llama-3.1-8b", "fp4"),
+    ("Llama-3.1-8B-Instruct-MXFP4", "llama-3.1-8b", "fp4"),
+    ("Llama-3.1-8B-Instruct-w8a8", "llama-3.1-8b", "int8"),
+    ("RedHatAI/Meta-Llama-3.1-8B-Instruct-quantized.w8a8", "llama-3.1-8b", "int8"),
+    ("bartowski/Meta-Llama-3.1-8B-Instruct-Q4_K_M", "llama-3.1-8b", "int4"),
+    ("Meta-Llama-3.1-8B-Instruct-Q8_0.gguf", "llama-3.1-8b", "int8"),
+    ("unsloth/Llama-3.1-8B-Instruct-bnb-4bit", "llama-3.1-8b", "int4"),
+    ("unsloth/gpt-oss-20b-BF16", "gpt-oss-20b", "bfloat16"),
+    # names whose suffix is no quantisation state no dtype
+    ("meta-llama/Llama-3.1-8B-Instruct", "llama-3.1-8b", None),
+    ("Llama-3.1-8B-Instruct-GGUF", "llama-3.1-8b", None),
+    ("Qwen3-30B-A3B", "qwen3-30b-a3b", None),
+    ("gpt-oss-20b", "gpt-oss-20b", None),
+    ("Phi-3-mini-4k", "phi-3-mini-4k", None),
+    ("Mixtral-8x7B", "mixtral-8x7b", None),
+])
+def test_a_model_name_with_a_quantisation_resolves_to_the_base_model_and_that_dtype(catalog, spelling, key, dtype):
+    entry, named = catalog.model_and_dtype(spelling)
+    assert (entry.key, named) == (key, dtype)
+
+
+@pytest.mark.parametrize(("spelling", "match"), [
+    ("Meta-Llama-3.1-8B-Instruct-Q5_K_M", r"names the quantisation 'q5_k_m', which has no dtype here"),
+    ("Llama-3.1-8B-Instruct-FP8-Int4", r"names several dtypes"),
+])
+def test_a_model_name_whose_quantisation_has_no_dtype_is_refused_not_answered_in_16_bits(catalog, spelling, match):
+    with pytest.raises(CatalogError, match=match):
+        catalog.model_and_dtype(spelling)
+
+
+def test_a_quantised_model_name_is_answered_in_its_dtype_and_a_disagreeing_dtype_names_both(catalog):
+    from inference_estimation.lib.ml.setup import resolve_setup, workload
+
+    name = "meta-llama/Llama-3.1-8B-Instruct-FP8"
+    named = resolve_setup(catalog, name, "H100", workload(8, 1000, 500))
+    plain = resolve_setup(catalog, "llama-3.1-8b", "H100", workload(8, 1000, 500, dtype="fp8"))
+    assert named.model.key == "llama-3.1-8b" and named.work["dtype"] == "fp8"
+    assert named.echo() == plain.echo() and named.echo()["memory"]["weights_gb"] < 10  # 8 GB at fp8, not 16
+    assert f"dtype fp8: named by the model name {name!r}" in named.notes
+    assert resolve_setup(catalog, name, "H100", workload(8, 1000, 500, dtype="float8")).work["dtype"] == "fp8"
+    with pytest.raises(ValueError, match=rf"model {name!r} names dtype fp8 but the dtype given is bfloat16"):
+        resolve_setup(catalog, name, "H100", workload(8, 1000, 500, dtype="bf16"))
+    awq = resolve_setup(catalog, "Llama-3.1-8B-Instruct-AWQ", "4x A10G", workload(8, 1000, 500))
+    assert (awq.work["dtype"], awq.work["device_count"], awq.hardware.key) == ("int4", 4, "nvidia-a10g")

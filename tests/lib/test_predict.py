@@ -572,3 +572,35 @@ def test_a_memory_predictor_that_was_not_promoted_leaves_the_memory_rules_estima
     assert memory["estimate"]["basis"].startswith("memory rule, all devices: weights 16.")
     # without any memory predictor, nothing is claimed about memory
     assert "peak_memory_gb" not in predict(catalog, predictors_dir, "llama-3.1-8b", "nvidia-h100-sxm-80gb", work)
+
+
+def test_batch_model_names_with_a_quantisation_take_its_dtype_and_a_dtype_that_disagrees_is_a_row_error(
+        catalog, predictors_dir, tmp_path):
+    configs, out = tmp_path / "configs.csv", tmp_path / "out.csv"
+    configs.write_text("model,hardware,batch_size,input_tokens,output_tokens,engine,dtype,device_count\n"
+                       "meta-llama/Llama-3.1-8B-Instruct-FP8,H100,8,1000,500,,,\n"
+                       "Llama-3.1-8B-Instruct-AWQ,4x A10G,8,1000,500,,int4,\n"        # the same dtype twice: fine
+                       "meta-llama/Llama-3.1-8B-Instruct-FP8,H100,8,1000,500,,bf16,\n"  # disagrees: this row only
+                       "Meta-Llama-3.1-8B-Instruct-Q5_K_M,H100,8,1000,500,,,\n"        # no dtype here: this row only
+                       "Llama-3.1-8B-Instruct,H100,8,1000,500,,,\n")
+    assert predict_batch(catalog, predictors_dir, configs, out, allow_unpromoted=True) == 5
+    result = pd.read_csv(out, keep_default_na=False)
+    assert list(result["resolved_model"]) == ["llama-3.1-8b", "llama-3.1-8b", "", "", "llama-3.1-8b"]
+    assert list(result["resolved_dtype"]) == ["fp8", "int4", "", "", "bfloat16"]
+    assert "dtype fp8: named by the model name 'meta-llama/Llama-3.1-8B-Instruct-FP8'" in result.loc[0, "notes"]
+    assert int(result.loc[1, "resolved_device_count"]) == 4 and result.loc[1, "resolved_hardware"] == "nvidia-a10g"
+    assert result.loc[2, "refusal"] == ("dtype: model 'meta-llama/Llama-3.1-8B-Instruct-FP8' names dtype fp8 but the "
+                                        "dtype given is bfloat16: give one of them (or the same dtype twice)")
+    assert "model: model 'Meta-Llama-3.1-8B-Instruct-Q5_K_M' names the quantisation 'q5_k_m'" in result.loc[3, "refusal"]
+    single = predict(catalog, predictors_dir, "meta-llama/Llama-3.1-8B-Instruct-FP8", "H100",
+                     workload(8, 1000, 500), allow_unpromoted=True)
+    assert float(result.loc[0, "tpot_s"]) == pytest.approx(single["tpot_s"]["value"], rel=1e-9)
+
+
+def test_recommend_asks_a_quantised_model_name_at_its_dtype_and_says_so(catalog, predictors_dir):
+    name = "meta-llama/Llama-3.1-8B-Instruct-FP8"
+    rec = recommend(catalog, predictors_dir, name, 512, 128, allow_unpromoted=True)
+    assert rec.setup["model"] == "llama-3.1-8b" and rec.setup["dtype"] == f"fp8 (named by the model name {name!r})"
+    assert set(rec.table["dtype"]) == {"fp8"}
+    with pytest.raises(ValueError, match=r"names dtype fp8 but the dtype given is int4"):
+        recommend(catalog, predictors_dir, name, 512, 128, dtype="awq", allow_unpromoted=True)

@@ -18,6 +18,7 @@ from inference_estimation.lib.catalog.base import (
 )
 from inference_estimation.lib.catalog.hardware import HardwareEntry
 from inference_estimation.lib.catalog.models import ModelEntry
+from inference_estimation.lib.catalog.vocabulary import VocabularyError, dtype_named_by
 
 #: libyaml's safe loader when PyYAML was built with it (about 5x faster on the catalog; a cold
 #: ``predict`` parses it once), else the pure-Python safe loader. Both construct plain types only.
@@ -52,6 +53,25 @@ class Catalog(StrictEntry):
                 unknown or could mean several models.
         """
         return _lookup("model", key, self.models, self._index("model"))
+
+    def model_and_dtype(self, key: str) -> tuple[ModelEntry, str | None]:
+        """Looks up a model as :meth:`model` does and returns the dtype the name states.
+
+        ``Llama-3.1-8B-Instruct-FP8``, ``...-AWQ``, ``...-Q4_K_M``: the base model and the canonical
+        dtype (fp8, int4, int4; :func:`inference_estimation.lib.catalog.vocabulary.dtype_named_by`);
+        None for a name without one. So ``Llama-3.1-8B-Instruct-FP8`` and ``Llama-3.1-8B-Instruct``
+        at fp8 are one question.
+
+        Raises:
+            CatalogError: as :meth:`model`, and for a name whose quantisation has no dtype here
+                (``Q5_K_M``) or that names two dtypes.
+        """
+        model = self.model(key)
+        try:
+            return model, dtype_named_by(key)
+        except VocabularyError as exc:
+            raise CatalogError(f"{exc}; give the model without it and the dtype separately",
+                               candidates=(model.key,)) from None
 
     def hw(self, key: str) -> HardwareEntry:
         """Looks up hardware by key, device name or alias, or as people write it.

@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import difflib
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 #: Most candidates a refusal lists.
@@ -75,8 +75,9 @@ _MODEL_PACKAGING = frozenset({
     "instruct", "chat", "it", "hf", "base", "pt", "thinking", "awq", "gptq", "gguf", "bnb", "4bit", "8bit",
     "dynamic", "kv", "quantized", "nf4", "bf16", "fp16", "fp32",
 })
-#: Quantisation parts: FP8, FP4, NVFP4, MXFP4, INT4, W4A16, Q4_K_M...
-_QUANT_PART = re.compile(r"^(fp|int|nvfp|mxfp|uint)\d+$|^w\d+a\d+$|^awq$|^gptq$|^q\d$")
+#: Quantisation parts: FP8, FP4, NVFP4, MXFP4, INT4, W4A16, Q4_K_M (GGUF types, read as one part)...
+_QUANT_PART = re.compile(r"^(fp|int|nvfp|mxfp|uint)\d+$|^w\d+a\d+$|^awq$|^gptq$|^i?q\d(k[sml]?|[01]|xx?s|nl)?$")
+_GGUF_TYPE = re.compile(r"(?<![a-z0-9])i?q\d_(k_[sml]|k|[01]|xx?s|nl)(?![a-z0-9])")
 _VERSION_PART = re.compile(r"^v\d+$")
 _DATE = re.compile(r"^\d{4}$")
 #: A pinned revision after the name (Replicate's ``meta/llama-2-7b-chat:13c3cd...``).
@@ -100,6 +101,7 @@ def model_levels(name: str) -> tuple[str, str, str]:
     3. without release dates (``2507``, ``0528``) as well.
     """
     base = _REVISION.sub("", name.strip().lower()).rsplit("/", 1)[-1]
+    base = _GGUF_TYPE.sub(lambda m: m.group(0).replace("_", ""), base)  # "Q4_K_M" is one part
     parts = [p for p in _SPLIT.split(base) if p]
     packaged: list[str] = []
     after_quant = False
@@ -222,6 +224,8 @@ class HardwareQuery:
     count: int | None = None
     #: the SXM socket generation when given ("SXM2", "SXM4"): V100 SXM2 and SXM3 are different parts
     socket: str | None = None
+    #: every (token index, GB) read as a memory size: one inside the device's own name ("A10G") is not
+    memories: list[tuple[int, float]] = field(default_factory=list)
 
 
 def _is_number(tok: str) -> bool:
@@ -249,6 +253,7 @@ def parse_hardware(text: str) -> HardwareQuery:
         tok = tokens[i]
         if _is_number(tok) and nxt(i + 1) in ("gb", "g", "gib"):
             q.memory_gb = q.memory_gb or float(tok)
+            q.memories.append((i, float(tok)))
             i = use(i, 2)
         elif _is_number(tok) and nxt(i + 1) in ("w", "core", "cores", "tb"):
             i = use(i, 2)
@@ -439,7 +444,7 @@ class HardwareIndex:
             kept = [j for j, t in enumerate(q.tokens) if t not in _HW_FILLER]
             q = HardwareQuery(tokens=[q.tokens[j] for j in kept], used=[q.used[j] for j in kept], vendor=q.vendor,
                               form=q.form, memory_gb=q.memory_gb, memory_type=q.memory_type, count=q.count,
-                              socket=q.socket)
+                              socket=q.socket, memories=[(kept.index(j), gb) for j, gb in q.memories])
             found = self._matches(q.tokens, without_filler=True)
         if not found:
             naming = _naming_tokens(q)
@@ -449,6 +454,8 @@ class HardwareIndex:
             keys = [e.key for m in found for e in self.groups[m[2]] if e.count == 1]
             return Resolution(None, tuple(keys[:MAX_CANDIDATES]), "names several devices")
         start, end, signature = found[0]
+        # "10G" inside "A10G" is the device's name, not its memory: the first size outside it counts
+        q.memory_gb = next((gb for j, gb in q.memories if not start <= j < end), None)
         unknown = [t for j, (t, u) in enumerate(zip(q.tokens, q.used, strict=False))
                    if not u and not start <= j < end and t not in _HW_FILLER]
         group = [e for e in self.groups[signature] if e.count == (1 if single else q.count or 1)]

@@ -13,6 +13,7 @@ below what the spec sheets resolve.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 #: Canonical dtype -> effective bytes per weight element.
@@ -49,6 +50,7 @@ DTYPE_SYNONYMS: dict[str, str] = {
     "nvfp4": "fp4", "mxfp4": "fp4", "fp4_e2m1": "fp4", "float4": "fp4", "w4a4": "fp4",
     "awq": "int4", "gptq": "int4", "w4a16": "int4", "q4_0": "int4", "q4_k_m": "int4", "q4_k_s": "int4",
     "q4_k": "int4", "int4-awq": "int4", "int4_awq": "int4", "awq-int4": "int4", "gptq-int4": "int4",
+    "iq4_xs": "int4", "iq4_nl": "int4", "nf4": "int4", "bnb-4bit": "int4", "4bit": "int4", "w8a16": "int8", "bnb-8bit": "int8", "8bit": "int8",
 }
 DEFAULT_GPU_DTYPE = "bfloat16"
 DEFAULT_CPU_DTYPE = "float32"
@@ -178,3 +180,52 @@ def normalize_engine(value: object) -> str | None:
         return None
     key = _key(str(value))
     return key if key in ENGINES else ENGINE_SYNONYMS.get(key, key)
+
+
+#: Quantisation methods whose names state no width: 4-bit unless the name states one (``GPTQ-Int8``).
+_QUANT_METHODS = frozenset({"awq", "gptq"})
+#: A word of a checkpoint's name that states a quantisation (FP8, INT4, NVFP4, W4A16, Q5_K_M, 4bit).
+_QUANT_WORD = re.compile(r"^(i?q\d+|(fp|int|uint|nvfp|mxfp|float)\d+|w\d+a\d+|\d+bit)$")
+#: GGUF type letters after ``Q4`` (``Q4_K_M``, ``Q8_0``, ``IQ4_XS``), for the message.
+_GGUF_TAIL = frozenset({"k", "s", "m", "l", "0", "1", "xs", "xxs", "nl"})
+#: Dtype spellings that are ordinary words too: never read from a model name.
+_NOT_IN_NAMES = frozenset({"float", "half"})
+
+
+def dtype_named_by(model_name: str) -> str | None:
+    """The canonical dtype a checkpoint's name states, or None for a name that states none.
+
+    ``meta-llama/Llama-3.1-8B-Instruct-FP8`` -> fp8, ``...-AWQ``/``-GPTQ``/``-W4A16``/``-Q4_K_M``
+    -> int4, ``...-GPTQ-Int8`` -> int8 (a width beats the method's 4 bits), ``-NVFP4``/``-MXFP4``
+    -> fp4, ``-w8a8`` -> int8; ``Qwen3-30B-A3B`` and ``Mixtral-8x7B`` -> None. The words are read
+    as :data:`DTYPE_SYNONYMS` spells them (``FP8-Dynamic``, ``Q4_K_M``: several words at once).
+
+    Raises:
+        VocabularyError: for a quantisation with no dtype here (``Q5_K_M``, ``INT3``) or two that
+            disagree (``FP8-Int4``).
+    """
+    base = re.sub(r":[0-9a-f]{16,}$", "", model_name.strip().lower()).rsplit("/", 1)[-1]
+    words = [w for w in re.split(r"[^a-z0-9]+", base) if w]
+    named: dict[str, str] = {}  # spelling -> canonical dtype
+    i = 0
+    while i < len(words):
+        for width in (3, 2, 1):
+            spellings = {sep.join(words[i:i + width]) for sep in "_-"} if i + width <= len(words) else set()
+            known = sorted(s for s in spellings - _NOT_IN_NAMES if s in BYTES_PER_ELEMENT or s in DTYPE_SYNONYMS)
+            if known:
+                named[known[0]] = normalize_dtype(known[0]) or known[0]
+                i += width
+                break
+        else:
+            if _QUANT_WORD.match(words[i]):
+                tail = [words[i]]
+                while i + len(tail) < len(words) and words[i + len(tail)] in _GGUF_TAIL:
+                    tail.append(words[i + len(tail)])
+                raise VocabularyError(f"model {model_name!r} names the quantisation {'_'.join(tail)!r}, which "
+                                      f"has no dtype here (one of {', '.join(BYTES_PER_ELEMENT)})")
+            i += 1
+    widths = {d for s, d in named.items() if s not in _QUANT_METHODS} or set(named.values())
+    if len(widths) > 1:
+        raise VocabularyError(f"model {model_name!r} names several dtypes ({', '.join(sorted(named))}: "
+                              f"{', '.join(sorted(widths))}); name one")
+    return widths.pop() if widths else None

@@ -160,14 +160,15 @@ def _resolve_rows(catalog: Catalog, values: dict[str, np.ndarray],
 
     A model, hardware, engine or dtype that no catalog entry or vocabulary spelling names refuses
     its row with the message ``predict`` gives (and no setup), not the file; so does a device
-    count that a hardware name with a count (``8x H200``) contradicts.
+    count that a hardware name with a count (``8x H200``) contradicts, or a dtype that a model name
+    with a quantisation (``Llama-3.1-8B-Instruct-FP8``) contradicts.
 
     Returns:
         (the setups of the rows whose names all resolve, those rows, why each row names nothing
         or is wrong as asked -- empty where it is not).
     """
     n = len(values["mode"])
-    lookups = {"model": _names(values["model"], catalog.model, CatalogError),
+    lookups = {"model": _names(values["model"], catalog.model_and_dtype, CatalogError),
                "hardware": _names(values["hardware"], catalog.hw_and_count, CatalogError),
                "engine": _names(values["engine"], canonical_engine, VocabularyError),
                "dtype": _names(values["dtype"], canonical_dtype, VocabularyError)}
@@ -183,14 +184,18 @@ def _resolve_rows(catalog: Catalog, values: dict[str, np.ndarray],
     hardware_codes, hardware_names = pd.factorize(values["hardware"][rows])
     counted = [lookups["hardware"][0][name] for name in hardware_names]
     named_count = np.array([np.nan if c is None else c for _, c in counted], dtype="float64")[hardware_codes]
+    named = [lookups["model"][0][name] for name in model_names]
+    named_dtype = np.array([d for _, d in named], dtype=object)[model_codes]
     asked = {name: column[rows] for name, column in q.items()}
     for column in ("engine", "dtype"):
         canonical = {"": None, **lookups[column][0]}
         asked[column] = np.array([canonical[name] for name in values[column][rows]], dtype=object)
-    resolved = resolve_columns([lookups["model"][0][m] for m in model_names], model_codes, [h for h, _ in counted],
-                               hardware_codes, asked, hardware_names=values["hardware"][rows], named_count=named_count)
+    resolved = resolve_columns([m for m, _ in named], model_codes, [h for h, _ in counted], hardware_codes, asked,
+                               hardware_names=values["hardware"][rows], named_count=named_count,
+                               model_names=values["model"][rows], named_dtype=named_dtype)
     wrong = np.not_equal(resolved.error, None)
-    why[rows[wrong]] = ["device_count: " + e for e in resolved.error[wrong]]
+    # the model name's dtype against the dtype column, else the hardware name's count against device_count
+    why[rows[wrong]] = [("dtype: " if e.startswith("model ") else "device_count: ") + e for e in resolved.error[wrong]]
     return resolved, rows, why
 
 

@@ -24,6 +24,7 @@ from inference_estimation.lib.ml.predict import (
     resolve_setup,
     workload,
 )
+from inference_estimation.lib.ml.setup_columns import dtype_clash
 from inference_estimation.lib.physics.features import (
     feature_frame,
     prediction_row,
@@ -143,7 +144,8 @@ def recommend(catalog: Catalog, predictors_dir: Path, model_key: str, input_toke
     the unpriced after them. Each row names the $/h it used and its source and date
     (``price_source``; see :class:`inference_estimation.lib.catalog.hardware.PriceSource`).
     ``engine``/``dtype`` None take each device's
-    default (vLLM, bfloat16 or float16 where it has no bfloat16). The memory rule and the dtype
+    default (vLLM, bfloat16 or float16 where it has no bfloat16); a model name that states a
+    dtype (``Llama-3.1-8B-Instruct-FP8``, ``...-AWQ``) is asked at it, and a different ``dtype`` is an error. The memory rule and the dtype
     support are :func:`inference_estimation.lib.physics.refusals.setup_refusal`'s.
 
     Returns:
@@ -153,19 +155,20 @@ def recommend(catalog: Catalog, predictors_dir: Path, model_key: str, input_toke
 
     Raises:
         CatalogError: for an unknown model.
-        ValueError: for an unknown engine or dtype, or non-positive sizes.
+        ValueError: for an unknown engine or dtype, a dtype the model name contradicts, or non-positive sizes.
         SetupRefused: for a model that is not an LLM or a context beyond its maximum.
     """
     if rank_by not in RANK_BY:
         raise ValueError(f"rank_by {rank_by!r} is not one of {', '.join(RANK_BY)}")
     work = workload(1, input_tokens, output_tokens, engine=engine, dtype=dtype, source=source)
-    model = catalog.model(model_key)
+    model, named_dtype = catalog.model_and_dtype(model_key)
+    taken = _named_dtype(model_key, named_dtype, work)
     released = canonical_dtype(model.default_dtype)
     fallback = "" if released == "bfloat16" else f"{released} where the device runs it, else "
     setup = {"model": model.key, "engine": work["engine"] or "vllm (default; sambaflow on SambaNova RDUs)",
-             "dtype": work["dtype"] or (f"{fallback}bfloat16 (default: the dtype {model.key} was released in; "
-                                        "float16 without bfloat16 math)" if fallback else
-                                        "bfloat16 (default; float16 without bfloat16 math)"),
+             "dtype": taken or work["dtype"] or (
+                 f"{fallback}bfloat16 (default: the dtype {model.key} was released in; float16 without bfloat16 "
+                 "math)" if fallback else "bfloat16 (default; float16 without bfloat16 math)"),
              "input_tokens": input_tokens, "output_tokens": output_tokens, "source": source,
              "max_ttft_s": max_ttft_s, "max_tpot_s": max_tpot_s, "rps": rps, "rank_by": rank_by}
     dropped: list[dict[str, Any]] = []
@@ -186,6 +189,21 @@ def recommend(catalog: Catalog, predictors_dir: Path, model_key: str, input_toke
     best_per_hw = kept.drop_duplicates("hardware", keep="first").reset_index(drop=True)
     best_per_hw = best_per_hw.drop(columns=[c for c in best_per_hw if c.startswith("_")])
     return Recommendation(best_per_hw, pd.DataFrame(dropped, columns=["hardware", "reason"]), setup)
+
+
+def _named_dtype(model_name: str, named: str | None, work: dict[str, Any]) -> str | None:
+    """The dtype the model name states (``Llama-3.1-8B-Instruct-FP8``), taken into ``work`` where it
+    names none, as the header shows it; None where the name states none.
+
+    Raises:
+        ValueError: for a different dtype given, naming both (as ``predict`` does).
+    """
+    if named is None:
+        return None
+    if work["dtype"] is not None and work["dtype"] != named:
+        raise ValueError(dtype_clash(model_name, named, work["dtype"]))
+    work["dtype"] = named
+    return f"{named} (named by the model name {model_name!r})"
 
 
 def _candidates(catalog: Catalog, model: Any, work: dict[str, Any], max_devices: int,

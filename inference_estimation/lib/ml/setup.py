@@ -152,14 +152,16 @@ def resolve_setup(catalog: Catalog, model_key: str, hardware_key: str, work: dic
     The question is one row of :func:`inference_estimation.lib.ml.setup_columns.resolve_columns`,
     the path batch prediction takes for many. A hardware name may state its device count (``8x
     H200``, ``2xA100-80GB``): it is the question's device count, and a different
-    ``work["device_count"]`` is an error naming both.
+    ``work["device_count"]`` is an error naming both. So may a model name state its dtype
+    (``Llama-3.1-8B-Instruct-FP8``, ``...-AWQ``): the question's dtype where none is given (with a
+    note), and a different ``work["dtype"]`` is an error naming both.
 
     Raises:
         CatalogError: for an unknown model or hardware (listing the closest keys).
-        ValueError: for an invalid workload (see :func:`workload`), or a device count that
-            disagrees with the one the hardware name states.
+        ValueError: for an invalid workload (see :func:`workload`), or a device count or dtype that
+            disagrees with the one the hardware or model name states.
     """
-    model = catalog.model(model_key)
+    model, named_dtype = catalog.model_and_dtype(model_key)
     hardware, named_count = catalog.hw_and_count(hardware_key)
     work = dict(work)
     for name, canonical in (("engine", canonical_engine), ("dtype", canonical_dtype)):
@@ -172,7 +174,9 @@ def resolve_setup(catalog: Catalog, model_key: str, hardware_key: str, work: dic
     codes = np.zeros(1, dtype=int)
     resolved = resolve_columns([model], codes, [hardware], codes, one_question(work),
                                hardware_names=np.array([hardware_key], dtype=object),
-                               named_count=np.array([np.nan if named_count is None else float(named_count)]))
+                               named_count=np.array([np.nan if named_count is None else float(named_count)]),
+                               model_names=np.array([model_key], dtype=object),
+                               named_dtype=np.array([named_dtype], dtype=object))
     if resolved.error[0] is not None:
         raise ValueError(resolved.error[0])
     return setup_of(resolved, 0, work)

@@ -120,7 +120,8 @@ class SetupColumns:
         memory: the memory rule's arrays for the resolved batches; ``has_memory`` says where they
             apply (an LLM with a batch).
         refusal: why each setup cannot run, or None.
-        error: a question that is wrong as asked (a device count the hardware name contradicts), or None.
+        error: a question that is wrong as asked (a device count the hardware name contradicts, a
+            dtype the model name contradicts), or None.
         notes: things the user should know, per row.
         interconnect_gb_s: the bandwidth collectives are costed at where it is not the hardware's
             own (past one node: the network between nodes), else NaN.
@@ -254,9 +255,31 @@ def _largest_batches(fit, llm: np.ndarray, q: dict[str, np.ndarray], hardware: S
     return batch, is_max, refusal, held, notes
 
 
+def dtype_clash(model_name: str, named: str, given: str) -> str:
+    """Why a dtype given is wrong where the model name states another (``...-FP8`` asked at int4)."""
+    return f"model {model_name!r} names dtype {named} but the dtype given is {given}: give one of them (or the same dtype twice)"
+
+
+def _named_dtypes(q: dict[str, np.ndarray], named_dtype: np.ndarray | None, model_names: np.ndarray | None,
+                  error: np.ndarray) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """The questions with the dtype their model name states where they give none, and those rows.
+
+    A different dtype given is the row's ``error`` (in place), naming both.
+    """
+    if named_dtype is None:
+        return q, np.zeros(len(error), dtype=bool)
+    given, named = q["dtype"], np.not_equal(named_dtype, None)
+    clash = named & np.not_equal(given, None) & (given != named_dtype)
+    for i in np.flatnonzero(clash):
+        error[i] = dtype_clash(model_names[i], named_dtype[i], given[i])
+    taken = named & np.equal(given, None)
+    return {**q, "dtype": np.where(taken, named_dtype, given)}, taken
+
+
 def resolve_columns(models: Sequence[ModelEntry], model_codes: np.ndarray, hardware: Sequence[HardwareEntry],
                     hardware_codes: np.ndarray, q: dict[str, np.ndarray], hardware_names: np.ndarray | None = None,
-                    named_count: np.ndarray | None = None) -> SetupColumns:
+                    named_count: np.ndarray | None = None, model_names: np.ndarray | None = None,
+                    named_dtype: np.ndarray | None = None) -> SetupColumns:
     """Resolves questions (defaults, ``batch_size="max"``, the layout) and checks that each can run.
 
     Args:
@@ -268,6 +291,10 @@ def resolve_columns(models: Sequence[ModelEntry], model_codes: np.ndarray, hardw
         hardware_names: the hardware as each question named it (for the messages).
         named_count: the device count a hardware name states (``8x H200``), NaN where none; a
             different ``device_count`` is the row's ``error``, naming both.
+        model_names: the model as each question named it (for the messages).
+        named_dtype: the dtype a model name states (``Llama-3.1-8B-Instruct-FP8``: fp8), None where
+            none; it is the question's dtype where none is given (with a note), and a different
+            ``dtype`` is the row's ``error``, naming both.
     """
     n = len(model_codes)
     given, error = q["device_count"].astype("float64"), np.full(n, None, dtype=object)
@@ -277,7 +304,10 @@ def resolve_columns(models: Sequence[ModelEntry], model_codes: np.ndarray, hardw
             error[i] = (f"hardware {hardware_names[i]!r} names {int(named_count[i])} devices but the device count "
                         f"given is {shown(given[i])}: give one of them (or the same count twice)")
         given = np.where(np.isnan(named_count), given, named_count)
+    q, taken = _named_dtypes(q, named_dtype, model_names, error)
     engine, dtype, notes = _defaults(models, model_codes, hardware, hardware_codes, q)
+    for i in np.flatnonzero(taken):
+        notes[i].append(f"dtype {dtype[i]}: named by the model name {model_names[i]!r}")
     devices = np.where(np.isnan(given), np.array([h.device_count for h in hardware], dtype="float64")[hardware_codes],
                        given)
     context = q["input_tokens"] + q["output_tokens"]
