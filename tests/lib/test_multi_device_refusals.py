@@ -88,3 +88,14 @@ def test_every_device_kind_defaults_to_an_engine_that_runs_there(catalog):
         engine, _ = default_engine_dtype(hw, model)
         assert engine_refusal(hw, engine) is None, (hw.key, engine)
     assert default_engine_dtype(catalog.hw("sambanova-sn40l"), model)[0] == "sambaflow"
+
+
+def test_an_engine_is_refused_on_a_generation_its_support_matrix_dropped(catalog):
+    volta = resolve_setup(catalog, "llama-3.1-8b", "nvidia-v100-sxm2-32gb",
+                          workload(8, 1000, 256, engine="tensorrt-llm", dtype="fp16"))
+    assert volta.refusal.startswith("cannot run: tensorrt-llm does not run on volta devices")
+    assert "vllm" in volta.refusal.split("engines that do: ")[1]
+    mi250 = resolve_setup(catalog, "llama-3.1-8b", "amd-mi250x", workload(8, 1000, 256, engine="atom"))
+    assert "atom does not run on cdna2 devices" in mi250.refusal
+    assert resolve_setup(catalog, "llama-3.1-8b", "nvidia-a100-sxm4-80gb",
+                         workload(8, 1000, 256, engine="tensorrt-llm")).refusal is None

@@ -110,19 +110,32 @@ ENGINE_PLATFORMS: dict[str, frozenset[str]] = {
     "sambaflow": frozenset({"rdu"}),  # SambaNova's own stack
     "llmboost": frozenset({"rocm", "cuda"}),  # MangoBoost LLMBoost on AMD Instinct and NVIDIA GPUs
 }
+#: Engine -> device generations of a kind it lists that it no longer runs on (its support matrix):
+#: TensorRT-LLM lists NVIDIA Ampere and later; AMD's ATOM targets MI300-series and later (CDNA3/4).
+ENGINE_UNSUPPORTED_GENERATIONS: dict[str, frozenset[str]] = {
+    "tensorrt-llm": frozenset({"volta", "turing"}), "tensorrt-llm-pytorch": frozenset({"volta", "turing"}),
+    "atom": frozenset({"cdna2"}),
+}
 #: The engine a question on each hardware kind means when it names none (vLLM elsewhere; CPUs and
 #: Apple GPUs: transformers).
 DEFAULT_ENGINE_BY_KIND: dict[str, str] = {"cpu": DEFAULT_CPU_ENGINE, "mps": DEFAULT_CPU_ENGINE, "rdu": "sambaflow"}
 
 
-def engine_platform_problem(engine: str, kind: str) -> str | None:
-    """Why ``engine`` cannot run on hardware of ``kind`` (with the engines that can), or None."""
+def _runs(engine: str, kind: str, generation: str | None) -> bool:
+    return kind in ENGINE_PLATFORMS[engine] and generation not in ENGINE_UNSUPPORTED_GENERATIONS.get(engine, ())
+
+
+def engine_platform_problem(engine: str, kind: str, generation: str | None = None) -> str | None:
+    """Why ``engine`` cannot run on hardware of ``kind`` and ``generation`` (with the engines that
+    can), or None."""
     runs_on = ENGINE_PLATFORMS.get(engine)
-    if runs_on is None or kind in runs_on:
+    if runs_on is None or _runs(engine, kind, generation):
         return None
-    able = [name for name, kinds in ENGINE_PLATFORMS.items() if kind in kinds]
+    able = ", ".join(name for name in ENGINE_PLATFORMS if _runs(name, kind, generation)) or "none known"
+    if kind in runs_on:
+        return f"{engine} does not run on {generation} devices (not in its support matrix); engines that do: {able}"
     return (f"{engine} does not run on {KIND_NAMES.get(kind, kind)} (it runs on "
-            f"{', '.join(sorted(runs_on))}); engines that do: {', '.join(able) or 'none known'}")
+            f"{', '.join(sorted(runs_on))}); engines that do: {able}")
 
 
 class VocabularyError(ValueError):

@@ -245,7 +245,7 @@ def memory_rule(models: Sequence[ModelEntry], model_codes: np.ndarray, hardware:
 
 def engine_refusal(hardware: HardwareEntry, engine: str | None) -> str | None:
     """Why ``engine`` cannot run on ``hardware`` (its kind is not among the engine's platforms), or None."""
-    problem = engine_platform_problem(engine, hardware.kind) if engine else None
+    problem = engine_platform_problem(engine, hardware.kind, hardware.generation) if engine else None
     return None if problem is None else f"cannot run: {problem}"
 
 
