@@ -66,6 +66,7 @@ def test_a_setup_that_does_not_fit_is_refused_with_the_fewest_devices_not_answer
                    "--format", "json", home=home)
     assert as_json.returncode == 3
     body = json.loads(as_json.stdout)
+    assert body["setup"]["memory"]["max_batch"] == 0  # nothing fits: no sequence runs at all
     assert "at bfloat16 are 2; in fp8, which nvidia-h100-sxm-80gb computes natively, it fits on 1 (--dtype fp8)" \
         in body["refusal"] and "predictions" not in body
     assert body["setup"]["device_count"] == 1 and body["setup"]["hardware"] == "nvidia-h100-sxm-80gb"

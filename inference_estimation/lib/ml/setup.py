@@ -142,7 +142,9 @@ class Setup:
             out["memory"] = {"required_gb": round(self.memory.required_gb, 2),
                              "usable_gb": round(self.memory.usable_gb, 2),
                              "weights_gb": round(self.memory.weights_gb, 2),
-                             "max_batch": self.memory.max_batch, "paged": self.memory.paged}
+                             # a setup whose weights and one sequence do not fit holds no sequence at all
+                             "max_batch": 0 if self.memory.memory_fit_ratio > 1 else self.memory.max_batch,
+                             "paged": self.memory.paged}
         return out
 
 
