@@ -194,8 +194,7 @@ def _resolve_rows(catalog: Catalog, values: dict[str, np.ndarray],
                                hardware_names=values["hardware"][rows], named_count=named_count,
                                model_names=values["model"][rows], named_dtype=named_dtype)
     wrong = np.not_equal(resolved.error, None)
-    # the model name's dtype against the dtype column, else the hardware name's count against device_count
-    why[rows[wrong]] = [("dtype: " if e.startswith("model ") else "device_count: ") + e for e in resolved.error[wrong]]
+    why[rows[wrong]] = resolved.error[wrong]  # each names its field (dtype, device_count)
     return resolved, rows, why
 
 

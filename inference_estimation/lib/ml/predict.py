@@ -256,7 +256,7 @@ class Predictors:
             loaded["concurrency"] = np.round(extras["in_flight"][rate_rows], 2)
             loaded["batch_size"] = np.nan
             again = self.frame(feature_frame(serving_batch_is_its_load(loaded)), hardware[rate_rows])
-            for column in [c for c in again.columns if c.startswith(("avg_power_w", "peak_memory_gb"))]:
+            for column in [c for c in again.columns if c.startswith(constants.SERVED_PRIMITIVES)]:
                 answers.loc[rate_rows, column] = again[column].to_numpy()
             derive_energy(answers)
         answers["saturated"] = extras["saturated"]

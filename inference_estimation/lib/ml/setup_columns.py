@@ -121,7 +121,8 @@ class SetupColumns:
             apply (an LLM with a batch).
         refusal: why each setup cannot run, or None.
         error: a question that is wrong as asked (a device count the hardware name contradicts, a
-            dtype the model name contradicts), or None.
+            dtype the model name contradicts), or None; it starts with the field it is about
+            (``device_count: ``, ``dtype: ``).
         notes: things the user should know, per row.
         interconnect_gb_s: the bandwidth collectives are costed at where it is not the hardware's
             own (past one node: the network between nodes), else NaN.
@@ -271,7 +272,7 @@ def _named_dtypes(q: dict[str, np.ndarray], named_dtype: np.ndarray | None, mode
     given, named = q["dtype"], np.not_equal(named_dtype, None)
     clash = named & np.not_equal(given, None) & (given != named_dtype)
     for i in np.flatnonzero(clash):
-        error[i] = dtype_clash(model_names[i], named_dtype[i], given[i])
+        error[i] = "dtype: " + dtype_clash(model_names[i], named_dtype[i], given[i])
     taken = named & np.equal(given, None)
     return {**q, "dtype": np.where(taken, named_dtype, given)}, taken
 
@@ -301,7 +302,7 @@ def resolve_columns(models: Sequence[ModelEntry], model_codes: np.ndarray, hardw
     if named_count is not None:
         clash = ~np.isnan(named_count) & ~np.isnan(given) & (given != named_count)
         for i in np.flatnonzero(clash):
-            error[i] = (f"hardware {hardware_names[i]!r} names {int(named_count[i])} devices but the device count "
+            error[i] = (f"device_count: hardware {hardware_names[i]!r} names {int(named_count[i])} devices but the device count "
                         f"given is {shown(given[i])}: give one of them (or the same count twice)")
         given = np.where(np.isnan(named_count), given, named_count)
     q, taken = _named_dtypes(q, named_dtype, model_names, error)
