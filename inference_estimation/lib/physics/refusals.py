@@ -244,7 +244,8 @@ def memory_rule(models: Sequence[ModelEntry], model_codes: np.ndarray, hardware:
 
 
 def engine_refusal(hardware: HardwareEntry, engine: str | None) -> str | None:
-    """Why ``engine`` cannot run on ``hardware`` (its kind is not among the engine's platforms), or None."""
+    """Why ``engine`` cannot run on ``hardware`` (its kind or generation is outside the engine's
+    support matrix: :func:`~inference_estimation.lib.catalog.vocabulary.engine_platform_problem`), or None."""
     problem = engine_platform_problem(engine, hardware.kind, hardware.generation) if engine else None
     return None if problem is None else f"cannot run: {problem}"
 
@@ -256,9 +257,10 @@ def setup_refusals(models: Sequence[ModelEntry], model_codes: np.ndarray, hardwa
     """Why each of many LLM inference setups cannot run (None where it can, or cannot be told).
 
     Checks, in order: an LLM at all, the context against ``max_position_embeddings``, the engine
-    against the hardware's kind (its supported platforms), the dtype against the hardware's math, the layout (more than one device needs a known interconnect
-    bandwidth; tensor parallel must divide the attention heads; past one node the network between
-    nodes must be known), and memory
+    against the hardware's kind and generation (its support matrix), the dtype against the
+    hardware's math, the layout (more than one device needs a known interconnect bandwidth; tensor
+    parallel must divide the attention heads; past one node the network between nodes must be
+    known), and memory
     (:mod:`inference_estimation.lib.physics.memory`); a setup that does not fit names the fewest
     devices that would, at that dtype, among the counts its heads can be sharded over. Each rule is
     asked once per distinct key it depends on (the model, the hardware and dtype, ...); memory is
