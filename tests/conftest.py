@@ -30,6 +30,18 @@ def pytest_sessionfinish(session, exitstatus):
     shutil.rmtree(_SESSION_HOME, ignore_errors=True)
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config, items):
+    """Groups for ``pytest -n N --dist loadgroup`` (how ``make test`` runs the suite): every test that
+    uses the session ``pipeline`` fixture runs on one worker, so it is built once, not once per worker;
+    every other test stays with its module, so a module-scoped fixture is built once too. Runs before
+    xdist reads the groups (``tryfirst``); without xdist the markers do nothing.
+    """
+    for item in items:
+        group = "pipeline" if "pipeline" in getattr(item, "fixturenames", ()) else item.nodeid.split("::")[0]
+        item.add_marker(pytest.mark.xdist_group(group))
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _session_benchmark_partitions():
     """The session instance holds the catalog's benchmark partition keys, as the running

@@ -268,7 +268,7 @@ def _short_keys(keys: list[str], width: int) -> list[str]:
 
 
 def _recommend_text(rec: Any, show_dropped: bool, top: int, width: int = 100) -> str:
-    """The ranked table (the first ``top`` rows, a tie on the first rank key kept whole), how many
+    """The ranked table (the first ``top`` rows, a tie on every rank key kept whole), how many
     ranked rows are not shown, and the dropped hardware, in ``width`` columns."""
     import textwrap
 

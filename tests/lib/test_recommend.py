@@ -55,7 +55,7 @@ def _ranked(devices_for_rps, keys=None):
     return Recommendation(table, pd.DataFrame(columns=["hardware", "reason"]), setup)
 
 
-def test_the_shown_rows_extend_to_the_end_of_a_tie_on_the_first_rank_key_and_say_how_many_are_left_out():
+def test_the_shown_rows_extend_to_the_end_of_a_true_tie_only_and_say_how_many_are_left_out():
     rec = _ranked([8, 8, 10, 32, 32, 32, 40, 56])
     assert list(rec.shown(4)["devices_for_rps"]) == [8, 8, 10, 32, 32, 32]  # not one of three devices at 32
     assert len(rec.shown(3)) == 3 and len(rec.shown(20)) == 8
@@ -63,6 +63,11 @@ def test_the_shown_rows_extend_to_the_end_of_a_tie_on_the_first_rank_key_and_say
     assert "hw-5" in text and "hw-6" not in text
     assert "2 more ranked row(s) not shown (--top 8 shows all)" in text
     assert "more ranked" not in _recommend_text(rec, show_dropped=False, top=8)
+    # equal on the first key only (one device each) is no tie: the next key orders them, --top 2 shows 2
+    rec = _ranked([1, 1, 1, 1])
+    rec.table["energy_per_output_token_j"] = [0.1, 0.2, 0.3, 0.3]
+    assert list(rec.shown(2)["hardware"]) == ["hw-0", "hw-1"]
+    assert list(rec.shown(3)["hardware"]) == ["hw-0", "hw-1", "hw-2", "hw-3"]  # hw-2 and hw-3 tie on every key
 
 
 def test_the_table_never_truncates_a_hardware_key_and_says_when_prices_come_from_different_kinds_of_provider():

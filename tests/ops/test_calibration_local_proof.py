@@ -22,6 +22,7 @@ POINTS = 4
 MAX_MEDIAN_LATENCY_CV = 0.15
 
 
+@pytest.mark.serial  # judged on CPU timings: run alone, not beside another test worker
 def test_a_calibration_run_of_planned_points_lowers_the_error_on_the_rest_of_the_grid(tmp_path):
     home = tmp_path / "home"
     env = {**os.environ, "INFERENCE_ESTIMATION_HOME": str(home), "DAGSTER_HOME": str(home / "dagster"),

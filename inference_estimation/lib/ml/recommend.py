@@ -53,14 +53,19 @@ class Recommendation:
         return next((c for c in order if c in self.table), None)
 
     def shown(self, top: int) -> pd.DataFrame:
-        """The first ``top`` rows, extended to the end of a tie on the first rank key: a cut never
-        shows one of several devices that rank equal on it and hides the others."""
+        """The first ``top`` rows, extended to the end of a true tie: a cut never shows one of several
+        devices that rank equal on every rank key and hides the others. Rows that share only the
+        first key (one device each) are ordered by the next keys, so they are not a tie."""
         n = min(max(top, 0), len(self.table))
-        key = self.rank_key()
-        if 0 < n < len(self.table) and key is not None:
-            values = self.table[key].to_numpy(dtype="float64", na_value=np.nan)
-            last = values[n - 1]
-            while n < len(values) and (values[n] == last or (np.isnan(values[n]) and np.isnan(last))):
+        order = _rank_order(self.setup.get("rank_by", "devices"), bool(self.setup.get("rps")))
+        keys = [c for c in order if c in self.table]
+        if 0 < n < len(self.table) and keys:
+            values = self.table[keys].to_numpy(dtype="float64", na_value=np.nan)
+
+            def same(a: np.ndarray, b: np.ndarray) -> bool:
+                return bool(np.all((a == b) | (np.isnan(a) & np.isnan(b))))
+
+            while n < len(values) and same(values[n], values[n - 1]):
                 n += 1
         return self.table.head(n)
 
