@@ -45,7 +45,7 @@ test: setup
 	@# Two phases: every test but the `serial` ones on $(TEST_WORKERS) workers, then the `serial` ones
 	@# alone (their verdict rests on timings a busy neighbour would spoil). A phase the selection leaves
 	@# empty exits 5 ("no tests collected"), which is not a failure.
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup -m "not serial" $(PYTEST_ARGS); \
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --no-loadscope-reorder -m "not serial" $(PYTEST_ARGS); \
 		status=$$?; [ $$status -eq 0 ] || [ $$status -eq 5 ]
 	$(BIN)/python -m pytest -m serial $(PYTEST_ARGS); status=$$?; [ $$status -eq 0 ] || [ $$status -eq 5 ]
 

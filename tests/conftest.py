@@ -4,6 +4,8 @@ It is set before any test module imports the code location, so the Dagster resou
 file, dbt profile) and the Dagster instance all point inside it; nothing touches the user's home.
 """
 
+import ast
+import functools
 import os
 import shutil
 import tempfile
@@ -30,16 +32,45 @@ def pytest_sessionfinish(session, exitstatus):
     shutil.rmtree(_SESSION_HOME, ignore_errors=True)
 
 
-@pytest.hookimpl(tryfirst=True)
+@functools.cache
+def _uses_pipeline(module: str) -> bool:
+    """Whether a test module (its path from the repo root) has a test or fixture that takes the
+    session ``pipeline`` fixture (read from its source: the xdist controller collects nothing)."""
+    path = REPO_ROOT / module
+    if not path.suffix == ".py" or not path.is_file():
+        return False
+    functions = (n for n in ast.walk(ast.parse(path.read_text())) if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef))
+    return any(a.arg == "pipeline" for f in functions for a in f.args.args + f.args.kwonlyargs)
+
+
 def pytest_collection_modifyitems(config, items):
-    """Groups for ``pytest -n N --dist loadgroup`` (how ``make test`` runs the suite): every test that
-    uses the session ``pipeline`` fixture runs on one worker, so it is built once, not once per worker;
-    every other test stays with its module, so a module-scoped fixture is built once too. Runs before
-    xdist reads the groups (``tryfirst``); without xdist the markers do nothing.
-    """
-    for item in items:
-        group = "pipeline" if "pipeline" in getattr(item, "fixturenames", ()) else item.nodeid.split("::")[0]
-        item.add_marker(pytest.mark.xdist_group(group))
+    """Runs the longest work first: the tests that use the session ``pipeline`` fixture, then the modules
+    with a ``slow`` test, then the rest (each group in collection order). With ``make test``'s
+    ``--no-loadscope-reorder`` the xdist scheduler below hands out its groups in this order."""
+    slow = {item.nodeid.split("::")[0] for item in items if item.get_closest_marker("slow")}
+
+    def rank(item) -> int:
+        module = item.nodeid.split("::")[0]
+        return 0 if "pipeline" in getattr(item, "fixturenames", ()) else 1 if module in slow else 2
+
+    items[:] = sorted(items, key=rank)  # stable: each group keeps its collection order
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config, log):
+    """``make test``'s scheduler on several workers: each test module is one unit of work (its
+    module-scoped fixtures are built once), and every module that uses the session ``pipeline``
+    fixture is in one unit, so that fixture is built on one worker, not on each."""
+    if config.getvalue("dist") != "load":  # the default of -n; an explicit --dist keeps its own scheduler
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ModuleScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            module = nodeid.split("::", 1)[0]
+            return "pipeline" if _uses_pipeline(module) else module
+
+    return ModuleScheduling(config, log)
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -21,6 +21,8 @@ def test_tensor_parallel_that_does_not_divide_the_attention_heads_is_refused_wit
     setup = resolve_setup(catalog, "llama-3.1-70b", "nvidia-h100-sxm-80gb", workload(1, 512, 128, device_count=3))
     assert setup.refusal.startswith("cannot run: tensor parallel over 3 devices")
     assert "does not divide its 64 attention heads" in setup.refusal and "1, 2, 4, 8" in setup.refusal
+    # of those, one H100 cannot hold 70B in bf16 (141 GB of weights): the refusal names the fewest that can
+    assert setup.refusal.endswith("the fewest of them that hold it in memory at bfloat16: 2")
     # 8B has 32 heads: 64 devices cannot shard them, whatever the node
     wide = resolve_setup(catalog, "llama-3.1-8b", "nvidia-h100-sxm-80gb", workload(1, 512, 128, device_count=64))
     assert "does not divide its 32 attention heads" in wide.refusal

@@ -131,6 +131,24 @@ def test_batch_max_is_one_number_the_setup_the_memory_line_and_the_running_batch
     assert answers["running_batch"].iloc[0] == batch  # one replica (tensor parallel over the devices given)
 
 
+def test_an_offline_batch_larger_than_the_kv_cache_holds_says_it_runs_in_waves(predictors_dir):
+    from inference_estimation.lib.ml.predict import predict_setup
+
+    catalog = load_catalog(strict=False)
+    setup = resolve_setup(catalog, "llama-3.1-8b", "nvidia-h100-sxm-80gb", workload(4096, 1000, 1000, engine="vllm"))
+    held = setup.memory.max_batch
+    assert held < 4096  # the memory rule's capacity: 2,000-token sequences of 8B on one H100
+    result = predict_setup(setup, predictors_dir)
+    note = next(n for n in setup.notes if "waves" in n)
+    waves = -(-4096 // held)
+    assert f"holds {held:g} of the 4096 sequences at once" in note and f"in {waves} waves" in note
+    assert result["output_throughput_tok_s"]["value"] > 0
+    # a batch the cache holds whole runs in one go: no such note
+    small = resolve_setup(catalog, "llama-3.1-8b", "nvidia-h100-sxm-80gb", workload(8, 1000, 1000, engine="vllm"))
+    predict_setup(small, predictors_dir)
+    assert not any("waves" in n for n in small.notes)
+
+
 def test_every_note_predict_prints_reaches_the_batch_notes_column(predictors_dir, tmp_path):
     import pandas as pd
 

@@ -18,8 +18,10 @@ POINTS = 4
 #: When any run's median repeat CV is above this, the machine was too busy for timings to say
 #: anything: on a 2-core box shared with other CPU work, one point's repeats spread by up to 120%
 #: and the same point measured 30x slower in one run than in the next, so "the error fell" would
-#: measure the neighbours' load, not calibration.
-MAX_MEDIAN_LATENCY_CV = 0.15
+#: measure the neighbours' load, not calibration. Alone on an idle 2-core machine the worst run's
+#: median CV is 0.15-0.16 (2-3 repeats a point), while calibration lowers the error by 2-4x; a gate
+#: at 0.15 skipped the proof about half the time, so it is 0.30.
+MAX_MEDIAN_LATENCY_CV = 0.30
 
 
 @pytest.mark.serial  # judged on CPU timings: run alone, not beside another test worker

@@ -307,12 +307,21 @@ def setup_refusals(models: Sequence[ModelEntry], model_codes: np.ndarray, hardwa
     # a device that cannot be joined to others first: no head count makes its tensor parallel possible
     refuse(open_rows & accelerator, per_distinct(open_rows & accelerator, (hardware_codes, device_count),
                                                  lambda h, d: interconnect_refusal(hardware[h], int(d))))
-    refuse(open_rows & accelerator, per_distinct(open_rows & accelerator, (model_codes, device_count),
-                                                 lambda m, d: tensor_parallel_refusal(models[m], int(d))))
+    tensor_parallel = per_distinct(open_rows & accelerator, (model_codes, device_count),
+                                   lambda m, d: tensor_parallel_refusal(models[m], int(d)))
+    unshardable = open_rows & accelerator & np.not_equal(tensor_parallel, None)
+    refuse(unshardable, tensor_parallel)
     refuse(open_rows & accelerator, per_distinct(open_rows & accelerator, (hardware_codes, device_count),
                                                  lambda h, d: node_refusal(hardware[h], int(d))))
     batch = np.where(np.isnan(batch_size), 1.0, batch_size)
     rule = memory_rule(models, model_codes, hardware, hardware_codes, dtype, engine, context)
+    if unshardable.any():
+        # of the counts the heads can be sharded over, name the fewest that also hold the model
+        rows = np.flatnonzero(unshardable)
+        fewest = _fewest_fitting(models, model_codes, hardware, hardware_codes, batch, rows, rule)
+        refusal[rows] = [f"{r}; the fewest of them that hold it in memory at {d}: {int(f)}" if np.isfinite(f)
+                         else f"{r}; none of them holds it in memory at {d}"
+                         for r, d, f in zip(refusal[rows], dtype[rows], fewest, strict=True)]
     fit = fit if fit is not None else rule(batch, device_count)
     with np.errstate(invalid="ignore"):
         short = open_rows & (fit["memory_fit_ratio"] > 1.0)
@@ -328,17 +337,8 @@ def _memory_refusals(models: Sequence[ModelEntry], model_codes: np.ndarray, hard
                      rule: Callable[..., dict[str, np.ndarray]]) -> np.ndarray:
     """:func:`memory_refusal` of the ``short`` rows, naming the fewest devices that would fit each."""
     rows = np.flatnonzero(short)
-    counts = per_distinct(short, (model_codes, hardware_codes),
-                          lambda m, h: layout_counts(models[m], hardware[h]))[rows]
-    batch = np.where(np.isnan(batch_size[rows]), 1.0, batch_size[rows])
-    fewest = np.full(len(rows), np.nan)
-    for count in DEVICE_COUNTS:
-        left = np.flatnonzero(np.isnan(fewest) & np.fromiter((count in c for c in counts), dtype=bool, count=len(rows)))
-        if len(left) == 0:
-            continue
-        with np.errstate(invalid="ignore"):
-            fits = rule(batch[left], float(count), rows[left])["memory_fit_ratio"] <= 1.0
-        fewest[left[fits]] = count
+    fewest = _fewest_fitting(models, model_codes, hardware, hardware_codes,
+                             np.where(np.isnan(batch_size), 1.0, batch_size), rows, rule)
     lower = _lower_dtype_fits(models, model_codes, hardware, hardware_codes, dtype, engine, batch_size, context,
                               device_count, rows)
     out = np.full(len(short), None, dtype=object)
@@ -350,6 +350,24 @@ def _memory_refusals(models: Sequence[ModelEntry], model_codes: np.ndarray, hard
             context[rows], device_count[rows], fit["required_gb"][rows], fit["usable_gb"][rows], fewest,
             lower, strict=True)]
     return out
+
+
+def _fewest_fitting(models: Sequence[ModelEntry], model_codes: np.ndarray, hardware: Sequence[HardwareEntry],
+                    hardware_codes: np.ndarray, batch: np.ndarray, rows: np.ndarray,
+                    rule: Callable[..., dict[str, np.ndarray]]) -> np.ndarray:
+    """For each of ``rows``, the fewest devices among the counts its heads can be sharded over
+    (:func:`layout_counts`) whose memory holds the setup at its batch, dtype and engine (NaN: none)."""
+    counts = per_distinct(np.isin(np.arange(len(model_codes)), rows), (model_codes, hardware_codes),
+                          lambda m, h: layout_counts(models[m], hardware[h]))[rows]
+    fewest = np.full(len(rows), np.nan)
+    for count in DEVICE_COUNTS:
+        left = np.flatnonzero(np.isnan(fewest) & np.fromiter((count in c for c in counts), dtype=bool, count=len(rows)))
+        if len(left) == 0:
+            continue
+        with np.errstate(invalid="ignore"):
+            fits = rule(batch[rows[left]], float(count), rows[left])["memory_fit_ratio"] <= 1.0
+        fewest[left[fits]] = count
+    return fewest
 
 
 #: Lower-precision dtypes a refusal may suggest, with the peak fact that says the device computes in
