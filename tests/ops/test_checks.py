@@ -77,10 +77,12 @@ def test_drift_is_flagged_when_new_measurements_leave_the_90_percent_interval_to
     folder = predictor_folders(session_home.predictors_dir, allow_unpromoted=True)["tpot_s"]
     model, card = load_predictor(folder)
     frame = _training_frame(session_home)
-    # The local points (other tests add public data), dated before the predictor was trained: a
-    # fault test re-measures a partition later in the session, so their own dates vary by test order.
+    # The local points the predictor was trained on (other tests add public data, and a fault test
+    # re-measures a partition later in the session, on a CPU another test worker may be loading),
+    # then all dated a day before it was trained.
     trained_at = pd.Timestamp(card["trained_at"]).tz_convert("UTC")
-    frame = frame[frame["source"] == "local"].assign(
+    measured = pd.to_datetime(frame["measured_at_ts"], utc=True)
+    frame = frame[(frame["source"] == "local") & (measured <= trained_at)].assign(
         measured_at_ts=(trained_at - pd.Timedelta(days=1)).tz_localize(None))
 
     same = drift.prediction_drift(frame, model, card, since=None)
