@@ -198,3 +198,11 @@ def test_the_memory_estimate_never_exceeds_what_a_paged_engine_reserves_and_coun
     assert "sequences held at once" in queued["basis"]
     small = resolve_setup(catalog, "llama-3.1-8b", "H100", workload(8, 1000, 1000))
     assert memory_estimate(small)["value"] == pytest.approx(small.memory.weights_gb + small.memory.kv_cache_gb, abs=0.01)
+
+
+def test_vllm_on_volta_is_answered_for_an_older_release_and_says_so(catalog):
+    v100 = resolve_setup(catalog, "llama-3.1-8b", "nvidia-v100-sxm2-32gb", workload(1, 512, 128, engine="vllm"))
+    assert v100.refusal is None
+    assert any(n.startswith("vllm on volta: only older vllm releases run here") and "v0.31" in n for n in v100.notes)
+    t4 = resolve_setup(catalog, "llama-3.1-8b", "nvidia-t4", workload(1, 512, 128, engine="vllm", dtype="float16"))
+    assert not any("older vllm releases" in n for n in t4.notes)

@@ -139,14 +139,14 @@ def test_an_offline_batch_larger_than_the_kv_cache_holds_says_it_runs_in_waves(p
     held = setup.memory.max_batch
     assert held < 4096  # the memory rule's capacity: 2,000-token sequences of 8B on one H100
     result = predict_setup(setup, predictors_dir)
-    note = next(n for n in setup.notes if "waves" in n)
-    waves = -(-4096 // held)
-    assert f"holds {held:g} of the 4096 sequences at once" in note and f"in {waves} waves" in note
+    waves = [n for n in setup.notes if "waves" in n]
+    assert len(waves) == 1 and f"holds {held} of the 4096 sequences at once" in waves[0]
+    assert f"runs in {-(-4096 // held)} waves" in waves[0]
+    assert not any("run as one batch" in n for n in setup.notes)  # the note of a batch the cache holds whole
     assert result["output_throughput_tok_s"]["value"] > 0
-    # a batch the cache holds whole runs in one go: no such note
     small = resolve_setup(catalog, "llama-3.1-8b", "nvidia-h100-sxm-80gb", workload(8, 1000, 1000, engine="vllm"))
     predict_setup(small, predictors_dir)
-    assert not any("waves" in n for n in small.notes)
+    assert not any("waves" in n for n in small.notes) and any("run as one batch" in n for n in small.notes)
 
 
 def test_every_note_predict_prints_reaches_the_batch_notes_column(predictors_dir, tmp_path):

@@ -116,6 +116,21 @@ ENGINE_UNSUPPORTED_GENERATIONS: dict[str, frozenset[str]] = {
     "tensorrt-llm": frozenset({"volta", "turing"}), "tensorrt-llm-pytorch": frozenset({"volta", "turing"}),
     "atom": frozenset({"cdna2"}),
 }
+#: Engine -> device generations only its older releases run on, and what says so: answered, with a note
+#: (public measurements of them exist), since the model's software-year effect assumes current releases.
+ENGINE_DROPPED_GENERATIONS: dict[str, dict[str, str]] = {
+    "vllm": {"volta": "vLLM's GPU install docs list compute capability 7.0 and up (V100) through v0.14 and "
+                      "7.5 and up (T4 and later, no V100) by v0.31"},
+}
+
+
+def engine_generation_note(engine: str | None, generation: str | None) -> str | None:
+    """A note where ``engine``'s current releases dropped the device's ``generation`` (None elsewhere)."""
+    why = ENGINE_DROPPED_GENERATIONS.get(engine or "", {}).get(generation or "")
+    return None if why is None else (f"{engine} on {generation}: only older {engine} releases run here ({why}); "
+                                     "the answer stands for such a release")
+
+
 #: The engine a question on each hardware kind means when it names none (vLLM elsewhere; CPUs and
 #: Apple GPUs: transformers).
 DEFAULT_ENGINE_BY_KIND: dict[str, str] = {"cpu": DEFAULT_CPU_ENGINE, "mps": DEFAULT_CPU_ENGINE, "rdu": "sambaflow"}

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -32,27 +31,12 @@ def answer_notes(predictors: Predictors, features: pd.DataFrame, answers: pd.Dat
     rate = features["request_rate_rps"] if "request_rate_rps" in features else pd.Series(np.nan, index=features.index)
     solved = (features["mode"].astype(str) == "serving").to_numpy() & pd.to_numeric(rate, errors="coerce").notna(
         ).to_numpy()
-    # an offline batch larger than the engine holds at once runs in waves
-    held = (answers["in_flight"].to_numpy(dtype="float64") if "in_flight" in answers else np.full(n, np.nan))
-    batch = pd.to_numeric(features["batch_size"], errors="coerce").to_numpy(dtype="float64")
-    offline = (features["mode"].astype(str) != "serving").to_numpy()
     for i in range(n):
         if saturated[i]:
             warnings[i].append(saturation_warning(in_flight[i]))
         elif solved[i] and np.isfinite(in_flight[i]):
             notes[i].append(f"{in_flight[i]:g} requests in flight at that rate (Little's law: rate x e2e)")
-        if offline[i] and np.isfinite(batch[i]) and np.isfinite(held[i]) and held[i] < batch[i] - 0.5:
-            notes[i].append(wave_note(batch[i], held[i]))
     return notes, warnings
-
-
-def wave_note(batch_size: float, held: float) -> str:
-    """The note of an offline batch larger than the engine holds at once (its KV cache or batch limit)."""
-    waves = math.ceil(batch_size / held)
-    return (f"the engine holds {held:g} of the {batch_size:g} sequences at once (its KV cache or batch limit), so "
-            f"it runs the batch in {waves} waves: TTFT, TPOT and e2e are one wave's (a sequence of a later wave "
-            f"also waits for the waves before it); throughput holds for the whole batch, which takes about "
-            f"{waves} x e2e")
 
 
 def saturation_warning(concurrency: float) -> str:

@@ -342,15 +342,13 @@ def _answer_rows(predictors: Predictors, setups: SetupColumns, rows: np.ndarray,
     position[rows] = np.arange(len(rows))
     features, result = predictors.answer(setups.facts_frame(position[answered]))
     saturated = result.pop("saturated").to_numpy(dtype=bool)
-    # said in the notes (the waves of an offline batch), not a column of its own
-    held = result.pop("in_flight") if "in_flight" in result else np.nan
     in_flight = pd.to_numeric(features["concurrency"], errors="coerce").to_numpy(dtype="float64")
     serving = (features["mode"].astype(str) == "serving").to_numpy()
     concurrency[answered] = np.where(serving, in_flight, np.nan)
     resolved["resolved_concurrency"] = pd.array(concurrency, dtype="Float64")
     notes = [[note] if note else [] for note in resolved["notes"]]
     keys = np.array([h.key for h in setups.hardware], dtype=object)[setups.hardware_codes[position[answered]]]
-    said, warned = answer_notes(predictors, features, result.assign(saturated=saturated, in_flight=held),
+    said, warned = answer_notes(predictors, features, result.assign(saturated=saturated),
                                 setups.work["engine"][position[answered]], keys)
     for j in range(len(answered)):
         notes[answered[j]].extend(said[j] + warned[j])

@@ -261,7 +261,6 @@ class Predictors:
             derive_energy(answers)
         answers["saturated"] = extras["saturated"]
         answers["running_batch"] = extras["running_batch"]
-        answers["in_flight"] = extras["in_flight"]
         answers["campaign"] = extras["campaign"]
         return features, answers
 

@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from inference_estimation.lib.catalog import HardwareEntry, ModelEntry
+from inference_estimation.lib.catalog.vocabulary import engine_generation_note
 from inference_estimation.lib.ml.scheduler import saturation_limits
 from inference_estimation.lib.ml.step_model import deployment
 from inference_estimation.lib.physics.distinct import per_distinct
@@ -332,6 +333,10 @@ def resolve_columns(models: Sequence[ModelEntry], model_codes: np.ndarray, hardw
     weight_only = per_distinct(runs, (hardware_codes, dtype), lambda h, d: weight_only_note(hardware[h], d))
     for i in np.flatnonzero(np.not_equal(weight_only, None)):
         notes[i].append(weight_only[i])
+    dropped = per_distinct(runs, (hardware_codes, engine),
+                           lambda h, e: engine_generation_note(e, hardware[h].generation))
+    for i in np.flatnonzero(np.not_equal(dropped, None)):
+        notes[i].append(dropped[i])
     across = per_distinct(runs, (hardware_codes, devices), lambda h, d: node_note(hardware[h], int(d)))
     interconnect = np.full(n, np.nan)
     for i in np.flatnonzero(np.not_equal(across, None)):
@@ -341,10 +346,14 @@ def resolve_columns(models: Sequence[ModelEntry], model_codes: np.ndarray, hardw
     with np.errstate(invalid="ignore"):
         queued = runs & has_memory & memory["paged"] & ~is_max & (batch > memory["max_batch"])
     for i in np.flatnonzero(queued):
-        notes[i].append(f"{engine[i]}'s KV cache holds {int(memory['max_batch'][i])} of the {int(batch[i])} "
-                        "sequences at once; the rest queue")
+        held, waves = int(memory["max_batch"][i]), int(np.ceil(batch[i] / memory["max_batch"][i]))
+        notes[i].append(f"{engine[i]}'s KV cache holds {held} of the {int(batch[i])} sequences at once; the rest "
+                        f"queue, so the batch runs in {waves} waves: TTFT (queueing behind its wave's prefill included), "
+                        f"TPOT and e2e are one wave's (a sequence "
+                        f"of a later wave also waits for the waves before it), throughput holds for the whole "
+                        f"batch, which takes about {waves} x e2e")
     with np.errstate(invalid="ignore"):
-        at_once = runs & has_memory & memory["paged"] & ~is_max & (q["mode"] == "offline") & (batch > 1)
+        at_once = runs & has_memory & memory["paged"] & ~is_max & (q["mode"] == "offline") & (batch > 1) & ~queued
     for i in np.flatnonzero(at_once):
         notes[i].append(f"batch {int(batch[i])}: all {int(batch[i])} requests arrive at once and run as one batch, "
                         "so TTFT includes queueing behind the batch's prefill; --batch-size max is the steady "
