@@ -262,7 +262,7 @@ def test_a_model_that_does_not_fit_is_refused_naming_the_fewest_devices_that_wou
 
 
 @pytest.mark.parametrize("model, hardware, kwargs, match", [
-    ("llama-3.1-8b", "H100", {"input_tokens": 200_000}, "exceeds 'llama-3.1-8b''s max_position_embeddings 131072"),
+    ("llama-3.1-8b", "H100", {"input_tokens": 200_000}, "exceeds llama-3.1-8b's max_position_embeddings 131072"),
     ("xgboost-reg-200x8", "H100", {}, "is a tabular model"),
     ("llama-3.1-8b", "nvidia-v100-sxm2-32gb", {"dtype": "bf16"}, "no bfloat16 math"),
     ("llama-3.1-8b", "nvidia-t4", {"dtype": "fp8"}, "neither FP8 nor bfloat16 math"),

@@ -220,3 +220,49 @@ def test_a_ttft_is_explained_by_prefill_and_a_tpot_by_the_decode_step(predictors
     assert "decode step" not in text and "a server adds" not in text  # offline: no server
     _print_step_explanation(explain_step(model, rows, "tpot_s"))
     assert "decode step" in capsys.readouterr().out
+
+
+def test_a_calibration_plan_costs_each_point_by_the_step_models_own_e2e(predictors_dir):
+    import pandas as pd
+
+    from inference_estimation.lib.ml.calibration import axes_sweep, plan_for_hardware, with_device_in_sweep
+
+    catalog = load_catalog(strict=False)
+    hardware = "nvidia-h100-pcie-80gb"  # no launcher and no sweep of its own: planned over the GPU axes
+    sweep = axes_sweep(catalog, hardware)
+    result = plan_for_hardware(with_device_in_sweep(catalog, hardware, sweep), predictors_dir, pd.DataFrame(),
+                               hardware, 4, sweep=sweep, models=["llama-3.1-8b"])
+    costs = [p.expected_cost_s for p in result.plan.points]
+    # a folder with only the step model: its e2e prices each point (batch 1 and batch 32 differ),
+    # not the flat cost of a point whose time is unknown
+    assert len(costs) == 4 and len(set(round(c, 6) for c in costs)) > 1
+    assert not any("unknown" in n for n in result.notes)
+
+
+def test_the_batch_file_carries_the_memory_rules_estimate_that_predict_prints(predictors_dir, tmp_path):
+    import pandas as pd
+
+    from inference_estimation.lib.ml.batch_predict import predict_batch
+    from inference_estimation.lib.ml.predict import Predictors
+    from inference_estimation.lib.ml.setup import memory_estimate
+    from inference_estimation.lib.physics.features import prediction_row
+
+    catalog = load_catalog(strict=False)
+    configs, out = tmp_path / "q.csv", tmp_path / "out.csv"
+    configs.write_text("model,hardware,batch_size,input_tokens,output_tokens,engine,mode,concurrency,request_rate_rps\n"
+                       "llama-3.1-8b,H100,8,1000,1000,vllm,,,\n"
+                       "llama-3.1-8b,H100,4096,1000,1000,vllm,,,\n"
+                       "llama-3.1-8b,H100,,512,256,vllm,serving,16,\n"
+                       "llama-3.1-8b,H100,,512,256,vllm,serving,,5\n")
+    predict_batch(catalog, predictors_dir, configs, out)
+    batch = pd.read_csv(out)
+    works = [workload(8, 1000, 1000, engine="vllm"), workload(4096, 1000, 1000, engine="vllm"),
+             workload(None, 512, 256, engine="vllm", mode="serving", concurrency=16),
+             workload(None, 512, 256, engine="vllm", mode="serving", request_rate_rps=5.0)]
+    for i, work in enumerate(works):
+        setup = resolve_setup(catalog, "llama-3.1-8b", "H100", work)
+        features, _ = Predictors.load(predictors_dir).answer(pd.DataFrame([prediction_row(setup.model, setup.hardware,
+                                                                                           setup.work)]))
+        in_flight = float(features["concurrency"].iloc[0]) if i == 3 else None
+        assert batch.loc[i, "memory_rule_gb"] == pytest.approx(memory_estimate(setup, in_flight)["value"], abs=0.006)
+    assert batch.loc[1, "memory_rule_gb"] == pytest.approx(77.31, abs=0.05)  # capped at vLLM's reservation on H100

@@ -21,7 +21,7 @@ from inference_estimation.lib.catalog import Catalog, CatalogError
 from inference_estimation.lib.catalog.vocabulary import VocabularyError, canonical_dtype, canonical_engine
 from inference_estimation.lib.ml.answer_notes import answer_notes
 from inference_estimation.lib.ml.predict import BatchInputError, Predictors, check_source
-from inference_estimation.lib.ml.setup import DEFAULT_SOURCE
+from inference_estimation.lib.ml.setup import DEFAULT_SOURCE, memory_estimate_gb
 from inference_estimation.lib.ml.setup_columns import (
     NUMBER_COLUMNS,
     SetupColumns,
@@ -337,6 +337,7 @@ def _answer_rows(predictors: Predictors, setups: SetupColumns, rows: np.ndarray,
     concurrency = np.full(n, np.nan)
     if len(answered) == 0:
         resolved["resolved_concurrency"] = pd.array(concurrency, dtype="Float64")
+        resolved["memory_rule_gb"] = pd.array(np.full(n, np.nan), dtype="Float64")
         return pd.DataFrame(np.nan, index=range(n), columns=predictors.answer_columns())
     position = np.full(n, -1)
     position[rows] = np.arange(len(rows))
@@ -346,6 +347,7 @@ def _answer_rows(predictors: Predictors, setups: SetupColumns, rows: np.ndarray,
     serving = (features["mode"].astype(str) == "serving").to_numpy()
     concurrency[answered] = np.where(serving, in_flight, np.nan)
     resolved["resolved_concurrency"] = pd.array(concurrency, dtype="Float64")
+    resolved["memory_rule_gb"] = _memory_rule_gb(setups, position[answered], answered, in_flight, n)
     notes = [[note] if note else [] for note in resolved["notes"]]
     keys = np.array([h.key for h in setups.hardware], dtype=object)[setups.hardware_codes[position[answered]]]
     said, warned = answer_notes(predictors, features, result.assign(saturated=saturated),
@@ -354,6 +356,21 @@ def _answer_rows(predictors: Predictors, setups: SetupColumns, rows: np.ndarray,
         notes[answered[j]].extend(said[j] + warned[j])
     resolved["notes"] = [NOTES_SEPARATOR.join(row) for row in notes]
     return result.set_axis(answered).reindex(range(n))
+
+
+def _memory_rule_gb(setups: SetupColumns, j: np.ndarray, answered: np.ndarray, in_flight: np.ndarray,
+                    n: int) -> Any:
+    """The memory rule's GB of each answered row, all devices (``predict``'s estimate when no learned
+    peak-memory predictor answers; :func:`memory_estimate_gb`): at the requests a rate keeps in flight."""
+    m, w = setups.memory, setups.work
+    rate = ~np.isnan(np.asarray(w["request_rate_rps"][j], dtype="float64")) \
+        & np.isnan(np.asarray(w["concurrency"][j], dtype="float64"))
+    total, _, _ = memory_estimate_gb(m["weights_gb"][j], m["kv_cache_gb"][j], m["usable_gb"][j], m["max_batch"][j],
+                                     m["paged"][j].astype(bool), np.asarray(w["batch_size"][j], dtype="float64"),
+                                     np.where(rate, in_flight, np.nan))
+    out = np.full(n, np.nan)
+    out[answered] = np.where(setups.has_memory[j], np.round(total, 2), np.nan)
+    return pd.array(out, dtype="Float64")
 
 
 def _write_csv(frame: pd.DataFrame, path: Path) -> None:

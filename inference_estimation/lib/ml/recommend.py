@@ -138,7 +138,8 @@ def recommend(catalog: Catalog, predictors_dir: Path, model_key: str, input_toke
     :data:`RECOMMEND_DEVICE_COUNTS` up to ``max_devices`` on which the model fits, every offline
     batch of :data:`RECOMMEND_BATCHES` up to the largest whose KV cache fits (that largest batch
     too) and -- with the step model -- a server at every concurrency of
-    :data:`RECOMMEND_CONCURRENCIES` (the engine's scheduler decides what runs at once):
+    :data:`RECOMMEND_CONCURRENCIES` up to the requests its KV cache holds at once, and at that
+    capacity (past it the engine only queues: the same throughput at a longer TTFT):
     TTFT/TPOT/throughput are predicted (90% intervals), candidates that miss a limit or have no
     figure are dropped, and each hardware keeps its best candidate -- usually the highest load within the limits on
     the fewest devices. With a request rate, the replicas it takes are sized. ``rank_by``
@@ -241,8 +242,9 @@ def _candidates(catalog: Catalog, model: Any, work: dict[str, Any], max_devices:
             for batch in sorted({b for b in RECOMMEND_BATCHES if b <= largest} | {largest}):
                 candidates.append((hw, Setup(model=base.model, hardware=hw, memory=None,
                                              work={**base.work, "batch_size": batch, "batch_is_max": False})))
-            # serving: a server at each concurrency (the engine queues what its KV cache cannot hold)
-            for concurrency in RECOMMEND_CONCURRENCIES:
+            # serving: a server at each concurrency up to what its KV cache holds at once, and at that
+            # capacity itself; past it the engine only queues (same throughput, a longer TTFT)
+            for concurrency in sorted({c for c in RECOMMEND_CONCURRENCIES if c <= largest} | {largest}):
                 candidates.append((hw, Setup(model=base.model, hardware=hw, memory=None, work={
                     **base.work, "mode": "serving", "batch_size": None, "batch_is_max": False,
                     "concurrency": concurrency})))

@@ -204,8 +204,36 @@ def setup_of(resolved: SetupColumns, i: int, asked: dict[str, Any]) -> Setup:
                  refusal=resolved.refusal[i], notes=list(resolved.notes[i]))
 
 
+def memory_estimate_gb(weights_gb: np.ndarray, kv_cache_gb: np.ndarray, usable_gb: np.ndarray,
+                       max_batch: np.ndarray, paged: np.ndarray, batch: np.ndarray,
+                       in_flight: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """What the memory rule says many setups hold, all devices together (GB; not a prediction from
+    measurements), and the sequences whose KV cache that counts.
+
+    ``kv_cache_gb`` is the rule's KV cache of ``batch`` sequences. ``in_flight`` (NaN: none) is the
+    requests a request rate keeps in flight, which then stand for the batch. A paged engine holds at
+    most ``max_batch`` sequences at once (the rest queue) and at most its reservation, ``usable_gb``.
+
+    Returns:
+        (weights + KV cache held in GB, the sequences held, whether the reservation bounds it).
+    """
+    held = np.asarray(batch, dtype="float64").copy()
+    kv = np.asarray(kv_cache_gb, dtype="float64").copy()
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rate = np.isfinite(in_flight) & (held > 0)
+        kv = np.where(rate, kv * in_flight / held, kv)
+        held = np.where(rate, in_flight, held)
+        queued = paged & np.isfinite(max_batch) & (held > max_batch)
+        kv = np.where(queued, kv * max_batch / held, kv)
+        held = np.where(queued, max_batch, held)
+        bounded = paged & (weights_gb + kv > usable_gb)
+        kv = np.where(bounded, np.maximum(usable_gb - weights_gb, 0.0), kv)
+    return weights_gb + kv, held, bounded
+
+
 def memory_estimate(setup: Setup, in_flight: float | None = None) -> dict[str, Any] | None:
-    """What the memory rule says the setup holds (not a prediction from measurements), or None.
+    """What the memory rule says the setup holds (not a prediction from measurements), or None:
+    :func:`memory_estimate_gb` of one setup, with its basis in words.
 
     ``in_flight``: the requests a request rate keeps in flight (solved by the step model), which
     then stand for the batch.
@@ -213,18 +241,23 @@ def memory_estimate(setup: Setup, in_flight: float | None = None) -> dict[str, A
     fit = setup.memory
     if fit is None or math.isnan(fit.weights_gb) or math.isnan(fit.kv_cache_gb):
         return None
-    kv_gb, held = fit.kv_cache_gb, "the batch"
     batch = setup.work.get("batch_size")
-    if in_flight is not None and math.isfinite(in_flight) and isinstance(batch, (int, float)) and batch > 0:
-        kv_gb, held, batch = kv_gb * in_flight / batch, f"the {in_flight:g} requests in flight", in_flight
-    if fit.paged and fit.max_batch is not None and isinstance(batch, (int, float)) and batch > fit.max_batch:
-        # a paged engine holds only what its KV cache takes at once; the rest of the batch queues
-        kv_gb, held = kv_gb * fit.max_batch / batch, f"the {fit.max_batch} sequences held at once"
-    bound = ""
-    if fit.paged and fit.weights_gb + kv_gb > fit.usable_gb:
-        # the engine's reservation bounds what it holds (what nvidia-smi shows it holding)
-        kv_gb, bound = max(fit.usable_gb - fit.weights_gb, 0.0), ", up to the reservation"
-    basis = f"weights {fit.weights_gb:.1f} GB + KV cache of {held} {kv_gb:.1f} GB{bound}"
+    batch = float(batch) if isinstance(batch, (int, float)) and batch > 0 else math.nan
+    rate = in_flight is not None and math.isfinite(in_flight) and math.isfinite(batch)
+    total, held, bounded = memory_estimate_gb(
+        np.array([fit.weights_gb]), np.array([fit.kv_cache_gb]), np.array([fit.usable_gb]),
+        np.array([math.nan if fit.max_batch is None else float(fit.max_batch)]), np.array([fit.paged]),
+        np.array([batch]), np.array([in_flight if rate else math.nan]))
+    kv_gb = float(total[0]) - fit.weights_gb
+    if fit.paged and fit.max_batch is not None and math.isfinite(held[0]) and held[0] == fit.max_batch \
+            and held[0] < (in_flight if rate else batch):
+        what = f"the {fit.max_batch} sequences held at once"
+    elif rate:
+        what = f"the {in_flight:g} requests in flight"
+    else:
+        what = "the batch"
+    bound = ", up to the reservation" if bounded[0] else ""
+    basis = f"weights {fit.weights_gb:.1f} GB + KV cache of {what} {kv_gb:.1f} GB{bound}"
     if fit.paged:
         basis += f"; a paged engine reserves {fit.usable_gb:.1f} GB"
-    return {"value": round(fit.weights_gb + kv_gb, 2), "unit": "GB", "basis": f"memory rule, all devices: {basis}"}
+    return {"value": round(float(total[0]), 2), "unit": "GB", "basis": f"memory rule, all devices: {basis}"}

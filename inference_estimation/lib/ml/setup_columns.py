@@ -195,6 +195,28 @@ def _engine_capacity(frame: pd.DataFrame) -> dict[str, np.ndarray]:
             "whole_length": eng.reserve_full_length.astype(bool)}
 
 
+def _batch_notes(notes: list[list[str]], engine: np.ndarray, batch: np.ndarray, memory: dict[str, np.ndarray],
+                 rows: np.ndarray, mode: np.ndarray) -> None:
+    """Adds what an offline batch on a paged engine means to ``notes`` (of ``rows``, numeric batches
+    that run): waves where its KV cache holds only part of the batch, else one batch arriving at once."""
+    with np.errstate(invalid="ignore"):
+        queued = rows & memory["paged"] & (batch > memory["max_batch"])
+    for i in np.flatnonzero(queued):
+        held, waves = int(memory["max_batch"][i]), int(np.ceil(batch[i] / memory["max_batch"][i]))
+        notes[i].append(f"{engine[i]}'s KV cache holds {held} of the {int(batch[i])} sequences at once; the rest "
+                        f"queue, so the batch runs in {waves} waves: TTFT (queueing behind its wave's prefill included), "
+                        f"TPOT and e2e are one wave's (a sequence "
+                        f"of a later wave also waits for the waves before it), throughput holds for the whole "
+                        f"batch, which takes about {waves} x e2e")
+    with np.errstate(invalid="ignore"):
+        at_once = rows & memory["paged"] & (mode == "offline") & (batch > 1) & ~queued
+    for i in np.flatnonzero(at_once):
+        notes[i].append(f"batch {int(batch[i])}: all {int(batch[i])} requests arrive at once and run as one batch, "
+                        "so TTFT is the whole batch's prefill (the last request's first token; one early in "
+                        "the batch waits less), which keeps throughput = batch x output / e2e; --batch-size max "
+                        "is the steady state at saturation instead")
+
+
 def _saturation_note(engine: str, c: dict[str, np.ndarray], i: int, n_in: float, n_out: float) -> str:
     """What ``batch_size="max"`` resolved to on a paged engine, and what limits it."""
     running, replicas = int(c["running"][i]), int(c["replicas"][i])
@@ -343,21 +365,7 @@ def resolve_columns(models: Sequence[ModelEntry], model_codes: np.ndarray, hardw
         # past one node the collectives cross the network between nodes: cost them at its bandwidth
         notes[i].append(across[i])
         interconnect[i] = hardware[hardware_codes[i]].specs.scale_out_bandwidth_gb_s
-    with np.errstate(invalid="ignore"):
-        queued = runs & has_memory & memory["paged"] & ~is_max & (batch > memory["max_batch"])
-    for i in np.flatnonzero(queued):
-        held, waves = int(memory["max_batch"][i]), int(np.ceil(batch[i] / memory["max_batch"][i]))
-        notes[i].append(f"{engine[i]}'s KV cache holds {held} of the {int(batch[i])} sequences at once; the rest "
-                        f"queue, so the batch runs in {waves} waves: TTFT (queueing behind its wave's prefill included), "
-                        f"TPOT and e2e are one wave's (a sequence "
-                        f"of a later wave also waits for the waves before it), throughput holds for the whole "
-                        f"batch, which takes about {waves} x e2e")
-    with np.errstate(invalid="ignore"):
-        at_once = runs & has_memory & memory["paged"] & ~is_max & (q["mode"] == "offline") & (batch > 1) & ~queued
-    for i in np.flatnonzero(at_once):
-        notes[i].append(f"batch {int(batch[i])}: all {int(batch[i])} requests arrive at once and run as one batch, "
-                        "so TTFT includes queueing behind the batch's prefill; --batch-size max is the steady "
-                        "state at saturation instead")
+    _batch_notes(notes, engine, batch, memory, runs & has_memory & ~is_max, q["mode"])
     work = {"engine": engine, "dtype": dtype, "mode": q["mode"], "batch_size": batch, "batch_is_max": is_max,
             "input_tokens": q["input_tokens"], "output_tokens": q["output_tokens"], "source": q["source"],
             "power_scope": q["power_scope"], "concurrency": q["concurrency"],

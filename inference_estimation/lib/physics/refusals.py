@@ -191,7 +191,7 @@ def tabular_refusal(model: ModelEntry) -> str:
 def context_refusal(model_key: str, input_tokens: int, output_tokens: int, limit: int) -> str:
     """The refusal of a context longer than the model's ``max_position_embeddings``."""
     return (f"context {input_tokens}+{output_tokens} = {input_tokens + output_tokens} tokens exceeds "
-            f"{model_key!r}'s max_position_embeddings {limit}")
+            f"{model_key}'s max_position_embeddings {limit}")
 
 
 def memory_refusal(model_key: str, hardware_key: str, dtype: str, engine: str, paged: bool, batch_size: int | None,

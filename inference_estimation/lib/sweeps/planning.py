@@ -159,7 +159,7 @@ def skip_reason(model: ModelEntry, hardware: HardwareEntry, sweep: SweepEntry,
                else max(p.input_tokens + p.output_tokens for p in points))
     if model.architecture and context > model.architecture.max_position_embeddings:
         return (f"{'sweep' if points is None else 'points'} context {context} tokens exceeds "
-                f"{model.key!r}'s max_position_embeddings {model.architecture.max_position_embeddings}")
+                f"{model.key}'s max_position_embeddings {model.architecture.max_position_embeddings}")
     if backend == "openai-server":
         return None  # the server's memory is the server's business
     if points is not None and backend not in ("transformers", "vllm"):

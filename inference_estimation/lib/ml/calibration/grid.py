@@ -37,6 +37,26 @@ def workload_grid(models: Sequence[Any], hardware: Any, batch_sizes: Sequence[in
     return features
 
 
+#: The workload columns of a grid row (beside the model's and the hardware's catalog facts).
+GRID_WORKLOAD = ("engine", "dtype", "mode", "source", "power_scope", "device_count", "batch_size", "input_tokens",
+                 "output_tokens")
+
+
+def grid_facts(catalog: Any, grid: pd.DataFrame) -> pd.DataFrame:
+    """The fact rows of grid points (catalog facts of their model and hardware, and their workload),
+    as :func:`~inference_estimation.lib.physics.features.prediction_row` joins them: what
+    :meth:`~inference_estimation.lib.ml.predict.Predictors.answer` takes, so that the step model and
+    its scheduler answer the time figures."""
+    from inference_estimation.lib.physics.features import hardware_facts, model_facts
+
+    facts = {(m, h): {**model_facts(catalog.model(m)), **hardware_facts(catalog.hw(h))}
+             for m, h in dict.fromkeys(zip(grid["model_key"].astype(str), grid["hardware_key"].astype(str),
+                                           strict=True))}
+    work = grid[list(GRID_WORKLOAD)].to_dict(orient="records")
+    return pd.DataFrame.from_records([{**facts[(m, h)], **w} for m, h, w in zip(
+        grid["model_key"].astype(str), grid["hardware_key"].astype(str), work, strict=True)])
+
+
 def candidate_grid(catalog: Any, hardware_key: str, sweep_name: str,
                    models: Sequence[str] | None = None) -> tuple[pd.DataFrame, list[str]]:
     """The calibration candidates of a device: a sweep's points that fit it, for each runnable model.

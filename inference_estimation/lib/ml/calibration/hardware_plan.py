@@ -11,7 +11,7 @@ import pandas as pd
 from inference_estimation.lib.ml.calibration.costs import (
     point_cost_s,
 )
-from inference_estimation.lib.ml.calibration.grid import candidate_grid
+from inference_estimation.lib.ml.calibration.grid import candidate_grid, grid_facts
 from inference_estimation.lib.ml.calibration.planner import (
     Plan,
     plan_points,
@@ -105,6 +105,25 @@ def with_device_in_sweep(catalog: Any, hardware_key: str, sweep: str) -> Any:
     return catalog.model_copy(update={"sweeps": {**catalog.sweeps, sweep: widened}})
 
 
+def _predicted_e2e_s(catalog: Any, predictors_dir: Any, grid: pd.DataFrame, notes: list[str]) -> np.ndarray:
+    """Each grid point's predicted e2e latency (NaN where none), what prices its benchmark: the answers
+    ``predict`` gives (the step model's time figures where there is one), not the CatBoost frame
+    alone, which has no time figure where only power was promoted. Says in ``notes`` when there is none."""
+    from inference_estimation.lib.ml.predict import Predictors, PredictorsMissingError, predictor_folders
+
+    e2e = np.full(len(grid), np.nan)
+    try:
+        allow = not predictor_folders(predictors_dir)
+        _, predicted = Predictors.load(predictors_dir, allow_unpromoted=allow).answer(grid_facts(catalog, grid))
+        if "e2e_latency_s" in predicted:
+            e2e = predicted["e2e_latency_s"].to_numpy(dtype=float)
+        if np.isnan(e2e).all():
+            notes.append("no predicted e2e latency for these points: every point costs the same (unknown) time")
+    except PredictorsMissingError:
+        notes.append("no trained predictor yet: every point costs the same (unknown) time")
+    return e2e
+
+
 def plan_for_hardware(catalog: Any, predictors_dir: Any, frame: pd.DataFrame, hardware_key: str, k: int,
                       sweep: str | None = None, method: str = DEFAULT_UNCERTAINTY, estimator: str = "constant",
                       seed: int = 0, models: list[str] | None = None) -> HardwarePlan:
@@ -129,8 +148,6 @@ def plan_for_hardware(catalog: Any, predictors_dir: Any, frame: pd.DataFrame, ha
     """
     import hashlib
     import json
-
-    from inference_estimation.lib.ml.predict import Predictors, PredictorsMissingError, predictor_folders
 
     hardware = catalog.hw(hardware_key)
     mine = frame[frame["hardware_key"].astype(str) == hardware.key] if len(frame) else frame
@@ -162,14 +179,7 @@ def plan_for_hardware(catalog: Any, predictors_dir: Any, frame: pd.DataFrame, ha
         if grid.empty:
             return HardwarePlan(hardware.key, sweep, k, len(mine), by_model, None,
                                 notes + [f"every point of sweep {sweep!r} is measured on {hardware.key}"])
-    e2e = np.full(len(grid), np.nan)
-    try:
-        allow = not predictor_folders(predictors_dir)
-        predicted = Predictors.load(predictors_dir, allow_unpromoted=allow).frame(grid, grid["hardware_key"].to_numpy())
-        if "e2e_latency_s" in predicted:
-            e2e = predicted["e2e_latency_s"].to_numpy(dtype=float)
-    except PredictorsMissingError:
-        notes.append("no trained predictor yet: every point costs the same (unknown) time")
+    e2e = _predicted_e2e_s(catalog, predictors_dir, grid, notes)
     cost = point_cost_s(e2e, 1 + catalog.sweep(sweep).max_trials)
     train = frame[frame["hardware_key"].astype(str) != hardware.key] if len(frame) else frame
     if method == "ensemble" and len(train) < 8:
