@@ -44,16 +44,17 @@ def _uses_pipeline(module: str) -> bool:
 
 
 def pytest_collection_modifyitems(config, items):
-    """Runs the longest work first: the tests that use the session ``pipeline`` fixture, then the modules
-    with a ``slow`` test, then the rest (each group in collection order). With ``make test``'s
-    ``--no-loadscope-reorder`` the xdist scheduler below hands out its groups in this order."""
+    """Runs the longest work first, whole modules at a time: the modules that use the session
+    ``pipeline`` fixture, then the modules with a ``slow`` test, then the rest (each module's tests
+    in file order, the modules of a group in collection order). With ``make test``'s
+    ``--no-loadscope-reorder`` the xdist scheduler below hands out its units in this order."""
     slow = {item.nodeid.split("::")[0] for item in items if item.get_closest_marker("slow")}
 
     def rank(item) -> int:
         module = item.nodeid.split("::")[0]
-        return 0 if "pipeline" in getattr(item, "fixturenames", ()) else 1 if module in slow else 2
+        return 0 if _uses_pipeline(module) else 1 if module in slow else 2
 
-    items[:] = sorted(items, key=rank)  # stable: each group keeps its collection order
+    items[:] = sorted(items, key=rank)  # stable: collection order within a rank
 
 
 @pytest.hookimpl(optionalhook=True)
