@@ -31,6 +31,7 @@ from inference_estimation.launchers.base import (
     LaunchResult,
     records_from_messages,
 )
+from inference_estimation.launchers.pipes_logs import WholeLineTempFileMessageReader
 
 #: Interpreter start, imports (torch, transformers, a vLLM engine's start), the idle-power window
 #: and the Pipes set-up, once per job.
@@ -159,7 +160,7 @@ def _run_pipes_subprocess(context: LaunchContext, command: Sequence[str], env: M
         LauncherError: the process exited non-zero or was killed by a signal.
     """
     with dg.open_pipes_session(context=context, context_injector=dg.PipesTempFileContextInjector(),
-                               message_reader=reader or dg.PipesTempFileMessageReader(),
+                               message_reader=reader or WholeLineTempFileMessageReader(),
                                extras=extras) as session:
         process = subprocess.Popen(list(command), env={**os.environ, **env, **session.get_bootstrap_env_vars()},
                                    start_new_session=True)

@@ -10,7 +10,12 @@ rebuilds lines, hands Pipes messages to Dagster and keeps everything else as pla
 from __future__ import annotations
 
 import json
+import os
 import re
+import sys
+import tempfile
+import threading
+import time
 from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -92,3 +97,63 @@ class PipesLogStreamMessageReader(dg.PipesMessageReader):
             self._tail.append(line)
             if self.forward is not None:
                 self.forward(line)
+
+
+def whole_lines(path: str, should_stop: Callable[[], bool], poll_s: float = 0.01) -> Iterator[str]:
+    """The lines of a file another process appends to, each only once it is whole.
+
+    Dagster's own file tailing hands on what ``readline`` returns at the end of the file, which can
+    be half a line: a message longer than the writer's buffer arrives in several writes. Parsed
+    half-way, it fails, the reader thread dies and every later message (benchmark rows) is lost.
+    After ``should_stop`` (the writer has exited) the rest of the file is read, a last unterminated
+    line included.
+    """
+    pending = ""
+    with open(path, encoding="utf-8") as stream:
+        while True:
+            chunk = stream.readline()
+            if chunk:
+                pending += chunk
+                if pending.endswith("\n"):
+                    yield pending
+                    pending = ""
+            elif should_stop():
+                if pending.strip():
+                    yield pending
+                return
+            else:
+                time.sleep(poll_s)
+
+
+class WholeLineTempFileMessageReader(dg.PipesMessageReader):
+    """``dg.PipesTempFileMessageReader`` that parses only whole lines (:func:`whole_lines`): the
+    local launcher's reader of the harness's Pipes messages."""
+
+    @contextmanager
+    def read_messages(self, handler: Any) -> Iterator[dict[str, Any]]:
+        """Tails a fresh temporary file on a thread for the session's length; yields where to write."""
+        closed = threading.Event()
+        with tempfile.TemporaryDirectory() as folder:
+            path = os.path.join(folder, "messages")
+            open(path, "w", encoding="utf-8").close()
+
+            def read() -> None:
+                try:
+                    for line in whole_lines(path, closed.is_set):
+                        handler.handle_message(json.loads(line))
+                except Exception:
+                    handler.report_pipes_framework_exception(f"{type(self).__name__} reader thread", sys.exc_info())
+                    raise
+
+            thread = threading.Thread(target=read, daemon=True)
+            thread.start()
+            try:
+                yield {PipesDefaultMessageWriter.FILE_PATH_KEY: path,
+                       PipesDefaultMessageWriter.INCLUDE_STDIO_IN_MESSAGES_KEY: False}
+            finally:
+                closed.set()
+                thread.join()
+
+    def no_messages_debug_text(self) -> str:
+        """What the session says when no message arrived."""
+        return "Attempted to read messages from a local temporary file (whole lines only)."

@@ -193,3 +193,34 @@ def test_job_that_dies_midway_is_a_launcher_error_and_returns_no_rows(tmp_path):
     assert "exit status 3" in message and "nothing landed" in message
     assert "CUDA error: an illegal memory access" in message  # the job's last words reach the user
     assert not stand_in.stopped  # it had already finished; nothing to stop
+
+
+def test_a_message_written_in_several_pieces_is_read_whole_and_none_after_it_is_lost(tmp_path):
+    """Dagster's own file tailing parsed half-written lines (a long record arrives in several
+    writes), killing its reader thread and every later row with it."""
+    import json
+    import threading
+    import time
+
+    from inference_estimation.launchers.pipes_logs import whole_lines
+
+    path = tmp_path / "messages"
+    path.write_text("")
+    done = threading.Event()
+    long = json.dumps({"method": "report_custom_message", "params": {"payload": "x" * 20000}})
+
+    def write() -> None:
+        with open(path, "a", encoding="utf-8") as f:
+            f.write(long[:100])
+            f.flush()
+            time.sleep(0.2)  # the reader polls meanwhile and finds half a line
+            f.write(long[100:] + "\n")
+            f.write('{"method": "closed"}')  # a last line without its newline, written before the end
+        done.set()
+
+    writer = threading.Thread(target=write)
+    writer.start()
+    lines = list(whole_lines(str(path), done.is_set, poll_s=0.01))
+    writer.join()
+    assert [json.loads(line)["method"] for line in lines] == ["report_custom_message", "closed"]
+    assert len(json.loads(lines[0])["params"]["payload"]) == 20000
