@@ -47,18 +47,17 @@ class Recommendation:
     dropped: pd.DataFrame
     setup: dict[str, Any]
 
-    def rank_key(self) -> str | None:
-        """The column the ranking sorts on first (None on an empty table)."""
+    def rank_keys(self) -> list[str]:
+        """The columns the ranking sorts on, most significant first (those the table has)."""
         order = _rank_order(self.setup.get("rank_by", "devices"), bool(self.setup.get("rps")))
-        return next((c for c in order if c in self.table), None)
+        return [c for c in order if c in self.table]
 
     def shown(self, top: int) -> pd.DataFrame:
         """The first ``top`` rows, extended to the end of a true tie: a cut never shows one of several
         devices that rank equal on every rank key and hides the others. Rows that share only the
         first key (one device each) are ordered by the next keys, so they are not a tie."""
         n = min(max(top, 0), len(self.table))
-        order = _rank_order(self.setup.get("rank_by", "devices"), bool(self.setup.get("rps")))
-        keys = [c for c in order if c in self.table]
+        keys = self.rank_keys()
         if 0 < n < len(self.table) and keys:
             values = self.table[keys].to_numpy(dtype="float64", na_value=np.nan)
 

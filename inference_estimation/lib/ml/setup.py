@@ -208,14 +208,15 @@ def memory_estimate_gb(weights_gb: np.ndarray, kv_cache_gb: np.ndarray, usable_g
                        max_batch: np.ndarray, paged: np.ndarray, batch: np.ndarray,
                        in_flight: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """What the memory rule says many setups hold, all devices together (GB; not a prediction from
-    measurements), and the sequences whose KV cache that counts.
+    measurements).
 
     ``kv_cache_gb`` is the rule's KV cache of ``batch`` sequences. ``in_flight`` (NaN: none) is the
     requests a request rate keeps in flight, which then stand for the batch. A paged engine holds at
     most ``max_batch`` sequences at once (the rest queue) and at most its reservation, ``usable_gb``.
 
     Returns:
-        (weights + KV cache held in GB, the sequences held, whether the reservation bounds it).
+        (weights + KV cache held in GB, whether a paged engine holds only ``max_batch`` of the
+        sequences, whether its reservation bounds what it holds).
     """
     held = np.asarray(batch, dtype="float64").copy()
     kv = np.asarray(kv_cache_gb, dtype="float64").copy()
@@ -225,10 +226,9 @@ def memory_estimate_gb(weights_gb: np.ndarray, kv_cache_gb: np.ndarray, usable_g
         held = np.where(rate, in_flight, held)
         queued = paged & np.isfinite(max_batch) & (held > max_batch)
         kv = np.where(queued, kv * max_batch / held, kv)
-        held = np.where(queued, max_batch, held)
         bounded = paged & (weights_gb + kv > usable_gb)
         kv = np.where(bounded, np.maximum(usable_gb - weights_gb, 0.0), kv)
-    return weights_gb + kv, held, bounded
+    return weights_gb + kv, queued, bounded
 
 
 def memory_estimate(setup: Setup, in_flight: float | None = None) -> dict[str, Any] | None:
@@ -244,13 +244,12 @@ def memory_estimate(setup: Setup, in_flight: float | None = None) -> dict[str, A
     batch = setup.work.get("batch_size")
     batch = float(batch) if isinstance(batch, (int, float)) and batch > 0 else math.nan
     rate = in_flight is not None and math.isfinite(in_flight) and math.isfinite(batch)
-    total, held, bounded = memory_estimate_gb(
+    total, queued, bounded = memory_estimate_gb(
         np.array([fit.weights_gb]), np.array([fit.kv_cache_gb]), np.array([fit.usable_gb]),
         np.array([math.nan if fit.max_batch is None else float(fit.max_batch)]), np.array([fit.paged]),
         np.array([batch]), np.array([in_flight if rate else math.nan]))
     kv_gb = float(total[0]) - fit.weights_gb
-    if fit.paged and fit.max_batch is not None and math.isfinite(held[0]) and held[0] == fit.max_batch \
-            and held[0] < (in_flight if rate else batch):
+    if queued[0]:
         what = f"the {fit.max_batch} sequences held at once"
     elif rate:
         what = f"the {in_flight:g} requests in flight"

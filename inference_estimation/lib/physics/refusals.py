@@ -357,8 +357,9 @@ def _fewest_fitting(models: Sequence[ModelEntry], model_codes: np.ndarray, hardw
                     rule: Callable[..., dict[str, np.ndarray]]) -> np.ndarray:
     """For each of ``rows``, the fewest devices among the counts its heads can be sharded over
     (:func:`layout_counts`) whose memory holds the setup at its batch, dtype and engine (NaN: none)."""
-    counts = per_distinct(np.isin(np.arange(len(model_codes)), rows), (model_codes, hardware_codes),
-                          lambda m, h: layout_counts(models[m], hardware[h]))[rows]
+    asked = np.zeros(len(model_codes), dtype=bool)
+    asked[rows] = True
+    counts = per_distinct(asked, (model_codes, hardware_codes), lambda m, h: layout_counts(models[m], hardware[h]))[rows]
     fewest = np.full(len(rows), np.nan)
     for count in DEVICE_COUNTS:
         left = np.flatnonzero(np.isnan(fewest) & np.fromiter((count in c for c in counts), dtype=bool, count=len(rows)))
